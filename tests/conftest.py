@@ -1,0 +1,124 @@
+"""Shared fixtures: bad and odd input files generated in tmp_path (nothing is checked in)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+try:
+    import torch
+
+    torch.set_num_threads(1)  # the machine is shared; tests are about I/O, not speed
+except ImportError:  # pragma: no cover
+    pass
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def frame(w: int = 96, h: int = 64, seed: int = 0) -> np.ndarray:
+    """A small RGB frame with a recognisable non-symmetric pattern."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    a[: h // 4, : w // 4] = (255, 0, 0)  # red top-left: shows whether rotation happened
+    return a
+
+
+def png_with_header_size(path: Path, width: int, height: int) -> Path:
+    """A real small PNG whose IHDR claims width x height (CRC fixed, so it parses)."""
+    buf = io.BytesIO()
+    Image.new("1", (8, 8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    # Signature (8) + length (4) + b"IHDR" (4): width and height follow.
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF
+    data[29:33] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    """One file per odd/bad input case of issue 2, by name."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rgb = frame()
+    out: dict[str, Path] = {}
+
+    out["good"] = d / "good.png"
+    Image.fromarray(rgb).save(out["good"])
+
+    out["missing"] = d / "missing.png"
+    out["directory"] = d / "folder.png"
+    out["directory"].mkdir()
+    out["empty"] = d / "empty.png"
+    out["empty"].write_bytes(b"")
+
+    full = out["good"].read_bytes()
+    out["truncated"] = d / "truncated.png"
+    out["truncated"].write_bytes(full[: len(full) // 2])
+
+    jpg = io.BytesIO()
+    Image.fromarray(rgb).save(jpg, "JPEG", quality=90)
+    out["truncated_jpg"] = d / "truncated.jpg"
+    out["truncated_jpg"].write_bytes(jpg.getvalue()[: len(jpg.getvalue()) // 2])
+
+    out["text"] = d / "notes.png"
+    out["text"].write_text("this is not a picture\n")
+
+    out["gif"] = d / "anim.gif"
+    frames = [Image.fromarray(np.full((32, 48, 3), v, np.uint8)) for v in (0, 128, 255)]
+    frames[0].save(out["gif"], save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+    out["gif1"] = d / "still.gif"
+    Image.fromarray(rgb).convert("P").save(out["gif1"])
+
+    out["gray"] = d / "gray.png"
+    Image.fromarray(rgb[:, :, 1]).save(out["gray"])
+
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    rgba[:, : rgb.shape[1] // 2, 3] = 0  # left half fully transparent
+    out["rgba"] = d / "rgba.png"
+    Image.fromarray(rgba, "RGBA").save(out["rgba"])
+
+    g16 = (np.arange(64 * 96, dtype=np.uint32).reshape(64, 96) * 10).astype(np.uint16)
+    g16[0, 0], g16[0, 1] = 65535, 0
+    out["gray16"] = d / "gray16.png"
+    Image.fromarray(g16).save(out["gray16"])
+
+    import cv2
+
+    out["rgb16"] = d / "rgb16.png"
+    bgr16 = np.zeros((64, 96, 3), np.uint16)
+    bgr16[..., 2] = 65535  # red at full scale
+    bgr16[..., 1] = 32896  # 128 * 257
+    cv2.imwrite(str(out["rgb16"]), bgr16)
+
+    out["cmyk"] = d / "cmyk.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(out["cmyk"], "JPEG", quality=95)
+
+    # Stored 96 wide x 64 high; orientation 6 = "rotate 90 CW to display" -> 64 x 96.
+    out["exif"] = d / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(out["exif"], "JPEG", quality=95, exif=exif)
+
+    out["korean"] = d / "드라마 장면 01.png"
+    Image.fromarray(rgb).save(out["korean"])
+
+    out["huge"] = png_with_header_size(d / "huge.png", 20000, 20000)
+    return out
