@@ -52,9 +52,8 @@ def test_huge_refused_from_header_without_decoding(images, monkeypatch):
 def test_between_our_and_pillows_limit_refused_with_size(tmp_path, monkeypatch):
     from conftest import png_with_header_size
 
-    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
-
     p = png_with_header_size(tmp_path / "big.png", 9000, 9000)  # < Pillow limit, > ours
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
     assert "9000x9000" in _error(p)
 
 
