@@ -53,10 +53,10 @@ def png_with_header_size(path: Path, width: int, height: int) -> Path:
 
 @pytest.fixture
 def images(tmp_path: Path) -> dict[str, Path]:
-    """One file per odd/bad input case of issue 2, by name."""
+    """One file per odd/bad input case of issue 2, by name (96 x 64 unless rotated)."""
     d = tmp_path / "in"
     d.mkdir()
-    rgb = frame()
+    rgb = caption_frame(96, 64)  # one white "caption" line for the stand-in detector
     out: dict[str, Path] = {}
 
     out["good"] = d / "good.png"
@@ -97,6 +97,7 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
     g16 = (np.arange(64 * 96, dtype=np.uint32).reshape(64, 96) * 10).astype(np.uint16)
     g16[0, 0], g16[0, 1] = 65535, 0
+    g16[39:49, 19:77] = 65535  # the caption line, at 16-bit full scale
     out["gray16"] = d / "gray16.png"
     Image.fromarray(g16).save(out["gray16"])
 
@@ -106,6 +107,7 @@ def images(tmp_path: Path) -> dict[str, Path]:
     bgr16 = np.zeros((64, 96, 3), np.uint16)
     bgr16[..., 2] = 65535  # red at full scale
     bgr16[..., 1] = 32896  # 128 * 257
+    bgr16[39:49, 19:77] = 65535
     cv2.imwrite(str(out["rgb16"]), bgr16)
 
     out["cmyk"] = d / "cmyk.jpg"
@@ -122,3 +124,65 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
     out["huge"] = png_with_header_size(d / "huge.png", 20000, 20000)
     return out
+
+
+# ----------------------------------------------------------- stand-in pipeline stages
+# The CLI tests are about the I/O contract, so they use tiny deterministic stages:
+# "caption ink" is pure white, a line is a white connected component.
+
+def caption_frame(w: int = 160, h: int = 90, seed: int = 1, text: bool = True) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 200, (h, w, 3), dtype=np.uint8)
+    a[:10, :10] = (255, 0, 0)
+    if text:
+        a[h - 25 : h - 15, w // 5 : w - w // 5] = 255
+    return a
+
+
+class FakeDetector:
+    def detect(self, rgb):
+        import cv2
+
+        from kseg.types import TextLine
+
+        white = (rgb.min(axis=2) >= 250).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=8)
+        lines = []
+        for x, y, w, h, area in stats[1:]:
+            if area >= 4:
+                x, y, w, h = int(x), int(y), int(w), int(h)
+                poly = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                lines.append(TextLine(box=(x, y, x + w, y + h), polygon=poly, score=0.9))
+        return lines
+
+
+class FakeSegmenter:
+    name = "fake-sam"
+
+    def segment(self, rgb, lines):
+        from kseg.types import LineMask
+
+        self.last_seconds = {"encode": 0.001, "decode": 0.002}
+        white = rgb.min(axis=2) >= 250
+        out = []
+        for line in lines:
+            x0, y0, x1, y1 = line.box
+            m = np.zeros(white.shape, bool)
+            m[y0:y1, x0:x1] = white[y0:y1, x0:x1]
+            out.append(LineMask(mask=m, iou_predictions=[0.7, 0.9, 0.8],
+                                stability=[0.9, 0.95, 0.9], chosen=1))
+        return out
+
+
+class FakeRecognizer:
+    def recognize(self, image, line, mask):
+        from kseg.types import Recognition
+
+        return Recognition(text="안녕하세요", recognizer="fake", score=0.5)
+
+
+def fake_pipeline(*args, **kwargs):
+    from kseg.pipeline import SegmentPipeline
+
+    return SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(),
+                           recognizer_impl=FakeRecognizer())

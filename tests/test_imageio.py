@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import frame, sha256
+from conftest import caption_frame, frame, sha256
 from kseg import imageio
 from kseg.errors import InputError, OutputError
 from kseg.imageio import load_image, write_json, write_png, write_text
@@ -74,12 +74,12 @@ def test_exif_orientation_applied(images):
 def test_rgba_composited_on_black(images):
     a = load_image(images["rgba"])
     assert a[:, :40].max() == 0  # transparent half
-    assert np.array_equal(a[:, 60:], frame()[:, 60:])
+    assert np.array_equal(a[:, 60:], caption_frame(96, 64)[:, 60:])
 
 
 def test_gray_and_16bit_scaled(images):
     g = load_image(images["gray"])
-    assert np.array_equal(g[:, :, 0], frame()[:, :, 1]) and np.array_equal(g[:, :, 0], g[:, :, 2])
+    assert np.array_equal(g[:, :, 0], caption_frame(96, 64)[:, :, 1]) and np.array_equal(g[:, :, 0], g[:, :, 2])
     g16 = load_image(images["gray16"])
     assert g16[0, 0, 0] == 255 and g16[0, 1, 0] == 0
     assert 0 < g16[32, 48, 0] < 255  # mid-range stays mid-range (Pillow's convert clips it)

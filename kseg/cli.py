@@ -1,0 +1,289 @@
+"""The ``kseg`` command line: thin typer commands over the library.
+
+Conventions every command follows (add yours the same way: parse options, call the
+library, report through ``_error``/``_info``):
+
+* results go to stdout (``--json``: one JSON object per line), everything else
+  (progress, warnings, errors) to stderr; never a prompt;
+* each failure is one line, ``kseg: error: <path>: <reason>`` (``KSEG_DEBUG=1``
+  adds the traceback of unexpected errors);
+* exit 0 when everything was done, 1 when something failed (per-input failures do
+  not stop the other inputs; an unwritable ``-o`` or a missing model fail them all),
+  2 for usage errors (typer's own).
+
+Batch commands over images (``segment`` now; ``erase``, ``translate`` later) reuse
+``run_batch``, which owns the per-input loop, output naming, progress and exit code.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+
+from kseg.errors import KsegError
+
+app = typer.Typer(
+    name="kseg",
+    help="Find, segment (SAM), erase and translate burned-in Korean captions in video frames.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List and download segmentation models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _line(text: str) -> str:
+    return " ".join(str(text).split())  # one line, whatever the message contained
+
+
+def _error(message: str) -> None:
+    _stderr.print(f"kseg: error: {_line(message)}", markup=False)
+
+
+def _warn(message: str) -> None:
+    _stderr.print(f"kseg: warning: {_line(message)}", markup=False)
+
+
+def _emit_json(obj: Any) -> None:
+    """One JSON Lines record on stdout, UTF-8 whatever the locale says."""
+    from kseg.imageio import dumps_json
+
+    data = (dumps_json(obj) + "\n").encode("utf-8")
+    buf = getattr(sys.stdout, "buffer", None)
+    if buf is not None:
+        sys.stdout.flush()
+        buf.write(data)
+        buf.flush()
+    else:  # pragma: no cover - a text-only stream
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+
+
+def _failure_text(path: str, e: BaseException) -> str:
+    if isinstance(e, KsegError):
+        msg = str(e)
+        return msg if msg.startswith(path) else f"{path}: {msg}"
+    if isinstance(e, MemoryError):
+        return f"{path}: out of memory"
+    if os.environ.get("KSEG_DEBUG"):
+        traceback.print_exc(file=sys.stderr)
+    hint = "" if os.environ.get("KSEG_DEBUG") else " (KSEG_DEBUG=1 shows the traceback)"
+    return f"{path}: unexpected {type(e).__name__}: {e}{hint}"
+
+
+def run_batch(
+    paths: list[Path],
+    out: Path,
+    setup: Callable[[], Any],
+    work: Callable[[Any, str, Path, str], dict[str, Any] | None],
+    *,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Run ``work(state, path, out, stem)`` for each input and return the exit code.
+
+    ``setup()`` (model loading) runs once, and only when at least one input passed the
+    cheap checks; ``work`` returns the JSON record for ``--json`` (or None).
+    """
+    from kseg.imageio import check_input, ensure_out_dir
+    from kseg.pipeline import output_stems
+
+    failed = 0
+    try:
+        ensure_out_dir(out)
+    except KsegError as e:
+        _error(str(e))
+        return 1
+
+    todo: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+    for p in paths:
+        name = str(p)
+        try:
+            check_input(p)
+        except KsegError as e:
+            _error(str(e))
+            failed += 1
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            _warn(f"{name}: given more than once, processed once")
+            continue
+        seen.add(key)
+        todo.append((name, p))
+    if not todo:
+        return 1
+
+    stems = output_stems([p for _, p in todo])
+    for (name, p), stem in zip(todo, stems):
+        if stem != p.stem:
+            _warn(f"{name}: another input is also named {p.stem!r}; writing {stem}.* instead")
+
+    try:
+        with _stderr.status("loading models", spinner="dots") if not quiet else _nullctx():
+            state = setup()
+    except Exception as e:  # a missing/corrupt model fails every input: one line, exit 1
+        msg = str(e) if isinstance(e, KsegError) else _failure_text("model", e)
+        _error(msg)
+        return 1
+
+    progress = None
+    if not quiet and _stderr.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            console=_stderr, transient=True)
+        task = progress.add_task("segmenting", total=len(todo))
+        progress.start()
+    try:
+        for (name, p), stem in zip(todo, stems):
+            t0 = time.perf_counter()
+            try:
+                record = work(state, name, out, stem)
+            except Exception as e:
+                _error(_failure_text(name, e))
+                failed += 1
+            else:
+                if as_json and record is not None:
+                    _emit_json(record)
+                if not quiet and progress is None:
+                    _stderr.print(f"kseg: done {name} ({time.perf_counter() - t0:.2f} s)",
+                                  markup=False)
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+    return 1 if failed else 0
+
+
+class _nullctx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- segment
+
+Recognizer = Literal["auto", "kseg", "easyocr", "tesseract", "none"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def _make_pipeline(model: str | None, recognizer: str, device: str) -> Any:
+    """The one place the CLI builds the segment pipeline (tests replace it)."""
+    from kseg.pipeline import SegmentPipeline
+
+    return SegmentPipeline(model=model, recognizer=recognizer, device=device)
+
+
+@app.command()
+def segment(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Image files (PNG, JPEG, WebP, BMP, TIFF; one still frame each).",
+        show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output folder (created if missing). For each input NAME.ext it "
+        "gets NAME.mask.png, NAME.overlay.png and NAME.json; inputs from different folders "
+        "with the same NAME get NAME-2, NAME-3, ...")] = Path("."),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Also print each result to stdout as one JSON line, with an "
+        "\"outputs\" field listing the files written.")] = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="SAM model: the embedded text model (default), an official "
+        "checkpoint name (vit_b, vit_l, vit_h; see `kseg models list`) or a checkpoint path.",
+        show_default=False)] = None,
+    recognizer: Annotated[Recognizer, typer.Option(
+        "--recognizer", help="Who reads the text: the best available (auto), one by name, "
+        "or none (empty text).")] = "auto",
+    device: Annotated[Device, typer.Option(
+        "--device", help="Where models run; auto uses CUDA when available.")] = "auto",
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
+) -> None:
+    """Mask every burned-in caption of each frame: OCR boxes -> SAM -> IoU-ranked masks.
+
+    Exit status: 0 every input done, 1 some failed (the others are still written),
+    2 usage error.
+    """
+    from kseg.imageio import load_image
+    from kseg.pipeline import write_outputs
+
+    def work(pipe: Any, name: str, out_dir: Path, stem: str) -> dict[str, Any]:
+        image = load_image(name)
+        result = pipe.process(image, name)
+        written = write_outputs(result, image, out_dir, stem)
+        return {**result.to_json(), "outputs": {k: str(v) for k, v in written.items()}}
+
+    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device), work,
+                     as_json=as_json, quiet=quiet)
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------- models
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per model.")] = False,
+) -> None:
+    """Show the models kseg can use and where they are (or that they are missing)."""
+    from kseg.segment.registry import list_models
+
+    try:
+        rows = [_as_dict(m) for m in list_models()]
+    except KsegError as e:
+        _error(str(e))
+        raise typer.Exit(1)
+    if as_json:
+        for r in rows:
+            _emit_json(r)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+    Console(highlight=False).print(table)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Official checkpoint name, e.g. vit_b.")],
+) -> None:
+    """Download an official SAM checkpoint into the user cache (SHA-256 checked)."""
+    from kseg.segment.registry import pull
+
+    try:
+        path = pull(name)
+    except KsegError as e:
+        _error(str(e))
+        raise typer.Exit(1)
+    typer.echo(str(path))
+
+
+def _as_dict(m: Any) -> dict[str, Any]:
+    if isinstance(m, dict):
+        return m
+    if hasattr(m, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(m).items()}
+    return {"model": str(m)}
+
+
+if __name__ == "__main__":
+    app()

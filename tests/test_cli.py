@@ -1,0 +1,239 @@
+"""`kseg segment` keeps the issue-2 contract: files, JSON Lines, one-line errors, exit codes.
+
+Most tests run the real typer app in-process with stand-in stages (conftest), because
+the contract is about I/O, not mask quality; `test_real_*` run the real models.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import kseg.cli
+from conftest import ROOT, caption_frame, fake_pipeline, sha256
+from kseg.cli import app
+from kseg.errors import ModelError
+
+JSON_KEYS = {"image", "width", "height", "model", "regions", "seconds"}
+REGION_KEYS = {"box", "polygon", "text", "recognizer", "ocr_score", "iou_predictions",
+               "chosen", "stability", "mask_area"}
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", fake_pipeline)
+    runner = CliRunner()
+
+    def run(*args: object):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+def _records(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def _no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_contract_files_and_json_lines(cli, images, tmp_path):
+    out = tmp_path / "out"
+    src = [images["good"], images["korean"]]
+    r = cli("segment", *src, "-o", out, "--json", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""
+    recs = _records(r.stdout)
+    assert [rec["image"] for rec in recs] == [str(p) for p in src]
+    for p, rec in zip(src, recs):
+        stem = p.stem
+        files = {k: out / f"{stem}.{k}.png" for k in ("mask", "overlay")}
+        files["json"] = out / f"{stem}.json"
+        assert rec["outputs"] == {k: str(v) for k, v in files.items()}
+        on_disk = json.loads(files["json"].read_text(encoding="utf-8"))
+        assert on_disk == {k: v for k, v in rec.items() if k != "outputs"}
+        assert set(on_disk) == JSON_KEYS
+        assert (on_disk["width"], on_disk["height"], on_disk["model"]) == (96, 64, "fake-sam")
+        (region,) = on_disk["regions"]
+        assert REGION_KEYS <= set(region)
+        assert region["chosen"] == 1 and region["stability"] == 0.95 and region["text"] == "안녕하세요"
+        assert {"detect", "encode", "decode", "recognize", "total"} <= set(on_disk["seconds"])
+
+        mask = Image.open(files["mask"])
+        assert mask.mode == "L" and mask.size == (96, 64)
+        m = np.asarray(mask)
+        expected = np.where(caption_frame(96, 64).min(axis=2) >= 250, 255, 0)
+        assert np.array_equal(m, expected)
+        assert region["mask_area"] == int((m == 255).sum())
+        ov = Image.open(files["overlay"])
+        assert ov.mode == "RGB" and ov.size == (96, 64)
+    assert _no_temp_files(out)
+
+
+def test_frame_without_text(cli, tmp_path):
+    p = tmp_path / "plain.png"
+    Image.fromarray(caption_frame(text=False)).save(p)
+    r = cli("segment", p, "-o", tmp_path / "out", "--json")
+    assert r.exit_code == 0, r.output
+    (rec,) = _records(r.stdout)
+    assert rec["regions"] == []
+    m = np.asarray(Image.open(tmp_path / "out" / "plain.mask.png"))
+    assert m.shape == (90, 160) and m.max() == 0
+
+
+BAD = ["missing", "directory", "empty", "truncated", "truncated_jpg", "text", "gif", "huge"]
+ODD = ["gif1", "gray", "rgba", "gray16", "rgb16", "cmyk", "exif", "korean"]
+
+
+def test_mixed_good_and_bad_inputs(cli, images, tmp_path):
+    out = tmp_path / "out"
+    before = {k: sha256(p) for k, p in images.items() if p.is_file()}
+    args = [images[k] for k in ["good"] + BAD + ODD]
+    r = cli("segment", *args, "-o", out, "--json")
+    assert r.exit_code == 1, r.output
+
+    errors = [l for l in r.stderr.splitlines() if l.startswith("kseg: error: ")]
+    assert len(errors) == len(BAD), r.stderr
+    for k, line in zip(BAD, errors):
+        assert line.startswith(f"kseg: error: {images[k]}: "), line
+    assert "Traceback" not in r.stderr
+
+    recs = _records(r.stdout)
+    assert [rec["image"] for rec in recs] == [str(images[k]) for k in ["good"] + ODD]
+    for k in ["good"] + ODD:
+        assert (out / f"{images[k].stem}.json").is_file()
+    for k in BAD:
+        assert not (out / f"{images[k].stem}.json").exists()
+    for rec in recs:  # every odd format still finds the white caption line
+        assert len(rec["regions"]) == 1, rec["image"]
+    assert {k: sha256(p) for k, p in images.items() if p.is_file()} == before
+    assert _no_temp_files(out)
+
+
+def test_exif_rotated_mask_has_display_size(cli, images, tmp_path):
+    r = cli("segment", images["exif"], "-o", tmp_path, "--json")
+    assert r.exit_code == 0, r.output
+    (rec,) = _records(r.stdout)
+    assert (rec["width"], rec["height"]) == (64, 96)
+    assert Image.open(tmp_path / "rotated.mask.png").size == (64, 96)
+    # The caption row near the bottom of the stored frame is a column on the left after
+    # a clockwise turn.
+    x0, y0, x1, y1 = rec["regions"][0]["box"]
+    assert x1 - x0 < y1 - y0 and x1 <= 32
+
+
+def test_same_stem_in_two_folders_is_suffixed_not_overwritten(cli, tmp_path):
+    a, b = tmp_path / "ep1", tmp_path / "ep2"
+    for d, seed in ((a, 1), (b, 2)):
+        d.mkdir()
+        Image.fromarray(caption_frame(seed=seed)).save(d / "frame.png")
+    Image.fromarray(caption_frame(seed=3)).save(a / "Frame.jpg")
+    out = tmp_path / "out"
+    r = cli("segment", a / "frame.png", b / "frame.png", a / "Frame.jpg", a / "frame.png",
+            "-o", out, "--json")
+    assert r.exit_code == 0, r.output
+    recs = _records(r.stdout)
+    assert [Path(x["outputs"]["json"]).name for x in recs] == [
+        "frame.json", "frame-2.json", "Frame-3.json"]
+    assert json.loads((out / "frame-2.json").read_text())["image"] == str(b / "frame.png")
+    assert "given more than once" in r.stderr and "writing frame-2.*" in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["file-parent", "is-file", "proc"])
+def test_unwritable_output_is_one_line_exit_1(cli, images, tmp_path, monkeypatch, kind):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = {"file-parent": blocker / "out", "is-file": blocker, "proc": Path("/proc/kseg")}[kind]
+    loads = []
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: loads.append(1))
+    r = cli("segment", images["good"], "-o", out)
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"kseg: error: {out}: cannot write") and r.stderr.count("\n") == 1
+    assert loads == []  # failed before loading any model
+
+
+def test_only_bad_inputs_skip_model_loading(cli, images, tmp_path, monkeypatch):
+    loads = []
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: loads.append(1))
+    r = cli("segment", images["missing"], images["directory"], "-o", tmp_path)
+    assert r.exit_code == 1 and loads == []
+    assert r.stderr.count("kseg: error: ") == 2
+
+
+def test_model_failure_is_one_line(cli, images, tmp_path, monkeypatch):
+    def boom(*a):
+        raise ModelError("embedded text model not found: models/text_sam.safetensors is missing")
+
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", boom)
+    r = cli("segment", images["good"], "-o", tmp_path, "--quiet")
+    assert r.exit_code == 1
+    assert r.stderr == "kseg: error: embedded text model not found: " \
+                       "models/text_sam.safetensors is missing\n"
+
+
+def test_unexpected_error_in_one_input_is_one_line(cli, images, tmp_path, monkeypatch):
+    calls = []
+
+    class Flaky:
+        def __init__(self):
+            self.inner = fake_pipeline()
+
+        def process(self, image, name):
+            calls.append(name)
+            if len(calls) == 1:
+                raise RuntimeError("CUDA error: out of memory\nmore detail")
+            return self.inner.process(image, name)
+
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: Flaky())
+    r = cli("segment", images["good"], images["gray"], "-o", tmp_path, "--quiet", "--json")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"kseg: error: {images['good']}: unexpected RuntimeError: CUDA error: out of memory "
+        "more detail (KSEG_DEBUG=1 shows the traceback)"]
+    assert len(_records(r.stdout)) == 1
+
+
+def test_progress_and_logs_on_stderr_quiet_silences(cli, images, tmp_path):
+    r = cli("segment", images["good"], "-o", tmp_path)
+    assert r.exit_code == 0 and r.stdout == ""
+    assert f"done {images['good']}" in r.stderr
+    r = cli("segment", images["good"], "-o", tmp_path, "-q")
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+
+
+def test_usage_errors_exit_2(cli, images, tmp_path):
+    assert cli("segment").exit_code == 2
+    assert cli("segment", images["good"], "--recognizer", "magic").exit_code == 2
+    assert cli("segment", images["good"], "--device", "tpu").exit_code == 2
+    assert cli("segment", images["good"], "--bogus").exit_code == 2
+
+
+def test_help_documents_every_option(cli):
+    r = CliRunner().invoke(app, ["segment", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for opt in ("--out", "-o", "--json", "--model", "--recognizer", "--device", "--quiet",
+                "auto", "kseg", "easyocr", "tesseract", "none", "cuda"):
+        assert opt in r.stdout, opt
+    top = cli("--help")
+    assert "segment" in top.stdout and "models" in top.stdout
+
+
+def test_console_entry_point_runs(tmp_path):
+    """The real process: imports, help and a usage error, as a user's shell sees them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "kseg.cli"]
+    r = subprocess.run(cmd + ["segment", "--help"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0 and "--recognizer" in r.stdout
+    r = subprocess.run(cmd + ["segment", str(tmp_path / "nope.png"), "-o", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == f"kseg: error: {tmp_path / 'nope.png'}: no such file\n"
