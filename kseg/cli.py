@@ -254,10 +254,13 @@ def models_list(
     table = Table(box=None, pad_edge=False)
     cols = list(dict.fromkeys(k for r in rows for k in r))
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")
     for r in rows:
         table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
-    Console(highlight=False).print(table)
+    out = Console(highlight=False)
+    if not out.is_terminal:  # piped: never cut a path to fit 80 columns
+        out = Console(highlight=False, width=1000)
+    out.print(table)
 
 
 @models_app.command("pull")
@@ -265,17 +268,26 @@ def models_pull(
     name: Annotated[str, typer.Argument(help="Official checkpoint name, e.g. vit_b.")],
 ) -> None:
     """Download an official SAM checkpoint into the user cache (SHA-256 checked)."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
     from kseg.segment.registry import pull
 
-    try:
-        path = pull(name)
-    except KsegError as e:
-        _error(str(e))
-        raise typer.Exit(1)
-    typer.echo(str(path))
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                  console=_stderr, transient=True, disable=not _stderr.is_terminal) as bar:
+        task = bar.add_task(f"pulling {name}", total=None)
+        try:
+            path = pull(name, progress=lambda done, total: bar.update(task, completed=done,
+                                                                        total=total))
+        except KsegError as e:
+            bar.stop()
+            _error(str(e))
+            raise typer.Exit(1)
+    typer.echo(str(path))  # stdout: where it is, for scripts
 
 
 def _as_dict(m: Any) -> dict[str, Any]:
+    if hasattr(m, "to_json"):
+        return m.to_json()
     if isinstance(m, dict):
         return m
     if hasattr(m, "__dataclass_fields__"):

@@ -37,7 +37,7 @@ class SegmentPipeline:
         if detector is None:
             from kseg.detect import Detector
 
-            detector = Detector(**(detector_options or {}))
+            detector = Detector(device=device, **(detector_options or {}))
         if segmenter is None:
             from kseg.segment import TextSegmenter
 
@@ -63,12 +63,12 @@ class SegmentPipeline:
         t1 = time.perf_counter()
         seconds["detect"] = t1 - t0
 
-        masks: list[LineMask] = list(self.segmenter.segment(image, lines)) if lines else []
+        masks: list[LineMask] = list(self.segmenter.segment(image, lines))
         t2 = time.perf_counter()
         if len(masks) != len(lines):
             raise RuntimeError(f"segmenter returned {len(masks)} masks for {len(lines)} lines")
-        # The segmenter may split its time (e.g. {"encode": .., "decode": ..}); else one figure.
-        split = getattr(self.segmenter, "last_seconds", None) if lines else None
+        # TextSegmenter splits its time ({"encode": .., "decode": ..}); others get one figure.
+        split = getattr(self.segmenter, "timings", None)
         if isinstance(split, dict) and split:
             seconds.update({k: float(v) for k, v in split.items()})
         else:

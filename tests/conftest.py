@@ -162,7 +162,7 @@ class FakeSegmenter:
     def segment(self, rgb, lines):
         from kseg.types import LineMask
 
-        self.last_seconds = {"encode": 0.001, "decode": 0.002}
+        self.timings = {"encode": 0.001, "decode": 0.002}
         white = rgb.min(axis=2) >= 250
         out = []
         for line in lines:
@@ -186,3 +186,23 @@ def fake_pipeline(*args, **kwargs):
 
     return SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(),
                            recognizer_impl=FakeRecognizer())
+
+
+@pytest.fixture(scope="session")
+def random_text_sam(tmp_path_factory) -> Path:
+    """A models/ folder holding a text-SAM with random weights (real format; masks are noise)."""
+    pytest.importorskip("kseg.detect")
+    seg = pytest.importorskip("kseg.segment")
+    if not hasattr(seg, "save_random"):
+        pytest.skip("kseg.segment.save_random not available yet")
+    d = tmp_path_factory.mktemp("models")
+    seg.save_random(d / "text-sam.safetensors")
+    return d
+
+
+def real_caption_frame(w: int = 640, h: int = 360) -> np.ndarray:
+    from kseg.detect import synthetic
+
+    img = synthetic.background(w, h)
+    synthetic.draw_captions(img, [synthetic.Caption("안녕하세요 반갑습니다", (w / 2, h * 0.83), h // 13)])
+    return img

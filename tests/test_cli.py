@@ -237,3 +237,88 @@ def test_console_entry_point_runs(tmp_path):
                        capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr == f"kseg: error: {tmp_path / 'nope.png'}: no such file\n"
+
+
+# ------------------------------------------------------------------ real stages
+
+def _real_inputs(tmp_path: Path) -> dict[str, Path]:
+    from conftest import real_caption_frame
+
+    d = tmp_path / "실제 입력"
+    d.mkdir()
+    img = real_caption_frame()
+    paths = {"caption": d / "자막 프레임.png", "plain": d / "plain.png", "exif": d / "rot.jpg",
+             "bad": d / "bad.png"}
+    Image.fromarray(img).save(paths["caption"])
+    Image.new("RGB", (320, 180), (90, 90, 90)).save(paths["plain"])
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(img).save(paths["exif"], "JPEG", quality=95, exif=exif)
+    paths["bad"].write_text("not an image")
+    return paths
+
+
+def _check_real(recs: list[dict], paths: dict[str, Path], out: Path) -> None:
+    by = {Path(r["image"]).name: r for r in recs}
+    cap, plain, rot = by[paths["caption"].name], by["plain.png"], by["rot.jpg"]
+    assert cap["model"] == "text-sam" and len(cap["regions"]) >= 1
+    assert {"detect", "encode", "decode", "recognize", "total"} <= set(cap["seconds"])
+    assert len(cap["regions"][0]["iou_predictions"]) == 3
+    assert plain["regions"] == []
+    assert np.asarray(Image.open(out / "plain.mask.png")).max() == 0
+    assert (rot["width"], rot["height"]) == (360, 640)
+    assert Image.open(out / "rot.mask.png").size == (360, 640)
+    m = Image.open(out / f"{paths['caption'].stem}.mask.png")
+    assert m.mode == "L" and m.size == (640, 360)
+    assert set(np.unique(np.asarray(m))) <= {0, 255}
+    assert _no_temp_files(out)
+
+
+def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
+    """Real CRAFT + text-SAM (random weights) through the CLI; recogniser stand-in."""
+    from conftest import FakeRecognizer
+    from kseg.pipeline import SegmentPipeline
+
+    monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda model, rec, device: SegmentPipeline(
+        model=model, device="cpu", recognizer_impl=FakeRecognizer()))
+    paths = _real_inputs(tmp_path)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["segment", *map(str, paths.values()), "-o", str(out), "--json"])
+    assert r.exit_code == 1, r.output
+    errors = [l for l in r.stderr.splitlines() if l.startswith("kseg: error")]
+    assert errors == [f"kseg: error: {paths['bad']}: a text file, not an image "
+                      "(despite the '.png' name)"]
+    _check_real(_records(r.stdout), paths, out)
+
+
+def test_real_cli_process(random_text_sam, tmp_path):
+    """The whole `kseg segment` as a separate process, every stage real."""
+    rec = pytest.importorskip("kseg.recognize")
+    if not hasattr(rec, "get_recognizer"):
+        pytest.skip("kseg.recognize.get_recognizer not available yet")
+    paths = _real_inputs(tmp_path)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KSEG_MODELS": str(random_text_sam),
+           "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "kseg.cli", "segment", *map(str, paths.values()),
+                        "-o", str(out), "--json", "--recognizer", "none", "--device", "cpu"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("kseg: error: ") == 1 and "Traceback" not in r.stderr
+    _check_real(_records(r.stdout), paths, out)
+
+
+def test_models_commands(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KSEG_MODELS", str(tmp_path / "models"))
+    r = CliRunner().invoke(app, ["models", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = _records(r.stdout)
+    assert {"text-sam", "vit_b", "vit_l", "vit_h"} <= {x["name"] for x in rows}
+    assert not any(x["available"] for x in rows)
+    r = CliRunner().invoke(app, ["models", "list"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "vit_b" in r.stdout
+    r = CliRunner().invoke(app, ["models", "pull", "vit_x"])
+    assert r.exit_code == 1 and r.stderr.startswith("kseg: error: unknown model 'vit_x'")
+    assert r.stderr.count("\n") == 1
