@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -89,6 +90,7 @@ def run_batch(
     *,
     as_json: bool,
     quiet: bool,
+    label: str = "working",
 ) -> int:
     """Run ``work(state, path, out, stem)`` for each input and return the exit code.
 
@@ -130,20 +132,21 @@ def run_batch(
             _warn(f"{name}: another input is also named {p.stem!r}; writing {stem}.* instead")
 
     try:
-        with _stderr.status("loading models", spinner="dots") if not quiet else _nullctx():
+        with _stderr.status("loading models", spinner="dots") if not quiet else nullcontext():
             state = setup()
     except Exception as e:  # a missing/corrupt model fails every input: one line, exit 1
         msg = str(e) if isinstance(e, KsegError) else _failure_text("model", e)
         _error(msg)
         return 1
 
+    ok = 0
     progress = None
     if not quiet and _stderr.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             console=_stderr, transient=True)
-        task = progress.add_task("segmenting", total=len(todo))
+        task = progress.add_task(label, total=len(todo))
         progress.start()
     try:
         for (name, p), stem in zip(todo, stems):
@@ -154,6 +157,7 @@ def run_batch(
                 _error(_failure_text(name, e))
                 failed += 1
             else:
+                ok += 1
                 if as_json and record is not None:
                     _emit_json(record)
                 if not quiet and progress is None:
@@ -164,15 +168,9 @@ def run_batch(
     finally:
         if progress is not None:
             progress.stop()
+    if not quiet:
+        _stderr.print(f"kseg: {ok} done, {failed} failed, outputs in {out}", markup=False)
     return 1 if failed else 0
-
-
-class _nullctx:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 # --------------------------------------------------------------------------- segment
@@ -227,7 +225,7 @@ def segment(
         return {**result.to_json(), "outputs": {k: str(v) for k, v in written.items()}}
 
     code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device), work,
-                     as_json=as_json, quiet=quiet)
+                     as_json=as_json, quiet=quiet, label="segmenting")
     raise typer.Exit(code)
 
 

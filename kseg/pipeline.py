@@ -34,10 +34,7 @@ class SegmentPipeline:
         segmenter: Any = None,
         recognizer_impl: Any = None,
     ):
-        if detector is None:
-            from kseg.detect import Detector
-
-            detector = Detector(device=device, **(detector_options or {}))
+        # Most likely to fail first (a missing model file), so the user is not kept waiting.
         if segmenter is None:
             from kseg.segment import TextSegmenter
 
@@ -46,6 +43,10 @@ class SegmentPipeline:
             from kseg.recognize import get_recognizer
 
             recognizer_impl = get_recognizer(recognizer, device)
+        if detector is None:
+            from kseg.detect import Detector
+
+            detector = Detector(device=device, **(detector_options or {}))
         self.detector = detector
         self.segmenter = segmenter
         self.recognizer = recognizer_impl
