@@ -126,10 +126,11 @@ def run_batch(
     if not todo:
         return 1
 
-    stems = output_stems([p for _, p in todo])
+    stems = output_stems([p for _, p in todo], out)
     for (name, p), stem in zip(todo, stems):
         if stem != p.stem:
-            _warn(f"{name}: another input is also named {p.stem!r}; writing {stem}.* instead")
+            _warn(f"{name}: {p.stem}.* would overwrite another input's outputs or an input; "
+                  f"writing {stem}.* instead")
 
     try:
         with _stderr.status("loading models", spinner="dots") if not quiet else nullcontext():

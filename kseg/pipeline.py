@@ -130,17 +130,28 @@ def write_outputs(result: FrameResult, image: np.ndarray, out_dir: str | os.Path
 
 
 def output_stems(paths: Sequence[str | os.PathLike[str]],
+                 out_dir: str | os.PathLike[str] | None = None,
                  taken: Iterable[str] = ()) -> list[str]:
     """``NAME`` for each ``NAME.ext``; a later input whose NAME is already used gets
     ``NAME-2``, ``NAME-3``... (ep1/f.png and ep2/f.png must not overwrite each other,
     and refusing would fail half of a typical multi-folder batch). Compared case-folded
-    so outputs do not collide on case-insensitive file systems either."""
+    so outputs do not collide on case-insensitive file systems either. With ``out_dir``,
+    a stem whose output would land on one of the inputs (``a.png`` next to an input
+    ``a.mask.png``) is bumped too: inputs are never modified."""
     used = {t.casefold() for t in taken}
+    inputs = {os.path.realpath(p) for p in paths} if out_dir is not None else set()
+
+    def clashes(stem: str) -> bool:
+        if stem.casefold() in used:
+            return True
+        return out_dir is not None and any(
+            os.path.realpath(q) in inputs for q in output_paths(out_dir, stem).values())
+
     stems = []
     for p in paths:
         base = Path(p).stem or "image"
         stem, n = base, 1
-        while stem.casefold() in used:
+        while clashes(stem):
             n += 1
             stem = f"{base}-{n}"
         used.add(stem.casefold())

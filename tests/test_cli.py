@@ -144,7 +144,18 @@ def test_same_stem_in_two_folders_is_suffixed_not_overwritten(cli, tmp_path):
     assert [Path(x["outputs"]["json"]).name for x in recs] == [
         "frame.json", "frame-2.json", "Frame-3.json"]
     assert json.loads((out / "frame-2.json").read_text())["image"] == str(b / "frame.png")
-    assert "given more than once" in r.stderr and "writing frame-2.*" in r.stderr
+    assert "given more than once" in r.stderr and "writing frame-2.* instead" in r.stderr
+
+
+def test_outputs_never_overwrite_an_input(cli, tmp_path):
+    Image.fromarray(caption_frame(seed=1)).save(tmp_path / "a.png")
+    Image.fromarray(caption_frame(seed=2)).save(tmp_path / "a.mask.png")  # also an input
+    before = sha256(tmp_path / "a.mask.png")
+    r = cli("segment", tmp_path / "a.mask.png", tmp_path / "a.png", "-o", tmp_path, "--json")
+    assert r.exit_code == 0, r.output
+    assert [Path(x["outputs"]["mask"]).name for x in _records(r.stdout)] == [
+        "a.mask.mask.png", "a-2.mask.png"]
+    assert sha256(tmp_path / "a.mask.png") == before
 
 
 @pytest.mark.parametrize("kind", ["file-parent", "is-file", "proc"])
