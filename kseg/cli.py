@@ -1,7 +1,7 @@
 """The ``kseg`` command line: thin typer commands over the library.
 
 Conventions every command follows (add yours the same way: parse options, call the
-library, report through ``_error``/``_info``):
+library, report through ``_error``/``_warn``):
 
 * results go to stdout (``--json``: one JSON object per line), everything else
   (progress, warnings, errors) to stderr; never a prompt;
@@ -40,7 +40,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and download segmentation models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stderr = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)  # paths verbatim
 
 
 def _line(text: str) -> str:
@@ -256,9 +256,9 @@ def models_list(
         table.add_column(c, overflow="fold")
     for r in rows:
         table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     if not out.is_terminal:  # piped: never cut a path to fit 80 columns
-        out = Console(highlight=False, width=1000)
+        out = Console(highlight=False, emoji=False, width=1000)
     out.print(table)
 
 
