@@ -39,9 +39,9 @@ from .corpus import caption_text
 EVAL_FAMILIES = {"UnDotum", "NanumSquareRound", "NanumMyeongjo", "Baekmuk Gulim", "NanumBarunpen"}
 SKIP_FAMILY_WORDS = ("YetHangul", "Mono")
 # skimage ships these photographs inside the wheel; the eval split gets its own.
-PHOTOS_TRAIN = ["astronaut", "chelsea", "motorcycle_left", "hubble_deep_field", "retina",
-                "brick", "gravel", "camera", "coins", "ihc", "clock_motion", "moon"]
-PHOTOS_EVAL = ["coffee", "rocket", "grass", "motorcycle_right"]
+PHOTOS_TRAIN = ["astronaut", "chelsea", "hubble_deep_field", "retina", "brick", "gravel",
+                "camera", "coins", "moon", "immunohistochemistry"]
+PHOTOS_EVAL = ["coffee", "rocket", "grass", "cell"]
 PROCEDURAL_TRAIN = ["gradient", "shapes", "noise", "stripes"]
 PROCEDURAL_EVAL = ["bokeh", "sky"]
 

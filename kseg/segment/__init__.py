@@ -1,0 +1,128 @@
+"""Segment stage: OCR line boxes -> SAM box prompts -> IoU-ranked text masks.
+
+    seg = TextSegmenter(model=None, device="auto")   # None = embedded text-SAM
+    masks: list[LineMask] = seg.segment(image_rgb_uint8, lines)
+
+Every line becomes a zoomed tile (see tiles.py); all tiles share one canvas, one
+encoder pass and one batched, multimask decoder call. Of SAM's three masks per box
+the one with the highest predicted IoU is kept, stability score breaking ties.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from segment_anything import SamPredictor, sam_model_registry
+from segment_anything.utils.amg import calculate_stability_score
+
+from ..errors import ModelError
+from ..types import LineMask, TextLine
+from . import registry, tiles
+from .textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
+
+TIE = 1e-3  # predicted IoUs closer than this count as a tie
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
+    if device not in ("cpu", "cuda"):
+        raise ModelError(f"unknown device {device!r} (auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def load_sam(spec: str | None):
+    """(sam, kind, label) for a --model spec; every load goes through weights-only readers."""
+    kind, path, label = registry.resolve(spec)
+    sd, meta = registry.load_state_dict(path)
+    if kind == "auto":
+        kind = registry.detect_kind(sd, meta)
+    if kind == "text-sam":
+        if "kseg_config" not in meta:
+            raise ModelError(f"{path} has no kseg_config metadata; not a kseg text-SAM file")
+        sam = build_text_sam(TextSamConfig.from_json(meta["kseg_config"]))
+    else:
+        sam = sam_model_registry[kind](checkpoint=None)  # official architecture, weights below
+    try:
+        sam.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        raise ModelError(f"{path} does not fit the {kind} architecture: {str(e).splitlines()[0][:200]}") from None
+    sam.eval()
+    return sam, kind, label
+
+
+def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
+    """Index of the best mask per prompt: highest predicted IoU; near-ties go to the more stable."""
+    best = iou.max(dim=1, keepdim=True).values
+    tied = iou >= best - TIE
+    return torch.where(tied, stab, torch.full_like(stab, -1.0)).argmax(dim=1)
+
+
+class TextSegmenter:
+    def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0):
+        self.device = pick_device(device)
+        self.sam, self.kind, self.name = load_sam(model)
+        self.sam.to(self.device)
+        self.threshold = threshold
+        if self.kind == "text-sam":
+            self.tile_h = self.sam.kseg_config.tile_h
+            self.predictor = None
+        else:
+            # official ViT: the mosaic goes through SamPredictor (resized to 1024 on its long side)
+            self.tile_h = 128
+            self.predictor = SamPredictor(self.sam)
+        self.timings: dict[str, float] = {}
+
+    @torch.inference_mode()
+    def logits(self, canvas: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N,3,Hc,Wc) mask logits at canvas resolution and (N,3) predicted IoU."""
+        t0 = time.perf_counter()
+        b = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
+        if self.predictor is None:
+            x = torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None]
+            emb = self.sam.image_encoder(normalize(self.sam, x))
+            t1 = time.perf_counter()
+            low, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
+            masks = low
+        else:
+            self.predictor.set_image(canvas)
+            t1 = time.perf_counter()
+            tb = self.predictor.transform.apply_boxes_torch(b, canvas.shape[:2])
+            masks, iou, _ = self.predictor.predict_torch(None, None, boxes=tb, multimask_output=True,
+                                                         return_logits=True)
+        self.timings = {"encode": t1 - t0, "decode": time.perf_counter() - t1}
+        return masks, iou
+
+    def segment(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
+        h, w = image.shape[:2]
+        if not lines:
+            self.timings = {"encode": 0.0, "decode": 0.0}
+            return []
+        tl = [tiles.tile_for_box(ln.box, self.tile_h) for ln in lines]
+        canvas = tiles.build_canvas(image, tl)
+        boxes = np.stack([t.to_tile(ln.box) for t, ln in zip(tl, lines)])
+        logits, iou = self.logits(canvas, boxes)
+        stab = calculate_stability_score(logits, self.sam.mask_threshold, 1.0)
+        idx = choose(iou, stab)
+        out = []
+        for i, (t, ln) in enumerate(zip(tl, lines)):
+            k = int(idx[i])
+            tile_logit = logits[i, k, t.row:t.row + t.height, :t.width].float().cpu().numpy()
+            vals, (x0, y0, x1, y1) = tiles.paste(tile_logit, t, w, h)
+            full = np.zeros((h, w), bool)
+            full[y0:y1, x0:x1] = vals > self.threshold
+            out.append(LineMask(full, iou[i].tolist(), stab[i].tolist(), k))
+        return out
+
+
+def save_random(path: Path, seed: int = 0, cfg: TextSamConfig | None = None) -> Path:
+    """A text-SAM with random weights: real architecture and file format, for I/O tests and timing."""
+    torch.manual_seed(seed)
+    sam = build_text_sam(cfg)
+    registry.save_text_sam(sam, Path(path), {"note": "random weights (tests/timing only)"})
+    return Path(path)

@@ -1,0 +1,191 @@
+"""Which SAM checkpoints exist, where they live, and how they load (safely).
+
+Specs accepted by ``--model``: ``text-sam`` (the embedded default, models/text-sam.safetensors),
+``vit_b`` / ``vit_l`` / ``vit_h`` (Meta's official checkpoints, from the user cache after
+``kseg models pull``), or a path to a compatible checkpoint (.safetensors, or .pth/.pt holding a
+plain state dict: loaded with ``torch.load(weights_only=True)``, never unpickling code).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import ModelError
+
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+EMBEDDED = "text-sam"
+
+# Published by Meta (segment-anything README); the SHA-256 is of the exact files at these URLs.
+OFFICIAL = {
+    "vit_b": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+              "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383),
+    "vit_l": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
+              "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607),
+    "vit_h": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
+              "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879),
+}
+# ViT width -> official architecture, to recognise a checkpoint by its tensors
+_VIT_BY_WIDTH = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("KSEG_CACHE")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("kseg"))
+
+
+def models_dir() -> Path:
+    """Where the embedded models live: $KSEG_MODELS, else the repo's models/ folder."""
+    return Path(os.environ.get("KSEG_MODELS", REPO_MODELS))
+
+
+def embedded_path() -> Path:
+    return models_dir() / f"{EMBEDDED}.safetensors"
+
+
+def official_path(name: str) -> Path:
+    url = OFFICIAL[name][0]
+    return cache_dir() / "sam" / url.rsplit("/", 1)[1]
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    kind: str  # "text-sam" | "official"
+    path: Path
+    available: bool
+    note: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "path": str(self.path),
+                "available": self.available, "note": self.note}
+
+
+def list_models() -> list[ModelInfo]:
+    p = embedded_path()
+    out = [ModelInfo(EMBEDDED, "text-sam", p, p.exists(),
+                     "embedded default" if p.exists() else "missing: train it with `kseg train` (see models/README.md)")]
+    for name, (url, sha, size) in OFFICIAL.items():
+        op = official_path(name)
+        out.append(ModelInfo(name, "official", op, op.exists(),
+                             "pulled" if op.exists() else f"not downloaded ({size / 1e6:.0f} MB): `kseg models pull {name}`"))
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pull(name: str, progress=None, timeout: float = 30.0) -> Path:
+    """Download an official checkpoint into the cache, verify its SHA-256, then move it in place."""
+    if name not in OFFICIAL:
+        raise ModelError(f"unknown model {name!r}; pullable: {', '.join(OFFICIAL)}")
+    url, sha, size = OFFICIAL[name]
+    dest = official_path(name)
+    if dest.exists() and sha256_file(dest) == sha:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            done = 0
+            while chunk := r.read(1 << 20):
+                f.write(chunk)
+                h.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, size)
+        if h.hexdigest() != sha:
+            raise ModelError(f"{name}: downloaded file has SHA-256 {h.hexdigest()[:12]}…, expected {sha[:12]}…; not installed")
+        os.replace(tmp, dest)
+        return dest
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        reason = getattr(e, "reason", e)
+        raise ModelError(f"cannot download {name} from {url} ({reason}); are you offline? "
+                         f"Download it elsewhere, check SHA-256 {sha}, and pass --model PATH") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata from .safetensors, or a plain state dict via weights_only torch.load."""
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                return {k: f.get_tensor(k) for k in f.keys()}, meta
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except ModelError:
+        raise
+    except Exception as e:  # corrupt, truncated, or a pickle with code in it
+        raise ModelError(f"cannot load {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]  # kseg training checkpoints keep the weights under "model"
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"{path} is not a state dict of tensors")
+    return obj, {}
+
+
+def resolve(spec: str | None) -> tuple[str, Path, str]:
+    """--model value -> (kind, path, label). kind is 'text-sam' or an official arch name."""
+    spec = spec or EMBEDDED
+    if spec == EMBEDDED:
+        p = embedded_path()
+        if not p.exists():
+            raise ModelError(f"the embedded text-SAM model is missing ({p}); it is trained by `kseg train` "
+                             "(see models/README.md), or pass --model vit_b|vit_l|vit_h|PATH")
+        return "text-sam", p, EMBEDDED
+    if spec in OFFICIAL:
+        p = official_path(spec)
+        if not p.exists():
+            raise ModelError(f"{spec} is not downloaded; run `kseg models pull {spec}` (needs internet) "
+                             "or pass --model PATH to a local copy")
+        return spec, p, spec
+    p = Path(spec)
+    if not p.exists():
+        raise ModelError(f"unknown model {spec!r}: not 'text-sam', an official name (vit_b, vit_l, vit_h) or an existing file")
+    return "auto", p, p.name
+
+
+def detect_kind(sd: dict[str, torch.Tensor], meta: dict[str, str]) -> str:
+    if "kseg_config" in meta:
+        return "text-sam"
+    w = sd.get("image_encoder.patch_embed.proj.weight")
+    if w is not None and w.shape[0] in _VIT_BY_WIDTH:
+        return _VIT_BY_WIDTH[w.shape[0]]
+    raise ModelError("unrecognised checkpoint: neither a kseg text-SAM (safetensors with kseg_config) "
+                     "nor an official SAM ViT-B/L/H state dict")
+
+
+def save_text_sam(sam, path: Path, extra_meta: dict | None = None) -> None:
+    """Safetensors with the architecture config in its metadata, written atomically."""
+    from safetensors.torch import save_file
+
+    meta = {"kseg_config": sam.kseg_config.to_json(), "format": "kseg-text-sam-1"}
+    meta.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in (extra_meta or {}).items()})
+    sd = {k: v.detach().contiguous().cpu() for k, v in sam.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(sd, str(tmp), metadata=meta)
+    os.replace(tmp, path)

@@ -1,0 +1,288 @@
+"""Training text-SAM on `kseg synth` data (``kseg train``), with SAM's recipe.
+
+- focal + dice (20:1) on masks, the minimum over the three multimask outputs,
+  MSE between the IoU head and each output's true IoU (so the head learns to rank);
+- box prompts jittered the way a detector errs (loose, tight, shifted, clipped,
+  two lines merged), some point prompts, and a second, corrective round with a
+  click in the error region and the previous logits as mask input, as the SAM
+  paper simulates interactive annotation;
+- resumable checkpoints (model, optimiser, step, RNG) and a JSON-lines log.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torchvision.ops import sigmoid_focal_loss
+
+from ..segment import tiles
+from ..segment.textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
+from ..synth import list_frames, read_frame
+
+PAD_FILL = (124, 116, 104)  # ~SAM pixel mean: padding normalises to ~0
+
+
+@dataclass
+class Item:
+    """A line (or merged lines) cut out of a frame with generous context, kept in RAM."""
+
+    image: np.ndarray  # patch RGB
+    target: np.ndarray  # uint8 footprint of this item's line(s) in the patch
+    fill: np.ndarray  # uint8 fill mask of the line(s) in the patch (for point prompts)
+    box: tuple[float, float, float, float]  # ink box in patch coordinates (empty item: a random box)
+
+
+def _patch(fr, box, lids, ctx: float = 1.2):
+    H, W = fr.label.shape
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    px0, py0 = max(0, int(x0 - ctx * h)), max(0, int(y0 - ctx * h))
+    px1, py1 = min(W, int(x1 + ctx * h)), min(H, int(y1 + ctx * h))
+    own = np.isin(fr.line_ids[py0:py1, px0:px1], lids) & (fr.label[py0:py1, px0:px1] >= 1)
+    fill = own & (fr.label[py0:py1, px0:px1] >= 3)
+    return Item(np.ascontiguousarray(fr.image[py0:py1, px0:px1]), own.astype(np.uint8), fill.astype(np.uint8),
+                (x0 - px0, y0 - py0, x1 - px0, y1 - py0))
+
+
+def load_items(data_dir: Path, limit: int | None = None, rng: random.Random | None = None) -> list[Item]:
+    rng = rng or random.Random(0)
+    items: list[Item] = []
+    for stem in list_frames(data_dir)[:limit]:
+        fr = read_frame(data_dir, stem)
+        lines = fr.meta["lines"]
+        for i, ln in enumerate(lines):
+            items.append(_patch(fr, ln["box"], [i + 1]))
+        # merged neighbours: what a detector gives when it joins two subtitle lines
+        for i in range(len(lines) - 1):
+            a, b = lines[i], lines[i + 1]
+            if a["caption"] == b["caption"]:
+                box = [min(a["box"][0], b["box"][0]), a["box"][1], max(a["box"][2], b["box"][2]), b["box"][3]]
+                items.append(_patch(fr, box, [i + 1, i + 2]))
+        # a caption-sized box on background only: the answer is "nothing"
+        H, W = fr.label.shape
+        bh = int(H * rng.uniform(0.04, 0.08))
+        bw = int(bh * rng.uniform(2, 10))
+        if bw < W - 2:
+            x, y = rng.randrange(0, W - bw), rng.randrange(0, H - bh)
+            if not fr.label[max(0, y - bh):y + 2 * bh, max(0, x - bh):x + bw + bh].any():
+                items.append(_patch(fr, (x, y, x + bw, y + bh), [255]))
+    return items
+
+
+def jitter_box(box, rng: random.Random, pw: int, ph: int):
+    """Perturb a box like a text detector would."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    mode = rng.random()
+    if mode < 0.5:  # ordinary noise, SAM uses 10% of the side with a 20 px cap
+        d = [rng.gauss(0, 0.08) * h, rng.gauss(0, 0.12) * h, rng.gauss(0, 0.08) * h, rng.gauss(0, 0.12) * h]
+    elif mode < 0.7:  # loose
+        d = [-rng.uniform(0, 0.4) * h, -rng.uniform(0, 0.4) * h, rng.uniform(0, 0.4) * h, rng.uniform(0, 0.4) * h]
+    elif mode < 0.85:  # tight (CRAFT boxes hug the glyph centres)
+        d = [rng.uniform(0, 0.15) * h, rng.uniform(0, 0.2) * h, -rng.uniform(0, 0.15) * h, -rng.uniform(0, 0.2) * h]
+    else:  # clipped on one end
+        d = [0.0, 0.0, 0.0, 0.0]
+        if rng.random() < 0.5:
+            d[0] = rng.uniform(0, 0.25) * w
+        else:
+            d[2] = -rng.uniform(0, 0.25) * w
+    nx0, ny0 = min(max(0.0, x0 + d[0]), pw - 2), min(max(0.0, y0 + d[1]), ph - 2)
+    nx1, ny1 = max(min(pw, x1 + d[2]), nx0 + 2), max(min(ph, y1 + d[3]), ny0 + 2)
+    return (nx0, ny0, nx1, ny1)
+
+
+def make_tile(item: Item, rng: random.Random, tile_h: int, max_w: int):
+    """Cut the jittered tile: image, target, fill and the prompt box in tile coordinates."""
+    ph, pw = item.target.shape
+    box = jitter_box(item.box, rng, pw, ph)
+    t = tiles.tile_for_box(box, tile_h)
+    img = tiles.cut(item.image, t, border_value=PAD_FILL)
+    tgt = tiles.cut(item.target * 255, t, border_value=0) >= 128
+    fill = tiles.cut(item.fill * 255, t, border_value=0) >= 128
+    pbox = t.to_tile(box)
+    if t.width > max_w:  # keep a window of a very long line; the prompt is clipped with it
+        x = rng.randrange(0, t.width - max_w + 1)
+        img, tgt, fill = img[:, x:x + max_w], tgt[:, x:x + max_w], fill[:, x:x + max_w]
+        pbox = np.array([max(0, pbox[0] - x), pbox[1], min(max_w, pbox[2] - x), pbox[3]], np.float32)
+    # photometric jitter: brightness/contrast and occasional inversion-free channel swap
+    if rng.random() < 0.5:
+        img = np.clip(img.astype(np.float32) * rng.uniform(0.7, 1.3) + rng.uniform(-25, 25), 0, 255).astype(np.uint8)
+    if rng.random() < 0.2:
+        img = np.ascontiguousarray(img[..., rng.sample([0, 1, 2], 3)])
+    return img, tgt, fill, pbox
+
+
+def make_batch(items, rng: random.Random, batch: int, tile_h: int, max_w: int):
+    """B canvases of k stacked tiles each (k shared within a batch), padded to one size."""
+    k = rng.choice([1, 1, 1, 2])
+    canvases = []
+    for _ in range(batch):
+        ts = [make_tile(rng.choice(items), rng, tile_h, max_w) for _ in range(k)]
+        canvases.append(ts)
+    W = max(max(t[0].shape[1] for t in ts) for ts in canvases)
+    W = int(math.ceil(W / 16) * 16)
+    H = k * tile_h
+    imgs = np.empty((batch, H, W, 3), np.uint8)
+    imgs[:] = PAD_FILL
+    tg = np.zeros((batch, k, H, W), bool)
+    fl = np.zeros((batch, k, H, W), bool)
+    boxes = np.zeros((batch, k, 4), np.float32)
+    for b, ts in enumerate(canvases):
+        for j, (img, tgt, fill, pbox) in enumerate(ts):
+            y = j * tile_h
+            imgs[b, y:y + tile_h, :img.shape[1]] = img
+            tg[b, j, y:y + tile_h, :img.shape[1]] = tgt
+            fl[b, j, y:y + tile_h, :img.shape[1]] = fill
+            boxes[b, j] = pbox + np.array([0, y, 0, y], np.float32)
+    return (torch.from_numpy(imgs).permute(0, 3, 1, 2), torch.from_numpy(tg), torch.from_numpy(fl),
+            torch.from_numpy(boxes))
+
+
+def mask_losses(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(N,3,H,W) logits vs (N,H,W) target -> (N,3) focal*20 + dice, per output."""
+    t = target[:, None].float().expand_as(logits)
+    focal = sigmoid_focal_loss(logits, t, alpha=0.25, gamma=2.0, reduction="none").mean(dim=(2, 3))
+    p = logits.sigmoid()
+    inter = (p * t).sum(dim=(2, 3))
+    dice = 1 - (2 * inter + 1) / (p.sum(dim=(2, 3)) + t.sum(dim=(2, 3)) + 1)
+    return 20 * focal + dice
+
+
+def true_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    pred = logits > 0
+    t = target[:, None].expand_as(pred)
+    inter = (pred & t).sum(dim=(2, 3)).float()
+    union = (pred | t).sum(dim=(2, 3)).float()
+    # an empty target answered with an empty mask is a perfect answer
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+def corrective_points(logits: torch.Tensor, target: torch.Tensor, gen: torch.Generator):
+    """One click per prompt in the largest error: positive on a miss, negative on a false alarm."""
+    pred = logits > 0
+    fn, fp = target & ~pred, pred & ~target
+    n = target.shape[0]
+    coords = torch.zeros(n, 1, 2)
+    labels = torch.zeros(n, 1, dtype=torch.int64)
+    for i in range(n):
+        use_fn = fn[i].sum() >= fp[i].sum()
+        err = fn[i] if use_fn else fp[i]
+        idx = err.flatten().nonzero()
+        if len(idx) == 0:
+            labels[i, 0] = -1  # SAM's "not a point"
+            continue
+        j = int(idx[torch.randint(len(idx), (1,), generator=gen)])
+        y, x = divmod(j, err.shape[1])
+        coords[i, 0] = torch.tensor([x + 0.5, y + 0.5])
+        labels[i, 0] = 1 if use_fn else 0
+    return coords, labels
+
+
+def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
+          seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
+          limit: int | None = None, ckpt_every: int = 200, log=print, eval_dir: Path | None = None,
+          init: str | None = None) -> Path:
+    """Train (or resume) text-SAM; returns the path of the final checkpoint."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "ckpt.pt"
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    dev = torch.device(device)
+    cfg = cfg or TextSamConfig()
+    sam = build_text_sam(cfg).to(dev)
+    opt = torch.optim.AdamW(sam.parameters(), lr=lr, weight_decay=1e-4)
+    start = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        sam.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start = int(ck["step"])
+        rng = random.Random(seed + start)
+        gen.manual_seed(seed + start)
+        log(f"resumed from {ckpt_path} at step {start}")
+    elif init:
+        from ..segment.registry import load_state_dict
+
+        sd, _ = load_state_dict(Path(init))
+        sam.load_state_dict(sd)
+        log(f"initialised from {init}")
+    t_load = time.time()
+    items = load_items(data_dir, limit, random.Random(seed))
+    log(f"{len(items)} training items from {data_dir} in {time.time() - t_load:.0f}s")
+    if not items:
+        raise ValueError(f"no caption lines found in {data_dir}")
+    warm = min(200, steps // 10 + 1)
+    sched = lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))
+    logf = open(out_dir / "log.jsonl", "a")
+    sam.train()
+    t0 = time.time()
+    step = start
+    for step in range(start, steps):
+        for g in opt.param_groups:
+            g["lr"] = lr * sched(step)
+        imgs, tg, fl, boxes = make_batch(items, rng, batch, cfg.tile_h, max_w)
+        imgs, tg, boxes = imgs.to(dev), tg.to(dev), boxes.to(dev)
+        emb = sam.image_encoder(normalize(sam, imgs))
+        H, W = imgs.shape[-2:]
+        total = torch.zeros((), device=dev)
+        ious_all, stats = [], []
+        for b in range(imgs.shape[0]):
+            pts = None
+            bx = boxes[b]
+            if rng.random() < 0.1:  # a click on the text instead of a box
+                coords, labels = [], []
+                for j in range(bx.shape[0]):
+                    idx = fl[b, j].flatten().nonzero()
+                    if len(idx):
+                        y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), W)
+                        coords.append([x + 0.5, y + 0.5]); labels.append(1)
+                    else:
+                        coords.append([0.0, 0.0]); labels.append(-1)
+                pts = (torch.tensor(coords, device=dev)[:, None], torch.tensor(labels, device=dev)[:, None])
+                bx = None
+            logits, iou_pred = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=bx, points=pts)
+            target = tg[b]
+            ml = mask_losses(logits, target)
+            best = ml.argmin(dim=1)
+            loss = ml.gather(1, best[:, None]).mean()
+            tiou = true_iou(logits.detach(), target)
+            loss = loss + F.mse_loss(iou_pred, tiou)
+            if rng.random() < 0.3:  # corrective round
+                k = best
+                prev = logits.detach()[torch.arange(len(k)), k][:, None]
+                coords, labels = corrective_points(prev[:, 0], target, gen)
+                logits2, iou2 = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=boxes[b],
+                                       points=(coords.to(dev), labels.to(dev)), mask_input=prev)
+                ml2 = mask_losses(logits2, target)
+                loss = loss + ml2.min(dim=1).values.mean() + F.mse_loss(iou2, true_iou(logits2.detach(), target))
+            total = total + loss / imgs.shape[0]
+            ious_all.append(tiou.gather(1, best[:, None]).mean().item())
+            stats.append(tiou[torch.arange(len(best)), iou_pred.argmax(1)].mean().item())
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+        opt.step()
+        rec = {"step": step + 1, "loss": round(total.item(), 4), "iou_best": round(float(np.mean(ious_all)), 4),
+               "iou_ranked": round(float(np.mean(stats)), 4), "lr": round(lr * sched(step), 6),
+               "k": int(boxes.shape[1]), "w": int(W), "sec": round(time.time() - t0, 1)}
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+        if (step + 1) % 20 == 0:
+            log(" ".join(f"{k}={v}" for k, v in rec.items()))
+        if (step + 1) % ckpt_every == 0 or step + 1 == steps:
+            tmp = ckpt_path.with_suffix(".tmp")
+            torch.save({"model": sam.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                        "config": cfg.to_json()}, tmp)
+            os.replace(tmp, ckpt_path)
+    logf.close()
+    return ckpt_path
