@@ -45,9 +45,12 @@ def background(width: int, height: int, seed: int = 0) -> np.ndarray:
     return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
-def draw_captions(img: np.ndarray, captions: list[Caption]) -> list[np.ndarray]:
+def draw_captions(
+    img: np.ndarray, captions: list[Caption], masks: list[np.ndarray] | None = None,
+) -> list[np.ndarray]:
     """Draw captions onto ``img`` (RGB uint8, in place); return each line's 4-point polygon
-    (TL, TR, BR, BL, float32) covering fill and outline."""
+    (TL, TR, BR, BL, float32) covering fill and outline. If ``masks`` is a list, each
+    line's full-frame bool footprint (fill + outline) is appended to it."""
     height, width = img.shape[:2]
     canvas = Image.fromarray(img)
     polys = []
@@ -72,6 +75,10 @@ def draw_captions(img: np.ndarray, captions: list[Caption]) -> list[np.ndarray]:
         ox, oy = round(c.center[0] - rw / 2), round(c.center[1] - rh / 2)
         poly = cv2.transform(rect[None], m)[0] + (ox, oy)
         canvas.paste(rotated, (ox, oy), rotated)
+        if masks is not None:
+            m_img = Image.new("L", (width, height), 0)
+            m_img.paste(rotated.getchannel("A"), (ox, oy))
+            masks.append(np.asarray(m_img) >= 128)
         polys.append(np.clip(poly, 0, (width, height)).astype(np.float32))
     img[:] = np.asarray(canvas)
     return polys
