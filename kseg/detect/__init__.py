@@ -3,9 +3,9 @@
     det = Detector(device="cpu")          # loads craft_mlt_25k.pth once (~1 s)
     lines: list[TextLine] = det.detect(image_rgb_uint8)
 
-CRAFT runs on a downscaled copy of the frame (``detect_height`` rows): captions
-are >= ~3% of the frame height, so they stay >= ~13 px tall in the network
-input, while time and memory stay bounded whatever the frame size.
+CRAFT runs on a downscaled copy of the frame (``detect_height`` rows, default 384):
+captions are >= ~3% of the frame height, so they stay >= ~11 px tall in the
+network input, while time and memory stay bounded whatever the frame size.
 """
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ from kseg.types import TextLine
 
 __all__ = ["Detector", "craft_weights_path", "DEFAULT_DETECT_HEIGHT"]
 
-# Chosen with bench/bench_detect.py: recall on rendered 720p/1080p captions is already
-# complete at 352 rows and stays so above; 448 rows (800x448 at 16:9) leaves margin for
-# small (3% of frame height) captions at ~0.3 s per frame on 2 AMX cores.
-DEFAULT_DETECT_HEIGHT = 448
+# Chosen with bench/bench_detect.py (rendered 720p/1080p captions, 3-6% of frame height):
+# 288 rows misses a 3% caption at 1080p, 352 is the smallest with full recall; 384
+# (672x384 at 16:9) keeps a margin for ~0.33 s/frame (1 bf16 thread, busy 2-core CPU),
+# against ~0.44 s at 448.
+DEFAULT_DETECT_HEIGHT = 384
 
 
 def craft_weights_path() -> Path:
@@ -73,20 +74,24 @@ def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
+def _check_image(image: np.ndarray) -> np.ndarray:
+    """Validate; return the image as HxW or HxWxC (C = 3 or 4) without copying it."""
     if not isinstance(image, np.ndarray):
         raise InputError(f"detect expects a numpy image, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise InputError(f"detect expects a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.ndim == 3 and image.shape[2] == 1:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return np.ascontiguousarray(image[:, :, :3])
-    if image.ndim == 3 and image.shape[2] == 3:
+        return image[:, :, 0]
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4)):
         return image
     raise InputError(f"detect expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+
+
+def _to_rgb(small: np.ndarray) -> np.ndarray:
+    # converted after downscaling, so a huge grey/RGBA frame is never copied at full size
+    if small.ndim == 2:
+        return cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(small[:, :, :3])
 
 
 class _Word:
@@ -239,13 +244,14 @@ class Detector:
 
     def heatmaps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """CRAFT (text, link) score maps at half the input size, and the factors (fx, fy)
-        that map map coordinates back to full-frame pixels."""
+        that map map coordinates back to full-frame pixels. ``image``: HxW, HxWx3 RGB or
+        HxWx4 RGBA uint8."""
         from easyocr.imgproc import normalizeMeanVariance
 
         h, w = image.shape[:2]
         th, tw = self._input_size(h, w)
         interp = cv2.INTER_AREA if th < h else cv2.INTER_LINEAR
-        small = cv2.resize(image, (tw, th), interpolation=interp)
+        small = _to_rgb(cv2.resize(image, (tw, th), interpolation=interp))
         x = torch.from_numpy(normalizeMeanVariance(small)).permute(2, 0, 1)[None]
         x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
@@ -256,7 +262,7 @@ class Detector:
     def detect(self, image: np.ndarray) -> list[TextLine]:
         from easyocr.craft_utils import getDetBoxes
 
-        image = _as_rgb(image)
+        image = _check_image(image)
         h, w = image.shape[:2]
         if h == 0 or w == 0:
             return []
