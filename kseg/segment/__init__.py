@@ -98,26 +98,37 @@ class TextSegmenter:
         self.timings = {"encode": t1 - t0, "decode": time.perf_counter() - t1}
         return masks, iou
 
-    def segment(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
-        h, w = image.shape[:2]
-        if not lines:
-            self.timings = {"encode": 0.0, "decode": 0.0}
-            return []
+    def _run(self, image: np.ndarray, lines: list[TextLine]):
         tl = [tiles.tile_for_box(ln.box, self.tile_h) for ln in lines]
         canvas = tiles.build_canvas(image, tl)
         boxes = np.stack([t.to_tile(ln.box) for t, ln in zip(tl, lines)])
         logits, iou = self.logits(canvas, boxes)
         stab = calculate_stability_score(logits, self.sam.mask_threshold, 1.0)
-        idx = choose(iou, stab)
-        out = []
-        for i, (t, ln) in enumerate(zip(tl, lines)):
-            k = int(idx[i])
-            tile_logit = logits[i, k, t.row:t.row + t.height, :t.width].float().cpu().numpy()
-            vals, (x0, y0, x1, y1) = tiles.paste(tile_logit, t, w, h)
-            full = np.zeros((h, w), bool)
-            full[y0:y1, x0:x1] = vals > self.threshold
-            out.append(LineMask(full, iou[i].tolist(), stab[i].tolist(), k))
-        return out
+        return tl, logits, iou, stab, choose(iou, stab)
+
+    def _paste(self, logit: torch.Tensor, t: tiles.Tile, h: int, w: int) -> np.ndarray:
+        vals, (x0, y0, x1, y1) = tiles.paste(logit[t.row:t.row + t.height, :t.width].float().cpu().numpy(), t, w, h)
+        full = np.zeros((h, w), bool)
+        full[y0:y1, x0:x1] = vals > self.threshold
+        return full
+
+    def segment(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
+        if not lines:
+            self.timings = {"encode": 0.0, "decode": 0.0}
+            return []
+        h, w = image.shape[:2]
+        tl, logits, iou, stab, idx = self._run(image, lines)
+        return [LineMask(self._paste(logits[i, int(idx[i])], t, h, w), iou[i].tolist(), stab[i].tolist(), int(idx[i]))
+                for i, t in enumerate(tl)]
+
+    def segment_all(self, image: np.ndarray, lines: list[TextLine]):
+        """Every multimask output per line, for evaluation: [(3 masks, predicted IoUs, chosen)]."""
+        if not lines:
+            return []
+        h, w = image.shape[:2]
+        tl, logits, iou, stab, idx = self._run(image, lines)
+        return [([self._paste(logits[i, k], t, h, w) for k in range(logits.shape[1])], iou[i].tolist(), int(idx[i]))
+                for i, t in enumerate(tl)]
 
 
 def save_random(path: Path, seed: int = 0, cfg: TextSamConfig | None = None) -> Path:

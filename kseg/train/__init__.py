@@ -123,7 +123,7 @@ def make_tile(item: Item, rng: random.Random, tile_h: int, max_w: int):
 
 def make_batch(items, rng: random.Random, batch: int, tile_h: int, max_w: int):
     """B canvases of k stacked tiles each (k shared within a batch), padded to one size."""
-    k = rng.choice([1, 1, 1, 2])
+    k = rng.choice([1, 1, 1, 1, 2])  # k^2 decoder cost: mostly single tiles
     canvases = []
     for _ in range(batch):
         ts = [make_tile(rng.choice(items), rng, tile_h, max_w) for _ in range(k)]
@@ -257,7 +257,7 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
             loss = ml.gather(1, best[:, None]).mean()
             tiou = true_iou(logits.detach(), target)
             loss = loss + F.mse_loss(iou_pred, tiou)
-            if rng.random() < 0.3:  # corrective round
+            if rng.random() < 0.2:  # corrective round
                 k = best
                 prev = logits.detach()[torch.arange(len(k)), k][:, None]
                 coords, labels = corrective_points(prev[:, 0], target, gen)

@@ -1,0 +1,3 @@
+from kseg.cli import app
+
+app(prog_name="kseg")
