@@ -1,0 +1,187 @@
+"""The segment stage: tiles, IoU ranking, model resolution and safe loading."""
+from __future__ import annotations
+
+import http.server
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kseg.errors import ModelError
+from kseg.segment import TextSegmenter, choose, save_random, tiles
+from kseg.segment import registry
+from kseg.types import TextLine
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory) -> Path:
+    return save_random(tmp_path_factory.mktemp("m") / "text-sam.safetensors")
+
+
+def test_tile_zooms_line_to_tile_height():
+    t = tiles.tile_for_box((100, 600, 700, 640), tile_h=96)
+    text_h_in_tile = 40 * t.scale
+    assert text_h_in_tile == pytest.approx(96 / (1 + 2 * tiles.CONTEXT), rel=1e-6)
+    assert t.width % 16 == 0
+    box = t.to_tile((100, 600, 700, 640))
+    assert 0 <= box[0] < box[2] <= t.width and 0 <= box[1] < box[3] <= t.height
+
+
+def test_very_long_line_is_capped():
+    t = tiles.tile_for_box((0, 0, 20000, 40), tile_h=96)
+    assert t.width <= tiles.MAX_TILE_W
+
+
+def test_cut_then_paste_returns_the_same_pixels():
+    h, w = 360, 640
+    m = np.zeros((h, w), np.float32)
+    m[300:330, 200:420] = 1.0
+    t = tiles.tile_for_box((200, 300, 420, 330), tile_h=96)
+    tile_vals = tiles.cut(m, t, border_value=0)
+    back, (x0, y0, x1, y1) = tiles.paste(tile_vals * 2 - 1, t, w, h)
+    full = np.zeros((h, w), bool)
+    full[y0:y1, x0:x1] = back > 0
+    inter = (full & (m > 0)).sum()
+    union = (full | (m > 0)).sum()
+    assert inter / union > 0.97
+
+
+def test_canvas_stacks_tiles_and_sets_rows():
+    img = np.zeros((360, 640, 3), np.uint8)
+    ts = [tiles.tile_for_box(b, 96) for b in [(10, 10, 200, 40), (10, 300, 600, 340)]]
+    canvas = tiles.build_canvas(img, ts)
+    assert canvas.shape == (192, max(t.width for t in ts), 3)
+    assert [t.row for t in ts] == [0, 96]
+
+
+def test_choose_ranks_by_predicted_iou_and_breaks_ties_by_stability():
+    iou = torch.tensor([[0.2, 0.9, 0.5], [0.8, 0.8, 0.1]])
+    stab = torch.tensor([[0.99, 0.1, 0.9], [0.5, 0.9, 1.0]])
+    assert choose(iou, stab).tolist() == [1, 1]
+
+
+def test_segmenter_returns_one_full_size_mask_per_line(random_model):
+    seg = TextSegmenter(str(random_model), "cpu")
+    img = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    lines = [TextLine((100, 280, 540, 320), [], 0.9), TextLine((150, 40, 400, 70), [], 0.8)]
+    out = seg.segment(img, lines)
+    assert len(out) == 2
+    for lm in out:
+        assert lm.mask.shape == (360, 640) and lm.mask.dtype == bool
+        assert len(lm.iou_predictions) == 3 and len(lm.stability) == 3
+        assert lm.chosen == int(np.argmax(lm.iou_predictions)) or \
+            abs(max(lm.iou_predictions) - lm.iou_predictions[lm.chosen]) <= 1e-3
+    assert seg.segment(img, []) == []
+    assert set(seg.timings) == {"encode", "decode"}
+
+
+def test_missing_embedded_model_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEG_MODELS", str(tmp_path))
+    with pytest.raises(ModelError, match="kseg train"):
+        registry.resolve(None)
+
+
+def test_official_model_not_downloaded_points_to_pull(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path))
+    with pytest.raises(ModelError, match="kseg models pull vit_b"):
+        registry.resolve("vit_b")
+
+
+def test_unknown_model_spec(tmp_path):
+    with pytest.raises(ModelError, match="unknown model"):
+        registry.resolve(str(tmp_path / "nope.pth"))
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    p = tmp_path / "evil.pth"
+    with open(p, "wb") as f:
+        pickle.dump({"x": Evil()}, f)
+    with pytest.raises(ModelError, match="cannot load"):
+        registry.load_state_dict(p)
+
+
+def test_corrupt_and_wrong_checkpoints(tmp_path, random_model):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(random_model.read_bytes()[:1000])
+    with pytest.raises(ModelError):
+        TextSegmenter(str(bad), "cpu")
+    other = tmp_path / "other.pth"
+    torch.save({"foo.weight": torch.zeros(3)}, other)
+    with pytest.raises(ModelError, match="unrecognised checkpoint"):
+        TextSegmenter(str(other), "cpu")
+
+
+def test_cuda_requested_without_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from kseg.segment import pick_device
+
+    with pytest.raises(ModelError, match="no CUDA"):
+        pick_device("cuda")
+
+
+class _Server:
+    """A loopback HTTP server serving fixed bytes, to test downloads without the network."""
+
+    def __init__(self, body: bytes):
+        body_ = body
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body_)))
+                self.end_headers()
+                self.wfile.write(body_)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sam_vit_b_01ec64.pth"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_pull_checks_sha256_and_leaves_nothing_on_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path))
+    srv = _Server(b"not the checkpoint")
+    try:
+        monkeypatch.setitem(registry.OFFICIAL, "vit_b", (srv.url, "0" * 64, 18))
+        with pytest.raises(ModelError, match="SHA-256"):
+            registry.pull("vit_b")
+    finally:
+        srv.close()
+    assert not list((tmp_path / "sam").glob("*"))
+
+
+def test_pull_installs_a_verified_file(tmp_path, monkeypatch):
+    import hashlib
+
+    body = b"pretend checkpoint bytes"
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path))
+    srv = _Server(body)
+    try:
+        monkeypatch.setitem(registry.OFFICIAL, "vit_b", (srv.url, hashlib.sha256(body).hexdigest(), len(body)))
+        p = registry.pull("vit_b")
+    finally:
+        srv.close()
+    assert p.read_bytes() == body and [x.name for x in p.parent.iterdir()] == [p.name]
+
+
+def test_pull_offline_fails_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path))
+    # port 9 (discard) on loopback: nothing listens, the connection is refused at once
+    monkeypatch.setitem(registry.OFFICIAL, "vit_b", ("http://127.0.0.1:9/sam.pth", "0" * 64, 1))
+    with pytest.raises(ModelError, match="offline"):
+        registry.pull("vit_b", timeout=5)
+    with pytest.raises(ModelError, match="unknown model"):
+        registry.pull("vit_x")
