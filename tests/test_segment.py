@@ -185,3 +185,28 @@ def test_pull_offline_fails_with_a_clear_message(tmp_path, monkeypatch):
         registry.pull("vit_b", timeout=5)
     with pytest.raises(ModelError, match="unknown model"):
         registry.pull("vit_x")
+
+
+def test_pull_easyocr_korean_verifies_the_md5_of_the_pth_inside_the_zip(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import zipfile
+
+    payload = b"korean recogniser weights"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("korean_g2.pth", payload)
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path))
+    srv = _Server(buf.getvalue())
+    try:
+        spec = {"filename": "korean_g2.pth", "url": srv.url, "md5sum": hashlib.md5(payload).hexdigest()}
+        monkeypatch.setattr(registry, "easyocr_spec", lambda: spec)
+        p = registry.pull("easyocr-korean")
+        assert p.read_bytes() == payload and not p.with_suffix(".zip").exists()
+        p.unlink()
+        monkeypatch.setattr(registry, "easyocr_spec", lambda: {**spec, "md5sum": "0" * 32})
+        with pytest.raises(ModelError, match="checksum"):
+            registry.pull("easyocr-korean")
+        assert not p.exists()
+    finally:
+        srv.close()

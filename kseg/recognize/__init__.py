@@ -35,7 +35,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NAMES = ("kseg", "easyocr", "tesseract", "none")  # auto tries them in this order
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 TESSERACT_HINT = "apt-get install tesseract-ocr tesseract-ocr-kor"
 
 
@@ -47,19 +46,8 @@ class Recognizer(Protocol):
         ...
 
 
-# Same locations as the rest of kseg: $KSEG_CACHE (else the user cache dir) for downloaded
-# third-party weights, $KSEG_MODELS (else the repo's models/) for kseg's own models.
-def cache_dir() -> Path:
-    env = os.environ.get("KSEG_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kseg"))
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get("KSEG_MODELS", REPO_MODELS))
+# One place decides where models live: $KSEG_CACHE / $KSEG_MODELS (see kseg.segment.registry).
+from kseg.segment.registry import cache_dir, models_dir  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------

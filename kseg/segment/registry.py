@@ -72,6 +72,20 @@ class ModelInfo:
                 "available": self.available, "note": self.note}
 
 
+EASYOCR_KOREAN = "easyocr-korean"
+
+
+def easyocr_spec() -> dict:
+    """EasyOCR's own record of its Korean recogniser (URL and the md5 it publishes)."""
+    from easyocr import config
+
+    return config.recognition_models["gen2"]["korean_g2"]
+
+
+def easyocr_path() -> Path:
+    return cache_dir() / "easyocr" / "korean_g2.pth"
+
+
 def list_models() -> list[ModelInfo]:
     p = embedded_path()
     out = [ModelInfo(EMBEDDED, "text-sam", p, p.exists(),
@@ -80,6 +94,9 @@ def list_models() -> list[ModelInfo]:
         op = official_path(name)
         out.append(ModelInfo(name, "official", op, op.exists(),
                              "pulled" if op.exists() else f"not downloaded ({size / 1e6:.0f} MB): `kseg models pull {name}`"))
+    ep = easyocr_path()
+    out.append(ModelInfo(EASYOCR_KOREAN, "recognizer", ep, ep.exists(),
+                         "EasyOCR Korean recogniser" if ep.exists() else f"not downloaded: `kseg models pull {EASYOCR_KOREAN}`"))
     return out
 
 
@@ -93,12 +110,51 @@ def sha256_file(path: Path) -> str:
 
 def pull(name: str, progress=None, timeout: float = 30.0) -> Path:
     """Download an official checkpoint into the cache, verify its SHA-256, then move it in place."""
+    if name == EASYOCR_KOREAN:
+        return _pull_easyocr(progress, timeout)
     if name not in OFFICIAL:
-        raise ModelError(f"unknown model {name!r}; pullable: {', '.join(OFFICIAL)}")
+        raise ModelError(f"unknown model {name!r}; pullable: {', '.join([*OFFICIAL, EASYOCR_KOREAN])}")
     url, sha, size = OFFICIAL[name]
     dest = official_path(name)
     if dest.exists() and sha256_file(dest) == sha:
         return dest
+    _download(name, url, dest, progress, timeout, lambda tmp, digest: digest == sha,
+              f"expected SHA-256 {sha}", size)
+    return dest
+
+
+def _pull_easyocr(progress, timeout: float) -> Path:
+    """EasyOCR ships korean_g2.pth in a zip; the md5 EasyOCR publishes is of the .pth inside."""
+    import zipfile
+
+    spec = easyocr_spec()
+    dest = easyocr_path()
+    if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == spec["md5sum"]:
+        return dest
+    zdest = dest.with_suffix(".zip")
+
+    def check(tmp: str, _sha: str) -> bool:
+        with zipfile.ZipFile(tmp) as z:
+            data = z.read(spec["filename"])
+        if hashlib.md5(data).hexdigest() != spec["md5sum"]:
+            return False
+        part = dest.with_name(dest.name + ".part")
+        part.write_bytes(data)
+        os.replace(part, dest)
+        return True
+
+    try:
+        _download(EASYOCR_KOREAN, spec["url"], zdest, progress, timeout, check,
+                  f"expected md5 {spec['md5sum']} for {spec['filename']}", None)
+    except zipfile.BadZipFile:
+        raise ModelError(f"{EASYOCR_KOREAN}: the download is not a zip file; not installed") from None
+    zdest.unlink(missing_ok=True)
+    return dest
+
+
+def _download(name: str, url: str, dest: Path, progress, timeout: float, verify, expected: str,
+              size: int | None) -> None:
+    """Stream url into a temp file beside dest; verify(tmp, sha256) decides; then rename."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
     try:
@@ -111,14 +167,15 @@ def pull(name: str, progress=None, timeout: float = 30.0) -> Path:
                 done += len(chunk)
                 if progress:
                     progress(done, size)
-        if h.hexdigest() != sha:
-            raise ModelError(f"{name}: downloaded file has SHA-256 {h.hexdigest()[:12]}…, expected {sha[:12]}…; not installed")
+        if not verify(tmp, h.hexdigest()):
+            raise ModelError(f"{name}: downloaded file failed its checksum ({expected}, got SHA-256 "
+                             f"{h.hexdigest()[:12]}…); not installed")
         os.replace(tmp, dest)
-        return dest
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         reason = getattr(e, "reason", e)
         raise ModelError(f"cannot download {name} from {url} ({reason}); are you offline? "
-                         f"Download it elsewhere, check SHA-256 {sha}, and pass --model PATH") from None
+                         f"Download it elsewhere, check it ({expected}), and put it in place "
+                         f"(--model PATH, or {dest.parent})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

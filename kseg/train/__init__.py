@@ -189,9 +189,13 @@ def corrective_points(logits: torch.Tensor, target: torch.Tensor, gen: torch.Gen
 
 def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
           seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
-          limit: int | None = None, ckpt_every: int = 200, log=print, eval_dir: Path | None = None,
-          init: str | None = None) -> Path:
-    """Train (or resume) text-SAM; returns the path of the final checkpoint."""
+          limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
+          progress=None) -> Path:
+    """Train (or resume) text-SAM; returns the path of the final checkpoint.
+
+    ``progress(step, steps, record)`` is called after every step when given (the CLI draws a
+    rich bar with it); otherwise every 20th record goes to ``log``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
     rng = random.Random(seed)
@@ -277,7 +281,9 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
                "k": int(boxes.shape[1]), "w": int(W), "sec": round(time.time() - t0, 1)}
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
-        if (step + 1) % 20 == 0:
+        if progress is not None:
+            progress(step + 1, steps, rec)
+        elif (step + 1) % 20 == 0:
             log(" ".join(f"{k}={v}" for k, v in rec.items()))
         if (step + 1) % ckpt_every == 0 or step + 1 == steps:
             tmp = ckpt_path.with_suffix(".tmp")
