@@ -328,15 +328,27 @@ def train(
                                       "log.jsonl, and the exported model.safetensors.")] = Path("runs/text-sam"),
     steps: Annotated[int, typer.Option("--steps", help="Total optimiser steps.", min=1)] = 3000,
     batch: Annotated[int, typer.Option("--batch", help="Canvases per step.", min=1)] = 8,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW, cosine).")] = 2e-3,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
+                                             "default 2e-3 for text-sam, 1e-4 for official archs.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames.")] = None,
-    init: Annotated[str | None, typer.Option("--init", help="Start from these text-SAM weights.")] = None,
+    arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
+        "--arch", help="text-sam (train kseg's own model) or an official SAM to fine-tune (needs --init).")] = "text-sam",
+    init: Annotated[str | None, typer.Option("--init", help="Start from these weights: text-SAM weights, or "
+                                             "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
+    tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
+        "--tune", help="Official archs: what to train; the image encoder stays frozen.")] = "decoder",
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Train text-SAM (resumes from OUT/ckpt.pt), then export OUT/model.safetensors."""
+    """Train text-SAM, or fine-tune an official SAM's decoder (--arch vit_b --init PATH).
+
+    Resumes from OUT/ckpt.pt, then exports OUT/model.safetensors (usable as `kseg segment --model`).
+    """
+    if arch != "text-sam" and not init:
+        _error(f"--arch {arch} fine-tunes an official SAM checkpoint: pass --init PATH (e.g. sam_vit_b_01ec64.pth)")
+        raise typer.Exit(2)
     import torch
 
     from kseg.segment import pick_device
@@ -346,10 +358,23 @@ def train(
 
     if threads:
         torch.set_num_threads(threads)
+    log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
+    if arch != "text-sam":
+        from kseg.train.official import finetune_official
+
+        try:
+            dest = finetune_official(data, out, arch=arch, init=Path(init), steps=steps, batch=batch,
+                                     lr=1e-4 if lr is None else lr, seed=seed, device=str(pick_device(device)),
+                                     limit=limit, log=log, train=tune)
+        except (KsegError, ValueError, OSError) as e:
+            _error(str(e))
+            raise typer.Exit(1)
+        typer.echo(str(dest))
+        return
     try:
         dev = pick_device(device)
-        ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed, device=str(dev), limit=limit,
-                 init=init, log=(lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False)))
+        ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed, device=str(dev),
+                 limit=limit, init=init, log=log)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)
