@@ -359,13 +359,23 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
+    # a live bar (loss, IoU) on a terminal; on a pipe or log file every 20th step is logged instead
+    live = not quiet and _stderr.is_terminal
+    bar, task = _progress("training", steps, not live)
+    progress = None
+    if live:
+        def progress(step: int, total: int, rec: dict) -> None:
+            bar.update(task, completed=step, total=total,
+                       description=f"training loss {rec['loss']:.3f} IoU {rec['iou_ranked']:.3f}")
     if arch != "text-sam":
         from kseg.train.official import finetune_official
 
         try:
-            dest = finetune_official(data, out, arch=arch, init=Path(init), steps=steps, batch=batch,
-                                     lr=1e-4 if lr is None else lr, seed=seed, device=str(pick_device(device)),
-                                     limit=limit, log=log, train=tune)
+            with bar:
+                dest = finetune_official(data, out, arch=arch, init=Path(init), steps=steps, batch=batch,
+                                         lr=1e-4 if lr is None else lr, seed=seed,
+                                         device=str(pick_device(device)), limit=limit, log=log,
+                                         train=tune, progress=progress)
         except (KsegError, ValueError, OSError) as e:
             _error(str(e))
             raise typer.Exit(1)
@@ -373,8 +383,9 @@ def train(
         return
     try:
         dev = pick_device(device)
-        ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed, device=str(dev),
-                 limit=limit, init=init, log=log)
+        with bar:
+            ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed,
+                     device=str(dev), limit=limit, init=init, log=log, progress=progress)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)
