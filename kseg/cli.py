@@ -403,16 +403,21 @@ def eval_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model to evaluate (as for segment).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N frames.")] = None,
     device: Annotated[Device, typer.Option("--device")] = "auto",
+    end_to_end: Annotated[bool, typer.Option("--end-to-end", help="Also prompt with the CRAFT "
+                                             "detector's boxes and score whole frames (what `segment` gives).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style."""
+    """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
+
+    Prompts are the true ink boxes (segmentation quality alone); --end-to-end adds detection.
+    """
     from kseg.evaluate import evaluate_sam
 
     bar, task = _progress("evaluating", None, quiet)
     try:
         with bar:
-            res = evaluate_sam(data, model, device, limit,
+            res = evaluate_sam(data, model, device, limit, end_to_end=end_to_end,
                                progress=lambda i, n: bar.update(task, completed=i, total=n))
     except (KsegError, OSError, FileNotFoundError) as e:
         _error(str(e))
@@ -435,6 +440,10 @@ def eval_cmd(
               f"{h['fixed_0']:.3f}/{h['fixed_1']:.3f}/{h['fixed_2']:.3f}; "
               f"Spearman(predicted, true IoU) {h['spearman']:.3f}")
     out.print(f"model time {res['ms_per_line']:.1f} ms per line (encoder + decoder, this machine)")
+    if "end_to_end" in res:
+        e = res["end_to_end"]
+        out.print(f"end to end (CRAFT boxes -> SAM), whole frames: fgIoU {e['fgIoU']:.3f} "
+                  f"F {e['F']:.3f} boundary F {e['bF']:.3f}")
 
 
 def _as_dict(m: Any) -> dict[str, Any]:

@@ -87,11 +87,21 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", limit: int | None = None,
-                 progress=None) -> dict:
-    """Run the evaluation; returns {"rows": {method: {style: metrics}}, "iou_head": {...}, ...}."""
+                 progress=None, end_to_end: bool = False) -> dict:
+    """Run the evaluation; returns {"rows": {method: {style: metrics}}, "iou_head": {...}, ...}.
+
+    With ``end_to_end`` the CRAFT detector's boxes prompt SAM too, and the union of the
+    masks is scored against the whole-frame footprint: what `kseg segment` delivers.
+    """
     from ..segment import TextSegmenter
 
     seg = TextSegmenter(model, device)
+    det = None
+    e2e = Acc()
+    if end_to_end:
+        from ..detect import Detector
+
+        det = Detector(device=device)
     accs: dict[str, dict[str, Acc]] = defaultdict(lambda: defaultdict(Acc))
     fixed = [defaultdict(Acc) for _ in range(3)]
     pred_iou, true_iou = [], []
@@ -101,6 +111,12 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
     for n, stem in enumerate(stems):
         fr = read_frame(Path(data_dir), stem)
         lines_meta = fr.meta["lines"]
+        if det is not None:
+            found = det.detect(fr.image)
+            pred = np.zeros(fr.label.shape, bool)
+            for lm in seg.segment(fr.image, found):
+                pred |= lm.mask
+            e2e.add(pred, fr.label >= 1)
         if not lines_meta:
             continue
         H, W = fr.label.shape
@@ -145,4 +161,5 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
                      **{f"fixed_{k}": fixed[k]["all"].row()["fgIoU"] for k in range(3)},
                      "spearman": _spearman(np.array(pred_iou), np.array(true_iou))},
         "ms_per_line": 1000 * t_model / max(1, n_lines),
+        **({"end_to_end": e2e.row()} if end_to_end else {}),
     }
