@@ -399,9 +399,16 @@ def train(
 
 @app.command("eval")
 def eval_cmd(
-    data: Annotated[Path, typer.Argument(help="A `kseg synth` dataset (use --split eval).")],
-    model: Annotated[str | None, typer.Option("--model", help="Model to evaluate (as for segment).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N frames.")] = None,
+    data: Annotated[Path | None, typer.Argument(help="A `kseg synth` dataset (use --split eval); "
+                                                "--task ocr renders its own lines instead.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model to evaluate (as for segment; "
+                                              "--task ocr: a kseg-ocr .safetensors).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N frames "
+                                              "(--task ocr: N held-out lines, default 300).")] = None,
+    task: Annotated[Literal["sam", "ocr"], typer.Option(
+        "--task", help="sam: masks vs box baselines; ocr: recognisers (kseg, Tesseract raw and "
+        "mask-cleaned) on held-out rendered lines.")] = "sam",
+    seed: Annotated[int, typer.Option("--seed", help="--task ocr: seed of the eval lines.")] = 0,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     end_to_end: Annotated[bool, typer.Option("--end-to-end", help="Also prompt with the CRAFT "
                                              "detector's boxes and score whole frames (what `segment` gives).")] = False,
@@ -411,7 +418,14 @@ def eval_cmd(
     """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
 
     Prompts are the true ink boxes (segmentation quality alone); --end-to-end adds detection.
+    --task ocr: CER / exact-line accuracy / ms per line of the recognisers instead.
     """
+    if task == "ocr":
+        _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet)
+        return
+    if data is None:
+        _error("kseg eval --task sam needs a dataset folder")
+        raise typer.Exit(2)
     from kseg.evaluate import evaluate_sam
 
     bar, task = _progress("evaluating", None, quiet)
@@ -444,6 +458,90 @@ def eval_cmd(
         e = res["end_to_end"]
         out.print(f"end to end (CRAFT boxes -> SAM), whole frames: fgIoU {e['fgIoU']:.3f} "
                   f"F {e['F']:.3f} boundary F {e['bF']:.3f}")
+
+
+def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, quiet: bool) -> None:
+    from kseg.evaluate.ocr import evaluate_ocr
+
+    bar, task = _progress("reading lines", n, quiet)
+    try:
+        with bar:
+            res = evaluate_ocr(n, seed, model, device=device,
+                               progress=lambda i, t: bar.update(task, completed=i, total=t))
+    except (KsegError, OSError, ValueError) as e:
+        _error(str(e))
+        raise typer.Exit(1)
+    if as_json:
+        _emit_json(res)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"recognisers on {res['lines']} held-out lines (eval split, seed {seed})")
+    for c in ("method", "style", "lines", "CER", "CER no space", "exact", "exact no space", "ms/line"):
+        t.add_column(c)
+    for method, styles in res["rows"].items():
+        for style, m in styles.items():
+            t.add_row(method, style, str(m["lines"]), f"{m['cer']:.4f}", f"{m['cer_nospace']:.4f}",
+                      f"{m['exact']:.3f}", f"{m['exact_nospace']:.3f}", f"{m['ms_per_line']:.1f}")
+    Console(highlight=False, emoji=False, width=140).print(t)
+
+
+@app.command("train-ocr")
+def train_ocr_cmd(
+    data: Annotated[str, typer.Argument(help="A folder of line shards (*.npz), or a seed: render "
+                                        "--lines train-split lines into data/ocr/seed-SEED first.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), log.jsonl, "
+                                      "model.safetensors.")] = Path("runs/kseg-ocr"),
+    steps: Annotated[int, typer.Option("--steps", help="Total optimiser steps (cosine schedule).", min=1)] = 4000,
+    stop_at: Annotated[int | None, typer.Option("--stop-at", help="End at this step, keeping the "
+                                                "schedule of --steps (short comparison runs).")] = None,
+    batch: Annotated[int, typer.Option("--batch", help="Lines per step.", min=1)] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 1.5e-3,
+    input: Annotated[Literal["mask", "colour"], typer.Option(
+        "--input", help="mask: glyph fill black on white (text_pixels of the footprint); colour: the RGB strip.")] = "mask",
+    lines: Annotated[int, typer.Option("--lines", help="Lines to render when DATA is a seed.", min=1)] = 40000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[Device, typer.Option("--device")] = "auto",
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Train kseg's caption-line recogniser (CRNN + CTC) on rendered lines; resumes from OUT/ckpt.pt
+    and exports OUT/model.safetensors (copy it to models/kseg-ocr.safetensors to ship it)."""
+    import torch
+
+    from kseg.segment import pick_device
+    from kseg.train.ocr import train_ocr
+
+    if threads:
+        torch.set_num_threads(threads)
+    log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
+    data_dir = Path(data)
+    if not data_dir.is_dir():
+        if not data.isdigit():
+            _error(f"{data}: not a folder of line shards, nor a seed")
+            raise typer.Exit(2)
+        from kseg.synth.lines import build_cache
+
+        data_dir = Path("data/ocr") / f"seed-{data}"
+        bar, task = _progress("rendering lines", lines, quiet)
+        with bar:
+            build_cache(data_dir, lines, seed=int(data), split="train",
+                        progress=lambda i: bar.update(task, completed=i))
+    live = not quiet and _stderr.is_terminal
+    bar, task = _progress("training", stop_at or steps, not live)
+    progress = None
+    if live:
+        def progress(step: int, total: int, rec: dict) -> None:
+            extra = f" val CER {rec['val_cer']:.3f}" if "val_cer" in rec else ""
+            bar.update(task, completed=step, total=total, description=f"training loss {rec['loss']:.3f}{extra}")
+    try:
+        with bar:
+            dest = train_ocr(data_dir, out, steps=steps, batch=batch, lr=lr, input=input, seed=seed,
+                             device=str(pick_device(device)), stop_at=stop_at, log=log, progress=progress)
+    except (KsegError, ValueError, OSError) as e:
+        _error(str(e))
+        raise typer.Exit(1)
+    typer.echo(str(dest))
 
 
 def _as_dict(m: Any) -> dict[str, Any]:

@@ -1,0 +1,195 @@
+"""kseg's own caption-line recogniser: a small CRNN with CTC (``models/kseg-ocr.safetensors``).
+
+Why our own: EasyOCR's Korean weights cannot be downloaded here and Tesseract ``kor`` misreads
+styled TV captions. The architecture is the CRNN family EasyOCR's recognisers use (conv
+feature columns -> BiLSTM -> per-column class scores, CTC), sized for CPU: a line at 32 px
+height runs in a few ms. Word spacing is kept by making the space a class.
+
+The model file is plain safetensors; its metadata holds the charset and the config, so a
+file is self-describing and loading never unpickles anything.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from kseg.errors import ModelError
+from kseg.types import Recognition, TextLine
+
+PUNCT = "?!~…♡\"'.,:()%-"
+
+
+def default_charset() -> str:
+    """KS X 1001's 2,350 syllables + every character of the caption corpus + Latin, digits,
+    caption punctuation and the space (index order = class order after the CTC blank)."""
+    from kseg.synth import corpus
+
+    chars = set(corpus.ks_x_1001_syllables())
+    for pool in (corpus.DRAMA, corpus.VARIETY, corpus.NEWS, corpus.LATIN, corpus.PUNCT):
+        chars.update("".join(pool))
+    chars.update("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    chars.update(PUNCT)
+    chars.discard(" ")
+    return " " + "".join(sorted(chars))
+
+
+class Codec:
+    """CTC label codec: class 0 is the blank, class i+1 is ``charset[i]``."""
+
+    def __init__(self, charset: str):
+        self.charset = charset
+        self.index = {c: i + 1 for i, c in enumerate(charset)}
+
+    def __len__(self) -> int:
+        return len(self.charset) + 1
+
+    def encode(self, text: str) -> list[int]:
+        """Labels of ``text``; characters outside the charset are dropped."""
+        return [self.index[c] for c in " ".join(text.split()) if c in self.index]
+
+    def decode(self, ids) -> str:
+        """Greedy CTC: merge repeats, drop blanks."""
+        out, prev = [], 0
+        for i in ids:
+            i = int(i)
+            if i != prev and i != 0:
+                out.append(self.charset[i - 1])
+            prev = i
+        return " ".join("".join(out).split())
+
+
+@dataclass
+class OCRConfig:
+    height: int = 32
+    in_ch: int = 1  # 1: grey (mask-cleaned or grey colour), 3: RGB colour strip
+    input: str = "mask"  # what the strip is turned into: "mask" (fill black on white) or "colour"
+    width: int = 1  # channel multiplier
+    hidden: int = 192
+    n_classes: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, s: str) -> "OCRConfig":
+        return cls(**json.loads(s))
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class CRNN(nn.Module):
+    """32 px high line -> W/4 feature columns -> BiLSTM -> class logits per column."""
+
+    def __init__(self, cfg: OCRConfig):
+        super().__init__()
+        c = [int(v * cfg.width) for v in (32, 64, 128, 192, 256)]
+        self.cnn = nn.Sequential(
+            _block(cfg.in_ch, c[0]), nn.MaxPool2d(2),              # H/2, W/2
+            _block(c[0], c[1]), nn.MaxPool2d(2),                   # H/4, W/4
+            _block(c[1], c[2]), _block(c[2], c[2]), nn.MaxPool2d((2, 1)),  # H/8
+            _block(c[2], c[3]), _block(c[3], c[3]), nn.MaxPool2d((2, 1)),  # H/16
+        )
+        fh = cfg.height // 16
+        self.proj = nn.Sequential(nn.Conv2d(c[3], c[4], (fh, 1), bias=False), nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True))
+        self.rnn = nn.LSTM(c[4], cfg.hidden, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(2 * cfg.hidden, cfg.n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [0, 1] -> (B, W/4, classes) logits."""
+        f = self.proj(self.cnn(x - 0.5)).squeeze(2).transpose(1, 2)
+        f, _ = self.rnn(f)
+        return self.head(f)
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
+    """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
+    from kseg.synth.lines import mask_input, to_height
+
+    if cfg.input == "mask":
+        img = mask_input(strip, footprint)
+    else:
+        img = strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
+    img = to_height(img, cfg.height)
+    return img if img.ndim == 3 else img[..., None]
+
+
+def to_tensor(imgs: list[np.ndarray], pad_to: int = 4) -> torch.Tensor:
+    """Right-pad (edge-replicated) a list of HxWxC uint8 images into one (B, C, H, W) float batch."""
+    w = max(i.shape[1] for i in imgs)
+    w = int(np.ceil(w / pad_to) * pad_to)
+    out = np.stack([np.pad(i, ((0, 0), (0, w - i.shape[1]), (0, 0)), mode="edge") for i in imgs])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# ----------------------------------------------------------------------------- files
+
+def save_model(model: CRNN, cfg: OCRConfig, charset: str, path: Path, extra: dict | None = None) -> None:
+    """Weights as fp16 safetensors (half the size; the fp32 model reads them back exactly enough)."""
+    from safetensors.torch import save_file
+
+    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "kseg-ocr-crnn-ctc", "config": cfg.to_json(), "charset": charset,
+            **{k: str(v) for k, v in (extra or {}).items()}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(sd, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            sd = {k: f.get_tensor(k) for k in f.keys()}
+        if meta.get("format") != "kseg-ocr-crnn-ctc":
+            raise ValueError(f"not a kseg-ocr model (format {meta.get('format')!r})")
+        cfg = OCRConfig.from_json(meta["config"])
+        codec = Codec(meta["charset"])
+        model = CRNN(cfg)
+        ref = model.state_dict()
+        model.load_state_dict({k: v.to(ref[k].dtype) for k, v in sd.items()})
+    except Exception as e:  # noqa: BLE001 - corrupt / foreign file: one clear error
+        raise ModelError(f"cannot load kseg-ocr model {path}: {e}") from e
+    return model.eval().to(device), cfg, codec
+
+
+class KsegOCRRecognizer:
+    """The Recognizer protocol over the CRNN: strip -> (mask-cleaned) input -> greedy CTC."""
+
+    name = "kseg"
+
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.model, self.cfg, self.codec = load_model(Path(path), device)
+
+    def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
+        x = to_tensor([prepare(strip, footprint, self.cfg)]).to(self.device)
+        with torch.inference_mode():
+            prob = self.model(x)[0].softmax(-1)
+        p, ids = prob.max(-1)
+        text = self.codec.decode(ids.tolist())
+        keep = ids != 0  # confidence: mean max-probability over the emitted (non-blank) columns
+        score = float(p[keep].mean()) if bool(keep.any()) else 0.0
+        return text, score
+
+    def recognize(self, image: np.ndarray, line: TextLine, mask: np.ndarray | None) -> Recognition:
+        from kseg.recognize import line_strip
+
+        strip, mstrip = line_strip(image, line, mask)
+        text, score = self.read_strip(strip, mstrip)
+        return Recognition(text, self.name, round(score, 4))
