@@ -1,0 +1,132 @@
+"""kseg's own recogniser: CTC codec, charset, line renderer, training, model file, registry."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kseg.recognize import get_recognizer
+from kseg.recognize.kseg_ocr import (
+    CRNN, Codec, KsegOCRRecognizer, OCRConfig, default_charset, load_model, prepare, save_model, to_tensor,
+)
+from kseg.synth.corpus import ks_x_1001_syllables
+from kseg.synth.lines import build_cache, load_cache, render_line
+from kseg.types import Recognition
+
+pytestmark = pytest.mark.skipif(not __import__("kseg.synth", fromlist=["fonts_for"]).fonts_for("train"),
+                                reason="no Korean fonts installed")
+
+
+def tiny_cfg(codec: Codec, input: str = "mask") -> OCRConfig:
+    return OCRConfig(height=32, in_ch=1 if input == "mask" else 3, input=input, width=0.25, hidden=32,
+                     n_classes=len(codec))
+
+
+def test_codec_round_trip_keeps_spaces():
+    codec = Codec(default_charset())
+    text = "괜찮아? 많이 놀랐지… OK 100%"
+    ids = codec.encode(text)
+    assert codec.index[" "] in ids
+    # CTC output: repeats separated by blanks, runs of the same label, leading/trailing blanks
+    ctc = [0]
+    for i in ids:
+        ctc += [i, i, 0]
+    assert codec.decode(ctc) == text
+    assert codec.decode([5, 5, 5]) == codec.charset[4]  # a run is one character
+
+
+def test_charset_covers_ks_x_1001_and_corpus():
+    cs = set(default_charset())
+    assert len(ks_x_1001_syllables()) == 2350
+    assert set(ks_x_1001_syllables()) <= cs
+    assert set("ㅋ♡…?!~\"'.,:()%- ABCxyz0189") <= cs
+    assert len(default_charset()) == len(cs)  # no duplicates: class ids are unambiguous
+
+
+def test_line_renderer_is_deterministic_and_split():
+    a, b = render_line(3, 7, "train"), render_line(3, 7, "train")
+    assert a.text == b.text and a.font == b.font
+    assert np.array_equal(a.strip, b.strip) and np.array_equal(a.footprint, b.footprint)
+    assert a.strip.shape[:2] == a.footprint.shape == a.fill.shape
+    assert a.fill.any() and (a.fill & ~a.footprint).sum() <= 0.02 * a.fill.sum()
+    from kseg.synth import EVAL_FAMILIES
+
+    assert all(render_line(0, i, "eval").font in EVAL_FAMILIES for i in range(4))
+    assert all(render_line(0, i, "train").font not in EVAL_FAMILIES for i in range(4))
+
+
+def test_tiny_model_learns_rendered_lines():
+    torch.manual_seed(0)
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec)
+    samples = [render_line(1, i, "train") for i in range(4)]
+    x = to_tensor([prepare(s.strip, s.footprint, cfg) for s in samples])
+    labels = [codec.encode(s.text) for s in samples]
+    tg = torch.tensor([i for lab in labels for i in lab])
+    lens = torch.tensor([len(lab) for lab in labels])
+    model = CRNN(cfg)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+    losses = []
+    for _ in range(25):
+        logp = model(x).log_softmax(-1).transpose(0, 1)
+        loss = ctc(logp, tg, torch.full((len(samples),), logp.shape[0]), lens)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.6 * np.mean(losses[:3])
+
+
+def test_safetensors_round_trip(tmp_path):
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    model = CRNN(cfg).eval()
+    path = tmp_path / "m.safetensors"
+    save_model(model, cfg, codec.charset, path, {"steps": 3})
+    loaded, cfg2, codec2 = load_model(path)
+    assert cfg2 == cfg and codec2.charset == codec.charset
+    x = torch.rand(1, 3, 32, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), loaded(x), atol=0.05)  # fp16 weights
+    assert path.read_bytes()[:8] != b"PK\x03\x04"  # not a zip/pickle checkpoint
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    from kseg.errors import ModelError
+
+    with pytest.raises(ModelError):
+        load_model(bad)
+
+
+def test_kseg_recognizer_plugs_into_registry(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    monkeypatch.setenv("KSEG_MODELS", str(models))
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec)
+    save_model(CRNN(cfg), cfg, codec.charset, models / "kseg-ocr.safetensors")
+    rec = get_recognizer("kseg")
+    assert isinstance(rec, KsegOCRRecognizer) and rec.name == "kseg"
+    assert isinstance(get_recognizer("auto"), KsegOCRRecognizer)
+    s = render_line(0, 0, "eval")
+    r = rec.recognize(s.image, s.line, s.mask)
+    assert isinstance(r, Recognition) and r.recognizer == "kseg" and 0.0 <= r.score <= 1.0
+    assert isinstance(rec.recognize(s.image, s.line, None).text, str)  # no mask: Otsu fallback
+
+
+def test_cache_and_train_resume(tmp_path):
+    from kseg.train.ocr import train_ocr
+
+    data = tmp_path / "lines"
+    paths = build_cache(data, 6, seed=2, shard=4)
+    assert len(paths) == 2 and len(load_cache(paths)) == 6
+    assert build_cache(data, 6, seed=2, shard=4) == paths  # resumable: existing shards kept
+    codec = Codec(default_charset())
+    run = tmp_path / "run"
+    train_ocr(data, run, steps=4, stop_at=2, batch=3, cfg=tiny_cfg(codec), n_val=2, val_every=2, log=lambda m: None)
+    train_ocr(data, run, steps=4, batch=3, cfg=tiny_cfg(codec), n_val=2, val_every=2, log=lambda m: None)
+    recs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3, 4] and "val_cer" in recs[-1]
+    model, cfg, _ = load_model(run / "model.safetensors")
+    assert cfg.width == 0.25
