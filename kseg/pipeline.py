@@ -20,6 +20,13 @@ from kseg.imageio import write_json, write_png
 from kseg.types import FrameResult, LineMask, Recognition, Region, TextLine
 
 
+MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as a caption
+
+
+def _box_area(box) -> int:
+    return max(1, (box[2] - box[0]) * (box[3] - box[1]))
+
+
 class SegmentPipeline:
     """The ``kseg segment`` stages; see issue 2 for the contract of each."""
 
@@ -68,6 +75,10 @@ class SegmentPipeline:
         t2 = time.perf_counter()
         if len(masks) != len(lines):
             raise RuntimeError(f"segmenter returned {len(masks)} masks for {len(lines)} lines")
+        # A box where SAM finds (almost) no caption ink is a detector false alarm (a texture,
+        # a logo edge): dropping it keeps a caption-free frame at "regions": [].
+        keep = [i for i, (ln, m) in enumerate(zip(lines, masks)) if m.area >= MIN_INK * _box_area(ln.box)]
+        lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
         # TextSegmenter splits its time ({"encode": .., "decode": ..}); others get one figure.
         split = getattr(self.segmenter, "timings", None)
         if isinstance(split, dict) and split:

@@ -1,0 +1,73 @@
+"""The bundled examples, end to end with the default (embedded) models: what `make demo` shows.
+
+The examples are kseg synth frames of the held-out split, so their exact masks can be
+re-rendered here and the pipeline's masks scored against them.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ROOT / "examples"
+
+from kseg.imageio import load_image  # noqa: E402
+from kseg.synth import render_frame  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from kseg.pipeline import SegmentPipeline
+
+    return SegmentPipeline(model=None, recognizer="auto", device="cpu")
+
+
+def _truth(name: str):
+    meta = json.loads((EX / f"{name}.truth.json").read_text())
+    r = meta["render"]
+    fr = render_frame(r["seed"], r["index"], r["split"], size=tuple(r["size"]), kinds=r["kinds"])
+    return meta, fr
+
+
+@pytest.mark.parametrize("name", ["drama", "news", "variety"])
+def test_example_masks_match_the_rendered_truth(pipe, name):
+    meta, fr = _truth(name)
+    img = load_image(EX / f"{name}.png")
+    res = pipe.process(img, name)
+    assert res.model == "text-sam"
+    pred = res.mask > 0
+    gt = fr.label >= 1
+    iou = (pred & gt).sum() / (pred | gt).sum()
+    assert iou >= 0.75, f"{name}: caption-footprint IoU {iou:.3f}"
+    # every true line is found, and each region's mask lies on its own line
+    for ln in meta["lines"]:
+        x0, y0, x1, y1 = ln["box"]
+        hits = [r for r in res.regions if min(x1, r.line.box[2]) > max(x0, r.line.box[0])
+                and min(y1, r.line.box[3]) > max(y0, r.line.box[1])]
+        assert hits, f"{name}: line {ln['text']!r} not found"
+    for r in res.regions:
+        assert len(r.mask.iou_predictions) == 3
+        assert r.text.recognizer != "none"
+
+
+def test_frame_without_captions_gives_no_regions(pipe):
+    res = pipe.process(load_image(EX / "no_caption.png"), "no_caption")
+    assert res.regions == [] and not res.mask.any()
+
+
+def test_drama_text_is_read(pipe):
+    meta, _ = _truth("drama")
+    res = pipe.process(load_image(EX / "drama.png"), "drama")
+    got = "".join(r.text.text for r in res.regions).replace(" ", "")
+    want = "".join(ln["text"] for ln in meta["lines"]).replace(" ", "")
+    # character error rate by edit distance
+    d = np.arange(len(want) + 1)
+    for i, c in enumerate(got, 1):
+        prev, d[0] = d.copy(), i
+        for j, w in enumerate(want, 1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (c != w))
+    assert d[-1] / max(1, len(want)) <= 0.35, f"read {got!r}, truth {want!r}"
