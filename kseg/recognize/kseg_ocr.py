@@ -111,12 +111,28 @@ class CRNN(nn.Module):
 
 # ----------------------------------------------------------------------------- preprocessing
 
+def tight(mask_img: np.ndarray) -> np.ndarray:
+    """Crop a black-on-white glyph image to its ink, plus a small white margin.
+
+    Why: the strip carries a 25% margin of background (for outlines and shadows); once the
+    background is gone that margin only wastes resolution, so at 32 px the glyphs get ~28 px
+    instead of ~21, and every line arrives at one scale whatever the detector's box was."""
+    ink = mask_img < 128
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    if rows.size == 0:
+        return mask_img
+    crop = mask_img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h = crop.shape[0]
+    py, px = max(1, round(0.06 * h)), max(2, round(0.25 * h))
+    return cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=255)
+
+
 def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
     """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
     from kseg.synth.lines import mask_input, to_height
 
     if cfg.input == "mask":
-        img = mask_input(strip, footprint)
+        img = tight(mask_input(strip, footprint))
     else:
         img = strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
     img = to_height(img, cfg.height)

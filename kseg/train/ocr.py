@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..recognize.kseg_ocr import CRNN, Codec, OCRConfig, default_charset, save_model, to_tensor
+from ..recognize.kseg_ocr import CRNN, Codec, OCRConfig, default_charset, save_model, tight, to_tensor
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -44,7 +44,7 @@ def _items(data: Path, cfg: OCRConfig) -> list[tuple[np.ndarray, str]]:
 
     out = []
     for col, msk, text, _ in load_cache(cache_paths(data)):
-        img = msk if cfg.input == "mask" else (col if cfg.in_ch == 3 else cv2.cvtColor(col, cv2.COLOR_RGB2GRAY))
+        img = tight(msk) if cfg.input == "mask" else (col if cfg.in_ch == 3 else cv2.cvtColor(col, cv2.COLOR_RGB2GRAY))
         h, w = img.shape[:2]
         img = cv2.resize(img, (max(4, round(w * cfg.height / h)), cfg.height), interpolation=cv2.INTER_AREA)
         out.append((img if img.ndim == 3 else img[..., None], text))
@@ -96,11 +96,12 @@ def quick_cer(model: CRNN, cfg: OCRConfig, codec: Codec, val: list[tuple[np.ndar
 def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr: float = 1.5e-3,
               input: str = "mask", seed: int = 0, device: str = "cpu", cfg: OCRConfig | None = None,
               stop_at: int | None = None, ckpt_every: int = 200, val_every: int = 250, n_val: int = 64,
-              log=print, progress=None) -> Path:
+              export_every: int = 500, log=print, progress=None) -> Path:
     """Train (or resume) the recogniser on line shards in ``data``; returns the exported model.
 
     ``stop_at`` ends the run early at that step while keeping the LR schedule of ``steps``
-    (a short run that is comparable, step for step, with a full one).
+    (a short run that is comparable, step for step, with a full one); ``model-stepN.safetensors``
+    is exported every ``export_every`` steps so such a run has a same-step counterpart.
     """
     from ..synth.lines import mask_input, render_line, to_height
 
@@ -137,7 +138,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     val = []  # a few held-out-font lines, to watch generalisation as it trains
     for i in range(n_val):
         s = render_line(10_000 + seed, i, "eval")
-        img = mask_input(s.strip, s.footprint) if cfg.input == "mask" else s.strip
+        img = tight(mask_input(s.strip, s.footprint)) if cfg.input == "mask" else s.strip
         if cfg.input != "mask" and cfg.in_ch == 1:
             img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         img = to_height(img, cfg.height)
@@ -180,6 +181,9 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
             log(" ".join(f"{k}={v}" for k, v in rec.items()))
         if (step + 1) % ckpt_every == 0 or step + 1 == end:
             save(step + 1)
+        if export_every and (step + 1) % export_every == 0:
+            save(step + 1)
+            export(ckpt_path, out_dir / f"model-step{step + 1}.safetensors", {"data": str(data), "seed": seed})
     logf.close()
     return export(ckpt_path, out_dir / "model.safetensors", {"data": str(data), "seed": seed})
 
