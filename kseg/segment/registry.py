@@ -245,4 +245,5 @@ def save_text_sam(sam, path: Path, extra_meta: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(sd, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)  # a model file is meant to be shared, whatever the umask of the writer
     os.replace(tmp, path)
