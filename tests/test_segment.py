@@ -210,3 +210,20 @@ def test_pull_easyocr_korean_verifies_the_md5_of_the_pth_inside_the_zip(tmp_path
         assert not p.exists()
     finally:
         srv.close()
+
+
+def test_fused_attention_matches_segment_anythings():
+    from segment_anything.modeling.transformer import Attention
+
+    from kseg.segment.textsam import build_text_sam
+
+    torch.manual_seed(0)
+    sam = build_text_sam()
+    attns = [m for m in sam.mask_decoder.modules() if isinstance(m, Attention)]
+    assert attns
+    q, k = torch.randn(2, 50, sam.kseg_config.dim), torch.randn(2, 7, sam.kseg_config.dim)
+    with torch.no_grad():
+        for a in attns:
+            kk = torch.randn(2, 7, a.k_proj.in_features)
+            qq = torch.randn(2, 50, a.q_proj.in_features)
+            assert torch.allclose(a(qq, kk, kk), Attention.forward(a, qq, kk, kk), atol=1e-5)
