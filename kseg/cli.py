@@ -362,11 +362,12 @@ def train(
     # a live bar (loss, IoU) on a terminal; on a pipe or log file every 20th step is logged instead
     live = not quiet and _stderr.is_terminal
     bar, task = _progress("training", steps, not live)
-    progress = None
-    if live:
-        def progress(step: int, total: int, rec: dict) -> None:
-            bar.update(task, completed=step, total=total,
-                       description=f"training loss {rec['loss']:.3f} IoU {rec['iou_ranked']:.3f}")
+
+    def show(step: int, total: int, rec: dict) -> None:
+        bar.update(task, completed=step, total=total,
+                   description=f"training loss {rec['loss']:.3f} IoU {rec['iou_ranked']:.3f}")
+
+    progress = show if live else None
     if arch != "text-sam":
         from kseg.train.official import finetune_official
 

@@ -19,7 +19,6 @@ Every frame is a pure function of (seed, index, split), so a dataset can be re-m
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import random

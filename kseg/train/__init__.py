@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -187,6 +186,79 @@ def corrective_points(logits: torch.Tensor, target: torch.Tensor, gen: torch.Gen
     return coords, labels
 
 
+def cosine_lr(step: int, steps: int, warm: int) -> float:
+    """Linear warm-up, then cosine decay to 0: the LR factor of a step."""
+    return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps))))
+
+
+def canvas_loss(run, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor, rng: random.Random,
+                gen: torch.Generator, map_boxes=None, map_coords=None):
+    """SAM's loss for the k prompts of one canvas -> (loss, IoU of the best output, IoU of the ranked one).
+
+    ``run(boxes, points, mask_input)`` returns (logits to feed back as mask input, logits at canvas
+    resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to the model's
+    input frame (identity for text-SAM, SamPredictor's resize for an official ViT).
+    """
+    ident = lambda t: t  # noqa: E731
+    map_boxes, map_coords = map_boxes or ident, map_coords or ident
+    dev = target.device
+    W = target.shape[-1]
+    pts, bx = None, map_boxes(boxes)
+    if rng.random() < 0.1:  # a click on the text instead of a box
+        coords, labels = [], []
+        for j in range(boxes.shape[0]):
+            idx = fill[j].flatten().nonzero()
+            if len(idx):
+                y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), W)
+                coords.append([x + 0.5, y + 0.5]); labels.append(1)
+            else:
+                coords.append([0.0, 0.0]); labels.append(-1)
+        pts = (map_coords(torch.tensor(coords, device=dev))[:, None], torch.tensor(labels, device=dev)[:, None])
+        bx = None
+    feedback, logits, iou_pred = run(bx, pts, None)
+    ml = mask_losses(logits, target)
+    best = ml.argmin(dim=1)
+    loss = ml.gather(1, best[:, None]).mean()
+    tiou = true_iou(logits.detach(), target)
+    loss = loss + F.mse_loss(iou_pred, tiou)
+    ar = torch.arange(len(best), device=dev)
+    if rng.random() < 0.2:  # corrective round: a click in the error, the previous logits as mask input
+        coords, labels = corrective_points(logits.detach()[ar, best].cpu(), target.cpu(), gen)
+        _, logits2, iou2 = run(map_boxes(boxes), (map_coords(coords.to(dev)), labels.to(dev)),
+                               feedback.detach()[ar, best][:, None])
+        ml2 = mask_losses(logits2, target)
+        loss = loss + ml2.min(dim=1).values.mean() + F.mse_loss(iou2, true_iou(logits2.detach(), target))
+    return loss, tiou[ar, best].mean().item(), tiou[ar, iou_pred.argmax(1)].mean().item()
+
+
+class RunLog:
+    """log.jsonl (one record a step), the progress callback or every 20th record to ``log``,
+    and atomic checkpoints: what every kseg training loop reports the same way."""
+
+    def __init__(self, out_dir: Path, log=print, progress=None):
+        self.f = open(out_dir / "log.jsonl", "a")
+        self.log, self.progress, self.t0 = log, progress, time.time()
+
+    def step(self, step: int, steps: int, **fields) -> dict:
+        rec = {"step": step, **fields, "sec": round(time.time() - self.t0, 1)}
+        self.f.write(json.dumps(rec) + "\n")
+        self.f.flush()
+        if self.progress is not None:
+            self.progress(step, steps, rec)
+        elif step % 20 == 0:
+            self.log(" ".join(f"{k}={v}" for k, v in rec.items()))
+        return rec
+
+    @staticmethod
+    def checkpoint(path: Path, payload: dict) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    def close(self) -> None:
+        self.f.close()
+
+
 def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
           seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
           limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
@@ -226,69 +298,38 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     if not items:
         raise ValueError(f"no caption lines found in {data_dir}")
     warm = min(200, steps // 10 + 1)
-    sched = lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))
-    logf = open(out_dir / "log.jsonl", "a")
+    runlog = RunLog(out_dir, log, progress)
     sam.train()
-    t0 = time.time()
-    step = start
-    for step in range(start, steps):
-        for g in opt.param_groups:
-            g["lr"] = lr * sched(step)
-        imgs, tg, fl, boxes = make_batch(items, rng, batch, cfg.tile_h, max_w)
-        imgs, tg, boxes = imgs.to(dev), tg.to(dev), boxes.to(dev)
-        emb = sam.image_encoder(normalize(sam, imgs))
-        H, W = imgs.shape[-2:]
-        total = torch.zeros((), device=dev)
-        ious_all, stats = [], []
-        for b in range(imgs.shape[0]):
-            pts = None
-            bx = boxes[b]
-            if rng.random() < 0.1:  # a click on the text instead of a box
-                coords, labels = [], []
-                for j in range(bx.shape[0]):
-                    idx = fl[b, j].flatten().nonzero()
-                    if len(idx):
-                        y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), W)
-                        coords.append([x + 0.5, y + 0.5]); labels.append(1)
-                    else:
-                        coords.append([0.0, 0.0]); labels.append(-1)
-                pts = (torch.tensor(coords, device=dev)[:, None], torch.tensor(labels, device=dev)[:, None])
-                bx = None
-            logits, iou_pred = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=bx, points=pts)
-            target = tg[b]
-            ml = mask_losses(logits, target)
-            best = ml.argmin(dim=1)
-            loss = ml.gather(1, best[:, None]).mean()
-            tiou = true_iou(logits.detach(), target)
-            loss = loss + F.mse_loss(iou_pred, tiou)
-            if rng.random() < 0.2:  # corrective round
-                k = best
-                prev = logits.detach()[torch.arange(len(k)), k][:, None]
-                coords, labels = corrective_points(prev[:, 0], target, gen)
-                logits2, iou2 = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=boxes[b],
-                                       points=(coords.to(dev), labels.to(dev)), mask_input=prev)
-                ml2 = mask_losses(logits2, target)
-                loss = loss + ml2.min(dim=1).values.mean() + F.mse_loss(iou2, true_iou(logits2.detach(), target))
-            total = total + loss / imgs.shape[0]
-            ious_all.append(tiou.gather(1, best[:, None]).mean().item())
-            stats.append(tiou[torch.arange(len(best)), iou_pred.argmax(1)].mean().item())
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
-        opt.step()
-        rec = {"step": step + 1, "loss": round(total.item(), 4), "iou_best": round(float(np.mean(ious_all)), 4),
-               "iou_ranked": round(float(np.mean(stats)), 4), "lr": round(lr * sched(step), 6),
-               "k": int(boxes.shape[1]), "w": int(W), "sec": round(time.time() - t0, 1)}
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-        if progress is not None:
-            progress(step + 1, steps, rec)
-        elif (step + 1) % 20 == 0:
-            log(" ".join(f"{k}={v}" for k, v in rec.items()))
-        if (step + 1) % ckpt_every == 0 or step + 1 == steps:
-            tmp = ckpt_path.with_suffix(".tmp")
-            torch.save({"model": sam.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                        "config": cfg.to_json()}, tmp)
-            os.replace(tmp, ckpt_path)
-    logf.close()
+    try:
+        for step in range(start, steps):
+            for g in opt.param_groups:
+                g["lr"] = lr * cosine_lr(step, steps, warm)
+            imgs, tg, fl, boxes = make_batch(items, rng, batch, cfg.tile_h, max_w)
+            imgs, tg, boxes = imgs.to(dev), tg.to(dev), boxes.to(dev)
+            emb = sam.image_encoder(normalize(sam, imgs))
+            H, W = imgs.shape[-2:]
+            total = torch.zeros((), device=dev)
+            best_ious, ranked_ious = [], []
+            for b in range(imgs.shape[0]):
+                def run(bx, pts, mask_input, b=b):
+                    logits, iou = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=bx, points=pts,
+                                         mask_input=mask_input)
+                    return logits, logits, iou  # stride 4: the logits are already at canvas resolution
+
+                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen)
+                total = total + loss / imgs.shape[0]
+                best_ious.append(ib)
+                ranked_ious.append(ir)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
+            opt.step()
+            runlog.step(step + 1, steps, loss=round(total.item(), 4), iou_best=round(float(np.mean(best_ious)), 4),
+                        iou_ranked=round(float(np.mean(ranked_ious)), 4), lr=round(lr * cosine_lr(step, steps, warm), 6),
+                        k=int(boxes.shape[1]), w=int(W))
+            if (step + 1) % ckpt_every == 0 or step + 1 == steps:
+                RunLog.checkpoint(ckpt_path, {"model": sam.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                                              "config": cfg.to_json()})
+    finally:
+        runlog.close()
     return ckpt_path

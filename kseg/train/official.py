@@ -24,8 +24,6 @@ the same ViT architecture.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
 import time
@@ -33,11 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ..errors import ModelError
 from ..segment import registry
-from . import corrective_points, load_items, make_batch, mask_losses, true_iou
+from . import RunLog, canvas_loss, cosine_lr, load_items, make_batch
 
 OFFICIAL_TILE_H = 128  # TextSegmenter's tile height for official models (kseg/segment/__init__.py)
 TRAINABLE = {"decoder": ("mask_decoder",), "decoder+prompt": ("mask_decoder", "prompt_encoder")}
@@ -124,7 +121,6 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
         raise ValueError(f"no caption lines found in {data_dir}")
     transform = ResizeLongestSide(sam.image_encoder.img_size)
     warm = min(100, steps // 10 + 1)
-    sched = lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))
 
     def decode(emb, in_hw, hw, boxes=None, points=None, mask_input=None):
         sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
@@ -133,13 +129,12 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
                                     multimask_output=True)
         return low, sam.postprocess_masks(low, in_hw, hw), iou
 
-    logf = open(out_dir / "log.jsonl", "a")
-    t0 = time.time()
+    runlog = RunLog(out_dir, log, progress)
     done = start
     try:
         for step in range(start, steps):
             for g in opt.param_groups:
-                g["lr"] = lr * sched(step)
+                g["lr"] = lr * cosine_lr(step, steps, warm)
             imgs, tg, fl, boxes = make_batch(items, rng, batch, OFFICIAL_TILE_H, max_w)
             H, W = imgs.shape[-2:]
             # exactly SamPredictor.set_image: resize the uint8 canvas, then normalise and pad
@@ -150,62 +145,30 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
                 emb = sam.image_encoder(sam.preprocess(x))
             tg, boxes = tg.to(dev), boxes.to(dev)
             total = torch.zeros((), device=dev)
-            ious_all, stats = [], []
+            best_ious, ranked_ious = [], []
             for b in range(imgs.shape[0]):
-                pts = None
-                bx = transform.apply_boxes_torch(boxes[b], (H, W))
-                if rng.random() < 0.1:  # a click on the text instead of a box
-                    coords, labels = [], []
-                    for j in range(boxes.shape[1]):
-                        idx = fl[b, j].flatten().nonzero()
-                        if len(idx):
-                            y, xx = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), W)
-                            coords.append([xx + 0.5, y + 0.5]); labels.append(1)
-                        else:
-                            coords.append([0.0, 0.0]); labels.append(-1)
-                    c = transform.apply_coords_torch(torch.tensor(coords, device=dev), (H, W))
-                    pts = (c[:, None], torch.tensor(labels, device=dev)[:, None])
-                    bx = None
-                low, logits, iou_pred = decode(emb[b:b + 1], in_hw, (H, W), boxes=bx, points=pts)
-                target = tg[b]
-                ml = mask_losses(logits, target)
-                best = ml.argmin(dim=1)
-                loss = ml.gather(1, best[:, None]).mean()
-                tiou = true_iou(logits.detach(), target)
-                loss = loss + F.mse_loss(iou_pred, tiou)
-                if rng.random() < 0.2:  # corrective round: a click in the error, previous low-res logits in
-                    ar = torch.arange(len(best), device=dev)
-                    coords, labels = corrective_points(logits.detach()[ar, best].cpu(), target.cpu(), gen)
-                    c = transform.apply_coords_torch(coords.to(dev), (H, W))
-                    prev = low.detach()[ar, best][:, None]
-                    _, logits2, iou2 = decode(emb[b:b + 1], in_hw, (H, W), boxes=transform.apply_boxes_torch(boxes[b], (H, W)),
-                                              points=(c, labels.to(dev)), mask_input=prev)
-                    ml2 = mask_losses(logits2, target)
-                    loss = loss + ml2.min(dim=1).values.mean() + F.mse_loss(iou2, true_iou(logits2.detach(), target))
+                def run(bx, pts, mask_input, b=b):
+                    return decode(emb[b:b + 1], in_hw, (H, W), boxes=bx, points=pts, mask_input=mask_input)
+
+                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen,
+                                           map_boxes=lambda t: transform.apply_boxes_torch(t, (H, W)),
+                                           map_coords=lambda t: transform.apply_coords_torch(t, (H, W)))
                 total = total + loss / imgs.shape[0]
-                ious_all.append(tiou.gather(1, best[:, None]).mean().item())
-                stats.append(tiou[torch.arange(len(best)), iou_pred.argmax(1)].mean().item())
+                best_ious.append(ib)
+                ranked_ious.append(ir)
             opt.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             done = step + 1
-            rec = {"step": step + 1, "loss": round(total.item(), 4), "iou_best": round(float(np.mean(ious_all)), 4),
-                   "iou_ranked": round(float(np.mean(stats)), 4), "lr": round(lr * sched(step), 7),
-                   "k": int(boxes.shape[1]), "w": int(W), "sec": round(time.time() - t0, 1)}
-            logf.write(json.dumps(rec) + "\n")
-            logf.flush()
-            if progress is not None:
-                progress(step + 1, steps, rec)
-            elif (step + 1) % 20 == 0:
-                log(" ".join(f"{k}={v}" for k, v in rec.items()))
+            runlog.step(step + 1, steps, loss=round(total.item(), 4), iou_best=round(float(np.mean(best_ious)), 4),
+                        iou_ranked=round(float(np.mean(ranked_ious)), 4), lr=round(lr * cosine_lr(step, steps, warm), 7),
+                        k=int(boxes.shape[1]), w=int(W))
             if (step + 1) % ckpt_every == 0 or step + 1 == steps:
-                tmp = ckpt_path.with_suffix(".tmp")
-                torch.save({"model": _trained_state(sam, parts), "opt": opt.state_dict(), "step": step + 1,
-                            "arch": arch, "train": train, "init": str(init)}, tmp)
-                os.replace(tmp, ckpt_path)
+                RunLog.checkpoint(ckpt_path, {"model": _trained_state(sam, parts), "opt": opt.state_dict(),
+                                              "step": step + 1, "arch": arch, "train": train, "init": str(init)})
     finally:
-        logf.close()
+        runlog.close()
     return export_safetensors(sam, out_dir / "model.safetensors",
                               {"arch": arch, "init": str(init), "train": train, "steps": str(done),
                                "data": str(data_dir), "seed": str(seed)})
