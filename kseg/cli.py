@@ -334,6 +334,8 @@ def train(
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames.")] = None,
     arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
         "--arch", help="text-sam (train kseg's own model) or an official SAM to fine-tune (needs --init).")] = "text-sam",
+    iou_weight: Annotated[float, typer.Option("--iou-weight", help="Weight of the IoU-head MSE "
+                                              "(SAM: 1); a late phase with more teaches it to rank outputs.")] = 1.0,
     init: Annotated[str | None, typer.Option("--init", help="Start from these weights: text-SAM weights, or "
                                              "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
     tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
@@ -386,7 +388,8 @@ def train(
         dev = pick_device(device)
         with bar:
             ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed,
-                     device=str(dev), limit=limit, init=init, log=log, progress=progress)
+                     device=str(dev), limit=limit, init=init, log=log, progress=progress,
+                     iou_weight=iou_weight)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)

@@ -192,12 +192,14 @@ def cosine_lr(step: int, steps: int, warm: int) -> float:
 
 
 def canvas_loss(run, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor, rng: random.Random,
-                gen: torch.Generator, map_boxes=None, map_coords=None):
+                gen: torch.Generator, map_boxes=None, map_coords=None, iou_weight: float = 1.0):
     """SAM's loss for the k prompts of one canvas -> (loss, IoU of the best output, IoU of the ranked one).
 
     ``run(boxes, points, mask_input)`` returns (logits to feed back as mask input, logits at canvas
     resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to the model's
-    input frame (identity for text-SAM, SamPredictor's resize for an official ViT).
+    input frame (identity for text-SAM, SamPredictor's resize for an official ViT). ``iou_weight``
+    scales the IoU-head MSE (SAM uses 1); raising it in a late phase teaches the head to rank
+    the outputs once the masks themselves are good.
     """
     ident = lambda t: t  # noqa: E731
     map_boxes, map_coords = map_boxes or ident, map_coords or ident
@@ -220,14 +222,14 @@ def canvas_loss(run, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tens
     best = ml.argmin(dim=1)
     loss = ml.gather(1, best[:, None]).mean()
     tiou = true_iou(logits.detach(), target)
-    loss = loss + F.mse_loss(iou_pred, tiou)
+    loss = loss + iou_weight * F.mse_loss(iou_pred, tiou)
     ar = torch.arange(len(best), device=dev)
     if rng.random() < 0.2:  # corrective round: a click in the error, the previous logits as mask input
         coords, labels = corrective_points(logits.detach()[ar, best].cpu(), target.cpu(), gen)
         _, logits2, iou2 = run(map_boxes(boxes), (map_coords(coords.to(dev)), labels.to(dev)),
                                feedback.detach()[ar, best][:, None])
         ml2 = mask_losses(logits2, target)
-        loss = loss + ml2.min(dim=1).values.mean() + F.mse_loss(iou2, true_iou(logits2.detach(), target))
+        loss = loss + ml2.min(dim=1).values.mean() + iou_weight * F.mse_loss(iou2, true_iou(logits2.detach(), target))
     return loss, tiou[ar, best].mean().item(), tiou[ar, iou_pred.argmax(1)].mean().item()
 
 
@@ -262,7 +264,7 @@ class RunLog:
 def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
           seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
           limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
-          progress=None) -> Path:
+          progress=None, iou_weight: float = 1.0) -> Path:
     """Train (or resume) text-SAM; returns the path of the final checkpoint.
 
     ``progress(step, steps, record)`` is called after every step when given (the CLI draws a
@@ -316,7 +318,7 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
                                          mask_input=mask_input)
                     return logits, logits, iou  # stride 4: the logits are already at canvas resolution
 
-                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen)
+                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen, iou_weight=iou_weight)
                 total = total + loss / imgs.shape[0]
                 best_ious.append(ib)
                 ranked_ious.append(ir)
