@@ -95,6 +95,7 @@ def test_unknown_model_spec(tmp_path):
         registry.resolve(str(tmp_path / "nope.pth"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickle_with_code_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):
