@@ -6,7 +6,6 @@ re-rendered here and the pipeline's masks scored against them.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,16 @@ def _truth(name: str):
     return meta, fr
 
 
+# Least IoU with the true footprint. news is lower on purpose: on plain banner text the model
+# keeps a ~2 px halo around the strokes (models/text-sam.md, "Known weaknesses"); its coverage
+# and tightness are still checked below, so the banner itself can never pass as ink.
+MIN_IOU = {"drama": 0.8, "variety": 0.85, "news": 0.45}
+
+
 @pytest.mark.parametrize("name", ["drama", "news", "variety"])
 def test_example_masks_match_the_rendered_truth(pipe, name):
+    import cv2
+
     meta, fr = _truth(name)
     img = load_image(EX / f"{name}.png")
     res = pipe.process(img, name)
@@ -42,7 +49,12 @@ def test_example_masks_match_the_rendered_truth(pipe, name):
     pred = res.mask > 0
     gt = fr.label >= 1
     iou = (pred & gt).sum() / (pred | gt).sum()
-    assert iou >= 0.75, f"{name}: caption-footprint IoU {iou:.3f}"
+    assert iou >= MIN_IOU[name], f"{name}: caption-footprint IoU {iou:.3f}"
+    # the contract: every pixel to erase is in the mask ...
+    assert (pred & gt).sum() / gt.sum() >= 0.9, f"{name}: mask misses caption pixels"
+    # ... and (almost) nothing more than 2 px away from the ink: no banner, no background blobs
+    near = cv2.dilate(gt.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert (pred & near).sum() / pred.sum() >= 0.9, f"{name}: mask spills off the caption"
     # every true line is found, and each region's mask lies on its own line
     for ln in meta["lines"]:
         x0, y0, x1, y1 = ln["box"]
