@@ -94,7 +94,7 @@ def quick_cer(model: CRNN, cfg: OCRConfig, codec: Codec, val: list[tuple[np.ndar
 
 
 def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr: float = 1.5e-3,
-              input: str = "mask", seed: int = 0, device: str = "cpu", cfg: OCRConfig | None = None,
+              input: str = "colour", seed: int = 0, device: str = "cpu", cfg: OCRConfig | None = None,
               stop_at: int | None = None, ckpt_every: int = 200, val_every: int = 250, n_val: int = 64,
               export_every: int = 500, log=print, progress=None) -> Path:
     """Train (or resume) the recogniser on line shards in ``data``; returns the exported model.
