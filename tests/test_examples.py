@@ -61,6 +61,7 @@ def test_example_masks_match_the_rendered_truth(pipe, name):
         hits = [r for r in res.regions if min(x1, r.line.box[2]) > max(x0, r.line.box[0])
                 and min(y1, r.line.box[3]) > max(y0, r.line.box[1])]
         assert hits, f"{name}: line {ln['text']!r} not found"
+    json.dumps(res.to_json(), allow_nan=False)  # strict JSON: no NaN/Infinity for scripts to choke on
     for r in res.regions:
         assert len(r.mask.iou_predictions) == 3
         assert r.text.recognizer != "none"

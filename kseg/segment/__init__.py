@@ -103,7 +103,8 @@ class TextSegmenter:
         canvas = tiles.build_canvas(image, tl)
         boxes = np.stack([t.to_tile(ln.box) for t, ln in zip(tl, lines)])
         logits, iou = self.logits(canvas, boxes)
-        stab = calculate_stability_score(logits, self.sam.mask_threshold, 1.0)
+        # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
+        stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         return tl, logits, iou, stab, choose(iou, stab)
 
     def _paste(self, logit: torch.Tensor, t: tiles.Tile, h: int, w: int) -> np.ndarray:
