@@ -94,6 +94,10 @@ def list_models() -> list[ModelInfo]:
         op = official_path(name)
         out.append(ModelInfo(name, "official", op, op.exists(),
                              "pulled" if op.exists() else f"not downloaded ({size / 1e6:.0f} MB): `kseg models pull {name}`"))
+    kp = models_dir() / "kseg-ocr.safetensors"
+    out.append(ModelInfo("kseg-ocr", "recognizer", kp, kp.exists(),
+                         "embedded Korean recogniser (--recognizer kseg)" if kp.exists()
+                         else "missing: train it with `kseg train-ocr` (models/kseg-ocr.md)"))
     ep = easyocr_path()
     out.append(ModelInfo(EASYOCR_KOREAN, "recognizer", ep, ep.exists(),
                          "EasyOCR Korean recogniser" if ep.exists() else f"not downloaded: `kseg models pull {EASYOCR_KOREAN}`"))
