@@ -20,14 +20,10 @@ needs_tesseract = pytest.mark.skipif(not TesseractRecognizer.available()[0],
 
 def cer(got: str, want: str) -> float:
     """Character error rate, ignoring spaces (word spacing is not what we test here)."""
+    from kseg.train.ocr import edit_distance
+
     a, b = got.replace(" ", ""), want.replace(" ", "")
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1] / max(1, len(b))
+    return edit_distance(a, b) / max(1, len(b))
 
 
 def rendered(text: str, seed: int = 0, angle: float = 0.0, fill=(255, 255, 255), stroke=(0, 0, 0)):

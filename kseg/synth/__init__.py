@@ -329,6 +329,23 @@ def _composite(dst: np.ndarray, alpha: np.ndarray, color, x: int, y: int) -> Non
     region[:] = region * (1 - a) + c * a
 
 
+def paint_line(canvas: np.ndarray, layers: dict[str, np.ndarray], style: dict, x: int, y: int) -> None:
+    """Draw one line's layers at (x, y), back to front: shadow, outer outline, outline, fill."""
+    sh = style["shadow"]
+    _composite(canvas, layers["shadow"], sh["color"] if sh else (0, 0, 0), x, y)
+    if style["outline2"]:
+        _composite(canvas, layers["outline2"], style["outline2"]["color"], x, y)
+    if style["outline_w"]:
+        _composite(canvas, layers["outline"], style["outline"], x, y)
+    fill_col: Any = style["fill"]
+    if style["gradient"]:  # vertical gradient from the fill colour to the second colour
+        hh, ww = layers["fill"].shape
+        t = np.linspace(0, 1, hh, dtype=np.float32)[:, None, None]
+        fill_col = np.broadcast_to(np.asarray(style["fill"], np.float32) * (1 - t)
+                                   + np.asarray(style["gradient"], np.float32) * t, (hh, ww, 3))
+    _composite(canvas, layers["fill"], fill_col, x, y)
+
+
 def _paste_max(dst: np.ndarray, a: np.ndarray, x: int, y: int) -> None:
     H, W = dst.shape[:2]
     h, w = a.shape
@@ -417,19 +434,7 @@ def render_frame(seed: int, index: int, split: str = "train", size: tuple[int, i
                 layers = {k: _rotate(v, angle, lc)[0] for k, v in layers.items()}
                 M = cv2.getRotationMatrix2D(lc, angle, 1.0)
             lid = len(lines_meta) + 1
-            sh = style["shadow"]
-            _composite(canvas, layers["shadow"], sh["color"] if sh else (0, 0, 0), ox, oy)
-            if style["outline2"]:
-                _composite(canvas, layers["outline2"], style["outline2"]["color"], ox, oy)
-            if style["outline_w"]:
-                _composite(canvas, layers["outline"], style["outline"], ox, oy)
-            fill_col: Any = style["fill"]
-            if style["gradient"]:
-                hh, ww = layers["fill"].shape
-                t = np.linspace(0, 1, hh, dtype=np.float32)[:, None, None]
-                fill_col = np.broadcast_to(np.asarray(style["fill"], np.float32) * (1 - t)
-                                           + np.asarray(style["gradient"], np.float32) * t, (hh, ww, 3))
-            _composite(canvas, layers["fill"], fill_col, ox, oy)
+            paint_line(canvas, layers, style, ox, oy)
             # masks, in frame coordinates
             lf = np.zeros((H, W), np.float32)
             lo = np.zeros((H, W), np.float32)

@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import _composite, _degrade, _supported, _text_layers, fonts_for, make_background, sample_style
+from . import (_composite, _degrade, _supported, _text_layers, fonts_for, make_background, paint_line,
+               sample_style)
 from .corpus import caption_text
 
 KINDS = ["drama", "drama", "variety", "news"]
@@ -73,18 +74,7 @@ def render_line(seed: int, index: int, split: str = "train", jitter: bool = True
         a[max(0, ctx + ib[1] - pad):ctx + ib[3] + pad, max(0, ctx + ib[0] - pad * 2):ctx + ib[2] + pad * 2] = \
             style["banner"]["opacity"]
         _composite(canvas, a, style["banner"]["color"], 0, 0)
-    sh = style["shadow"]
-    _composite(canvas, layers["shadow"], sh["color"] if sh else (0, 0, 0), ctx, ctx)
-    if style["outline2"]:
-        _composite(canvas, layers["outline2"], style["outline2"]["color"], ctx, ctx)
-    if style["outline_w"]:
-        _composite(canvas, layers["outline"], style["outline"], ctx, ctx)
-    fill_col: Any = style["fill"]
-    if style["gradient"]:
-        t = np.linspace(0, 1, lH, dtype=np.float32)[:, None, None]
-        fill_col = np.broadcast_to(np.asarray(style["fill"], np.float32) * (1 - t)
-                                   + np.asarray(style["gradient"], np.float32) * t, (lH, lW, 3))
-    _composite(canvas, layers["fill"], fill_col, ctx, ctx)
+    paint_line(canvas, layers, style, ctx, ctx)
     img = np.clip(canvas, 0, 255).astype(np.uint8)
     img, _ = _degrade(rng, img, img)
     if rs.random() < 0.2:  # low contrast: washed-out footage
