@@ -95,3 +95,97 @@ class FrameResult:
             "regions": [r.to_json() for r in self.regions],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
+
+
+# ------------------------------------------------------------------ issue 5: style / captions
+
+RGB = tuple[int, int, int]
+
+
+@dataclass
+class Shadow:
+    color: RGB
+    dx: float  # offset of the shadow from the glyphs, pixels (right/down positive)
+    dy: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"color": list(self.color), "dx": round(self.dx, 2), "dy": round(self.dy, 2)}
+
+
+@dataclass
+class Banner:
+    box: Box  # the opaque/translucent plate behind the text, full-frame pixels
+    color: RGB
+    opacity: float  # 0..1; 1 = opaque plate
+
+    def to_json(self) -> dict[str, Any]:
+        return {"box": [int(v) for v in self.box], "color": list(self.color),
+                "opacity": round(self.opacity, 3)}
+
+
+@dataclass
+class Style:
+    """How one caption line looks, measured from its masks (``kseg.style``).
+
+    Everything the renderer needs to draw English that passes for the original:
+    colours from the pixels, widths from distance transforms of the masks.
+    """
+
+    fill: RGB  # robust fill colour (top end of a gradient)
+    text_height: float  # ink height of the line, pixels (upright)
+    stroke_width: float  # typical fill stroke width, pixels
+    fill2: RGB | None = None  # bottom end of a vertical gradient, None if flat
+    outline: RGB | None = None
+    outline_width: float = 0.0  # pixels, ring between fill and footprint
+    outline2: RGB | None = None  # second (outer) outline
+    outline2_width: float = 0.0
+    shadow: Shadow | None = None
+    banner: Banner | None = None
+    angle: float = 0.0  # degrees, counter-clockwise
+    align: str = "center"  # left | center | right, within the caption block
+
+    @property
+    def weight(self) -> float:
+        """Stroke width relative to text height (bold captions ~0.15+, regular ~0.08)."""
+        return self.stroke_width / self.text_height if self.text_height > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        rgb = lambda c: None if c is None else [int(v) for v in c]  # noqa: E731
+        return {
+            "fill": rgb(self.fill), "fill2": rgb(self.fill2),
+            "outline": rgb(self.outline), "outline_width": round(self.outline_width, 2),
+            "outline2": rgb(self.outline2), "outline2_width": round(self.outline2_width, 2),
+            "shadow": self.shadow.to_json() if self.shadow else None,
+            "banner": self.banner.to_json() if self.banner else None,
+            "text_height": round(self.text_height, 2), "stroke_width": round(self.stroke_width, 2),
+            "weight": round(self.weight, 4), "angle": round(self.angle, 2), "align": self.align,
+        }
+
+
+@dataclass
+class Caption:
+    """A caption block: the lines shown together (a two-line subtitle, one variety bubble).
+
+    The unit of translation and of re-rendering: a sentence split over two lines is
+    translated as one sentence and wrapped again in English.
+    """
+
+    regions: list[int]  # indices into FrameResult.regions, top to bottom
+    box: Box  # union of the lines' boxes
+    text: str  # the lines' Korean joined with spaces
+    style: Style  # the block's style (its first line's, which sets the look)
+    translation: str | None = None  # None until translated, or when the translator had none
+
+    def to_json(self) -> dict[str, Any]:
+        return {"regions": list(self.regions), "box": [int(v) for v in self.box],
+                "text": self.text, "translation": self.translation,
+                "style": self.style.to_json()}
+
+
+@dataclass
+class TranslationRequest:
+    """One caption to translate, with its neighbours for consistent names and tone."""
+
+    text: str
+    before: list[str] = field(default_factory=list)  # earlier captions (nearest last)
+    after: list[str] = field(default_factory=list)  # later captions (nearest first)
