@@ -168,3 +168,120 @@ def output_stems(paths: Sequence[str | os.PathLike[str]],
         used.add(stem.casefold())
         stems.append(stem)
     return stems
+
+
+# ------------------------------------------------------------ erase / translate (issue 5)
+
+def caption_styles(image: np.ndarray, result: FrameResult) -> list[Any]:
+    """Measure every region's style and group the lines into captions.
+
+    Adds ``"style"`` and ``"caption"`` (the caption's index) to each region's JSON.
+    """
+    from kseg.style import group_captions, measure_style
+
+    styles = [measure_style(image, r.line, r.mask.mask) for r in result.regions]
+    for r, s in zip(result.regions, styles):
+        r.extra["style"] = s.to_json()
+    captions = group_captions(result, styles)
+    for k, c in enumerate(captions):
+        for i in c.regions:
+            result.regions[i].extra["caption"] = k
+    return captions
+
+
+def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.ndarray:
+    """Bool footprint of the chosen regions (all when None): what erasing removes."""
+    idx = range(len(result.regions)) if regions is None else regions
+    out = np.zeros((result.height, result.width), bool)
+    for i in idx:
+        out |= result.regions[i].mask.mask
+    return out
+
+
+class CaptionPipeline:
+    """``kseg erase`` / ``kseg translate`` for still frames, on top of ``SegmentPipeline``.
+
+    Kept separate from the segment stages so a caller holding a FrameResult (the video
+    stage, a script that fixed the masks by hand) can run just erase / style / render.
+    ``history`` carries the last captions across frames of a batch, so an episode's frames
+    given in order are translated with their neighbours as context.
+    """
+
+    CONTEXT = 3  # captions of context on each side
+
+    def __init__(self, segment: SegmentPipeline, translator: Any = None, *,
+                 erase_method: str = "auto", font: str | os.PathLike[str] | None = None):
+        self.segment = segment
+        self.translator = translator
+        self.erase_method = erase_method
+        self.font = font
+        self.history: list[str] = []
+
+    def erase(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray]:
+        from kseg.erase import erase
+
+        result = self.segment.process(image, name)
+        t0 = time.perf_counter()
+        erased = erase(image, union_mask(result), method=self.erase_method) if result.regions \
+            else image.copy()
+        result.seconds["erase"] = time.perf_counter() - t0
+        result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]
+        return result, erased
+
+    def translate(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray, dict[str, list[str]]]:
+        """Segment, style, translate, erase the translated captions, render the English.
+
+        Returns the result (JSON gains ``translation``/``style`` per region and a
+        ``captions`` list), the output image, and the problems to report:
+        ``{"untranslated": [korean...], "unfitted": [english...]}``. Captions without a
+        translation (a TM miss, no readable text) are left as they are, not erased.
+        """
+        from kseg.erase import erase
+        from kseg.render import render_caption
+        from kseg.types import TranslationRequest
+
+        if self.translator is None:
+            raise RuntimeError("CaptionPipeline.translate needs a translator")
+        result = self.segment.process(image, name)
+        t0 = time.perf_counter()
+        captions = caption_styles(image, result)
+        t1 = time.perf_counter()
+        texts = [c.text for c in captions]
+        requests = [
+            TranslationRequest(
+                text=t,
+                before=(self.history + texts[:k])[-self.CONTEXT:],
+                after=texts[k + 1:k + 1 + self.CONTEXT],
+            )
+            for k, t in enumerate(texts)
+        ]
+        translations = list(self.translator.translate(requests)) if requests else []
+        t2 = time.perf_counter()
+        problems: dict[str, list[str]] = {"untranslated": [], "unfitted": []}
+        done = []
+        for c, tr in zip(captions, translations):
+            c.translation = tr.strip() if isinstance(tr, str) and tr.strip() else None
+            for i in c.regions:
+                result.regions[i].extra["translation"] = c.translation
+            if c.translation is None:
+                problems["untranslated"].append(c.text)
+            else:
+                done.append(c)
+        out = erase(image, union_mask(result, [i for c in done for i in c.regions]),
+                    method=self.erase_method) if done else image.copy()
+        t3 = time.perf_counter()
+        rendered = []
+        for c in done:
+            info = render_caption(out, c, c.translation, font=self.font)
+            rendered.append(info.to_json())
+            if not info.fitted:
+                problems["unfitted"].append(c.translation)
+        t4 = time.perf_counter()
+        result.extra["captions"] = [{**c.to_json(), **({"render": rendered[done.index(c)]}
+                                                       if c in done else {})}
+                                    for c in captions]
+        self.history = (self.history + texts)[-self.CONTEXT:]
+        result.seconds.update({"style": t1 - t0, "translate": t2 - t1, "erase": t3 - t2,
+                               "render": t4 - t3})
+        result.seconds["total"] = result.seconds.get("total", 0.0) + (t4 - t0)
+        return result, out, problems

@@ -85,6 +85,7 @@ class FrameResult:
     regions: list[Region]
     mask: np.ndarray  # uint8 H x W, 255 on caption pixels
     seconds: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. "captions" from translate
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +94,7 @@ class FrameResult:
             "height": self.height,
             "model": self.model,
             "regions": [r.to_json() for r in self.regions],
+            **self.extra,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
 
