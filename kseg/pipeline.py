@@ -256,6 +256,17 @@ class CaptionPipeline:
             for k, t in enumerate(texts)
         ]
         translations = list(self.translator.translate(requests)) if requests else []
+        # A two-line subtitle is often two sentences, and a TM may hold them line by line:
+        # a block without a translation gets one per line, joined, when every line has one.
+        retry = [k for k, (c, tr) in enumerate(zip(captions, translations))
+                 if not (isinstance(tr, str) and tr.strip()) and len(c.regions) > 1]
+        for k in retry:
+            parts = [result.regions[i].text.text for i in captions[k].regions]
+            got = self.translator.translate([TranslationRequest(p, before=requests[k].before,
+                                                                after=requests[k].after)
+                                             for p in parts])
+            if all(isinstance(g, str) and g.strip() for g in got):
+                translations[k] = " ".join(g.strip() for g in got)
         t2 = time.perf_counter()
         problems: dict[str, list[str]] = {"untranslated": [], "unfitted": []}
         done = []
