@@ -1,0 +1,531 @@
+"""Style stage: how each caption line looks, and which lines form one caption.
+
+    st: Style = measure_style(image_rgb_uint8, line, mask)   # mask: that line's SAM footprint
+    caps: list[Caption] = group_captions(frame_result, styles)  # also sets each Style.align
+
+SAM gives one footprint per line (fill + outline(s) + shadow together), so the layers are
+split here from colour and geometry, in the line's own crop of the frame (no resampling:
+colour clustering and distance transforms do not care about rotation; only the "down"
+direction, for text height and gradients, uses the line's angle):
+
+1. fill: the colour of the footprint's medial-axis pixels (deepest inside it), as a linear
+   function of the upright row so that vertical gradients are kept; every footprint pixel
+   goes to the nearer of that fill model and the non-fill colour, and the fill is the
+   connected part holding the deep pixels (a white outer outline is not fill);
+2. shadow: the offset (dx, dy) that best explains the footprint beyond the glyph body as a
+   shifted copy of it (an FFT cross-correlation), kept only when clearly one-sided;
+3. outline width: distance from the fill to the footprint edge at the edge pixels away from
+   the shadow; a second outline is a colour change along that distance profile;
+4. banner: a uniform plate around the line that ends in a sharp step on its sides; opacity
+   from how much background texture shows through compared with outside it.
+
+No library does this layer split; OpenCV (distance transforms, connected components) and
+SciPy (FFT correlation) do the heavy lifting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import cv2
+import numpy as np
+from scipy.signal import fftconvolve
+
+from kseg.errors import InputError
+from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
+
+__all__ = ["measure_style", "group_captions"]
+
+MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
+DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
+GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradient
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError("measure_style expects a uint8 numpy image")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        if image.shape[2] == 1:
+            return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+        return np.ascontiguousarray(image[:, :, :3])
+    raise InputError(f"measure_style expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+
+
+def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.shape != shape:
+        raise InputError(f"style mask shape {m.shape} does not match image {shape}")
+    return m.astype(bool)
+
+
+def _axes(line: TextLine) -> tuple[np.ndarray, float]:
+    """Unit "down" vector of the upright text in frame coordinates, and the angle (deg, CCW)."""
+    poly = np.asarray(line.polygon, np.float64)
+    if len(poly) == 4:
+        u = poly[1] - poly[0]
+        n = np.linalg.norm(u)
+        if n > 1e-6:
+            u = u / n
+            return np.array([-u[1], u[0]]), float(math.degrees(math.atan2(-u[1], u[0])))
+    a = math.radians(line.angle)
+    return np.array([math.sin(a), math.cos(a)]), float(line.angle)
+
+
+def _rgb(c) -> tuple[int, int, int]:
+    return tuple(int(round(float(np.clip(v, 0, 255)))) for v in c)  # type: ignore[return-value]
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (L 0..100) of uint8 RGB pixels, any leading shape."""
+    a = np.asarray(rgb, np.float32).reshape(-1, 1, 3) / 255.0
+    return cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb)[:-1] + (3,))
+
+
+def _de(a, b) -> np.ndarray:
+    return np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32), axis=-1)
+
+
+def _dt(binary: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each True pixel to the nearest False one (0 on False)."""
+    return cv2.distanceTransform(binary.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
+    x0, y0, x1, y1 = line.box
+    h, w = image.shape[:2]
+    x0, x1 = max(0, min(w, x0)), max(0, min(w, x1))
+    y0, y1 = max(0, min(h, y0)), max(0, min(h, y1))
+    poly = np.asarray(line.polygon, np.float64)
+    th = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(y1 - y0)
+    th = max(1.0, th)
+    return Style(fill=(255, 255, 255), text_height=th, stroke_width=max(1.0, round(0.1 * th, 2)),
+                 angle=angle)
+
+
+# ----------------------------------------------------------------------------- measure
+
+def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
+    """Style of one caption line from its footprint mask (see the module docstring)."""
+    img = _as_rgb(image)
+    H, W = img.shape[:2]
+    full = _as_mask(mask, (H, W))
+    down, angle = _axes(line)
+    if full.sum() < MIN_PIXELS:
+        return _default(line, img, angle)
+
+    ys, xs = np.nonzero(full)
+    mh = max(int(ys.max() - ys.min() + 1), line.box[3] - line.box[1], 4)
+    pad = int(max(6, 0.35 * mh))
+    cx0, cy0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
+    cx1, cy1 = min(W, int(xs.max()) + 1 + pad), min(H, int(ys.max()) + 1 + pad)
+    F = full[cy0:cy1, cx0:cx1]
+    rgb = img[cy0:cy1, cx0:cx1]
+    lab = _lab(rgb)
+    yy, xx = np.mgrid[cy0:cy1, cx0:cx1]
+    v = xx * down[0] + yy * down[1]  # upright row coordinate of every pixel
+
+    fill = _split_fill(lab, F, v)
+    if fill.sum() < 3:
+        fill = F.copy()
+    text_height = _extent(v[fill])
+    stroke = _stroke(fill)
+    fill_rgb, fill2_rgb = _fill_colour(rgb, lab, fill, v)
+
+    # glyph body vs shadow: first guess of the ring width from the footprint edge
+    d_fill = _dt(~fill)  # distance of every non-fill pixel to the fill
+    edge = F & ~cv2.erode(F.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~fill
+    w0 = float(np.percentile(d_fill[edge], 30)) if edge.any() else 0.0
+    body = F & (fill | (d_fill <= w0 + 0.5))
+    shadow, zone = _shadow(F, body, rgb, text_height)
+
+    ring = F & ~fill & ~zone
+    ring_edge = edge & ~_dilate(zone, 1)
+    width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else w0
+    width = max(0.0, width - 0.5)  # the edge pixel's centre sits half a pixel inside the edge
+
+    outside = _dt(~F)
+    bg_band = (~F) & (outside >= 1.5) & (outside <= 4.5)
+    bg_lab = np.median(lab[bg_band], axis=0) if bg_band.sum() >= 5 else None
+    outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
+
+    banner = _banner(img, full, (cx0, cy0, cx1, cy1))
+    return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
+                 stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
+                 outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
+                 angle=round(angle, 2))
+
+
+def _dilate(m: np.ndarray, r: int) -> np.ndarray:
+    if r <= 0:
+        return m
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(m.astype(np.uint8), k).astype(bool)
+
+
+def _extent(vals: np.ndarray) -> float:
+    if vals.size == 0:
+        return 0.0
+    lo, hi = np.percentile(vals, [0.5, 99.5])
+    return float(hi - lo + 1.0)
+
+
+def _stroke(fill: np.ndarray) -> float:
+    """Typical stroke width: twice the median ridge (medial-axis) value of the fill's DT."""
+    d = _dt(fill)
+    ridge = fill & (d >= cv2.dilate(d, np.ones((3, 3), np.uint8)) - 1e-4)
+    if not ridge.any():
+        return 1.0
+    return max(1.0, 2.0 * float(np.median(d[ridge])) - 1.0)
+
+
+def _fit_rows(vals: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Robust per-channel line vals ~ a + b * v (two passes, dropping the worst residuals)."""
+    keep = np.ones(len(v), bool)
+    a = np.median(vals, axis=0)
+    b = np.zeros(vals.shape[1], np.float64)
+    if np.ptp(v) < 3 or len(v) < 10:
+        return a, b
+    for _ in range(2):
+        A = np.stack([np.ones(keep.sum()), v[keep]], 1)
+        coef, *_ = np.linalg.lstsq(A, vals[keep], rcond=None)
+        a, b = coef[0], coef[1]
+        res = _de(vals, a + np.outer(v, b))
+        keep = res <= max(3.0, float(np.percentile(res, 80)))
+    return a, b
+
+
+def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Fill pixels of the footprint: nearer to the (row-dependent) colour of its deepest
+    pixels than to the other ink, and connected to those deep pixels."""
+    d = _dt(F)
+    ridge = F & (d >= cv2.dilate(d, np.ones((3, 3), np.uint8)) - 1e-4)
+    vals = d[ridge]
+    if vals.size < 5:
+        return F.copy()
+    seeds = ridge & (d >= max(1.0, float(np.percentile(vals, 50))))
+    if seeds.sum() < 5:
+        seeds = ridge
+    a, b = _fit_rows(lab[seeds].astype(np.float64), v[seeds].astype(np.float64))
+    pv = v[F].astype(np.float64)
+    model = a + np.outer(pv, b)
+    pts = lab[F].astype(np.float64)
+    e_fill = _de(pts, model)
+    fill_px = e_fill < 20.0
+    for _ in range(3):
+        other = pts[~fill_px]
+        if len(other) < max(5, 0.03 * len(pts)):
+            fill_px = e_fill < 20.0
+            break
+        o = np.median(other[_de(other, model[~fill_px]) > 10.0], axis=0) if (
+            _de(other, model[~fill_px]) > 10.0).sum() >= 5 else np.median(other, axis=0)
+        e_other = _de(pts, o)
+        new = e_fill < e_other
+        if np.array_equal(new, fill_px):
+            break
+        fill_px = new
+    cand = np.zeros(F.shape, bool)
+    cand[F] = fill_px
+    n, lbl = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return cand
+    deep = np.unique(lbl[seeds & cand])
+    deep = deep[deep > 0]
+    if deep.size == 0:
+        return cand
+    return np.isin(lbl, deep)
+
+
+def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
+    """Robust fill colour; for a vertical gradient its top and bottom ends."""
+    core = fill & (_dt(fill) >= 1.5)
+    if core.sum() < 10:
+        core = fill
+    px = rgb[core].astype(np.float64)
+    pv = v[core].astype(np.float64)
+    a, b = _fit_rows(px, pv)
+    fv = v[fill]
+    lo, hi = np.percentile(fv, [3, 97])
+    top, bot = a + b * lo, a + b * hi
+    if float(_de(_lab(np.clip([top, bot], 0, 255)[None])[0, 0],
+                 _lab(np.clip([top, bot], 0, 255)[None])[0, 1])) >= GRADIENT_DE:
+        return _rgb(top), _rgb(bot)
+    return _rgb(np.median(px, axis=0)), None
+
+
+def _shadow(F, body, rgb, text_height) -> tuple[Shadow | None, np.ndarray]:
+    """A one-sided offset copy of the glyph body inside the footprint = a drop shadow.
+
+    score(s) = sum over p in body+s outside the body of (+1 if p is footprint else -1):
+    the true offset explains the most shadow pixels before overshooting."""
+    none = (None, np.zeros_like(F))
+    R = int(max(3, min(25, 0.3 * text_height)))
+    if body.sum() < 10:
+        return none
+    G = body.astype(np.float32)
+    Hm = (2.0 * F.astype(np.float32) - 1.0) * (1.0 - G)
+    # corr[s] = sum_p G[p - s] * Hm[p]  ==  (Hm conv flip(G))[s + offset]
+    corr = fftconvolve(Hm, G[::-1, ::-1], mode="full")
+    cnt = fftconvolve(1.0 - G, G[::-1, ::-1], mode="full")  # |shift(G) \ G| in the crop
+    oy, ox = G.shape[0] - 1, G.shape[1] - 1
+    win = corr[oy - R:oy + R + 1, ox - R:ox + R + 1]
+    cwin = cnt[oy - R:oy + R + 1, ox - R:ox + R + 1]
+    iy, ix = np.unravel_index(int(np.argmax(win)), win.shape)
+    dy, dx = iy - R, ix - R
+    best, opp = float(win[iy, ix]), float(win[R - dy, R - dx])
+    n = float(cwin[iy, ix])
+    if (dx * dx + dy * dy) < 2 or n < 1 or best <= 0 or (best - opp) < 0.35 * n:
+        return none
+    M = np.float32([[1, 0, dx], [0, 1, dy]])
+    shifted = cv2.warpAffine(body.astype(np.uint8), M, (F.shape[1], F.shape[0])).astype(bool)
+    zone = F & shifted & ~body
+    if zone.sum() < 5:
+        return none
+    core = zone & (_dt(zone) >= 1.5)
+    px = rgb[core if core.sum() >= 5 else zone]
+    return Shadow(color=_rgb(np.median(px, axis=0)), dx=float(dx), dy=float(dy)), zone
+
+
+def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
+    """(outline, width, outline2, width2) from the ring's colour profile along d_fill."""
+    if width < 0.6 or ring.sum() < 5:
+        return None, 0.0, None, 0.0
+    fill_lab = _lab(np.array([fill_rgb], np.uint8))[0]
+    r = d_fill[ring]
+    L = lab[ring].astype(np.float64)
+    px = rgb[ring].astype(np.float64)
+    o2 = None
+    split = 0.0
+    if width >= 2.5:
+        # best split of the profile into an inner and an outer colour
+        best = 0.0
+        for k in np.arange(1.5, width, 1.0):
+            inner, outer = r <= k, (r > k) & (r <= width + 0.5)
+            if inner.sum() < 5 or outer.sum() < 5:
+                continue
+            de = float(_de(np.median(L[inner], 0), np.median(L[outer], 0)))
+            if de > best:
+                best, split = de, float(k)
+        if best >= 2 * DISTINCT:
+            o2 = split
+    inner_w = o2 if o2 is not None else width
+    sel = r <= inner_w + 0.5
+    pure = sel & (r > 1.0) & (r <= max(1.5, inner_w - 0.5))
+    use = pure if pure.sum() >= 10 else sel
+    if use.sum() < 3:
+        return None, 0.0, None, 0.0
+    col = np.median(px[use], axis=0)
+    col_lab = np.median(L[use], axis=0)
+    if float(_de(col_lab, fill_lab)) < DISTINCT:
+        return None, 0.0, None, 0.0
+    if width < 2.0 and bg_lab is not None:
+        # a thin ring that is a blend of fill and the background just outside is anti-aliasing
+        f_b = float(_de(fill_lab, bg_lab))
+        if float(_de(fill_lab, col_lab) + _de(col_lab, bg_lab)) <= 1.15 * f_b + 3.0:
+            return None, 0.0, None, 0.0
+    if o2 is None:
+        return _rgb(col), width, None, 0.0
+    outer = (r > o2 + 0.5) & (r <= width - 0.5)
+    if outer.sum() < 5:
+        outer = r > o2
+    return _rgb(col), o2, _rgb(np.median(px[outer], axis=0)), width - o2
+
+
+# ----------------------------------------------------------------------------- banner
+
+def _banner(img: np.ndarray, full: np.ndarray, crop) -> Banner | None:
+    """A uniform plate around the line with sharp edges; None when the text sits on footage."""
+    H, W = img.shape[:2]
+    x0, y0, x1, y1 = crop
+    ys, xs = np.nonzero(full)
+    bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    th = by1 - by0
+    lab = _lab(img[y0:y1, x0:x1])
+    ink = _dilate(full[y0:y1, x0:x1], 2)
+    ring = ~ink
+    # pixels near the text (within the crop) but not ink
+    near = np.zeros_like(ring)
+    m = max(3, th // 4)
+    near[max(0, by0 - y0 - m):by1 - y0 + m, max(0, bx0 - x0 - m):bx1 - x0 + m] = True
+    cand = ring & near
+    if cand.sum() < 30:
+        return None
+    plate = np.median(lab[cand], axis=0)
+    de = _de(lab[cand], plate)
+    if np.mean(de < 12.0) < 0.75:
+        return None
+    tol = max(8.0, float(np.percentile(de, 90)) * 1.5)
+    big_lab = _lab(img)
+    inkf = _dilate(full, 2)
+
+    def match(ys_: slice, xs_: slice) -> float:
+        seg = big_lab[ys_, xs_]
+        ok = (_de(seg, plate) <= tol) | inkf[ys_, xs_]
+        return float(ok.mean()) if ok.size else 0.0
+
+    # grow the text box outwards while whole rows/columns still look like the plate
+    L, T, Rr, B = bx0, by0, bx1, by1
+    limit = max(8, int(1.5 * th))
+    while L > 0 and bx0 - L < limit and match(slice(T, B), slice(L - 1, L)) >= 0.85:
+        L -= 1
+    while Rr < W and Rr - bx1 < limit and match(slice(T, B), slice(Rr, Rr + 1)) >= 0.85:
+        Rr += 1
+    while T > 0 and by0 - T < limit and match(slice(T - 1, T), slice(L, Rr)) >= 0.85:
+        T -= 1
+    while B < H and B - by1 < limit and match(slice(B, B + 1), slice(L, Rr)) >= 0.85:
+        B += 1
+    # each side must end in a step to something else (a frame edge counts), else it is footage
+    sides = 0
+    steps = 0
+    for grown, at_edge, inside, outside in (
+        (bx0 - L, L == 0, (slice(T, B), slice(L, L + 2)), (slice(T, B), slice(max(0, L - 3), max(0, L - 1)))),
+        (Rr - bx1, Rr == W, (slice(T, B), slice(Rr - 2, Rr)), (slice(T, B), slice(Rr + 1, min(W, Rr + 3)))),
+        (by0 - T, T == 0, (slice(T, T + 2), slice(L, Rr)), (slice(max(0, T - 3), max(0, T - 1)), slice(L, Rr))),
+        (B - by1, B == H, (slice(B - 2, B), slice(L, Rr)), (slice(B + 1, min(H, B + 3)), slice(L, Rr))),
+    ):
+        if grown >= limit:
+            return None  # runs on: a flat background, not a plate
+        if at_edge:
+            continue
+        sides += 1
+        a, b = big_lab[outside], big_lab[inside]
+        if a.size == 0 or b.size == 0:
+            continue
+        if float(_de(np.median(a.reshape(-1, 3), 0), plate)) >= 10.0:
+            steps += 1
+    if sides == 0 or steps < max(2, sides - 1):
+        return None
+    if (Rr - L) * (B - T) < 1.1 * (bx1 - bx0) * (by1 - by0) and min(bx0 - L, Rr - bx1, by0 - T, B - by1) < 1:
+        return None
+    opacity, colour = _opacity(img, inkf, (L, T, Rr, B), plate)
+    return Banner(box=(int(L), int(T), int(Rr), int(B)), color=colour, opacity=round(opacity, 3))
+
+
+def _texture(img: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
+
+
+def _opacity(img, inkf, box, plate_lab) -> tuple[float, tuple[int, int, int]]:
+    """Opacity from texture: a plate of opacity a lets (1 - a) of the footage's detail through,
+    compared with a band of footage just outside the plate."""
+    H, W = img.shape[:2]
+    L, T, R, B = box
+    band = max(4, (B - T) // 2)
+    tex = _texture(img)
+    inside = np.zeros((H, W), bool)
+    inside[T + 2:B - 2, L + 2:R - 2] = True
+    inside &= ~inkf
+    outside = np.zeros((H, W), bool)
+    outside[max(0, T - band):min(H, B + band), max(0, L - band):min(W, R + band)] = True
+    outside[max(0, T - 2):B + 2, max(0, L - 2):R + 2] = False
+    plate_rgb = np.median(img[inside], axis=0) if inside.sum() >= 10 else None
+    if inside.sum() < 10 or outside.sum() < 10 or plate_rgb is None:
+        col = plate_rgb if plate_rgb is not None else cv2.cvtColor(
+            np.float32(plate_lab).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0] * 255
+        return 1.0, _rgb(col)
+    t_in, t_out = float(np.mean(tex[inside])), float(np.mean(tex[outside]))
+    if t_out < 2.0:  # flat footage: no way to tell, call it opaque
+        return 1.0, _rgb(plate_rgb)
+    alpha = float(np.clip(1.0 - t_in / t_out, 0.0, 1.0))
+    alpha = 1.0 if alpha > 0.9 else max(0.3, alpha)
+    if alpha < 1.0:
+        bg = np.median(img[outside], axis=0).astype(np.float64)
+        col = (plate_rgb - (1 - alpha) * bg) / alpha
+        return alpha, _rgb(col)
+    return alpha, _rgb(plate_rgb)
+
+
+# ----------------------------------------------------------------------------- grouping
+
+def _box_of(region) -> tuple[int, int, int, int]:
+    return tuple(int(v) for v in region.line.box)  # type: ignore[return-value]
+
+
+def _same_caption(bi, bj, si: Style, sj: Style) -> bool:
+    """Two lines (bi above bj) belong to one caption block."""
+    hi, hj = max(1.0, si.text_height), max(1.0, sj.text_height)
+    if max(hi, hj) / min(hi, hj) > 1.35:
+        return False
+    h = (hi + hj) / 2
+    gap = bj[1] - bi[3]
+    if gap > 0.9 * h or gap < -0.4 * h:
+        return False
+    if abs(si.angle - sj.angle) > 3.0:
+        return False
+    if float(_de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) > 25.0:
+        return False
+    if (si.banner is None) != (sj.banner is None):
+        return False
+    wi, wj = bi[2] - bi[0], bj[2] - bj[0]
+    overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])
+    centred = abs((bi[0] + bi[2]) - (bj[0] + bj[2])) / 2 <= 0.25 * max(wi, wj)
+    return overlap >= 0.3 * min(wi, wj) or centred
+
+
+def _align(boxes: list[tuple[int, int, int, int]], frame_w: int) -> str:
+    if len(boxes) > 1:
+        spread = {
+            "left": float(np.ptp([b[0] for b in boxes])),
+            "center": float(np.ptp([(b[0] + b[2]) / 2 for b in boxes])),
+            "right": float(np.ptp([b[2] for b in boxes])),
+        }
+        widths = [b[2] - b[0] for b in boxes]
+        heights = [b[3] - b[1] for b in boxes]
+        if np.ptp(widths) > 0.5 * float(np.mean(heights)):  # otherwise every edge agrees
+            return min(("center", "left", "right"), key=lambda k: spread[k])
+    x0 = min(b[0] for b in boxes)
+    x1 = max(b[2] for b in boxes)
+    if abs((x0 + x1) / 2 - frame_w / 2) <= 0.08 * frame_w:
+        return "center"
+    if x0 <= 0.12 * frame_w:
+        return "left"
+    if x1 >= 0.88 * frame_w:
+        return "right"
+    return "center"
+
+
+def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
+    """Lines shown together (a two-line subtitle) become one Caption, top to bottom.
+
+    Lines join when stacked with a small gap, of similar height, angle and fill colour,
+    and overlapping or centred horizontally. Each line's Style.align is set in place;
+    Caption.style is a copy of its first line's style."""
+    regions = result.regions
+    if len(styles) != len(regions):
+        raise InputError(f"{result.image}: {len(styles)} styles for {len(regions)} caption lines")
+    order = sorted(range(len(regions)), key=lambda i: (_box_of(regions[i])[1], _box_of(regions[i])[0]))
+    parent = list(range(len(regions)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            if _same_caption(_box_of(regions[i]), _box_of(regions[j]), styles[i], styles[j]):
+                # one line below another joins only the block's last line (no skipping)
+                ri, rj = find(i), find(j)
+                if ri != rj:
+                    parent[rj] = ri
+    groups: dict[int, list[int]] = {}
+    for i in order:
+        groups.setdefault(find(i), []).append(i)
+    caps = []
+    for members in groups.values():
+        boxes = [_box_of(regions[i]) for i in members]
+        align = _align(boxes, result.width)
+        for i in members:
+            styles[i].align = align
+        box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+               max(b[2] for b in boxes), max(b[3] for b in boxes))
+        text = " ".join(t for t in (regions[i].text.text.strip() for i in members) if t)
+        caps.append(Caption(regions=members, box=box, text=text,
+                            style=dataclasses.replace(styles[members[0]])))
+    caps.sort(key=lambda c: (c.box[1], c.box[0]))
+    return caps
