@@ -1,0 +1,583 @@
+"""Render stage: draw the English translation of a caption in the style of the Korean.
+
+``prepare`` does the layout once (face, size, line breaks, position, the layered sprite)
+and ``Sprite.draw`` only alpha-blends the sprite into a frame, so a caption shown for
+200 video frames is laid out once and blended 200 times.
+
+Decisions (issue: render):
+
+* **Face.** The bundled Noto Sans (``kseg/data/fonts``, OFL) unless ``font`` names a file.
+  Bold is used when the Korean is heavy: ``Style.weight`` (stroke width / ink height)
+  > ``BOLD_WEIGHT`` = 0.10. Measured on Nanum faces with an area / skeleton-length stroke
+  estimate: regular and light faces 0.02-0.094, bold and extra bold 0.101-0.133.
+  A user font without a bold sibling is emboldened by stroking it in the fill colour.
+* **Size.** Hangul ink height (~0.92 em) is matched to the Latin *ascender* height
+  (``dhlk``, 0.766 em in Noto Sans): the x-height then sits at ~0.7 of the Korean, as
+  broadcast English subtitles look next to Hangul. Outline, shadow and faux-bold widths
+  scale with the size when the text is shrunk.
+* **Width.** A drama-like subtitle (centre-aligned, upright, no banner, horizontally
+  centred in the lower 40 % of the frame) may use 90 % of the frame width, since English
+  runs longer than Korean; other captions may use 1.1x the Korean width (at least 4 em,
+  so a one-word reply is not shrunk), never more than the frame less a 2 % margin.
+* **Fitting.** One line at full size, else the fewest balanced lines (minimum of the
+  longest line) up to ``max_lines`` (2 for subtitles, 3 otherwise), else shrink down to
+  ``min_scale``; if it still does not fit it is drawn at ``min_scale``, clipped to the
+  frame, with ``RenderInfo.fitted = False`` for the caller to report. Whitespace in the
+  translation (line breaks included) is collapsed: the block is wrapped afresh.
+* **Anchor.** The Korean caption box (ink + outline) is matched to the English block's
+  ascender-to-last-baseline box (+ outline). Horizontally: ``align`` keeps the box's left
+  edge, centre or right edge. Vertically the block grows away from the nearer frame edge:
+  bottom edge kept in the lower half (subtitles grow upward), top edge in the upper half,
+  centre for rotated or bannered captions. The block is then shifted inside the frame
+  when it fits. Rotation by ``Style.angle`` (counter-clockwise) about the block centre.
+* **Banner.** Erasing removed only the ink, so the plate is still in the frame. When the
+  English block with the original margins is larger than ``Banner.box``, the bounding
+  rectangle of both is drawn, in the banner's colour and opacity, *outside* the old box
+  only (inside it the plate is already there, and a translucent plate must not double).
+* **Shadow.** ``Shadow`` has no blur or opacity: a Gaussian blur of ``SHADOW_BLUR`` em
+  (0.6-4 px) and opacity ``SHADOW_OPACITY`` 0.85, the middle of what broadcasters use.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from kseg.errors import InputError
+from kseg.types import Box, Caption, Style
+
+FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
+BUNDLED_REGULAR = FONT_DIR / "NotoSans-Regular.ttf"
+BUNDLED_BOLD = FONT_DIR / "NotoSans-Bold.ttf"
+
+BOLD_WEIGHT = 0.10
+SUBTITLE_WIDTH = 0.90  # of the frame width
+OTHER_WIDTH = 1.10  # of the Korean caption's width
+MIN_WIDTH_EM = 4.0
+MARGIN = 0.02  # of the frame width, kept clear left and right
+SHADOW_BLUR = 0.035  # em, Gaussian sigma
+SHADOW_OPACITY = 0.85
+FAUX_BOLD = 0.03  # em of stroke in the fill colour when the font has no bold face
+LINE_GAP = 0.10  # em between one line's descender and the next line's ascender
+
+FontArg = str | os.PathLike[str] | None
+
+
+# ------------------------------------------------------------------------------ fonts
+
+@lru_cache(maxsize=256)
+def _font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size, index=index)
+
+
+def load_font(path: str | os.PathLike[str], size: int = 20, index: int = 0) -> ImageFont.FreeTypeFont:
+    """Open a .ttf/.otf/.ttc face, or raise InputError with one line naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"font {p}: no such file")
+    if not p.is_file():
+        raise InputError(f"font {p}: not a file")
+    try:
+        return _font(str(p.resolve()), index, max(1, int(size)))
+    except (OSError, ValueError) as e:
+        raise InputError(f"font {p}: not a font file FreeType can read ({e})") from None
+
+
+@dataclass(frozen=True)
+class FontFamily:
+    """The regular and bold faces to draw with; ``faux_bold`` when no bold face exists."""
+
+    regular: tuple[str, int]  # path, face index
+    bold: tuple[str, int]
+    faux_bold: bool = False
+
+    def face(self, bold: bool, size: int) -> ImageFont.FreeTypeFont:
+        path, index = self.bold if bold else self.regular
+        return _font(path, index, max(1, int(size)))
+
+
+def _bold_sibling(p: Path) -> Path | None:
+    """Bold file of the family by the usual naming (Foo-Regular -> Foo-Bold, FooR -> FooB)."""
+    stem, ext = p.stem, p.suffix
+    cands = []
+    for reg, bold in (("Regular", "Bold"), ("regular", "bold"), ("-R", "-B"), ("_R", "_B")):
+        if reg in stem:
+            cands.append(stem.replace(reg, bold))
+    if stem.endswith("R"):
+        cands.append(stem[:-1] + "B")
+    cands += [stem + "-Bold", stem + "Bold", stem + "_Bold", stem + "-bold", stem + "bd"]
+    for c in cands:
+        q = p.with_name(c + ext)
+        if q != p and q.is_file():
+            return q
+    return None
+
+
+@lru_cache(maxsize=16)
+def _family(path: str | None) -> FontFamily:
+    if path is None:
+        load_font(BUNDLED_REGULAR)
+        load_font(BUNDLED_BOLD)
+        return FontFamily((str(BUNDLED_REGULAR), 0), (str(BUNDLED_BOLD), 0))
+    p = Path(path)
+    reg = load_font(p)
+    rp = str(p.resolve())
+    if p.suffix.lower() in (".ttc", ".otc"):  # a collection may hold the bold face itself
+        fam = reg.getname()[0]
+        for i in range(1, 64):
+            try:
+                f = _font(rp, i, 20)
+            except OSError:
+                break
+            if f.getname()[0] == fam and f.getname()[1].lower() == "bold":
+                return FontFamily((rp, 0), (rp, i))
+    if reg.getname()[1].lower() in ("bold", "heavy", "black", "extrabold"):
+        return FontFamily((rp, 0), (rp, 0))  # a bold file given: draw everything with it
+    sib = _bold_sibling(p)
+    if sib is not None:
+        try:
+            load_font(sib)
+            return FontFamily((rp, 0), (str(sib.resolve()), 0))
+        except InputError:
+            pass  # a broken sibling is not the user's file: fall back to faux bold
+    return FontFamily((rp, 0), (rp, 0), faux_bold=True)
+
+
+def load_family(font: FontArg = None) -> FontFamily:
+    """The family for ``--font PATH`` (None: bundled Noto Sans); InputError if unreadable."""
+    return _family(None if font is None else os.fspath(font))
+
+
+@lru_cache(maxsize=64)
+def _metrics(path: str, index: int) -> tuple[float, float]:
+    """Ascender and descender ink heights of a face, in em (from 'dhlk' and 'gjpqy')."""
+    f = _font(path, index, 200)
+    asc = -f.getbbox("dhlkb", anchor="ls")[1] / 200
+    desc = f.getbbox("gjpqy", anchor="ls")[3] / 200
+    if asc <= 0:  # a symbol or non-Latin face: fall back to the font's own metrics
+        a, d = f.getmetrics()
+        asc, desc = a / 200 * 0.75, d / 200
+    return max(asc, 0.05), max(desc, 0.0)
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass
+class RenderInfo:
+    """Where and how the English landed: for the JSON and for reporting unfitted text."""
+
+    box: Box  # English block (ink + outline, no shadow/plate), frame pixels, not clipped
+    font_size: int  # pixel size of the face
+    lines: list[str]
+    fitted: bool  # False: did not fit even at min_scale (drawn anyway, clipped)
+    scale: float  # font size relative to the size matched to the Korean (1.0 = not shrunk)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"box": [int(v) for v in self.box], "font_size": int(self.font_size),
+                "lines": list(self.lines), "fitted": bool(self.fitted),
+                "scale": round(float(self.scale), 3)}
+
+
+@dataclass
+class Sprite:
+    """A laid-out caption: straight (not premultiplied) RGBA, placed at (x, y) in the frame.
+
+    The sprite may lie partly outside the frame; ``draw`` clips. The blend weights are
+    kept in float32 so ``draw`` is one OpenCV call on the overlapping rectangle.
+    """
+
+    rgba: np.ndarray  # uint8 H x W x 4, straight alpha
+    x: int
+    y: int
+    info: RenderInfo
+    bold: bool = False
+    font: str = ""  # the face file used
+    _rgb: np.ndarray = field(init=False, repr=False)
+    _w1: np.ndarray = field(init=False, repr=False)
+    _w0: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rgb = np.ascontiguousarray(self.rgba[..., :3])
+        self._w1 = self.rgba[..., 3].astype(np.float32) / 255.0
+        self._w0 = 1.0 - self._w1
+
+    def draw(self, canvas: np.ndarray) -> None:
+        """Alpha-blend into ``canvas`` (uint8 H x W x 3, RGB) in place, clipped to it."""
+        if canvas.dtype != np.uint8 or canvas.ndim != 3 or canvas.shape[2] != 3:
+            raise ValueError(f"canvas must be uint8 HxWx3, got {canvas.dtype} {canvas.shape}")
+        h, w = self.rgba.shape[:2]
+        H, W = canvas.shape[:2]
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(W, self.x + w), min(H, self.y + h)
+        if x0 >= x1 or y0 >= y1:
+            return
+        sy, sx = slice(y0 - self.y, y1 - self.y), slice(x0 - self.x, x1 - self.x)
+        # blendLinear: (src1*w1 + src2*w0) / (w1 + w0), rounded and saturated, in C++.
+        canvas[y0:y1, x0:x1] = cv2.blendLinear(self._rgb[sy, sx], canvas[y0:y1, x0:x1],
+                                               self._w1[sy, sx], self._w0[sy, sx])
+
+
+# ----------------------------------------------------------------------------- layout
+
+def _is_subtitle(caption: Caption, W: int, H: int) -> bool:
+    s = caption.style
+    x0, y0, x1, y1 = caption.box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (s.align == "center" and abs(s.angle) < 1.0 and s.banner is None
+            and abs(cx - W / 2) < 0.08 * W and cy > 0.6 * H)
+
+
+def _upright_size(box: Box, angle: float) -> tuple[float, float]:
+    """Width and height of the upright block whose rotation has ``box`` as bounding box."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    a = math.radians(abs(angle))
+    c, s = math.cos(a), math.sin(a)
+    den = c * c - s * s
+    if abs(angle) < 0.5 or den < 0.3:
+        return float(w), float(h)
+    uw, uh = (w * c - h * s) / den, (h * c - w * s) / den
+    return (float(uw), float(uh)) if uw > 0 and uh > 0 else (float(w), float(h))
+
+
+def _split(widths: list[float], space: float, n: int) -> tuple[float, list[int]]:
+    """Break words into exactly n lines minimising the longest line (widths in px).
+
+    Balanced lines are the subtitle convention; a greedy fill would leave a long first
+    line over a stub. Returns (longest width, start index of each line). Small DP: a
+    caption has tens of words and n <= 3.
+    """
+    k = len(widths)
+    pre = [0.0]
+    for w in widths:
+        pre.append(pre[-1] + w)
+
+    def line(i: int, j: int) -> float:  # words i..j-1
+        return pre[j] - pre[i] + space * (j - i - 1)
+
+    INF = float("inf")
+    best = [[INF] * (k + 1) for _ in range(n + 1)]
+    arg = [[0] * (k + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for m in range(1, n + 1):
+        for j in range(m, k + 1):
+            for i in range(m - 1, j):
+                v = max(best[m - 1][i], line(i, j))
+                if v < best[m][j] - 1e-9:
+                    best[m][j], arg[m][j] = v, i
+    starts, j = [], k
+    for m in range(n, 0, -1):
+        i = arg[m][j]
+        starts.append(i)
+        j = i
+    return best[n][k], starts[::-1]
+
+
+@dataclass
+class _Strokes:
+    faux: float  # emboldening stroke (fill colour)
+    outline: float  # ring width of the first outline
+    outline2: float  # ring width of the second outline
+
+    @property
+    def outer(self) -> float:
+        return self.faux + self.outline + self.outline2
+
+
+def _strokes(style: Style, fam: FontFamily, bold: bool, size: float, scale: float) -> _Strokes:
+    return _Strokes(
+        faux=FAUX_BOLD * size if bold and fam.faux_bold else 0.0,
+        outline=max(0.0, style.outline_width) * scale if style.outline is not None else 0.0,
+        outline2=max(0.0, style.outline2_width) * scale if style.outline2 is not None else 0.0,
+    )
+
+
+def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int, stroke: float) -> tuple[float, list[str]]:
+    """Best n-line break at this size and its real widest line (kerning included)."""
+    space = font.getlength(" ")
+    _, starts = _split([font.getlength(w) for w in words], space, n)
+    ends = starts[1:] + [len(words)]
+    lines = [" ".join(words[a:b]) for a, b in zip(starts, ends)]
+    return max(font.getlength(s) for s in lines) + 2 * stroke, lines
+
+
+def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: float,
+            max_w: float, max_lines: int, min_scale: float) -> tuple[int, float, list[str], bool]:
+    """Font size, scale, lines and fitted flag, in the order: 1 line, wrap, shrink."""
+    n_max = max(1, min(max_lines, len(words)))
+    size0 = max(1, round(base))
+
+    def at(size: int, n: int) -> tuple[float, list[str]]:
+        s = size / size0
+        return _lines_at(fam.face(bold, size), words, n, _strokes(style, fam, bold, size, s).outer)
+
+    for n in range(1, n_max + 1):
+        w, lines = at(size0, n)
+        if w <= max_w:
+            return size0, 1.0, lines, True
+    # Widths, strokes included, scale ~linearly with the size: jump to the estimate,
+    # then step down a pixel at a time for hinting/kerning rounding.
+    min_size = max(1, math.ceil(size0 * min_scale))
+    size = min(size0 - 1, math.floor(size0 * max_w / max(w, 1e-6)))
+    while size >= min_size:
+        w, lines = at(size, n_max)
+        if w <= max_w:
+            return size, size / size0, lines, True
+        size -= 1
+    size = min(size0, min_size)
+    _, lines = at(size, n_max)
+    return size, size / size0, lines, False
+
+
+# ---------------------------------------------------------------------------- drawing
+
+def _over(P: np.ndarray, A: np.ndarray, color: Any, a: np.ndarray) -> None:
+    """Porter-Duff 'over' of a colour layer onto a premultiplied (P, A) stack, in place."""
+    c = np.asarray(color, np.float32)
+    P *= (1.0 - a)[..., None]
+    P += (c * a[..., None]) if c.ndim == 3 else a[..., None] * c
+    A *= 1.0 - a
+    A += a
+
+
+def _text_mask(size: tuple[int, int], font: ImageFont.FreeTypeFont,
+               placed: list[tuple[float, float, str]], stroke: float) -> np.ndarray:
+    im = Image.new("L", size, 0)
+    d = ImageDraw.Draw(im)
+    for x, y, s in placed:
+        d.text((x, y), s, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255)
+    return np.asarray(im, np.float32) / 255.0
+
+
+def _rotate(P: np.ndarray, A: np.ndarray, angle: float, center: tuple[float, float]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rotate premultiplied layers about ``center`` on a canvas grown to hold them.
+
+    Returns P, A and the 2x3 matrix from the old local coordinates to the new ones.
+    Premultiplied, so bilinear sampling does not bleed dark transparent pixels in.
+    """
+    h, w = A.shape
+    M = cv2.getRotationMatrix2D(center, angle, 1.0)
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    pts = cv2.transform(corners[None], M)[0]
+    lo = np.floor(pts.min(0)) - 1
+    hi = np.ceil(pts.max(0)) + 1
+    M[:, 2] -= lo
+    size = (int(hi[0] - lo[0]), int(hi[1] - lo[1]))
+    P2 = cv2.warpAffine(P, M, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    A2 = cv2.warpAffine(A, M, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    return P2, A2, M
+
+
+def _empty(caption: Caption) -> Sprite:
+    x0, y0, x1, y1 = caption.box
+    cx, cy = (x0 + x1) // 2, y1
+    return Sprite(np.zeros((0, 0, 4), np.uint8), int(cx), int(cy),
+                  RenderInfo((int(cx), int(cy), int(cx), int(cy)), 0, [], True, 1.0))
+
+
+def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
+            max_lines: int | None = None, min_scale: float = 0.6) -> Sprite:
+    """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
+
+    Raises InputError for an unreadable ``font``. Empty text gives an empty sprite.
+    """
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    if H < 1 or W < 1:
+        raise ValueError(f"frame_shape must be at least 1x1, got {tuple(frame_shape)}")
+    fam = load_family(font)
+    words = text.split()
+    if not words:
+        return _empty(caption)
+    style = caption.style
+    bold = style.weight > BOLD_WEIGHT
+    rpath, rindex = fam.bold if bold else fam.regular
+    asc_em, desc_em = _metrics(rpath, rindex)
+
+    # --- size: Korean ink height -> Latin ascender height
+    th = style.text_height
+    if not (math.isfinite(th) and th >= 1):  # unmeasured: from the box and line count
+        ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
+        th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
+    base = max(1.0, th / asc_em)
+
+    # --- width available and line budget
+    subtitle = _is_subtitle(caption, W, H)
+    up_w, _ = _upright_size(caption.box, style.angle)
+    margin = max(2, round(MARGIN * W))
+    frame_w = max(1.0, W - 2 * margin)
+    if subtitle:
+        max_w = min(frame_w, max(up_w, SUBTITLE_WIDTH * W))
+    else:
+        max_w = min(frame_w, max(OTHER_WIDTH * up_w, MIN_WIDTH_EM * base))
+        if style.banner is not None:  # the plate's width is free to use, margins kept
+            b = style.banner.box
+            inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
+            max_w = min(frame_w, max(max_w, inner))
+    n_lines = max_lines if max_lines is not None else (2 if subtitle else 3)
+    if n_lines < 1:
+        raise ValueError(f"max_lines must be >= 1, got {n_lines}")
+    min_scale = min(1.0, max(0.05, float(min_scale)))
+    size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale)
+
+    # --- upright block in a local canvas
+    fnt = fam.face(bold, size)
+    st = _strokes(style, fam, bold, size, scale)
+    outer = st.outer
+    asc, desc = asc_em * size, desc_em * size
+    pitch = asc + desc + max(LINE_GAP * size, 2 * outer)
+    widths = []
+    for s in lines:
+        l, _, r, _ = fnt.getbbox(s, anchor="ls", stroke_width=outer)
+        widths.append((l, r))
+    block_w = max(r - l for l, r in widths)
+    core_h = asc + (len(lines) - 1) * pitch  # ascender of line 1 to baseline of the last
+    block_h = core_h + desc + 2 * outer
+    sh = style.shadow
+    sdx, sdy = (sh.dx * scale, sh.dy * scale) if sh else (0.0, 0.0)
+    sigma = min(4.0, max(0.6, SHADOW_BLUR * size)) if sh else 0.0
+    pad = int(math.ceil(outer + abs(sdx) + abs(sdy) + 3 * sigma)) + 3
+    cw, ch = int(math.ceil(block_w)) + 2 * pad, int(math.ceil(block_h)) + 2 * pad
+    placed = []
+    for k, (s, (l, r)) in enumerate(zip(lines, widths)):
+        lw = r - l
+        off = {"left": 0.0, "right": block_w - lw}.get(style.align, (block_w - lw) / 2)
+        placed.append((pad + off - l, pad + outer + asc + k * pitch, s))
+
+    fill = _text_mask((cw, ch), fnt, placed, st.faux)
+    ring1 = _text_mask((cw, ch), fnt, placed, st.faux + st.outline) if st.outline > 0 else fill
+    ring2 = _text_mask((cw, ch), fnt, placed, outer) if st.outline2 > 0 else ring1
+    P = np.zeros((ch, cw, 3), np.float32)
+    A = np.zeros((ch, cw), np.float32)
+    if sh:
+        M = np.float32([[1, 0, sdx], [0, 1, sdy]])
+        sa = cv2.warpAffine(ring2, M, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=0)
+        sa = cv2.GaussianBlur(sa, (0, 0), sigma) * SHADOW_OPACITY
+        _over(P, A, sh.color, sa)
+    if st.outline2 > 0:
+        _over(P, A, style.outline2, ring2)
+    if st.outline > 0:
+        _over(P, A, style.outline, ring1)
+    fill_col: Any = style.fill
+    if style.fill2 is not None:  # vertical gradient over each line, ascender to descender
+        t = np.zeros(ch, np.float32)
+        for _, by, _ in placed:
+            rows = np.arange(int(by - asc - outer), int(math.ceil(by + desc + outer)) + 1)
+            rows = rows[(rows >= 0) & (rows < ch)]
+            t[rows] = np.clip((rows - (by - asc)) / max(asc + desc, 1e-6), 0, 1)
+        top, bot = np.asarray(style.fill, np.float32), np.asarray(style.fill2, np.float32)
+        fill_col = np.broadcast_to((top * (1 - t[:, None]) + bot * t[:, None])[:, None, :], (ch, cw, 3))
+    _over(P, A, fill_col, fill)
+
+    # --- anchor: local point (ax, ay) goes to frame point (fx, fy)
+    x0, y0, x1, y1 = caption.box
+    core_top = pad + outer  # local y of line 1's ascender line, minus nothing
+    if abs(style.angle) >= 0.5 or style.banner is not None:
+        ay, fy = core_top - outer + (core_h + 2 * outer) / 2, (y0 + y1) / 2
+    elif (y0 + y1) / 2 >= H / 2:
+        ay, fy = core_top + core_h + outer, y1  # subtitles grow upward
+    else:
+        ay, fy = core_top - outer, y0
+    if abs(style.angle) >= 0.5 or style.align not in ("left", "right"):
+        ax, fx = pad + block_w / 2, (x0 + x1) / 2
+    elif style.align == "left":
+        ax, fx = pad, x0
+    else:
+        ax, fx = pad + block_w, x1
+    # the block's own rectangle in local coordinates (for box, clamping, banner)
+    blk = np.array([[pad, pad], [pad + block_w, pad], [pad + block_w, pad + block_h],
+                    [pad, pad + block_h]], np.float32)
+    if abs(style.angle) >= 0.01:
+        P, A, R = _rotate(P, A, style.angle, (pad + block_w / 2, core_top - outer + (core_h + 2 * outer) / 2))
+        ax, ay = (R @ np.array([ax, ay, 1.0], np.float32)).tolist()
+        blk = cv2.transform(blk[None], R)[0]
+    ox, oy = fx - ax, fy - ay  # local -> frame translation
+    bx0, by0 = blk.min(0) + (ox, oy)
+    bx1, by1 = blk.max(0) + (ox, oy)
+    # keep the block inside the frame when it fits (a caption near an edge shifts inward)
+    vm = max(1, round(0.01 * H))
+    dx = dy = 0.0
+    if bx1 - bx0 <= W - 2 * margin:
+        dx = max(0.0, margin - bx0) - max(0.0, bx1 - (W - margin))
+    elif bx1 - bx0 <= W:
+        dx = (W - (bx1 + bx0)) / 2
+    else:
+        fitted = False
+    if by1 - by0 <= H - 2 * vm:
+        dy = max(0.0, vm - by0) - max(0.0, by1 - (H - vm))
+    elif by1 - by0 <= H:
+        dy = (H - (by1 + by0)) / 2
+    else:
+        fitted = False
+    ox, oy = round(ox + dx), round(oy + dy)
+    box = (int(math.floor(bx0 + dx)), int(math.floor(by0 + dy)),
+           int(math.ceil(bx1 + dx)), int(math.ceil(by1 + dy)))
+    sx, sy = ox, oy  # sprite top-left in the frame
+
+    # --- banner plate, outside the old plate only
+    if style.banner is not None:
+        P, A, sx, sy = _plate(P, A, sx, sy, caption.box, box, style, outer, desc, W, H)
+
+    # straight alpha, cropped to the ink
+    ys, xs = np.nonzero(A > 0.5 / 255)
+    if len(xs) == 0:
+        return _empty(caption)
+    ry0, ry1, rx0, rx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    P, A = P[ry0:ry1, rx0:rx1], A[ry0:ry1, rx0:rx1]
+    rgb = np.where(A[..., None] > 1e-6, P / np.maximum(A, 1e-6)[..., None], 0.0)
+    rgba = np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(A * 255 + 0.5, 0, 255)]).astype(np.uint8)
+    info = RenderInfo(box, size, lines, fitted, scale)
+    return Sprite(rgba, int(sx + rx0), int(sy + ry0), info, bold=bold, font=rpath)
+
+
+def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box, style: Style,
+           outer: float, desc: float, W: int, H: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Put the enlarged banner plate under the text, where the old plate does not reach."""
+    bn = style.banner
+    assert bn is not None
+    b0, b1, b2, b3 = bn.box
+    ml, mt = max(0, kbox[0] - b0), max(0, kbox[1] - b1)
+    mr, mb = max(0, b2 - kbox[2]), max(0, b3 - kbox[3])
+    # the English box already includes descenders below the Korean-matched baseline
+    want = (ebox[0] - ml, ebox[1] - mt, ebox[2] + mr, max(ebox[3] - desc, ebox[1]) + mb)
+    want = (int(want[0]), int(want[1]), int(want[2]), int(max(want[3], ebox[3] + 1)))
+    r = (max(0, min(want[0], b0)), max(0, min(want[1], b1)),
+         min(W, max(want[2], b2)), min(H, max(want[3], b3)))
+    if r[0] >= r[2] or r[1] >= r[3] or (r[0] >= b0 and r[1] >= b1 and r[2] <= b2 and r[3] <= b3):
+        return P, A, sx, sy
+    h, w = A.shape
+    ux0, uy0 = min(sx, r[0]), min(sy, r[1])
+    ux1, uy1 = max(sx + w, r[2]), max(sy + h, r[3])
+    P2 = np.zeros((uy1 - uy0, ux1 - ux0, 3), np.float32)
+    A2 = np.zeros((uy1 - uy0, ux1 - ux0), np.float32)
+    pa = np.zeros_like(A2)
+    pa[r[1] - uy0:r[3] - uy0, r[0] - ux0:r[2] - ux0] = float(np.clip(bn.opacity, 0, 1))
+    # An opaque plate is redrawn whole (hides the old plate's soft, compressed edge); a
+    # translucent one only outside the old box, overlapping its 1-px edge.
+    e = 1
+    ib = (max(b0 + e, r[0]), max(b1 + e, r[1]), min(b2 - e, r[2]), min(b3 - e, r[3]))
+    if bn.opacity < 0.98 and ib[0] < ib[2] and ib[1] < ib[3]:
+        pa[ib[1] - uy0:ib[3] - uy0, ib[0] - ux0:ib[2] - ux0] = 0.0
+    _over(P2, A2, bn.color, pa)
+    # the text layers go over the plate: premultiplied over = P_top + P_bottom * (1 - A_top)
+    sl = (slice(sy - uy0, sy - uy0 + h), slice(sx - ux0, sx - ux0 + w))
+    P2[sl] = P + P2[sl] * (1 - A)[..., None]
+    A2[sl] = A + A2[sl] * (1 - A)
+    return P2, A2, ux0, uy0
+
+
+def render_caption(canvas: np.ndarray, caption: Caption, text: str, **kw: Any) -> RenderInfo:
+    """``prepare`` + ``draw`` for one still frame; kw as for ``prepare``."""
+    sprite = prepare(caption, text, canvas.shape, **kw)
+    sprite.draw(canvas)
+    return sprite.info
+
+
+__all__ = ["BOLD_WEIGHT", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font",
+           "prepare", "render_caption"]
