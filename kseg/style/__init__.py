@@ -199,44 +199,64 @@ def _fit_rows(vals: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Fill pixels of the footprint: nearer to the (row-dependent) colour of its deepest
-    pixels than to the other ink, and connected to those deep pixels."""
-    d = _dt(F)
-    ridge = F & (d >= cv2.dilate(d, np.ones((3, 3), np.uint8)) - 1e-4)
-    vals = d[ridge]
-    if vals.size < 5:
-        return F.copy()
-    seeds = ridge & (d >= max(1.0, float(np.percentile(vals, 50))))
-    if seeds.sum() < 5:
-        seeds = ridge
-    a, b = _fit_rows(lab[seeds].astype(np.float64), v[seeds].astype(np.float64))
-    pv = v[F].astype(np.float64)
-    model = a + np.outer(pv, b)
+    """Fill pixels of the footprint: the innermost colour layer.
+
+    The footprint's colours are clustered (k-means in Lab, near-equal clusters merged);
+    clusters are then peeled from the outside in (the one touching the outside most goes
+    first) while some other cluster is still fully enclosed. Depth in the footprint is no
+    guide: a thick outline where glyphs meet is deeper than a thin fill stroke."""
+    from scipy.cluster.vq import kmeans2
+
     pts = lab[F].astype(np.float64)
-    e_fill = _de(pts, model)
-    fill_px = e_fill < 20.0
-    for _ in range(3):
-        other = pts[~fill_px]
-        if len(other) < max(5, 0.03 * len(pts)):
-            fill_px = e_fill < 20.0
+    if len(pts) < 20:
+        return F.copy()
+    k = min(4, max(1, len(pts) // 10))
+    centers, labels = kmeans2(pts, k, seed=0, minit="++", iter=20)
+    # merge near-equal clusters (k-means splits one flat colour under noise / compression)
+    ids = list(range(len(centers)))
+    for i in range(len(centers)):
+        for j in range(i):
+            if np.any(labels == i) and np.any(labels == j) and float(_de(centers[i], centers[j])) < DISTINCT:
+                labels[labels == i] = ids[j]
+                ids[i] = ids[j]
+                break
+    lbl = np.full(F.shape, -1, np.int32)
+    lbl[F] = labels
+    present = [c for c in np.unique(labels) if (labels == c).sum() >= 3]
+    if len(present) <= 1:
+        return F.copy()
+    k3 = np.ones((3, 3), np.uint8)
+    region = F.copy()
+    remaining = list(present)
+
+    def contact(c: int) -> float:
+        m = lbl == c
+        own_edge = m & cv2.dilate((~m).astype(np.uint8), k3).astype(bool)
+        touch = m & cv2.dilate((~region).astype(np.uint8), k3).astype(bool)
+        return float(touch.sum()) / max(1.0, float(own_edge.sum()))
+
+    while len(remaining) > 1:
+        cs = {c: contact(c) for c in remaining}
+        if min(cs.values()) > 0.1:
             break
-        o = np.median(other[_de(other, model[~fill_px]) > 10.0], axis=0) if (
-            _de(other, model[~fill_px]) > 10.0).sum() >= 5 else np.median(other, axis=0)
-        e_other = _de(pts, o)
-        new = e_fill < e_other
-        if np.array_equal(new, fill_px):
+        out = max(cs, key=cs.get)
+        if cs[out] < 0.2:
             break
-        fill_px = new
-    cand = np.zeros(F.shape, bool)
-    cand[F] = fill_px
-    n, lbl = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return cand
-    deep = np.unique(lbl[seeds & cand])
-    deep = deep[deep > 0]
-    if deep.size == 0:
-        return cand
-    return np.isin(lbl, deep)
+        remaining.remove(out)
+        region &= lbl != out
+    cs = {c: contact(c) for c in remaining}
+    core = min(cs, key=cs.get)
+    fill = lbl == core
+    if len(remaining) > 1 and fill.any():
+        # a vertical gradient split into bands: neighbours lying above or below the core
+        vc = float(v[fill].mean())
+        span = max(3.0, _extent(v[region]))
+        near = cv2.dilate(fill.astype(np.uint8), k3).astype(bool)
+        for c in remaining:
+            m = lbl == c
+            if c != core and (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
+                fill |= m
+    return fill
 
 
 def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:

@@ -11,11 +11,12 @@ kseg would have to create and clean up.
 """
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from ..types import TranslationRequest
 from .base import CachedTranslator, GarbageReply, TranslatorError, caption_error, has_text, \
-    one_line, with_retries
+    one_line, scrub, with_retries
 from .tm import Glossary
 
 KEY_VAR = "DEEPL_AUTH_KEY"
@@ -50,6 +51,20 @@ def batch_context(batch: list[TranslationRequest], glossary: Glossary | None) ->
     return ctx[-MAX_CONTEXT_CHARS:]
 
 
+class _Redact(logging.Filter):
+    """The SDK logs response bodies at DEBUG; a server that echoes the key must not leak it."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if self.secret in msg:
+            record.msg, record.args = scrub(msg, (self.secret,)), ()
+        return True
+
+
 class DeepLTranslator(CachedTranslator):
     backend = "deepl"
     batch_size = BATCH
@@ -68,6 +83,7 @@ class DeepLTranslator(CachedTranslator):
         self.timeout = float(timeout)
         self.retries = int(retries)
         self._auth_key = auth_key
+        logging.getLogger("deepl").addFilter(_Redact(auth_key))
         self._client = deepl.Translator(auth_key, server_url=self.url, send_platform_info=False)
 
     def context(self, r: TranslationRequest) -> tuple[list[str], list[str]]:
