@@ -42,7 +42,7 @@ def shorten(text: str, limit: int = 30) -> str:
 
 
 def has_text(text: str | None) -> bool:
-    """True when the caption holds a letter or digit: "", "…" and "♪♪" are left untranslated."""
+    """True when the caption holds a letter or digit ("", "…" and "♪♪" stay untranslated)."""
     return bool(text) and any(ch.isalnum() for ch in unicodedata.normalize("NFC", text))
 
 

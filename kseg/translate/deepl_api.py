@@ -83,7 +83,9 @@ class DeepLTranslator(CachedTranslator):
         self.timeout = float(timeout)
         self.retries = int(retries)
         self._auth_key = auth_key
-        logging.getLogger("deepl").addFilter(_Redact(auth_key))
+        sdk_log = logging.getLogger("deepl")
+        if not any(isinstance(f, _Redact) and f.secret == auth_key for f in sdk_log.filters):
+            sdk_log.addFilter(_Redact(auth_key))
         self._client = deepl.Translator(auth_key, server_url=self.url, send_platform_info=False)
 
     def context(self, r: TranslationRequest) -> tuple[list[str], list[str]]:

@@ -77,7 +77,8 @@ _LABEL = re.compile(r"^(?:english(?: translation| subtitle)?|translation|transla
                     r"answer|output|en)\s*[:：]\s*", re.I)
 _NOTE = re.compile(r"^[(\[]?\s*(?:note|notes|explanation|romani[sz]ation|literal(?:ly)?|"
                    r"context)\b", re.I)
-_QUOTES = [('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"), ("«", "»")]
+_QUOTES = [('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』"),
+           ("«", "»")]
 
 
 def parse_reply(reply: object, source: str) -> str:

@@ -36,8 +36,9 @@ def loose_key(text: str) -> str:
 
 
 def _fail(path: Path, where: int | str | None, reason: str) -> InputError:
-    loc = f"{path}:{where}" if isinstance(where, int) else f"{path}" + (f": {where}" if where else "")
-    return InputError(f"{loc}: {reason}")
+    if isinstance(where, int):
+        return InputError(f"{path}:{where}: {reason}")
+    return InputError(f"{path}: {where}: {reason}" if where else f"{path}: {reason}")
 
 
 def _read_text(path: Path) -> str:
@@ -93,7 +94,8 @@ def _pairs_json(path: Path, text: str) -> list[tuple[int | str, str, str]]:
             elif isinstance(item, list) and len(item) == 2:
                 items.append((item[0], item[1]))
             else:
-                raise _fail(path, f"entry {i}", 'expected ["Korean", "English"] or {"ko": .., "en": ..}')
+                raise _fail(path, f"entry {i}",
+                            'expected ["Korean", "English"] or {"ko": .., "en": ..}')
     else:
         raise _fail(path, None, "JSON must be an object or a list of pairs")
     out: list[tuple[int | str, str, str]] = []

@@ -1,0 +1,539 @@
+"""Translate stage: TM files, the OpenAI-chat and DeepL backends against a real loopback HTTP
+server (scripted: ok, 429, 500, garbage, hang, refused), the persistent cache, key hygiene."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from kseg.errors import InputError, KsegError
+from kseg.translate import TranslationCache, TranslatorError, get_translator
+from kseg.types import TranslationRequest as R
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-test-SECRET-0123456789"
+DKEY = "dl-SECRET-abcdef:fx"
+TABLE = {"안녕하세요": "Hello.", "괜찮아?": "Are you okay?",
+         "김민수 씨": "Mr. Kim Min-su", "밥 먹었어?": "Did you eat?"}
+
+
+def english(text: str) -> str:
+    return TABLE.get(text) or "Line " + hashlib.md5(text.encode()).hexdigest()[:8]
+
+
+# --------------------------------------------------------------------- loopback server
+
+class Fake:
+    """One loopback server speaking POST /v1/chat/completions and DeepL's POST /v2/translate.
+
+    ``script`` is consumed one behaviour per request (then "ok"): "ok", "429" (Retry-After),
+    "500", "garbage" (200, not JSON), "korean" (200, the source echoed), "hang" (no answer until
+    the test ends), "echo401"/"echo400" (an error body that quotes the Authorization header).
+    """
+
+    def __init__(self) -> None:
+        self.script: list[str] = []
+        self.hits: list[dict] = []
+        self.release = threading.Event()
+        self.retry_after = "0.05"
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                body = json.loads(raw) if raw else None
+                heads = {k.lower(): v for k, v in self.headers.items()}
+                fake.hits.append({"path": self.path, "headers": heads,
+                                  "body": body, "t": time.monotonic()})
+                what = fake.script.pop(0) if fake.script else "ok"
+                try:
+                    fake.answer(self, what, body)
+                except OSError:  # the client gave up (timeout test)
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, h: BaseHTTPRequestHandler, what: str, body) -> None:
+        def send(status: int, payload, headers=()):
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            for k, v in headers:
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+
+        auth = h.headers.get("Authorization", "")
+        if what == "hang":
+            self.release.wait(10)
+            return
+        if what == "429":
+            return send(429, {"error": {"message": "slow down"}, "message": "slow down"},
+                        [("Retry-After", self.retry_after)])
+        if what == "500":
+            return send(500, {"error": {"message": "boom"}})
+        if what == "garbage":
+            return send(200, b"<html>this is not JSON")
+        if what == "echo401":
+            return send(401, {"error": {"message": f"bad key {auth}"}})
+        if what == "echo400":
+            return send(400, {"message": f"bad request from {auth}"})
+        if what == "403":
+            return send(403, {"message": "forbidden"})
+        if h.path.endswith("/chat/completions"):
+            user = body["messages"][-1]["content"]
+            src = user.rsplit("\n", 1)[-1]
+            reply = src if what == "korean" else english(src)
+            return send(200, {"id": "c1", "object": "chat.completion", "created": 0,
+                              "model": body["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop",
+                                           "message": {"role": "assistant", "content": reply}}]})
+        if h.path == "/v2/translate":
+            return send(200, {"translations": [
+                {"detected_source_language": "KO", "text": english(t), "billed_characters": len(t)}
+                for t in body["text"]]})
+        send(404, {"error": {"message": "not found"}})
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def srv():
+    s = Fake()
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    for k in ("OPENAI_API_KEY", "KSEG_OPENAI_API_KEY", "DEEPL_AUTH_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("KSEG_CACHE", str(tmp_path / "kseg-cache"))
+
+
+def refused_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connections are refused
+    return f"http://127.0.0.1:{port}"
+
+
+def llm(srv, tmp_path, **kw):
+    kw.setdefault("cache", tmp_path / "c.sqlite")
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("retries", 2)
+    return get_translator(f"openai:{srv.url}/v1", llm_model="test-model", **kw)
+
+
+def deepl(srv, tmp_path, monkeypatch, **kw):
+    monkeypatch.setenv("DEEPL_AUTH_KEY", DKEY)
+    kw.setdefault("cache", tmp_path / "c.sqlite")
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("retries", 2)
+    return get_translator(f"deepl:{srv.url}", **kw)
+
+
+SCENE = [R("안녕하세요", before=["어제 봤지?"], after=["괜찮아?"]),
+         R("괜찮아?", before=["어제 봤지?", "안녕하세요"], after=["밥 먹었어?"]),
+         R("밥 먹었어?", before=["안녕하세요", "괜찮아?"], after=[])]
+
+
+# --------------------------------------------------------------------------- specs
+
+def test_bad_specs_and_settings(tmp_path):
+    for spec, words in [("google", "unknown translator"), ("", "unknown translator"),
+                        ("tm:", "needs a file"), ("openai:http://127.0.0.1:9/v1", "--llm-model")]:
+        with pytest.raises(TranslatorError, match=words):
+            get_translator(spec, cache=tmp_path / "c.sqlite")
+    with pytest.raises(TranslatorError, match="DEEPL_AUTH_KEY"):
+        get_translator("deepl", cache=tmp_path / "c.sqlite")
+    with pytest.raises(TranslatorError, match="timeout"):
+        get_translator("deepl", timeout=0)
+    assert issubclass(TranslatorError, KsegError)
+
+
+def test_names(srv, tmp_path, monkeypatch):
+    tm = tmp_path / "m.tsv"
+    tm.write_text("안녕\tHi\n", encoding="utf-8")
+    assert get_translator(f"tm:{tm}").name == f"tm:{tm.resolve()}"
+    assert llm(srv, tmp_path).name == f"openai:{srv.url}/v1:test-model"
+    # the API root is found from a bare host or a pasted endpoint
+    bare = get_translator(f"openai:{srv.url}", llm_model="m", cache=tmp_path / "c.sqlite")
+    assert bare.name == f"openai:{srv.url}/v1:m"
+    pasted = get_translator(f"openai:{srv.url}/v1/chat/completions/", llm_model="m", no_cache=True)
+    assert pasted.name == f"openai:{srv.url}/v1:m"
+    assert deepl(srv, tmp_path, monkeypatch).name == f"deepl:{srv.url}"
+    assert get_translator("deepl", no_cache=True).name == "deepl"
+
+
+# --------------------------------------------------------------------- OpenAI chat API
+
+def test_openai_sends_context_glossary_and_parses(srv, tmp_path):
+    gl = tmp_path / "names.tsv"
+    gl.write_text("# names\n김민수\tKim Min-su\n박지훈\tPark Ji-hoon\n", encoding="utf-8")
+    tr = llm(srv, tmp_path, glossary=gl)
+    req = R("김민수 씨", before=["어제 봤지?", "그래"], after=["박지훈이 왔어"])
+    assert tr.translate([req]) == ["Mr. Kim Min-su"]
+    hit, = srv.hits
+    assert hit["path"] == "/v1/chat/completions"
+    body = hit["body"]
+    assert body["model"] == "test-model"
+    system, user = body["messages"]
+    assert system["role"] == "system" and "Korean" in system["content"]
+    assert "English" in system["content"]
+    u = user["content"]
+    for s in ("어제 봤지?", "그래", "박지훈이 왔어", "김민수 = Kim Min-su", "박지훈 = Park Ji-hoon"):
+        assert s in u
+    assert u.rstrip().endswith("김민수 씨")
+    # no key in the environment: a dummy is sent (local servers need none)
+    assert hit["headers"]["authorization"] == "Bearer kseg-no-key"
+
+
+def test_openai_glossary_sends_only_terms_that_occur(srv, tmp_path):
+    tr = llm(srv, tmp_path, glossary={"김민수": "Kim Min-su", "이서연": "Lee Seo-yeon"})
+    tr.translate([R("김민수 씨")])
+    u = srv.hits[0]["body"]["messages"][-1]["content"]
+    assert "Kim Min-su" in u and "Lee Seo-yeon" not in u
+
+
+def test_openai_key_from_env_and_never_in_errors_or_logs(srv, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-lower-priority")
+    monkeypatch.setenv("KSEG_OPENAI_API_KEY", KEY)
+    caplog.set_level(logging.DEBUG)
+    tr = llm(srv, tmp_path, retries=0)
+    tr.translate([R("안녕하세요")])
+    assert srv.hits[0]["headers"]["authorization"] == f"Bearer {KEY}"
+    srv.script = ["echo401"]
+    with pytest.raises(TranslatorError) as e:
+        tr.translate([R("괜찮아?")])
+    msg = str(e.value)
+    assert "401" in msg and "괜찮아?" in msg and "OPENAI_API_KEY" in msg
+    assert KEY not in msg and KEY not in caplog.text
+    tr2 = llm(srv, tmp_path, retries=0)
+    srv.script = ["echo400"]
+    with pytest.raises(TranslatorError) as e:
+        tr2.translate([R("밥 먹었어?")])
+    assert "400" in str(e.value) and KEY not in str(e.value)
+    assert KEY not in caplog.text
+    assert "\n" not in str(e.value)
+
+
+def test_openai_reply_cleanup():
+    from kseg.translate.base import GarbageReply
+    from kseg.translate.openai_chat import parse_reply
+
+    ok = {'"Hello."': "Hello.", "Translation: Hi there": "Hi there",
+          "Here is the translation:\nI'm fine.\n\nNote: casual speech": "I'm fine.",
+          "<think>김민수 means...</think>\nHey, Min-su!": "Hey, Min-su!",
+          "```\nOkay.\n```": "Okay.", "English: “Let's go.”": "Let's go."}
+    for reply, want in ok.items():
+        assert parse_reply(reply, "안녕하세요") == want
+    for bad in ["", "   ", None, 42, "안녕하세요", "x" * 400]:
+        with pytest.raises(GarbageReply):
+            parse_reply(bad, "안녕하세요")
+
+
+@pytest.mark.parametrize("first", ["500", "429", "garbage", "korean"])
+def test_openai_recovers_from_one_bad_reply(srv, tmp_path, first):
+    tr = llm(srv, tmp_path, retries=2)
+    srv.script = [first]
+    assert tr.translate([R("안녕하세요")]) == ["Hello."]
+    assert len(srv.hits) == 2
+
+
+def test_openai_honours_retry_after(srv, tmp_path):
+    srv.retry_after = "1"
+    srv.script = ["429"]
+    assert llm(srv, tmp_path).translate([R("괜찮아?")]) == ["Are you okay?"]
+    assert srv.hits[1]["t"] - srv.hits[0]["t"] >= 0.95
+
+
+@pytest.mark.parametrize("what,words", [("500", "HTTP 500"), ("429", "rate-limited"),
+                                        ("garbage", "unusable reply"), ("korean", "Korean")])
+def test_openai_gives_up_after_retries(srv, tmp_path, what, words):
+    tr = llm(srv, tmp_path, retries=1)
+    srv.script = [what] * 5
+    with pytest.raises(TranslatorError, match=words) as e:
+        tr.translate([R("괜찮아?")])
+    assert "'괜찮아?'" in str(e.value) and srv.url in str(e.value)
+    assert len(srv.hits) == 2  # first try + 1 retry
+
+
+def test_openai_timeout_on_a_hanging_server(srv, tmp_path):
+    tr = llm(srv, tmp_path, timeout=0.3, retries=0)
+    srv.script = ["hang"]
+    t = time.monotonic()
+    with pytest.raises(TranslatorError, match=r"no reply .* within 0.3 s") as e:
+        tr.translate([R("안녕하세요")])
+    assert time.monotonic() - t < 5
+    assert "'안녕하세요'" in str(e.value)
+
+
+def test_openai_refused_port(tmp_path):
+    tr = get_translator(f"openai:{refused_url()}/v1", llm_model="m", retries=0, timeout=1,
+                        cache=tmp_path / "c.sqlite")
+    with pytest.raises(TranslatorError, match="cannot connect .*refused") as e:
+        tr.translate([R("안녕하세요")])
+    assert "'안녕하세요'" in str(e.value)
+
+
+def test_long_caption_is_shortened_in_errors(tmp_path):
+    tr = get_translator(f"openai:{refused_url()}/v1", llm_model="m", retries=0, no_cache=True)
+    with pytest.raises(TranslatorError) as e:
+        tr.translate([R("아주 " * 50)])
+    assert "…" in str(e.value) and len(str(e.value)) < 250
+
+
+def test_captions_without_text_call_nothing(srv, tmp_path):
+    tr = llm(srv, tmp_path)
+    assert tr.translate([R(""), R("   "), R("…"), R("♪ ♪"), R("안녕하세요")]) == \
+        [None, None, None, None, "Hello."]
+    assert len(srv.hits) == 1
+    assert tr.translate([]) == []
+
+
+def test_work_done_before_a_failure_is_kept(srv, tmp_path):
+    tr = llm(srv, tmp_path, retries=0)
+    srv.script = ["ok", "ok", "500"]
+    with pytest.raises(TranslatorError, match="밥 먹었어") as e:
+        tr.translate(SCENE)
+    assert e.value.done == ["Hello.", "Are you okay?", None]
+    tr2 = llm(srv, tmp_path, retries=0)  # the same cache: only the failed caption is asked
+    assert tr2.translate(SCENE) == ["Hello.", "Are you okay?", "Did you eat?"]
+    assert len(srv.hits) == 4
+
+
+# ------------------------------------------------------------------------------ cache
+
+def test_cache_hit_makes_no_request(srv, tmp_path):
+    tr = llm(srv, tmp_path)
+    first = tr.translate(SCENE)
+    assert len(srv.hits) == 3
+    assert tr.translate(SCENE) == first
+    assert len(srv.hits) == 3
+    # identical requests in one call are asked once
+    tr.translate([R("새 자막"), R("새 자막")])
+    assert len(srv.hits) == 4
+    # the key holds the context and the glossary: either changing asks again
+    tr.translate([R("안녕하세요", before=["다른 장면"], after=["괜찮아?"])])
+    assert len(srv.hits) == 5
+    llm(srv, tmp_path, glossary={"안녕": "Hi"}).translate(SCENE[:1])
+    assert len(srv.hits) == 6
+    # --no-cache neither reads nor writes
+    llm(srv, tmp_path, no_cache=True).translate(SCENE[:1])
+    assert len(srv.hits) == 7
+
+
+def test_cache_persists_across_processes(srv, tmp_path):
+    cache = tmp_path / "shared.sqlite"
+    tr = llm(srv, tmp_path, cache=cache)
+    tr.translate(SCENE[:2])
+    assert len(srv.hits) == 2
+    # Another process, same cache file, while this one still holds it open: reads our two
+    # results without asking, adds a third.
+    code = ("import sys, json; from kseg.translate import get_translator; "
+            "from kseg.types import TranslationRequest as R; "
+            f"tr = get_translator('openai:{srv.url}/v1', llm_model='test-model', "
+            f"cache=sys.argv[1]); reqs = {[(r.text, r.before, r.after) for r in SCENE]!r}; "
+            "print(json.dumps(tr.translate([R(t, b, a) for t, b, a in reqs])))")
+    out = subprocess.run([sys.executable, "-c", code, str(cache)], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["Hello.", "Are you okay?", "Did you eat?"]
+    assert len(srv.hits) == 3
+    assert tr.translate(SCENE) == ["Hello.", "Are you okay?", "Did you eat?"]
+    assert len(srv.hits) == 3  # the child's result is visible here too
+    assert len(TranslationCache(cache)) == 3
+
+
+def test_default_cache_location(srv, tmp_path):
+    from kseg.segment.registry import cache_dir
+
+    tr = get_translator(f"openai:{srv.url}/v1", llm_model="m")
+    tr.translate([R("안녕하세요")])
+    assert (cache_dir() / "translations.sqlite").is_file()
+    assert cache_dir() == tmp_path / "kseg-cache"
+
+
+def test_corrupt_cache_warns_once_and_still_translates(srv, tmp_path, caplog):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not an SQLite database\n" * 100)
+    caplog.set_level(logging.WARNING, logger="kseg.translate")
+    tr = llm(srv, tmp_path, cache=bad)
+    assert tr.translate(SCENE) == ["Hello.", "Are you okay?", "Did you eat?"]
+    assert tr.translate(SCENE[:1]) == ["Hello."]
+    warnings = [r for r in caplog.records if "cache" in r.getMessage()]
+    assert len(warnings) == 1 and str(bad) in warnings[0].getMessage()
+    assert bad.read_bytes().startswith(b"this is not")  # left alone, not overwritten
+    # a cache path that cannot be created (its parent is a file) is no worse
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert llm(srv, tmp_path, cache=blocker / "c.sqlite").translate(SCENE[:1]) == ["Hello."]
+
+
+# ------------------------------------------------------------------------------ DeepL
+
+def test_deepl_batches_with_context(srv, tmp_path, monkeypatch):
+    tr = deepl(srv, tmp_path, monkeypatch, glossary={"김민수": "Kim Min-su"})
+    reqs = [*SCENE, R("김민수 씨", before=["밥 먹었어?"])]
+    assert tr.translate(reqs) == ["Hello.", "Are you okay?", "Did you eat?", "Mr. Kim Min-su"]
+    hit, = srv.hits
+    assert hit["path"] == "/v2/translate"
+    assert hit["headers"]["authorization"] == f"DeepL-Auth-Key {DKEY}"
+    b = hit["body"]
+    assert b["text"] == [r.text for r in reqs]
+    assert b["source_lang"] == "KO" and b["target_lang"] == "EN-US"
+    assert "어제 봤지?" in b["context"] and "김민수 = Kim Min-su" in b["context"]
+    assert tr.translate(reqs) == ["Hello.", "Are you okay?", "Did you eat?", "Mr. Kim Min-su"]
+    assert len(srv.hits) == 1  # cached
+
+
+@pytest.mark.parametrize("first", ["429", "500", "garbage"])
+def test_deepl_recovers(srv, tmp_path, monkeypatch, first):
+    srv.script = [first]
+    assert deepl(srv, tmp_path, monkeypatch).translate(SCENE[:2]) == ["Hello.", "Are you okay?"]
+    assert len(srv.hits) == 2
+
+
+def test_deepl_failures_are_one_line_and_keyless(srv, tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    tr = deepl(srv, tmp_path, monkeypatch, retries=0)
+    for what, words in [("echo400", "Bad request"), ("403", "DEEPL_AUTH_KEY"),
+                        ("429", "rate-limited"), ("garbage", "unusable reply")]:
+        srv.script = [what]
+        with pytest.raises(TranslatorError, match=words) as e:
+            tr.translate([R("괜찮아?")])
+        msg = str(e.value)
+        assert "'괜찮아?'" in msg and DKEY not in msg and "\n" not in msg
+    assert DKEY not in caplog.text
+
+
+def test_deepl_hang_and_refused(srv, tmp_path, monkeypatch):
+    tr = deepl(srv, tmp_path, monkeypatch, retries=0, timeout=0.3)
+    srv.script = ["hang"]
+    t = time.monotonic()
+    with pytest.raises(TranslatorError, match="no reply"):
+        tr.translate([R("안녕하세요")])
+    assert time.monotonic() - t < 5  # the SDK waits at least its 1 s back-off deadline
+    monkeypatch.setenv("DEEPL_AUTH_KEY", DKEY)
+    tr = get_translator(f"deepl:{refused_url()}", retries=0, no_cache=True)
+    with pytest.raises(TranslatorError, match="cannot connect .*refused") as e:
+        tr.translate(SCENE)
+    assert "'안녕하세요'" in str(e.value) and "batch of 3" in str(e.value)
+
+
+# ----------------------------------------------------------------- translation memory
+
+def tm_file(tmp_path, text: str, name="m.tsv") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_tm_tsv_matching_and_misses(tmp_path):
+    p = tm_file(tmp_path, "# my memory\nko\ten\n\n안녕하세요\tHello.\n"
+                          "괜찮아? 많이 놀랐지?\tAre you okay? That must have scared you.\n"
+                          "웃음 폭발ㅋㅋㅋ\tLaughter explodes LOL\tnote column\n")
+    tr = get_translator(f"tm:{p}")
+    got = tr.translate([
+        R("안녕하세요"),
+        R("  괜찮아?   많이  놀랐지? "),  # spacing
+        R("괜찮아 많이놀랐지…"),  # punctuation, ellipsis and spaces OCR lost or added
+        R("웃음 폭발 ㅋㅋㅋ!!"),
+        R("ＡＢＣ"),  # a miss
+        R("…"),  # no text: not a miss
+        R("모르는 자막"),
+        R("ＡＢＣ"),
+    ])
+    assert got == ["Hello.", "Are you okay? That must have scared you.",
+                   "Are you okay? That must have scared you.", "Laughter explodes LOL",
+                   None, None, None, None]
+    assert tr.misses == ["ＡＢＣ", "모르는 자막"]
+
+
+def test_tm_exact_text_wins_over_loose_match(tmp_path):
+    p = tm_file(tmp_path, "네.\tYes.\n네!\tYes!\n")
+    tr = get_translator(f"tm:{p}")
+    assert tr.translate([R("네!"), R("네."), R("네")]) == ["Yes!", "Yes.", "Yes."]
+
+
+def test_tm_strict(tmp_path):
+    p = tm_file(tmp_path, "안녕하세요\tHello.\n")
+    tr = get_translator(f"tm:{p}", strict=True)
+    assert tr.translate([R("안녕하세요"), R("")]) == ["Hello.", None]
+    with pytest.raises(TranslatorError) as e:
+        tr.translate([R("안녕하세요"), R("모르는 자막"), R("또 모르는 것")])
+    msg = str(e.value)
+    assert "'모르는 자막'" in msg and "translation memory" in msg and "1 more" in msg
+    assert e.value.done == ["Hello.", None, None]
+
+
+def test_tm_json_forms(tmp_path):
+    for name, data in [("a.json", {"안녕하세요": "Hello."}),
+                       ("b.json", [["안녕하세요", "Hello."]]),
+                       ("c.json", [{"ko": "안녕하세요", "en": "Hello."}]),
+                       ("d.txt", {"안녕하세요": "Hello."})]:  # JSON recognised by content
+        p = tm_file(tmp_path, json.dumps(data, ensure_ascii=False), name)
+        assert get_translator(f"tm:{p}").translate([R("안녕하세요!")]) == ["Hello."]
+
+
+@pytest.mark.parametrize("text,where,words", [
+    ("안녕하세요\tHello.\n괜찮아? Are you okay?\n", ":2:", "no TAB"),
+    ("# c\n\n안녕하세요\t\n", ":3:", "no English"),
+    ("\tHello.\n", ":1:", "empty Korean"),
+    ("...\tDots\n", ":1:", "no letters"),
+    ("안녕\tHi\n안녕\tHello\n", ":2:", "different English (line 1)"),
+    ("# only a comment\n", ": ", "no entries"),
+    ('{"안녕": "Hi",\n "x": }', ":2:", "invalid JSON"),
+    ('[["안녕", "Hi"], ["혼자"]]', ": entry 2:", "expected"),
+    ('{"안녕": 3}', ": entry 1:", "strings"),
+    ('"just a string"', ": ", "object or a list"),
+])
+def test_tm_malformed(tmp_path, text, where, words):
+    p = tm_file(tmp_path, text, "bad.json" if text.lstrip()[:1] in "[{\"" else "bad.tsv")
+    with pytest.raises(InputError) as e:
+        get_translator(f"tm:{p}")
+    msg = str(e.value)
+    assert msg.startswith(str(p) + where) and words in msg, msg
+
+
+def test_tm_unreadable_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        get_translator(f"tm:{tmp_path / 'missing.tsv'}")
+    with pytest.raises(InputError, match="folder"):
+        get_translator(f"tm:{tmp_path}")
+    p = tmp_path / "latin1.tsv"
+    p.write_bytes("안녕\tHi\n".encode() + "caf\xe9\tcafe\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.tsv:2: not UTF-8"):
+        get_translator(f"tm:{p}")
+    bom = tmp_path / "bom.tsv"
+    bom.write_bytes("\ufeff안녕\tHi\n".encode())
+    assert get_translator(f"tm:{bom}").translate([R("안녕")]) == ["Hi"]
+
+
+def test_malformed_glossary_is_an_input_error(srv, tmp_path):
+    g = tm_file(tmp_path, "김민수\tKim Min-su\n박지훈 Park\n", "g.tsv")
+    with pytest.raises(InputError, match=r"g.tsv:2: no TAB"):
+        llm(srv, tmp_path, glossary=g)
