@@ -1,0 +1,360 @@
+"""Render stage: English drawn in the measured style, fitted, anchored, composited."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kseg.errors import InputError
+from kseg.render import (BOLD_WEIGHT, BUNDLED_BOLD, BUNDLED_REGULAR, RenderInfo, load_family,
+                         load_font, prepare, render_caption)
+from kseg.types import Banner, Caption, Shadow, Style
+
+GREY = (90, 90, 90)
+RED, BLUE, GREEN, YELLOW = (230, 20, 20), (20, 40, 220), (20, 200, 40), (250, 240, 30)
+
+
+def canvas(w: int = 640, h: int = 360) -> np.ndarray:
+    c = np.empty((h, w, 3), np.uint8)
+    c[:] = GREY
+    return c
+
+
+def caption(box=(200, 100, 440, 140), **kw) -> Caption:
+    st = dict(fill=RED, text_height=30.0, stroke_width=2.4)  # weight 0.08: regular
+    st.update(kw)
+    return Caption(regions=[0], box=box, text="가나다", style=Style(**st))
+
+
+def subtitle(w: int = 640, h: int = 360, **kw) -> Caption:
+    """A one-line drama subtitle, centred in the lower part of a w x h frame."""
+    return caption(box=(w // 2 - 120, int(h * 0.84), w // 2 + 120, int(h * 0.84) + 30),
+                   **{"text_height": 24.0, **kw})
+
+
+def near(img: np.ndarray, color, tol: int = 6) -> np.ndarray:
+    return (np.abs(img.astype(int) - np.array(color)) <= tol).all(axis=2)
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return (before != after).any(axis=2)
+
+
+def bbox(m: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(m)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+# ------------------------------------------------------------------------- style
+
+def test_fill_and_outline_colours_where_expected():
+    c = canvas()
+    cap = caption(outline=BLUE, outline_width=3.0)
+    info = render_caption(c, cap, "Hello there")
+    fill, ring = near(c, RED), near(c, BLUE)
+    assert fill.sum() > 300 and ring.sum() > 300
+    # the outline surrounds the fill: no fill pixel touches the grey background
+    bg = near(c, GREY, 0)
+    touch = cv2.dilate(fill.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & bg
+    assert touch.sum() == 0
+    # all changes lie in the reported box (no shadow here)
+    x0, y0, x1, y1 = bbox(changed(canvas(), c))
+    bx0, by0, bx1, by1 = info.box
+    assert bx0 - 1 <= x0 and by0 - 1 <= y0 and x1 <= bx1 + 1 and y1 <= by1 + 1
+
+
+def test_second_outline_outside_the_first():
+    c = canvas()
+    render_caption(c, caption(outline=BLUE, outline_width=2.0, outline2=YELLOW, outline2_width=3.0),
+                   "Wow")
+    fill, o1, o2 = near(c, RED), near(c, BLUE), near(c, YELLOW)
+    assert fill.sum() > 100 and o1.sum() > 100 and o2.sum() > 100
+    d_fill = cv2.distanceTransform((~fill).astype(np.uint8), cv2.DIST_L2, 5)
+    assert np.median(d_fill[o2]) > np.median(d_fill[o1])  # yellow ring lies further out
+
+
+def test_text_height_matched_to_korean_ink():
+    c = canvas()
+    render_caption(c, caption(text_height=40.0), "held")  # ascenders only, no descenders
+    x0, y0, x1, y1 = bbox(near(c, RED, 40))
+    assert abs((y1 - y0) - 40) <= 2
+
+
+def test_bold_for_heavy_korean_regular_for_light():
+    heavy = caption(stroke_width=30.0 * (BOLD_WEIGHT + 0.03))
+    light = caption(stroke_width=30.0 * (BOLD_WEIGHT - 0.03))
+    sb, sr = prepare(heavy, "Hello", (360, 640)), prepare(light, "Hello", (360, 640))
+    assert sb.bold and Path(sb.font).name == BUNDLED_BOLD.name
+    assert not sr.bold and Path(sr.font).name == BUNDLED_REGULAR.name
+    assert (sb.rgba[..., 3] > 128).sum() > 1.3 * (sr.rgba[..., 3] > 128).sum()
+
+
+def test_gradient_top_and_bottom_differ():
+    c = canvas()
+    render_caption(c, caption(fill=YELLOW, fill2=BLUE, text_height=40.0), "HIHIHI")
+    ink = changed(canvas(), c)
+    x0, y0, x1, y1 = bbox(ink)
+    top = c[y0 + 2:y0 + 6][ink[y0 + 2:y0 + 6]].mean(0)
+    bot = c[y1 - 6:y1 - 2][ink[y1 - 6:y1 - 2]].mean(0)
+    assert top[0] > bot[0] + 60 and bot[2] > top[2] + 60  # yellow-ish on top, blue-ish below
+
+
+def test_shadow_falls_down_right_in_its_colour():
+    c = canvas()
+    info = render_caption(c, caption(fill=(255, 255, 255), text_height=40.0,
+                                     shadow=Shadow(color=(0, 0, 0), dx=4, dy=4)), "Shadow")
+    dark = (c.max(axis=2) < 60)
+    assert dark.sum() > 200
+    x0, y0, x1, y1 = bbox(dark)
+    wx0, wy0, wx1, wy1 = bbox(near(c, (255, 255, 255), 30))
+    assert x1 >= wx1 + 3 and y1 >= wy1 + 3 and x0 >= wx0  # offset to the bottom right
+    assert wx0 >= info.box[0] - 1 and wx1 <= info.box[2] + 1
+
+
+# ------------------------------------------------------------------------ layout
+
+def test_subtitle_keeps_centre_and_bottom_edge():
+    cap = subtitle(outline=(0, 0, 0), outline_width=2.0)
+    info = prepare(cap, "You came all this way for me?", (360, 640)).info
+    assert info.lines == ["You came all this way for me?"] and info.fitted and info.scale == 1.0
+    assert abs((info.box[0] + info.box[2]) / 2 - (cap.box[0] + cap.box[2]) / 2) <= 1.5
+    # the last baseline (plus outline) sits on the Korean bottom edge; descenders hang below
+    assert cap.box[3] <= info.box[3] <= cap.box[3] + 0.4 * info.font_size
+    assert info.box[0] >= 0 and info.box[2] <= 640
+
+
+def test_subtitle_grows_upward_and_wraps_to_at_most_two_lines():
+    cap = subtitle()
+    long = "I never thought I would see you again after everything that happened last winter at the lake"
+    info = prepare(cap, long, (360, 640)).info
+    assert len(info.lines) == 2 and " ".join(info.lines) == long
+    one = prepare(cap, "See you again", (360, 640)).info
+    assert abs(info.box[3] - one.box[3]) <= 2 and info.box[1] < one.box[1] - 10
+
+
+@pytest.mark.parametrize("align", ["left", "right"])
+def test_left_and_right_aligned_keep_their_edge(align):
+    cap = caption(box=(100, 60, 260, 95), align=align)
+    info = prepare(cap, "Oh really", (360, 640)).info
+    edge = 0 if align == "left" else 2
+    assert abs(info.box[edge] - cap.box[edge]) <= 1
+
+
+def test_too_long_text_wraps_then_shrinks_then_reports():
+    cap = caption(box=(200, 100, 440, 140))  # 240 px wide: 264 px allowed (1.1x)
+    short = prepare(cap, "Okay then", (360, 640)).info
+    assert short.lines == ["Okay then"] and short.fitted and short.scale == 1.0
+    wrapped = prepare(cap, "We should leave before it gets dark", (360, 640)).info
+    assert len(wrapped.lines) >= 2 and wrapped.scale == 1.0 and wrapped.fitted
+    shrunk = prepare(cap, "We should really leave this place before it gets dark and cold outside",
+                     (360, 640)).info
+    assert len(shrunk.lines) == 3 and 0.6 <= shrunk.scale < 1.0 and shrunk.fitted
+    assert shrunk.font_size < wrapped.font_size
+    assert shrunk.box[2] - shrunk.box[0] <= 1.1 * 240 + 2
+    over = prepare(cap, "We should really leave this place before it gets dark and cold outside "
+                   "because the road back down the mountain is long", (360, 640)).info
+    assert not over.fitted and over.scale == pytest.approx(0.6, abs=0.05) and len(over.lines) == 3
+    assert json.loads(json.dumps(over.to_json()))["fitted"] is False
+
+
+def test_max_lines_and_min_scale_are_honoured():
+    cap = caption(box=(200, 100, 440, 140))
+    text = "We should leave before it gets dark"
+    one = prepare(cap, text, (360, 640), max_lines=1).info
+    assert len(one.lines) == 1 and one.scale < 1.0
+    stiff = prepare(cap, text, (360, 640), max_lines=1, min_scale=0.95).info
+    assert not stiff.fitted and stiff.scale >= 0.95
+
+
+def test_whitespace_is_collapsed_and_words_kept():
+    info = prepare(caption(), "  Hi,\n  you\tthere ", (360, 640)).info
+    assert info.lines == ["Hi, you there"]
+
+
+def test_rotation_follows_style_angle():
+    def slope(angle: float) -> float:
+        c = canvas()
+        render_caption(c, caption(box=(180, 120, 460, 170), text_height=30.0, angle=angle),
+                       "IIIIIIIIIIIIIIIIII")
+        ys, xs = np.nonzero(near(c, RED, 60))
+        return float(np.polyfit(xs, ys, 1)[0])
+
+    assert abs(slope(0.0)) < 0.01
+    s = slope(10.0)  # counter-clockwise: the right end rises (y decreases)
+    assert s == pytest.approx(-np.tan(np.radians(10.0)), abs=0.03)
+    assert slope(-10.0) == pytest.approx(-s, abs=0.03)
+
+
+# ------------------------------------------------------------------------- banner
+
+def test_banner_enlarged_with_its_colour_outside_the_old_plate():
+    c = canvas()
+    plate = (250, 90, 390, 150)
+    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN  # the plate erase left behind
+    cap = caption(box=(270, 105, 370, 135), fill=(255, 255, 255), text_height=22.0,
+                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    before = c.copy()
+    info = render_caption(c, cap, "Heavy rain expected across the whole capital region")
+    green = near(c, GREEN, 2)
+    assert info.box[0] < plate[0] and info.box[2] > plate[2]  # the English is wider
+    gx0, gy0, gx1, gy1 = bbox(green)
+    assert gx0 <= info.box[0] - 15 and gx1 >= info.box[2] + 15  # margins kept (20 px)
+    # the plate is one rectangle: no grey left inside it
+    assert not near(c[gy0:gy1, gx0:gx1], GREY, 0).any()
+    assert (before[:gy0] == c[:gy0]).all() and (before[gy1:] == c[gy1:]).all()
+
+
+def test_translucent_banner_not_doubled_inside_old_plate():
+    c = canvas()
+    plate = (200, 95, 440, 145)
+    inside = (127, 127, 127)
+    c[plate[1]:plate[3], plate[0]:plate[2]] = inside  # 50 % white over grey, already there
+    cap = caption(box=(220, 105, 420, 135), fill=(0, 0, 0), text_height=20.0,
+                  banner=Banner(box=plate, color=(164, 164, 164), opacity=0.5))
+    before = c.copy()
+    info = render_caption(c, cap, "Taller than the plate it sits on, by far")
+    assert len(info.lines) >= 2 and info.box[1] < plate[1]  # grew beyond the old plate
+    # a pixel inside the old plate but away from the text keeps its value
+    assert (c[plate[1] + 2, plate[0] + 3] == before[plate[1] + 2, plate[0] + 3]).all()
+    # outside the old plate, the new plate blends the banner colour at the same opacity
+    x0, y0, x1, y1 = bbox(changed(before, c))
+    assert y0 < plate[1] - 5 and y1 > plate[3] + 5
+    for y in (y0, y1 - 1):
+        assert (before[y, plate[0] + 3] == GREY).all()
+        assert abs(int(c[y, plate[0] + 3, 0]) - 127) <= 2
+
+
+def test_banner_text_that_fits_leaves_plate_alone():
+    c = canvas()
+    plate = (150, 80, 490, 160)
+    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
+    before = c.copy()
+    cap = caption(box=(200, 105, 440, 135), fill=(255, 255, 255), text_height=20.0,
+                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    render_caption(c, cap, "News")
+    diff = changed(before, c)
+    x0, y0, x1, y1 = bbox(diff)
+    assert plate[0] < x0 and x1 < plate[2] and plate[1] < y0 and y1 < plate[3]
+
+
+# ----------------------------------------------------------------------- drawing
+
+def test_empty_text_renders_nothing():
+    for text in ("", "   \n "):
+        c = canvas()
+        s = prepare(caption(), text, c.shape)
+        s.draw(c)
+        assert s.rgba.size == 0 and s.info.lines == [] and s.info.fitted
+        assert (c == canvas()).all()
+
+
+def test_sprite_draw_equals_render_caption_and_is_reusable():
+    cap = caption(outline=BLUE, outline_width=2.0, fill2=YELLOW,
+                  shadow=Shadow((10, 10, 10), 2, 3))
+    a, b, c2 = canvas(), canvas(), canvas()
+    info = render_caption(a, cap, "Same pixels every frame")
+    s = prepare(cap, "Same pixels every frame", b.shape)
+    assert s.rgba.dtype == np.uint8 and s.rgba.ndim == 3 and s.rgba.shape[2] == 4
+    s.draw(b)
+    s.draw(c2)
+    assert (a == b).all() and (b == c2).all() and s.info == info
+    assert isinstance(info, RenderInfo)
+
+
+def test_draw_is_straight_alpha_blend():
+    s = prepare(caption(), "Blend", (360, 640))
+    c = canvas()
+    s.draw(c)
+    a = s.rgba[..., 3:].astype(np.float64) / 255
+    want = s.rgba[..., :3] * a + np.array(GREY) * (1 - a)
+    h, w = s.rgba.shape[:2]
+    got = c[s.y:s.y + h, s.x:s.x + w].astype(np.float64)
+    assert np.abs(got - want).max() <= 1.0
+
+
+def test_clipping_at_frame_edges():
+    s = prepare(caption(), "Clipped at every edge", (360, 640))
+    h, w = s.rgba.shape[:2]
+    for x, y in [(-w // 2, -h // 2), (640 - w // 2, 360 - h // 2), (-w - 5, 10), (700, 400)]:
+        c = canvas()
+        s2 = replace(s, x=x, y=y)
+        s2.draw(c)
+        ref = np.zeros((360 + 2 * h, 640 + 2 * w, 3), np.uint8)
+        ref[:] = GREY
+        replace(s, x=x + w, y=y + h).draw(ref)
+        assert (c == ref[h:h + 360, w:w + 640]).all()
+
+
+def test_caption_near_edge_is_shifted_inside_the_frame():
+    cap = caption(box=(560, 20, 640, 50), align="right")
+    info = prepare(cap, "A rather longer English line", (360, 640)).info
+    assert info.fitted and info.box[0] >= 0 and info.box[2] <= 640 and info.box[1] >= 0
+
+
+def test_tiny_frame_does_not_crash():
+    c = np.zeros((6, 8, 3), np.uint8)
+    info = render_caption(c, caption(box=(1, 1, 7, 5), text_height=3.0), "Hello world, long line")
+    assert not info.fitted
+    c = np.zeros((1, 1, 3), np.uint8)
+    render_caption(c, caption(box=(0, 0, 1, 1), text_height=40.0), "Hi")
+
+
+def test_bad_canvas_and_frame_shape():
+    s = prepare(caption(), "x", (360, 640))
+    with pytest.raises(ValueError):
+        s.draw(np.zeros((360, 640), np.uint8))
+    with pytest.raises(ValueError):
+        prepare(caption(), "x", (0, 640))
+
+
+def test_unmeasured_text_height_falls_back_to_the_box():
+    info = prepare(caption(box=(200, 100, 440, 140), text_height=float("nan")), "Hi", (360, 640)).info
+    assert info.fitted and 20 <= info.font_size <= 50
+
+
+# -------------------------------------------------------------------------- fonts
+
+def test_missing_and_corrupt_font_is_one_line_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file") as e:
+        prepare(caption(), "Hi", (360, 640), font=tmp_path / "nope.ttf")
+    assert "\n" not in str(e.value) and "nope.ttf" in str(e.value)
+    bad = tmp_path / "bad.ttf"
+    bad.write_text("not a font\n")
+    with pytest.raises(InputError, match="bad.ttf") as e:
+        prepare(caption(), "Hi", (360, 640), font=bad)
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError):
+        load_font(tmp_path)  # a folder
+    with pytest.raises(InputError):
+        render_caption(canvas(), caption(), "Hi", font=str(tmp_path / "gone.otf"))
+
+
+def test_user_font_with_bold_sibling_and_without(tmp_path):
+    d = tmp_path / "fam"
+    d.mkdir()
+    shutil.copy(BUNDLED_REGULAR, d / "Mine-Regular.ttf")
+    shutil.copy(BUNDLED_BOLD, d / "Mine-Bold.ttf")
+    fam = load_family(d / "Mine-Regular.ttf")
+    assert fam.bold[0].endswith("Mine-Bold.ttf") and not fam.faux_bold
+    heavy = caption(stroke_width=30.0 * 0.15)
+    assert prepare(heavy, "Hi", (360, 640), font=d / "Mine-Regular.ttf").font.endswith("Mine-Bold.ttf")
+
+    lone = tmp_path / "Lone.ttf"
+    shutil.copy(BUNDLED_REGULAR, lone)
+    fam = load_family(lone)
+    assert fam.faux_bold and fam.bold == fam.regular
+    sb = prepare(heavy, "Hello", (360, 640), font=lone)
+    sr = prepare(caption(), "Hello", (360, 640), font=lone)
+    assert sb.bold and (sb.rgba[..., 3] > 128).sum() > 1.1 * (sr.rgba[..., 3] > 128).sum()
+
+
+def test_bundled_fonts_and_licence_ship():
+    d = BUNDLED_REGULAR.parent
+    assert (d / "OFL.txt").read_text().startswith("Copyright") and "Open Font License" in (d / "OFL.txt").read_text()
+    for p in (BUNDLED_REGULAR, BUNDLED_BOLD):
+        assert load_font(p, 20).getname() == ("Noto Sans", "Bold" if "Bold" in p.name else "Regular")
