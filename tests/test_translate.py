@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kseg.errors import InputError, KsegError
-from kseg.translate import TranslationCache, TranslatorError, get_translator
+from kseg.translate import TranslationCache, Translator, TranslatorError, get_translator
 from kseg.types import TranslationRequest as R
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,9 +95,12 @@ class Fake:
             return send(401, {"error": {"message": f"bad key {auth}"}})
         if what == "echo400":
             return send(400, {"message": f"bad request from {auth}"})
+        if what == "temp400":  # what OpenAI's reasoning models say to temperature=0
+            return send(400, {"error": {"message": "Unsupported value: 'temperature' does "
+                                                   "not support 0 with this model."}})
         if what == "403":
             return send(403, {"message": "forbidden"})
-        if h.path.endswith("/chat/completions"):
+        if h.path == "/v1/chat/completions":
             user = body["messages"][-1]["content"]
             src = user.rsplit("\n", 1)[-1]
             reply = src if what == "korean" else english(src)
@@ -185,6 +188,8 @@ def test_names(srv, tmp_path, monkeypatch):
     assert pasted.name == f"openai:{srv.url}/v1:m"
     assert deepl(srv, tmp_path, monkeypatch).name == f"deepl:{srv.url}"
     assert get_translator("deepl", no_cache=True).name == "deepl"
+    for tr in (get_translator(f"tm:{tm}"), llm(srv, tmp_path), get_translator("deepl")):
+        assert isinstance(tr, Translator) and tr.misses == []
 
 
 # --------------------------------------------------------------------- OpenAI chat API
@@ -288,6 +293,19 @@ def test_openai_timeout_on_a_hanging_server(srv, tmp_path):
         tr.translate([R("안녕하세요")])
     assert time.monotonic() - t < 5
     assert "'안녕하세요'" in str(e.value)
+
+
+def test_openai_drops_temperature_when_the_model_refuses_it(srv, tmp_path):
+    tr = llm(srv, tmp_path)
+    srv.script = ["temp400"]
+    assert tr.translate(SCENE[:2]) == ["Hello.", "Are you okay?"]
+    assert [("temperature" in h["body"]) for h in srv.hits] == [True, False, False]
+
+
+def test_openai_wrong_path_or_model_says_so(srv, tmp_path):
+    tr = get_translator(f"openai:{srv.url}/api", llm_model="nope", retries=0, no_cache=True)
+    with pytest.raises(TranslatorError, match="HTTP 404.*'nope'.*API root"):
+        tr.translate([R("안녕하세요")])
 
 
 def test_openai_refused_port(tmp_path):

@@ -36,6 +36,7 @@ from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
 
 __all__ = ["measure_style", "group_captions"]
 
+DEBUG = False
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
 GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradient
@@ -226,34 +227,74 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
     if len(present) <= 1:
         return F.copy()
     k3 = np.ones((3, 3), np.uint8)
+    # units: connected pieces of one colour (a green outer outline and a green fill are
+    # different units even when their colours merge)
+    unit = np.full(F.shape, -1, np.int32)
+    colour_of: list[int] = []
+    for c in present:
+        n, cc = cv2.connectedComponents((lbl == c).astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            unit[cc == i] = len(colour_of)
+            colour_of.append(int(c))
+    U = len(colour_of)
     region = F.copy()
-    remaining = list(present)
+    alive = np.ones(U, bool)
+    idx = unit[unit >= 0]
 
-    def contact(c: int) -> float:
-        m = lbl == c
-        own_edge = m & cv2.dilate((~m).astype(np.uint8), k3).astype(bool)
-        touch = m & cv2.dilate((~region).astype(np.uint8), k3).astype(bool)
-        return float(touch.sum()) / max(1.0, float(own_edge.sum()))
+    def contacts() -> np.ndarray:
+        """Per unit: (its pixels touching the current outside) / (its boundary pixels)."""
+        outside = cv2.dilate((~region).astype(np.uint8), k3).astype(bool)
+        pad = np.pad(unit, 1, constant_values=-2)
+        h, w = unit.shape
+        edge = np.zeros(F.shape, bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                edge |= pad[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] != unit
+        sel = unit >= 0
+        own = np.bincount(unit[sel & edge], minlength=U).astype(np.float64)
+        touch = np.bincount(unit[sel & outside], minlength=U).astype(np.float64)
+        return touch / np.maximum(own, 1.0)
 
-    while len(remaining) > 1:
-        cs = {c: contact(c) for c in remaining}
-        if min(cs.values()) > 0.1:
+    size = np.bincount(idx, minlength=U).astype(np.float64)
+    colour_arr = np.array(colour_of)
+
+    def by_colour(ct: np.ndarray) -> dict[int, float]:
+        out = {}
+        for c in present:
+            us = alive & (colour_arr == c)
+            if size[us].sum() >= 3:
+                out[int(c)] = float(np.average(ct[us], weights=size[us]))
+        return out
+
+    for _ in range(len(present)):
+        ct = contacts()
+        score = by_colour(ct)
+        if len(score) <= 1 or min(score.values()) > 0.1:
             break
-        out = max(cs, key=cs.get)
-        if cs[out] < 0.2:
+        out = max(score, key=score.get)
+        if score[out] < 0.2:
             break
-        remaining.remove(out)
-        region &= lbl != out
-    cs = {c: contact(c) for c in remaining}
-    core = min(cs, key=cs.get)
-    fill = lbl == core
-    if len(remaining) > 1 and fill.any():
+        us = alive & (colour_arr == out)
+        inner = us & (ct <= 0.1)
+        # enclosed pieces of the same colour stay when they are a layer of their own
+        # (a green fill inside a green outer outline), not a few bits inside counters
+        peel = us & ~inner if size[inner].sum() >= 0.3 * size[us].sum() else us
+        alive &= ~peel
+        region &= ~np.isin(unit, np.nonzero(peel)[0])
+    score = by_colour(contacts())
+    if not score:
+        return F.copy()
+    cols = sorted(score)
+    core = min(score, key=score.get)
+    keep = [u for u in np.nonzero(alive)[0] if colour_of[u] == core]
+    fill = np.isin(unit, keep)
+    if len(cols) > 1 and fill.any():
         # a vertical gradient split into bands: neighbours lying above or below the core
         vc = float(v[fill].mean())
         span = max(3.0, _extent(v[region]))
         near = cv2.dilate(fill.astype(np.uint8), k3).astype(bool)
-        for c in remaining:
-            m = lbl == c
+        for c in cols:
+            m = np.isin(unit, [u for u in np.nonzero(alive)[0] if colour_of[u] == c])
             if c != core and (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
                 fill |= m
     return fill
@@ -318,19 +359,25 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
     L = lab[ring].astype(np.float64)
     px = rgb[ring].astype(np.float64)
     o2 = None
-    split = 0.0
-    if width >= 2.5:
-        # best split of the profile into an inner and an outer colour
-        best = 0.0
-        for k in np.arange(1.5, width, 1.0):
-            inner, outer = r <= k, (r > k) & (r <= width + 0.5)
-            if inner.sum() < 5 or outer.sum() < 5:
+    nb = int(round(width))
+    if nb >= 3:
+        # colour per 1-px band of distance from the fill; band 1 is the fill/outline blend
+        band = np.rint(r).astype(int)
+        med = {b: np.median(L[band == b], 0) for b in range(2, nb + 1) if (band == b).sum() >= 5}
+        best, split = 0.0, 0
+        for k in range(2, nb):
+            inner = [med[b] for b in range(2, k + 1) if b in med]
+            outer = [med[b] for b in range(k + 1, nb + 1) if b in med]
+            if not inner or not outer:
                 continue
-            de = float(_de(np.median(L[inner], 0), np.median(L[outer], 0)))
-            if de > best:
-                best, split = de, float(k)
+            # both sides must be uniform, and differ from each other
+            de = float(_de(np.median(inner, 0), np.median(outer, 0)))
+            spread = max(float(np.ptp(_de(np.array(inner), np.median(inner, 0)))) if len(inner) > 1 else 0.0,
+                         float(np.ptp(_de(np.array(outer), np.median(outer, 0)))) if len(outer) > 1 else 0.0)
+            if de - spread > best:
+                best, split = de - spread, k
         if best >= 2 * DISTINCT:
-            o2 = split
+            o2 = float(split)
     inner_w = o2 if o2 is not None else width
     sel = r <= inner_w + 0.5
     pure = sel & (r > 1.0) & (r <= max(1.5, inner_w - 0.5))
