@@ -188,7 +188,8 @@ def test_names(srv, tmp_path, monkeypatch):
     assert pasted.name == f"openai:{srv.url}/v1:m"
     assert deepl(srv, tmp_path, monkeypatch).name == f"deepl:{srv.url}"
     assert get_translator("deepl", no_cache=True).name == "deepl"
-    for tr in (get_translator(f"tm:{tm}"), llm(srv, tmp_path), get_translator("deepl")):
+    for tr in (get_translator(f"tm:{tm}"), llm(srv, tmp_path),
+               get_translator("deepl", no_cache=True)):
         assert isinstance(tr, Translator) and tr.misses == []
 
 
@@ -405,6 +406,11 @@ def test_corrupt_cache_warns_once_and_still_translates(srv, tmp_path, caplog):
     warnings = [r for r in caplog.records if "cache" in r.getMessage()]
     assert len(warnings) == 1 and str(bad) in warnings[0].getMessage()
     assert bad.read_bytes().startswith(b"this is not")  # left alone, not overwritten
+    # --cache FOLDER puts the usual file there
+    folder = tmp_path / "cachedir"
+    folder.mkdir()
+    assert llm(srv, tmp_path, cache=folder).translate(SCENE[:1]) == ["Hello."]
+    assert len(TranslationCache(folder / "translations.sqlite")) == 1
     # a cache path that cannot be created (its parent is a file) is no worse
     blocker = tmp_path / "file"
     blocker.write_text("x")

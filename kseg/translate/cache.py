@@ -34,6 +34,8 @@ class TranslationCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
+        if self.path.is_dir():  # --cache FOLDER: the usual file name inside it
+            self.path = self.path / "translations.sqlite"
         self._db: sqlite3.Connection | None = None
         self._broken = False
         self._lock = threading.Lock()
