@@ -218,12 +218,12 @@ def test_translucent_banner_not_doubled_inside_old_plate():
                   banner=Banner(box=plate, color=(164, 164, 164), opacity=0.5))
     before = c.copy()
     info = render_caption(c, cap, "Taller than the plate it sits on, by far")
-    assert len(info.lines) >= 2 and info.box[1] < plate[1]  # grew beyond the old plate
+    assert len(info.lines) == 2  # more lines than the plate was made for: it grows
     # a pixel inside the old plate but away from the text keeps its value
     assert (c[plate[1] + 2, plate[0] + 3] == before[plate[1] + 2, plate[0] + 3]).all()
     # outside the old plate, the new plate blends the banner colour at the same opacity
     x0, y0, x1, y1 = bbox(changed(before, c))
-    assert y0 < plate[1] - 5 and y1 > plate[3] + 5
+    assert y0 < plate[1] and y1 > plate[3]
     for y in (y0, y1 - 1):
         assert (before[y, plate[0] + 3] == GREY).all()
         assert abs(int(c[y, plate[0] + 3, 0]) - 127) <= 2
@@ -358,3 +358,19 @@ def test_bundled_fonts_and_licence_ship():
     assert (d / "OFL.txt").read_text().startswith("Copyright") and "Open Font License" in (d / "OFL.txt").read_text()
     for p in (BUNDLED_REGULAR, BUNDLED_BOLD):
         assert load_font(p, 20).getname() == ("Noto Sans", "Bold" if "Bold" in p.name else "Regular")
+
+
+def test_banner_prefers_shrinking_inside_the_plate_to_growing_it():
+    c = canvas()
+    plate = (150, 80, 490, 160)
+    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
+    before = c.copy()
+    cap = caption(box=(200, 105, 440, 135), fill=(255, 255, 255), text_height=20.0,
+                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    info = render_caption(c, cap, "Heavy rain warning tonight")
+    assert len(info.lines) == 1 and 0.6 <= info.scale < 1.0 and info.fitted
+    x0, y0, x1, y1 = bbox(changed(before, c))
+    assert plate[0] <= x0 and x1 <= plate[2] and plate[1] <= y0 and y1 <= plate[3]
+    free = prepare(replace(cap, style=replace(cap.style, banner=None)), "Heavy rain warning tonight",
+                   c.shape).info
+    assert len(free.lines) == 2 and free.scale == 1.0  # without a plate it wraps first

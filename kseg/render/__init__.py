@@ -21,9 +21,11 @@ Decisions (issue: render):
   runs longer than Korean; other captions may use 1.1x the Korean width (at least 4 em,
   so a one-word reply is not shrunk), never more than the frame less a 2 % margin.
 * **Fitting.** One line at full size, else the fewest balanced lines (minimum of the
-  longest line) up to ``max_lines`` (2 for subtitles, 3 otherwise), else shrink down to
+  longest line) up to ``max_lines`` (2 for subtitles and bannered captions, whose plate
+  would otherwise balloon; 3 for free-floating captions), else shrink down to
   ``min_scale``; if it still does not fit it is drawn at ``min_scale``, clipped to the
-  frame, with ``RenderInfo.fitted = False`` for the caller to report. Whitespace in the
+  frame, with ``RenderInfo.fitted = False`` for the caller to report. On a banner,
+  shrinking comes before wrapping to more lines than the plate was made for. Whitespace in the
   translation (line breaks included) is collapsed: the block is wrapped afresh.
 * **Anchor.** The Korean caption box (ink + outline) is matched to the English block's
   ascender-to-last-baseline box (+ outline). Horizontally: ``align`` keeps the box's left
@@ -317,31 +319,49 @@ def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int, stroke: fl
 
 
 def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: float,
-            max_w: float, max_lines: int, min_scale: float) -> tuple[int, float, list[str], bool]:
-    """Font size, scale, lines and fitted flag, in the order: 1 line, wrap, shrink."""
+            max_w: float, max_lines: int, min_scale: float,
+            plate: tuple[int, float] | None = None) -> tuple[int, float, list[str], bool]:
+    """Font size, scale, lines and fitted flag, in the order: 1 line, wrap, shrink.
+
+    With a banner, ``plate`` = (lines, inner width) it was made for: first fit inside it
+    (wrap up to those lines, then shrink), and only then grow it to ``max_w`` and more
+    lines. A news plate that changes size looks wrong sooner than smaller text does.
+    """
     n_max = max(1, min(max_lines, len(words)))
     size0 = max(1, round(base))
+    min_size = min(size0, max(1, math.ceil(size0 * min_scale)))
 
     def at(size: int, n: int) -> tuple[float, list[str]]:
         s = size / size0
         return _lines_at(fam.face(bold, size), words, n, _strokes(style, fam, bold, size, s).outer)
 
-    for n in range(1, n_max + 1):
+    def fit(n: int, lo: int, limit: float) -> tuple[int, list[str]] | None:
+        """Largest size in [lo, size0] at which n lines fit the width limit."""
         w, lines = at(size0, n)
-        if w <= max_w:
-            return size0, 1.0, lines, True
-    # Widths, strokes included, scale ~linearly with the size: jump to the estimate,
-    # then step down a pixel at a time for hinting/kerning rounding.
-    min_size = max(1, math.ceil(size0 * min_scale))
-    size = min(size0 - 1, math.floor(size0 * max_w / max(w, 1e-6)))
-    while size >= min_size:
-        w, lines = at(size, n_max)
-        if w <= max_w:
-            return size, size / size0, lines, True
-        size -= 1
-    size = min(size0, min_size)
-    _, lines = at(size, n_max)
-    return size, size / size0, lines, False
+        if w <= limit:
+            return size0, lines
+        # Widths, strokes included, scale ~linearly with the size: jump to the estimate,
+        # then step down a pixel at a time for hinting/kerning rounding.
+        size = min(size0 - 1, math.floor(size0 * limit / max(w, 1e-6)))
+        while size >= lo:
+            w, lines = at(size, n)
+            if w <= limit:
+                return size, lines
+            size -= 1
+        return None
+
+    if plate is None:
+        tries = [(n, size0, max_w) for n in range(1, n_max + 1)] + [(n_max, min_size, max_w)]
+    else:
+        k, inner = max(1, min(plate[0], n_max)), min(plate[1], max_w)
+        tries = [(n, size0, inner) for n in range(1, k + 1)] + [(k, min_size, inner)]
+        tries += [(n, min_size, max_w) for n in range(1, n_max + 1)]
+    for n, lo, limit in tries:
+        got = fit(n, lo, limit)
+        if got is not None:
+            return got[0], got[0] / size0, got[1], True
+    _, lines = at(min_size, n_max)
+    return min_size, min_size / size0, lines, False
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -425,15 +445,18 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         max_w = min(frame_w, max(up_w, SUBTITLE_WIDTH * W))
     else:
         max_w = min(frame_w, max(OTHER_WIDTH * up_w, MIN_WIDTH_EM * base))
-        if style.banner is not None:  # the plate's width is free to use, margins kept
-            b = style.banner.box
-            inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
-            max_w = min(frame_w, max(max_w, inner))
-    n_lines = max_lines if max_lines is not None else (2 if subtitle else 3)
+    plate = None
+    if style.banner is not None:  # the plate's width is free to use, margins kept
+        b = style.banner.box
+        inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
+        max_w = min(frame_w, max(max_w, inner))
+        plate = (max(1, len(caption.regions)), float(max(inner, up_w)))
+    n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")
     min_scale = min(1.0, max(0.05, float(min_scale)))
-    size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale)
+    size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale,
+                                         plate)
 
     # --- upright block in a local canvas
     fnt = fam.face(bold, size)
