@@ -355,8 +355,9 @@ def translate(
         _error("--translator openai:URL needs --llm-model NAME (e.g. --llm-model qwen2.5:7b)")
         raise typer.Exit(2)
     try:  # a bad TM file or key is the user's to fix before any model loads
+        # strict is enforced by the pipeline, after its line-by-line fallback for two-line blocks
         tr = _make_translator(translator, llm_model=llm_model, glossary=glossary, cache=cache,
-                              no_cache=no_cache, timeout=timeout, retries=retries, strict=strict)
+                              no_cache=no_cache, timeout=timeout, retries=retries)
     except KsegError as e:
         _error(str(e))
         raise typer.Exit(1)
@@ -375,7 +376,7 @@ def translate(
 
     def setup() -> Any:
         return CaptionPipeline(_make_pipeline(model, recognizer, device), tr,
-                               erase_method=erase_method, font=font)
+                               erase_method=erase_method, font=font, strict=strict)
 
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet,
                                label="translating"))

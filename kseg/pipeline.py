@@ -210,8 +210,10 @@ class CaptionPipeline:
     CONTEXT = 3  # captions of context on each side
 
     def __init__(self, segment: SegmentPipeline, translator: Any = None, *,
-                 erase_method: str = "auto", font: str | os.PathLike[str] | None = None):
+                 erase_method: str = "auto", font: str | os.PathLike[str] | None = None,
+                 strict: bool = False):
         self.segment = segment
+        self.strict = strict
         self.translator = translator
         self.erase_method = erase_method
         self.font = font
@@ -268,6 +270,12 @@ class CaptionPipeline:
             if all(isinstance(g, str) and g.strip() for g in got):
                 translations[k] = " ".join(g.strip() for g in got)
         t2 = time.perf_counter()
+        if self.strict:
+            from kseg.translate import TranslatorError
+
+            for c, tr in zip(captions, translations):
+                if not (isinstance(tr, str) and tr.strip()):
+                    raise TranslatorError(f"no translation for caption {c.text!r} (--strict)")
         problems: dict[str, list[str]] = {"untranslated": [], "unfitted": []}
         done = []
         for c, tr in zip(captions, translations):

@@ -36,13 +36,7 @@ OFFICIAL = {
 _VIT_BY_WIDTH = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("KSEG_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("kseg"))
+from ..paths import cache_dir  # noqa: E402  (re-exported: callers use registry.cache_dir)
 
 
 def models_dir() -> Path:

@@ -23,7 +23,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS translations (
 
 def default_path() -> Path:
     # Imported here: kseg.segment pulls in torch, which a TM-only run never needs.
-    from ..segment.registry import cache_dir
+    from ..paths import cache_dir
 
     return cache_dir() / "translations.sqlite"
 
