@@ -1,0 +1,153 @@
+"""The ``kseg translate-video`` command (registered in kseg/cli.py)."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def translate_video(
+    src: Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).",
+                                        show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output video (.mp4, .mkv, .mov). Written under a temporary name in "
+        "the same folder and renamed when complete.", show_default=False)],
+    translator: Annotated[str | None, typer.Option(
+        "--translator", "-t", help="Where the English comes from: tm:FILE (translation memory, "
+        "Korean<TAB>English), srt:FILE (your English subtitles, placed by time), openai:URL, deepl.",
+        show_default=False)] = None,
+    srt: Annotated[Path | None, typer.Option(
+        "--srt", help="Also write the English captions as SRT subtitles.", show_default=False)] = None,
+    srt_source: Annotated[Path | None, typer.Option(
+        "--srt-source", help="Also write the recognised Korean captions as SRT subtitles.",
+        show_default=False)] = None,
+    ass: Annotated[Path | None, typer.Option(
+        "--ass", help="Also write the English as ASS subtitles placed where the Korean was, in its "
+        "colours and outline (for players, over an --erase-only video).", show_default=False)] = None,
+    erase_only: Annotated[bool, typer.Option(
+        "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
+        "unless --srt/--ass are asked for).")] = False,
+    start: Annotated[float | None, typer.Option(
+        "--start", help="Process from this time (seconds); the output starts there.", min=0.0,
+        show_default=False)] = None,
+    end: Annotated[float | None, typer.Option(
+        "--end", help="Process up to this time (seconds); the output ends there.", min=0.0,
+        show_default=False)] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted or failed run from OUT.kseg/ (its finished "
+        "caption analysis and translations are reused; the video is encoded again).")] = False,
+    codec: Annotated[str, typer.Option("--codec", help="Video encoder (FFmpeg name).")] = "libx264",
+    crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/VP9: lower is better "
+                                     "and bigger (18 is visually lossless).", min=0, max=63)] = 18,
+    preset: Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")] = "veryfast",
+    sample_every: Annotated[float, typer.Option(
+        "--sample-every", help="Seconds between safety-net detections when nothing on screen "
+        "changes (captions are otherwise found by change detection).", min=0.2)] = 4.0,
+    llm_model: Annotated[str | None, typer.Option(
+        "--llm-model", help="Model name for --translator openai:URL.", show_default=False)] = None,
+    glossary: Annotated[Path | None, typer.Option(
+        "--glossary", help="Names and terms (Korean<TAB>English) the translator must keep.",
+        show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON line per caption event to stdout, then a summary line.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
+) -> None:
+    """Replace the burned-in Korean captions of a video with English ones, keeping the sound.
+
+    Captions are found once per caption event (appearance to disappearance), translated once,
+    and each frame only gets the erase and the drawing. Exit status: 0 done, 1 failed
+    (OUT is not written; --resume continues), 2 usage error, 130 interrupted.
+    """
+    from kseg.cli import _emit_json, _error, _failure_text, _stderr, _warn
+    from kseg.errors import KsegError
+
+    if (srt is not None or ass is not None) and erase_only and not translator:
+        _error("--srt/--ass with --erase-only need --translator SPEC for the English")
+        raise typer.Exit(2)
+    if not erase_only and not translator:
+        _error("no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, deepl) "
+               "or --erase-only")
+        raise typer.Exit(2)
+    from kseg.video import translate_video as run
+
+    progress_bar = None
+    tasks: dict[str, Any] = {}
+    if not quiet and _stderr.is_terminal:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                   TextColumn, TimeRemainingColumn)
+        from rich.text import Text
+
+        class Speed(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                sp = task.finished_speed or task.speed
+                unit = task.fields.get("unit", "frames")
+                return Text(f"{sp:6.1f} {unit}/s" if sp else f"   -- {unit}/s")
+
+        progress_bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                                Speed(), TimeRemainingColumn(), console=_stderr, transient=True)
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if progress_bar is None:
+            return
+        if stage not in tasks:
+            tasks[stage] = progress_bar.add_task(
+                {"analyse": "analysing", "translate": "translating", "render": "rendering"}[stage],
+                total=total, unit="captions" if stage == "translate" else "frames")
+        progress_bar.update(tasks[stage], completed=done, total=total)
+
+    events: list[dict[str, Any]] = []
+
+    def on_event(ev: Any) -> None:
+        events.append(ev.to_json())
+
+    old = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up like Ctrl-C
+    try:
+        if progress_bar is not None:
+            progress_bar.start()
+        opts: dict[str, Any] = {}
+        if llm_model:
+            opts["llm_model"] = llm_model
+        if glossary:
+            opts["glossary"] = glossary
+        summary = run(src, out, translator=translator, srt=srt, srt_source=srt_source, ass=ass,
+                      erase_only=erase_only, start=start, end=end, resume=resume, codec=codec, crf=crf,
+                      preset=preset, sample_every=sample_every, warn=_warn, on_event=on_event,
+                      progress=progress, translator_options=opts)
+    except KeyboardInterrupt:
+        if progress_bar is not None:
+            progress_bar.stop()
+        _error(f"{src}: interrupted; {out} was not written. Run the same command with --resume "
+               "to continue from the finished captions")
+        raise typer.Exit(130)
+    except KsegError as e:
+        if progress_bar is not None:
+            progress_bar.stop()
+        state = out.with_name(out.name + ".kseg")
+        hint = f" (finished work is kept in {state}: add --resume to continue)" if state.is_dir() else ""
+        _error(str(e) + hint)
+        raise typer.Exit(1)
+    except Exception as e:  # unexpected: one line, traceback with KSEG_DEBUG=1
+        if progress_bar is not None:
+            progress_bar.stop()
+        _error(_failure_text(str(src), e))
+        raise typer.Exit(1)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if progress_bar is not None:
+            progress_bar.stop()
+    if as_json:
+        for rec in events:
+            _emit_json(rec)
+        _emit_json({"summary": summary})
+    if not quiet:
+        s = summary
+        _stderr.print(f"kseg: {s['output']}: {s['frames']} frames, {s['events']} caption events "
+                      f"({s['translated']} translated), {s['detections']} detector runs, "
+                      f"{s['seconds']['total']:.1f} s ({s['fps']:.1f} frames/s)", markup=False)
+        for k, v in s["outputs"].items():
+            if k != "video":
+                _stderr.print(f"kseg: wrote {v}", markup=False)

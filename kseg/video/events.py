@@ -1,0 +1,412 @@
+"""Caption events: when each caption appears and disappears, found without detecting every frame.
+
+A caption stays on screen for seconds while the picture under it moves, so translate-video
+works per *event* (one caption block from appearance to disappearance): detection, SAM,
+recognition, style and translation run once per event; per frame only the cheap tests below.
+
+* **Presence test** (per frame, per live event): the luma of the event's footprint pixels
+  (plus a 1-px ring) is regressed on the same pixels of the frame it was detected in. The
+  slope is the caption's visibility: ~1 while it is on, ~0 once the background shows
+  through (the caption's own fill/outline contrast dominates the variance of those pixels),
+  and in between during a fade (a fade is a blend, ``a*caption + (1-a)*background``). The
+  event is *on* where the slope is >= 0.5 (``ON``); fade frames above ``FADE`` are erased too.
+  Boundaries come from this test frame by frame, backwards through a ring buffer of recent
+  luma frames for the start, so they do not depend on when the detector happened to run.
+* **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
+  gradients whose pixels did not change since the previous frame). Burned-in captions are
+  static while footage moves, so a caption appearing shows as blocks that gain stable edges
+  and keep them. The full detector runs when that happens, after a scene cut (luma histogram
+  jump), right after an event ends (the next line often replaces it in place) and, as a safety
+  net, every ``sample_every`` seconds without any detection.
+* **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
+  event with a different mask closes it; the switch frame is where the presence of the
+  *changed part* rises (or, for removed ink, falls), scanned backwards.
+
+Known limits: a caption on a background that does not move and looks like it (white text on
+a white wall) is found by the periodic detection only; a caption that moves (scrolling
+tickers) is not an event and is left alone.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kseg.types import Box, Caption
+
+ON = 0.5  # visibility at which a caption counts as shown (event boundaries)
+FADE = 0.12  # visibility above which a fading caption is still erased
+CORR = 0.35  # least correlation with the reference for the slope to mean anything
+STILL_SPAN = 4  # frames a stable edge must stay unchanged (trigger)
+
+
+@dataclass
+class Detected:
+    """One caption block found by the full detector in one frame."""
+
+    caption: Caption
+    mask: np.ndarray  # bool, full frame: union footprint of the block's lines
+    lines: list[str]  # recognised text per line, top to bottom
+    line_masks: list[np.ndarray] = field(default_factory=list)
+
+
+Analyzer = Callable[[np.ndarray, int], list[Detected]]  # (RGB frame, index) -> captions
+
+
+@dataclass
+class Event:
+    """One caption block on screen from ``start`` to ``end`` (frames, inclusive, >= 50 % visible)."""
+
+    id: int
+    start: int
+    end: int
+    erase_from: int  # first frame with any visible ink (fade-in included)
+    erase_to: int  # last such frame (fade-out included)
+    box: Box  # footprint bounding box, display-frame pixels
+    mask: np.ndarray  # bool, box-sized crop of the footprint
+    caption: Caption
+    lines: list[str]
+    detected_at: int  # frame whose pixels the caption was read from
+    alpha: dict[int, float] = field(default_factory=dict)  # visibility of fade frames only
+    start_time: float = 0.0  # seconds on the output timeline (filled in by the caller)
+    end_time: float = 0.0
+    translation: str | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for t in self.lines if t)
+
+    def full_mask(self, shape: tuple[int, int]) -> np.ndarray:
+        m = np.zeros(shape[:2], bool)
+        x0, y0, x1, y1 = self.box
+        m[y0:y1, x0:x1] = self.mask
+        return m
+
+    def visibility(self, i: int) -> float:
+        if self.start <= i <= self.end:
+            return 1.0
+        return self.alpha.get(i, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.id, "start": self.start, "end": self.end,
+                "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
+                "erase_from": self.erase_from, "erase_to": self.erase_to,
+                "box": [int(v) for v in self.box], "lines": list(self.lines), "text": self.text,
+                "translation": self.translation, "detected_at": self.detected_at,
+                "caption": self.caption.to_json()}
+
+
+def _bbox(mask: np.ndarray) -> Box | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+class Presence:
+    """Visibility of a fixed pattern (the caption's luma) in later frames; see module doc."""
+
+    def __init__(self, ref_gray: np.ndarray, mask: np.ndarray):
+        h, w = mask.shape
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        bb = _bbox(ring) or (0, 0, 1, 1)
+        self.box = bb
+        x0, y0, x1, y1 = bb
+        sel = ring[y0:y1, x0:x1]
+        step = max(1, int(np.sqrt(sel.sum() / 20000)))  # 4K captions: subsample, same answer
+        if step > 1:
+            sub = np.zeros_like(sel)
+            sub[::step, ::step] = True
+            sel = sel & sub
+        self.sel = sel
+        r = ref_gray[y0:y1, x0:x1][sel].astype(np.float32)
+        self.r0 = r - r.mean()
+        self.rr = float(self.r0 @ self.r0)
+        self.valid = self.rr > 25.0 * max(1, len(r))  # a flat patch has no pattern to follow
+
+    def __call__(self, gray: np.ndarray) -> tuple[float, float]:
+        """(slope, correlation) of this frame's pixels on the reference's."""
+        if not self.valid:
+            return 0.0, 0.0
+        x0, y0, x1, y1 = self.box
+        x = gray[y0:y1, x0:x1][self.sel].astype(np.float32)
+        x0_ = x - x.mean()
+        xr = float(x0_ @ self.r0)
+        xx = float(x0_ @ x0_)
+        slope = xr / self.rr
+        corr = xr / np.sqrt(self.rr * xx) if xx > 0 else 0.0
+        return slope, corr
+
+    def visible(self, gray: np.ndarray) -> float:
+        s, c = self(gray)
+        return float(s) if c >= CORR else 0.0
+
+
+class _Live:
+    """An event being tracked."""
+
+    def __init__(self, det: Detected, start: int, at: int, presence: Presence, full_mask: np.ndarray):
+        self.det = det
+        self.start = start
+        self.erase_from = start
+        self.at = at
+        self.presence = presence
+        self.mask = full_mask
+        self.alpha: dict[int, float] = {}
+        self.end: int | None = None  # set when it drops below ON
+        self.low = 0  # consecutive frames below ON
+        self.fade_low = 0
+        self.last_on = at
+        self.box = _bbox(full_mask) or (0, 0, 1, 1)
+
+
+class EventTracker:
+    """Feed frames in order (``push``), collect finished events (returned by push/finish)."""
+
+    def __init__(self, analyzer: Analyzer, fps: float, *, sample_every: float = 4.0,
+                 buffer_seconds: float = 2.5, max_buffer_bytes: int = 400 << 20,
+                 min_gap: float = 0.4, small_height: int = 180, on_detect: Callable[[int], None] | None = None):
+        self.analyzer = analyzer
+        self.fps = max(1e-3, float(fps))
+        self.sample_every = max(1, int(round(sample_every * self.fps)))
+        self.buffer_seconds = buffer_seconds
+        self.max_buffer_bytes = max_buffer_bytes
+        self.min_gap = max(1, int(round(min_gap * self.fps)))
+        self.small_height = small_height
+        self.on_detect = on_detect
+        self.ring: deque[tuple[int, np.ndarray]] = deque()
+        self.live: list[_Live] = []
+        self.next_id = 0
+        self.last_detect = -10 ** 9
+        self.due: int | None = None  # frame at which a detection is scheduled
+        self.prev_small: np.ndarray | None = None
+        self.prev_edges: np.ndarray | None = None
+        self.prev_hist: np.ndarray | None = None
+        self.smalls: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self.hist_counts: deque[np.ndarray] = deque()  # block counts of stable edges, last 7 frames
+        self.prev_grown: np.ndarray | None = None
+        self.rise = 0
+        self.cuts: list[int] = []
+        self.detections: list[int] = []
+        self.index = -1
+        self.last_gray: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ cheap per-frame signals
+
+    def _signals(self, i: int, gray: np.ndarray) -> tuple[bool, bool]:
+        """(scene cut, caption-like change) from the downscaled luma."""
+        h, w = gray.shape
+        s = max(1, h // self.small_height)
+        small = cv2.resize(gray, (max(8, w // s), max(8, h // s)), interpolation=cv2.INTER_AREA)
+        hist = cv2.calcHist([small], [0], None, [32], [0, 256]).ravel()
+        hist /= max(1.0, hist.sum())
+        cut = self.prev_hist is not None and float(np.abs(hist - self.prev_hist).sum()) > 0.6
+        self.prev_hist = hist
+        gx = cv2.Sobel(small, cv2.CV_16S, 1, 0)
+        gy = cv2.Sobel(small, cv2.CV_16S, 0, 1)
+        edges = (cv2.add(cv2.convertScaleAbs(gx), cv2.convertScaleAbs(gy)) > 120)
+        change = False
+        if cut:
+            self.smalls.clear()
+        self.smalls.append((small, edges))
+        if len(self.smalls) > STILL_SPAN + 1:
+            self.smalls.popleft()
+        if len(self.smalls) == STILL_SPAN + 1:
+            # unchanged for STILL_SPAN frames: footage that moves even slowly has shifted by then
+            old, old_edges = self.smalls[0]
+            still = cv2.absdiff(small, old) <= 5
+            stable = (edges & old_edges & self.prev_edges & still).astype(np.float32)
+            b = 8
+            hh, ww = (stable.shape[0] // b) * b, (stable.shape[1] // b) * b
+            counts = stable[:hh, :ww].reshape(hh // b, b, ww // b, b).sum(axis=(1, 3))
+            # blocks of live captions do not count: they are tracked by the presence test
+            for ev in self.live:
+                x0, y0, x1, y1 = ev.box
+                counts[max(0, y0 // s // b - 1):y1 // s // b + 2, max(0, x0 // s // b - 1):x1 // s // b + 2] = 0
+            self.hist_counts.append(counts)
+            if len(self.hist_counts) > 7:
+                self.hist_counts.popleft()
+                grown = (counts - self.hist_counts[0]) >= 10
+                # new stable edges in >= 3 blocks, kept for two frames: a caption has settled
+                hit = grown & self.prev_grown if self.prev_grown is not None else grown
+                self.prev_grown = grown
+                # caption-shaped: >= 3 such blocks within 5 adjacent columns of a 2-block band
+                band = hit[:-1] | hit[1:] if hit.shape[0] > 1 else hit
+                run = cv2.filter2D(band.astype(np.float32), -1, np.ones((1, 5), np.float32),
+                                   borderType=cv2.BORDER_CONSTANT)
+                self.rise = self.rise + 1 if float(run.max(initial=0)) >= 3 else 0
+                change = self.rise == 1
+        else:
+            self.hist_counts.clear()
+            self.prev_grown = None
+            self.rise = 0
+        self.prev_small, self.prev_edges = small, edges
+        return cut, change
+
+    # ------------------------------------------------------------------ main loop
+
+    def _buffer(self, i: int, gray: np.ndarray) -> None:
+        self.ring.append((i, gray))
+        cap = max(4, min(int(self.buffer_seconds * self.fps), self.max_buffer_bytes // max(1, gray.nbytes)))
+        while len(self.ring) > cap:
+            self.ring.popleft()
+
+    def push(self, i: int, gray: np.ndarray, rgb: Callable[[], np.ndarray]) -> list[Event]:
+        """Track frame ``i`` (luma); ``rgb()`` gives its colour image if a detection needs it."""
+        self.index = i
+        self.last_gray = gray
+        self._buffer(i, gray)
+        done = self._update_live(i, gray)
+        cut, change = self._signals(i, gray)
+        if cut:
+            self.cuts.append(i)
+            self._schedule(i + 2, force=True)
+        if change:
+            self._schedule(i)
+        if self.due is None and i - self.last_detect >= self.sample_every:
+            self._schedule(i)
+        if self.due is not None and i >= self.due:
+            self.due = None
+            done += self._detect(i, gray, rgb())
+        return done
+
+    def _schedule(self, at: int, force: bool = False) -> None:
+        if not force and at - self.last_detect < self.min_gap:
+            at = self.last_detect + self.min_gap
+        self.due = at if self.due is None else min(self.due, at) if force else self.due
+
+    def _update_live(self, i: int, gray: np.ndarray) -> list[Event]:
+        done: list[Event] = []
+        for ev in list(self.live):
+            if ev.at >= i:
+                continue
+            v = ev.presence.visible(gray)
+            if ev.end is None:
+                if v >= ON:
+                    ev.low = 0
+                    ev.last_on = i
+                    ev.alpha.pop(i, None)
+                else:
+                    ev.low += 1
+                    if v > FADE:
+                        ev.alpha[i] = v
+                    if ev.low >= 2:
+                        ev.end = ev.last_on
+                        ev.fade_low = 0 if v > FADE else 1
+                        if ev.fade_low:
+                            done.append(self._close(ev, i))
+                            self._schedule(i + 1, force=True)  # the next line often replaces it
+            else:
+                if v > FADE and i - ev.end <= self.fps:
+                    ev.alpha[i] = min(v, ON)
+                    ev.fade_low = 0
+                else:
+                    ev.fade_low += 1
+                    if ev.fade_low >= 2 or i - ev.end > self.fps:
+                        done.append(self._close(ev, i))
+                        self._schedule(i + 1, force=True)
+        return done
+
+    def _close(self, ev: _Live, i: int) -> Event:
+        self.live.remove(ev)
+        end = ev.end if ev.end is not None else i
+        alpha = {k: min(v, ON) for k, v in ev.alpha.items() if k > end or k < ev.start}
+        after = [k for k in alpha if k > end]
+        erase_to = end
+        for k in range(end + 1, end + 1 + len(after) + 2):  # contiguous fade-out frames only
+            if k in alpha:
+                erase_to = k
+            else:
+                break
+        alpha = {k: v for k, v in alpha.items() if ev.erase_from <= k <= erase_to}
+        box = _bbox(ev.mask) or (0, 0, 1, 1)
+        x0, y0, x1, y1 = box
+        e = Event(id=self.next_id, start=ev.start, end=end, erase_from=ev.erase_from, erase_to=erase_to,
+                  box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=ev.det.caption,
+                  lines=list(ev.det.lines), detected_at=ev.at, alpha=alpha)
+        self.next_id += 1
+        return e
+
+    def _scan_back(self, p: Presence, i: int, stop: int | None = None) -> tuple[int, int, dict[int, float]]:
+        """(first ON frame, first frame with any ink, fade alphas) going back from frame i."""
+        start = i
+        fade_from = i
+        alpha: dict[int, float] = {}
+        fading = False
+        for j, g in reversed(self.ring):
+            if j >= i:
+                continue
+            if stop is not None and j < stop:
+                break
+            v = p.visible(g)
+            if not fading and v >= ON:
+                start = fade_from = j
+                continue
+            fading = True
+            if v > FADE:
+                alpha[j] = min(v, ON)
+                fade_from = j
+            else:
+                break
+        return start, fade_from, alpha
+
+    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray) -> list[Event]:
+        self.last_detect = i
+        self.detections.append(i)
+        if self.on_detect:
+            self.on_detect(i)
+        done: list[Event] = []
+        for det in self.analyzer(image, i):
+            m = det.mask
+            if m.sum() < 8:
+                continue
+            same = None
+            overlaps = []
+            for ev in self.live:
+                inter = int((ev.mask & m).sum())
+                if inter == 0:
+                    continue
+                grown = m & ~cv2.dilate(ev.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+                fading = ev.end is not None
+                if fading or grown.sum() < 0.05 * m.sum():
+                    same = ev  # the same caption (or part of it, or its fading ghost)
+                    break
+                overlaps.append((ev, grown))
+            if same is not None:
+                continue
+            p = Presence(gray, m)
+            if not p.valid:
+                continue
+            start, fade_from, alpha = self._scan_back(p, i)
+            for ev, grown in overlaps:  # the caption changed in place: switch where new ink shows
+                pg = Presence(gray, grown)
+                switch = self._scan_back(pg, i, stop=ev.start)[0] if pg.valid else start
+                if switch <= ev.start + 1:
+                    self.live.remove(ev)  # the old detection was this caption, read incompletely
+                    start = min(start, ev.start)
+                    fade_from = min(fade_from, ev.erase_from)
+                    continue
+                ev.end = switch - 1
+                ev.alpha = {k: v for k, v in ev.alpha.items() if k < ev.start}
+                done.append(self._close(ev, i))
+                start = fade_from = max(switch, start)
+                alpha = {}
+            live = _Live(det, start, i, p, m)
+            live.erase_from = fade_from
+            live.alpha = alpha
+            live.last_on = i
+            self.live.append(live)
+        return done
+
+    def finish(self) -> list[Event]:
+        """Close everything still live at the last frame."""
+        done = []
+        for ev in list(self.live):
+            if ev.end is None:
+                ev.end = ev.last_on if ev.low else self.index
+            done.append(self._close(ev, self.index))
+        return done

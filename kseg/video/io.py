@@ -1,0 +1,441 @@
+"""Video in and out with PyAV (FFmpeg's libraries, no subprocess).
+
+Why a module of our own over ``ffmpeg`` command lines: frames have to come to Python as
+arrays and go back in order, with their own timestamps, while the audio is muxed untouched
+beside them; PyAV does exactly that in one process. What this module guarantees:
+
+* frames are handed out in *display* orientation (a phone clip with a rotation tag is turned
+  upright, so the caption is upright for the detector) and turned back before encoding; the
+  output keeps the tag, so players show it as before;
+* the output keeps resolution, time base and each frame's timestamp (variable frame rate
+  survives), hence the duration; audio and subtitle streams are copied packet for packet;
+* odd sizes: libx264's 4:2:0 needs even sizes, so an odd-sized video is encoded 4:4:4
+  (same pixels, no padding or cropping; a few hardware players cannot show 4:4:4 H.264);
+* the output is written to a hidden temporary name in the output folder and renamed when
+  complete, so a crash, Ctrl-C or a full disk never leaves a broken OUT behind;
+* a damaged packet in the middle is skipped with a warning; decoding goes on.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from kseg.errors import InputError, OutputError
+from kseg.imageio import _FILE_MODE, _out_error, check_input
+
+IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe",
+                 "gif", "apng", "pam_pipe", "ppm_pipe", "pgm_pipe", "qoi_pipe", "svg_pipe"}
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    width: int  # stored (coded) frame size
+    height: int
+    rotation: int  # 0/90/180/270, counter-clockwise, from the display matrix
+    fps: Fraction  # average rate (nominal for variable-rate video)
+    time_base: Fraction
+    duration: float  # seconds (0 when the container does not say)
+    frames: int  # frame count if known, else an estimate from duration x fps (0 if neither)
+    codec: str
+    audio_streams: int = 0
+    subtitle_streams: int = 0
+    format: str = ""
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as shown, i.e. of the frames this module hands out."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "rotation": self.rotation,
+                "fps": float(self.fps), "time_base": str(self.time_base),
+                "duration": round(self.duration, 4), "frames": self.frames, "codec": self.codec,
+                "audio_streams": self.audio_streams, "subtitle_streams": self.subtitle_streams}
+
+
+@dataclass
+class Frame:
+    index: int  # 0-based among the frames read (after --start)
+    pts: int | None  # in the stream time base
+    time: float  # seconds on the input's timeline
+    image: np.ndarray  # RGB uint8, display orientation
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    check_input(path)
+    try:
+        c = av.open(os.fspath(path), "r", metadata_errors="ignore")
+    except av.error.InvalidDataError:
+        raise InputError(f"{os.fspath(path)}: not a video file kseg can read") from None
+    except av.error.FFmpegError as e:
+        raise InputError(f"{os.fspath(path)}: cannot open as video ({e.strerror or e})") from None
+    if c.format.name in IMAGE_FORMATS:
+        c.close()
+        raise InputError(f"{os.fspath(path)}: a still image, not a video "
+                         "(use kseg segment for single frames)")
+    if not c.streams.video:
+        c.close()
+        raise InputError(f"{os.fspath(path)}: no video stream (audio-only or data file)")
+    return c
+
+
+def _rotation(stream: Any, first: Any | None) -> int:
+    rot = 0
+    if first is not None:
+        try:
+            rot = int(round(first.rotation))
+        except Exception:
+            rot = 0
+    if not rot:
+        try:  # old files carry a 'rotate' tag instead of a display matrix
+            rot = -int(stream.metadata.get("rotate", 0))
+        except (TypeError, ValueError):
+            rot = 0
+    rot %= 360
+    return rot if rot in (0, 90, 180, 270) else 0
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """What the video is, from its headers and first frame; ``InputError`` if it is none."""
+    c = _open(path)
+    try:
+        s = c.streams.video[0]
+        tb = s.time_base or Fraction(1, 90000)
+        fps = s.average_rate or s.guessed_rate or s.base_rate or Fraction(25)
+        first = None
+        try:
+            for first in c.decode(s):
+                break
+        except av.error.FFmpegError:
+            first = None
+        if first is None:
+            raise InputError(f"{os.fspath(path)}: the video stream has no frames (zero-length video)")
+        dur = 0.0
+        if s.duration:
+            dur = float(s.duration * tb)
+        elif c.duration:
+            dur = c.duration / av.time_base
+        frames = int(s.frames or 0) or int(round(dur * float(fps)))
+        return VideoInfo(path=os.fspath(path), width=first.width, height=first.height,
+                         rotation=_rotation(s, first), fps=Fraction(fps), time_base=Fraction(tb),
+                         duration=dur, frames=frames, codec=s.codec_context.name,
+                         audio_streams=len(c.streams.audio),
+                         subtitle_streams=len(c.streams.subtitles), format=c.format.name)
+    finally:
+        c.close()
+
+
+def to_display(img: np.ndarray, rotation: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(img, rotation // 90)) if rotation else img
+
+
+def from_display(img: np.ndarray, rotation: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(img, -(rotation // 90))) if rotation else img
+
+
+@dataclass
+class _Range:
+    """Which frames of the input are processed (--start / --end, seconds)."""
+
+    start: float | None = None
+    end: float | None = None
+
+    def seek(self, c: Any, s: Any) -> None:
+        if self.start and self.start > 0:
+            c.seek(int(self.start / s.time_base), stream=s, backward=True, any_frame=False)
+
+    def before(self, t: float) -> bool:
+        return self.start is not None and t < self.start - 1e-6
+
+    def after(self, t: float) -> bool:
+        return self.end is not None and t >= self.end - 1e-6
+
+
+def _frame_time(fr: Any, tb: Fraction, last: float | None, fps: Fraction) -> float:
+    if fr.pts is not None:
+        return float(fr.pts * tb)
+    return 0.0 if last is None else last + 1.0 / float(fps)
+
+
+def _decode_packets(c: Any, s: Any, warn: Warn | None, extra: tuple = ()) -> Iterator[tuple[Any, Any]]:
+    """(packet, frames) for each demuxed packet; a packet that fails to decode is skipped."""
+    bad = 0
+    streams = (s, *extra)
+    try:
+        for pkt in c.demux(*streams):
+            if pkt.stream.index != s.index:
+                yield pkt, []
+                continue
+            try:
+                frames = s.decode(pkt)
+            except (av.error.InvalidDataError, av.error.PatchWelcomeError, av.error.UndefinedError) as e:
+                bad += 1
+                if warn and bad <= 3:
+                    t = float(pkt.pts * s.time_base) if pkt.pts is not None else float("nan")
+                    warn(f"{c.name}: damaged video packet at {t:.2f} s skipped ({e.strerror or e})")
+                continue
+            yield pkt, frames
+    except av.error.FFmpegError as e:
+        if warn:
+            warn(f"{c.name}: unreadable data, the rest of the video is skipped ({e.strerror or e})")
+    if warn and bad > 3:
+        warn(f"{c.name}: {bad} damaged video packets skipped in all")
+
+
+def iter_decoded(path: str | os.PathLike[str], *, start: float | None = None,
+                 end: float | None = None, warn: Warn | None = None
+                 ) -> Iterator[tuple[int, float, Any, int]]:
+    """(index, time, av.VideoFrame, rotation) for each frame in range; nothing converted yet
+    (the caller converts only what it needs: luma for tracking, RGB for the detector)."""
+    c = _open(path)
+    try:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        fps = s.average_rate or Fraction(25)
+        rng = _Range(start, end)
+        rng.seek(c, s)
+        rotation = None
+        i = 0
+        last: float | None = None
+        for _, frames in _decode_packets(c, s, warn):
+            for fr in frames:
+                t = _frame_time(fr, s.time_base, last, fps)
+                last = t
+                if rng.before(t):
+                    continue
+                if rng.after(t):
+                    return
+                if rotation is None:
+                    rotation = _rotation(s, fr)
+                yield i, t, fr, rotation
+                i += 1
+    finally:
+        c.close()
+
+
+def rgb(fr: Any, rotation: int) -> np.ndarray:
+    return to_display(fr.to_ndarray(format="rgb24"), rotation)
+
+
+def gray(fr: Any, rotation: int) -> np.ndarray:
+    """Luma (the decoder's Y plane, no colour conversion), display orientation."""
+    return to_display(fr.to_ndarray(format="gray"), rotation)
+
+
+def read_frames(path: str | os.PathLike[str], *, start: float | None = None,
+                end: float | None = None, warn: Warn | None = None) -> Iterator[Frame]:
+    """Decode the video's frames in order (display orientation, RGB)."""
+    for i, t, fr, rot in iter_decoded(path, start=start, end=end, warn=warn):
+        yield Frame(i, fr.pts, t, rgb(fr, rot))
+
+
+# ------------------------------------------------------------------------------ writing
+
+@dataclass
+class EncodeOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "veryfast"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _temp_name(out: Path) -> Path:
+    """A hidden name in OUT's folder with OUT's extension (the muxer goes by the extension)."""
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
+    os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; the video gets normal permissions
+    os.close(fd)
+    return Path(name)
+
+
+def _is_disk_error(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
+                      opts: EncodeOptions, warn: Warn | None) -> Any:
+    rate = s.average_rate or s.guessed_rate or Fraction(25)
+    try:
+        vs = oc.add_stream(opts.codec, rate=rate)
+    except (ValueError, av.error.FFmpegError) as e:
+        raise OutputError(f"{oc.name}: cannot encode with codec {opts.codec!r} ({e})") from None
+    vs.width, vs.height = width, height
+    odd = width % 2 or height % 2
+    fmts = {f.name for f in (vs.codec_context.codec.video_formats or [])}
+    if odd and "yuv444p" in fmts:
+        vs.pix_fmt = "yuv444p"
+        if warn:
+            warn(f"{oc.name}: odd frame size {width}x{height}: encoded as 4:4:4 to keep every "
+                 "pixel (some hardware players cannot play 4:4:4 H.264)")
+    elif "yuv420p" in fmts or not fmts:
+        vs.pix_fmt = "yuv420p"
+    else:
+        vs.pix_fmt = sorted(fmts)[0]
+    vs.time_base = s.time_base
+    vs.codec_context.time_base = s.time_base
+    if s.sample_aspect_ratio:
+        vs.sample_aspect_ratio = s.sample_aspect_ratio
+    options = dict(opts.extra)
+    if opts.codec in ("libx264", "libx265"):
+        options.setdefault("crf", str(opts.crf))
+        options.setdefault("preset", opts.preset)
+    elif opts.codec.startswith("libvpx"):
+        options.setdefault("crf", str(opts.crf))
+        options.setdefault("b", "0")
+    vs.options = options
+    if rotation:
+        vs.set_display_rotation(rotation)
+    return vs
+
+
+Process = Callable[[Frame], np.ndarray | None]
+
+
+def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process: Process, *,
+              options: EncodeOptions | None = None, start: float | None = None,
+              end: float | None = None, warn: Warn | None = None,
+              progress: Callable[[int, float], None] | None = None,
+              needs_image: Callable[[int], bool] | None = None) -> dict[str, Any]:
+    """Decode ``src``, run ``process(frame)`` on each frame, encode, copy the other streams.
+
+    ``process`` returns the new display-orientation RGB image, or None to keep the frame
+    (it is then re-encoded without a round trip through RGB). ``needs_image(index)`` says
+    whether ``process`` will look at frame ``index`` (False: ``Frame.image`` is left empty and
+    the frame is passed on as decoded). With --start the output starts at 0.
+    """
+    options = options or EncodeOptions()
+    out = Path(out)
+    c = _open(src)
+    tmp: Path | None = None
+    oc = None
+    try:
+        tmp = _temp_name(out)
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        fps = s.average_rate or Fraction(25)
+        first = None
+        rotation = 0
+        try:
+            oc = av.open(str(tmp), "w")
+        except (av.error.FFmpegError, OSError, ValueError) as e:
+            raise OutputError(f"{out}: cannot write this container ({e})") from None
+        copies: dict[int, Any] = {}
+        for t in (*c.streams.audio, *c.streams.subtitles):
+            try:
+                copies[t.index] = oc.add_stream_from_template(t)
+            except (ValueError, av.error.FFmpegError) as e:
+                if warn:
+                    warn(f"{out}: {t.type} stream {t.index} ({t.codec_context.name}) cannot go "
+                         f"into {out.suffix or 'this'} files; left out ({e})")
+        rng = _Range(start, end)
+        rng.seek(c, s)
+        vs = None
+        offset: float | None = None  # seconds cut from the front (--start): output starts at 0
+        pending: list[Any] = []  # copied packets that arrive before the first video frame
+        i = 0
+        last: float | None = None
+        stop = False
+        n_copied = 0
+
+        def mux(pkts: Any) -> None:
+            oc.mux(pkts)
+
+        def copy(pkt: Any) -> None:
+            nonlocal n_copied
+            if pkt.dts is None and pkt.pts is None:
+                return
+            tb = pkt.stream.time_base
+            t = float((pkt.pts if pkt.pts is not None else pkt.dts) * tb)
+            if rng.before(t) or (rng.end is not None and t >= rng.end):
+                return
+            if offset:
+                shift = int(round(offset / tb))
+                if pkt.pts is not None:
+                    pkt.pts -= shift
+                if pkt.dts is not None:
+                    pkt.dts -= shift
+            pkt.stream = copies[pkt.stream.index]
+            mux(pkt)
+            n_copied += 1
+
+        for pkt, frames in _decode_packets(c, s, warn, tuple(c.streams[k] for k in copies)):
+            if pkt.stream.index != s.index:
+                if vs is None:
+                    pending.append(pkt)
+                else:
+                    copy(pkt)
+                continue
+            for fr in frames:
+                t = _frame_time(fr, s.time_base, last, fps)
+                last = t
+                if rng.before(t):
+                    continue
+                if rng.after(t):
+                    stop = True
+                    break
+                if vs is None:
+                    first = fr
+                    rotation = _rotation(s, fr)
+                    h, w = fr.height, fr.width
+                    vs = _add_video_stream(oc, s, w, h, rotation, options, warn)
+                    offset = t if (start and start > 0) else None
+                    for p in pending:
+                        copy(p)
+                    pending.clear()
+                look = needs_image(i) if needs_image else True
+                img = to_display(fr.to_ndarray(format="rgb24"), rotation) if look else np.empty((0, 0, 3), np.uint8)
+                new = process(Frame(i, fr.pts, t, img))
+                if new is not None:
+                    nf = av.VideoFrame.from_ndarray(from_display(new, rotation), format="rgb24")
+                else:
+                    nf = fr
+                pts = fr.pts if fr.pts is not None else int(round(t / s.time_base))
+                if offset:
+                    pts -= int(round(offset / s.time_base))
+                nf.pts = pts
+                nf.time_base = s.time_base
+                mux(vs.encode(nf))
+                i += 1
+                if progress:
+                    progress(i, t)
+            if stop:
+                break
+        if vs is None:
+            raise InputError(f"{os.fspath(src)}: the video stream has no frames"
+                             + (" in the --start/--end range" if start or end else " (zero-length video)"))
+        mux(vs.encode(None))
+        oc.close()
+        oc = None
+        os.replace(tmp, out)
+        tmp = None
+        return {"frames": i, "copied_packets": n_copied, "rotation": rotation,
+                "pix_fmt": vs.pix_fmt if vs is not None else None}
+    except OSError as e:
+        raise _out_error(out, e) from None
+    except av.error.FFmpegError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise _out_error(out, OSError(e.errno, e.strerror)) from None
+        raise OutputError(f"{out}: encoding failed ({e.strerror or e})") from None
+    finally:
+        if oc is not None:
+            try:
+                oc.close()
+            except Exception:
+                pass
+        c.close()
+        if tmp is not None:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
