@@ -355,7 +355,8 @@ def test_user_font_with_bold_sibling_and_without(tmp_path):
 
 def test_bundled_fonts_and_licence_ship():
     d = BUNDLED_REGULAR.parent
-    assert (d / "OFL.txt").read_text().startswith("Copyright") and "Open Font License" in (d / "OFL.txt").read_text()
+    ofl = (d / "OFL.txt").read_text()
+    assert ofl.startswith("Copyright") and "SIL OPEN FONT LICENSE" in ofl
     for p in (BUNDLED_REGULAR, BUNDLED_BOLD):
         assert load_font(p, 20).getname() == ("Noto Sans", "Bold" if "Bold" in p.name else "Regular")
 

@@ -309,7 +309,8 @@ def _strokes(style: Style, fam: FontFamily, bold: bool, size: float, scale: floa
     )
 
 
-def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int, stroke: float) -> tuple[float, list[str]]:
+def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int,
+              stroke: float) -> tuple[float, list[str]]:
     """Best n-line break at this size and its real widest line (kerning included)."""
     space = font.getlength(" ")
     _, starts = _split([font.getlength(w) for w in words], space, n)
@@ -509,7 +510,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
 
     # --- anchor: local point (ax, ay) goes to frame point (fx, fy)
     x0, y0, x1, y1 = caption.box
-    core_top = pad + outer  # local y of line 1's ascender line, minus nothing
+    core_top = pad + outer  # local y of line 1's ascender line
     if abs(style.angle) >= 0.5 or style.banner is not None:
         ay, fy = core_top - outer + (core_h + 2 * outer) / 2, (y0 + y1) / 2
     elif (y0 + y1) / 2 >= H / 2:
@@ -547,9 +548,10 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         dy = (H - (by1 + by0)) / 2
     else:
         fitted = False
-    ox, oy = round(ox + dx), round(oy + dy)
-    box = (int(math.floor(bx0 + dx)), int(math.floor(by0 + dy)),
-           int(math.ceil(bx1 + dx)), int(math.ceil(by1 + dy)))
+    ox, oy = round(ox + dx), round(oy + dy)  # whole pixels: the sprite is pasted, not resampled
+    lo, hi = blk.min(0), blk.max(0)
+    box = (int(math.floor(lo[0] + ox)), int(math.floor(lo[1] + oy)),
+           int(math.ceil(hi[0] + ox)), int(math.ceil(hi[1] + oy)))
     sx, sy = ox, oy  # sprite top-left in the frame
 
     # --- banner plate, outside the old plate only
