@@ -720,3 +720,5 @@ def _as_dict(m: Any) -> dict[str, Any]:
 
 if __name__ == "__main__":
     app()
+from kseg.video.cli import translate_video as _translate_video  # noqa: E402
+app.command("translate-video")(_translate_video)
