@@ -282,10 +282,31 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
         alive &= ~peel
         region &= ~np.isin(unit, np.nonzero(peel)[0])
     score = by_colour(contacts())
+    if DEBUG:
+        print('final', score, {c: (centers[c].round(0), int(size[alive & (colour_arr == c)].sum())) for c in score})
     if not score:
         return F.copy()
     cols = sorted(score)
     core = min(score, key=score.get)
+    if len(cols) > 1 and score[core] > 0.1:
+        # Nothing encloses anything (a shadow-only caption, or a thin outline already peeled).
+        # Drop blends (a colour between two others: anti-aliasing), then of the two largest
+        # layers the glyphs are the one up and left of the other: shadows fall down-right.
+        def blend(c: int) -> bool:
+            return any(float(_de(centers[p], centers[c]) + _de(centers[c], centers[q]))
+                       <= 1.1 * float(_de(centers[p], centers[q]))
+                       for p in present for q in present if len({p, q, c}) == 3)
+        solid = [c for c in cols if not blend(c)] or cols
+        area = {c: float(size[alive & (colour_arr == c)].sum()) for c in solid}
+        two = sorted(solid, key=area.get, reverse=True)[:2]
+        core = min(two, key=score.get)
+        if len(two) == 2:
+            pos = {}
+            for c in two:
+                yy, xx = np.nonzero(np.isin(unit, np.nonzero(alive & (colour_arr == c))[0]))
+                pos[c] = float(xx.mean() + yy.mean())
+            if abs(pos[two[0]] - pos[two[1]]) >= 1.5:
+                core = min(pos, key=pos.get)
     keep = [u for u in np.nonzero(alive)[0] if colour_of[u] == core]
     fill = np.isin(unit, keep)
     if len(cols) > 1 and fill.any():
