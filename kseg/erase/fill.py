@@ -1,0 +1,79 @@
+"""Hole fills for the erase stage, each working on a crop around one group of caption pixels.
+
+* ``harmonic``: the membrane (Laplace) interpolant of the hole's border, solved coarse to
+  fine. OpenCV has no Laplace/membrane inpainting (only Telea's fast marching and its
+  Navier-Stokes variant, whose single-pass transport leaves streaks across wide holes),
+  and skimage's biharmonic solver is a sparse direct solve far too slow per video frame,
+  so it is written here: a mask-weighted Gaussian pyramid gives the coarse answer and a
+  few red-black SOR sweeps per level refine it (cascadic multigrid).
+* ``telea`` / ``ns``: ``cv2.inpaint`` (the floor the issue asks to beat).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+K4 = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
+SOR_OMEGA = 1.8
+SOR_SWEEPS = 12  # per pyramid level; measured: 8 -> 16 changes PSNR by < 0.05 dB
+CV_RADIUS = 3  # cv2.inpaint neighbourhood radius
+GROUP_GAP = 16  # caption pixels closer than this share one crop (fewer, larger crops)
+MARGIN = 6  # known pixels kept around each hole in its crop
+
+
+def _sor(est: np.ndarray, hole: np.ndarray, sweeps: int) -> np.ndarray:
+    """Red-black SOR on the hole pixels of the Laplace equation; known pixels stay fixed."""
+    if sweeps <= 0 or not hole.any():
+        return est
+    yy, xx = np.indices(hole.shape)
+    parity = ((yy + xx) & 1).astype(bool)
+    sets = [(hole & ~parity)[..., None], (hole & parity)[..., None]]
+    for _ in range(sweeps):
+        for sel in sets:
+            avg = cv2.filter2D(est, -1, K4, borderType=cv2.BORDER_REPLICATE)
+            est = np.where(sel, est + SOR_OMEGA * (avg - est), est)
+    return est
+
+
+def harmonic(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Membrane fill of ``hole`` in ``crop`` (uint8 H x W x 3); returns float32 H x W x 3."""
+    img = crop.astype(np.float32)
+    w = (~hole).astype(np.float32)
+    if not w.any():  # nothing known (a mask over the whole frame): no information, mid grey
+        return np.full_like(img, 128.0)
+    # mask-weighted pyramid: each level's pixel = weighted mean of the known pixels under it
+    levels = [(img * w[..., None], w, img, hole)]
+    while levels[-1][1].min() <= 0 and min(levels[-1][1].shape) >= 4:
+        f, ww = cv2.pyrDown(levels[-1][0]), cv2.pyrDown(levels[-1][1])
+        if f.ndim == 2:
+            f = f[..., None]
+        base = f / np.maximum(ww, 1e-6)[..., None]
+        levels.append((f, ww, base, ww < 0.5))  # mostly-unknown pixels are solved for
+    est = None
+    for _, ww, base, h in reversed(levels):
+        if est is None:
+            est = base.copy()
+            if h.all():
+                est[:] = (base * ww[..., None]).sum((0, 1)) / max(float(ww.sum()), 1e-6)
+        else:
+            up = cv2.pyrUp(est, dstsize=(h.shape[1], h.shape[0]))
+            if up.ndim == 2:
+                up = up[..., None]
+            est = np.where(h[..., None], up, base)
+        est = _sor(est, h, SOR_SWEEPS)
+    return est
+
+
+def telea(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    return cv2.inpaint(crop, hole.astype(np.uint8), CV_RADIUS, cv2.INPAINT_TELEA)
+
+
+def ns(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    return cv2.inpaint(crop, hole.astype(np.uint8), CV_RADIUS, cv2.INPAINT_NS)
+
+
+FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "harmonic": harmonic, "telea": telea, "ns": ns,
+}
