@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -138,7 +139,8 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
 
     # glyph body vs shadow: first guess of the ring width from the footprint edge
     d_fill = _dt(~fill)  # distance of every non-fill pixel to the fill
-    edge = F & ~cv2.erode(F.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~fill
+    # footprint edge pixels; fill pixels there (no outline on that side) count as distance 0
+    edge = F & ~cv2.erode(F.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
     w0 = float(np.percentile(d_fill[edge], 30)) if edge.any() else 0.0
     body = F & (fill | (d_fill <= w0 + 0.5))
     shadow, zone = _shadow(F, body, rgb, text_height)
@@ -146,7 +148,6 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     ring = F & ~fill & ~zone
     ring_edge = edge & ~_dilate(zone, 1)
     width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else w0
-    width = max(0.0, width - 0.5)  # the edge pixel's centre sits half a pixel inside the edge
 
     outside = _dt(~F)
     bg_band = (~F) & (outside >= 1.5) & (outside <= 4.5)
@@ -175,12 +176,15 @@ def _extent(vals: np.ndarray) -> float:
 
 
 def _stroke(fill: np.ndarray) -> float:
-    """Typical stroke width: twice the median ridge (medial-axis) value of the fill's DT."""
+    """Typical stroke width: 2 d - 1 at the median skeleton pixel, d = the fill's DT there
+    (a k-px stroke has d = (k + 1) / 2 on its centre line; junctions are few on a skeleton)."""
+    from skimage.morphology import skeletonize
+
     d = _dt(fill)
-    ridge = fill & (d >= cv2.dilate(d, np.ones((3, 3), np.uint8)) - 1e-4)
-    if not ridge.any():
+    sk = skeletonize(fill) & (d > 0)
+    if not sk.any():
         return 1.0
-    return max(1.0, 2.0 * float(np.median(d[ridge])) - 1.0)
+    return max(1.0, 2.0 * float(np.median(d[sk])) - 1.0)
 
 
 def _fit_rows(vals: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +216,9 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
     if len(pts) < 20:
         return F.copy()
     k = min(4, max(1, len(pts) // 10))
-    centers, labels = kmeans2(pts, k, seed=0, minit="++", iter=20)
+    with warnings.catch_warnings():  # empty clusters are expected (fewer colours than k)
+        warnings.simplefilter("ignore")
+        centers, labels = kmeans2(pts, k, seed=0, minit="++", iter=20)
     # merge near-equal clusters (k-means splits one flat colour under noise / compression)
     ids = list(range(len(centers)))
     for i in range(len(centers)):
@@ -310,14 +316,20 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
     keep = [u for u in np.nonzero(alive)[0] if colour_of[u] == core]
     fill = np.isin(unit, keep)
     if len(cols) > 1 and fill.any():
-        # a vertical gradient split into bands: neighbours lying above or below the core
-        vc = float(v[fill].mean())
+        # a vertical gradient split into bands: neighbours lying above or below, band by band
         span = max(3.0, _extent(v[region]))
-        near = cv2.dilate(fill.astype(np.uint8), k3).astype(bool)
-        for c in cols:
-            m = np.isin(unit, [u for u in np.nonzero(alive)[0] if colour_of[u] == c])
-            if c != core and (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
-                fill |= m
+        pending = [c for c in cols if c != core]
+        grew = True
+        while grew and pending:
+            grew = False
+            vc = float(v[fill].mean())
+            near = cv2.dilate(fill.astype(np.uint8), k3).astype(bool)
+            for c in list(pending):
+                m = np.isin(unit, np.nonzero(alive & (colour_arr == c))[0])
+                if (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
+                    fill |= m
+                    pending.remove(c)
+                    grew = True
     return fill
 
 
@@ -425,71 +437,64 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
 # ----------------------------------------------------------------------------- banner
 
 def _banner(img: np.ndarray, full: np.ndarray, crop) -> Banner | None:
-    """A uniform plate around the line with sharp edges; None when the text sits on footage."""
+    """A plate behind the line: straight colour steps above, below and beside the text.
+
+    Found from edges rather than uniformity, so a translucent plate over busy footage
+    (uneven inside, but with a sharp, straight border) is found too; flat footage has
+    no such steps."""
     H, W = img.shape[:2]
-    x0, y0, x1, y1 = crop
     ys, xs = np.nonzero(full)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
     th = by1 - by0
-    lab = _lab(img[y0:y1, x0:x1])
-    ink = _dilate(full[y0:y1, x0:x1], 2)
-    ring = ~ink
-    # pixels near the text (within the crop) but not ink
-    near = np.zeros_like(ring)
-    m = max(3, th // 4)
-    near[max(0, by0 - y0 - m):by1 - y0 + m, max(0, bx0 - x0 - m):bx1 - x0 + m] = True
-    cand = ring & near
-    if cand.sum() < 30:
-        return None
-    plate = np.median(lab[cand], axis=0)
-    de = _de(lab[cand], plate)
-    if np.mean(de < 12.0) < 0.75:
-        return None
-    tol = max(8.0, float(np.percentile(de, 90)) * 1.5)
-    big_lab = _lab(img)
-    inkf = _dilate(full, 2)
+    lab = _lab(img)
+    ink = _dilate(full, 2)
+    limit = max(6, int(1.5 * th))
 
-    def match(ys_: slice, xs_: slice) -> float:
-        seg = big_lab[ys_, xs_]
-        ok = (_de(seg, plate) <= tol) | inkf[ys_, xs_]
-        return float(ok.mean()) if ok.size else 0.0
+    def steps(axis: int, lo: int, hi: int, span: tuple[int, int]) -> np.ndarray:
+        """Per row (axis 0) / column (axis 1) in [lo, hi): median colour step across it."""
+        out = np.full(max(0, hi - lo), np.nan)
+        a0, a1 = span
+        for i, k in enumerate(range(lo, hi)):
+            if k - 2 < 0 or k + 1 > (H if axis == 0 else W) - 1:
+                continue
+            if axis == 0:
+                d = _de(lab[k + 1, a0:a1], lab[k - 2, a0:a1])
+                ok = ~(ink[k + 1, a0:a1] | ink[k - 2, a0:a1])
+            else:
+                d = _de(lab[a0:a1, k + 1], lab[a0:a1, k - 2])
+                ok = ~(ink[a0:a1, k + 1] | ink[a0:a1, k - 2])
+            if ok.sum() >= max(3, 0.3 * ok.size):
+                out[i] = float(np.median(d[ok]))
+        return out
 
-    # grow the text box outwards while whole rows/columns still look like the plate
-    L, T, Rr, B = bx0, by0, bx1, by1
-    limit = max(8, int(1.5 * th))
-    while L > 0 and bx0 - L < limit and match(slice(T, B), slice(L - 1, L)) >= 0.85:
-        L -= 1
-    while Rr < W and Rr - bx1 < limit and match(slice(T, B), slice(Rr, Rr + 1)) >= 0.85:
-        Rr += 1
-    while T > 0 and by0 - T < limit and match(slice(T - 1, T), slice(L, Rr)) >= 0.85:
-        T -= 1
-    while B < H and B - by1 < limit and match(slice(B, B + 1), slice(L, Rr)) >= 0.85:
-        B += 1
-    # each side must end in a step to something else (a frame edge counts), else it is footage
-    sides = 0
-    steps = 0
-    for grown, at_edge, inside, outside in (
-        (bx0 - L, L == 0, (slice(T, B), slice(L, L + 2)), (slice(T, B), slice(max(0, L - 3), max(0, L - 1)))),
-        (Rr - bx1, Rr == W, (slice(T, B), slice(Rr - 2, Rr)), (slice(T, B), slice(Rr + 1, min(W, Rr + 3)))),
-        (by0 - T, T == 0, (slice(T, T + 2), slice(L, Rr)), (slice(max(0, T - 3), max(0, T - 1)), slice(L, Rr))),
-        (B - by1, B == H, (slice(B - 2, B), slice(L, Rr)), (slice(B + 1, min(H, B + 3)), slice(L, Rr))),
-    ):
-        if grown >= limit:
-            return None  # runs on: a flat background, not a plate
-        if at_edge:
-            continue
-        sides += 1
-        a, b = big_lab[outside], big_lab[inside]
-        if a.size == 0 or b.size == 0:
-            continue
-        if float(_de(np.median(a.reshape(-1, 3), 0), plate)) >= 10.0:
-            steps += 1
-    if sides == 0 or steps < max(2, sides - 1):
+    def edge(axis: int, lo: int, hi: int, span, toward_low: bool) -> int | None:
+        sc = steps(axis, lo, hi, span)
+        if np.all(np.isnan(sc)):
+            return None
+        i = int(np.nanargmax(sc))
+        best = float(sc[i])
+        typical = float(np.nanmedian(sc))
+        if best < 10.0 or best < 2.5 * max(typical, 2.0):
+            return None
+        return lo + i - 1 if toward_low else lo + i  # first plate row/col
+
+    top = edge(0, max(2, by0 - limit), by0, (bx0, bx1), True)
+    bot = edge(0, by1, min(H - 2, by1 + limit), (bx0, bx1), False)
+    T = top + 1 if top is not None else (0 if by0 <= 3 else None)
+    B = bot + 1 if bot is not None else (H if by1 >= H - 3 else None)
+    if T is None or B is None or B - T < th:
         return None
-    if (Rr - L) * (B - T) < 1.1 * (bx1 - bx0) * (by1 - by0) and min(bx0 - L, Rr - bx1, by0 - T, B - by1) < 1:
-        return None
-    opacity, colour = _opacity(img, inkf, (L, T, Rr, B), plate)
-    return Banner(box=(int(L), int(T), int(Rr), int(B)), color=colour, opacity=round(opacity, 3))
+    left = edge(1, 2, bx0, (T, B), True)
+    right = edge(1, bx1, W - 2, (T, B), False)
+    L = left + 1 if left is not None else 0
+    R = right + 1 if right is not None else W
+    # without a side edge the plate must reach the frame edge: the top step runs on there
+    for found, x0_, x1_ in ((left, 0, min(W, 16)), (right, max(0, W - 16), W)):
+        if found is None:
+            if top is not None and np.nan_to_num(steps(0, top + 1, top + 2, (x0_, x1_)))[0] < 10.0:
+                return None
+    opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
+    return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3))
 
 
 def _texture(img: np.ndarray) -> np.ndarray:
@@ -497,7 +502,7 @@ def _texture(img: np.ndarray) -> np.ndarray:
     return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
 
 
-def _opacity(img, inkf, box, plate_lab) -> tuple[float, tuple[int, int, int]]:
+def _opacity(img, inkf, box) -> tuple[float, tuple[int, int, int]]:
     """Opacity from texture: a plate of opacity a lets (1 - a) of the footage's detail through,
     compared with a band of footage just outside the plate."""
     H, W = img.shape[:2]
@@ -505,16 +510,17 @@ def _opacity(img, inkf, box, plate_lab) -> tuple[float, tuple[int, int, int]]:
     band = max(4, (B - T) // 2)
     tex = _texture(img)
     inside = np.zeros((H, W), bool)
-    inside[T + 2:B - 2, L + 2:R - 2] = True
+    e = 7  # the texture filter smears the plate's own edges this far
+    band = band + e
+    inside[T + e:B - e, L + e:R - e] = True
     inside &= ~inkf
     outside = np.zeros((H, W), bool)
     outside[max(0, T - band):min(H, B + band), max(0, L - band):min(W, R + band)] = True
-    outside[max(0, T - 2):B + 2, max(0, L - 2):R + 2] = False
+    outside[max(0, T - e):B + e, max(0, L - e):R + e] = False
     plate_rgb = np.median(img[inside], axis=0) if inside.sum() >= 10 else None
     if inside.sum() < 10 or outside.sum() < 10 or plate_rgb is None:
-        col = plate_rgb if plate_rgb is not None else cv2.cvtColor(
-            np.float32(plate_lab).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0] * 255
-        return 1.0, _rgb(col)
+        inner = img[T:B, L:R][~inkf[T:B, L:R]]
+        return 1.0, _rgb(np.median(inner, axis=0) if inner.size else (0, 0, 0))
     t_in, t_out = float(np.mean(tex[inside])), float(np.mean(tex[outside]))
     if t_out < 2.0:  # flat footage: no way to tell, call it opaque
         return 1.0, _rgb(plate_rgb)

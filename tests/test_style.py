@@ -1,0 +1,288 @@
+"""kseg.style: layer colours and widths recovered from a known rendering, banners, gradients,
+shadows, grouping of lines into captions, and odd inputs that must not crash."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+from kseg.errors import InputError
+from kseg.style import group_captions, measure_style
+from kseg.types import FrameResult, LineMask, Recognition, Region, Style, TextLine
+
+W, H = 560, 200
+
+
+def de(a, b) -> float:
+    la = rgb2lab(np.asarray(a, float).reshape(1, 1, 3) / 255)
+    lb = rgb2lab(np.asarray(b, float).reshape(1, 1, 3) / 255)
+    return float(deltaE_ciede2000(la, lb)[0, 0])
+
+
+def footage(seed: int = 0, w: int = W, h: int = H) -> np.ndarray:
+    """Smooth textured background, like a blurred scene."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(40, 200, (max(2, h // 40), max(2, w // 40), 3)).astype(np.float32)
+    bg = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(bg + rng.normal(0, 6, bg.shape), 0, 255)
+
+
+def disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def render(fill=(255, 255, 255), outline=(0, 0, 0), ow=3, o2=None, o2w=0, shadow=None,
+           gradient=None, banner=None, text="KSEG 2024", org=(40, 130), scale=2.6, seed=0,
+           bg=None):
+    """Hershey text drawn in layers (no font files needed): fill strokes, an outline ring of
+    exactly ``ow`` px (a disk dilation), an optional outer ring, an offset shadow, a plate."""
+    canvas = footage(seed) if bg is None else np.asarray(bg, np.float32).copy()
+    h, w = canvas.shape[:2]
+    f = np.zeros((h, w), np.uint8)
+    cv2.putText(f, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 7, cv2.LINE_8)
+    f = f > 0
+    o = cv2.dilate(f.astype(np.uint8), disk(ow)).astype(bool) if ow else f
+    oo = cv2.dilate(o.astype(np.uint8), disk(o2w)).astype(bool) if o2 else o
+    foot = oo.copy()
+    box_mask = oo
+    if banner:
+        x0, y0, x1, y1 = banner["box"]
+        a = banner["opacity"]
+        canvas[y0:y1, x0:x1] = canvas[y0:y1, x0:x1] * (1 - a) + np.float32(banner["color"]) * a
+    if shadow:
+        dx, dy = shadow["dx"], shadow["dy"]
+        sh = np.zeros_like(oo)
+        sh[dy:, dx:] = oo[:h - dy, :w - dx]
+        canvas[sh] = shadow["color"]
+        foot |= sh
+    if o2:
+        canvas[oo] = o2
+    canvas[o] = outline
+    if gradient:
+        ys = np.nonzero(f.any(1))[0]
+        t = np.clip((np.arange(h) - ys.min()) / max(1, ys.max() - ys.min()), 0, 1)[:, None, None]
+        col = np.float32(fill) * (1 - t) + np.float32(gradient) * t
+        canvas[f] = np.broadcast_to(col, canvas.shape)[f]
+    else:
+        canvas[f] = fill
+    ys, xs = np.nonzero(box_mask)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    line = TextLine(box=box, polygon=[(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])],
+                    score=1.0)
+    fy = np.nonzero(f.any(1))[0]
+    return np.clip(canvas, 0, 255).astype(np.uint8), line, foot, float(fy.max() - fy.min() + 1)
+
+
+# ----------------------------------------------------------------------------- measure
+
+@pytest.mark.parametrize("fill,outline,ow", [
+    ((255, 255, 255), (0, 0, 0), 3),
+    ((250, 230, 40), (20, 40, 160), 5),
+    ((230, 60, 150), (255, 255, 255), 2),
+])
+def test_fill_outline_and_width_recovered(fill, outline, ow):
+    img, line, foot, fill_h = render(fill=fill, outline=outline, ow=ow)
+    s = measure_style(img, line, foot)
+    assert de(s.fill, fill) <= 5
+    assert s.outline is not None and de(s.outline, outline) <= 5
+    assert abs(s.outline_width - ow) <= 1.0
+    assert s.fill2 is None and s.outline2 is None and s.shadow is None and s.banner is None
+    assert abs(s.text_height - fill_h) <= 2
+    assert 9 <= s.stroke_width <= 13  # putText thickness 7 at this scale draws 11-px strokes
+    assert s.weight == pytest.approx(s.stroke_width / s.text_height)
+
+
+def test_no_outline_when_the_footprint_is_the_fill():
+    img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
+    s = measure_style(img, line, foot)
+    assert de(s.fill, (255, 255, 255)) <= 5
+    assert s.outline is None and s.outline_width == 0.0
+
+
+def test_second_outline():
+    img, line, foot, _ = render(fill=(255, 220, 0), outline=(10, 10, 10), ow=3, o2=(255, 255, 255), o2w=3)
+    s = measure_style(img, line, foot)
+    assert de(s.fill, (255, 220, 0)) <= 5
+    assert de(s.outline, (10, 10, 10)) <= 10
+    assert s.outline2 is not None and de(s.outline2, (255, 255, 255)) <= 10
+    assert abs(s.outline_width - 3) <= 1 and abs(s.outline2_width - 3) <= 1
+
+
+def test_shadow_offset_and_outline_width_beside_it():
+    img, line, foot, _ = render(ow=2, shadow={"color": (60, 60, 60), "dx": 4, "dy": 5})
+    s = measure_style(img, line, foot)
+    assert s.shadow is not None
+    assert abs(s.shadow.dx - 4) <= 1.5 and abs(s.shadow.dy - 5) <= 1.5
+    assert de(s.shadow.color, (60, 60, 60)) <= 10
+    assert abs(s.outline_width - 2) <= 1  # measured away from the shadow side
+
+
+def test_shadow_only_caption_keeps_the_glyphs_as_fill():
+    img, line, foot, _ = render(fill=(250, 245, 200), ow=0, shadow={"color": (0, 0, 0), "dx": 3, "dy": 3})
+    s = measure_style(img, line, foot)
+    assert de(s.fill, (250, 245, 200)) <= 5
+    assert s.shadow is not None and s.shadow.dx > 0 and s.shadow.dy > 0
+
+
+def test_gradient_ends():
+    img, line, foot, _ = render(fill=(255, 240, 0), gradient=(255, 40, 0), ow=4, outline=(0, 0, 0))
+    s = measure_style(img, line, foot)
+    assert s.fill2 is not None
+    assert de(s.fill, (255, 240, 0)) <= 12 and de(s.fill2, (255, 40, 0)) <= 12
+    flat = measure_style(*render(fill=(255, 240, 0), ow=4)[:3])
+    assert flat.fill2 is None
+
+
+@pytest.mark.parametrize("opacity", [1.0, 0.6])
+def test_banner_found_with_its_box(opacity):
+    plate = (20, 30, 90)
+    bbox = (20, 50, 540, 160)
+    img, line, foot, _ = render(ow=0, banner={"box": bbox, "color": plate, "opacity": opacity})
+    s = measure_style(img, line, foot)
+    assert s.banner is not None
+    assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, bbox))
+    if opacity == 1.0:
+        assert s.banner.opacity >= 0.9 and de(s.banner.color, plate) <= 5
+    else:
+        assert s.banner.opacity < 0.9
+
+
+def test_no_banner_on_footage():
+    img, line, foot, _ = render()
+    assert measure_style(img, line, foot).banner is None
+
+
+def test_rotated_line_height_and_angle():
+    img, line, foot, fill_h = render(ow=3)
+    M = cv2.getRotationMatrix2D((W / 2, H / 2), 6.0, 1.0)
+    rimg = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    rfoot = cv2.warpAffine(foot.astype(np.uint8), M, (W, H), flags=cv2.INTER_NEAREST) > 0
+    x0, y0, x1, y1 = line.box
+    poly = cv2.transform(np.float32([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]), M)[0]
+    xs, ys = poly[:, 0], poly[:, 1]
+    rline = TextLine(box=(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+                     polygon=[(int(round(x)), int(round(y))) for x, y in poly], score=1.0, angle=6.0)
+    s = measure_style(rimg, rline, rfoot)
+    assert abs(s.angle - 6.0) <= 1.0
+    assert abs(s.text_height - fill_h) <= 3
+    assert de(s.fill, (255, 255, 255)) <= 5 and abs(s.outline_width - 3) <= 1
+
+
+# ----------------------------------------------------------------------------- degenerate
+
+def _line(box=(10, 10, 50, 30)):
+    x0, y0, x1, y1 = box
+    return TextLine(box=box, polygon=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)], score=0.5)
+
+
+def _sane(s: Style):
+    assert len(s.fill) == 3 and all(0 <= c <= 255 for c in s.fill)
+    assert s.text_height > 0 and s.stroke_width > 0 and np.isfinite(s.weight)
+    assert s.outline_width >= 0 and s.outline2_width >= 0
+    s.to_json()
+
+
+@pytest.mark.parametrize("case", ["empty", "one_pixel", "grey", "edge", "full", "tiny_image", "line_mask"])
+def test_degenerate_inputs_give_sane_defaults(case):
+    img = footage(1, 96, 64).astype(np.uint8)
+    mask = np.zeros((64, 96), bool)
+    line = _line()
+    if case == "one_pixel":
+        mask[20, 20] = True
+    elif case == "grey":
+        img = np.full((64, 96, 3), 128, np.uint8)
+        mask[10:30, 10:50] = True
+    elif case == "edge":
+        img2, line2, foot, _ = render(org=(-20, 60))  # text runs off the top-left corner
+        img, mask, line = img2, foot, line2
+    elif case == "full":
+        mask[:] = True
+        line = _line((0, 0, 96, 64))
+    elif case == "tiny_image":
+        img = np.zeros((2, 3, 3), np.uint8)
+        mask = np.ones((2, 3), bool)
+        line = _line((0, 0, 3, 2))
+    elif case == "line_mask":
+        mask[20, 5:90] = True  # a 1-px-high streak
+    s = measure_style(img, line, mask)
+    _sane(s)
+    if case in ("empty", "one_pixel", "tiny_image"):
+        assert s.outline is None and s.shadow is None and s.banner is None
+    if case == "grey":
+        assert s.fill == (128, 128, 128) and s.outline is None and s.fill2 is None
+
+
+def test_grey_and_rgba_images_are_accepted():
+    img, line, foot, _ = render()
+    s_rgb = measure_style(img, line, foot)
+    s_rgba = measure_style(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)]), line, foot.astype(np.uint8))
+    assert s_rgb == s_rgba
+    _sane(measure_style(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), line, foot))
+
+
+def test_bad_inputs_raise_one_line_input_errors():
+    img, line, foot, _ = render()
+    with pytest.raises(InputError, match="shape"):
+        measure_style(img, line, foot[:-1])
+    with pytest.raises(InputError, match="uint8"):
+        measure_style(img.astype(np.float32), line, foot)
+    with pytest.raises(InputError):
+        measure_style(img[..., :2], line, foot)
+
+
+# ----------------------------------------------------------------------------- grouping
+
+def _result(boxes, texts, w=1280, h=720):
+    regions = [Region(line=_line(b), mask=LineMask(np.zeros((1, 1), bool), [], [], 0),
+                      text=Recognition(t, "none")) for b, t in zip(boxes, texts)]
+    return FrameResult(image="f.png", width=w, height=h, model="m", regions=regions,
+                       mask=np.zeros((h, w), np.uint8))
+
+
+def _style(h=40.0, fill=(255, 255, 255), **kw):
+    return Style(fill=fill, text_height=h, stroke_width=5.0, **kw)
+
+
+def test_two_line_subtitle_is_one_caption():
+    res = _result([(420, 610, 860, 655), (500, 560, 780, 605)], ["갔어.", "그 사람은 어제"])
+    styles = [_style(), _style()]
+    caps = group_captions(res, styles)
+    assert len(caps) == 1
+    c = caps[0]
+    assert c.regions == [1, 0]  # top to bottom
+    assert c.text == "그 사람은 어제 갔어."
+    assert c.box == (420, 560, 860, 655)
+    assert c.style.align == "center" and all(s.align == "center" for s in styles)
+    assert c.style is not styles[1] and c.style.fill == styles[1].fill
+
+
+def test_separate_variety_captions_stay_apart():
+    boxes = [(60, 80, 360, 150), (800, 300, 1200, 380), (640, 95, 900, 140)]
+    styles = [_style(70, (255, 200, 0)), _style(80, (90, 220, 255)), _style(45, (255, 255, 255))]
+    caps = group_captions(_result(boxes, ["대박", "진짜?", "ㅋㅋㅋ"]), styles)
+    assert sorted(len(c.regions) for c in caps) == [1, 1, 1]
+    # stacked and close, but a different size and colour: still two captions
+    caps = group_captions(_result([(500, 100, 800, 170), (520, 175, 780, 205)], ["a", "b"]),
+                          [_style(70, (255, 200, 0)), _style(30, (255, 255, 255))])
+    assert len(caps) == 2
+
+
+def test_alignment_from_line_edges_and_frame_position():
+    left = [(64, 500, 700, 540), (64, 548, 400, 588)]
+    caps = group_captions(_result(left, ["첫 줄", "둘째"]), [_style(), _style()])
+    assert len(caps) == 1 and caps[0].style.align == "left"
+    right = [(500, 500, 1200, 540), (900, 548, 1200, 588)]
+    assert group_captions(_result(right, ["a", "b"]), [_style(), _style()])[0].style.align == "right"
+    # single lines: by where they sit in the frame
+    assert group_captions(_result([(500, 600, 780, 640)], ["x"]), [_style()])[0].style.align == "center"
+    assert group_captions(_result([(40, 600, 400, 640)], ["x"]), [_style()])[0].style.align == "left"
+    assert group_captions(_result([(900, 600, 1250, 640)], ["x"]), [_style()])[0].style.align == "right"
+
+
+def test_grouping_edge_cases():
+    assert group_captions(_result([], []), []) == []
+    with pytest.raises(InputError, match="f.png"):
+        group_captions(_result([(0, 0, 10, 10)], ["x"]), [])
+    caps = group_captions(_result([(500, 600, 780, 640)], ["  "]), [_style()])
+    assert caps[0].text == "" and caps[0].to_json()["style"]["align"] == "center"
