@@ -235,9 +235,9 @@ class EventTracker:
                 hit = grown & self.prev_grown if self.prev_grown is not None else grown
                 self.prev_grown = grown
                 # caption-shaped: >= 3 such blocks within 5 adjacent columns of a 2-block band
-                band = hit[:-1] | hit[1:] if hit.shape[0] > 1 else hit
-                run = cv2.filter2D(band.astype(np.float32), -1, np.ones((1, 5), np.float32),
-                                   borderType=cv2.BORDER_CONSTANT)
+                h32 = hit.astype(np.float32)
+                band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
+                run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
                 self.rise = self.rise + 1 if float(run.max(initial=0)) >= 3 else 0
                 change = self.rise == 1
         else:

@@ -79,6 +79,8 @@ def _open(path: str | os.PathLike[str]) -> Any:
         c = av.open(os.fspath(path), "r", metadata_errors="ignore")
     except av.error.InvalidDataError:
         raise InputError(f"{os.fspath(path)}: not a video file kseg can read") from None
+    except av.error.EOFError:
+        raise InputError(f"{os.fspath(path)}: no video data (zero-length or truncated file)") from None
     except av.error.FFmpegError as e:
         raise InputError(f"{os.fspath(path)}: cannot open as video ({e.strerror or e})") from None
     if c.format.name in IMAGE_FORMATS:
@@ -369,12 +371,22 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             mux(pkt)
             n_copied += 1
 
+        ended: set[int] = set()  # copied streams whose packets passed --end
         for pkt, frames in _decode_packets(c, s, warn, tuple(c.streams[k] for k in copies)):
             if pkt.stream.index != s.index:
+                if stop and pkt.pts is not None and rng.after(float(pkt.pts * pkt.stream.time_base)):
+                    ended.add(pkt.stream.index)
+                    if len(ended) == len(copies):
+                        break
                 if vs is None:
                     pending.append(pkt)
                 else:
                     copy(pkt)
+                continue
+            if stop:
+                # the video is done; the muxer may have stored audio up to seconds later in the file
+                if pkt.pts is not None and float(pkt.pts * s.time_base) > (rng.end or 0) + 20:
+                    break
                 continue
             for fr in frames:
                 t = _frame_time(fr, s.time_base, last, fps)
@@ -409,7 +421,7 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
                 i += 1
                 if progress:
                     progress(i, t)
-            if stop:
+            if stop and not copies:
                 break
         if vs is None:
             raise InputError(f"{os.fspath(src)}: the video stream has no frames"

@@ -1,0 +1,425 @@
+"""kseg translate-video: I/O guarantees, caption events, subtitles, resume, bad input.
+
+Most tests use tiny videos made here with PyAV (a textured background that pans, a white
+caption with a black outline drawn on chosen frames) and an image pipeline whose detector,
+segmenter and recogniser are cheap pixel rules injected into ``SegmentPipeline``; style,
+grouping, event tracking, erasing, rendering and encoding are the real code. One test runs
+the real models on the shipped example clip.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kseg.cli import app
+from kseg.errors import InputError, KsegError, OutputError
+from kseg.pipeline import SegmentPipeline
+from kseg.types import LineMask, Recognition, TextLine
+from kseg.video import io, translate_video
+from kseg.video.subtitles import AssLine, Cue, ass_text, read_srt, srt_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+def _texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(70, 180, (h // 6 + 2, w // 6 + 2, 3)).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _caption(img: np.ndarray, text: str) -> None:
+    h = img.shape[0]
+    org = (8, h - 12)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 5, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: int = 24,
+               captions: list[tuple[int, int, str]] = (), audio: bool = False, rotation: int = 0,
+               pts: list[int] | None = None, time_base: Fraction | None = None) -> Path:
+    """Frames 0..n-1 over a panning texture; captions = (first, last, text) in display orientation."""
+    w, h = size
+    dw, dh = (h, w) if rotation in (90, 270) else (w, h)
+    bg = _texture(dh, dw * 2)
+    oc = av.open(str(path), "w")
+    v = oc.add_stream("libx264", rate=fps)
+    v.width, v.height = w, h
+    v.pix_fmt = "yuv444p" if (w % 2 or h % 2) else "yuv420p"
+    v.options = {"crf": "16", "preset": "ultrafast"}
+    tb = time_base or Fraction(1, fps)
+    v.codec_context.time_base = tb
+    if rotation:
+        v.set_display_rotation(rotation)
+    a = None
+    if audio:
+        a = oc.add_stream("aac", rate=48000)
+        a.layout = "mono"
+    for i in range(n):
+        x = (3 * i) % dw
+        img = np.ascontiguousarray(bg[:, x:x + dw])
+        for s, e, text in captions:
+            if s <= i <= e:
+                _caption(img, text)
+        stored = io.from_display(img, rotation)
+        f = av.VideoFrame.from_ndarray(stored, format="rgb24")
+        f.pts = pts[i] if pts else i
+        f.time_base = tb
+        oc.mux(v.encode(f))
+    oc.mux(v.encode(None))
+    if a is not None:
+        k = 0
+        while k < int(48000 * n / fps):
+            t = (np.arange(1024) + k) / 48000
+            af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                            format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            oc.mux(a.encode(af))
+            k += 1024
+        oc.mux(a.encode(None))
+    oc.close()
+    return path
+
+
+class InkDetector:
+    """The caption is the only near-white ink: its bounding box is the line."""
+
+    def detect(self, image):
+        ys, xs = np.nonzero(image.min(axis=2) > 215)
+        if len(xs) < 10:
+            return []
+        box = (max(0, int(xs.min()) - 3), max(0, int(ys.min()) - 3),
+               min(image.shape[1], int(xs.max()) + 4), min(image.shape[0], int(ys.max()) + 4))
+        poly = [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])]
+        return [TextLine(box, poly, 0.9)]
+
+
+class InkSegmenter:
+    name = "ink"
+
+    def segment(self, image, lines):
+        out = []
+        for ln in lines:
+            x0, y0, x1, y1 = ln.box
+            m = np.zeros(image.shape[:2], bool)
+            crop = image[y0:y1, x0:x1]
+            m[y0:y1, x0:x1] = (crop.min(axis=2) > 215) | (crop.max(axis=2) < 45)
+            out.append(LineMask(m, [0.9, 0.5, 0.3], [0.9, 0.5, 0.3], 0))
+        return out
+
+
+class WidthReader:
+    """Names a caption by its width (the test captions differ in length)."""
+
+    def recognize(self, image, line, mask):
+        return Recognition(f"자막{(line.box[2] - line.box[0]) // 20}", "fake", 1.0)
+
+
+def fake_pipeline() -> SegmentPipeline:
+    return SegmentPipeline(detector=InkDetector(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+
+
+class EchoTranslator:
+    name = "echo"
+    misses: list[str] = []
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls = 0
+        self.seen: list[str] = []
+        self.fail_after = fail_after
+
+    def translate(self, reqs):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            from kseg.translate import TranslatorError
+
+            raise TranslatorError("echo: service unavailable (HTTP 503)")
+        self.seen += [r.text for r in reqs]
+        return [f"EN{len(r.text)}" for r in reqs]
+
+
+CAPS = [(6, 22, "HELLO"), (30, 44, "GOOD NIGHT ALL")]
+
+
+def _audio_packets(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as c:
+        pk = [p for p in c.demux(c.streams.audio[0]) if p.size]
+        return len(pk), sum(p.size for p in pk)
+
+
+def _frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [round(float(f.time), 4) for f in c.decode(video=0)]
+
+
+# ------------------------------------------------------------------------- events and I/O
+
+def test_events_found_at_their_frames_with_audio_copied(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS, audio=True)
+    out = tmp_path / "out.mp4"
+    seen = []
+    s = translate_video(src, out, erase_only=True, srt_source=tmp_path / "ko.srt",
+                        pipeline=fake_pipeline(), on_event=seen.append)
+    assert [(e.start, e.end) for e in seen] == [(6, 22), (30, 44)] or all(
+        abs(e.start - c[0]) <= 1 and abs(e.end - c[1]) <= 1 for e, c in zip(seen, CAPS))
+    assert len(seen) == 2 and seen[0].text != seen[1].text
+    assert s["detections"] < 52 / 4  # events, not frames
+    # same frames, timestamps and sound; the state folder is gone after success
+    assert _frame_times(out) == _frame_times(src)
+    assert _audio_packets(out) == _audio_packets(src)
+    assert io.probe(out).display_size == (160, 96)
+    assert not (tmp_path / "out.mp4.kseg").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    cues = read_srt(tmp_path / "ko.srt")
+    assert len(cues) == 2 and abs(cues[0].start - 6 / 24) < 0.05 and abs(cues[1].end - 45 / 24) < 0.05
+    # the caption is erased: no near-white ink left where it was
+    frames = [f.image for f in io.read_frames(out)]
+    assert (frames[14].min(axis=2) > 215).sum() < 5
+    assert (frames[36].min(axis=2) > 215).sum() < 5
+
+
+def test_caption_that_grows_is_a_new_event(tmp_path):
+    caps = [(6, 20, "SEE"), (21, 40, "SEE YOU")]
+    src = make_video(tmp_path / "in.mp4", 46, captions=caps)
+    seen = []
+    translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
+    assert len(seen) == 2
+    assert abs(seen[0].start - 6) <= 1 and abs(seen[0].end - 20) <= 1
+    assert abs(seen[1].start - 21) <= 1 and abs(seen[1].end - 40) <= 1
+
+
+def test_translated_render_and_subtitles(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    tr = EchoTranslator()
+    s = translate_video(src, tmp_path / "o.mkv", translator_obj=tr, srt=tmp_path / "en.srt",
+                        ass=tmp_path / "en.ass", pipeline=fake_pipeline())
+    assert s["translated"] == 2 and len(tr.seen) == 2
+    en = read_srt(tmp_path / "en.srt")
+    assert [c.text for c in en] == [f"EN{len(t)}" for t in tr.seen]
+    ass = (tmp_path / "en.ass").read_text()
+    assert "PlayResX: 160" in ass and ass.count("Dialogue:") == 2 and "\\pos(" in ass
+    assert io.probe(tmp_path / "o.mkv").frames in (0, 52) and len(_frame_times(tmp_path / "o.mkv")) == 52
+
+
+def test_odd_size_vfr_and_rotation_are_kept(tmp_path):
+    odd = make_video(tmp_path / "odd.mp4", 12, size=(99, 75))
+    translate_video(odd, tmp_path / "odd_out.mp4", erase_only=True, pipeline=fake_pipeline())
+    info = io.probe(tmp_path / "odd_out.mp4")
+    assert (info.width, info.height) == (99, 75)
+
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21, 22, 23]  # variable frame rate
+    vfr = make_video(tmp_path / "vfr.mp4", 12, pts=pts, time_base=Fraction(1, 24))
+    translate_video(vfr, tmp_path / "vfr_out.mp4", erase_only=True, pipeline=fake_pipeline())
+    assert _frame_times(tmp_path / "vfr_out.mp4") == _frame_times(vfr)
+
+    rot = make_video(tmp_path / "rot.mp4", 40, size=(96, 160), rotation=90, captions=[(5, 30, "HI")])
+    seen = []
+    translate_video(rot, tmp_path / "rot_out.mp4", erase_only=True, pipeline=fake_pipeline(),
+                    on_event=seen.append)
+    info = io.probe(tmp_path / "rot_out.mp4")
+    assert info.rotation == 90 and (info.width, info.height) == (96, 160)
+    assert len(seen) == 1 and abs(seen[0].start - 5) <= 1  # found upright
+
+
+def test_start_end_trims_video_and_audio(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 48, captions=CAPS, audio=True)
+    out = tmp_path / "cut.mp4"
+    translate_video(src, out, erase_only=True, start=1.0, end=1.5, pipeline=fake_pipeline())
+    t = _frame_times(out)
+    assert len(t) == 12 and t[0] == 0.0
+    n, _ = _audio_packets(out)
+    assert 20 <= n <= 28  # ~0.5 s of 1024-sample AAC packets at 48 kHz
+
+
+# --------------------------------------------------------------------- failure and resume
+
+def test_translator_failing_midway_then_resume(tmp_path, monkeypatch):
+    import kseg.video as kv
+
+    monkeypatch.setattr(kv, "BATCH", 1)
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    out = tmp_path / "out.mp4"
+    calls = []
+    pipe = fake_pipeline()
+    real = pipe.process
+    pipe.process = lambda img, name: calls.append(name) or real(img, name)
+    bad = EchoTranslator(fail_after=1)
+    with pytest.raises(KsegError, match="503"):
+        translate_video(src, out, translator_obj=bad, pipeline=pipe)
+    assert not out.exists() and (tmp_path / "out.mp4.kseg" / "events.jsonl").is_file()
+    n_detect = len(calls)
+    good = EchoTranslator()
+    s = translate_video(src, out, translator_obj=good, pipeline=pipe, resume=True)
+    assert s["resumed"] and s["translated"] == 2
+    assert len(good.seen) == 1  # only the caption the failed run did not finish
+    assert len(calls) == n_detect  # the analysis was reused, not redone
+    assert out.is_file() and not (tmp_path / "out.mp4.kseg").exists()
+
+
+def test_interrupt_leaves_no_output(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 40, captions=CAPS)
+    out = tmp_path / "out.mp4"
+
+    def eraser(img, mask):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        translate_video(src, out, erase_only=True, pipeline=fake_pipeline(), eraser=eraser)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4.kseg"]
+
+
+class _FullDisk:
+    """An output container whose writes fail with ENOSPC after a few packets."""
+
+    def __init__(self, inner):
+        self._inner, self._n = inner, 0
+
+    def mux(self, packets):
+        self._n += 1
+        if self._n > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self._inner.mux(packets)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_full_disk_is_one_clean_error(tmp_path, monkeypatch):
+    src = make_video(tmp_path / "in.mp4", 30, captions=CAPS)
+    real_open = av.open
+
+    def fake_open(path, mode="r", **kw):
+        c = real_open(path, mode, **kw)
+        return _FullDisk(c) if mode == "w" else c
+
+    monkeypatch.setattr(io.av, "open", fake_open)
+    with pytest.raises(OutputError, match="no space left"):
+        translate_video(src, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline())
+    assert not (tmp_path / "out.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+# ------------------------------------------------------------------------------ bad input
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, ["translate-video", *args])
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    png = ROOT / "examples" / "drama.png"
+    audio_only = tmp_path / "a.m4a"
+    with av.open(str(audio_only), "w") as oc:
+        a = oc.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        oc.mux(a.encode(af))
+        oc.mux(a.encode(None))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for bad, why in [(text, "not a video"), (png, "still image"), (audio_only, "no video stream"),
+                     (empty, "empty file"), (tmp_path / "missing.mp4", "no such file")]:
+        r = _cli(str(bad), "-o", str(tmp_path / "o.mp4"), "--erase-only", "-q")
+        assert r.exit_code == 1, (bad, r.output)
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("kseg: error:") and why in lines[0], r.output
+    r = _cli(str(text), "-o", str(tmp_path / "o.mp4"))
+    assert r.exit_code == 2 and "--translator" in r.output  # no translator: usage error
+
+
+def test_zero_frame_video(tmp_path):
+    p = tmp_path / "zero.mkv"
+    with av.open(str(p), "w") as oc:
+        v = oc.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        oc.start_encoding()
+    with pytest.raises(InputError, match="no frames|no video data"):
+        translate_video(p, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline())
+
+
+def test_unwritable_output_folder(tmp_path, monkeypatch):
+    src = make_video(tmp_path / "in.mp4", 8)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    import tempfile
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)  # as root, chmod alone would not stop us
+    r = _cli(str(src), "-o", str(ro / "o.mp4"), "--erase-only", "-q")
+    assert r.exit_code == 1 and "permission denied" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 8)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        r = _cli(str(src), "-o", str(ro / "o.mp4"), "--erase-only", "-q")
+        assert r.exit_code == 1 and "permission denied" in r.output
+    finally:
+        ro.chmod(0o755)
+
+
+# ------------------------------------------------------------------------------ subtitles
+
+def test_srt_round_trip_and_srt_translator(tmp_path):
+    cues = [Cue(0.5, 2.25, "Hello\nthere"), Cue(3723.004, 3724.5, "Bye")]
+    text = srt_text(cues)
+    assert "00:00:00,500 --> 00:00:02,250" in text and "01:02:03,004 --> 01:02:04,500" in text
+    p = tmp_path / "a.srt"
+    p.write_bytes(("\ufeff" + text.replace("\n", "\r\n").replace("Bye", "<i>Bye</i>")).encode())
+    back = read_srt(p)
+    assert [(c.start, c.end, c.text) for c in back] == [(0.5, 2.25, "Hello\nthere"), (3723.004, 3724.5, "Bye")]
+    bad = tmp_path / "bad.srt"
+    bad.write_text("just some words\n")
+    with pytest.raises(InputError, match="no SRT cues"):
+        read_srt(bad)
+
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    user = tmp_path / "user.en.srt"
+    user.write_text(srt_text([Cue(0.3, 0.95, "First line"), Cue(1.2, 1.9, "Second line")]))
+    translate_video(src, tmp_path / "o.mp4", translator=f"srt:{user}", srt=tmp_path / "en.srt",
+                    pipeline=fake_pipeline())
+    assert [c.text for c in read_srt(tmp_path / "en.srt")] == ["First line", "Second line"]
+
+
+def test_ass_colours_and_position():
+    a = ass_text([AssLine(1.0, 2.5, "Hi\nthere", (320, 400), 2, 36, (255, 200, 0), (0, 0, 255), 2.0)], 640, 480)
+    line = [ln for ln in a.splitlines() if ln.startswith("Dialogue:")][0]
+    assert "0:00:01.00,0:00:02.50" in line and "\\pos(320,400)" in line and "\\an2" in line
+    assert "\\1c&H00C8FF&" in line and "\\3c&HFF0000&" in line and line.endswith("Hi\\Nthere")
+
+
+# ---------------------------------------------------------------- the real models, end to end
+
+def test_example_clip_end_to_end_with_real_models(tmp_path):
+    clip = ROOT / "examples" / "clip.mp4"
+    truth = json.loads((ROOT / "examples" / "clip.truth.json").read_text())
+    r = _cli(str(clip), "-o", str(tmp_path / "out.mp4"), "--translator",
+             f"tm:{ROOT / 'examples' / 'clip.tm.tsv'}", "--srt", str(tmp_path / "out.en.srt"),
+             "--end", "2.7", "--json", "-q")
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(ln) for ln in r.output.splitlines() if ln.startswith("{")]
+    ev = [x for x in recs if "event" in x]
+    t0 = truth["events"][0]
+    assert len(ev) == 1 and abs(ev[0]["start"] - t0["start"]) <= 2 and abs(ev[0]["end"] - t0["end"]) <= 2
+    assert ev[0]["translation"] == t0["translation"]
+    assert [c.text for c in read_srt(tmp_path / "out.en.srt")] == [t0["translation"]]
+    assert _audio_packets(tmp_path / "out.mp4")[0] > 100
