@@ -1,0 +1,176 @@
+"""translate-video on the rendered example clip: events, Korean CER, erase quality, speed.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_video.py [--runs 3] [--sizes 1280x720,1920x1080]
+
+For each size the clip of examples/make_clip.py is rendered (captions with known frames and
+text over pans, a static shot, cuts, fades, a caption that grows by a word; AAC audio), then
+``kseg.video.translate_video`` runs on it ``--runs`` times (median reported) with
+``--translator tm:clip.tm.tsv --srt-source``. Reported:
+
+* caption events: precision / recall (an event matches a truth event when their frame spans
+  overlap by >= 50 % of the shorter), start and end errors in frames (truth: first/last frame
+  >= 50 % visible), events within +-2 frames;
+* Korean CER of the --srt-source text against the truth (edit distance / truth length);
+* erase quality: PSNR of the output against the clean footage inside the caption footprints
+  of every captioned frame (the English is not drawn for this: --erase-only run);
+* throughput (frames/s, and x real time) and the baseline: the image pipeline on every frame
+  (detect + SAM + recognise + style + erase + render), timed on a few frames and multiplied
+  by the frame count, beside it the speed-up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from kseg.train.ocr import edit_distance  # noqa: E402
+from kseg.video import io, make_analyzer, translate_video  # noqa: E402
+from kseg.video.subtitles import read_srt  # noqa: E402
+
+
+def match(events: list[dict], truth: list[dict]) -> dict:
+    used, pairs = set(), []
+    for t in truth:
+        best, best_ov = None, 0
+        for k, e in enumerate(events):
+            if k in used:
+                continue
+            ov = min(e["end"], t["end"]) - max(e["start"], t["start"]) + 1
+            short = min(e["end"] - e["start"], t["end"] - t["start"]) + 1
+            if ov >= 0.5 * short and ov > best_ov:
+                best, best_ov = k, ov
+        if best is not None:
+            used.add(best)
+            pairs.append((events[best], t))
+    ds = [abs(e["start"] - t["start"]) for e, t in pairs]
+    de = [abs(e["end"] - t["end"]) for e, t in pairs]
+    return {"precision": len(pairs) / max(1, len(events)), "recall": len(pairs) / max(1, len(truth)),
+            "start_err_mean": float(np.mean(ds)) if ds else float("nan"), "start_err_max": max(ds, default=0),
+            "end_err_mean": float(np.mean(de)) if de else float("nan"), "end_err_max": max(de, default=0),
+            "within2": sum(a <= 2 and b <= 2 for a, b in zip(ds, de)) / max(1, len(truth)),
+            "pairs": pairs}
+
+
+def cer(pairs, srt_cues) -> float:
+    errs = n = 0
+    for e, t in pairs:
+        got = next((c.text for c in srt_cues if abs(c.start - e["start_time"]) < 1e-3), "")
+        ref = t["text"]
+        errs += edit_distance(" ".join(got.split()), ref)
+        n += len(ref)
+    return errs / max(1, n)
+
+
+def erase_psnr(out: Path, clip, truth: dict) -> float:
+    se, cnt = 0.0, 0
+    for f in io.read_frames(out):
+        _, clean, foot = clip.frame(f.index)
+        if not foot.any():
+            continue
+        d = f.image[foot].astype(np.float32) - clean[foot].astype(np.float32)
+        se += float((d * d).sum())
+        cnt += d.size
+    mse = se / max(1, cnt)
+    return 10 * np.log10(255 ** 2 / max(mse, 1e-9))
+
+
+def per_frame_baseline(src: Path, pipeline, n_sample: int = 4) -> float:
+    """Seconds per frame of the image pipeline run on a frame (with captions)."""
+    from kseg.erase import erase
+    from kseg.render import prepare
+
+    analyze = make_analyzer(pipeline)
+    times = []
+    frames = [f for f in io.read_frames(src) if f.index in (30, 100, 160, 300)][:n_sample]
+    for f in frames:
+        t0 = time.perf_counter()
+        dets = analyze(f.image, f.index)
+        img = f.image
+        if dets:
+            img = erase(img, np.logical_or.reduce([d.mask for d in dets]))
+            for d in dets:
+                prepare(d.caption, "An English caption of some length", img.shape).draw(img)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sizes", default="1280x720,1920x1080")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from make_clip import Clip, write_clip
+
+    from kseg.pipeline import SegmentPipeline
+
+    pipe = SegmentPipeline()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.split("x"))
+            clip = Clip((w, h), 24)
+            src = tmp / f"clip{h}.mp4"
+            write_clip(src, clip)
+            truth = clip.truth()
+            tm = tmp / "clip.tm.tsv"
+            tm.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
+            walls, res = [], None
+            for r in range(args.runs):
+                events = []
+                t0 = time.perf_counter()
+                s = translate_video(src, tmp / f"out{h}.mp4", translator=f"tm:{tm}", srt_source=tmp / "ko.srt",
+                                    pipeline=pipe, on_event=lambda e: events.append(e.to_json()))
+                walls.append(time.perf_counter() - t0)
+                res = (s, events)
+            s, events = res
+            m = match(events, truth["events"])
+            k = cer(m["pairs"], read_srt(tmp / "ko.srt"))
+            translate_video(src, tmp / f"erase{h}.mp4", erase_only=True, pipeline=pipe)
+            psnr = erase_psnr(tmp / f"erase{h}.mp4", clip, truth)
+            base = per_frame_baseline(src, pipe) * clip.n
+            wall = statistics.median(walls)
+            rows.append({"size": size, "frames": clip.n, "events": len(events), "truth": len(truth["events"]),
+                         "precision": m["precision"], "recall": m["recall"],
+                         "start_err_mean": m["start_err_mean"], "start_err_max": m["start_err_max"],
+                         "end_err_mean": m["end_err_mean"], "end_err_max": m["end_err_max"],
+                         "within2": m["within2"], "cer": k, "erase_psnr": psnr, "detections": s["detections"],
+                         "wall_s": wall, "walls": [round(x, 2) for x in walls], "fps": clip.n / wall,
+                         "realtime": clip.n / wall / clip.fps, "stages": s["seconds"],
+                         "baseline_s": base, "speedup": base / wall})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"translate-video on the rendered clip (median of {args.runs} runs)")
+    for c in ("size", "events/truth", "P", "R", "start err (mean/max)", "end err (mean/max)", "±2 fr",
+              "CER ko", "erase PSNR", "detector runs", "frames/s", "× real time", "every-frame baseline",
+              "speed-up"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["size"], f"{r['events']}/{r['truth']}", f"{r['precision']:.2f}", f"{r['recall']:.2f}",
+                  f"{r['start_err_mean']:.2f}/{r['start_err_max']}", f"{r['end_err_mean']:.2f}/{r['end_err_max']}",
+                  f"{r['within2']:.2f}", f"{r['cer']:.3f}", f"{r['erase_psnr']:.1f} dB", str(r["detections"]),
+                  f"{r['fps']:.1f}", f"{r['realtime']:.2f}", f"{r['baseline_s']:.0f} s", f"{r['speedup']:.1f}×")
+    Console(width=200).print(t)
+    for r in rows:
+        print(f"{r['size']}: runs {r['walls']} s; stages of the last run {r['stages']}")
+
+
+if __name__ == "__main__":
+    main()
