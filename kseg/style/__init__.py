@@ -417,6 +417,11 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
     use = pure if pure.sum() >= 10 else sel
     if use.sum() < 3:
         return None, 0.0, None, 0.0
+    # blur and compression mix a thin ring with the fill: its purest pixels are the ones
+    # least like the fill
+    plain_lab = np.median(L[use], axis=0)
+    far = _de(L, fill_lab)
+    use = use & (far >= np.percentile(far[use], 50))
     col = np.median(px[use], axis=0)
     col_lab = np.median(L[use], axis=0)
     if float(_de(col_lab, fill_lab)) < DISTINCT:
@@ -424,7 +429,7 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
     if width < 2.0 and bg_lab is not None:
         # a thin ring that is a blend of fill and the background just outside is anti-aliasing
         f_b = float(_de(fill_lab, bg_lab))
-        if float(_de(fill_lab, col_lab) + _de(col_lab, bg_lab)) <= 1.15 * f_b + 3.0:
+        if float(_de(fill_lab, plain_lab) + _de(plain_lab, bg_lab)) <= 1.15 * f_b + 3.0:
             return None, 0.0, None, 0.0
     if o2 is None:
         return _rgb(col), width, None, 0.0
