@@ -77,3 +77,28 @@ def ns(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
 FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "harmonic": harmonic, "telea": telea, "ns": ns,
 }
+
+
+def groups(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Crop boxes (x0, y0, x1, y1) around groups of nearby mask pixels, MARGIN px of context."""
+    h, w = mask.shape
+    near = cv2.dilate(mask.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    return [(max(0, x - MARGIN), max(0, y - MARGIN), min(w, x + bw + MARGIN), min(h, y + bh + MARGIN))
+            for x, y, bw, bh, _ in stats[1:n]]
+
+
+def fill_region(out: np.ndarray, mask: np.ndarray, method: str) -> None:
+    """Inpaint ``out`` (uint8 RGB) in place on ``mask`` only, one crop per group of pixels.
+
+    Cropping keeps the cost proportional to the captions, not the frame; a crop may hold
+    mask pixels of a neighbouring group too, which are then filled twice (harmlessly).
+    """
+    fn = FILLS[method]
+    for x0, y0, x1, y1 in groups(mask):
+        hole = mask[y0:y1, x0:x1]
+        crop = out[y0:y1, x0:x1]
+        filled = fn(np.ascontiguousarray(crop), np.ascontiguousarray(hole))
+        if filled.dtype != np.uint8:
+            filled = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+        crop[hole] = filled[hole]
