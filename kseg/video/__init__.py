@@ -530,7 +530,13 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
             pipeline = SegmentPipeline()
         analyzer = make_analyzer(pipeline)
     if eraser is None:
-        from kseg.erase import erase as eraser  # noqa: N813
+        from functools import partial
+
+        from kseg.erase import default_grow, erase
+
+        # erase() picks its growth from the image height: give it the frame's, not the crop's
+        H = info.display_size[1]
+        eraser = partial(erase, grow=default_grow(np.zeros((H, 1), bool)))
 
     options_key = {"start": start, "end": end, "sample_every": sample_every, "version": STATE_VERSION}
     state = State(out, _file_key(src, options_key))
