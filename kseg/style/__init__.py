@@ -143,15 +143,18 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     edge = F & ~cv2.erode(F.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
     w0 = float(np.percentile(d_fill[edge], 30)) if edge.any() else 0.0
     body = F & (fill | (d_fill <= w0 + 0.5))
+    outside = _dt(~F)
+    bg_band = (~F) & (outside >= 1.5) & (outside <= 4.5)
+    bg_lab = np.median(lab[bg_band], axis=0) if bg_band.sum() >= 5 else None
     shadow, zone = _shadow(F, body, rgb, text_height)
+    if shadow is not None and bg_lab is not None and float(
+            np.mean(_de(lab[zone], bg_lab) >= 10.0)) < 0.5:
+        shadow, zone = None, np.zeros_like(F)  # a loose mask's fringe of background, not a shadow
 
     ring = F & ~fill & ~zone
     ring_edge = edge & ~_dilate(zone, 1)
     width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else w0
 
-    outside = _dt(~F)
-    bg_band = (~F) & (outside >= 1.5) & (outside <= 4.5)
-    bg_lab = np.median(lab[bg_band], axis=0) if bg_band.sum() >= 5 else None
     outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
 
     banner = _banner(img, full, (cx0, cy0, cx1, cy1))
@@ -426,6 +429,8 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
     col_lab = np.median(L[use], axis=0)
     if float(_de(col_lab, fill_lab)) < DISTINCT:
         return None, 0.0, None, 0.0
+    if bg_lab is not None and float(_de(plain_lab, bg_lab)) < 10.0:
+        return None, 0.0, None, 0.0  # the ring is background inside a loose mask
     if width < 2.0 and bg_lab is not None:
         # a thin ring that is a blend of fill and the background just outside is anti-aliasing
         f_b = float(_de(fill_lab, bg_lab))
