@@ -37,7 +37,6 @@ from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
 
 __all__ = ["measure_style", "group_captions"]
 
-DEBUG = False
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
 GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradient
@@ -157,7 +156,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
 
     outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
 
-    banner = _banner(img, full, (cx0, cy0, cx1, cy1))
+    banner = _banner(img, full)
     return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
@@ -291,8 +290,6 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
         alive &= ~peel
         region &= ~np.isin(unit, np.nonzero(peel)[0])
     score = by_colour(contacts())
-    if DEBUG:
-        print('final', score, {c: (centers[c].round(0), int(size[alive & (colour_arr == c)].sum())) for c in score})
     if not score:
         return F.copy()
     cols = sorted(score)
@@ -446,7 +443,7 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
 
 # ----------------------------------------------------------------------------- banner
 
-def _banner(img: np.ndarray, full: np.ndarray, crop) -> Banner | None:
+def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
     """A plate behind the line: straight colour steps above, below and beside the text.
 
     Found from edges rather than uniformity, so a translucent plate over busy footage
