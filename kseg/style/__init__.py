@@ -16,8 +16,9 @@ direction, for text height and gradients, uses the line's angle):
    shifted copy of it (an FFT cross-correlation), kept only when clearly one-sided;
 3. outline width: distance from the fill to the footprint edge at the edge pixels away from
    the shadow; a second outline is a colour change along that distance profile;
-4. banner: a uniform plate around the line that ends in a sharp step on its sides; opacity
-   from how much background texture shows through compared with outside it.
+4. banner: straight colour steps above, below and beside the line (a plate's border, sharp
+   even when the plate is translucent); opacity from how much footage texture shows
+   through inside compared with just outside.
 
 No library does this layer split; OpenCV (distance transforms, connected components) and
 SciPy (FFT correlation) do the heavy lifting.
