@@ -1,0 +1,143 @@
+"""The erase stage: footprint inpainting beats a box remover, touches nothing else, refuses bad input."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from kseg.erase import METHODS, EraseError, default_grow, erase, grow_mask
+from kseg.errors import KsegError
+from kseg.synth import fonts_for, render_frame
+
+
+def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    err = float(((a[where].astype(np.float64) - b[where]) ** 2).mean())
+    return 100.0 if err == 0 else 10 * np.log10(255.0 ** 2 / err)
+
+
+def textured(h: int = 120, w: int = 320, seed: int = 0) -> np.ndarray:
+    """A smooth gradient with mild texture: a background whose clean version we know."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([60 + 120 * xx / w, 90 + 80 * yy / h, 160 - 60 * xx / w], -1)
+    tex = cv2.GaussianBlur(rng.normal(0, 12, (h, w, 3)).astype(np.float32), (0, 0), 2)
+    return np.clip(base + tex, 0, 255).astype(np.uint8)
+
+
+def captioned(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """clean + a white caption with a black outline (cv2 text); its footprint and ink box."""
+    img = clean.copy()
+    org, font, scale = (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6
+    cv2.putText(img, "KSEG 123", org, font, scale, (0, 0, 0), 9, cv2.LINE_AA)
+    cv2.putText(img, "KSEG 123", org, font, scale, (255, 255, 255), 3, cv2.LINE_AA)
+    foot = np.abs(img.astype(int) - clean).max(-1) > 0
+    ys, xs = np.nonzero(foot)
+    return img, foot, (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+
+
+def box_baseline(img: np.ndarray, box, frac: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    x0, y0, x1, y1 = box
+    p = round(frac * (y1 - y0))
+    area = np.zeros(img.shape[:2], bool)
+    area[max(0, y0 - p):y1 + p, max(0, x0 - p):x1 + p] = True
+    return cv2.inpaint(img, area.astype(np.uint8), 3, cv2.INPAINT_TELEA), area
+
+
+def test_footprint_erase_beats_the_box_baseline():
+    clean = textured()
+    img, foot, box = captioned(clean)
+    base, area = box_baseline(img, box)
+    ours = erase(img, foot)
+    assert psnr(ours, clean, area) >= psnr(base, clean, area) + 3.0
+
+
+@pytest.mark.skipif(not fonts_for("eval"), reason="no Korean fonts installed (kseg synth needs them)")
+@pytest.mark.parametrize("kind", ["drama", "news"])
+def test_synth_caption_erase_beats_the_box_baseline(kind):
+    fr = next(f for f in (render_frame(1, i, "eval", size=(1280, 720), kinds=[kind]) for i in range(10))
+              if f.meta["lines"])
+    area = np.zeros(fr.label.shape, bool)
+    for ln in fr.meta["lines"]:
+        x0, y0, x1, y1 = ln["box"]
+        p = round(0.1 * (y1 - y0))
+        area[max(0, y0 - p):y1 + p, max(0, x0 - p):x1 + p] = True
+    base = cv2.inpaint(fr.image, area.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    ours = erase(fr.image, fr.label >= 1)
+    assert psnr(ours, fr.clean, area) > psnr(base, fr.clean, area) + 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("grow", [None, 0, 2])
+def test_only_the_grown_mask_changes(method, grow):
+    clean = textured(seed=1)
+    img, foot, _ = captioned(clean)
+    before = img.copy()
+    out = erase(img, foot, method=method, grow=grow)
+    changed = grow_mask(foot, grow)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    assert np.array_equal(out[~changed], img[~changed])  # bit for bit
+    assert np.array_equal(img, before)  # the input is not modified
+    # and the caption is really gone: the fill is close to the clean background
+    assert psnr(out, clean, foot) > psnr(img, clean, foot) + 10
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_restores_a_flat_plate(method):
+    img, foot, _ = captioned(np.full((120, 320, 3), (30, 60, 200), np.uint8))
+    err = np.abs(erase(img, foot, method=method)[foot].astype(int) - (30, 60, 200))
+    assert err.mean() < 2.0 and err.max() <= (1 if method in ("auto", "harmonic") else 8)
+
+
+def test_empty_mask_returns_a_copy():
+    img = textured()
+    for m in (np.zeros(img.shape[:2], bool), np.zeros(img.shape[:2], np.uint8)):
+        out = erase(img, m)
+        assert np.array_equal(out, img) and out is not img and not np.shares_memory(out, img)
+
+
+def test_uint8_mask_255_is_the_same_as_bool():
+    img, foot, _ = captioned(textured())
+    assert np.array_equal(erase(img, foot.astype(np.uint8) * 255), erase(img, foot))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_mask_over_the_whole_frame_does_not_crash(method):
+    img = textured(40, 60)
+    out = erase(img, np.ones(img.shape[:2], bool), method=method)
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_grow_mask():
+    m = np.zeros((720, 1280), bool)
+    m[100, 100] = True
+    assert np.array_equal(grow_mask(m, 0), m)
+    disc = grow_mask(m, 2)
+    assert disc.dtype == bool and disc.sum() == 13 and disc[100, 98] and not disc[98, 98]
+    assert grow_mask(m).sum() == grow_mask(m, default_grow(m)).sum()
+    # the default grows with the frame: 4 px up to 720p, more on 1080p
+    assert default_grow(m) == 4 and default_grow(np.zeros((1080, 1920), bool)) == 5
+    assert default_grow(np.zeros((480, 854), bool)) == 4
+
+
+@pytest.mark.parametrize("image, mask, words", [
+    (np.zeros((10, 10, 3), np.uint8), np.zeros((10, 12), bool), "12x10"),
+    (np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.float32), "float32"),
+    (np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10, 1), bool), "2-D"),
+    (np.zeros((10, 10, 3), np.uint8), [[0] * 10] * 10, "list"),
+    (np.zeros((10, 10), np.uint8), np.zeros((10, 10), bool), "RGB"),
+    (np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10), bool), "RGB"),
+    (np.zeros((10, 10, 3), np.float32), np.zeros((10, 10), bool), "float32"),
+])
+def test_bad_input_is_one_clear_error(image, mask, words):
+    with pytest.raises(KsegError) as e:
+        erase(image, mask)
+    msg = str(e.value)
+    assert words in msg and "\n" not in msg and isinstance(e.value, EraseError)
+
+
+@pytest.mark.parametrize("kw, words", [({"method": "magic"}, "unknown method"),
+                                        ({"grow": -1}, "grow"), ({"grow": 2.5}, "grow")])
+def test_bad_options_are_one_clear_error(kw, words):
+    img = textured(20, 20)
+    with pytest.raises(EraseError, match=words):
+        erase(img, np.zeros((20, 20), bool), **kw)
