@@ -718,7 +718,11 @@ def _as_dict(m: Any) -> dict[str, Any]:
     return {"model": str(m)}
 
 
+# translate-video lives with its stage (kseg/video/cli.py)
+from kseg.video.cli import translate_video as _translate_video  # noqa: E402
+
+app.command("translate-video")(_translate_video)
+
+
 if __name__ == "__main__":
     app()
-from kseg.video.cli import translate_video as _translate_video  # noqa: E402
-app.command("translate-video")(_translate_video)

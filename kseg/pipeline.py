@@ -86,6 +86,7 @@ class SegmentPipeline:
         else:
             seconds["segment"] = t2 - t1
 
+        _separate_lines(lines, masks)
         texts: list[Recognition] = [
             self.recognizer.recognize(image, line, m.mask) for line, m in zip(lines, masks)
         ]
@@ -101,6 +102,28 @@ class SegmentPipeline:
         regions = [Region(line=l, mask=m, text=t) for l, m, t in zip(lines, masks, texts)]
         return FrameResult(image=name, width=w, height=h, model=self.model_name,
                            regions=regions, mask=full, seconds=seconds)
+
+
+def _separate_lines(lines: list[TextLine], masks: list[LineMask]) -> None:
+    """Give each line only its own ink: a line's tile includes context, so its mask can
+    reach into the line above or below; pixels inside another line's box and outside
+    this line's box belong to the other line. Without this a two-line subtitle's first
+    mask holds both lines, and its style (text height, colours) is measured on both."""
+    if len(lines) < 2:
+        return
+    for i, (li, mi) in enumerate(zip(lines, masks)):
+        x0, y0, x1, y1 = (int(v) for v in li.box)
+        own = np.zeros_like(mi.mask)
+        own[max(0, y0):y1, max(0, x0):x1] = True
+        for j, lj in enumerate(lines):
+            if j == i:
+                continue
+            a0, b0, a1, b1 = (int(v) for v in lj.box)
+            if a1 <= x0 - (y1 - y0) or a0 >= x1 + (y1 - y0) or b1 <= y0 - (y1 - y0) or b0 >= y1 + (y1 - y0):
+                continue  # far apart
+            other = np.zeros_like(mi.mask)
+            other[max(0, b0):b1, max(0, a0):a1] = True
+            mi.mask &= ~(other & ~own)
 
 
 _PALETTE = [(255, 64, 64), (64, 160, 255), (255, 200, 0), (200, 64, 255), (0, 220, 120)]

@@ -18,14 +18,14 @@ Decisions (issue: render):
   scale with the size when the text is shrunk.
 * **Width.** A drama-like subtitle (centre-aligned, upright, no banner, horizontally
   centred in the lower 40 % of the frame) may use 90 % of the frame width, since English
-  runs longer than Korean; other captions may use 1.1x the Korean width (at least 4 em,
+  runs longer than Korean; other captions may use 1.3x the Korean width (at least 4 em,
   so a one-word reply is not shrunk), never more than the frame less a 2 % margin.
 * **Fitting.** One line at full size, else the fewest balanced lines (minimum of the
   longest line) up to ``max_lines`` (2 for subtitles and bannered captions, whose plate
   would otherwise balloon; 3 for free-floating captions), else shrink down to
   ``min_scale``; if it still does not fit it is drawn at ``min_scale``, clipped to the
-  frame, with ``RenderInfo.fitted = False`` for the caller to report. On a banner,
-  shrinking comes before wrapping to more lines than the plate was made for. Whitespace in the
+  frame, with ``RenderInfo.fitted = False`` for the caller to report. On a banner, and for
+  free-floating captions, shrinking comes before wrapping to more lines than the Korean had. Whitespace in the
   translation (line breaks included) is collapsed: the block is wrapped afresh.
 * **Anchor.** The Korean caption box (ink + outline) is matched to the English block's
   ascender-to-last-baseline box (+ outline). Horizontally: ``align`` keeps the box's left
@@ -62,7 +62,8 @@ BUNDLED_BOLD = FONT_DIR / "NotoSans-Bold.ttf"
 
 BOLD_WEIGHT = 0.097
 SUBTITLE_WIDTH = 0.90  # of the frame width
-OTHER_WIDTH = 1.10  # of the Korean caption's width
+OTHER_WIDTH = 1.30  # of the Korean caption's width
+FREE_SHRINK = 0.8  # free-floating captions shrink this far before taking more lines
 MIN_WIDTH_EM = 4.0
 MARGIN = 0.02  # of the frame width, kept clear left and right
 SHADOW_BLUR = 0.035  # em, Gaussian sigma
@@ -321,7 +322,7 @@ def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int,
 
 def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: float,
             max_w: float, max_lines: int, min_scale: float,
-            plate: tuple[int, float] | None = None) -> tuple[int, float, list[str], bool]:
+            plate: tuple | None = None) -> tuple[int, float, list[str], bool]:
     """Font size, scale, lines and fitted flag, in the order: 1 line, wrap, shrink.
 
     With a banner, ``plate`` = (lines, inner width) it was made for: first fit inside it
@@ -355,8 +356,12 @@ def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: f
         tries = [(n, size0, max_w) for n in range(1, n_max + 1)] + [(n_max, min_size, max_w)]
     else:
         k, inner = max(1, min(plate[0], n_max)), min(plate[1], max_w)
-        tries = [(n, size0, inner) for n in range(1, k + 1)] + [(k, min_size, inner)]
-        tries += [(n, min_size, max_w) for n in range(1, n_max + 1)]
+        floor = min_size if len(plate) < 3 else max(min_size, math.ceil(size0 * plate[2]))
+        tries = [(n, size0, inner) for n in range(1, k + 1)] + [(k, floor, inner)]
+        if len(plate) < 3:  # banner: grow the plate, smallest text first
+            tries += [(n, min_size, max_w) for n in range(1, n_max + 1)]
+        else:  # free-floating: more lines at >= FREE_SHRINK, then shrink further
+            tries += [(n, floor, max_w) for n in range(k + 1, n_max + 1)] + [(n_max, min_size, max_w)]
     for n, lo, limit in tries:
         got = fit(n, lo, limit)
         if got is not None:
@@ -452,6 +457,11 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
         max_w = min(frame_w, max(max_w, inner))
         plate = (max(1, len(caption.regions)), float(max(inner, up_w)))
+    elif not subtitle:
+        # A free-floating variety caption keeps its line count first (shrinking a little),
+        # and wraps to more lines only after: a one-line burst that becomes a three-line
+        # tower covers the picture and runs into its neighbours.
+        plate = (max(1, len(caption.regions)), float(max_w), FREE_SHRINK)
     n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")

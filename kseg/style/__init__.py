@@ -179,15 +179,17 @@ def _extent(vals: np.ndarray) -> float:
 
 
 def _stroke(fill: np.ndarray) -> float:
-    """Typical stroke width: 2 d - 1 at the median skeleton pixel, d = the fill's DT there
-    (a k-px stroke has d = (k + 1) / 2 on its centre line; junctions are few on a skeleton)."""
+    """Typical stroke width: fill area / skeleton length (a stroke of width k and length L
+    has area k*L and a skeleton of about L pixels). The ridge value of the distance transform
+    is quantised to half pixels, too coarse to tell a regular face from its bold (render
+    picks the face from this: measured regular 0.058-0.100, bold 0.093-0.147 of the height)."""
     from skimage.morphology import skeletonize
 
-    d = _dt(fill)
-    sk = skeletonize(fill) & (d > 0)
-    if not sk.any():
+    sk = skeletonize(fill)
+    n = int(sk.sum())
+    if n == 0:
         return 1.0
-    return max(1.0, 2.0 * float(np.median(d[sk])) - 1.0)
+    return max(1.0, float(fill.sum()) / n)
 
 
 def _fit_rows(vals: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
