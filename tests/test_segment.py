@@ -228,3 +228,31 @@ def test_fused_attention_matches_segment_anythings():
             kk = torch.randn(2, 7, a.k_proj.in_features)
             qq = torch.randn(2, 50, a.q_proj.in_features)
             assert torch.allclose(a(qq, kk, kk), Attention.forward(a, qq, kk, kk), atol=1e-5)
+
+
+def test_plate_spilling_output_is_not_chosen():
+    """A caption on a light banner: SAM's top-ranked output takes the whole plate (fills the
+    line box and spills past it); the output that stays on the text is kept instead, while
+    a thick-outlined caption that merely fills its box keeps its choice."""
+    import torch
+
+    from kseg.segment import TextSegmenter
+    from kseg.segment.tiles import Tile
+
+    seg = TextSegmenter.__new__(TextSegmenter)
+    seg.sam = type("S", (), {"mask_threshold": 0.0})()
+    t = Tile(crop=(0.0, 0.0), scale=1.0, width=64, height=32, row=0)
+    boxes = np.array([[16, 8, 48, 24]], np.float32)  # 32 x 16 line box
+    logits = -torch.ones(1, 3, 32, 64)
+    logits[0, 1, 10:22, 18:46:3] = 1  # strokes: ~30% of the box
+    logits[0, 2, 2:30, 4:60] = 1  # the plate: all of the box and far beyond
+    iou = torch.tensor([[0.0, 0.5, 0.7]])
+    idx = torch.tensor([2])
+    seg._avoid_plates(logits, boxes, [t], iou, idx)
+    assert int(idx[0]) == 1
+    logits2 = -torch.ones(1, 3, 32, 64)
+    logits2[0, 1, 10:22, 18:46:3] = 1
+    logits2[0, 2, 7:25, 15:49] = 1  # fills the box, hardly spills: thick outline, not a plate
+    idx2 = torch.tensor([2])
+    seg._avoid_plates(logits2, boxes, [t], iou, idx2)
+    assert int(idx2[0]) == 2

@@ -24,6 +24,13 @@ from . import registry, tiles
 from .textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
 
 TIE = 1e-3  # predicted IoUs closer than this count as a tie
+# A chosen mask that fills its line box (> PLATE_COVER) and spills beyond it (> PLATE_SPILL of
+# the box area) while another output stays on the text (covers >= ALT_COVER, spills at most
+# half as much) has taken the plate. Set on the 200 held-out frames: it catches the 3 news
+# plates and leaves every thick-outlined variety caption alone.
+PLATE_SPILL = 0.15
+PLATE_COVER = 0.7
+ALT_COVER = 0.12
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -105,7 +112,31 @@ class TextSegmenter:
         logits, iou = self.logits(canvas, boxes)
         # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
-        return tl, logits, iou, stab, choose(iou, stab)
+        idx = choose(iou, stab)
+        self._avoid_plates(logits, boxes, tl, iou, idx)
+        return tl, logits, iou, stab, idx
+
+    def _avoid_plates(self, logits, boxes, tl, iou, idx) -> None:
+        """A banner is not ink: when the chosen output fills the line box and spills well
+        beyond it (SAM's "whole object" reading of a caption on a light plate), take the
+        best-ranked output that stays on the text instead. Erasing a whole plate would
+        replace it with its surroundings; measured on the held-out news frames where it
+        happens (bench/bench_erase.py), 7-12 dB against 36-44 dB for the box baseline."""
+        for i, t in enumerate(tl):
+            m = logits[i, :, t.row:t.row + t.height, :t.width] > self.sam.mask_threshold
+            bx0, by0, bx1, by1 = boxes[i]
+            x0, x1 = max(0, int(round(bx0))), min(t.width, int(round(bx1)))
+            y0, y1 = max(0, int(round(by0 - t.row))), min(t.height, int(round(by1 - t.row)))
+            area = max(1, (x1 - x0) * (y1 - y0))
+            inside = m[:, y0:y1, x0:x1].sum(dim=(1, 2)).float()
+            spill = (m.sum(dim=(1, 2)).float() - inside) / area
+            cover = inside / area
+            k = int(idx[i])
+            if spill[k] > PLATE_SPILL and cover[k] > PLATE_COVER:
+                ok = [j for j in range(m.shape[0])
+                      if spill[j] <= 0.5 * spill[k] and cover[j] >= ALT_COVER]
+                if ok:
+                    idx[i] = max(ok, key=lambda j: float(iou[i, j]))
 
     def _paste(self, logit: torch.Tensor, t: tiles.Tile, h: int, w: int) -> np.ndarray:
         vals, (x0, y0, x1, y1) = tiles.paste(logit[t.row:t.row + t.height, :t.width].float().cpu().numpy(), t, w, h)
