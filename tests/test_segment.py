@@ -252,7 +252,7 @@ def test_plate_spilling_output_is_not_chosen():
     assert int(idx[0]) == 1
     logits2 = -torch.ones(1, 3, 32, 64)
     logits2[0, 1, 10:22, 18:46:3] = 1
-    logits2[0, 2, 7:25, 15:49] = 1  # fills the box, hardly spills: thick outline, not a plate
+    logits2[0, 2, 8:24, 15:50] = 1  # fills the box, hardly spills: thick outline, not a plate
     idx2 = torch.tensor([2])
     seg._avoid_plates(logits2, boxes, [t], iou, idx2)
     assert int(idx2[0]) == 2
