@@ -364,7 +364,11 @@ def translate(
 
     def work(pipe: Any, name: str, out_dir: Path, stem: str) -> dict[str, Any]:
         image = load_image(name)
+        pipe.fuzzy_hits.clear()
         result, image_out, problems = pipe.translate(image, name)
+        for ko, entry, ratio in pipe.fuzzy_hits:
+            _warn(f"{name}: {_short(ko)!r} is not in the translation memory; used the "
+                  f"{ratio:.0%} similar entry {_short(entry)!r}")
         for ko in problems["untranslated"]:
             _warn(f"{name}: no translation for {_short(ko)!r}; left as it is")
         for en in problems["unfitted"]:

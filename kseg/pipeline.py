@@ -231,6 +231,7 @@ class CaptionPipeline:
     """
 
     CONTEXT = 3  # captions of context on each side
+    FUZZY = 0.7  # least similarity for a fuzzy translation-memory match (as video's)
 
     def __init__(self, segment: SegmentPipeline, translator: Any = None, *,
                  erase_method: str = "auto", font: str | os.PathLike[str] | None = None,
@@ -241,6 +242,7 @@ class CaptionPipeline:
         self.erase_method = erase_method
         self.font = font
         self.history: list[str] = []
+        self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, TM entry, similarity)
 
     def erase(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray]:
         from kseg.erase import erase
@@ -293,6 +295,16 @@ class CaptionPipeline:
             if all(isinstance(g, str) and g.strip() for g in got):
                 translations[k] = " ".join(g.strip() for g in got)
         t2 = time.perf_counter()
+        # TM misses: OCR is rarely letter-perfect; take the closest entry if it is close
+        # enough (reported, so the user can add the exact line to the TM).
+        memory = getattr(self.translator, "memory", None)
+        for k, c in enumerate(captions):
+            if not (isinstance(translations[k], str) and translations[k].strip()) and \
+                    hasattr(memory, "fuzzy"):
+                hit = memory.fuzzy(c.text, self.FUZZY)
+                if hit is not None:
+                    translations[k] = hit[1]
+                    self.fuzzy_hits.append((c.text, hit[0], hit[2]))
         if self.strict:
             from kseg.translate import TranslatorError
 

@@ -238,3 +238,15 @@ def test_real_translate_drama_example(tmp_path):
         patch = img[max(0, y0):y1, max(0, x0):x1]
         assert (np.abs(patch - fill).max(axis=2) < 40).sum() > 100
     assert img.shape == src.shape
+
+
+def test_translate_fuzzy_tm_match_is_used_and_reported(cli, frame_png, tmp_path):
+    """OCR is rarely letter-perfect: a TM entry one syllable off is used, and said so."""
+    tm = tmp_path / "near.tsv"
+    tm.write_text("안녕하세여\tHi there\n아주 다른 문장입니다\tSomething else\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = cli("translate", frame_png, "-o", out, "--translator", f"tm:{tm}", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert "not in the translation memory" in r.stderr and "'안녕하세여'" in r.stderr
+    region = json.loads((out / "ep01_0001.json").read_text(encoding="utf-8"))["regions"][0]
+    assert region["translation"] == "Hi there"

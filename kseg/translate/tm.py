@@ -163,6 +163,22 @@ class Memory:
         hit = self.exact.get(exact_key(text))
         return hit if hit is not None else self.loose.get(loose_key(text))
 
+    def fuzzy(self, text: str, cutoff: float = 0.7) -> tuple[str, str, float] | None:
+        """(entry key, English, similarity) of the closest entry at least ``cutoff`` alike.
+
+        OCR of a frame is rarely letter-perfect and a TM is the user's list of the show's
+        captions: CAT tools' fuzzy match, difflib's ratio on the loose keys (letters and
+        digits only). Callers report the match; exact lookups never go through here."""
+        import difflib
+
+        key = loose_key(text)
+        if len(key) < 2 or not self.loose:
+            return None
+        best = difflib.get_close_matches(key, list(self.loose), n=1, cutoff=cutoff)
+        if not best:
+            return None
+        return best[0], self.loose[best[0]], difflib.SequenceMatcher(None, key, best[0]).ratio()
+
     def __len__(self) -> int:
         return len(self.exact)
 

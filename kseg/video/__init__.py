@@ -356,24 +356,16 @@ def _fuzzy_tm(translator: Any, text: str, warn: Warn | None) -> str | None:
     translation memory is the user's list of the show's captions. Standard CAT-tool practice
     (fuzzy matches above a threshold); difflib's ratio on letters only, at least FUZZY."""
     memory = getattr(translator, "memory", None)
-    loose = getattr(memory, "loose", None)
-    if not loose:
+    if memory is None or not hasattr(memory, "fuzzy"):
         return None
-    import difflib
-
-    from kseg.translate.tm import loose_key
-
-    key = loose_key(text)
-    if len(key) < 2:
+    hit = memory.fuzzy(text, FUZZY)
+    if hit is None:
         return None
-    best = difflib.get_close_matches(key, list(loose), n=1, cutoff=FUZZY)
-    if not best:
-        return None
+    entry, english, ratio = hit
     if warn:
-        ratio = difflib.SequenceMatcher(None, key, best[0]).ratio()
         warn(f"caption {text!r}: not in the translation memory; used the {ratio:.0%} similar entry "
-             f"{best[0]!r}")
-    return loose[best[0]]
+             f"{entry!r}")
+    return english
 
 
 # ------------------------------------------------------------------------------- rendering
