@@ -50,6 +50,22 @@ def translate_video(
     glossary: Annotated[Path | None, typer.Option(
         "--glossary", help="Names and terms (Korean<TAB>English) the translator must keep.",
         show_default=False)] = None,
+    cache: Annotated[Path | None, typer.Option(
+        "--cache", help="SQLite translation cache (default: translations.sqlite in $KSEG_CACHE or "
+        "the user cache dir).", show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per translator request.",
+                                           min=0.1)] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", help="Retries (with back-off) per request.",
+                                         min=0)] = 3,
+    font: Annotated[Path | None, typer.Option(
+        "--font", help="Font for the English (.ttf/.otf/.ttc); default: the bundled Noto Sans.",
+        show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="SAM model, as for segment.", show_default=False)] = None,
+    recognizer: Annotated[str, typer.Option(
+        "--recognizer", help="Who reads the Korean: auto, kseg, easyocr, tesseract, none.")] = "auto",
+    device: Annotated[str, typer.Option("--device", help="Where models run: auto, cpu, cuda.")] = "auto",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON line per caption event to stdout, then a summary line.")] = False,
     quiet: Annotated[bool, typer.Option(
@@ -72,6 +88,28 @@ def translate_video(
                "or --erase-only")
         raise typer.Exit(2)
     from kseg.video import translate_video as run
+
+    if recognizer not in ("auto", "kseg", "easyocr", "tesseract", "none") or \
+            device not in ("auto", "cpu", "cuda"):
+        _error("--recognizer must be auto|kseg|easyocr|tesseract|none and --device auto|cpu|cuda")
+        raise typer.Exit(2)
+    if font is not None:
+        from kseg.render import load_font
+
+        try:
+            load_font(font, 20)
+        except KsegError as e:
+            _error(str(e))
+            raise typer.Exit(1)
+    pipeline = None
+    if model is not None or recognizer != "auto" or device != "auto":
+        try:
+            from kseg.pipeline import SegmentPipeline
+
+            pipeline = SegmentPipeline(model=model, recognizer=recognizer, device=device)
+        except KsegError as e:
+            _error(str(e))
+            raise typer.Exit(1)
 
     progress_bar = None
     tasks: dict[str, Any] = {}
@@ -108,7 +146,8 @@ def translate_video(
     try:
         if progress_bar is not None:
             progress_bar.start()
-        opts: dict[str, Any] = {}
+        opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
+                                "retries": retries}
         if llm_model:
             opts["llm_model"] = llm_model
         if glossary:
@@ -116,7 +155,7 @@ def translate_video(
         summary = run(src, out, translator=translator, srt=srt, srt_source=srt_source, ass=ass,
                       erase_only=erase_only, start=start, end=end, resume=resume, codec=codec, crf=crf,
                       preset=preset, sample_every=sample_every, warn=_warn, on_event=on_event,
-                      progress=progress, translator_options=opts)
+                      progress=progress, translator_options=opts, font=font, pipeline=pipeline)
     except KeyboardInterrupt:
         if progress_bar is not None:
             progress_bar.stop()
