@@ -1,6 +1,6 @@
 # kseg: set-up, demo, tests and benchmarks.
 #
-#   make demo    # set-up, then `kseg segment examples/*.png -o out --json`
+#   make demo    # set-up, then segment / erase / translate the examples and translate-video the clip
 #   make test    # set-up, then the test suite
 #   make bench   # stage timings (bench/)
 #
@@ -34,7 +34,8 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-kor fonts-nanum fonts-nanum-extra fo
 .PHONY: help setup system-deps demo test bench examples clean-setup
 
 help:
-	@echo "make demo     set up, then segment examples/*.png into $(DEMO_OUT)/"
+	@echo "make demo     set up, then segment, erase, translate examples/*.png and translate-video"
+	@echo "              examples/clip.mp4 into $(DEMO_OUT)/"
 	@echo "make test     set up, then run the tests"
 	@echo "make setup    Debian packages ($(APT_PACKAGES)),"
 	@echo "              $(VENV) with torch/torchvision from constraints.txt and kseg[test]"
@@ -90,9 +91,15 @@ system-deps:
 
 demo: setup
 	$(VENV)/bin/kseg segment examples/*.png -o $(DEMO_OUT) --json $(KSEG_ARGS)
+	$(VENV)/bin/kseg erase examples/*.png -o $(DEMO_OUT) $(KSEG_ARGS)
+	$(VENV)/bin/kseg translate examples/*.png -o $(DEMO_OUT)/en --translator tm:examples/examples.tm.tsv $(KSEG_ARGS)
+	$(VENV)/bin/kseg translate-video examples/clip.mp4 -o $(DEMO_OUT)/clip.en.mp4 --translator tm:examples/clip.tm.tsv \
+	  --srt $(DEMO_OUT)/clip.en.srt --srt-source $(DEMO_OUT)/clip.ko.srt $(KSEG_ARGS)
 	@echo
 	@echo "outputs in $(DEMO_OUT)/: NAME.mask.png (255 = caption ink), NAME.overlay.png (to look at),"
-	@echo "NAME.json (boxes, text, SAM's IoU predictions); compare with examples/NAME.truth.json"
+	@echo "NAME.json (boxes, text, SAM's IoU predictions; compare with examples/NAME.truth.json),"
+	@echo "NAME.erased.png (captions removed), en/NAME.en.png + en/NAME.json (English captions),"
+	@echo "clip.en.mp4 (the clip with English captions and its sound), clip.en.srt, clip.ko.srt"
 
 test: setup
 	$(PY) -m pytest -q
@@ -100,6 +107,10 @@ test: setup
 bench: setup
 	$(PY) bench/bench_detect.py
 	$(PY) bench/bench_segment.py $(BENCH_ARGS)
+	$(PY) bench/bench_erase.py
+	$(PY) bench/bench_style.py
+	$(PY) bench/bench_render.py
+	$(PY) bench/bench_video.py
 
 examples: setup
 	$(PY) examples/make_examples.py
