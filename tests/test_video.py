@@ -423,3 +423,47 @@ def test_example_clip_end_to_end_with_real_models(tmp_path):
     assert ev[0]["translation"] == t0["translation"]
     assert [c.text for c in read_srt(tmp_path / "out.en.srt")] == [t0["translation"]]
     assert _audio_packets(tmp_path / "out.mp4")[0] > 100
+
+
+def test_temporal_fill_uses_earlier_frames_on_a_pan_and_refuses_other_motion():
+    """Under a static caption on a panning background, the hidden pixels are taken from
+    earlier frames (closer to the truth than spatial inpainting); when the motion is not a
+    translation the spatial fill is returned unchanged."""
+    import cv2
+
+    from kseg.erase import erase
+    from kseg.video.temporal import TemporalFill
+
+    rng = np.random.default_rng(3)
+    world = cv2.GaussianBlur(rng.integers(0, 255, (200, 700, 3), dtype=np.uint8), (0, 0), 3)
+    world = cv2.normalize(world, None, 0, 255, cv2.NORM_MINMAX)
+    mask = np.zeros((80, 240), bool)
+    for x in range(40, 200, 14):  # "glyph" strokes: 6 px wide, 36 px tall
+        mask[22:58, x:x + 6] = True
+    grow = 2
+    eraser = lambda c, m: erase(c, m, grow=grow)  # noqa: E731
+    tf = TemporalFill(eraser, grow)
+    gains = []
+    for i in range(30):
+        truth = world[40:120, 300 - 3 * i:540 - 3 * i].copy()  # pan: content moves +3 px/frame
+        frame = truth.copy()
+        frame[mask] = (255, 255, 255)
+        spatial = eraser(frame, mask)
+        got = tf.fill("ev", i, frame, mask)
+        assert np.array_equal(got[~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)],
+                              frame[~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)])
+        err_s = np.abs(spatial[mask].astype(int) - truth[mask]).mean()
+        err_t = np.abs(got[mask].astype(int) - truth[mask]).mean()
+        gains.append(err_s - err_t)
+    assert tf.stats["temporal_frames"] > 20
+    assert np.mean(gains[5:]) > 3  # mean absolute error clearly lower once frames have passed
+
+    # a zoom is not a translation: the ring check keeps the spatial fill
+    tz = TemporalFill(eraser, grow)
+    for i in range(6):
+        s = 1 + 0.04 * i
+        big = cv2.resize(world, None, fx=s, fy=s)
+        truth = big[40:120, 300:540].copy()
+        frame = truth.copy()
+        frame[mask] = (255, 255, 255)
+        assert np.array_equal(tz.fill("ev", i, frame, mask), eraser(frame, mask))

@@ -414,6 +414,7 @@ def _draw(sprite: Any, canvas: np.ndarray, a: float) -> None:
 
 
 def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np.ndarray],
+           temporal: Any = None,
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
            progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     by_frame: dict[int, list[_Plan]] = {}
@@ -428,7 +429,9 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         img = f.image.copy()
         for p in todo:
             x0, y0, x1, y1 = p.crop
-            img[y0:y1, x0:x1] = eraser(img[y0:y1, x0:x1], p.mask_crop)
+            crop = img[y0:y1, x0:x1]
+            img[y0:y1, x0:x1] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
+                                 else eraser(crop, p.mask_crop))
         for p in todo:
             if p.sprite is not None:
                 _draw(p.sprite, img, p.ev.visibility(f.index))
@@ -480,7 +483,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                     ass: str | os.PathLike[str] | None = None, erase_only: bool = False,
                     start: float | None = None, end: float | None = None, resume: bool = False,
                     codec: str = "libx264", crf: int = 18, preset: str = "veryfast",
-                    sample_every: float = 4.0, font: Any = None,
+                    sample_every: float = 4.0, font: Any = None, temporal: bool = True,
                     pipeline: Any = None, analyzer: Callable[[np.ndarray, int], list[Detected]] | None = None,
                     translator_obj: Any = None, eraser: Callable[..., np.ndarray] | None = None,
                     warn: Warn | None = None, on_event: Callable[[Event], None] | None = None,
@@ -521,14 +524,16 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
 
             pipeline = SegmentPipeline()
         analyzer = make_analyzer(pipeline)
+    from kseg.erase import default_grow
+
+    # erase() picks its growth from the image height: give it the frame's, not the crop's
+    grow = default_grow(np.zeros((info.display_size[1], 1), bool))
     if eraser is None:
         from functools import partial
 
-        from kseg.erase import default_grow, erase
+        from kseg.erase import erase
 
-        # erase() picks its growth from the image height: give it the frame's, not the crop's
-        H = info.display_size[1]
-        eraser = partial(erase, grow=default_grow(np.zeros((H, 1), bool)))
+        eraser = partial(erase, grow=grow)
 
     options_key = {"start": start, "end": end, "sample_every": sample_every, "version": STATE_VERSION}
     state = State(out, _file_key(src, options_key))
@@ -568,7 +573,12 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
     t_render = time.perf_counter()
     plans = _plans(events, shape, erase_only, font)
     opts = io.EncodeOptions(codec=codec, crf=crf, preset=preset)
-    stats = render(src, out, plans, eraser=eraser, options=opts, start=start, end=end, warn=warn,
+    filler = None
+    if temporal:
+        from kseg.video.temporal import TemporalFill
+
+        filler = TemporalFill(eraser, grow)
+    stats = render(src, out, plans, eraser=eraser, temporal=filler, options=opts, start=start, end=end, warn=warn,
                    progress=(lambda i, t: progress("render", i, total)) if progress else None)
     outputs = {"video": str(out)}
     if srt_source is not None:
@@ -585,6 +595,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
     return {"input": str(src), "output": str(out), "frames": stats["frames"], "events": len(events),
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
             "resumed": resumed, "video": info.to_json(), "outputs": outputs,
+            "temporal_fill": filler.stats if filler is not None else None,
             "seconds": {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
                         "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)},
             "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}

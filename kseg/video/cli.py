@@ -42,6 +42,9 @@ def translate_video(
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/VP9: lower is better "
                                      "and bigger (18 is visually lossless).", min=0, max=63)] = 18,
     preset: Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")] = "veryfast",
+    temporal: Annotated[bool, typer.Option(
+        "--temporal/--no-temporal", help="Fill erased pixels from earlier frames where the moving "
+        "background showed them (motion-compensated), spatial inpainting elsewhere.")] = True,
     sample_every: Annotated[float, typer.Option(
         "--sample-every", help="Seconds between safety-net detections when nothing on screen "
         "changes (captions are otherwise found by change detection).", min=0.2)] = 4.0,
@@ -155,7 +158,8 @@ def translate_video(
         summary = run(src, out, translator=translator, srt=srt, srt_source=srt_source, ass=ass,
                       erase_only=erase_only, start=start, end=end, resume=resume, codec=codec, crf=crf,
                       preset=preset, sample_every=sample_every, warn=_warn, on_event=on_event,
-                      progress=progress, translator_options=opts, font=font, pipeline=pipeline)
+                      progress=progress, translator_options=opts, font=font, pipeline=pipeline,
+                      temporal=temporal)
     except KeyboardInterrupt:
         if progress_bar is not None:
             progress_bar.stop()

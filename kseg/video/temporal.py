@@ -1,0 +1,154 @@
+"""Temporal fill: take the pixels under a caption from neighbouring frames where they show.
+
+A caption is static while the camera pans, so a pixel hidden at frame t was often visible a
+few frames earlier, a few pixels away. Spatial inpainting can only guess it from the
+border; the earlier frame *has* it. This module keeps, per caption event, the last few
+decoded crops, estimates the background's translation between consecutive crops
+(the median Lucas-Kanade track of corners away from the caption, so the static caption
+does not pull the estimate to zero), and copies each hidden pixel from the nearest earlier frame in
+which its motion-compensated source lay outside the caption. Pixels no earlier frame saw
+keep the spatial fill. A ring check (does the warped previous frame match this one around
+the caption?) turns it off for motion that is not a translation: zooms, cuts, parallax.
+
+Written here because no library does video inpainting from a static overlay mask with
+cheap global motion; learned video inpainters (E2FGVI, ProPainter) are far too slow for a
+2-core CPU at video rate.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from kseg.erase import grow_mask
+
+DEPTH = 48  # earlier frames kept per caption event (2 s at 24 fps; 8: +0.1 dB, 24: +1.6, 48: +2.6 on a pan)
+STEP = 1.5  # px of extra motion before an earlier frame is worth a look
+RING = 6  # px around the grown mask used to check the motion model
+MAX_RING_ERR = 8.0  # mean |difference| (0-255) on the ring above which the motion model is refused
+
+
+def _motion(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> tuple[float, float] | None:
+    """Background translation from ``prev`` to ``cur`` (grey crops): the median of
+    Lucas-Kanade tracks of corners away from the caption. Phase correlation was tried
+    first and measured biased towards zero (the caption and its fill are static)."""
+    away = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)) == 0
+    p0 = cv2.goodFeaturesToTrack(prev.astype(np.uint8), maxCorners=200, qualityLevel=0.01,
+                                 minDistance=5, mask=away.astype(np.uint8))
+    if p0 is None or len(p0) < 8:
+        return None
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev.astype(np.uint8), cur.astype(np.uint8), p0, None,
+                                         winSize=(15, 15), maxLevel=2)
+    good = st.ravel() == 1
+    if good.sum() < 8:
+        return None
+    d = (p1 - p0).reshape(-1, 2)[good]
+    med = np.median(d, axis=0)
+    if np.mean(np.linalg.norm(d - med, axis=1) < 1.0) < 0.5:
+        return None  # no single translation explains the tracks
+    return float(med[0]), float(med[1])
+
+
+@dataclass
+class _Entry:
+    index: int
+    rgb: np.ndarray  # the decoded crop (caption present)
+    gray: np.ndarray  # float32 grey of the spatially filled crop (for motion estimation)
+    shift: tuple[float, float] | None  # background motion from the previous entry to this one
+
+
+class TemporalFill:
+    """``fill(key, index, crop, mask)``: the crop with its caption removed.
+
+    ``key`` names the caption event (its crop and mask are fixed for its life); frames must
+    come in order; a gap in ``index`` starts that event's history afresh.
+    """
+
+    def __init__(self, eraser: Callable[[np.ndarray, np.ndarray], np.ndarray], grow: int,
+                 depth: int = DEPTH, max_ring_err: float = MAX_RING_ERR):
+        self.eraser = eraser
+        self.grow = grow
+        self.depth = depth
+        self.max_ring_err = max_ring_err
+        self._hist: dict[object, deque[_Entry]] = {}
+        self._grown: dict[object, np.ndarray] = {}
+        self.stats = {"frames": 0, "temporal_frames": 0, "temporal_pixels": 0, "hidden_pixels": 0}
+
+    def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        spatial = self.eraser(crop, mask)
+        gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        hist = self._hist.get(key)
+        if hist is None or not hist or hist[-1].index != index - 1:
+            hist = deque(maxlen=self.depth)
+            self._hist[key] = hist
+        grown = self._grown.get(key)
+        if grown is None or grown.shape != mask.shape:
+            grown = grow_mask(mask, self.grow)
+            self._grown[key] = grown
+        self.stats["frames"] += 1
+        self.stats["hidden_pixels"] += int(grown.sum())
+        out = spatial
+        shift = None
+        if hist and min(crop.shape[:2]) >= 16:
+            shift = _motion(hist[-1].gray, gray, grown)
+            if shift is not None:
+                out = self._from_history(hist, crop, spatial, grown, shift)
+        hist.append(_Entry(index, crop.copy(), gray, shift))
+        return out
+
+    def _from_history(self, hist: deque[_Entry], crop: np.ndarray, spatial: np.ndarray,
+                      grown: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+        h, w = grown.shape
+        keep_out = (~grown).astype(np.uint8)  # 1 where an earlier frame shows background
+        ring = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool) & ~grown
+        res = spatial.copy()
+        todo = grown.copy()
+        tx, ty = shift
+        checked = False
+        last = (0.0, 0.0)
+        for e in reversed(hist):
+            # an earlier frame shifted less than STEP px from the last one tried shows nothing new
+            if max(abs(tx - last[0]), abs(ty - last[1])) >= STEP:
+                last = (tx, ty)
+                if not checked:
+                    checked = True
+                    M = np.float32([[1, 0, tx], [0, 1, ty]])  # dst(p) = src(p - t): content moved by t
+                    warped = cv2.warpAffine(e.rgb, M, (w, h), flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_CONSTANT)
+                    ok = cv2.warpAffine(keep_out, M, (w, h), flags=cv2.INTER_NEAREST,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+                    check = ring & ok
+                    if check.sum() < 20:
+                        return spatial
+                    err = np.abs(warped[check].astype(np.float32) - crop[check].astype(np.float32)).mean()
+                    if err > self.max_ring_err:
+                        return spatial  # not a translation (zoom, cut, parallax): spatial only
+                # warp only the box of what is still missing
+                ys, xs = np.nonzero(todo)
+                y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+                M = np.float32([[1, 0, tx - x0], [0, 1, ty - y0]])
+                size = (x1 - x0, y1 - y0)
+                warped = cv2.warpAffine(e.rgb, M, size, flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_CONSTANT)
+                ok = cv2.warpAffine(keep_out, M, size, flags=cv2.INTER_NEAREST,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                ok = cv2.erode(ok, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
+                sub = todo[y0:y1, x0:x1]
+                take = sub & ok
+                if take.any():
+                    res[y0:y1, x0:x1][take] = warped[take]
+                    sub &= ~take  # a view: clears todo
+                    if not todo.any():
+                        break
+            if e.shift is None:
+                break
+            tx += e.shift[0]
+            ty += e.shift[1]
+        n = int(grown.sum() - todo.sum())
+        if n:
+            self.stats["temporal_frames"] += 1
+            self.stats["temporal_pixels"] += n
+        return res
