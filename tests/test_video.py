@@ -467,3 +467,29 @@ def test_temporal_fill_uses_earlier_frames_on_a_pan_and_refuses_other_motion():
         frame = truth.copy()
         frame[mask] = (255, 255, 255)
         assert np.array_equal(tz.fill("ev", i, frame, mask), eraser(frame, mask))
+
+
+def test_temporal_fill_reuses_the_fill_of_a_still_shot_but_not_of_a_drift():
+    from kseg.erase import erase
+    from kseg.video.temporal import TemporalFill
+
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 255, (60, 400, 3), dtype=np.uint8)
+    mask = np.zeros((60, 200), bool)
+    mask[20:40, 30:170:10] = True
+    calls = []
+
+    def eraser(c, m):
+        calls.append(1)
+        return erase(c, m, grow=2)
+
+    tf = TemporalFill(eraser, 2)
+    outs = [tf.fill("ev", i, base[:, 100:300].copy(), mask) for i in range(5)]
+    assert len(calls) == 1 and tf.stats["reused_frames"] == 4  # one fill for a still shot
+    assert all(np.array_equal(o, outs[0]) for o in outs)
+    # a slow drift (1 px every frame): each frame differs, so each is filled afresh
+    tf2 = TemporalFill(eraser, 2)
+    calls.clear()
+    for i in range(5):
+        tf2.fill("ev", i, base[:, 100 + i:300 + i].copy(), mask)
+    assert len(calls) == 5 and tf2.stats["reused_frames"] == 0

@@ -52,12 +52,26 @@ def _motion(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> tuple[float
     return float(med[0]), float(med[1])
 
 
+STILL = 1.0  # mean |difference| (0-255) around the caption under which the shot has not moved
+
+
+def _same_background(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> bool:
+    """Whether the picture around the caption is unchanged (a still shot: same fill)."""
+    ring = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool) & ~grown
+    if ring.sum() < 20:
+        return False
+    d = cv2.absdiff(prev, cur)
+    return float(d[ring].mean()) < STILL and int(d[ring].max()) < 24
+
+
 @dataclass
 class _Entry:
     index: int
     rgb: np.ndarray  # the decoded crop (caption present)
     gray: np.ndarray  # float32 grey of the spatially filled crop (for motion estimation)
     shift: tuple[float, float] | None  # background motion from the previous entry to this one
+    out: np.ndarray | None = None  # what fill() returned for it
+    anchor: np.ndarray | None = None  # when ``out`` was reused: the crop it was computed on
 
 
 class TemporalFill:
@@ -75,12 +89,26 @@ class TemporalFill:
         self.max_ring_err = max_ring_err
         self._hist: dict[object, deque[_Entry]] = {}
         self._grown: dict[object, np.ndarray] = {}
-        self.stats = {"frames": 0, "temporal_frames": 0, "temporal_pixels": 0, "hidden_pixels": 0}
+        self.stats = {"frames": 0, "reused_frames": 0, "temporal_frames": 0, "temporal_pixels": 0,
+                      "hidden_pixels": 0}
 
     def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        hist = self._hist.get(key)
+        if hist and hist[-1].index == index - 1 and hist[-1].out is not None:
+            prev = hist[-1]
+            grown = self._grown[key]
+            # against the frame whose fill is reused, so a slow drift cannot creep past
+            if _same_background(prev.anchor if prev.anchor is not None else prev.rgb, crop, grown):
+                # a still shot: last frame's answer is this frame's (and costs nothing)
+                self.stats["frames"] += 1
+                self.stats["reused_frames"] += 1
+                out = crop.copy()
+                out[grown] = prev.out[grown]
+                hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out,
+                                   prev.anchor if prev.anchor is not None else prev.rgb))
+                return out
         spatial = self.eraser(crop, mask)
         gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        hist = self._hist.get(key)
         if hist is None or not hist or hist[-1].index != index - 1:
             hist = deque(maxlen=self.depth)
             self._hist[key] = hist
@@ -96,7 +124,7 @@ class TemporalFill:
             shift = _motion(hist[-1].gray, gray, grown)
             if shift is not None:
                 out = self._from_history(hist, crop, spatial, grown, shift)
-        hist.append(_Entry(index, crop.copy(), gray, shift))
+        hist.append(_Entry(index, crop.copy(), gray, shift, out))
         return out
 
     def _from_history(self, hist: deque[_Entry], crop: np.ndarray, spatial: np.ndarray,
