@@ -493,3 +493,32 @@ def test_temporal_fill_reuses_the_fill_of_a_still_shot_but_not_of_a_drift():
     for i in range(5):
         tf2.fill("ev", i, base[:, 100 + i:300 + i].copy(), mask)
     assert len(calls) == 5 and tf2.stats["reused_frames"] == 0
+
+
+def test_corrupt_packets_in_the_middle_are_skipped_with_a_warning(tmp_path):
+    """Damaged bytes mid-file (a bad sector, a broken download): the run warns, keeps going,
+    and writes a playable video with (about) every frame."""
+    src = make_video(tmp_path / "in.ts", n=48, size=(160, 96), captions=[(10, 40, "hello")])
+    data = bytearray(src.read_bytes())
+    rng = np.random.default_rng(0)
+    mid = len(data) // 2
+    for off in range(mid, mid + 3000, 188):  # smash several transport packets' payloads
+        data[off + 4:off + 150] = rng.integers(0, 256, 146, dtype=np.uint8).tobytes()
+    bad = tmp_path / "damaged.ts"
+    bad.write_bytes(bytes(data))
+    warnings: list[str] = []
+    out = tmp_path / "out.mp4"
+    s = translate_video(bad, out, erase_only=True, pipeline=fake_pipeline(), warn=warnings.append)
+    assert out.is_file() and s["frames"] >= 40
+    if s["frames"] < 48:  # the decoder dropped what it could not read: said once
+        assert len([w for w in warnings if "missing" in w and "damaged" in w]) == 1, warnings
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == s["frames"]
+
+
+def test_4k_frames_are_processed(tmp_path):
+    src = make_video(tmp_path / "uhd.mp4", n=4, size=(3840, 2160), captions=[(0, 3, "hello 4K")])
+    out = tmp_path / "uhd.out.mp4"
+    s = translate_video(src, out, erase_only=True, pipeline=fake_pipeline())
+    info = io.probe(out)
+    assert info.display_size == (3840, 2160) and s["frames"] == 4 and s["events"] == 1

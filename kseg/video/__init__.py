@@ -263,6 +263,7 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
     if not times:
         raise InputError(f"{src}: the video stream has no frames"
                          + (" in the --start/--end range" if start or end else " (zero-length video)"))
+    _warn_gaps(src, times, fps, warn)
     finished(tracker.finish())
     events.sort(key=lambda e: (e.start, e.id))
     if state is not None:
@@ -270,6 +271,23 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
         state.save()
     return Analysis(events, times, detections=len(tracker.detections), cuts=tracker.cuts,
                     seconds=time.perf_counter() - t0)
+
+
+def _warn_gaps(src: Path, times: list[float], fps: float, warn: Warn | None) -> None:
+    """FFmpeg drops frames it cannot decode without raising: a jump in the frame times of a
+    constant-rate video is how damaged data shows. One warning, after the pass."""
+    if warn is None or len(times) < 3 or fps <= 0:
+        return
+    d = np.diff(np.asarray(times, np.float64))
+    step = float(np.median(d))
+    if step <= 0 or abs(step * fps - 1) > 0.1:
+        return  # not a constant-rate stream at its nominal rate: gaps are its timing
+    gaps = np.nonzero(d > 1.5 * step)[0]
+    if len(gaps):
+        missing = int(round(float(np.sum(d[gaps] / step - 1))))
+        warn(f"{src}: {missing} frame(s) missing in {len(gaps)} place(s), first at {times[gaps[0]]:.2f} s "
+             "(damaged data skipped by the decoder, or a variable frame rate); the output keeps the "
+             "frames that were there, at their times")
 
 
 def set_times(events: list[Event], times: list[float], fps: float) -> None:
