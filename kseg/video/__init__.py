@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,7 +225,8 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
             start: float | None = None, end: float | None = None, warn: Warn | None = None,
             state: State | None = None, sample_every: float = 4.0,
             progress: Callable[[int, float], None] | None = None,
-            on_event: Callable[[Event], None] | None = None) -> Analysis:
+            on_event: Callable[[Event], None] | None = None,
+            on_frontier: Callable[[int, float, int | None], None] | None = None) -> Analysis:
     t0 = time.perf_counter()
     saved = state.events() if state is not None else []
     skip = int(state.meta.get("checkpoint", -1)) if state is not None else -1
@@ -249,11 +252,15 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
     for i, t, fr, rot in io.iter_decoded(src, start=start, end=end, warn=warn):
         times.append(t)
         if i <= skip:
+            if on_frontier:
+                on_frontier(i, t, None)
             if progress:
                 progress(i + 1, t)
             continue
         g = io.gray(fr, rot)
         finished(tracker.push(i, g, lambda fr=fr, rot=rot: io.rgb(fr, rot)))
+        if on_frontier:  # frames before the earliest live caption's start are settled
+            on_frontier(i, t, min((ev.start for ev in tracker.live), default=None))
         if state is not None and not tracker.live and time.monotonic() - last_cp_write > 2.0:
             state.meta["checkpoint"] = i
             state.save()
@@ -432,7 +439,7 @@ def _draw(sprite: Any, canvas: np.ndarray, a: float) -> None:
 
 
 def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np.ndarray],
-           temporal: Any = None,
+           temporal: Any = None, more_plans: Callable[[int], list[_Plan]] | None = None,
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
            progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     by_frame: dict[int, list[_Plan]] = {}
@@ -441,6 +448,10 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
             by_frame.setdefault(i, []).append(p)
 
     def process(f: io.Frame) -> np.ndarray | None:
+        if more_plans is not None:  # plans of the events that analysis settled by this frame
+            for p in more_plans(f.index):
+                for i in range(p.ev.erase_from, p.ev.erase_to + 1):
+                    by_frame.setdefault(i, []).append(p)
         todo = by_frame.get(f.index)
         if not todo:
             return None
@@ -456,7 +467,62 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         return img
 
     return io.transcode(src, out, process, options=options, start=start, end=end, warn=warn,
-                        progress=progress, needs_image=lambda i: i in by_frame)
+                        progress=progress,
+                        needs_image=None if more_plans is not None else (lambda i: i in by_frame))
+
+
+class _Stopped(Exception):
+    """Raised inside the analysis thread when the renderer has given up."""
+
+
+class _Feed:
+    """Hand-over from the analysis thread to the renderer (analysis and encoding overlap).
+
+    Frame ``i`` may be rendered once every caption that covers it is finished: the analysis
+    is ``lag`` frames past it (a caption is found at most ``sample_every`` seconds late and
+    its start looked for up to 2.5 s back) and no caption still on screen started at or
+    before it.
+    """
+
+    def __init__(self, lag: int):
+        self.cv = threading.Condition()
+        self.lag = lag
+        self.events: list[Event] = []
+        self.times: list[float] = []
+        self.frontier = -1
+        self.live_start: int | None = None
+        self.done = False
+        self.error: BaseException | None = None
+        self.stop = False
+
+    def add(self, ev: Event) -> None:
+        with self.cv:
+            self.events.append(ev)
+            self.cv.notify_all()
+
+    def advance(self, i: int, t: float, live_start: int | None) -> None:
+        with self.cv:
+            if self.stop:
+                raise _Stopped()
+            if i >= len(self.times):
+                self.times.append(t)
+            self.frontier, self.live_start = i, live_start
+            self.cv.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self.cv:
+            self.done, self.error = True, error
+            self.cv.notify_all()
+
+    def settled(self, i: int) -> list[Event]:
+        """Finished events once frame ``i`` is settled (blocks until then)."""
+        with self.cv:
+            while not self.done and not (self.frontier >= i + self.lag and
+                                         (self.live_start is None or self.live_start > i)):
+                self.cv.wait(0.5)
+            if self.error is not None:
+                raise self.error
+            return list(self.events)
 
 
 def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], font: Any) -> list[AssLine]:
@@ -502,6 +568,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                     start: float | None = None, end: float | None = None, resume: bool = False,
                     codec: str = "libx264", crf: int = 18, preset: str = "veryfast",
                     sample_every: float = 4.0, font: Any = None, temporal: bool = True,
+                    overlap: bool = True,
                     pipeline: Any = None, analyzer: Callable[[np.ndarray, int], list[Detected]] | None = None,
                     translator_obj: Any = None, eraser: Callable[..., np.ndarray] | None = None,
                     warn: Warn | None = None, on_event: Callable[[Event], None] | None = None,
@@ -567,19 +634,77 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
             return None
         return lambda i, t: progress(stage, i, total)
 
-    an = analyse(src, analyzer, fps, start=start, end=end, warn=warn, state=state,
-                 sample_every=sample_every, progress=prog("analyse"))
+    shape = tuple(reversed(info.display_size))  # (H, W)
+    opts = io.EncodeOptions(codec=codec, crf=crf, preset=preset)
+    filler = None
+    if temporal:
+        from kseg.video.temporal import TemporalFill
+
+        filler = TemporalFill(eraser, grow)
+    translating = (not erase_only or srt is not None or ass is not None) and tr_obj is not None
+    tr_spec = spec or getattr(tr_obj, "name", "translator")
+    render_progress = (lambda i, t: progress("render", i, total)) if progress else None
+
+    if overlap:
+        # Analysis (detector, SAM, OCR) in a thread, rendering (erase, draw, x264) here: on
+        # two cores the passes overlap instead of adding up. Each caption is translated
+        # when it is settled, with the captions before it as context.
+        feed = _Feed(lag=int(math.ceil(fps * (sample_every + 3.0))))
+        result: dict[str, Any] = {}
+
+        def run_analysis() -> None:
+            try:
+                result["an"] = analyse(src, analyzer, fps, start=start, end=end, warn=warn, state=state,
+                                       sample_every=sample_every, progress=prog("analyse"),
+                                       on_event=feed.add, on_frontier=feed.advance)
+            except BaseException as e:  # noqa: BLE001 - handed to the renderer, raised there
+                feed.finish(e)
+            else:
+                known = {id(e) for e in feed.events}
+                for ev in result["an"].events:  # a resumed, finished analysis reports none
+                    if id(ev) not in known:
+                        feed.add(ev)
+                feed.finish()
+
+        planned: set[int] = set()
+        settled: list[Event] = []
+
+        def more_plans(i: int) -> list[_Plan]:
+            evs = feed.settled(i)
+            new = [e for e in evs if e.id not in planned]
+            if not new:
+                return []
+            planned.update(e.id for e in new)
+            settled.extend(new)
+            settled.sort(key=lambda e: (e.start, e.id))
+            set_times(new, feed.times, fps)
+            if translating:
+                translate_events(settled, tr_obj, tr_spec, state=state, warn=warn)
+            return _plans(new, shape, erase_only, font)
+
+        t_render = time.perf_counter()
+        worker = threading.Thread(target=run_analysis, name="kseg-analyse", daemon=True)
+        worker.start()
+        try:
+            stats = render(src, out, [], eraser=eraser, temporal=filler, options=opts, start=start,
+                           end=end, warn=warn, progress=render_progress, more_plans=more_plans)
+            feed.settled(10 ** 12)  # the analysis has ended (and raised here if it failed)
+        finally:
+            with feed.cv:
+                feed.stop = True
+            worker.join()
+        an = result["an"]
+        t_tr = t_render
+    else:
+        an = analyse(src, analyzer, fps, start=start, end=end, warn=warn, state=state,
+                     sample_every=sample_every, progress=prog("analyse"))
+        t_tr = time.perf_counter()
     events = an.events
     set_times(events, an.times, fps)
     total = len(an.times)
-    shape = tuple(reversed(info.display_size))  # (H, W)
-
-    t_tr = time.perf_counter()
-    if not erase_only or srt is not None or ass is not None:
-        if tr_obj is not None:
-            translate_events(events, tr_obj, spec or getattr(tr_obj, "name", "translator"), state=state,
-                             warn=warn, progress=(lambda n: progress("translate", n, len(events)))
-                             if progress else None)
+    if translating:
+        translate_events(events, tr_obj, tr_spec, state=state, warn=warn,
+                         progress=(lambda n: progress("translate", n, len(events))) if progress else None)
     missing = [e for e in events if e.translation is None]
     if missing and tr_obj is not None:
         warn(f"{len(missing)} of {len(events)} caption events have no translation (e.g. "
@@ -588,16 +713,12 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
     if on_event:
         for ev in events:
             on_event(ev)
-    t_render = time.perf_counter()
-    plans = _plans(events, shape, erase_only, font)
-    opts = io.EncodeOptions(codec=codec, crf=crf, preset=preset)
-    filler = None
-    if temporal:
-        from kseg.video.temporal import TemporalFill
-
-        filler = TemporalFill(eraser, grow)
-    stats = render(src, out, plans, eraser=eraser, temporal=filler, options=opts, start=start, end=end, warn=warn,
-                   progress=(lambda i, t: progress("render", i, total)) if progress else None)
+    plans = _plans(events, shape, erase_only, font) if ass is not None else []
+    if not overlap:
+        t_render = time.perf_counter()
+        plans = _plans(events, shape, erase_only, font)
+        stats = render(src, out, plans, eraser=eraser, temporal=filler, options=opts, start=start,
+                       end=end, warn=warn, progress=render_progress)
     outputs = {"video": str(out)}
     if srt_source is not None:
         write_srt(srt_source, [Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events])
@@ -614,8 +735,11 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
             "resumed": resumed, "video": info.to_json(), "outputs": outputs,
             "temporal_fill": filler.stats if filler is not None else None,
-            "seconds": {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
-                        "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)},
+            "seconds": ({"setup": round(t_render - t_start, 3), "analyse": round(an.seconds, 3),
+                         "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3),
+                         "overlapped": True} if overlap else
+                        {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
+                         "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)}),
             "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}
 
 
