@@ -42,7 +42,7 @@ from kseg.errors import InputError, KsegError, OutputError
 from kseg.imageio import _out_error, dumps_json, write_json, write_png
 from kseg.types import Banner, Caption, Shadow, Style, TranslationRequest
 from kseg.video import io
-from kseg.video.events import Detected, Event, EventTracker
+from kseg.video.events import BUFFER_SECONDS, Detected, Event, EventTracker
 from kseg.video.subtitles import AssLine, Cue, read_srt, write_ass, write_srt
 
 STATE_VERSION = 1
@@ -471,6 +471,9 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                         needs_image=None if more_plans is not None else (lambda i: i in by_frame))
 
 
+LOOKBACK = BUFFER_SECONDS  # how far back a caption's start is looked for
+
+
 class _Stopped(Exception):
     """Raised inside the analysis thread when the renderer has given up."""
 
@@ -479,9 +482,9 @@ class _Feed:
     """Hand-over from the analysis thread to the renderer (analysis and encoding overlap).
 
     Frame ``i`` may be rendered once every caption that covers it is finished: the analysis
-    is ``lag`` frames past it (a caption is found at most ``sample_every`` seconds late and
-    its start looked for up to 2.5 s back) and no caption still on screen started at or
-    before it.
+    is ``lag`` frames past it (a caption's start is looked for at most 2.5 s before the frame
+    it is detected on, so a caption detected later cannot reach back to ``i``) and no
+    caption still on screen started at or before it.
     """
 
     def __init__(self, lag: int):
@@ -649,7 +652,9 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
         # Analysis (detector, SAM, OCR) in a thread, rendering (erase, draw, x264) here: on
         # two cores the passes overlap instead of adding up. Each caption is translated
         # when it is settled, with the captions before it as context.
-        feed = _Feed(lag=int(math.ceil(fps * (sample_every + 3.0))))
+        # a caption's start is looked for at most LOOKBACK s before it is detected, so a frame
+        # that far behind the analysis cannot gain a caption any more
+        feed = _Feed(lag=int(math.ceil(fps * (LOOKBACK + 0.5))))
         result: dict[str, Any] = {}
 
         def run_analysis() -> None:

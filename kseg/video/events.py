@@ -57,6 +57,8 @@ class Detected:
 Analyzer = Callable[[np.ndarray, int], list[Detected]]  # (RGB frame, index) -> captions
 
 
+BUFFER_SECONDS = 2.5  # how far back (s) a newly detected caption's first frame is looked for
+
 @dataclass
 class Event:
     """One caption block on screen from ``start`` to ``end`` (frames, inclusive, >= 50 % visible)."""
@@ -168,7 +170,7 @@ class EventTracker:
     """Feed frames in order (``push``), collect finished events (returned by push/finish)."""
 
     def __init__(self, analyzer: Analyzer, fps: float, *, sample_every: float = 4.0,
-                 buffer_seconds: float = 2.5, max_buffer_bytes: int = 400 << 20,
+                 buffer_seconds: float = BUFFER_SECONDS, max_buffer_bytes: int = 400 << 20,
                  min_gap: float = 0.4, small_height: int = 180, on_detect: Callable[[int], None] | None = None):
         self.analyzer = analyzer
         self.fps = max(1e-3, float(fps))
