@@ -2,7 +2,10 @@
 
     summary = translate_video("in.mp4", "out.mp4", translator="tm:memory.tsv", srt="out.en.srt")
 
-Three passes, each resumable where it matters:
+Three stages, each resumable where it matters. By default (``overlap=True``) analysis runs in
+a thread about 3 s (``LOOKBACK`` + 0.5) ahead of the renderer, and each event is translated
+as soon as it is settled, with the events before it as context; ``overlap=False`` runs them
+one after the other (translation then also sees the events after each one):
 
 1. **analyse** (decode luma of every frame; RGB and the full image pipeline only at triggers):
    ``kseg.video.events.EventTracker`` gives caption events, each with its footprint mask,
@@ -11,8 +14,9 @@ Three passes, each resumable where it matters:
 2. **translate**: one request per event, with the neighbouring events as context; results are
    saved per batch, so a translator that fails mid-run loses nothing (``--resume``).
    ``srt:FILE`` takes the user's English subtitles instead, matched to events by time.
-3. **render**: decode again; on each frame erase the live events' masks (cropped to the
-   caption, so the cost is per caption, not per frame size) and draw each event's English,
+3. **render**: decode again; on each frame fill the live events' masks (cropped to the
+   caption, so the cost is per caption, not per frame size; from earlier frames where the
+   moving background showed the pixels, ``kseg.video.temporal``) and draw each event's English,
    laid out once (``kseg.render.prepare``) so it never flickers; encode; copy the audio.
 
 State: ``OUT.kseg/`` next to OUT (``state.json``, ``events.jsonl``, ``masks/``,
