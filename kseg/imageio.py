@@ -111,6 +111,20 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
 _BOMB_RE = re.compile(r"\((\d+) pixels\)")
 
 
+def as_rgb(image: np.ndarray, who: str) -> np.ndarray:
+    """An in-memory frame as contiguous RGB uint8 (grey and alpha accepted); ``who`` names
+    the stage in the one-line error, for callers that take arrays rather than files."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError(f"{who} expects a uint8 numpy image")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        if image.shape[2] == 1:
+            return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+        return np.ascontiguousarray(image[:, :, :3])
+    raise InputError(f"{who} expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+
+
 def load_image(path: PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read one still frame as RGB uint8 H x W x 3 (EXIF orientation applied)."""
     check_input(path)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from kseg.errors import InputError, ModelError
+from kseg.imageio import as_rgb
 from kseg.types import Recognition, TextLine
 
 __all__ = [
@@ -54,24 +55,12 @@ from kseg.segment.registry import cache_dir, models_dir  # noqa: E402
 # Line preparation shared by the recognisers
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InputError("recognize expects a uint8 numpy image")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
-        if image.shape[2] == 1:
-            return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
-        return np.ascontiguousarray(image[:, :, :3])
-    raise InputError(f"recognize expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-
-
 def line_strip(
     image: np.ndarray, line: TextLine, mask: np.ndarray | None = None, margin: float = 0.25,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The line cut out and rotated upright (its polygon's top edge made horizontal), with
     ``margin`` x line height around it so outline and shadow are kept; the mask likewise."""
-    image = _as_rgb(image)
+    image = as_rgb(image, "recognize")
     poly = np.asarray(line.polygon, np.float64)
     if len(poly) == 4:
         tl, tr, _, bl = poly

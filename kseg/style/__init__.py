@@ -34,6 +34,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from kseg.errors import InputError
+from kseg.imageio import as_rgb
 from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
 
 __all__ = ["measure_style", "group_captions"]
@@ -44,18 +45,6 @@ GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradie
 
 
 # ----------------------------------------------------------------------------- inputs
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InputError("measure_style expects a uint8 numpy image")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
-        if image.shape[2] == 1:
-            return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
-        return np.ascontiguousarray(image[:, :, :3])
-    raise InputError(f"measure_style expects an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-
 
 def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
     m = np.asarray(mask)
@@ -112,7 +101,7 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 
 def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     """Style of one caption line from its footprint mask (see the module docstring)."""
-    img = _as_rgb(image)
+    img = as_rgb(image, "measure_style")
     H, W = img.shape[:2]
     full = _as_mask(mask, (H, W))
     down, angle = _axes(line)
