@@ -111,19 +111,19 @@ def _separate_lines(lines: list[TextLine], masks: list[LineMask]) -> None:
     mask holds both lines, and its style (text height, colours) is measured on both."""
     if len(lines) < 2:
         return
-    for i, (li, mi) in enumerate(zip(lines, masks)):
-        x0, y0, x1, y1 = (int(v) for v in li.box)
-        own = np.zeros_like(mi.mask)
-        own[max(0, y0):y1, max(0, x0):x1] = True
-        for j, lj in enumerate(lines):
-            if j == i:
-                continue
-            a0, b0, a1, b1 = (int(v) for v in lj.box)
-            if a1 <= x0 - (y1 - y0) or a0 >= x1 + (y1 - y0) or b1 <= y0 - (y1 - y0) or b0 >= y1 + (y1 - y0):
-                continue  # far apart
-            other = np.zeros_like(mi.mask)
-            other[max(0, b0):b1, max(0, a0):a1] = True
-            mi.mask &= ~(other & ~own)
+    boxes = [tuple(int(v) for v in ln.box) for ln in lines]
+    for i, mi in enumerate(masks):
+        x0, y0, x1, y1 = boxes[i]
+        lh = y1 - y0
+        for j, (a0, b0, a1, b1) in enumerate(boxes):
+            if j == i or a1 <= x0 - lh or a0 >= x1 + lh or b1 <= y0 - lh or b0 >= y1 + lh:
+                continue  # itself, or far apart
+            # clear the other box, keeping what lies inside this line's own box
+            ox0, oy0, ox1, oy1 = max(a0, x0, 0), max(b0, y0, 0), min(a1, x1), min(b1, y1)
+            keep = mi.mask[oy0:oy1, ox0:ox1].copy() if ox0 < ox1 and oy0 < oy1 else None
+            mi.mask[max(0, b0):b1, max(0, a0):a1] = False
+            if keep is not None:
+                mi.mask[oy0:oy1, ox0:ox1] = keep
 
 
 _PALETTE = [(255, 64, 64), (64, 160, 255), (255, 200, 0), (200, 64, 255), (0, 220, 120)]
@@ -324,16 +324,17 @@ class CaptionPipeline:
         out = erase(image, union_mask(result, [i for c in done for i in c.regions]),
                     method=self.erase_method) if done else image.copy()
         t3 = time.perf_counter()
-        rendered = []
-        for c in done:
+        rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
+        for k, c in enumerate(captions):
+            if c.translation is None:
+                continue
             info = render_caption(out, c, c.translation, font=self.font)
-            rendered.append(info.to_json())
+            rendered[k] = info.to_json()
             if not info.fitted:
                 problems["unfitted"].append(c.translation)
         t4 = time.perf_counter()
-        result.extra["captions"] = [{**c.to_json(), **({"render": rendered[done.index(c)]}
-                                                       if c in done else {})}
-                                    for c in captions]
+        result.extra["captions"] = [{**c.to_json(), **({"render": rendered[k]} if k in rendered else {})}
+                                    for k, c in enumerate(captions)]
         self.history = (self.history + texts)[-self.CONTEXT:]
         result.seconds.update({"style": t1 - t0, "translate": t2 - t1, "erase": t3 - t2,
                                "render": t4 - t3})
