@@ -677,6 +677,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
 
         planned: set[int] = set()
         settled: list[Event] = []
+        plans: list[_Plan] = []  # every plan the renderer made (the ASS reuses their sprites)
 
         def more_plans(i: int) -> list[_Plan]:
             evs = feed.settled(i)
@@ -689,7 +690,9 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
             set_times(new, feed.times, fps)
             if translating:
                 translate_events(settled, tr_obj, tr_spec, state=state, warn=warn)
-            return _plans(new, shape, erase_only, font)
+            made = _plans(new, shape, erase_only, font)
+            plans.extend(made)
+            return made
 
         t_render = time.perf_counter()
         worker = threading.Thread(target=run_analysis, name="kseg-analyse", daemon=True)
@@ -722,7 +725,6 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
     if on_event:
         for ev in events:
             on_event(ev)
-    plans = _plans(events, shape, erase_only, font) if ass is not None else []
     if not overlap:
         t_render = time.perf_counter()
         plans = _plans(events, shape, erase_only, font)

@@ -395,7 +395,7 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             mux(pkt)
             n_copied += 1
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-frames")  # noqa: F841
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-frames")
         ahead: deque[tuple[Any, Any, int, float]] = deque()
         n_done = 0
 
