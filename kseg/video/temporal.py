@@ -31,13 +31,12 @@ RING = 6  # px around the grown mask used to check the motion model
 MAX_RING_ERR = 8.0  # mean |difference| (0-255) on the ring above which the motion model is refused
 
 
-def _motion(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> tuple[float, float] | None:
+def _motion(prev: np.ndarray, cur: np.ndarray, away: np.ndarray) -> tuple[float, float] | None:
     """Background translation from ``prev`` to ``cur`` (grey crops): the median of
     Lucas-Kanade tracks of corners away from the caption. Phase correlation was tried
     first and measured biased towards zero (the caption and its fill are static)."""
-    away = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)) == 0
     p0 = cv2.goodFeaturesToTrack(prev.astype(np.uint8), maxCorners=200, qualityLevel=0.01,
-                                 minDistance=5, mask=away.astype(np.uint8))
+                                 minDistance=5, mask=away)
     if p0 is None or len(p0) < 8:
         return None
     p1, st, _ = cv2.calcOpticalFlowPyrLK(prev.astype(np.uint8), cur.astype(np.uint8), p0, None,
@@ -55,13 +54,41 @@ def _motion(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> tuple[float
 STILL = 1.0  # mean |difference| (0-255) around the caption under which the shot has not moved
 
 
-def _same_background(prev: np.ndarray, cur: np.ndarray, grown: np.ndarray) -> bool:
+def _same_background(prev: np.ndarray, cur: np.ndarray, ring: np.ndarray) -> bool:
     """Whether the picture around the caption is unchanged (a still shot: same fill)."""
-    ring = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool) & ~grown
     if ring.sum() < 20:
         return False
     d = cv2.absdiff(prev, cur)
     return float(d[ring].mean()) < STILL and int(d[ring].max()) < 24
+
+
+@dataclass
+class _Masks:
+    """What one caption event's fill needs of its mask, made once for the event's life."""
+
+    grown: np.ndarray  # bool: the pixels to fill
+    keep_out: np.ndarray  # uint8 1 outside them: where an earlier frame shows background
+    ring: np.ndarray  # bool: RING px around them, where the motion model is checked
+    away: np.ndarray  # uint8 1 beyond the ring: where background motion is tracked
+
+    @classmethod
+    def of(cls, mask: np.ndarray, grow: int) -> _Masks:
+        grown = grow_mask(mask, grow)
+        near = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool)
+        return cls(grown, (~grown).astype(np.uint8), near & ~grown, (~near).astype(np.uint8))
+
+
+def _warp(e_rgb: np.ndarray, keep_out: np.ndarray, tx: float, ty: float,
+          box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """An earlier crop moved by (tx, ty) (its content moved that far since), cut to ``box``
+    (x0, y0, x1, y1), and where it shows background there."""
+    x0, y0, x1, y1 = box
+    M = np.float32([[1, 0, tx - x0], [0, 1, ty - y0]])  # dst(p) = src(p - t): content moved by t
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpAffine(e_rgb, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    ok = cv2.warpAffine(keep_out, M, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=0)
+    return warped, ok
 
 
 @dataclass
@@ -88,50 +115,46 @@ class TemporalFill:
         self.depth = depth
         self.max_ring_err = max_ring_err
         self._hist: dict[object, deque[_Entry]] = {}
-        self._grown: dict[object, np.ndarray] = {}
+        self._masks: dict[object, _Masks] = {}
         self.stats = {"frames": 0, "reused_frames": 0, "temporal_frames": 0, "temporal_pixels": 0,
                       "hidden_pixels": 0}
 
     def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hist = self._hist.get(key)
+        masks = self._masks.get(key)
+        if masks is None or masks.grown.shape != mask.shape:
+            masks = self._masks[key] = _Masks.of(mask, self.grow)
+        grown = masks.grown
+        self.stats["frames"] += 1
         if hist and hist[-1].index == index - 1 and hist[-1].out is not None:
             prev = hist[-1]
-            grown = self._grown[key]
+            anchor = prev.anchor if prev.anchor is not None else prev.rgb
             # against the frame whose fill is reused, so a slow drift cannot creep past
-            if _same_background(prev.anchor if prev.anchor is not None else prev.rgb, crop, grown):
+            if _same_background(anchor, crop, masks.ring):
                 # a still shot: last frame's answer is this frame's (and costs nothing)
-                self.stats["frames"] += 1
                 self.stats["reused_frames"] += 1
                 out = crop.copy()
                 out[grown] = prev.out[grown]
-                hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out,
-                                   prev.anchor if prev.anchor is not None else prev.rgb))
+                hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out, anchor))
                 return out
         spatial = self.eraser(crop, mask)
         gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        if hist is None or not hist or hist[-1].index != index - 1:
-            hist = deque(maxlen=self.depth)
-            self._hist[key] = hist
-        grown = self._grown.get(key)
-        if grown is None or grown.shape != mask.shape:
-            grown = grow_mask(mask, self.grow)
-            self._grown[key] = grown
-        self.stats["frames"] += 1
+        if not hist or hist[-1].index != index - 1:
+            hist = self._hist[key] = deque(maxlen=self.depth)
         self.stats["hidden_pixels"] += int(grown.sum())
         out = spatial
         shift = None
         if hist and min(crop.shape[:2]) >= 16:
-            shift = _motion(hist[-1].gray, gray, grown)
+            shift = _motion(hist[-1].gray, gray, masks.away)
             if shift is not None:
-                out = self._from_history(hist, crop, spatial, grown, shift)
+                out = self._from_history(hist, crop, spatial, masks, shift)
         hist.append(_Entry(index, crop.copy(), gray, shift, out))
         return out
 
     def _from_history(self, hist: deque[_Entry], crop: np.ndarray, spatial: np.ndarray,
-                      grown: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+                      masks: _Masks, shift: tuple[float, float]) -> np.ndarray:
+        grown = masks.grown
         h, w = grown.shape
-        keep_out = (~grown).astype(np.uint8)  # 1 where an earlier frame shows background
-        ring = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool) & ~grown
         res = spatial.copy()
         todo = grown.copy()
         tx, ty = shift
@@ -142,13 +165,10 @@ class TemporalFill:
             if max(abs(tx - last[0]), abs(ty - last[1])) >= STEP:
                 last = (tx, ty)
                 if not checked:
+                    # the first earlier frame used must match this one around the caption
                     checked = True
-                    M = np.float32([[1, 0, tx], [0, 1, ty]])  # dst(p) = src(p - t): content moved by t
-                    warped = cv2.warpAffine(e.rgb, M, (w, h), flags=cv2.INTER_LINEAR,
-                                            borderMode=cv2.BORDER_CONSTANT)
-                    ok = cv2.warpAffine(keep_out, M, (w, h), flags=cv2.INTER_NEAREST,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
-                    check = ring & ok
+                    warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (0, 0, w, h))
+                    check = masks.ring & ok.astype(bool)
                     if check.sum() < 20:
                         return spatial
                     err = np.abs(warped[check].astype(np.float32) - crop[check].astype(np.float32)).mean()
@@ -157,12 +177,7 @@ class TemporalFill:
                 # warp only the box of what is still missing
                 ys, xs = np.nonzero(todo)
                 y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-                M = np.float32([[1, 0, tx - x0], [0, 1, ty - y0]])
-                size = (x1 - x0, y1 - y0)
-                warped = cv2.warpAffine(e.rgb, M, size, flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_CONSTANT)
-                ok = cv2.warpAffine(keep_out, M, size, flags=cv2.INTER_NEAREST,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (x0, y0, x1, y1))
                 ok = cv2.erode(ok, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
                 sub = todo[y0:y1, x0:x1]
                 take = sub & ok
