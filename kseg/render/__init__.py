@@ -417,6 +417,16 @@ def _empty(caption: Caption) -> Sprite:
                   RenderInfo((int(cx), int(cy), int(cx), int(cy)), 0, [], True, 1.0))
 
 
+def _nudge(lo: float, hi: float, size: int, margin: int) -> tuple[float, bool]:
+    """Shift along one axis that brings [lo, hi] inside [margin, size - margin] (centred when
+    only the margins are too much), and whether it fits the frame at all."""
+    if hi - lo <= size - 2 * margin:
+        return max(0.0, margin - lo) - max(0.0, hi - (size - margin)), True
+    if hi - lo <= size:
+        return (size - (hi + lo)) / 2, True
+    return 0.0, False
+
+
 def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
             max_lines: int | None = None, min_scale: float = 0.6) -> Sprite:
     """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
@@ -544,20 +554,9 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     bx0, by0 = blk.min(0) + (ox, oy)
     bx1, by1 = blk.max(0) + (ox, oy)
     # keep the block inside the frame when it fits (a caption near an edge shifts inward)
-    vm = max(1, round(0.01 * H))
-    dx = dy = 0.0
-    if bx1 - bx0 <= W - 2 * margin:
-        dx = max(0.0, margin - bx0) - max(0.0, bx1 - (W - margin))
-    elif bx1 - bx0 <= W:
-        dx = (W - (bx1 + bx0)) / 2
-    else:
-        fitted = False
-    if by1 - by0 <= H - 2 * vm:
-        dy = max(0.0, vm - by0) - max(0.0, by1 - (H - vm))
-    elif by1 - by0 <= H:
-        dy = (H - (by1 + by0)) / 2
-    else:
-        fitted = False
+    dx, fits_x = _nudge(bx0, bx1, W, margin)
+    dy, fits_y = _nudge(by0, by1, H, max(1, round(0.01 * H)))
+    fitted = fitted and fits_x and fits_y
     ox, oy = round(ox + dx), round(oy + dy)  # whole pixels: the sprite is pasted, not resampled
     lo, hi = blk.min(0), blk.max(0)
     box = (int(math.floor(lo[0] + ox)), int(math.floor(lo[1] + oy)),
