@@ -188,6 +188,21 @@ def fake_pipeline(*args, **kwargs):
                            recognizer_impl=FakeRecognizer())
 
 
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``kseg ARGS...`` in-process with the stand-in stages above."""
+    import kseg.cli
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", fake_pipeline)
+    runner = CliRunner()
+
+    def run(*args: object):
+        return runner.invoke(kseg.cli.app, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def random_text_sam(tmp_path_factory) -> Path:
     """A models/ folder holding a text-SAM with random weights (real format; masks are noise)."""

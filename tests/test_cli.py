@@ -26,17 +26,6 @@ REGION_KEYS = {"box", "polygon", "text", "recognizer", "ocr_score", "iou_predict
                "chosen", "stability", "mask_area"}
 
 
-@pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", fake_pipeline)
-    runner = CliRunner()
-
-    def run(*args: object):
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-    return run
-
-
 def _records(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

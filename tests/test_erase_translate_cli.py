@@ -14,19 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import kseg.cli
-from conftest import ROOT, caption_frame, fake_pipeline
+from conftest import ROOT, caption_frame
 from kseg.cli import app
-
-
-@pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", fake_pipeline)
-    runner = CliRunner()
-
-    def run(*args: object):
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-    return run
 
 
 @pytest.fixture
