@@ -24,16 +24,24 @@ MARGIN = 6  # known pixels kept around each hole in its crop
 
 
 def _sor(est: np.ndarray, hole: np.ndarray, sweeps: int) -> np.ndarray:
-    """Red-black SOR on the hole pixels of the Laplace equation; known pixels stay fixed."""
+    """Red-black SOR on the hole pixels of the Laplace equation (``est`` is updated in place);
+    known pixels stay fixed."""
     if sweeps <= 0 or not hole.any():
         return est
     yy, xx = np.indices(hole.shape)
     parity = ((yy + xx) & 1).astype(bool)
-    sets = [(hole & ~parity)[..., None], (hole & parity)[..., None]]
+    sets = [(hole & ~parity).view(np.uint8), (hole & parity).view(np.uint8)]
+    # in place (this runs on every erased video frame): the same float32 operations in the
+    # same order as est + w * (avg - est), without a temporary per operation
+    est = np.ascontiguousarray(est, np.float32)
+    avg = np.empty_like(est)
     for _ in range(sweeps):
         for sel in sets:
-            avg = cv2.filter2D(est, -1, K4, borderType=cv2.BORDER_REPLICATE)
-            est = np.where(sel, est + SOR_OMEGA * (avg - est), est)
+            cv2.filter2D(est, -1, K4, dst=avg, borderType=cv2.BORDER_REPLICATE)
+            np.subtract(avg, est, out=avg)
+            np.multiply(avg, np.float32(SOR_OMEGA), out=avg)
+            np.add(avg, est, out=avg)
+            cv2.copyTo(avg, sel, est)
     return est
 
 
