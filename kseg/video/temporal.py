@@ -175,8 +175,8 @@ class TemporalFill:
                     if err > self.max_ring_err:
                         return spatial  # not a translation (zoom, cut, parallax): spatial only
                 # warp only the box of what is still missing
-                ys, xs = np.nonzero(todo)
-                y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+                bx, by, bw, bh = cv2.boundingRect(todo.view(np.uint8))
+                x0, y0, x1, y1 = bx, by, bx + bw, by + bh
                 warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (x0, y0, x1, y1))
                 ok = cv2.erode(ok, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
                 sub = todo[y0:y1, x0:x1]
