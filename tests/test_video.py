@@ -198,6 +198,19 @@ def test_caption_that_grows_is_a_new_event(tmp_path):
     assert abs(seen[1].start - 21) <= 1 and abs(seen[1].end - 40) <= 1
 
 
+@pytest.mark.parametrize("caps", [[(6, 22, "HELLO"), (23, 44, "GOOD NIGHT ALL")],
+                                  [(6, 22, "GOOD NIGHT ALL"), (23, 44, "HELLO")], CAPS])
+def test_ended_caption_is_watched_not_detected(tmp_path, caps):
+    """Over moving footage no detector run follows a caption's end; a line that replaces it
+    in place (longer or shorter) is still found, at its frames."""
+    src = make_video(tmp_path / "in.mp4", 52, captions=caps)
+    seen = []
+    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
+    assert len(seen) == 2 and seen[0].text != seen[1].text
+    assert all(abs(e.start - c[0]) <= 1 and abs(e.end - c[1]) <= 1 for e, c in zip(seen, caps))
+    assert s["detections"] == 3  # the first frame, then one per caption
+
+
 def test_translated_render_and_subtitles(tmp_path):
     src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
     tr = EchoTranslator()

@@ -15,9 +15,15 @@ recognition, style and translation run once per event; per frame only the cheap 
 * **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
   gradients whose pixels did not change since the previous frame). Burned-in captions are
   static while footage moves, so a caption appearing shows as blocks that gain stable edges
-  and keep them. The full detector runs when that happens, after a scene cut (luma histogram
-  jump), right after an event ends (the next line often replaces it in place) and, as a safety
+  and keep them. The full detector runs when that happens, on the first frame and, as a safety
   net, every ``sample_every`` seconds without any detection.
+* **Watches** (after a scene cut or the end of an event): there the trigger
+  above is blind (a caption that comes with the cut, or replaces the last line in place, adds
+  no stable edges *since* the frames before), so for ``WATCH`` s the region (the whole frame,
+  or the ended caption's blocks) is watched for stable edges that are caption-shaped at all;
+  the detector runs when they show. Over moving footage nothing does, and the detector, which
+  costs as much as seconds of the rest, is saved; over a still shot the watch fires, as it
+  should.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
@@ -42,6 +48,9 @@ ON = 0.5  # visibility at which a caption counts as shown (event boundaries)
 FADE = 0.12  # visibility above which a fading caption is still erased
 CORR = 0.35  # least correlation with the reference for the slope to mean anything
 STILL_SPAN = 4  # frames a stable edge must stay unchanged (trigger)
+BLOCK = 8  # px of the downscaled luma per block of stable-edge counts
+BLOCK_EDGES = 10  # stable edge pixels that make a block count (or count as grown)
+WATCH = 0.5  # s a region is watched once the stable-edge map is back (see module doc)
 
 
 @dataclass
@@ -100,6 +109,16 @@ class Event:
                 "box": [int(v) for v in self.box], "lines": list(self.lines), "text": self.text,
                 "translation": self.translation, "detected_at": self.detected_at,
                 "caption": self.caption.to_json()}
+
+
+def _caption_shaped(hit: np.ndarray) -> bool:
+    """>= 3 hit blocks within 5 adjacent columns of a 2-block band: a line of text."""
+    if hit.size == 0:
+        return False
+    h32 = hit.astype(np.float32)
+    band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
+    run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
+    return float(run.max(initial=0)) >= 3
 
 
 def _bbox(mask: np.ndarray) -> Box | None:
@@ -191,6 +210,8 @@ class EventTracker:
         self.smalls: deque[tuple[np.ndarray, np.ndarray]] = deque()
         self.hist_counts: deque[np.ndarray] = deque()  # block counts of stable edges, last 7 frames
         self.prev_grown: np.ndarray | None = None
+        self.counts: np.ndarray | None = None  # this frame's stable-edge block counts, if known
+        self.watches: list[tuple[tuple[slice, slice] | None, int]] = []  # (blocks or None: all, until)
         self.rise = 0
         self.cuts: list[int] = []
         self.detections: list[int] = []
@@ -222,32 +243,53 @@ class EventTracker:
             old, old_edges = self.smalls[0]
             still = cv2.absdiff(small, old) <= 5
             stable = (edges & old_edges & self.prev_edges & still).astype(np.float32)
-            b = 8
+            b = BLOCK
             hh, ww = (stable.shape[0] // b) * b, (stable.shape[1] // b) * b
             counts = stable[:hh, :ww].reshape(hh // b, b, ww // b, b).sum(axis=(1, 3))
             # blocks of live captions do not count: they are tracked by the presence test
             for ev in self.live:
-                x0, y0, x1, y1 = ev.box
-                counts[max(0, y0 // s // b - 1):y1 // s // b + 2, max(0, x0 // s // b - 1):x1 // s // b + 2] = 0
+                counts[self._blocks(ev.box, s)] = 0
+            self.counts = counts
             self.hist_counts.append(counts)
             if len(self.hist_counts) > 7:
                 self.hist_counts.popleft()
-                grown = (counts - self.hist_counts[0]) >= 10
+                grown = (counts - self.hist_counts[0]) >= BLOCK_EDGES
                 # new stable edges in >= 3 blocks, kept for two frames: a caption has settled
                 hit = grown & self.prev_grown if self.prev_grown is not None else grown
                 self.prev_grown = grown
-                # caption-shaped: >= 3 such blocks within 5 adjacent columns of a 2-block band
-                h32 = hit.astype(np.float32)
-                band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
-                run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
-                self.rise = self.rise + 1 if float(run.max(initial=0)) >= 3 else 0
+                self.rise = self.rise + 1 if _caption_shaped(hit) else 0
                 change = self.rise == 1
         else:
+            self.counts = None
             self.hist_counts.clear()
             self.prev_grown = None
             self.rise = 0
         self.prev_small, self.prev_edges = small, edges
         return cut, change
+
+    @staticmethod
+    def _blocks(box: Box, s: int) -> tuple[slice, slice]:
+        """The count blocks of a frame box, with one block of margin."""
+        x0, y0, x1, y1 = box
+        b = BLOCK
+        return slice(max(0, y0 // s // b - 1), y1 // s // b + 2), slice(max(0, x0 // s // b - 1), x1 // s // b + 2)
+
+    def _watch(self, i: int, box: Box | None, h: int) -> None:
+        """Look for a caption in ``box`` (None: anywhere) for the next WATCH s (module doc)."""
+        blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
+        self.watches.append((blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
+
+    def _watched(self, i: int) -> bool:
+        """Whether a watched region shows caption-shaped stable edges now (that watch ends)."""
+        self.watches = [w for w in self.watches if w[1] >= i]
+        if self.counts is None:
+            return False
+        for k, (blocks, _) in enumerate(self.watches):
+            c = self.counts if blocks is None else self.counts[blocks]
+            if _caption_shaped(c >= BLOCK_EDGES):
+                del self.watches[k]
+                return True
+        return False
 
     # ------------------------------------------------------------------ main loop
 
@@ -266,9 +308,12 @@ class EventTracker:
         cut, change = self._signals(i, gray)
         if cut:
             self.cuts.append(i)
-            self._schedule(i + 2, force=True)
+            self._watch(i, None, gray.shape[0])
         if change:
             self._schedule(i)
+        if self._watched(i):
+            # next frame: an ended caption's blocks show as grown then too (one detection for both)
+            self._schedule(i + 1, force=True)
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
         if self.due is not None and i >= self.due:
@@ -301,7 +346,7 @@ class EventTracker:
                         ev.fade_low = 0 if v > FADE else 1
                         if ev.fade_low:
                             done.append(self._close(ev, i))
-                            self._schedule(i + 1, force=True)  # the next line often replaces it
+                            self._watch(i, ev.box, gray.shape[0])  # the next line often replaces it
             else:
                 if v > FADE and i - ev.end <= self.fps:
                     ev.alpha[i] = min(v, ON)
@@ -310,7 +355,7 @@ class EventTracker:
                     ev.fade_low += 1
                     if ev.fade_low >= 2 or i - ev.end > self.fps:
                         done.append(self._close(ev, i))
-                        self._schedule(i + 1, force=True)
+                        self._watch(i, ev.box, gray.shape[0])
         return done
 
     def _close(self, ev: _Live, i: int) -> Event:
