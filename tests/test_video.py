@@ -244,6 +244,35 @@ def test_odd_size_vfr_and_rotation_are_kept(tmp_path):
     assert len(seen) == 1 and abs(seen[0].start - 5) <= 1  # found upright
 
 
+@pytest.mark.parametrize("rotation,box", [(0, (40, 30, 100, 62)), (0, (41, 31, 99, 61)), (90, (10, 40, 60, 90))])
+def test_patch_changes_its_box_only(tmp_path, rotation, box):
+    """A Patch is written where it says (display orientation); with 4:2:0 and even corners
+    only its box goes through RGB and the rest reaches the encoder exactly as decoded."""
+    size = (96, 160) if rotation else (160, 96)
+    src = make_video(tmp_path / "in.mp4", 6, size=size, rotation=rotation)
+    x0, y0, x1, y1 = box
+
+    def process(f: io.Frame) -> io.Patch:
+        assert f.region(box).shape == (y1 - y0, x1 - x0, 3)
+        return io.Patch(x0, y0, np.full((y1 - y0, x1 - x0, 3), (200, 30, 90), np.uint8))
+
+    out = tmp_path / "out.mp4"
+    io.transcode(src, out, process, options=io.EncodeOptions(crf=0, preset="ultrafast"))  # lossless
+    for a, b in zip(io.read_frames(src), io.read_frames(out)):
+        # (an odd edge shares its 4:2:0 chroma with the pixel beside it)
+        assert np.abs(b.image[y0 + 1:y1 - 1, x0 + 1:x1 - 1].astype(int) - (200, 30, 90)).max() <= 3
+        inside = np.zeros(a.image.shape[:2], bool)
+        inside[y0 - 2:y1 + 2, x0 - 2:x1 + 2] = True  # 4:2:0 chroma of an odd corner reaches 1 px out
+        assert np.abs(b.image[~inside].astype(int) - a.image[~inside]).max() <= 3
+    if rotation == 0 and not (x0 | y0 | x1 | y1) & 1:
+        with av.open(str(src)) as c1, av.open(str(out)) as c2:
+            for f1, f2 in zip(c1.decode(video=0), c2.decode(video=0)):
+                y_in, y_out = f1.to_ndarray()[:96], f2.to_ndarray()[:96]
+                keep = np.ones_like(y_in, bool)
+                keep[y0:y1, x0:x1] = False
+                assert np.array_equal(y_in[keep], y_out[keep])  # no round trip through RGB
+
+
 def test_start_end_trims_video_and_audio(tmp_path):
     src = make_video(tmp_path / "in.mp4", 48, captions=CAPS, audio=True)
     out = tmp_path / "cut.mp4"

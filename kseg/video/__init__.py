@@ -17,7 +17,9 @@ one after the other (translation then also sees the events after each one):
 3. **render**: decode again; on each frame fill the live events' masks (cropped to the
    caption, so the cost is per caption, not per frame size; from earlier frames where the
    moving background showed the pixels, ``kseg.video.temporal``) and draw each event's English,
-   laid out once (``kseg.render.prepare``) so it never flickers; encode; copy the audio.
+   laid out once (``kseg.render.prepare``) so it never flickers; only the box of the captions
+   and their English goes through RGB, the rest of the frame goes to the encoder as decoded;
+   encode; copy the audio.
 
 State: ``OUT.kseg/`` next to OUT (``state.json``, ``events.jsonl``, ``masks/``,
 ``translations.jsonl``). It is kept when a run fails or is interrupted, and removed after a
@@ -27,6 +29,7 @@ caption was open) and every saved translation; the video itself is re-encoded fr
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -405,6 +408,12 @@ class _Plan:
     sprite: Any | None  # kseg.render.Sprite, None: erase only
     crop: tuple[int, int, int, int]  # region erased (box + margin)
     mask_crop: np.ndarray
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
+
+
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+            max(b[3] for b in boxes))
 
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any) -> list[_Plan]:
@@ -423,11 +432,22 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
         cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
         mc = np.zeros((cy1 - cy0, cx1 - cx0), bool)
         mc[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = ev.mask
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc))
+        box = (cx0, cy0, cx1, cy1)
+        if sprite is not None:
+            sh, sw = sprite.rgba.shape[:2]
+            sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
+            if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
+                box = _union([box, sbox])
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H))))
     return plans
 
 
-def _draw(sprite: Any, canvas: np.ndarray, a: float) -> None:
+def _draw(sprite: Any, canvas: np.ndarray, a: float, origin: tuple[int, int] = (0, 0)) -> None:
+    """Draw ``sprite`` at visibility ``a`` on ``canvas``, a box of the frame at ``origin``."""
+    if origin != (0, 0):
+        sprite = copy.copy(sprite)  # shares the pixels; only the position moves
+        sprite.x -= origin[0]
+        sprite.y -= origin[1]
     if a >= 0.999:
         sprite.draw(canvas)
         return
@@ -451,7 +471,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for i in range(p.ev.erase_from, p.ev.erase_to + 1):
             by_frame.setdefault(i, []).append(p)
 
-    def process(f: io.Frame) -> np.ndarray | None:
+    def process(f: io.Frame) -> io.Patch | None:
         if more_plans is not None:  # plans of the events that analysis settled by this frame
             for p in more_plans(f.index):
                 for i in range(p.ev.erase_from, p.ev.erase_to + 1):
@@ -459,20 +479,21 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         todo = by_frame.get(f.index)
         if not todo:
             return None
-        img = f.image.copy()
+        # only the box of this frame's captions and their English is converted and changed
+        bx0, by0, bx1, by1 = _union([p.box for p in todo])
+        img = f.region((bx0, by0, bx1, by1))
         for p in todo:
             x0, y0, x1, y1 = p.crop
-            crop = img[y0:y1, x0:x1]
-            img[y0:y1, x0:x1] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
-                                 else eraser(crop, p.mask_crop))
+            crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+            crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
+                       else eraser(crop, p.mask_crop))
         for p in todo:
             if p.sprite is not None:
-                _draw(p.sprite, img, p.ev.visibility(f.index))
-        return img
+                _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))
+        return io.Patch(bx0, by0, img)
 
     return io.transcode(src, out, process, options=options, start=start, end=end, warn=warn,
-                        progress=progress,
-                        needs_image=None if more_plans is not None else (lambda i: i in by_frame))
+                        progress=progress)
 
 
 LOOKBACK = BUFFER_SECONDS  # how far back a caption's start is looked for

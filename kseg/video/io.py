@@ -73,7 +73,27 @@ class Frame:
     index: int  # 0-based among the frames read (after --start)
     pts: int | None  # in the stream time base
     time: float  # seconds on the input's timeline
-    image: np.ndarray  # RGB uint8, display orientation
+    image: np.ndarray  # RGB uint8, display orientation (empty in ``transcode``: see ``region``)
+    source: Any = field(default=None, repr=False)  # the decoded av.VideoFrame
+    rotation: int = 0
+
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """RGB copy of the display box (x0, y0, x1, y1), converted from the decoded frame alone
+        when ``image`` is empty: a caption costs its box, not the frame (see ``even_box``)."""
+        x0, y0, x1, y1 = box
+        if self.image.size or self.source is None:
+            return self.image[y0:y1, x0:x1].copy()
+        return _region_rgb(self.source, self.rotation, box)
+
+
+@dataclass
+class Patch:
+    """New display-orientation RGB pixels for the box at (x, y); the rest of the frame is
+    passed on as decoded (no round trip through RGB)."""
+
+    x: int
+    y: int
+    rgb: np.ndarray
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
@@ -256,6 +276,9 @@ class EncodeOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+_EMPTY = np.empty((0, 0, 3), np.uint8)
+
+
 def _temp_name(out: Path) -> Path:
     """A hidden name in OUT's folder with OUT's extension (the muxer goes by the extension)."""
     fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
@@ -304,8 +327,61 @@ def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
     return vs
 
 
-Process = Callable[[Frame], np.ndarray | None]
+Process = Callable[[Frame], "np.ndarray | Patch | None"]
 LOOKAHEAD = 2  # frames decoded and being processed ahead of the encoder
+
+
+def _i420(fr: Any, rotation: int) -> bool:
+    """Whether boxes of this frame can be converted on their own (4:2:0, even size, upright)."""
+    return not rotation and fr.format.name == "yuv420p" and fr.width % 2 == 0 and fr.height % 2 == 0
+
+
+def even_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` grown to even corners inside ``size`` (W, H): a 4:2:0 chroma sample covers 2x2
+    pixels, so a box with even corners converts exactly as it would within the whole frame."""
+    x0, y0, x1, y1 = box
+    W, H = size
+    return max(0, x0 & ~1), max(0, y0 & ~1), min(W, x1 + (x1 & 1)), min(H, y1 + (y1 & 1))
+
+
+def _planes(fr: Any) -> list[np.ndarray]:
+    """The Y, U, V planes of a yuv420p frame as (read-only) arrays, without copies."""
+    out = []
+    for k, p in enumerate(fr.planes):
+        h, w = (fr.height, fr.width) if k == 0 else (fr.height // 2, fr.width // 2)
+        out.append(np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w])
+    return out
+
+
+def _region_rgb(fr: Any, rotation: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    if not (_i420(fr, rotation) and not (x0 | y0 | x1 | y1) & 1):
+        return to_display(_to_rgb(fr), rotation)[y0:y1, x0:x1].copy()
+    Y, U, V = _planes(fr)
+    c = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
+    buf = np.concatenate([Y[y0:y1, x0:x1].ravel(), U[c].ravel(), V[c].ravel()])
+    return cv2.cvtColor(buf.reshape(-1, x1 - x0), cv2.COLOR_YUV2RGB_I420)
+
+
+def _patched(fr: Any, patch: Patch, rotation: int, pix_fmt: str) -> Any:
+    """A VideoFrame for the encoder: ``fr`` with ``patch`` written in (4:2:0: only the patch's
+    box is converted; otherwise the whole frame goes through RGB)."""
+    h, w = patch.rgb.shape[:2]
+    x0, y0 = patch.x, patch.y
+    if not (pix_fmt == "yuv420p" and _i420(fr, rotation) and not (x0 | y0 | w | h) & 1):
+        img = to_display(_to_rgb(fr), rotation)
+        img[y0:y0 + h, x0:x0 + w] = patch.rgb
+        return _from_rgb(from_display(img, rotation), pix_fmt)
+    H, W = fr.height, fr.width
+    yuv = fr.to_ndarray()  # I420, a copy: Y (H x W), then U and V (H/2 x W/2 each)
+    flat = yuv.reshape(-1)
+    new = cv2.cvtColor(np.ascontiguousarray(patch.rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    n, q = w * h, w * h // 4
+    yuv[y0:y0 + h, x0:x0 + w] = new[:n].reshape(h, w)
+    for k in (0, 1):  # U, V
+        plane = flat[H * W + k * (H * W // 4):H * W + (k + 1) * (H * W // 4)].reshape(H // 2, W // 2)
+        plane[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = new[n + k * q:n + (k + 1) * q].reshape(h // 2, w // 2)
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
 def _to_rgb(fr: Any) -> np.ndarray:
@@ -330,14 +406,13 @@ def _from_rgb(rgb: np.ndarray, pix_fmt: str) -> Any:
 def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process: Process, *,
               options: EncodeOptions | None = None, start: float | None = None,
               end: float | None = None, warn: Warn | None = None,
-              progress: Callable[[int, float], None] | None = None,
-              needs_image: Callable[[int], bool] | None = None) -> dict[str, Any]:
+              progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Decode ``src``, run ``process(frame)`` on each frame, encode, copy the other streams.
 
-    ``process`` returns the new display-orientation RGB image, or None to keep the frame
-    (it is then re-encoded without a round trip through RGB). ``needs_image(index)`` says
-    whether ``process`` will look at frame ``index`` (False: ``Frame.image`` is left empty and
-    the frame is passed on as decoded). With --start the output starts at 0.
+    ``process`` reads the pixels it needs with ``frame.region(box)`` (nothing is converted to
+    RGB before) and returns a ``Patch`` (new pixels for a box), a whole new display-orientation
+    RGB image, or None to keep the frame; what it leaves alone is re-encoded without a round
+    trip through RGB. With --start the output starts at 0.
     """
     options = options or EncodeOptions()
     out = Path(out)
@@ -403,7 +478,12 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             nonlocal n_done
             fut, fr, pts, t = ahead.popleft()
             new = fut.result()
-            nf = fr if new is None else _from_rgb(from_display(new, rotation), vs.pix_fmt)
+            if new is None:
+                nf = fr
+            elif isinstance(new, Patch):
+                nf = _patched(fr, new, rotation, vs.pix_fmt)
+            else:
+                nf = _from_rgb(from_display(new, rotation), vs.pix_fmt)
             nf.pts = pts
             nf.time_base = s.time_base
             mux(vs.encode(nf))
@@ -445,14 +525,13 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
                     for p in pending:
                         copy(p)
                     pending.clear()
-                look = needs_image(i) if needs_image else True
-                img = to_display(_to_rgb(fr), rotation) if look else np.empty((0, 0, 3), np.uint8)
                 pts = fr.pts if fr.pts is not None else int(round(t / s.time_base))
                 if offset:
                     pts -= int(round(offset / s.time_base))
                 # process() (erase + draw: OpenCV/numpy, which release the GIL) runs in a worker
                 # one frame ahead of the encoder, so the two CPU-bound halves overlap.
-                ahead.append((pool.submit(process, Frame(i, fr.pts, t, img)), fr, pts, t))
+                f = Frame(i, fr.pts, t, _EMPTY, fr, rotation)
+                ahead.append((pool.submit(process, f), fr, pts, t))
                 i += 1
                 while len(ahead) > LOOKAHEAD:
                     encode_next()
