@@ -273,6 +273,14 @@ def test_patch_changes_its_box_only(tmp_path, rotation, box):
                 assert np.array_equal(y_in[keep], y_out[keep])  # no round trip through RGB
 
 
+def test_gray_is_ffmpegs_gray(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 4, size=(99, 75), captions=[(0, 3, "HI")])  # odd: 4:4:4
+    src2 = make_video(tmp_path / "in2.mp4", 4, captions=[(0, 3, "HI")])
+    for path in (src, src2):
+        for _, _, fr, rot in io.iter_decoded(path):
+            assert np.array_equal(io.gray(fr, rot), fr.to_ndarray(format="gray"))
+
+
 def test_start_end_trims_video_and_audio(tmp_path):
     src = make_video(tmp_path / "in.mp4", 48, captions=CAPS, audio=True)
     out = tmp_path / "cut.mp4"

@@ -254,8 +254,18 @@ def rgb(fr: Any, rotation: int) -> np.ndarray:
     return to_display(_to_rgb(fr), rotation)
 
 
+# swscale's yuv -> gray for video-range input, as a table: (Y - 16) * 255 / 219, rounded, clipped
+_RANGE = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+
+
 def gray(fr: Any, rotation: int) -> np.ndarray:
-    """Luma (the decoder's Y plane, no colour conversion), display orientation."""
+    """Luma (the decoder's Y plane, no colour conversion), display orientation. For 4:2:0
+    video-range frames (nearly all video) the plane is stretched by a table, the same values
+    as FFmpeg's conversion to gray at a fifth of its cost (it runs on every frame)."""
+    if fr.format.name == "yuv420p" and fr.color_range in (0, 1):  # unspecified / video range
+        p = fr.planes[0]
+        y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:fr.height, :fr.width]
+        return to_display(cv2.LUT(y, _RANGE), rotation)
     return to_display(fr.to_ndarray(format="gray"), rotation)
 
 
