@@ -15,15 +15,14 @@ recognition, style and translation run once per event; per frame only the cheap 
 * **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
   gradients whose pixels did not change since the previous frame). Burned-in captions are
   static while footage moves, so a caption appearing shows as blocks that gain stable edges
-  and keep them. The full detector runs when that happens, on the first frame and, as a safety
-  net, every ``sample_every`` seconds without any detection.
-* **Watches** (after a scene cut or the end of an event): there the trigger
-  above is blind (a caption that comes with the cut, or replaces the last line in place, adds
-  no stable edges *since* the frames before), so for ``WATCH`` s the region (the whole frame,
-  or the ended caption's blocks) is watched for stable edges that are caption-shaped at all;
-  the detector runs when they show. Over moving footage nothing does, and the detector, which
-  costs as much as seconds of the rest, is saved; over a still shot the watch fires, as it
-  should.
+  and keep them. The full detector runs ``SETTLE`` frames after that, on the first frame and,
+  as a safety net, every ``sample_every`` seconds without any detection.
+* **Watches** (after a scene cut or the end of an event): there the trigger above is blind (a
+  caption that comes with the cut, or replaces the last line in place, adds no stable edges
+  *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
+  caption's blocks) is watched for caption-shaped stable edges at all, two frames running;
+  the detector runs (``SETTLE`` frames on) when they show. Over moving footage nothing does, and the detector (the
+  bulk of the analysis time) is saved; over a still shot the watch fires, as it should.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
@@ -51,6 +50,9 @@ STILL_SPAN = 4  # frames a stable edge must stay unchanged (trigger)
 BLOCK = 8  # px of the downscaled luma per block of stable-edge counts
 BLOCK_EDGES = 10  # stable edge pixels that make a block count (or count as grown)
 WATCH = 0.5  # s a region is watched once the stable-edge map is back (see module doc)
+# frames a triggered detection waits: new content is still being refined by the encoder in its
+# first frames (example clip, 720p and 1080p: masks and reading as good or better 2 frames on)
+SETTLE = 2
 
 
 @dataclass
@@ -185,6 +187,15 @@ class _Live:
         self.box = _bbox(full_mask) or (0, 0, 1, 1)
 
 
+@dataclass
+class _Watch:
+    """A region looked at for a caption after a cut or a caption's end (module doc)."""
+
+    blocks: tuple[slice, slice] | None  # count blocks; None: the whole frame
+    until: int  # last frame looked at
+    prev: np.ndarray | None = None  # the blocks with stable edges in the frame before
+
+
 class EventTracker:
     """Feed frames in order (``push``), collect finished events (returned by push/finish)."""
 
@@ -211,7 +222,7 @@ class EventTracker:
         self.hist_counts: deque[np.ndarray] = deque()  # block counts of stable edges, last 7 frames
         self.prev_grown: np.ndarray | None = None
         self.counts: np.ndarray | None = None  # this frame's stable-edge block counts, if known
-        self.watches: list[tuple[tuple[slice, slice] | None, int]] = []  # (blocks or None: all, until)
+        self.watches: list[_Watch] = []
         self.rise = 0
         self.cuts: list[int] = []
         self.detections: list[int] = []
@@ -277,19 +288,23 @@ class EventTracker:
     def _watch(self, i: int, box: Box | None, h: int) -> None:
         """Look for a caption in ``box`` (None: anywhere) for the next WATCH s (module doc)."""
         blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
-        self.watches.append((blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
+        self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
 
     def _watched(self, i: int) -> bool:
-        """Whether a watched region shows caption-shaped stable edges now (that watch ends)."""
-        self.watches = [w for w in self.watches if w[1] >= i]
-        if self.counts is None:
-            return False
-        for k, (blocks, _) in enumerate(self.watches):
-            c = self.counts if blocks is None else self.counts[blocks]
-            if _caption_shaped(c >= BLOCK_EDGES):
-                del self.watches[k]
-                return True
-        return False
+        """Whether a watched region shows caption-shaped stable edges, this frame and the one
+        before, as the trigger wants its growth (that watch then ends)."""
+        self.watches = [w for w in self.watches if w.until >= i]
+        fired = False
+        for w in list(self.watches):
+            if self.counts is None:
+                w.prev = None
+                continue
+            on = (self.counts if w.blocks is None else self.counts[w.blocks]) >= BLOCK_EDGES
+            if w.prev is not None and _caption_shaped(on & w.prev):
+                self.watches.remove(w)
+                fired = True
+            w.prev = on
+        return fired
 
     # ------------------------------------------------------------------ main loop
 
@@ -310,10 +325,9 @@ class EventTracker:
             self.cuts.append(i)
             self._watch(i, None, gray.shape[0])
         if change:
-            self._schedule(i)
+            self._schedule(i + SETTLE)
         if self._watched(i):
-            # next frame: an ended caption's blocks show as grown then too (one detection for both)
-            self._schedule(i + 1, force=True)
+            self._schedule(i + SETTLE, force=True)
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
         if self.due is not None and i >= self.due:
