@@ -21,8 +21,9 @@ recognition, style and translation run once per event; per frame only the cheap 
   caption that comes with the cut, or replaces the last line in place, adds no stable edges
   *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
   caption's blocks) is watched for caption-shaped stable edges at all, two frames running;
-  the detector runs (``SETTLE`` frames on) when they show. Over moving footage nothing does, and the detector (the
-  bulk of the analysis time) is saved; over a still shot the watch fires, as it should.
+  the detector runs (``SETTLE`` frames on) when they show. Over moving footage nothing does,
+  and the detector (the bulk of the analysis time) is saved; over a still shot the watch
+  fires, as it should.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
