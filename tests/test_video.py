@@ -205,7 +205,8 @@ def test_ended_caption_is_watched_not_detected(tmp_path, caps):
     in place (longer or shorter) is still found, at its frames."""
     src = make_video(tmp_path / "in.mp4", 52, captions=caps)
     seen = []
-    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
+    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(),
+                        on_event=seen.append)
     assert len(seen) == 2 and seen[0].text != seen[1].text
     assert all(abs(e.start - c[0]) <= 1 and abs(e.end - c[1]) <= 1 for e, c in zip(seen, caps))
     assert s["detections"] == 3  # the first frame, then one per caption
@@ -244,7 +245,8 @@ def test_odd_size_vfr_and_rotation_are_kept(tmp_path):
     assert len(seen) == 1 and abs(seen[0].start - 5) <= 1  # found upright
 
 
-@pytest.mark.parametrize("rotation,box", [(0, (40, 30, 100, 62)), (0, (41, 31, 99, 61)), (90, (10, 40, 60, 90))])
+@pytest.mark.parametrize("rotation,box",
+                         [(0, (40, 30, 100, 62)), (0, (41, 31, 99, 61)), (90, (10, 40, 60, 90))])
 def test_patch_changes_its_box_only(tmp_path, rotation, box):
     """A Patch is written where it says (display orientation); with 4:2:0 and even corners
     only its box goes through RGB and the rest reaches the encoder exactly as decoded."""

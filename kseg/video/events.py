@@ -284,7 +284,8 @@ class EventTracker:
         """The count blocks of a frame box, with one block of margin."""
         x0, y0, x1, y1 = box
         b = BLOCK
-        return slice(max(0, y0 // s // b - 1), y1 // s // b + 2), slice(max(0, x0 // s // b - 1), x1 // s // b + 2)
+        return (slice(max(0, y0 // s // b - 1), y1 // s // b + 2),
+                slice(max(0, x0 // s // b - 1), x1 // s // b + 2))
 
     def _watch(self, i: int, box: Box | None, h: int) -> None:
         """Look for a caption in ``box`` (None: anywhere) for the next WATCH s (module doc)."""

@@ -390,7 +390,8 @@ def _patched(fr: Any, patch: Patch, rotation: int, pix_fmt: str) -> Any:
     yuv[y0:y0 + h, x0:x0 + w] = new[:n].reshape(h, w)
     for k in (0, 1):  # U, V
         plane = flat[H * W + k * (H * W // 4):H * W + (k + 1) * (H * W // 4)].reshape(H // 2, W // 2)
-        plane[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = new[n + k * q:n + (k + 1) * q].reshape(h // 2, w // 2)
+        chroma = new[n + k * q:n + (k + 1) * q].reshape(h // 2, w // 2)
+        plane[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = chroma
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
