@@ -653,8 +653,9 @@ def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, 
 
 @app.command("train-ocr")
 def train_ocr_cmd(
-    data: Annotated[str, typer.Argument(help="A folder of line shards (*.npz), or a seed: render "
-                                        "--lines train-split lines into data/ocr/seed-SEED first.")],
+    data: Annotated[str, typer.Argument(help="A folder of line shards (*.npz); or a seed: render "
+                                        "--lines train-split lines into data/ocr/seed-SEED first; or "
+                                        "'stream': render fresh lines while training (--workers).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), log.jsonl, "
                                       "model.safetensors.")] = Path("runs/kseg-ocr"),
     steps: Annotated[int, typer.Option("--steps", help="Total optimiser steps (cosine schedule).", min=1)] = 4000,
@@ -669,6 +670,18 @@ def train_ocr_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="With DATA 'stream': processes rendering "
+                                         "lines (0: all cores but one).", min=0)] = 0,
+    buffer: Annotated[int, typer.Option("--buffer", help="With DATA 'stream': lines kept for sampling; "
+                                        "the newest replace the oldest.", min=100)] = 50000,
+    init: Annotated[Path | None, typer.Option("--init", help="Start a new run from this kseg-ocr model "
+                                              "file (fine-tuning: its architecture and weights).")] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Stop after this much training "
+                                                  "time; the cosine follows time instead of --steps.",
+                                                  min=0.1)] = None,
+    width: Annotated[float, typer.Option("--width", help="Channel multiplier of a new model.", min=0.1)] = 0.75,
+    hidden: Annotated[int, typer.Option("--hidden", help="LSTM units per direction of a new model.",
+                                        min=8)] = 128,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train kseg's caption-line recogniser (CRNN + CTC) on rendered lines; resumes from OUT/ckpt.pt
@@ -681,8 +694,14 @@ def train_ocr_cmd(
     if threads:
         torch.set_num_threads(threads)
     log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
-    data_dir = Path(data)
-    if not data_dir.is_dir():
+    data_dir: Path | None = Path(data)
+    if init is not None and not init.is_file():
+        _error(f"{init}: no such model file")
+        raise typer.Exit(2)
+    if data == "stream" and not Path(data).is_dir():
+        data_dir = None
+        workers = workers or max(1, (os.cpu_count() or 2) - 1)
+    elif not data_dir.is_dir():
         if not data.isdigit():
             _error(f"{data}: not a folder of line shards, nor a seed")
             raise typer.Exit(2)
@@ -702,8 +721,12 @@ def train_ocr_cmd(
             bar.update(task, completed=step, total=total, description=f"training loss {rec['loss']:.3f}{extra}")
     try:
         with bar:
+            from kseg.recognize.kseg_ocr import OCRConfig
+
+            cfg = OCRConfig(input=input, in_ch=1 if input == "mask" else 3, width=width, hidden=hidden)
             dest = train_ocr(data_dir, out, steps=steps, batch=batch, lr=lr, input=input, seed=seed,
-                             device=str(pick_device(device)), stop_at=stop_at, log=log, progress=progress)
+                             device=str(pick_device(device)), stop_at=stop_at, log=log, progress=progress,
+                             cfg=cfg, workers=workers, buffer=buffer, init=init, minutes=minutes)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)

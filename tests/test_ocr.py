@@ -130,3 +130,46 @@ def test_cache_and_train_resume(tmp_path):
     assert [r["step"] for r in recs] == [1, 2, 3, 4] and "val_cer" in recs[-1]
     model, cfg, _ = load_model(run / "model.safetensors")
     assert cfg.width == 0.25
+
+
+def test_stream_training_renders_fresh_lines_and_fine_tunes(tmp_path):
+    """``kseg train-ocr stream``: workers render lines while it trains; ``--init`` fine-tunes."""
+    from kseg.train.ocr import train_ocr
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    run = tmp_path / "run"
+    train_ocr(None, run, steps=3, batch=4, cfg=cfg, workers=1, buffer=100, n_val=2, val_every=3,
+              log=lambda m: None, export_every=0)
+    recs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3] and recs[-1]["lines"] >= 100
+    first, _, _ = load_model(run / "model.safetensors")
+    # a new run from that file starts from its weights (fp16 in the file, so compare loosely)
+    run2 = tmp_path / "run2"
+    train_ocr(None, run2, steps=1, batch=4, lr=1e-9, workers=1, buffer=100,
+              n_val=1, init=run / "model.safetensors", log=lambda m: None, export_every=0)
+    second, _, _ = load_model(run2 / "model.safetensors")
+    a, b = dict(first.named_parameters()), dict(second.named_parameters())  # (BN statistics move in a step)
+    assert all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)
+    _, cfg2, _ = load_model(run2 / "model.safetensors")
+    assert cfg2.width == 0.25 and cfg2.hidden == 32  # the file's architecture, not the cfg passed
+    with pytest.raises(ValueError, match="no training data"):
+        train_ocr(None, tmp_path / "run4", steps=1, cfg=cfg, workers=0, log=lambda m: None)
+
+
+def test_train_ocr_cli_stream_and_bad_init(tmp_path):
+    from typer.testing import CliRunner
+
+    from kseg.cli import app
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train-ocr", "stream", "-o", str(run), "--workers", "1", "--buffer", "100",
+                            "--steps", "2", "--batch", "4", "--width", "0.25", "--hidden", "16", "--device", "cpu",
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    _, cfg, _ = load_model(run / "model.safetensors")
+    assert cfg.width == 0.25 and cfg.hidden == 16 and cfg.input == "colour"
+    r = runner.invoke(app, ["train-ocr", "stream", "-o", str(tmp_path / "x"), "--init", str(tmp_path / "nope"),
+                            "--quiet"])
+    assert r.exit_code == 2 and "no such model file" in r.output

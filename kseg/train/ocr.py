@@ -1,7 +1,9 @@
 """Training the caption-line recogniser (``kseg train-ocr``): CRNN + CTC on rendered lines.
 
 Data: ``kseg.synth.lines`` shards (pre-rendered once, because rendering a line costs about as
-much CPU as a training step on it). Batches take lines of similar width (less padding,
+much CPU as a training step on it), or a *stream* of fresh lines rendered by worker processes
+while training runs (``LineStream``): on a machine with many cores and a GPU the network never
+sees the same line twice in a fixed set, which is what closes the gap to unseen fonts. Batches take lines of similar width (less padding,
 the CPU cost is the padded width), with a random width stretch as augmentation since
 fonts differ most in advance width. Conventions as ``kseg train``: resumable ``ckpt.pt``
 (loaded with ``weights_only=True``), ``log.jsonl``, a ``progress(step, steps, record)`` hook,
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import os
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -80,12 +84,100 @@ def make_batch(items, order: list[int], rng: random.Random, batch: int, codec: C
     return x, torch.tensor(labels, dtype=torch.long), torch.tensor(lens), in_lens
 
 
+def _render_input(job: tuple[int, int, str, int, int]) -> tuple[np.ndarray, str]:
+    """Worker: line ``index`` of the train stream, preprocessed exactly as inference does."""
+    from ..recognize.kseg_ocr import prepare
+    from ..synth.lines import render_line
+
+    seed, index, input, in_ch, height = job
+    s = render_line(seed, index, "train")
+    cfg = OCRConfig(height=height, in_ch=in_ch, input=input)
+    return prepare(s.strip, s.footprint, cfg), s.text
+
+
+def _worker_init(setup, args) -> None:
+    # one thread per worker: the workers already fill the cores
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    if setup is not None:
+        setup(*args)
+
+
+class LineStream:
+    """Fresh training lines from ``workers`` processes into a ring buffer the trainer samples.
+
+    Why a buffer and not one pass: rendering is the bottleneck (~40 lines/s per core), a GPU
+    step is not, so each line is reused a few times while newer ones replace the oldest. Work
+    is handed out in bounded blocks because ``Pool.imap`` would drain an endless iterator.
+    Lines come from ``render_line(seed, first + k)``: deterministic content, arrival order not.
+    """
+
+    def __init__(self, cfg: OCRConfig, workers: int, size: int = 50_000, seed: int = 0, first: int = 1_000_000,
+                 block: int = 1024, setup=None, setup_args: tuple = ()):
+        self.items: list[tuple[np.ndarray, str]] = []
+        self.size, self.rendered, self._next = size, 0, first
+        self._job = (seed, cfg.input, cfg.in_ch, cfg.height)
+        self._block = block
+        self._stop = threading.Event()
+        # spawn, not fork: a forked child can inherit a lock another thread held (it hung under
+        # pytest) and CUDA state; ``setup(*setup_args)`` runs in each worker for anything the
+        # renderer needs configured (tools/train_ocr_gpu.py points it at carried fonts)
+        self._pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(setup, setup_args))
+        self._thread = threading.Thread(target=self._fill, daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        seed, input, in_ch, height = self._job
+        while not self._stop.is_set():
+            a, self._next = self._next, self._next + self._block
+            jobs = [(seed, i, input, in_ch, height) for i in range(a, a + self._block)]
+            try:
+                for item in self._pool.imap_unordered(_render_input, jobs, chunksize=16):
+                    if len(self.items) < self.size:
+                        self.items.append(item)
+                    else:  # replace the oldest: a ring over the list
+                        self.items[self.rendered % self.size] = item
+                    self.rendered += 1
+                    if self._stop.is_set():
+                        return
+            except Exception:  # noqa: BLE001 - pool closed under us at shutdown
+                return
+
+    def wait(self, n: int, timeout: float = 600.0) -> None:
+        t0 = time.time()
+        while len(self.items) < n:
+            if not self._thread.is_alive():
+                raise RuntimeError("line stream stopped before it rendered enough lines")
+            if time.time() - t0 > timeout:
+                raise RuntimeError(f"line stream rendered only {len(self.items)} lines in {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def order(self) -> list[int]:
+        n = len(self.items)
+        return sorted(range(n), key=lambda k: self.items[k][0].shape[1])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.terminate()
+        self._pool.join()
+
+
+def _from_model_file(path: Path, charset: str, device: torch.device) -> tuple[CRNN, OCRConfig]:
+    """Start from a shipped model file (fine-tuning): its architecture, its weights."""
+    from ..recognize.kseg_ocr import load_model
+
+    model, cfg, codec = load_model(Path(path))
+    if codec.charset != charset:
+        raise ValueError(f"{path}: its charset differs from the one being trained")
+    return model.float().train().to(device), cfg
+
+
 @torch.inference_mode()
 def quick_cer(model: CRNN, cfg: OCRConfig, codec: Codec, val: list[tuple[np.ndarray, str]]) -> float:
     model.eval()
     errs = tot = 0
     for img, text in val:
-        ids = model(to_tensor([img]))[0].argmax(-1)
+        ids = model(to_tensor([img]).to(next(model.parameters()).device))[0].argmax(-1)
         t = " ".join(text.split())
         errs += edit_distance(codec.decode(ids.tolist()), t)
         tot += len(t)
@@ -96,18 +188,25 @@ def quick_cer(model: CRNN, cfg: OCRConfig, codec: Codec, val: list[tuple[np.ndar
 def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr: float = 1.5e-3,
               input: str = "colour", seed: int = 0, device: str = "cpu", cfg: OCRConfig | None = None,
               stop_at: int | None = None, ckpt_every: int = 200, val_every: int = 250, n_val: int = 64,
-              export_every: int = 500, log=print, progress=None) -> Path:
+              export_every: int = 500, log=print, progress=None, workers: int = 0, buffer: int = 50_000,
+              init: Path | None = None, minutes: float | None = None, worker_setup=None,
+              worker_setup_args: tuple = ()) -> Path:
     """Train (or resume) the recogniser on line shards in ``data``; returns the exported model.
 
     ``stop_at`` ends the run early at that step while keeping the LR schedule of ``steps``
     (a short run that is comparable, step for step, with a full one); ``model-stepN.safetensors``
     is exported every ``export_every`` steps so such a run has a same-step counterpart.
+    ``data=None`` with ``workers`` > 0 trains on a ``LineStream`` instead of shards. ``init``
+    starts a fresh run from a model file (its architecture and weights; ``cfg`` is ignored). ``minutes`` makes the run end after that much
+    training time, the cosine following elapsed time instead of steps (a fixed machine lease).
     """
     from ..synth.lines import mask_input, render_line, to_height
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
+    if data is None and workers < 1:
+        raise ValueError("no training data: give a folder of line shards or workers > 0 to stream lines")
     charset = default_charset()
     codec = Codec(charset)
     cfg = cfg or OCRConfig(input=input, in_ch=1 if input == "mask" else 3, width=0.75, hidden=128)
@@ -116,8 +215,12 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     dev = torch.device(device)
     model = CRNN(cfg).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    start = 0
+    start, spent = 0, 0.0
     rng = random.Random(seed)
+    if init is not None and not ckpt_path.exists():
+        model, cfg = _from_model_file(init, charset, dev)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        log(f"initialised from {init} (its architecture: width {cfg.width}, hidden {cfg.hidden})")
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
         cfg = OCRConfig.from_json(ck["config"])
@@ -128,13 +231,20 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
         opt.load_state_dict(ck["opt"])
         start = int(ck["step"])
+        spent = float(ck.get("seconds", 0.0))
         rng = random.Random(seed + start)
         log(f"resumed from {ckpt_path} at step {start}")
     t_load = time.time()
-    items = _items(Path(data), cfg)
-    if not items:
-        raise ValueError(f"no line shards (*.npz) in {data}; render them with kseg train-ocr SEED")
-    order = sorted(range(len(items)), key=lambda k: items[k][0].shape[1])
+    stream = None
+    if data is None:
+        stream = LineStream(cfg, workers, buffer, seed=seed, first=1_000_000 + start * batch,
+                            setup=worker_setup, setup_args=worker_setup_args)
+        items, order = stream.items, []
+    else:
+        items = _items(Path(data), cfg)
+        if not items:
+            raise ValueError(f"no line shards (*.npz) in {data}; render them with kseg train-ocr SEED")
+        order = sorted(range(len(items)), key=lambda k: items[k][0].shape[1])
     val = []  # a few held-out-font lines, to watch generalisation as it trains
     for i in range(n_val):
         s = render_line(10_000 + seed, i, "eval")
@@ -143,10 +253,21 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
             img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         img = to_height(img, cfg.height)
         val.append((img if img.ndim == 3 else img[..., None], s.text))
-    log(f"{len(items)} training lines from {data} in {time.time() - t_load:.0f}s; input {cfg.input}")
+    if stream is not None:
+        stream.wait(min(buffer, max(20 * batch, 2000)))
+        order = stream.order()
+        log(f"streaming lines from {workers} workers ({len(items)} ready after {time.time() - t_load:.0f}s); "
+            f"input {cfg.input}")
+    else:
+        log(f"{len(items)} training lines from {data} in {time.time() - t_load:.0f}s; input {cfg.input}")
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     warm = min(300, steps // 10 + 1)
-    sched = lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))
+    budget = minutes * 60.0 if minutes else None
+
+    def sched(s: int) -> float:
+        frac = min(1.0, (spent + time.time() - t0) / budget) if budget else min(1.0, s / max(1, steps))
+        return min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
+
     end = min(steps, stop_at or steps)
     logf = open(out_dir / "log.jsonl", "a")
     model.train()
@@ -156,36 +277,51 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     def save(step: int) -> None:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "config": cfg.to_json(), "charset": charset}, tmp)
+                    "config": cfg.to_json(), "charset": charset, "seconds": spent + time.time() - t0}, tmp)
         os.replace(tmp, ckpt_path)
 
-    for step in range(start, end):
-        for g in opt.param_groups:
-            g["lr"] = lr * sched(step)
-        x, labels, lens, in_lens = make_batch(items, order, rng, batch, codec, colour)
-        logp = model(x.to(dev)).log_softmax(-1).transpose(0, 1)  # (T, B, C)
-        loss = ctc(logp, labels, in_lens.clamp(max=logp.shape[0]), lens)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        rec = {"step": step + 1, "loss": round(loss.item(), 4), "lr": round(lr * sched(step), 6),
-               "w": int(x.shape[-1]), "sec": round(time.time() - t0, 1)}
-        if (step + 1) % val_every == 0 or step + 1 == end:
-            rec["val_cer"] = round(quick_cer(model, cfg, codec, val), 4)
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-        if progress is not None:
-            progress(step + 1, end, rec)
-        elif (step + 1) % 50 == 0 or "val_cer" in rec:
-            log(" ".join(f"{k}={v}" for k, v in rec.items()))
-        if (step + 1) % ckpt_every == 0 or step + 1 == end:
-            save(step + 1)
-        if export_every and (step + 1) % export_every == 0:
-            save(step + 1)
-            export(ckpt_path, out_dir / f"model-step{step + 1}.safetensors", {"data": str(data), "seed": seed})
-    logf.close()
-    return export(ckpt_path, out_dir / "model.safetensors", {"data": str(data), "seed": seed})
+    src = "stream" if data is None else str(data)
+    done = start
+    try:
+        for step in range(start, end):
+            if budget and spent + time.time() - t0 >= budget:
+                break
+            for g in opt.param_groups:
+                g["lr"] = lr * sched(step)
+            if stream is not None and step % 200 == 0:
+                order = stream.order()  # the ring has changed: re-sort by width
+            x, labels, lens, in_lens = make_batch(items, order, rng, batch, codec, colour)
+            logp = model(x.to(dev)).log_softmax(-1).transpose(0, 1)  # (T, B, C)
+            loss = ctc(logp, labels, in_lens.clamp(max=logp.shape[0]), lens)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            done = step + 1
+            rec = {"step": done, "loss": round(loss.item(), 4), "lr": round(lr * sched(step), 6),
+                   "w": int(x.shape[-1]), "sec": round(time.time() - t0, 1)}
+            if stream is not None:
+                rec["lines"] = stream.rendered
+            if done % val_every == 0 or done == end:
+                rec["val_cer"] = round(quick_cer(model, cfg, codec, val), 4)
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            if progress is not None:
+                progress(done, end, rec)
+            elif done % 50 == 0 or "val_cer" in rec:
+                log(" ".join(f"{k}={v}" for k, v in rec.items()))
+            if done % ckpt_every == 0 or done == end:
+                save(done)
+            if export_every and done % export_every == 0:
+                save(done)
+                export(ckpt_path, out_dir / f"model-step{done}.safetensors", {"data": src, "seed": seed})
+    finally:
+        if stream is not None:
+            stream.close()
+        logf.close()
+    if done > start and not (done % ckpt_every == 0 or done == end):
+        save(done)  # a time budget ends between checkpoints
+    return export(ckpt_path, out_dir / "model.safetensors", {"data": src, "seed": seed})
 
 
 def export(ckpt_path: Path, dest: Path, extra: dict | None = None) -> Path:

@@ -1,0 +1,59 @@
+"""Pack the line renderer's fonts and photos for a machine without fontconfig (a lent GPU).
+
+Each installed Korean face (as ``kseg.synth.korean_fonts`` finds it) is subset to the
+recogniser's charset with fontTools (hinting kept, so lines render pixel-identical to here;
+14 MB of xz instead of 260 MB) and tarred with a manifest of family and style, so ``fonts_for``
+splits them exactly as here. fontTools is only needed for this step:
+
+    pip install fonttools && python tools/pack_fonts.py .gpu/pack
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import cv2
+
+
+def main() -> None:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth import PHOTOS_EVAL, PHOTOS_TRAIN, _photo, korean_fonts
+
+    out = Path(sys.argv[1])
+    (out / "photos").mkdir(parents=True, exist_ok=True)
+    chars = set(default_charset()) | {"\ue000"}
+    man = []
+    with tarfile.open(out / "fonts.tar.xz.tmp", "w:xz") as tar:
+        for k, f in enumerate(korean_fonts()):
+            name = f"fonts/f{k:02d}{'.otf' if f.path.endswith(('.otf', '.ttc')) else '.ttf'}"
+            font = TTFont(f.path, fontNumber=f.index)
+            opt = subset.Options()
+            opt.layout_features, opt.name_IDs, opt.notdef_outline = ["*"], ["*"], True
+            s = subset.Subsetter(opt)
+            s.populate(unicodes=[ord(c) for c in chars])  # hinting kept: glyphs render as here
+            s.subset(font)
+            buf = io.BytesIO()
+            font.save(buf)
+            info = tarfile.TarInfo(name)
+            info.size = buf.tell()
+            buf.seek(0)
+            tar.addfile(info, buf)
+            man.append({"path": name, "index": 0, "family": f.family, "style": f.style, "orig": f.path})
+        data = json.dumps(man, indent=1).encode()
+        info = tarfile.TarInfo("fonts/manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (out / "fonts.tar.xz.tmp").replace(out / "fonts.tar.xz")
+    for n in PHOTOS_TRAIN + PHOTOS_EVAL:
+        cv2.imwrite(str(out / "photos" / f"{n}.png"), cv2.cvtColor(_photo(n), cv2.COLOR_RGB2BGR))
+    print(f"{len(man)} faces, {(out / 'fonts.tar.xz').stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
