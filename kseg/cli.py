@@ -578,6 +578,9 @@ def eval_cmd(
     end_to_end: Annotated[bool, typer.Option("--end-to-end", help="Also prompt with the CRAFT "
                                              "detector's boxes and score whole frames (what `segment` gives).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON line.")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (ms per line "
+                                                "depends on it when other work shares the cores).",
+                                                min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
@@ -585,6 +588,10 @@ def eval_cmd(
     Prompts are the true ink boxes (segmentation quality alone); --end-to-end adds detection.
     --task ocr: CER / exact-line accuracy / ms per line of the recognisers instead.
     """
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     if task == "ocr":
         _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet)
         return
