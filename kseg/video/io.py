@@ -404,9 +404,10 @@ def _to_rgb(fr: Any) -> np.ndarray:
 
 
 def _from_rgb(rgb: np.ndarray, pix_fmt: str) -> Any:
-    """A VideoFrame for the encoder. For 4:2:0 output OpenCV's converter is the exact
-    inverse of ``_to_rgb`` (untouched pixels come back to within rounding) and 4-5x faster
-    than letting the encoder call swscale on an rgb24 frame."""
+    """A VideoFrame for the encoder (the full-frame fallback path). For 4:2:0 output OpenCV's
+    converter is the inverse of ``_to_rgb`` but not an exact one: luma of untouched pixels can
+    move by up to 13 levels (measured), which is why the main path sends only the caption box
+    through RGB. Still 4-5x faster than letting the encoder call swscale on an rgb24 frame."""
     h, w = rgb.shape[:2]
     if pix_fmt == "yuv420p" and w % 2 == 0 and h % 2 == 0:
         return av.VideoFrame.from_ndarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420),
@@ -436,7 +437,6 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
         fps = s.average_rate or Fraction(25)
-        first = None
         rotation = 0
         try:
             oc = av.open(str(tmp), "w")
@@ -528,7 +528,6 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
                     stop = True
                     break
                 if vs is None:
-                    first = fr
                     rotation = _rotation(s, fr)
                     h, w = fr.height, fr.width
                     vs = _add_video_stream(oc, s, w, h, rotation, options, warn)
