@@ -51,6 +51,19 @@ def _error(message: str) -> None:
     _stderr.print(f"kseg: error: {_line(message)}", markup=False)
 
 
+def _check_font(font: Path | None) -> None:
+    """A --font that FreeType cannot open is a one-line error (exit 1) before any work."""
+    if font is None:
+        return
+    from kseg.render import load_font
+
+    try:
+        load_font(font, 20)
+    except KsegError as e:
+        _error(str(e))
+        raise typer.Exit(1)
+
+
 def _warn(message: str) -> None:
     _stderr.print(f"kseg: warning: {_line(message)}", markup=False)
 
@@ -337,16 +350,7 @@ def translate(
     if erase_method not in _erase_methods():
         _error(f"--erase-method must be one of {', '.join(_erase_methods())}, not {erase_method!r}")
         raise typer.Exit(2)
-    if font is not None:
-        from kseg.errors import InputError
-
-        try:
-            from kseg.render import load_font
-
-            load_font(font, 20)
-        except InputError as e:
-            _error(str(e))
-            raise typer.Exit(1)
+    _check_font(font)
     scheme = translator.split(":", 1)[0]
     if scheme not in ("tm", "openai", "deepl"):
         _error(f"--translator {translator!r}: use tm:FILE, openai:URL or deepl[:URL]")
@@ -705,7 +709,7 @@ def train_ocr_cmd(
     if init is not None and not init.is_file():
         _error(f"{init}: no such model file")
         raise typer.Exit(2)
-    if data == "stream" and not Path(data).is_dir():
+    if data == "stream" and not data_dir.is_dir():
         data_dir = None
         workers = workers or max(1, (os.cpu_count() or 2) - 1)
     elif not data_dir.is_dir():

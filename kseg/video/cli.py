@@ -80,7 +80,7 @@ def translate_video(
     and each frame only gets the erase and the drawing. Exit status: 0 done, 1 failed
     (OUT is not written; --resume continues), 2 usage error, 130 interrupted.
     """
-    from kseg.cli import _emit_json, _error, _failure_text, _stderr, _warn
+    from kseg.cli import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
     from kseg.errors import KsegError
 
     if (srt is not None or ass is not None) and erase_only and not translator:
@@ -96,14 +96,7 @@ def translate_video(
             device not in ("auto", "cpu", "cuda"):
         _error("--recognizer must be auto|kseg|easyocr|tesseract|none and --device auto|cpu|cuda")
         raise typer.Exit(2)
-    if font is not None:
-        from kseg.render import load_font
-
-        try:
-            load_font(font, 20)
-        except KsegError as e:
-            _error(str(e))
-            raise typer.Exit(1)
+    _check_font(font)
     pipeline = None
     if model is not None or recognizer != "auto" or device != "auto":
         try:
