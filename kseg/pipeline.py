@@ -231,7 +231,6 @@ class CaptionPipeline:
     """
 
     CONTEXT = 3  # captions of context on each side
-    FUZZY = 0.7  # least similarity for a fuzzy translation-memory match (as video's)
 
     def __init__(self, segment: SegmentPipeline, translator: Any = None, *,
                  erase_method: str = "auto", font: str | os.PathLike[str] | None = None,
@@ -301,7 +300,7 @@ class CaptionPipeline:
         for k, c in enumerate(captions):
             if not (isinstance(translations[k], str) and translations[k].strip()) and \
                     hasattr(memory, "fuzzy"):
-                hit = memory.fuzzy(c.text, self.FUZZY)
+                hit = memory.fuzzy(c.text)
                 if hit is not None:
                     translations[k] = hit[1]
                     self.fuzzy_hits.append((c.text, hit[0], hit[2]))

@@ -128,6 +128,9 @@ def load_pairs(path: str | Path) -> list[tuple[int | str, str, str]]:
     return pairs
 
 
+FUZZY = 0.7  # least similarity for a fuzzy match (images and video alike)
+
+
 @dataclass
 class Memory:
     """Korean -> English lookup by exact then loose key (first entry wins a loose tie)."""
@@ -163,7 +166,7 @@ class Memory:
         hit = self.exact.get(exact_key(text))
         return hit if hit is not None else self.loose.get(loose_key(text))
 
-    def fuzzy(self, text: str, cutoff: float = 0.7) -> tuple[str, str, float] | None:
+    def fuzzy(self, text: str, cutoff: float = FUZZY) -> tuple[str, str, float] | None:
         """(entry key, English, similarity) of the closest entry at least ``cutoff`` alike.
 
         OCR of a frame is rarely letter-perfect and a TM is the user's list of the show's

@@ -55,7 +55,6 @@ from kseg.video.subtitles import AssLine, Cue, read_srt, write_ass, write_srt
 STATE_VERSION = 1
 CONTEXT = 2  # neighbouring events given to the translator on each side
 BATCH = 8  # events per translator call (saved after each)
-FUZZY = 0.7  # least similarity for a fuzzy translation-memory match
 
 Warn = Callable[[str], None]
 
@@ -386,11 +385,11 @@ def translate_events(events: list[Event], translator: Any, spec: str, *, state: 
 def _fuzzy_tm(translator: Any, text: str, warn: Warn | None) -> str | None:
     """A TM miss retried by similarity: OCR of a video frame is rarely letter-perfect, and a
     translation memory is the user's list of the show's captions. Standard CAT-tool practice
-    (fuzzy matches above a threshold); difflib's ratio on letters only, at least FUZZY."""
+    (fuzzy matches above a threshold); difflib's ratio on letters only, at least tm.FUZZY."""
     memory = getattr(translator, "memory", None)
     if memory is None or not hasattr(memory, "fuzzy"):
         return None
-    hit = memory.fuzzy(text, FUZZY)
+    hit = memory.fuzzy(text)
     if hit is None:
         return None
     entry, english, ratio = hit
