@@ -2,10 +2,10 @@
 
 Data: ``kseg.synth.lines`` shards (pre-rendered once, because rendering a line costs about as
 much CPU as a training step on it), or a *stream* of fresh lines rendered by worker processes
-while training runs (``LineStream``): on a machine with many cores and a GPU the network never
-sees the same line twice in a fixed set, which is what closes the gap to unseen fonts. Batches take lines of similar width (less padding,
-the CPU cost is the padded width), with a random width stretch as augmentation since
-fonts differ most in advance width. Conventions as ``kseg train``: resumable ``ckpt.pt``
+while training runs (``LineStream``): on a machine with many cores and a GPU the network does
+not cycle through a fixed set, which is what closed most of the gap to unseen fonts. Batches
+take lines of similar width (less padding, the CPU cost is the padded width), with a random
+width stretch as augmentation since fonts differ most in advance width. Conventions as ``kseg train``: resumable ``ckpt.pt``
 (loaded with ``weights_only=True``), ``log.jsonl``, a ``progress(step, steps, record)`` hook,
 ``model.safetensors`` exported at the end.
 """
@@ -197,10 +197,12 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     (a short run that is comparable, step for step, with a full one); ``model-stepN.safetensors``
     is exported every ``export_every`` steps so such a run has a same-step counterpart.
     ``data=None`` with ``workers`` > 0 trains on a ``LineStream`` instead of shards. ``init``
-    starts a fresh run from a model file (its architecture and weights; ``cfg`` is ignored). ``minutes`` makes the run end after that much
-    training time, the cosine following elapsed time instead of steps (a fixed machine lease).
+    starts a fresh run from a model file (its architecture and weights; ``cfg`` is ignored).
+    ``minutes`` makes the run end after that much training time, the cosine following elapsed
+    time instead of steps (a fixed machine lease).
     """
-    from ..synth.lines import mask_input, render_line, to_height
+    from ..recognize.kseg_ocr import prepare
+    from ..synth.lines import render_line
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -248,11 +250,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     val = []  # a few held-out-font lines, to watch generalisation as it trains
     for i in range(n_val):
         s = render_line(10_000 + seed, i, "eval")
-        img = tight(mask_input(s.strip, s.footprint)) if cfg.input == "mask" else s.strip
-        if cfg.input != "mask" and cfg.in_ch == 1:
-            img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        img = to_height(img, cfg.height)
-        val.append((img if img.ndim == 3 else img[..., None], s.text))
+        val.append((prepare(s.strip, s.footprint, cfg), s.text))
     if stream is not None:
         stream.wait(min(buffer, max(20 * batch, 2000)))
         order = stream.order()
