@@ -254,6 +254,13 @@ def rgb(fr: Any, rotation: int) -> np.ndarray:
     return to_display(_to_rgb(fr), rotation)
 
 
+def _plane(fr: Any, k: int) -> np.ndarray:
+    """Plane ``k`` (0 Y, 1 U, 2 V) of a yuv420p frame as a read-only array, without a copy."""
+    p = fr.planes[k]
+    h, w = (fr.height, fr.width) if k == 0 else (fr.height // 2, fr.width // 2)
+    return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
+
+
 # swscale's yuv -> gray for video-range input, as a table: (Y - 16) * 255 / 219, rounded, clipped
 _RANGE = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 
@@ -263,9 +270,7 @@ def gray(fr: Any, rotation: int) -> np.ndarray:
     video-range frames (nearly all video) the plane is stretched by a table, the same values
     as FFmpeg's conversion to gray at a fifth of its cost (it runs on every frame)."""
     if fr.format.name == "yuv420p" and fr.color_range in (0, 1):  # unspecified / video range
-        p = fr.planes[0]
-        y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:fr.height, :fr.width]
-        return to_display(cv2.LUT(y, _RANGE), rotation)
+        return to_display(cv2.LUT(_plane(fr, 0), _RANGE), rotation)
     return to_display(fr.to_ndarray(format="gray"), rotation)
 
 
@@ -354,20 +359,13 @@ def even_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int
     return max(0, x0 & ~1), max(0, y0 & ~1), min(W, x1 + (x1 & 1)), min(H, y1 + (y1 & 1))
 
 
-def _planes(fr: Any) -> list[np.ndarray]:
-    """The Y, U, V planes of a yuv420p frame as (read-only) arrays, without copies."""
-    out = []
-    for k, p in enumerate(fr.planes):
-        h, w = (fr.height, fr.width) if k == 0 else (fr.height // 2, fr.width // 2)
-        out.append(np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w])
-    return out
 
 
 def _region_rgb(fr: Any, rotation: int, box: tuple[int, int, int, int]) -> np.ndarray:
     x0, y0, x1, y1 = box
     if not (_i420(fr, rotation) and not (x0 | y0 | x1 | y1) & 1):
         return to_display(_to_rgb(fr), rotation)[y0:y1, x0:x1].copy()
-    Y, U, V = _planes(fr)
+    Y, U, V = (_plane(fr, k) for k in range(3))
     c = (slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2))
     buf = np.concatenate([Y[y0:y1, x0:x1].ravel(), U[c].ravel(), V[c].ravel()])
     return cv2.cvtColor(buf.reshape(-1, x1 - x0), cv2.COLOR_YUV2RGB_I420)
