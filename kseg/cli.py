@@ -585,6 +585,9 @@ def eval_cmd(
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (ms per line "
                                                 "depends on it when other work shares the cores).",
                                                 min=1)] = None,
+    views: Annotated[int | None, typer.Option("--views", help="--task ocr: framings the kseg recogniser "
+                                              "averages per line (1 = off; default 3, as in the pipeline).",
+                                              min=1, max=5)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
@@ -597,7 +600,7 @@ def eval_cmd(
 
         torch.set_num_threads(threads)
     if task == "ocr":
-        _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet)
+        _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet, views)
         return
     if data is None:
         _error("kseg eval --task sam needs a dataset folder")
@@ -636,13 +639,14 @@ def eval_cmd(
                   f"F {e['F']:.3f} boundary F {e['bF']:.3f}")
 
 
-def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, quiet: bool) -> None:
+def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, quiet: bool,
+              views: int | None = None) -> None:
     from kseg.evaluate.ocr import evaluate_ocr
 
     bar, task = _progress("reading lines", n, quiet)
     try:
         with bar:
-            res = evaluate_ocr(n, seed, model, device=device,
+            res = evaluate_ocr(n, seed, model, device=device, views=views,
                                progress=lambda i, t: bar.update(task, completed=i, total=t))
     except (KsegError, OSError, ValueError) as e:
         _error(str(e))
@@ -652,7 +656,8 @@ def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, 
         return
     from rich.table import Table
 
-    t = Table(title=f"recognisers on {res['lines']} held-out lines (eval split, seed {seed})")
+    t = Table(title=f"recognisers on {res['lines']} held-out lines (eval split, seed {seed}; "
+                    f"kseg averages {res['views']} framings)")
     for c in ("method", "style", "lines", "CER", "CER no space", "exact", "exact no space", "ms/line"):
         t.add_column(c)
     for method, styles in res["rows"].items():

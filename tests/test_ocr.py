@@ -173,3 +173,58 @@ def test_train_ocr_cli_stream_and_bad_init(tmp_path):
     r = runner.invoke(app, ["train-ocr", "stream", "-o", str(tmp_path / "x"), "--init", str(tmp_path / "nope"),
                             "--quiet"])
     assert r.exit_code == 2 and "no such model file" in r.output
+
+
+@pytest.mark.parametrize("input", ["colour", "mask"])
+def test_views_are_aligned_reframings_of_the_input(input):
+    from kseg.recognize.kseg_ocr import VIEW_TRIMS, views
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, input)
+    s = render_line(0, 5, "eval")
+    base = prepare(s.strip, s.footprint, cfg)
+    assert len(views(s.strip, s.footprint, cfg, 1)) == 1
+    vs = views(s.strip, s.footprint, cfg, len(VIEW_TRIMS) + 1)
+    assert np.array_equal(vs[0], base)
+    assert all(v.shape == base.shape and v.dtype == np.uint8 for v in vs)  # CTC columns line up
+    assert not any(np.array_equal(v, base) for v in vs[1:])  # each one is framed differently
+    tiny = np.full((5, 40, 3), 200, np.uint8)  # too few rows to trim: the base view repeats
+    tv = views(tiny, None, cfg, 3)
+    assert len(tv) == 3 and all(v.shape == tv[0].shape for v in tv)
+
+
+def test_recognizer_views_option(tmp_path):
+    from kseg.recognize.kseg_ocr import VIEWS
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    path = tmp_path / "m.safetensors"
+    save_model(CRNN(cfg), cfg, codec.charset, path)
+    assert KsegOCRRecognizer(path).views == VIEWS == 3
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="views"):
+            KsegOCRRecognizer(path, views=bad)
+    s = render_line(0, 1, "eval")
+    assert isinstance(KsegOCRRecognizer(path, views=5).recognize(s.image, s.line, s.mask).text, str)
+
+
+
+def test_eval_ocr_cli_table_json_and_bad_views(tmp_path):
+    from typer.testing import CliRunner
+
+    from kseg.cli import app
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    path = tmp_path / "m.safetensors"
+    save_model(CRNN(cfg), cfg, codec.charset, path)
+    r = CliRunner().invoke(app, ["eval", "--task", "ocr", "--model", str(path), "--limit", "2", "--views", "2",
+                                 "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["views"] == 2 and res["lines"] == 2
+    assert set(res["rows"]["kseg"]) >= {"all"} and 0 <= res["rows"]["kseg"]["all"]["cer"]
+    assert CliRunner().invoke(app, ["eval", "--task", "ocr", "--views", "9"]).exit_code == 2
+    bad = CliRunner().invoke(app, ["eval", "--task", "ocr", "--model", str(tmp_path / "none.safetensors"),
+                                   "--limit", "1", "-q"])
+    assert bad.exit_code == 1 and "cannot load kseg-ocr model" in bad.output

@@ -5,7 +5,7 @@ never sees). Each recogniser gets what the pipeline would give it: the canvas, t
 detector-like (jittered) box as a TextLine and the line's caption footprint (the true one
 here, standing in for a perfect SAM mask), through its own ``recognize``. Methods:
 
-* ``kseg``           kseg's CRNN (its default input, from the model file)
+* ``kseg``           kseg's CRNN (its default input, from the model file; ``views`` framings)
 * ``tesseract-raw``  Tesseract kor, psm 7, on the raw strip (no mask: Otsu fallback)
 * ``tesseract-mask`` Tesseract kor on the mask-cleaned strip (the existing TesseractRecognizer)
 
@@ -59,21 +59,18 @@ class _RawTesseract:
 
 
 def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods: list[str] | None = None,
-                 device: str = "cpu", progress=None, samples: int = 0) -> dict:
+                 device: str = "cpu", progress=None, samples: int = 0, views: int | None = None) -> dict:
     """{"rows": {method: {style: metrics}}, "examples": [...]} on ``n`` eval-split lines."""
-    from ..recognize import TesseractRecognizer, get_recognizer, kseg_model_path
+    from ..recognize import TesseractRecognizer, kseg_model_path
+    from ..recognize.kseg_ocr import VIEWS, KsegOCRRecognizer
     from ..synth.lines import render_line
 
     methods = methods or ["kseg", "tesseract-raw", "tesseract-mask"]
     recs = {}
     for m in methods:
         if m == "kseg":
-            if model:
-                from ..recognize.kseg_ocr import KsegOCRRecognizer
-
-                recs[m] = KsegOCRRecognizer(Path(model), device=device)
-            else:
-                recs[m] = get_recognizer("kseg", device)
+            recs[m] = KsegOCRRecognizer(Path(model) if model else kseg_model_path(), device=device,
+                                        views=views or VIEWS)
         elif m == "tesseract-raw":
             recs[m] = _RawTesseract()
         elif m == "tesseract-mask":
@@ -97,6 +94,6 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
         if progress:
             progress(i + 1, n)
     model_name = str(model or kseg_model_path()) if "kseg" in methods else None
-    return {"split": "eval", "seed": seed, "lines": n, "model": model_name,
+    return {"split": "eval", "seed": seed, "lines": n, "model": model_name, "views": views or VIEWS,
             "rows": {m: {s: a.row() for s, a in sorted(d.items())} for m, d in accs.items()},
             "examples": examples}

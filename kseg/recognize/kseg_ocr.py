@@ -127,16 +127,49 @@ def tight(mask_img: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_CONSTANT, value=255)
 
 
-def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
-    """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
-    from kseg.synth.lines import mask_input, to_height
+def _source(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
+    """The strip as the network reads it, before scaling to its height."""
+    from kseg.synth.lines import mask_input
 
     if cfg.input == "mask":
-        img = tight(mask_input(strip, footprint))
-    else:
-        img = strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
-    img = to_height(img, cfg.height)
+        return tight(mask_input(strip, footprint))
+    return strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
+
+
+def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
+    """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
+    from kseg.synth.lines import to_height
+
+    img = to_height(_source(strip, footprint, cfg), cfg.height)
     return img if img.ndim == 3 else img[..., None]
+
+
+# Rows trimmed per extra view, as fractions of the strip height: top, bottom, then twice as many.
+VIEW_TRIMS = ((0.04, 0), (0, 0.04), (0.08, 0), (0, 0.08))
+
+
+def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: int) -> list[np.ndarray]:
+    """``prepare``'s input and ``n - 1`` copies re-framed vertically (rows trimmed off the top or
+    the bottom), all scaled to its width so their CTC columns line up.
+
+    Why: where the detector's box falls moves the CRNN's reading of a rare syllable by a jamo;
+    averaging the per-column log-probabilities of a few framings (test-time augmentation)
+    cancels much of that. Measured in ``models/kseg-ocr.md``."""
+    base = prepare(strip, footprint, cfg)
+    if n <= 1:
+        return [base]
+    src = _source(strip, footprint, cfg)
+    h, w = src.shape[:2]
+    out = [base]
+    for top, bottom in VIEW_TRIMS[:n - 1]:
+        a, b = max(1, round(top * h)) if top else 0, max(1, round(bottom * h)) if bottom else 0
+        if h - a - b < 4:  # too small to trim: repeat the base view
+            out.append(base)
+            continue
+        interp = cv2.INTER_AREA if cfg.height < h else cv2.INTER_LINEAR
+        v = cv2.resize(src[a:h - b], (base.shape[1], cfg.height), interpolation=interp)
+        out.append(v if v.ndim == 3 else v[..., None])
+    return out
 
 
 def to_tensor(imgs: list[np.ndarray], pad_to: int = 4) -> torch.Tensor:
@@ -182,21 +215,27 @@ def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]
     return model.eval().to(device), cfg, codec
 
 
+VIEWS = 3  # framings averaged per line by default (see ``views``)
+
+
 class KsegOCRRecognizer:
-    """The Recognizer protocol over the CRNN: strip -> (mask-cleaned) input -> greedy CTC."""
+    """The Recognizer protocol over the CRNN: strip -> (mask-cleaned) input, in ``views``
+    framings -> mean log-probabilities -> greedy CTC."""
 
     name = "kseg"
 
-    def __init__(self, path: str | Path, device: str = "cpu"):
+    def __init__(self, path: str | Path, device: str = "cpu", views: int = VIEWS):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
+        if not 1 <= views <= len(VIEW_TRIMS) + 1:
+            raise ValueError(f"views must be 1..{len(VIEW_TRIMS) + 1}, not {views}")
+        self.device, self.views = device, views
         self.model, self.cfg, self.codec = load_model(Path(path), device)
 
     def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
-        x = to_tensor([prepare(strip, footprint, self.cfg)]).to(self.device)
+        x = to_tensor(views(strip, footprint, self.cfg, self.views)).to(self.device)
         with torch.inference_mode():
-            prob = self.model(x)[0].softmax(-1)
+            prob = self.model(x).log_softmax(-1).mean(0).softmax(-1)
         p, ids = prob.max(-1)
         text = self.codec.decode(ids.tolist())
         keep = ids != 0  # confidence: mean max-probability over the emitted (non-blank) columns
