@@ -586,7 +586,7 @@ def eval_cmd(
                                                 "depends on it when other work shares the cores).",
                                                 min=1)] = None,
     views: Annotated[int | None, typer.Option("--views", help="--task ocr: framings the kseg recogniser "
-                                              "averages per line (1 = off; default 3, as in the pipeline).",
+                                              "averages on an unsure line (1 = off; default 5, as in the pipeline).",
                                               min=1, max=5)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -657,7 +657,7 @@ def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, 
     from rich.table import Table
 
     t = Table(title=f"recognisers on {res['lines']} held-out lines (eval split, seed {seed}; "
-                    f"kseg averages {res['views']} framings)")
+                    f"kseg: {res['views']} framings on unsure lines)")
     for c in ("method", "style", "lines", "CER", "CER no space", "exact", "exact no space", "ms/line"):
         t.add_column(c)
     for method, styles in res["rows"].items():
