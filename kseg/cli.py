@@ -693,7 +693,7 @@ def train_ocr_cmd(
     init: Annotated[Path | None, typer.Option("--init", help="Start a new run from this kseg-ocr model "
                                               "file (fine-tuning: its architecture and weights).")] = None,
     minutes: Annotated[float | None, typer.Option("--minutes", help="Stop after this much training "
-                                                  "time; the cosine follows time instead of --steps.",
+                                                  "time; the cosine follows time and --steps is ignored.",
                                                   min=0.1)] = None,
     width: Annotated[float, typer.Option("--width", help="Channel multiplier of a new model.", min=0.1)] = 0.75,
     hidden: Annotated[int, typer.Option("--hidden", help="LSTM units per direction of a new model.",

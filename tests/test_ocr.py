@@ -130,6 +130,12 @@ def test_cache_and_train_resume(tmp_path):
     assert [r["step"] for r in recs] == [1, 2, 3, 4] and "val_cer" in recs[-1]
     model, cfg, _ = load_model(run / "model.safetensors")
     assert cfg.width == 0.25
+    # --minutes: time ends the run, not --steps (a 4,000-step default once cut a run off half-annealed)
+    timed = tmp_path / "timed"
+    train_ocr(data, timed, steps=2, minutes=0.02, batch=3, cfg=tiny_cfg(codec), n_val=1, val_every=10_000,
+              export_every=0, log=lambda m: None)
+    recs = [json.loads(line) for line in (timed / "log.jsonl").read_text().splitlines()]
+    assert len(recs) > 2 and recs[-1]["lr"] < 0.05 * 1.5e-3  # ran past --steps, annealed to ~0
 
 
 def test_stream_training_renders_fresh_lines_and_fine_tunes(tmp_path):

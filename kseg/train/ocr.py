@@ -199,7 +199,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     ``data=None`` with ``workers`` > 0 trains on a ``LineStream`` instead of shards. ``init``
     starts a fresh run from a model file (its architecture and weights; ``cfg`` is ignored).
     ``minutes`` makes the run end after that much training time, the cosine following elapsed
-    time instead of steps (a fixed machine lease).
+    time; ``steps`` then only sets the warm-up and ``progress`` gets no total (a fixed machine lease).
     """
     from ..recognize.kseg_ocr import prepare
     from ..synth.lines import render_line
@@ -266,7 +266,9 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
         frac = min(1.0, (spent + time.time() - t0) / budget) if budget else min(1.0, s / max(1, steps))
         return min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
 
-    end = min(steps, stop_at or steps)
+    # a time budget decides the end itself: --steps (4,000 by default) must not cut it short with
+    # the cosine only part-way down (it did, at lr 3e-5, on a 105-minute run)
+    end = stop_at or (1 << 62) if budget else min(steps, stop_at or steps)
     logf = open(out_dir / "log.jsonl", "a")
     model.train()
     t0 = time.time()
@@ -305,7 +307,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             if progress is not None:
-                progress(done, end, rec)
+                progress(done, None if end == 1 << 62 else end, rec)  # a time budget: no step total
             elif done % 50 == 0 or "val_cer" in rec:
                 log(" ".join(f"{k}={v}" for k, v in rec.items()))
             if done % ckpt_every == 0 or done == end:
