@@ -586,7 +586,7 @@ def eval_cmd(
                                                 "depends on it when other work shares the cores).",
                                                 min=1)] = None,
     views: Annotated[int | None, typer.Option("--views", help="--task ocr: framings the kseg recogniser "
-                                              "averages on an unsure line (1 = off; default 5, as in the pipeline).",
+                                              "averages on an unsure line (1 = off; default 3, as in the pipeline).",
                                               min=1, max=5)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:

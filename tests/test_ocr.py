@@ -206,7 +206,7 @@ def test_recognizer_views_option(tmp_path):
     cfg = tiny_cfg(codec, "colour")
     path = tmp_path / "m.safetensors"
     save_model(CRNN(cfg), cfg, codec.charset, path)
-    assert KsegOCRRecognizer(path).views == VIEWS == 5
+    assert KsegOCRRecognizer(path).views == VIEWS == 3
     for bad in (0, 6):
         with pytest.raises(ValueError, match="views"):
             KsegOCRRecognizer(path, views=bad)
