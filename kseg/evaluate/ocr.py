@@ -66,11 +66,12 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
     from ..synth.lines import render_line
 
     methods = methods or ["kseg", "tesseract-raw", "tesseract-mask"]
+    views = views or VIEWS
     recs = {}
     for m in methods:
         if m == "kseg":
             recs[m] = KsegOCRRecognizer(Path(model) if model else kseg_model_path(), device=device,
-                                        views=views or VIEWS)
+                                        views=views)
         elif m == "tesseract-raw":
             recs[m] = _RawTesseract()
         elif m == "tesseract-mask":
@@ -94,6 +95,6 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
         if progress:
             progress(i + 1, n)
     model_name = str(model or kseg_model_path()) if "kseg" in methods else None
-    return {"split": "eval", "seed": seed, "lines": n, "model": model_name, "views": views or VIEWS,
+    return {"split": "eval", "seed": seed, "lines": n, "model": model_name, "views": views,
             "rows": {m: {s: a.row() for s, a in sorted(d.items())} for m, d in accs.items()},
             "examples": examples}

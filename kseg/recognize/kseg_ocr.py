@@ -136,16 +136,35 @@ def _source(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> 
     return strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
 
 
-def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
-    """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
+def _scaled(src: np.ndarray, height: int) -> np.ndarray:
     from kseg.synth.lines import to_height
 
-    img = to_height(_source(strip, footprint, cfg), cfg.height)
+    img = to_height(src, height)
     return img if img.ndim == 3 else img[..., None]
+
+
+def prepare(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
+    """An upright line strip (as ``line_strip`` cuts it) -> the network input, HxWxC uint8."""
+    return _scaled(_source(strip, footprint, cfg), cfg.height)
 
 
 # Rows trimmed per extra view, as fractions of the strip height: top, bottom, then twice as many.
 VIEW_TRIMS = ((0.04, 0), (0, 0.04), (0.08, 0), (0, 0.08))
+
+
+def _reframed(src: np.ndarray, base: np.ndarray, cfg: OCRConfig, n: int) -> list[np.ndarray]:
+    """``n`` copies of ``src`` with rows trimmed per ``VIEW_TRIMS``, scaled to ``base``'s size."""
+    h = src.shape[0]
+    out = []
+    for top, bottom in VIEW_TRIMS[:n]:
+        a, b = max(1, round(top * h)) if top else 0, max(1, round(bottom * h)) if bottom else 0
+        if h - a - b < 4:  # too small to trim: repeat the base view
+            out.append(base)
+            continue
+        interp = cv2.INTER_AREA if cfg.height < h else cv2.INTER_LINEAR
+        v = cv2.resize(src[a:h - b], (base.shape[1], cfg.height), interpolation=interp)
+        out.append(v if v.ndim == 3 else v[..., None])
+    return out
 
 
 def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: int) -> list[np.ndarray]:
@@ -155,21 +174,9 @@ def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: in
     Why: where the detector's box falls moves the CRNN's reading of a rare syllable by a jamo;
     averaging the per-column log-probabilities of a few framings (test-time augmentation)
     cancels much of that. Measured in ``models/kseg-ocr.md``."""
-    base = prepare(strip, footprint, cfg)
-    if n <= 1:
-        return [base]
     src = _source(strip, footprint, cfg)
-    h, w = src.shape[:2]
-    out = [base]
-    for top, bottom in VIEW_TRIMS[:n - 1]:
-        a, b = max(1, round(top * h)) if top else 0, max(1, round(bottom * h)) if bottom else 0
-        if h - a - b < 4:  # too small to trim: repeat the base view
-            out.append(base)
-            continue
-        interp = cv2.INTER_AREA if cfg.height < h else cv2.INTER_LINEAR
-        v = cv2.resize(src[a:h - b], (base.shape[1], cfg.height), interpolation=interp)
-        out.append(v if v.ndim == 3 else v[..., None])
-    return out
+    base = _scaled(src, cfg.height)
+    return [base, *_reframed(src, base, cfg, n - 1)]
 
 
 def to_tensor(imgs: list[np.ndarray], pad_to: int = 4) -> torch.Tensor:
@@ -243,12 +250,15 @@ class KsegOCRRecognizer:
             return self.model(to_tensor(imgs).to(self.device)).log_softmax(-1)
 
     def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
-        vs = views(strip, footprint, self.cfg, self.views)
-        logp = self._logp(vs[:1])[0]
+        src = _source(strip, footprint, self.cfg)
+        base = _scaled(src, self.cfg.height)
+        logp = self._logp([base])[0]
         p, ids = logp.exp().max(-1)
         keep = ids != 0
-        if len(vs) > 1 and (not bool(keep.any()) or float(p[keep].min()) < self.unsure):
-            logp = torch.cat([logp[None], self._logp(vs[1:])]).mean(0).log_softmax(-1)
+        if self.views > 1 and (not bool(keep.any()) or float(p[keep].min()) < self.unsure):
+            # the other framings are made only here: a sure line (about half) never needs them
+            more = self._logp(_reframed(src, base, self.cfg, self.views - 1))
+            logp = torch.cat([logp[None], more]).mean(0).log_softmax(-1)
             p, ids = logp.exp().max(-1)
             keep = ids != 0
         text = self.codec.decode(ids.tolist())

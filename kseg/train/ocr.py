@@ -269,6 +269,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     # a time budget decides the end itself: --steps (4,000 by default) must not cut it short with
     # the cosine only part-way down (it did, at lr 3e-5, on a 105-minute run)
     end = stop_at or (1 << 62) if budget else min(steps, stop_at or steps)
+    total = None if end == 1 << 62 else end  # what progress() is told: no step total on time alone
     logf = open(out_dir / "log.jsonl", "a")
     model.train()
     t0 = time.time()
@@ -307,7 +308,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             if progress is not None:
-                progress(done, None if end == 1 << 62 else end, rec)  # a time budget: no step total
+                progress(done, total, rec)
             elif done % 50 == 0 or "val_cer" in rec:
                 log(" ".join(f"{k}={v}" for k, v in rec.items()))
             if done % ckpt_every == 0 or done == end:
