@@ -505,6 +505,12 @@ def train(
                                              "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
     tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
         "--tune", help="Official archs: what to train; the image encoder stays frozen.")] = "decoder",
+    stage: Annotated[Literal["sam", "refiner"], typer.Option(
+        "--stage", help="text-sam: sam (encoder, prompt encoder and decoder) or refiner (only the edge "
+        "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
+        "--limit defaults to 700 frames).")] = "sam",
+    refiner_channels: Annotated[int, typer.Option("--refiner-channels", min=4,
+                                                  help="--stage refiner: width of the refiner.")] = 16,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -515,6 +521,10 @@ def train(
     """
     if arch != "text-sam" and not init:
         _error(f"--arch {arch} fine-tunes an official SAM checkpoint: pass --init PATH (e.g. sam_vit_b_01ec64.pth)")
+        raise typer.Exit(2)
+    if stage == "refiner" and (arch != "text-sam" or not init):
+        _error("--stage refiner trains the edge refiner of a text-SAM: pass --init PATH to its weights "
+               "(e.g. models/text-sam.safetensors), with --arch text-sam")
         raise typer.Exit(2)
     import torch
 
@@ -552,9 +562,16 @@ def train(
     try:
         dev = pick_device(device)
         with bar:
-            ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed,
-                     device=str(dev), limit=limit, init=init, log=log, progress=progress,
-                     iou_weight=iou_weight)
+            if stage == "refiner":
+                from kseg.train.refine import train_refiner
+
+                ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=2e-3 if lr is None else lr,
+                                   seed=seed, device=str(dev), channels=refiner_channels,
+                                   limit=700 if limit is None else limit, log=log, progress=progress)
+            else:
+                ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed,
+                         device=str(dev), limit=limit, init=init, log=log, progress=progress,
+                         iou_weight=iou_weight)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)
@@ -562,7 +579,7 @@ def train(
     sam = build_text_sam(TextSamConfig.from_json(state["config"]))
     sam.load_state_dict(state["model"])
     dest = out / "model.safetensors"
-    save_text_sam(sam, dest, {"steps": str(state["step"]), "data": str(data), "seed": str(seed)})
+    save_text_sam(sam, dest, {"steps": str(state["step"]), "data": str(data), "seed": str(seed), "stage": stage})
     typer.echo(str(dest))
 
 

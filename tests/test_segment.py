@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import pickle
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from kseg.errors import ModelError
 from kseg.segment import TextSegmenter, choose, save_random, tiles
 from kseg.segment import registry
+from kseg.segment.textsam import TextSamConfig
 from kseg.types import TextLine
 
 
@@ -256,3 +258,34 @@ def test_plate_spilling_output_is_not_chosen():
     idx2 = torch.tensor([2])
     seg._avoid_plates(logits2, boxes, [t], iou, idx2)
     assert int(idx2[0]) == 2
+
+
+def test_edge_refiner_starts_as_identity_and_its_window_is_exact():
+    from kseg.segment.refine import FLOOR, EdgeRefiner, refine_window
+
+    torch.manual_seed(0)
+    ref = EdgeRefiner(8).eval()
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)
+    logits = np.full((60, 120), -12.0, np.float32)
+    logits[25:35, 40:80] = rng.normal(0, 3, (10, 40))
+    # zero-initialised last layer: an untrained refiner changes nothing
+    assert np.array_equal(refine_window(ref, image, logits), logits)
+    torch.nn.init.normal_(ref.body[-1].weight, std=0.5)
+    out = refine_window(ref, image, logits)
+    with torch.inference_mode():
+        dense = ref(torch.from_numpy(image).permute(2, 0, 1)[None].float(), torch.from_numpy(logits)[None])[0].numpy()
+    cand = logits > FLOOR
+    # computing only around the candidates gives the dense answer there, and leaves the rest alone
+    assert np.allclose(out[cand], dense[cand], atol=1e-4)
+    assert np.array_equal(out[:10], logits[:10])
+    assert not np.allclose(out[cand], logits[cand])
+
+
+def test_config_from_before_the_refiner_loads_without_one():
+    from kseg.segment.textsam import build_text_sam
+
+    old = json.loads(TextSamConfig().to_json())
+    del old["refiner"], old["refiner_dilations"]
+    cfg = TextSamConfig.from_json(json.dumps(old))
+    assert cfg.refiner == 0 and not hasattr(build_text_sam(cfg), "refiner")

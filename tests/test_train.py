@@ -196,3 +196,48 @@ def test_cli_official_arch_runs(frames, tmp_path, tiny_vit_b):
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == str(out / "model.safetensors")
     assert registry.detect_kind(*registry.load_state_dict(out / "model.safetensors")) == "vit_b"
+
+
+# ------------------------------------------------------------------------ edge refiner stage
+
+def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_path):
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
+    init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
+    out = tmp_path / "ref"
+    args = ["train", str(frames), "--stage", "refiner", "--init", str(init), "-o", str(out),
+            "--batch", "4", "--refiner-channels", "8", "--device", "cpu", "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, args + ["--steps", "60"])
+    assert r.exit_code == 0, r.output
+    losses = [rec["loss"] for rec in _log(out)]
+    assert len(losses) == 60 and all(np.isfinite(losses))
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]), losses
+
+    # resumes where it stopped
+    r = CliRunner().invoke(app, args + ["--steps", "64"])
+    assert r.exit_code == 0, r.output
+    assert [rec["step"] for rec in _log(out)] == list(range(1, 65))
+
+    model = out / "model.safetensors"
+    assert r.stdout.strip() == str(model)
+    before, after = _sd(init), _sd(model)
+    assert {k for k in after if k.startswith("refiner.")}, "the export carries the refiner"
+    assert all(torch.equal(before[k], after[k]) for k in before), "SAM itself stays frozen"
+    seg = TextSegmenter(model=str(model), device="cpu")
+    assert seg.refiner is not None and seg.sam.kseg_config.refiner == 8
+    image, lines = _lines(frames)
+    masks = seg.segment(image, lines)
+    assert len(masks) == len(lines) and masks[0].mask.shape == image.shape[:2]
+    assert seg.timings["refine"] > 0
+    # a SAM run started from a model with a refiner keeps it (same architecture, same keys)
+    ck2 = train(frames, tmp_path / "again", steps=2, batch=1, lr=1e-3, seed=0, init=str(model), max_w=256, log=QUIET)
+    state = torch.load(ck2, map_location="cpu", weights_only=True)
+    assert TextSamConfig.from_json(state["config"]).refiner == 8
+    assert any(k.startswith("refiner.") for k in state["model"])
+
+
+def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
+    r = CliRunner().invoke(app, ["train", str(tmp_path), "--stage", "refiner", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and "--init" in err and err.startswith("kseg: error:"), err
+    assert not (tmp_path / "o").exists()

@@ -5,7 +5,9 @@
 
 Every line becomes a zoomed tile (see tiles.py); all tiles share one canvas, one
 encoder pass and one batched, multimask decoder call. Of SAM's three masks per box
-the one with the highest predicted IoU is kept, stability score breaking ties.
+the one with the highest predicted IoU is kept, stability score breaking ties. Where
+the model has an edge refiner (refine.py), the chosen logits, pasted back onto the
+frame, are corrected there against the frame's own pixels.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from segment_anything.utils.amg import calculate_stability_score
 from ..errors import ModelError
 from ..types import LineMask, TextLine
 from . import registry, tiles
+from .refine import refine_window
 from .textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
 
 TIE = 1e-3  # predicted IoUs closer than this count as a tie
@@ -71,11 +74,14 @@ def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
 
 
 class TextSegmenter:
-    def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0):
+    def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0,
+                 refine: bool = True):
         self.device = pick_device(device)
         self.sam, self.kind, self.name = load_sam(model)
         self.sam.to(self.device)
         self.threshold = threshold
+        # the model's edge refiner, if it has one; refine=False measures the decoder alone
+        self.refiner = getattr(self.sam, "refiner", None) if refine else None
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
@@ -138,9 +144,19 @@ class TextSegmenter:
                 if ok:
                     idx[i] = max(ok, key=lambda j: float(iou[i, j]))
 
-    def _paste(self, logit: torch.Tensor, t: tiles.Tile, h: int, w: int) -> np.ndarray:
+    def pasted_logits(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile):
+        """One output's tile logits on the frame (refined where the model can): (values, rect)."""
+        h, w = image.shape[:2]
         vals, (x0, y0, x1, y1) = tiles.paste(logit[t.row:t.row + t.height, :t.width].float().cpu().numpy(), t, w, h)
-        full = np.zeros((h, w), bool)
+        if self.refiner is not None and vals.size:
+            t0 = time.perf_counter()
+            vals = refine_window(self.refiner, image[y0:y1, x0:x1], vals)
+            self.timings["refine"] = self.timings.get("refine", 0.0) + time.perf_counter() - t0
+        return vals, (x0, y0, x1, y1)
+
+    def _paste(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile) -> np.ndarray:
+        vals, (x0, y0, x1, y1) = self.pasted_logits(image, logit, t)
+        full = np.zeros(image.shape[:2], bool)
         full[y0:y1, x0:x1] = vals > self.threshold
         return full
 
@@ -148,18 +164,16 @@ class TextSegmenter:
         if not lines:
             self.timings = {"encode": 0.0, "decode": 0.0}
             return []
-        h, w = image.shape[:2]
         tl, logits, iou, stab, idx = self._run(image, lines)
-        return [LineMask(self._paste(logits[i, int(idx[i])], t, h, w), iou[i].tolist(), stab[i].tolist(), int(idx[i]))
+        return [LineMask(self._paste(image, logits[i, int(idx[i])], t), iou[i].tolist(), stab[i].tolist(), int(idx[i]))
                 for i, t in enumerate(tl)]
 
     def segment_all(self, image: np.ndarray, lines: list[TextLine]):
         """Every multimask output per line, for evaluation: [(3 masks, predicted IoUs, chosen)]."""
         if not lines:
             return []
-        h, w = image.shape[:2]
         tl, logits, iou, stab, idx = self._run(image, lines)
-        return [([self._paste(logits[i, k], t, h, w) for k in range(logits.shape[1])], iou[i].tolist(), int(idx[i]))
+        return [([self._paste(image, logits[i, k], t) for k in range(logits.shape[1])], iou[i].tolist(), int(idx[i]))
                 for i, t in enumerate(tl)]
 
 

@@ -33,6 +33,8 @@ class TextSamConfig:
     decoder_heads: int = 4
     decoder_mlp: int = 256
     tile_h: int = 96
+    refiner: int = 0  # channels of the edge refiner (refine.py); 0 = none (files from before it)
+    refiner_dilations: tuple[int, ...] = (1, 2, 4, 1)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -124,6 +126,11 @@ def build_text_sam(cfg: TextSamConfig | None = None) -> Sam:
                                           mlp_dim=cfg.decoder_mlp, num_heads=cfg.decoder_heads),
             transformer_dim=d, iou_head_depth=3, iou_head_hidden_dim=d),
     )
+    if cfg.refiner:
+        from .refine import EdgeRefiner
+
+        # a submodule of the Sam, so its weights travel in the same state dict / safetensors file
+        sam.refiner = EdgeRefiner(cfg.refiner, cfg.refiner_dilations)
     sam.kseg_config = cfg  # type: ignore[attr-defined]
     return use_fused_attention(sam)
 

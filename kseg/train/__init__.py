@@ -276,23 +276,30 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dev = torch.device(device)
+    init_sd = ck = None
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        if cfg is None and "config" in ck:
+            cfg = TextSamConfig.from_json(ck["config"])
+    elif init:
+        from ..segment.registry import load_state_dict
+
+        init_sd, meta = load_state_dict(Path(init))
+        if cfg is None and "kseg_config" in meta:  # keep the init's architecture (and its refiner)
+            cfg = TextSamConfig.from_json(meta["kseg_config"])
     cfg = cfg or TextSamConfig()
     sam = build_text_sam(cfg).to(dev)
     opt = torch.optim.AdamW(sam.parameters(), lr=lr, weight_decay=1e-4)
     start = 0
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+    if ck is not None:
         sam.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start = int(ck["step"])
         rng = random.Random(seed + start)
         gen.manual_seed(seed + start)
         log(f"resumed from {ckpt_path} at step {start}")
-    elif init:
-        from ..segment.registry import load_state_dict
-
-        sd, _ = load_state_dict(Path(init))
-        sam.load_state_dict(sd)
+    elif init_sd is not None:
+        sam.load_state_dict(init_sd)
         log(f"initialised from {init}")
     t_load = time.time()
     items = load_items(data_dir, limit, random.Random(seed))
