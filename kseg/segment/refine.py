@@ -32,11 +32,14 @@ class EdgeRefiner(nn.Module):
         self.radius = 1 + sum(dilations)  # receptive radius in frame pixels
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
+        # channels-last: oneDNN's fast path for small dense convs, 2.5x faster on this CPU for the
+        # same maths; load_state_dict copies into these parameters and keeps their layout
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """image (B,3,H,W) float 0..255, logits (B,H,W) -> (B,H,W)."""
         x = torch.cat([(image - 128.0) / 64.0, logits.clamp(-10, 10)[:, None] / 5.0], 1)
-        return logits + self.body(x)[:, 0]
+        return logits + self.body(x.contiguous(memory_format=torch.channels_last))[:, 0]
 
 
 @torch.inference_mode()
