@@ -4,7 +4,7 @@
                                             [--skip-vit] [--recognizer auto] [--json FILE]
 
 Runs the real pipeline (``SegmentPipeline.process``: CRAFT detect -> SAM encoder ->
-batched multimask decoder -> edge refiner, where the model has one -> recognise) on the captioned frames of examples/, each
+multimask decoder per line -> edge refiner, where the model has one -> recognise) on the captioned frames of examples/, each
 scaled to every size, once as a warm-up and then ``--runs`` times; a stage's figure is
 the median over runs, averaged over the frames. Both models share one detector and one
 recogniser, so only the SAM columns should differ.

@@ -80,6 +80,27 @@ def test_segmenter_returns_one_full_size_mask_per_line(random_model):
     assert set(seg.timings) == {"encode", "decode"}
 
 
+def test_each_box_is_decoded_on_its_own_tile(random_model):
+    seg = TextSegmenter(str(random_model), "cpu")
+    img = np.random.default_rng(1).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    one = [TextLine((100, 280, 540, 320), [], 0.9)]
+    two = one + [TextLine((150, 40, 400, 70), [], 0.8)]
+    tl, logits, iou, _, _ = seg._run(img, two)
+    # one decoder pass per tile: nothing outside a box's own tile
+    for i, t in enumerate(tl):
+        outside = torch.ones(logits.shape[-2:], dtype=torch.bool)
+        outside[t.row:t.row + t.height, :t.width] = False
+        assert (logits[i][:, outside] == -20).all()
+    # a lone line: its tile is the whole canvas, so both ways are the same call
+    _, a, ia, _, _ = seg._run(img, one)
+    seg.per_tile = False
+    _, b, ib, _, _ = seg._run(img, one)
+    assert torch.allclose(a, b, atol=1e-5) and torch.allclose(ia, ib, atol=1e-6)
+    # with several lines the old batched call also gives every line a mask of its own
+    _, c, _, _, _ = seg._run(img, two)
+    assert c.shape == logits.shape
+
+
 def test_missing_embedded_model_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setenv("KSEG_MODELS", str(tmp_path))
     with pytest.raises(ModelError, match="kseg train"):

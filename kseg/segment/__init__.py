@@ -4,7 +4,8 @@
     masks: list[LineMask] = seg.segment(image_rgb_uint8, lines)
 
 Every line becomes a zoomed tile (see tiles.py); all tiles share one canvas, one
-encoder pass and one batched, multimask decoder call. Of SAM's three masks per box
+encoder pass, and each box gets a multimask decoder call on its own tile's rows of the
+embedding (an official ViT: one batched call, as SamPredictor makes). Of SAM's three masks per box
 the one with the highest predicted IoU is kept, stability score breaking ties. Where
 the model has an edge refiner (refine.py), the chosen logits, pasted back onto the
 frame, are corrected there against the frame's own pixels.
@@ -80,6 +81,7 @@ class TextSegmenter:
         self.sam, self.kind, self.name = load_sam(model)
         self.sam.to(self.device)
         self.threshold = threshold
+        self.per_tile = True
         # the model's edge refiner, if it has one; refine=False measures the decoder alone
         self.refiner = getattr(self.sam, "refiner", None) if refine else None
         if self.kind == "text-sam":
@@ -91,17 +93,37 @@ class TextSegmenter:
             self.predictor = SamPredictor(self.sam)
         self.timings: dict[str, float] = {}
 
+    def _decode_per_tile(self, emb, boxes, rows, canvas_hw):
+        """Each box decoded on its own tile's rows of the embedding. SAM's batched call repeats
+        the whole canvas for every prompt, so N lines cost N x N tiles of attention; a box
+        never reaches outside its tile, so its tile is all it needs (and what training mostly
+        showed it: canvases of one tile)."""
+        n = boxes.shape[0]
+        out = torch.full((n, 3, *canvas_hw), -20.0, device=emb.device)
+        iou = torch.empty((n, 3), device=emb.device)
+        for i, (r0, h, w) in enumerate(rows):
+            e = emb[:, :, r0 // STRIDE:(r0 + h) // STRIDE, :w // STRIDE]
+            bx = boxes[i:i + 1] - torch.tensor([0.0, r0, 0.0, r0], device=emb.device)
+            m, q = decode(self.sam, e, (h, w), STRIDE, boxes=bx)
+            out[i, :, r0:r0 + h, :w] = m[0]
+            iou[i] = q[0]
+        return out, iou
+
     @torch.inference_mode()
-    def logits(self, canvas: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N,3,Hc,Wc) mask logits at canvas resolution and (N,3) predicted IoU."""
+    def logits(self, canvas: np.ndarray, boxes: np.ndarray, rows=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N,3,Hc,Wc) mask logits at canvas resolution and (N,3) predicted IoU.
+
+        ``rows`` ((row, height, width) of each box's tile) decodes each box on its own tile."""
         t0 = time.perf_counter()
         b = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
         if self.predictor is None:
             x = torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None]
             emb = self.sam.image_encoder(normalize(self.sam, x))
             t1 = time.perf_counter()
-            low, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
-            masks = low
+            if rows is None:
+                masks, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
+            else:
+                masks, iou = self._decode_per_tile(emb, b, rows, canvas.shape[:2])
         else:
             self.predictor.set_image(canvas)
             t1 = time.perf_counter()
@@ -115,7 +137,8 @@ class TextSegmenter:
         tl = [tiles.tile_for_box(ln.box, self.tile_h) for ln in lines]
         canvas = tiles.build_canvas(image, tl)
         boxes = np.stack([t.to_tile(ln.box) for t, ln in zip(tl, lines)])
-        logits, iou = self.logits(canvas, boxes)
+        rows = [(t.row, t.height, t.width) for t in tl] if self.per_tile else None
+        logits, iou = self.logits(canvas, boxes, rows)
         # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)

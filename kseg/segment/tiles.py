@@ -3,8 +3,8 @@
 A caption line is cut out with context around it, zoomed so the line is
 ``tile_h`` pixels tall (strokes stay several pixels wide whatever the frame
 size), and all tiles of a frame are stacked into one canvas. One encoder pass
-then serves every line, and one batched decoder call answers every box prompt
-(exactly SAM's predict_torch shape). Training and inference share this code so
+then serves every line, and each box prompt is decoded on its own tile's rows
+of the embedding. Training and inference share this code so
 the model sees at inference what it saw in training.
 """
 from __future__ import annotations

@@ -95,6 +95,7 @@ def refiner_loss(out: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 
 def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, batch: int = 16, lr: float = 2e-3,
                   seed: int = 0, device: str = "cpu", channels: int = 16, limit: int | None = 700,
+                  dilations: tuple[int, ...] | None = None,
                   ckpt_every: int = 200, log=print, progress=None) -> Path:
     """Train (or resume) the edge refiner on a frozen text-SAM; returns the checkpoint path.
 
@@ -113,6 +114,8 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
     if seg.kind != "text-sam":
         raise ValueError(f"--stage refiner needs a text-SAM --init, not {seg.kind}")
     cfg = replace(seg.sam.kseg_config, refiner=channels)
+    if dilations:
+        cfg = replace(cfg, refiner_dilations=tuple(dilations))
     ref = EdgeRefiner(channels, cfg.refiner_dilations).to(dev)
     opt = torch.optim.Adam(ref.parameters(), lr=lr)
     start = 0
