@@ -87,6 +87,9 @@ class TextSegmenter:
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
+            # channels-last: oneDNN's fast path for the encoder's convolutions (same maths,
+            # 117 -> 68 ms on a three-tile canvas with one thread here)
+            self.sam.image_encoder.to(memory_format=torch.channels_last)
         else:
             # official ViT: the mosaic goes through SamPredictor (resized to 1024 on its long side)
             self.tile_h = 128
@@ -118,7 +121,7 @@ class TextSegmenter:
         b = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
         if self.predictor is None:
             x = torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None]
-            emb = self.sam.image_encoder(normalize(self.sam, x))
+            emb = self.sam.image_encoder(normalize(self.sam, x).contiguous(memory_format=torch.channels_last))
             t1 = time.perf_counter()
             if rows is None:
                 masks, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
