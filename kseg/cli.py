@@ -598,6 +598,8 @@ def eval_cmd(
     device: Annotated[Device, typer.Option("--device")] = "auto",
     end_to_end: Annotated[bool, typer.Option("--end-to-end", help="Also prompt with the CRAFT "
                                              "detector's boxes and score whole frames (what `segment` gives).")] = False,
+    no_refine: Annotated[bool, typer.Option("--no-refine", help="Score text-SAM's decoder alone, without "
+                                            "the model's edge refiner (to measure what the refiner adds).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON line.")] = False,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (ms per line "
                                                 "depends on it when other work shares the cores).",
@@ -627,7 +629,7 @@ def eval_cmd(
     bar, task = _progress("evaluating", None, quiet)
     try:
         with bar:
-            res = evaluate_sam(data, model, device, limit, end_to_end=end_to_end,
+            res = evaluate_sam(data, model, device, limit, end_to_end=end_to_end, refine=not no_refine,
                                progress=lambda i, n: bar.update(task, completed=i, total=n))
     except (KsegError, OSError, FileNotFoundError) as e:
         _error(str(e))
@@ -649,7 +651,9 @@ def eval_cmd(
     out.print(f"IoU head: chosen by predicted IoU {h['ranked']:.3f}; fixed index 0/1/2 "
               f"{h['fixed_0']:.3f}/{h['fixed_1']:.3f}/{h['fixed_2']:.3f}; "
               f"Spearman(predicted, true IoU) {h['spearman']:.3f}")
-    out.print(f"model time {res['ms_per_line']:.1f} ms per line (encoder + decoder, this machine)")
+    out.print(f"model time {res['ms_per_line']:.1f} ms per line (encoder + decoder"
+              f"{'' if no_refine else ' + refiner, which eval runs on all three outputs'}; this machine; "
+              "bench/bench_segment.py times the pipeline)")
     if "end_to_end" in res:
         e = res["end_to_end"]
         out.print(f"end to end (CRAFT boxes -> SAM), whole frames: fgIoU {e['fgIoU']:.3f} "

@@ -228,6 +228,15 @@ def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_p
     masks = seg.segment(image, lines)
     assert len(masks) == len(lines) and masks[0].mask.shape == image.shape[:2]
     assert seg.timings["refine"] > 0
+    # kseg eval scores it with its refiner, and without it on request
+    runs = {}
+    for extra in ([], ["--no-refine"]):
+        r = CliRunner().invoke(app, ["eval", str(frames), "--model", str(model), "--device", "cpu", "--json", "-q",
+                                     "--limit", "3", *extra])
+        assert r.exit_code == 0, r.output
+        runs[bool(extra)] = json.loads(r.stdout)
+    assert runs[False]["refiner"] and not runs[True]["refiner"]
+    assert runs[False]["rows"]["text-sam"] != runs[True]["rows"]["text-sam"]
     # a SAM run started from a model with a refiner keeps it (same architecture, same keys)
     ck2 = train(frames, tmp_path / "again", steps=2, batch=1, lr=1e-3, seed=0, init=str(model), max_w=256, log=QUIET)
     state = torch.load(ck2, map_location="cpu", weights_only=True)

@@ -87,7 +87,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", limit: int | None = None,
-                 progress=None, end_to_end: bool = False) -> dict:
+                 progress=None, end_to_end: bool = False, refine: bool = True) -> dict:
     """Run the evaluation; returns {"rows": {method: {style: metrics}}, "iou_head": {...}, ...}.
 
     With ``end_to_end`` the CRAFT detector's boxes prompt SAM too, and the union of the
@@ -95,7 +95,7 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
     """
     from ..segment import TextSegmenter
 
-    seg = TextSegmenter(model, device)
+    seg = TextSegmenter(model, device, refine=refine)
     det = None
     e2e = Acc()
     if end_to_end:
@@ -156,6 +156,7 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
     rows = {name: {s: a.row() for s, a in sorted(d.items())} for name, d in accs.items()}
     return {
         "dataset": str(data_dir), "model": seg.name, "frames": len(stems), "lines": n_lines,
+        "refiner": seg.refiner is not None,
         "rows": rows,
         "iou_head": {"ranked": rows.get("text-sam", {}).get("all", {}).get("fgIoU", 0.0),
                      **{f"fixed_{k}": fixed[k]["all"].row()["fgIoU"] for k in range(3)},
