@@ -559,17 +559,18 @@ def train(
             raise typer.Exit(1)
         typer.echo(str(dest))
         return
+    lr = 2e-3 if lr is None else lr
     try:
         dev = pick_device(device)
         with bar:
             if stage == "refiner":
                 from kseg.train.refine import train_refiner
 
-                ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=2e-3 if lr is None else lr,
+                ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=lr,
                                    seed=seed, device=str(dev), channels=refiner_channels,
                                    limit=700 if limit is None else limit, log=log, progress=progress)
             else:
-                ck = run(data, out, steps=steps, batch=batch, lr=2e-3 if lr is None else lr, seed=seed,
+                ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
                          device=str(dev), limit=limit, init=init, log=log, progress=progress,
                          iou_weight=iou_weight)
     except (KsegError, ValueError, OSError) as e:

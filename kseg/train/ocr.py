@@ -268,8 +268,8 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
 
     # a time budget decides the end itself: --steps (4,000 by default) must not cut it short with
     # the cosine only part-way down (it did, at lr 3e-5, on a 105-minute run)
-    end = stop_at or (1 << 62) if budget else min(steps, stop_at or steps)
-    total = None if end == 1 << 62 else end  # what progress() is told: no step total on time alone
+    total = stop_at if budget else min(steps, stop_at or steps)  # None: no step total on time alone
+    end = total or (1 << 62)
     logf = open(out_dir / "log.jsonl", "a")
     model.train()
     t0 = time.time()

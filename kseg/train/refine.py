@@ -107,7 +107,6 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
 
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
-    rng = random.Random(seed)
     torch.manual_seed(seed)
     dev = torch.device(device)
     seg = TextSegmenter(init, device, refine=False)
