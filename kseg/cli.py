@@ -494,7 +494,7 @@ def train(
     steps: Annotated[int, typer.Option("--steps", help="Total optimiser steps.", min=1)] = 3000,
     batch: Annotated[int, typer.Option("--batch", help="Canvases per step.", min=1)] = 8,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
-                                             "default 2e-3 for text-sam, 1e-4 for official archs.")] = None,
+                                             "default 2e-3 for text-sam (1e-3 for --stage iou-head), 1e-4 for official archs.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames.")] = None,
     arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
@@ -505,12 +505,19 @@ def train(
                                              "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
     tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
         "--tune", help="Official archs: what to train; the image encoder stays frozen.")] = "decoder",
-    stage: Annotated[Literal["sam", "refiner"], typer.Option(
-        "--stage", help="text-sam: sam (encoder, prompt encoder and decoder) or refiner (only the edge "
+    stage: Annotated[Literal["sam", "refiner", "iou-head"], typer.Option(
+        "--stage", help="text-sam: sam (encoder, prompt encoder and decoder); refiner (only the edge "
         "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
-        "--limit defaults to 700 frames).")] = "sam",
+        "--limit defaults to 700 frames); or iou-head (only the IoU head's MLP, fitted to the true IoUs "
+        "of the --init model's refined outputs, so ranking picks the best delivered mask; full-batch, "
+        "--steps 2000 is plenty).")] = "sam",
     refiner_channels: Annotated[int, typer.Option("--refiner-channels", min=4,
                                                   help="--stage refiner: width of the refiner.")] = 16,
+    refiner_context: Annotated[int, typer.Option("--refiner-context", min=0, help="--stage refiner: width "
+                                                 "of the line-context branch (whole-window shadow / plate "
+                                                 "cues); 0 = none.")] = 0,
+    warm_refiner: Annotated[bool, typer.Option("--warm-refiner", help="--stage refiner: start the dense "
+                                               "layers from the --init model's own refiner (same shape).")] = False,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -522,8 +529,8 @@ def train(
     if arch != "text-sam" and not init:
         _error(f"--arch {arch} fine-tunes an official SAM checkpoint: pass --init PATH (e.g. sam_vit_b_01ec64.pth)")
         raise typer.Exit(2)
-    if stage == "refiner" and (arch != "text-sam" or not init):
-        _error("--stage refiner trains the edge refiner of a text-SAM: pass --init PATH to its weights "
+    if stage != "sam" and (arch != "text-sam" or not init):
+        _error(f"--stage {stage} trains part of a text-SAM: pass --init PATH to its weights "
                "(e.g. models/text-sam.safetensors), with --arch text-sam")
         raise typer.Exit(2)
     import torch
@@ -559,7 +566,7 @@ def train(
             raise typer.Exit(1)
         typer.echo(str(dest))
         return
-    lr = 2e-3 if lr is None else lr
+    lr = (1e-3 if stage == "iou-head" else 2e-3) if lr is None else lr
     try:
         dev = pick_device(device)
         with bar:
@@ -568,7 +575,13 @@ def train(
 
                 ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=lr,
                                    seed=seed, device=str(dev), channels=refiner_channels,
+                                   context=refiner_context, warm=warm_refiner,
                                    limit=700 if limit is None else limit, log=log, progress=progress)
+            elif stage == "iou-head":
+                from kseg.train.iouhead import train_iou_head
+
+                ck = train_iou_head(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
+                                    limit=limit, log=log, progress=progress)
             else:
                 ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
                          device=str(dev), limit=limit, init=init, log=log, progress=progress,
@@ -652,6 +665,10 @@ def eval_cmd(
     out.print(f"IoU head: chosen by predicted IoU {h['ranked']:.3f}; fixed index 0/1/2 "
               f"{h['fixed_0']:.3f}/{h['fixed_1']:.3f}/{h['fixed_2']:.3f}; "
               f"Spearman(predicted, true IoU) {h['spearman']:.3f}")
+    ci = res["ci95"]
+    out.print(f"95% bootstrap intervals over frames: text-SAM fgIoU [{ci['fgIoU'][0]:.3f}, {ci['fgIoU'][1]:.3f}]; "
+              f"ranked minus best fixed index [{ci['ranked_minus_best_fixed'][0]:+.4f}, "
+              f"{ci['ranked_minus_best_fixed'][1]:+.4f}]")
     out.print(f"model time {res['ms_per_line']:.1f} ms per line (encoder + decoder"
               f"{'' if no_refine else ' + refiner, which eval runs on all three outputs'}; this machine; "
               "bench/bench_segment.py times the pipeline)")

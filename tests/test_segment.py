@@ -303,10 +303,56 @@ def test_edge_refiner_starts_as_identity_and_its_window_is_exact():
     assert not np.allclose(out[cand], logits[cand])
 
 
+def test_context_refiner_starts_as_identity_and_reads_the_whole_window():
+    from kseg.segment.refine import FLOOR, EdgeRefiner, refine_window
+
+    torch.manual_seed(0)
+    ref = EdgeRefiner(8, context=4).eval()
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (60, 160, 3), dtype=np.uint8)
+    logits = np.full((60, 160), -12.0, np.float32)
+    logits[25:35, 40:80] = rng.normal(0, 3, (10, 40))
+    # FiLM and the last layer start at zero: the untrained branch changes nothing
+    assert np.array_equal(refine_window(ref, image, logits), logits)
+    for p in (ref.body[-1].weight, ref.film.weight, ref.film.bias):
+        torch.nn.init.normal_(p, std=0.5)
+    out = refine_window(ref, image, logits)
+    timg = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+    with torch.inference_mode():
+        ctx = ref.line_context(timg, torch.from_numpy(logits)[None])
+        dense = ref(timg, torch.from_numpy(logits)[None], ctx)[0].numpy()
+    cand = logits > FLOOR
+    # the dense layers run only around the candidates, but their context is the whole window's
+    assert np.allclose(out[cand], dense[cand], atol=1e-4)
+    assert np.array_equal(out[:10], logits[:10])
+    # pixels far beyond the dense layers' reach change the answer through the context
+    far = image.copy()
+    far[:, 130:] = 0
+    assert not np.allclose(refine_window(ref, far, logits)[cand], out[cand])
+
+
 def test_config_from_before_the_refiner_loads_without_one():
     from kseg.segment.textsam import build_text_sam
 
     old = json.loads(TextSamConfig().to_json())
-    del old["refiner"], old["refiner_dilations"]
+    del old["refiner"], old["refiner_dilations"], old["refiner_context"]
     cfg = TextSamConfig.from_json(json.dumps(old))
     assert cfg.refiner == 0 and not hasattr(build_text_sam(cfg), "refiner")
+
+
+def test_bootstrap_interval_brackets_the_score_and_the_lead_between_columns():
+    from kseg.evaluate import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    union = rng.integers(500, 5000, 200)
+    a = (union * rng.uniform(0.85, 0.95, 200)).astype(np.int64)  # column 0: about 0.90
+    b = (union * rng.uniform(0.75, 0.85, 200)).astype(np.int64)  # column 1: about 0.80
+    pf = np.stack([np.stack([a, union], 1), np.stack([b, union], 1)], 1)
+    lo, hi = bootstrap_ci(pf, 0)
+    point = a.sum() / union.sum()
+    assert lo < point < hi and hi - lo < 0.02
+    dlo, dhi = bootstrap_ci(pf, 0, 1)
+    assert 0.05 < dlo < dhi < 0.15  # column 0 leads by about 0.10, clearly
+    assert bootstrap_ci(pf, 0) == [lo, hi], "fixed seed: the same interval every run"
+    same = bootstrap_ci(pf, 0, 0)
+    assert same == [0.0, 0.0]

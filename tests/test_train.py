@@ -236,12 +236,34 @@ def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_p
         assert r.exit_code == 0, r.output
         runs[bool(extra)] = json.loads(r.stdout)
     assert runs[False]["refiner"] and not runs[True]["refiner"]
+    lo, hi = runs[False]["ci95"]["fgIoU"]
+    assert lo <= runs[False]["rows"]["text-sam"]["all"]["fgIoU"] <= hi
+    assert len(runs[False]["ci95"]["ranked_minus_best_fixed"]) == 2
     assert runs[False]["rows"]["text-sam"] != runs[True]["rows"]["text-sam"]
     # a SAM run started from a model with a refiner keeps it (same architecture, same keys)
     ck2 = train(frames, tmp_path / "again", steps=2, batch=1, lr=1e-3, seed=0, init=str(model), max_w=256, log=QUIET)
     state = torch.load(ck2, map_location="cpu", weights_only=True)
     assert TextSamConfig.from_json(state["config"]).refiner == 8
     assert any(k.startswith("refiner.") for k in state["model"])
+
+    # a context refiner, warm-started from this one's dense layers
+    ctx_out = tmp_path / "ctx"
+    cargs = ["train", str(frames), "--stage", "refiner", "--init", str(model), "-o", str(ctx_out), "--batch", "4",
+             "--refiner-channels", "8", "--refiner-context", "4", "--warm-refiner", "--steps", "3",
+             "--device", "cpu", "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, cargs)
+    assert r.exit_code == 0, r.output
+    seg = TextSegmenter(model=str(ctx_out / "model.safetensors"), device="cpu")
+    assert seg.sam.kseg_config.refiner_context == 4 and seg.refiner.context == 4
+    assert len(seg.segment(image, lines)) == len(lines)
+    sd = _sd(ctx_out / "model.safetensors")
+    assert any(k.startswith("refiner.ctx.") for k in sd) and "refiner.film.weight" in sd
+    # warm start needs a refiner of the same shape: one line, exit 1, nothing written
+    bad = CliRunner().invoke(app, ["train", str(frames), "--stage", "refiner", "--init", str(model), "-o",
+                                   str(tmp_path / "bad"), "--refiner-channels", "16", "--warm-refiner", "--steps", "3",
+                                   "--device", "cpu", "--threads", "1", "--quiet"])
+    assert bad.exit_code == 1 and "--warm-refiner" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
@@ -250,3 +272,51 @@ def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1 and "--init" in err and err.startswith("kseg: error:"), err
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------ IoU-head calibration stage
+
+def test_iou_head_stage_fits_refined_ious_and_changes_nothing_else(frames, tmp_path):
+    from kseg.train.iouhead import collect_iou_targets, iou_of, train_iou_head
+    import random
+
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
+    init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
+    # the targets: intersection and union of every output, one row per line, on the token the head reads
+    seg = TextSegmenter(model=str(init), device="cpu")
+    with torch.inference_mode():
+        x, iu = collect_iou_targets(seg, frames, 3, random.Random(0))
+    n_lines = sum(len(read_frame(frames, f"train_{i:06d}").meta["lines"]) for i in range(3))
+    assert x.shape == (n_lines, TINY.dim) and iu.shape == (n_lines, 3, 2)
+    assert bool((iu[..., 0] <= iu[..., 1]).all()) and 0 <= float(iou_of(iu).min()) <= float(iou_of(iu).max()) <= 1
+
+    out = tmp_path / "head"
+    args = ["train", str(frames), "--stage", "iou-head", "--init", str(init), "-o", str(out),
+            "--steps", "200", "--device", "cpu", "--threads", "1"]
+    r = CliRunner().invoke(app, args + ["--quiet"])
+    assert r.exit_code == 0, r.output
+    losses = [rec["loss"] for rec in _log(out)]
+    assert len(losses) == 200 and losses[-1] < losses[0] / 2, losses[::20]
+    before, after = _sd(init), _sd(out / "model.safetensors")
+    head = "mask_decoder.iou_prediction_head."
+    assert set(before) == set(after)
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith(head)), "only the head moves"
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(head))
+    # the calibrated head predicts the measured IoUs better than the decoder's own head did
+    seg2 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")
+    y = iou_of(iu)
+    with torch.no_grad():
+        err = [float(torch.nn.functional.mse_loss(s.sam.mask_decoder.iou_prediction_head(x)[:, 1:], y))
+               for s in (seg, seg2)]
+    assert err[1] < err[0], err
+    image, lines = _lines(frames)
+    assert len(seg2.segment(image, lines)) == len(lines)
+    # a rerun reuses the measured targets (collecting is the slow part) and refits to the same head
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "reused" in r.stderr, r.output
+    assert len(_log(out)) == 200
+    again = _sd(out / "model.safetensors")
+    assert all(torch.equal(after[k], again[k]) for k in after)
+    with pytest.raises(ValueError, match="no caption lines"):
+        train_iou_head(tmp_path / "sam", tmp_path / "none", init=str(init), steps=2, log=QUIET)
+    assert not (tmp_path / "none").exists()

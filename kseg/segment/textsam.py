@@ -35,6 +35,7 @@ class TextSamConfig:
     tile_h: int = 96
     refiner: int = 0  # channels of the edge refiner (refine.py); 0 = none (files from before it)
     refiner_dilations: tuple[int, ...] = (1, 2, 4, 1)
+    refiner_context: int = 0  # channels of the refiner's line-context branch; 0 = none
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -130,7 +131,7 @@ def build_text_sam(cfg: TextSamConfig | None = None) -> Sam:
         from .refine import EdgeRefiner
 
         # a submodule of the Sam, so its weights travel in the same state dict / safetensors file
-        sam.refiner = EdgeRefiner(cfg.refiner, cfg.refiner_dilations)
+        sam.refiner = EdgeRefiner(cfg.refiner, cfg.refiner_dilations, cfg.refiner_context)
     sam.kseg_config = cfg  # type: ignore[attr-defined]
     return use_fused_attention(sam)
 

@@ -95,28 +95,36 @@ def refiner_loss(out: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 
 def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, batch: int = 16, lr: float = 2e-3,
                   seed: int = 0, device: str = "cpu", channels: int = 16, limit: int | None = 700,
-                  dilations: tuple[int, ...] | None = None,
+                  dilations: tuple[int, ...] | None = None, context: int = 0, warm: bool = False,
                   ckpt_every: int = 200, log=print, progress=None) -> Path:
     """Train (or resume) the edge refiner on a frozen text-SAM; returns the checkpoint path.
 
     The checkpoint holds the whole model (SAM from ``init`` plus the refiner), so the CLI
-    exports it the same way as a SAM run.
+    exports it the same way as a SAM run. ``context`` adds the line-context branch;
+    ``warm`` starts the dense layers from ``init``'s own refiner when it has the same shape.
     """
     from ..segment import TextSegmenter
     from ..segment.refine import EdgeRefiner
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
     torch.manual_seed(seed)
     dev = torch.device(device)
     seg = TextSegmenter(init, device, refine=False)
     if seg.kind != "text-sam":
         raise ValueError(f"--stage refiner needs a text-SAM --init, not {seg.kind}")
-    cfg = replace(seg.sam.kseg_config, refiner=channels)
+    old = getattr(seg.sam, "refiner", None)
+    cfg = replace(seg.sam.kseg_config, refiner=channels, refiner_context=context)
     if dilations:
         cfg = replace(cfg, refiner_dilations=tuple(dilations))
-    ref = EdgeRefiner(channels, cfg.refiner_dilations).to(dev)
+    ref = EdgeRefiner(channels, cfg.refiner_dilations, context).to(dev)
+    if warm:
+        if old is None or {k: v.shape for k, v in old.body.state_dict().items()} != \
+                {k: v.shape for k, v in ref.body.state_dict().items()}:
+            raise ValueError("--warm-refiner needs an --init whose refiner has the same channels and dilations")
+        ref.body.load_state_dict(old.body.state_dict())
+        log("dense layers start from the --init model's refiner")
     opt = torch.optim.Adam(ref.parameters(), lr=lr)
+    out_dir.mkdir(parents=True, exist_ok=True)  # after every check on the arguments: a refusal writes nothing
     start = 0
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
@@ -139,9 +147,15 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
         for step in range(start, steps):
             for g in opt.param_groups:
                 g["lr"] = lr * cosine_lr(step, steps, warm)
-            crops = [_crop(rng.choice(windows), rng) for _ in range(batch)]
+            picked = [rng.choice(windows) for _ in range(batch)]
+            crops = [_crop(w, rng) for w in picked]
             img, lg, tg, va = (torch.from_numpy(np.stack(x)).to(dev) for x in zip(*crops))
-            out = ref(img.permute(0, 3, 1, 2).float(), lg)
+            ctx = None
+            if context:  # from each crop's whole line window, as refine_window does at inference
+                ctx = torch.cat([ref.line_context(torch.from_numpy(w.image).to(dev).permute(2, 0, 1)[None].float(),
+                                                  torch.from_numpy(w.logits).to(dev)[None].float())
+                                 for w in picked])
+            out = ref(img.permute(0, 3, 1, 2).float(), lg, ctx)
             loss = refiner_loss(out, tg, va)
             opt.zero_grad(set_to_none=True)
             loss.backward()
