@@ -12,6 +12,7 @@ stays valid; only the choice between them does.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from pathlib import Path
@@ -145,8 +146,10 @@ def train_iou_head(data_dir: Path, out_dir: Path, init: str, steps: int = 2000, 
     if seg.kind != "text-sam":
         raise ValueError(f"--stage iou-head needs a text-SAM --init, not {seg.kind}")
     torch.manual_seed(seed)
-    key = {"init": str(Path(init).resolve()), "size": Path(init).stat().st_size, "data": str(Path(data_dir).resolve()),
-           "limit": -1 if limit is None else limit, "seed": seed}
+    from ..segment import registry
+
+    key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
+           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
     cache = out_dir / "targets.pt"
     got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
     if got is not None and got.get("key") == key:
