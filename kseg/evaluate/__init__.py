@@ -86,6 +86,20 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def line_truth(fr, i: int, box) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """Where line ``i`` of a synth frame is scored: (window, its footprint there, other lines' pixels).
+
+    The window is the box grown by its height on every side (its own pixels, not the rest of
+    the frame); other lines' pixels inside it belong to neither prediction nor truth.
+    """
+    H, W = fr.label.shape
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    win = (slice(max(0, y0 - h), min(H, y1 + h)), slice(max(0, x0 - h), min(W, x1 + h)))
+    others = (fr.line_ids[win] > 0) & (fr.line_ids[win] != i + 1)
+    return win, (fr.line_ids[win] == i + 1) & (fr.label[win] >= 1) & ~others, others
+
+
 def bootstrap_ci(per_frame: np.ndarray, pick: int, against: int | None = None, n: int = 1000,
                  seed: int = 0) -> list[float]:
     """95% interval of the accumulated fgIoU of column ``pick`` (or of its lead over ``against``).
@@ -146,17 +160,9 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
         t_model += time.perf_counter() - t0
         fsum = np.zeros((4, 2), np.int64)
         for i, (lm, (masks, ious, chosen)) in enumerate(zip(lines_meta, per_line)):
-            gt = (fr.line_ids == i + 1) & (fr.label >= 1)
             style = lm["style"]["kind"]
             x0, y0, x1, y1 = lm["box"]
-            h = y1 - y0
-            # evaluate inside a window around the line: its own pixels, not the rest of the frame
-            wx0, wy0 = max(0, x0 - h), max(0, y0 - h)
-            wx1, wy1 = min(W, x1 + h), min(H, y1 + h)
-            win = (slice(wy0, wy1), slice(wx0, wx1))
-            # other lines' pixels inside the window belong to neither prediction nor truth
-            others = (fr.line_ids[win] > 0) & (fr.line_ids[win] != i + 1)
-            g = gt[win] & ~others
+            win, g, others = line_truth(fr, i, lm["box"])
             box = np.zeros((H, W), bool)
             box[y0:y1, x0:x1] = True
             preds = {"text-sam": masks[chosen], "box": box, "otsu-in-box": _otsu_in_box(fr.image, lm["box"])}

@@ -85,6 +85,12 @@ class EdgeRefiner(nn.Module):
         return logits + layers[-1](h * (1 + s2) + b2)[:, 0]
 
 
+def window_tensors(image: np.ndarray, logits: np.ndarray, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h,w,3) uint8 and (h,w) logits -> (1,3,h,w) and (1,h,w) float tensors, the refiner's inputs."""
+    img = torch.from_numpy(np.ascontiguousarray(image)).to(dev).permute(2, 0, 1)[None].float()
+    return img, torch.from_numpy(np.ascontiguousarray(logits)).to(dev)[None].float()
+
+
 @torch.inference_mode()
 def refine_window(refiner: EdgeRefiner, image: np.ndarray, logits: np.ndarray) -> np.ndarray:
     """Refine pasted logits (h,w) over the matching image (h,w,3) uint8.
@@ -102,12 +108,9 @@ def refine_window(refiner: EdgeRefiner, image: np.ndarray, logits: np.ndarray) -
     y0, y1 = max(0, ys.min() - r), min(h, ys.max() + 1 + r)
     x0, x1 = max(0, xs.min() - r), min(w, xs.max() + 1 + r)
     dev = next(refiner.parameters()).device
-    ctx = None
-    if refiner.context:  # the whole window, as in training: the line's shadow and plate
-        ctx = refiner.line_context(torch.from_numpy(np.ascontiguousarray(image)).to(dev).permute(2, 0, 1)[None].float(),
-                                   torch.from_numpy(np.ascontiguousarray(logits)).to(dev)[None].float())
-    img = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).to(dev).permute(2, 0, 1)[None].float()
-    lg = torch.from_numpy(np.ascontiguousarray(logits[y0:y1, x0:x1])).to(dev)[None].float()
+    # the context reads the whole window, as in training: the line's shadow and plate
+    ctx = refiner.line_context(*window_tensors(image, logits, dev)) if refiner.context else None
+    img, lg = window_tensors(image[y0:y1, x0:x1], logits[y0:y1, x0:x1], dev)
     out = logits.copy()
     out[y0:y1, x0:x1] = refiner(img, lg, ctx)[0].cpu().numpy()
     return out

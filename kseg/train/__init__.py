@@ -99,6 +99,15 @@ def jitter_box(box, rng: random.Random, pw: int, ph: int):
     return (nx0, ny0, nx1, ny1)
 
 
+def detector_like_lines(metas: list[dict], rng: random.Random, W: int, H: int, jitter: float = 0.5) -> list:
+    """A synth frame's lines as `segment` would be prompted: each box, with probability
+    ``jitter``, perturbed the way CRAFT's boxes err (what the frozen-SAM stages train on)."""
+    from ..types import TextLine
+
+    return [TextLine(tuple(jitter_box(lm["box"], rng, W, H)) if rng.random() < jitter else tuple(lm["box"]),
+                     [], 1.0, lm["angle"]) for lm in metas]
+
+
 def make_tile(item: Item, rng: random.Random, tile_h: int, max_w: int):
     """Cut the jittered tile: image, target, fill and the prompt box in tile coordinates."""
     ph, pw = item.target.shape

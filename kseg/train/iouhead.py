@@ -17,20 +17,11 @@ import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.nn import functional as F
 
+from ..evaluate import line_truth
 from ..synth import list_frames, read_frame
-from ..types import TextLine
-from . import RunLog, jitter_box
-
-
-def line_window(box, W: int, H: int) -> tuple[slice, slice]:
-    """The box grown by its height on every side: where `kseg eval` scores a line."""
-    x0, y0, x1, y1 = box
-    h = y1 - y0
-    return slice(max(0, y0 - h), min(H, y1 + h)), slice(max(0, x0 - h), min(W, x1 + h))
+from . import RunLog, detector_like_lines
 
 
 def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5,
@@ -48,16 +39,11 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
             metas = fr.meta["lines"]
             if metas:
                 H, W = fr.label.shape
-                boxes = [tuple(jitter_box(lm["box"], rng, W, H)) if rng.random() < jitter else tuple(lm["box"])
-                         for lm in metas]
                 feats.clear()
-                tl, logits, _iou, _stab, _idx = seg._run(fr.image, [TextLine(b, [], 1.0, lm["angle"])
-                                                                     for b, lm in zip(boxes, metas)])
+                tl, logits, _iou, _stab, _idx = seg._run(fr.image, detector_like_lines(metas, rng, W, H, jitter))
                 tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
                 for i, (lm, t) in enumerate(zip(metas, tl)):
-                    win = line_window(lm["box"], W, H)
-                    others = (fr.line_ids[win] > 0) & (fr.line_ids[win] != i + 1)
-                    gt = ((fr.line_ids == i + 1) & (fr.label >= 1))[win] & ~others
+                    win, gt, others = line_truth(fr, i, lm["box"])
                     row = []
                     for k in range(logits.shape[1]):
                         m = seg._paste(fr.image, logits[i, k], t)[win] & ~others
@@ -140,14 +126,12 @@ def train_iou_head(data_dir: Path, out_dir: Path, init: str, steps: int = 2000, 
     The measured targets are kept in OUT/targets.pt: collecting is the slow part, so a rerun
     with the same model, data, limit and seed (an interrupted one, or a new --lr) reuses them.
     """
-    from ..segment import TextSegmenter
+    from ..segment import TextSegmenter, registry
 
     seg = TextSegmenter(init, device, refine=True)
     if seg.kind != "text-sam":
         raise ValueError(f"--stage iou-head needs a text-SAM --init, not {seg.kind}")
     torch.manual_seed(seed)
-    from ..segment import registry
-
     key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
            "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
     cache = out_dir / "targets.pt"

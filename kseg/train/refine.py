@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..segment.refine import window_tensors
 from ..synth import list_frames, read_frame
-from ..types import TextLine
-from . import RunLog, cosine_lr, jitter_box
+from . import RunLog, cosine_lr, detector_like_lines
 
 CROP = 96  # training crop side, frame pixels
 
@@ -45,10 +45,7 @@ def collect_windows(seg, data_dir: Path, limit: int | None, rng: random.Random, 
         metas = fr.meta["lines"]
         if metas:
             H, W = fr.label.shape
-            boxes = [tuple(jitter_box(lm["box"], rng, W, H)) if rng.random() < jitter else tuple(lm["box"])
-                     for lm in metas]
-            lines = [TextLine(b, [], 1.0, lm["angle"]) for b, lm in zip(boxes, metas)]
-            tl, logits, _iou, _stab, idx = seg._run(fr.image, lines)
+            tl, logits, _iou, _stab, idx = seg._run(fr.image, detector_like_lines(metas, rng, W, H, jitter))
             for i, t in enumerate(tl):
                 vals, (x0, y0, x1, y1) = seg.pasted_logits(fr.image, logits[i, int(idx[i])], t)
                 if not vals.size:
@@ -139,22 +136,20 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
     if not windows:
         raise ValueError(f"no caption lines found in {data_dir}")
     rng = random.Random(seed + start)
-    warm = min(100, steps // 10 + 1)
+    warmup = min(100, steps // 10 + 1)
     runlog = RunLog(out_dir, log, progress)
     sam_state = {k: v for k, v in seg.sam.state_dict().items() if not k.startswith("refiner.")}
     ref.train()
     try:
         for step in range(start, steps):
             for g in opt.param_groups:
-                g["lr"] = lr * cosine_lr(step, steps, warm)
+                g["lr"] = lr * cosine_lr(step, steps, warmup)
             picked = [rng.choice(windows) for _ in range(batch)]
             crops = [_crop(w, rng) for w in picked]
             img, lg, tg, va = (torch.from_numpy(np.stack(x)).to(dev) for x in zip(*crops))
             ctx = None
             if context:  # from each crop's whole line window, as refine_window does at inference
-                ctx = torch.cat([ref.line_context(torch.from_numpy(w.image).to(dev).permute(2, 0, 1)[None].float(),
-                                                  torch.from_numpy(w.logits).to(dev)[None].float())
-                                 for w in picked])
+                ctx = torch.cat([ref.line_context(*window_tensors(w.image, w.logits, dev)) for w in picked])
             out = ref(img.permute(0, 3, 1, 2).float(), lg, ctx)
             loss = refiner_loss(out, tg, va)
             opt.zero_grad(set_to_none=True)
@@ -166,7 +161,7 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
                 iou = float((p & t).sum() / (p | t).sum().clamp(min=1))
                 iou0 = float((p0 & t).sum() / (p0 | t).sum().clamp(min=1))
             runlog.step(step + 1, steps, loss=round(loss.item(), 4), iou_ranked=round(iou, 4),
-                        iou_unrefined=round(iou0, 4), lr=round(lr * cosine_lr(step, steps, warm), 6))
+                        iou_unrefined=round(iou0, 4), lr=round(lr * cosine_lr(step, steps, warmup), 6))
             if (step + 1) % ckpt_every == 0 or step + 1 == steps:
                 model = {**sam_state, **{f"refiner.{k}": v for k, v in ref.state_dict().items()}}
                 RunLog.checkpoint(ckpt_path, {"model": model, "opt": opt.state_dict(), "step": step + 1,
