@@ -517,7 +517,12 @@ def train(
                                                  "of the line-context branch (whole-window shadow / plate "
                                                  "cues); 0 = none.")] = 0,
     warm_refiner: Annotated[bool, typer.Option("--warm-refiner", help="--stage refiner: start the dense "
-                                               "layers from the --init model's own refiner (same shape).")] = False,
+                                               "layers from the --init model's own refiner (same shape), and "
+                                               "its context branch when that has the --refiner-context width.")] = False,
+    refiner_augment: Annotated[bool, typer.Option("--refiner-augment", help="--stage refiner: jitter each "
+                                                  "crop (brightness, contrast, channel order; logit scale, "
+                                                  "offset and a 1-px shift) so the head reads the pixels "
+                                                  "rather than trusting the frozen SAM.")] = False,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -575,7 +580,7 @@ def train(
 
                 ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=lr,
                                    seed=seed, device=str(dev), channels=refiner_channels,
-                                   context=refiner_context, warm=warm_refiner,
+                                   context=refiner_context, warm=warm_refiner, augment=refiner_augment,
                                    limit=700 if limit is None else limit, log=log, progress=progress)
             elif stage == "iou-head":
                 from kseg.train.iouhead import train_iou_head

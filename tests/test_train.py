@@ -258,12 +258,61 @@ def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_p
     assert len(seg.segment(image, lines)) == len(lines)
     sd = _sd(ctx_out / "model.safetensors")
     assert any(k.startswith("refiner.ctx.") for k in sd) and "refiner.film.weight" in sd
+    # the frozen SAM's windows are cached with the run; another recipe on the same init reuses them
+    assert (ctx_out / "windows.pt").exists()
+    aug_out = tmp_path / "aug"
+    aug_out.mkdir()
+    (aug_out / "windows.pt").write_bytes((ctx_out / "windows.pt").read_bytes())
+    aug_args = [str(aug_out) if a == str(ctx_out) else a for a in cargs if a != "--quiet"]
+    r = CliRunner().invoke(app, aug_args + ["--refiner-augment"])
+    assert r.exit_code == 0, r.output
+    assert "reused" in r.stderr
+    assert TextSegmenter(model=str(aug_out / "model.safetensors"), device="cpu").refiner.context == 4
     # warm start needs a refiner of the same shape: one line, exit 1, nothing written
     bad = CliRunner().invoke(app, ["train", str(frames), "--stage", "refiner", "--init", str(model), "-o",
                                    str(tmp_path / "bad"), "--refiner-channels", "16", "--warm-refiner", "--steps", "3",
                                    "--device", "cpu", "--threads", "1", "--quiet"])
     assert bad.exit_code == 1 and "--warm-refiner" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_refiner_jitter_keeps_the_paste_background_and_the_identity_is_exact():
+    import random
+
+    from kseg.train.refine import Jitter
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    lg = np.full((20, 30), -20.0, np.float32)
+    lg[5:15, 5:25] = rng.normal(0, 4, (10, 20))
+    ident = Jitter()
+    assert ident.image(img) is img and np.array_equal(ident.logits(lg), lg)
+    seen_shift = seen_scale = False
+    r = random.Random(0)
+    for _ in range(200):
+        j = Jitter.draw(r)
+        out = j.logits(lg, shift=False)
+        assert np.array_equal(out[lg <= -19], lg[lg <= -19]), "the paste's -20 background stays put"
+        assert j.image(img).shape == img.shape and j.image(img).dtype == np.uint8
+        # pointwise photometric jitter: a crop of the jittered window is the jittered crop
+        assert np.array_equal(j.image(img)[2:9, 3:17], j.image(img[2:9, 3:17]))
+        if j.shift != (0, 0):
+            seen_shift = True
+            assert np.array_equal(j.logits(lg), np.roll(out, j.shift, axis=(0, 1)))
+        seen_scale |= j.temp != 1.0
+    assert seen_shift and seen_scale
+
+
+def test_refiner_window_cache_is_keyed(tmp_path):
+    from kseg.train.refine import Window, _load_windows, _save_windows
+
+    w = Window(np.zeros((4, 5, 3), np.uint8), np.ones((4, 5), np.float16), np.zeros((4, 5), bool), np.ones((4, 5), bool))
+    key = {"sam_sha256": "a", "data": "/d", "limit": -1, "seed": 0}
+    _save_windows(tmp_path / "windows.pt", key, [w])
+    got = _load_windows(tmp_path / "windows.pt", key)
+    assert len(got) == 1 and np.array_equal(got[0].logits, w.logits) and got[0].valid.dtype == bool
+    assert _load_windows(tmp_path / "windows.pt", {**key, "sam_sha256": "b"}) is None
+    assert _load_windows(tmp_path / "missing.pt", key) is None
 
 
 def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
