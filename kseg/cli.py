@@ -669,6 +669,7 @@ def eval_cmd(
     h = res["iou_head"]
     out.print(f"IoU head: chosen by predicted IoU {h['ranked']:.3f}; fixed index 0/1/2 "
               f"{h['fixed_0']:.3f}/{h['fixed_1']:.3f}/{h['fixed_2']:.3f}; "
+              f"oracle (each line's best output) {h['oracle']:.3f}; "
               f"Spearman(predicted, true IoU) {h['spearman']:.3f}")
     ci = res["ci95"]
     out.print(f"95% bootstrap intervals over frames: text-SAM fgIoU [{ci['fgIoU'][0]:.3f}, {ci['fgIoU'][1]:.3f}]; "

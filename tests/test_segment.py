@@ -356,3 +356,21 @@ def test_bootstrap_interval_brackets_the_score_and_the_lead_between_columns():
     assert bootstrap_ci(pf, 0) == [lo, hi], "fixed seed: the same interval every run"
     same = bootstrap_ci(pf, 0, 0)
     assert same == [0.0, 0.0]
+
+
+def test_oracle_is_the_best_any_per_line_choice_can_reach():
+    import itertools
+
+    from kseg.evaluate import oracle_fgiou
+
+    # per-line best IoU is not the answer: line 0's perfect tiny output loses to its big good one
+    iu = np.array([[[1, 1], [90, 100], [0, 0]], [[0, 1000], [0, 1000], [0, 1000]]], np.float64)
+    assert abs(oracle_fgiou(iu) - 90 / 1100) < 1e-12
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        u = rng.integers(1, 500, (5, 3)).astype(np.float64)
+        x = np.stack([np.floor(u * rng.random((5, 3))), u], -1)
+        brute = max(sum(x[i, c[i], 0] for i in range(5)) / sum(x[i, c[i], 1] for i in range(5))
+                    for c in itertools.product(range(3), repeat=5))
+        assert abs(oracle_fgiou(x) - brute) < 1e-9
+    assert oracle_fgiou(np.zeros((0, 3, 2))) == 1.0

@@ -239,6 +239,8 @@ def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_p
     lo, hi = runs[False]["ci95"]["fgIoU"]
     assert lo <= runs[False]["rows"]["text-sam"]["all"]["fgIoU"] <= hi
     assert len(runs[False]["ci95"]["ranked_minus_best_fixed"]) == 2
+    head = runs[False]["iou_head"]
+    assert head["oracle"] >= max(head["ranked"], head["fixed_0"], head["fixed_1"], head["fixed_2"]) - 1e-9
     assert runs[False]["rows"]["text-sam"] != runs[True]["rows"]["text-sam"]
     # a SAM run started from a model with a refiner keeps it (same architecture, same keys)
     ck2 = train(frames, tmp_path / "again", steps=2, batch=1, lr=1e-3, seed=0, init=str(model), max_w=256, log=QUIET)
