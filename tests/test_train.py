@@ -315,6 +315,8 @@ def test_refiner_window_cache_is_keyed(tmp_path):
     assert len(got) == 1 and np.array_equal(got[0].logits, w.logits) and got[0].valid.dtype == bool
     assert _load_windows(tmp_path / "windows.pt", {**key, "sam_sha256": "b"}) is None
     assert _load_windows(tmp_path / "missing.pt", key) is None
+    (tmp_path / "torn.pt").write_bytes((tmp_path / "windows.pt").read_bytes()[:100])
+    assert _load_windows(tmp_path / "torn.pt", key) is None, "an unreadable cache is collected again"
 
 
 def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
