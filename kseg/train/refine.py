@@ -131,11 +131,14 @@ class Jitter:
         return np.ascontiguousarray(img[..., list(self.channels)]) if self.channels != (0, 1, 2) else img
 
     def logits(self, lg: np.ndarray, shift: bool = True) -> np.ndarray:
+        shift = shift and self.shift != (0, 0)
+        if self.temp == 1.0 and self.offset == 0.0 and not shift:
+            return lg  # as image(): the identity copies nothing (the unaugmented run's hot path)
         out = lg.astype(np.float32)
         if self.temp != 1.0 or self.offset != 0.0:
             # only where the decoder saw something: the -20 background of the paste stays put
             out = np.where(out > -19, out * self.temp + self.offset, out)
-        if shift and self.shift != (0, 0):
+        if shift:
             out = np.roll(out, self.shift, axis=(0, 1))
         return out
 
