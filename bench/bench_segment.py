@@ -1,7 +1,7 @@
 """Seconds per frame of each `kseg segment` stage: embedded text-SAM vs official vit_b.
 
     .venv/bin/python bench/bench_segment.py [--runs 5] [--threads 2] [--sizes 720p,1080p]
-                                            [--skip-vit] [--recognizer auto] [--json FILE]
+                                            [--skip-vit | --compare MODEL] [--recognizer auto] [--json FILE]
 
 Runs the real pipeline (``SegmentPipeline.process``: CRAFT detect -> SAM encoder ->
 multimask decoder per line -> edge refiner, where the model has one -> recognise) on the captioned frames of examples/, each
@@ -15,6 +15,9 @@ is Meta's ViT-B architecture with random weights (``sam_model_registry['vit_b']`
 saved as a plain .pth state dict and loaded through ``TextSegmenter(model=path)``, the
 same path a downloaded checkpoint takes. Random weights time the same as trained ones,
 but the number of lines (and so decoder and recogniser work) comes from the frames.
+
+``--compare MODEL`` times another model file (an earlier text-SAM, say) in vit_b's place,
+so a new version's cost stands beside its predecessor's measured in the same run.
 
 Wall time depends on whatever else runs on the CPU: compare rows of one run only; the
 load average is printed before and after.
@@ -45,8 +48,8 @@ from kseg.pipeline import SegmentPipeline  # noqa: E402
 SIZES = {"480p": (854, 480), "540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080),
          "1440p": (2560, 1440), "2160p": (3840, 2160)}
 STAGES = [("detect", "detect (CRAFT)"), ("encode", "SAM encoder"), ("decode", "SAM decoder"),
-          ("refine", "edge refiner"), ("recognize", "recognise"), ("total", "total")]
-SAM_STAGES = ("encode", "decode", "refine")  # what issue 3's per-line budget covers
+          ("refine", "edge refiner"), ("score", "mask scorer"), ("recognize", "recognise"), ("total", "total")]
+SAM_STAGES = ("encode", "decode", "refine", "score")  # what issue 3's per-line budget covers
 
 
 def example_frames(folder: Path) -> list[tuple[str, np.ndarray]]:
@@ -99,6 +102,7 @@ def main() -> int:
                     help="torch CPU threads")
     ap.add_argument("--sizes", default="720p,1080p", help=f"comma list of {', '.join(SIZES)}")
     ap.add_argument("--skip-vit", action="store_true", help="time the embedded model only")
+    ap.add_argument("--compare", type=Path, help="time this model file instead of vit_b as the second column")
     ap.add_argument("--recognizer", default="auto",
                     help="recogniser for the recognise stage (auto, kseg, easyocr, tesseract, none)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
@@ -141,7 +145,13 @@ def main() -> int:
         results["embedded"] = time_model(pipe, frames, sizes, args.runs, say)
         del pipe, seg
 
-        if not args.skip_vit:
+        if args.compare:
+            say(f"timing {args.compare}")
+            seg = TextSegmenter(model=str(args.compare), device=args.device)
+            pipe = SegmentPipeline(detector=detector, segmenter=seg, recognizer_impl=recognizer)
+            results["other"] = time_model(pipe, frames, sizes, args.runs, say)
+            del pipe, seg
+        elif not args.skip_vit:
             from segment_anything import sam_model_registry
 
             torch.manual_seed(0)
@@ -152,36 +162,42 @@ def main() -> int:
             say("timing vit_b (random weights)")
             seg = TextSegmenter(model=str(path), device=args.device)
             pipe = SegmentPipeline(detector=detector, segmenter=seg, recognizer_impl=recognizer)
-            results["vit_b"] = time_model(pipe, frames, sizes, args.runs, say)
+            results["other"] = time_model(pipe, frames, sizes, args.runs, say)
             del pipe, seg
 
     load1 = os.getloadavg()[0]
     out = Console(highlight=False, width=120)
+    other = str(args.compare) if args.compare else None if args.skip_vit else "vit_b"
     out.print(f"kseg segment, seconds per frame: {emb_label}"
-              + ("" if args.skip_vit else " vs vit_b (random weights)"), markup=False)
+              + ("" if other is None else f" vs {args.compare or 'vit_b (random weights)'}"), markup=False)
     out.print(f"median of {args.runs} runs after a warm-up, mean over {len(frames)} example frames; "
               f"{args.threads} torch threads, {args.device}, recogniser {rec_name}", markup=False)
     table = Table()
-    for col in ("size", "stage", "embedded s", *(() if args.skip_vit else ("vit_b s", "vit_b / embedded"))):
+    name = "other" if args.compare else "vit_b"
+    for col in ("size", "stage", "embedded s", *(() if other is None else (f"{name} s", f"{name} / embedded"))):
         table.add_column(col, justify="left" if col in ("size", "stage") else "right")
     for s in sizes:
         for k, label in STAGES:
             e = results["embedded"][s][k]
             row = [s, label, f"{e:.3f}"]
-            if not args.skip_vit:
-                v = results["vit_b"][s][k]
+            if other is not None:
+                v = results["other"][s][k]
                 row += [f"{v:.3f}", f"{v / e:.1f}x" if e > 1e-6 else "-"]
             table.add_row(*row, end_section=(k == "total"))
     out.print(table)
     per = ", ".join(f"{s} {results['embedded'][s]['lines']:.1f}" for s in sizes)
     sam_ms = ", ".join(f"{s} {1000 * sum(results['embedded'][s][k] for k in SAM_STAGES) / max(1e-9, results['embedded'][s]['lines']):.1f} ms"
                        for s in sizes)
-    print(f"embedded SAM (encoder + decoder + refiner) per caption line: {sam_ms}")
+    print(f"embedded SAM (encoder + decoder + refiner + scorer) per caption line: {sam_ms}")
+    if args.compare:
+        oth = ", ".join(f"{s} {1000 * sum(results['other'][s][k] for k in SAM_STAGES) / max(1e-9, results['other'][s]['lines']):.1f} ms"
+                        for s in sizes)
+        print(f"{args.compare} (encoder + decoder + refiner + scorer) per caption line: {oth}")
     print(f"lines found per frame: {per}; "
           f"load average {load0:.2f} at start, {load1:.2f} at end, on {os.cpu_count()} CPUs; "
           f"torch {torch.__version__}")
     if args.json:
-        args.json.write_text(json.dumps({"embedded_model": emb_label, "runs": args.runs,
+        args.json.write_text(json.dumps({"embedded_model": emb_label, "other": other, "runs": args.runs,
                                          "threads": args.threads, "device": args.device,
                                          "recognizer": rec_name, "load_average": [load0, load1],
                                          "results": results}, indent=2) + "\n", encoding="utf-8")

@@ -491,10 +491,11 @@ def train(
     data: Annotated[Path, typer.Argument(help="A `kseg synth` training dataset.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), "
                                       "log.jsonl, and the exported model.safetensors.")] = Path("runs/text-sam"),
-    steps: Annotated[int, typer.Option("--steps", help="Total optimiser steps.", min=1)] = 3000,
+    steps: Annotated[int | None, typer.Option("--steps", help="Total optimiser steps; default 3000 "
+                                              "(2000 for --stage iou-head, 500 for --stage scorer).", min=1)] = None,
     batch: Annotated[int, typer.Option("--batch", help="Canvases per step.", min=1)] = 8,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
-                                             "default 2e-3 for text-sam (1e-3 for --stage iou-head), 1e-4 for official archs.")] = None,
+                                             "default 2e-3 for text-sam (1e-3 for --stage iou-head, 1e-2 for --stage scorer), 1e-4 for official archs.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames.")] = None,
     arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
@@ -505,12 +506,14 @@ def train(
                                              "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
     tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
         "--tune", help="Official archs: what to train; the image encoder stays frozen.")] = "decoder",
-    stage: Annotated[Literal["sam", "refiner", "iou-head"], typer.Option(
+    stage: Annotated[Literal["sam", "refiner", "iou-head", "scorer"], typer.Option(
         "--stage", help="text-sam: sam (encoder, prompt encoder and decoder); refiner (only the edge "
         "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
         "--limit defaults to 700 frames); or iou-head (only the IoU head's MLP, fitted to the true IoUs "
         "of the --init model's refined outputs, so ranking picks the best delivered mask; full-batch, "
-        "--steps 2000 is plenty).")] = "sam",
+        "--steps 2000); or scorer (a mask scorer that predicts the IoU of the --init model's "
+        "refined outputs 1 and 2 from the refined masks and re-ranks them; full-batch, --steps 500, "
+        "--limit defaults to 1464 frames).")] = "sam",
     refiner_channels: Annotated[int, typer.Option("--refiner-channels", min=4,
                                                   help="--stage refiner: width of the refiner.")] = 16,
     refiner_context: Annotated[int, typer.Option("--refiner-context", min=0, help="--stage refiner: width "
@@ -538,6 +541,7 @@ def train(
         _error(f"--stage {stage} trains part of a text-SAM: pass --init PATH to its weights "
                "(e.g. models/text-sam.safetensors), with --arch text-sam")
         raise typer.Exit(2)
+    steps = {"iou-head": 2000, "scorer": 500}.get(stage, 3000) if steps is None else steps
     import torch
 
     from kseg.segment import pick_device
@@ -571,7 +575,7 @@ def train(
             raise typer.Exit(1)
         typer.echo(str(dest))
         return
-    lr = (1e-3 if stage == "iou-head" else 2e-3) if lr is None else lr
+    lr = {"iou-head": 1e-3, "scorer": 1e-2}.get(stage, 2e-3) if lr is None else lr
     try:
         dev = pick_device(device)
         with bar:
@@ -587,6 +591,11 @@ def train(
 
                 ck = train_iou_head(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
                                     limit=limit, log=log, progress=progress)
+            elif stage == "scorer":
+                from kseg.train.scorer import train_scorer
+
+                ck = train_scorer(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
+                                  limit=1464 if limit is None else limit, log=log, progress=progress)
             else:
                 ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
                          device=str(dev), limit=limit, init=init, log=log, progress=progress,
@@ -667,7 +676,9 @@ def eval_cmd(
     out = Console(highlight=False, emoji=False, width=120)
     out.print(t)
     h = res["iou_head"]
-    out.print(f"IoU head: chosen by predicted IoU {h['ranked']:.3f}; fixed index 0/1/2 "
+    scored = (f" (decoder's IoU head alone {h['head_only']:.3f}, then the mask scorer on refined outputs)"
+              if res.get("scorer") else "")
+    out.print(f"IoU head: chosen by predicted IoU {h['ranked']:.3f}{scored}; fixed index 0/1/2 "
               f"{h['fixed_0']:.3f}/{h['fixed_1']:.3f}/{h['fixed_2']:.3f}; "
               f"oracle (each line's best output) {h['oracle']:.3f}; "
               f"Spearman(predicted, true IoU) {h['spearman']:.3f}")

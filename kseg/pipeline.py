@@ -79,8 +79,8 @@ class SegmentPipeline:
         # a logo edge): dropping it keeps a caption-free frame at "regions": [].
         keep = [i for i, (ln, m) in enumerate(zip(lines, masks)) if m.area >= MIN_INK * _box_area(ln.box)]
         lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
-        # TextSegmenter splits its time ({"encode", "decode"} and "refine" where the model has a
-        # refiner); other segmenters get one figure.
+        # TextSegmenter splits its time ({"encode", "decode"}, "refine" where the model has a
+        # refiner, "score" where it has a mask scorer); other segmenters get one figure.
         split = getattr(self.segmenter, "timings", None)
         if isinstance(split, dict) and split:
             seconds.update({k: float(v) for k, v in split.items()})

@@ -373,3 +373,95 @@ def test_iou_head_stage_fits_refined_ious_and_changes_nothing_else(frames, tmp_p
     with pytest.raises(ValueError, match="no caption lines"):
         train_iou_head(tmp_path / "sam", tmp_path / "none", init=str(init), steps=2, log=QUIET)
     assert not (tmp_path / "none").exists()
+
+
+# ------------------------------------------------------------------------ mask scorer stage
+
+def test_fit_scorer_learns_which_refined_output_is_better():
+    """A feature that tells which output wins (here: the difference of the outputs' areas)
+    is learned; the pick then reaches the oracle, where the decoder head's IoUs (noise) do not."""
+    from kseg.segment.scorer import N_FEATURES, MaskScorer
+    from kseg.train.scorer import fit_scorer, picked_fgiou
+
+    g = torch.Generator().manual_seed(0)
+    n = 400
+    x = torch.rand(n, N_FEATURES, generator=g)
+    one_better = x[:, 12] > 0.5  # the area difference column
+    inter = torch.randint(500, 1000, (n, 2), generator=g).float()
+    union = inter.clone()
+    union[:, 0] += torch.where(one_better, 10.0, 200.0)
+    union[:, 1] += torch.where(one_better, 200.0, 10.0)
+    iu = torch.stack([inter, union], -1)
+    oracle = picked_fgiou(torch.stack([one_better.float(), (~one_better).float()], 1), iu)
+    res = fit_scorer(MaskScorer(16), x, iu, steps=300, seed=0)
+    assert res["fit_head"] < oracle - 0.02  # the head's IoU columns are noise here
+    assert res["fit_scorer"] == pytest.approx(oracle, abs=1e-3), res
+
+
+def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp_path):
+    from dataclasses import replace
+    import random
+
+    from kseg.segment.scorer import N_FEATURES
+    from kseg.train.scorer import collect_scorer_targets, train_scorer
+
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=replace(TINY, refiner=8),
+               max_w=256, log=QUIET)
+    init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
+    seg = TextSegmenter(model=str(init), device="cpu")
+    assert seg.scorer is None
+    with torch.inference_mode():
+        x, iu = collect_scorer_targets(seg, frames, 3, random.Random(0))
+    n_lines = sum(len(read_frame(frames, f"train_{i:06d}").meta["lines"]) for i in range(3))
+    assert x.shape == (n_lines, N_FEATURES) and iu.shape == (n_lines, 2, 2)
+    assert bool((iu[..., 0] <= iu[..., 1]).all()) and bool(torch.isfinite(x).all())
+
+    out = tmp_path / "scorer"
+    args = ["train", str(frames), "--stage", "scorer", "--init", str(init), "-o", str(out),
+            "--steps", "100", "--limit", "4", "--device", "cpu", "--threads", "1"]
+    r = CliRunner().invoke(app, args + ["--quiet"])
+    assert r.exit_code == 0, r.output
+    recs = _log(out)
+    assert len(recs) == 6 * 100 and {r["member"] for r in recs} == set(range(6))  # six members, 100 steps each
+    for k in range(6):
+        losses = [r["loss"] for r in recs if r["member"] == k]
+        assert losses[-1] < losses[0], losses[::10]
+    before, after = _sd(init), _sd(out / "model.safetensors")
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("scorer.")} != set()
+    assert all(torch.equal(before[k], after[k]) for k in before), "the model it scores is unchanged"
+    r = CliRunner().invoke(app, args)  # a rerun reuses the measured lines
+    assert r.exit_code == 0 and "reused" in r.stderr, r.output
+
+    # segment re-ranks outputs 1 and 2 by the scorer; the empty output stays the decoder head's call
+    seg2 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")
+    assert seg2.scorer is not None and seg2.sam.kseg_config.scorer == 16 and len(seg2.scorer.members) == 6
+    image, lines = _lines(frames)
+    for favour in (1, 2):
+        with torch.no_grad():
+            for net in seg2.scorer.members:
+                net[-1].weight.zero_()
+                net[-1].bias.copy_(torch.tensor([1.0, 0.0] if favour == 1 else [0.0, 1.0]))
+        got = seg2.segment(image, lines)
+        head = seg2.decoder_choice.tolist()
+        assert any(h in (1, 2) for h in head), head  # else this checks nothing
+        assert [m.chosen for m in got] == [favour if h in (1, 2) else h for h in head]
+        tl, logits, *_ = seg2._run(image, lines)
+        for i, m in enumerate(got):  # the reused refinement is the one a fresh paste computes
+            assert np.array_equal(m.mask, seg2._paste(image, logits[i, m.chosen], tl[i]))
+    assert "score" in seg2.timings
+    # kseg eval reports the decoder head alone beside the scorer's ranking
+    r = CliRunner().invoke(app, ["eval", str(frames), "--model", str(out / "model.safetensors"), "--device", "cpu",
+                                 "--limit", "2"])
+    assert r.exit_code == 0 and "mask scorer" in r.stdout, r.output
+    r = CliRunner().invoke(app, ["eval", str(frames), "--model", str(out / "model.safetensors"), "--device", "cpu",
+                                 "--limit", "2", "--json", "-q"])
+    res = json.loads(r.stdout)
+    assert res["scorer"] and 0 <= res["iou_head"]["head_only"] <= 1
+
+    # a model without an edge refiner has no refined masks to score: one line, exit 1, nothing written
+    plain = _export_text_sam(train(frames, tmp_path / "plain", steps=1, batch=1, cfg=TINY, max_w=256, log=QUIET),
+                             tmp_path / "plain.safetensors")
+    r = CliRunner().invoke(app, ["train", str(frames), "--stage", "scorer", "--init", str(plain), "-o",
+                                 str(tmp_path / "none"), "--device", "cpu", "--threads", "1", "--quiet"])
+    assert r.exit_code == 1 and "edge refiner" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "none").exists()

@@ -8,9 +8,11 @@ numbers measure segmentation, not detection.
 
 Baselines on the same lines: the caption box itself (what box-based subtitle
 removers erase) and Otsu inside the box. For the IoU head: fgIoU when the mask
-is chosen by predicted IoU vs by each fixed index and by an oracle that knows each
+is chosen by predicted IoU (as `segment` chooses: the decoder's IoU head, then the
+mask scorer's IoUs of the refined outputs 1 and 2 where the model has one; and by the
+decoder's head alone) vs by each fixed index and by an oracle that knows each
 line's best output (the most any ranking could reach), and Spearman's rank
-correlation between predicted and true IoU.
+correlation between the decoder's predicted and true IoU.
 """
 from __future__ import annotations
 
@@ -159,6 +161,7 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
         det = Detector(device=device)
     accs: dict[str, dict[str, Acc]] = defaultdict(lambda: defaultdict(Acc))
     fixed = [defaultdict(Acc) for _ in range(3)]
+    head = Acc()  # the decoder's IoU head alone, before the mask scorer re-ranks
     pred_iou, true_iou = [], []
     per_frame = []  # (ranked, output 0, 1, 2) x (intersection, union) summed over each frame's lines
     line_iu: list[list[tuple[int, int]]] = []  # every line's 3 outputs: (intersection, union)
@@ -193,6 +196,8 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
                 p = pm[win] & ~others
                 accs[name][style].add(p, g)
                 accs[name]["all"].add(p, g)
+            hp = masks[int(seg.decoder_choice[i])][win] & ~others
+            head.add(hp, g)
             line_iu.append([])
             for k in range(3):
                 p = masks[k][win] & ~others
@@ -214,9 +219,10 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
     best_fixed = int(np.argmax([fixed[k]["all"].row()["fgIoU"] for k in range(3)])) if n_lines else 0
     return {
         "dataset": str(data_dir), "model": seg.name, "frames": len(stems), "lines": n_lines,
-        "refiner": seg.refiner is not None,
+        "refiner": seg.refiner is not None, "scorer": seg.scorer is not None,
         "rows": rows,
         "iou_head": {"ranked": rows.get("text-sam", {}).get("all", {}).get("fgIoU", 0.0),
+                     "head_only": head.row()["fgIoU"],
                      **{f"fixed_{k}": fixed[k]["all"].row()["fgIoU"] for k in range(3)},
                      "oracle": oracle_fgiou(np.array(line_iu, np.float64).reshape(-1, 3, 2)),
                      "spearman": _spearman(np.array(pred_iou), np.array(true_iou)),

@@ -8,7 +8,9 @@ encoder pass, and each box gets a multimask decoder call on its own tile's rows 
 embedding (an official ViT: one batched call, as SamPredictor makes). Of SAM's three masks per box
 the one with the highest predicted IoU is kept, stability score breaking ties. Where
 the model has an edge refiner (refine.py), the chosen logits, pasted back onto the
-frame, are corrected there against the frame's own pixels.
+frame, are corrected there against the frame's own pixels; where it also has a mask
+scorer (scorer.py), outputs 1 and 2 are both refined and re-ranked by the IoU the
+scorer predicts for the refined masks.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..errors import ModelError
 from ..types import LineMask, TextLine
 from . import registry, tiles
 from .refine import refine_window
+from .scorer import line_features
 from .textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
 
 TIE = 1e-3  # predicted IoUs closer than this count as a tie
@@ -83,7 +86,7 @@ def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
 
 class TextSegmenter:
     def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0,
-                 refine: bool = True):
+                 refine: bool = True, score: bool = True):
         self.device = pick_device(device)
         self.sam, self.kind, self.name = load_sam(model)
         self.sam.to(self.device)
@@ -91,6 +94,11 @@ class TextSegmenter:
         self.per_tile = True
         # the model's edge refiner, if it has one; refine=False measures the decoder alone
         self.refiner = getattr(self.sam, "refiner", None) if refine else None
+        # its mask scorer ranks refined masks, so it runs only with the refiner; score=False
+        # measures the decoder's IoU head alone
+        self.scorer = getattr(self.sam, "scorer", None) if (score and self.refiner is not None) else None
+        self._memo: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
+        self.decoder_choice: torch.Tensor | None = None  # the IoU head's pick in the last run
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
@@ -152,8 +160,40 @@ class TextSegmenter:
         # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)
-        self._avoid_plates(logits, boxes, tl, iou, idx)
+        self._memo = {}
+        if self.scorer is not None and logits.shape[1] == 3:
+            self.decoder_choice = idx.clone()
+            self._avoid_plates(logits, boxes, tl, iou, self.decoder_choice)
+            self._rescore(image, lines, tl, logits, iou, stab, idx)
+            self._avoid_plates(logits, boxes, tl, iou, idx)
+        else:
+            self._avoid_plates(logits, boxes, tl, iou, idx)
+            self.decoder_choice = idx.clone()
         return tl, logits, iou, stab, idx
+
+    def _rescore(self, image, lines, tl, logits, iou, stab, idx) -> None:
+        """Where the IoU head chose a non-empty output, refine outputs 1 and 2 and keep the one
+        the scorer predicts the higher IoU for (both refinements are kept for the paste)."""
+        todo, feats = [], []
+        t0, refined0 = time.perf_counter(), self.timings.get("refine", 0.0)
+        for i, t in enumerate(tl):
+            if int(idx[i]) not in (1, 2):
+                continue
+            v1, rect = self.pasted_logits(image, logits[i, 1], t)
+            v2, _ = self.pasted_logits(image, logits[i, 2], t)
+            if not v1.size:
+                continue
+            self._memo[(i, 1)], self._memo[(i, 2)] = (v1, rect), (v2, rect)
+            x0, y0, x1, y1 = rect
+            feats.append(line_features(image[y0:y1, x0:x1], v1, v2, lines[i].box, iou[i].tolist(), stab[i].tolist()))
+            todo.append(i)
+        if todo:
+            with torch.inference_mode():
+                q = self.scorer(torch.from_numpy(np.stack(feats)).to(self.device))
+            for j, i in enumerate(todo):
+                idx[i] = 1 if q[j, 0] > q[j, 1] else 2
+        # the refining is counted under "refine"; "score" is the measuring and the MLP
+        self.timings["score"] = time.perf_counter() - t0 - (self.timings.get("refine", 0.0) - refined0)
 
     def _avoid_plates(self, logits, boxes, tl, iou, idx) -> None:
         """A banner is not ink: when the chosen output fills the line box and spills well
@@ -187,8 +227,10 @@ class TextSegmenter:
             self.timings["refine"] = self.timings.get("refine", 0.0) + time.perf_counter() - t0
         return vals, (x0, y0, x1, y1)
 
-    def _paste(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile) -> np.ndarray:
-        vals, (x0, y0, x1, y1) = self.pasted_logits(image, logit, t)
+    def _paste(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile, key=None) -> np.ndarray:
+        """The mask on the frame; ``key`` (line, output) reuses what the last run already refined."""
+        got = self._memo.get(key) if key is not None else None
+        vals, (x0, y0, x1, y1) = got if got is not None else self.pasted_logits(image, logit, t)
         full = np.zeros(image.shape[:2], bool)
         full[y0:y1, x0:x1] = vals > self.threshold
         return full
@@ -198,15 +240,18 @@ class TextSegmenter:
             self.timings = {"encode": 0.0, "decode": 0.0}
             return []
         tl, logits, iou, stab, idx = self._run(image, lines)
-        return [LineMask(self._paste(image, logits[i, int(idx[i])], t), iou[i].tolist(), stab[i].tolist(), int(idx[i]))
+        return [LineMask(self._paste(image, logits[i, int(idx[i])], t, (i, int(idx[i]))), iou[i].tolist(),
+                         stab[i].tolist(), int(idx[i]))
                 for i, t in enumerate(tl)]
 
     def segment_all(self, image: np.ndarray, lines: list[TextLine]):
-        """Every multimask output per line, for evaluation: [(3 masks, predicted IoUs, chosen)]."""
+        """Every multimask output per line, for evaluation: [(3 masks, predicted IoUs, chosen)];
+        ``decoder_choice`` then holds what the IoU head alone would have chosen."""
         if not lines:
             return []
         tl, logits, iou, stab, idx = self._run(image, lines)
-        return [([self._paste(image, logits[i, k], t) for k in range(logits.shape[1])], iou[i].tolist(), int(idx[i]))
+        return [([self._paste(image, logits[i, k], t, (i, k)) for k in range(logits.shape[1])], iou[i].tolist(),
+                 int(idx[i]))
                 for i, t in enumerate(tl)]
 
 

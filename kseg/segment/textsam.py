@@ -36,6 +36,8 @@ class TextSamConfig:
     refiner: int = 0  # channels of the edge refiner (refine.py); 0 = none (files from before it)
     refiner_dilations: tuple[int, ...] = (1, 2, 4, 1)
     refiner_context: int = 0  # channels of the refiner's line-context branch; 0 = none
+    scorer: int = 0  # hidden units of the refined-mask scorer (scorer.py); 0 = none
+    scorer_members: int = 1  # MLPs the scorer averages
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -132,6 +134,10 @@ def build_text_sam(cfg: TextSamConfig | None = None) -> Sam:
 
         # a submodule of the Sam, so its weights travel in the same state dict / safetensors file
         sam.refiner = EdgeRefiner(cfg.refiner, cfg.refiner_dilations, cfg.refiner_context)
+    if cfg.scorer:
+        from .scorer import MaskScorer
+
+        sam.scorer = MaskScorer(cfg.scorer, cfg.scorer_members)
     sam.kseg_config = cfg  # type: ignore[attr-defined]
     return use_fused_attention(sam)
 

@@ -24,6 +24,23 @@ from ..synth import list_frames, read_frame
 from . import RunLog, detector_like_lines
 
 
+def run_frames(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5, progress=None):
+    """Yields (frame, lines, tiles, logits, iou, stab) for every frame with captions, run as
+    `kseg segment` runs it; a ``jitter`` share of the boxes erred the way CRAFT's do.
+    The stages that learn to rank outputs (iou-head, scorer) collect their lines through it."""
+    stems = list_frames(data_dir)[:limit]
+    for n, stem in enumerate(stems):
+        fr = read_frame(data_dir, stem)
+        metas = fr.meta["lines"]
+        if metas:
+            H, W = fr.label.shape
+            lines = detector_like_lines(metas, rng, W, H, jitter)
+            tl, logits, iou, stab, _idx = seg._run(fr.image, lines)
+            yield fr, lines, tl, logits, iou, stab
+        if progress:
+            progress(n + 1, len(stems))
+
+
 def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5,
                         progress=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, dim) IoU-token features and (N, 3, 2) intersection and union of each refined output."""
@@ -32,26 +49,18 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
     hook = head.register_forward_hook(lambda _m, inp, _out: feats.append(inp[0].detach().clone()))
     xs: list[torch.Tensor] = []
     ys: list[list[list[float]]] = []
-    stems = list_frames(data_dir)[:limit]
     try:
-        for n, stem in enumerate(stems):
-            fr = read_frame(data_dir, stem)
-            metas = fr.meta["lines"]
-            if metas:
-                H, W = fr.label.shape
-                feats.clear()
-                tl, logits, _iou, _stab, _idx = seg._run(fr.image, detector_like_lines(metas, rng, W, H, jitter))
-                tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
-                for i, (lm, t) in enumerate(zip(metas, tl)):
-                    win, gt, others = line_truth(fr, i, lm["box"])
-                    row = []
-                    for k in range(logits.shape[1]):
-                        m = seg._paste(fr.image, logits[i, k], t)[win] & ~others
-                        row.append([float((m & gt).sum()), float((m | gt).sum())])
-                    xs.append(tokens[i])
-                    ys.append(row)
-            if progress:
-                progress(n + 1, len(stems))
+        for fr, _lines, tl, logits, _iou, _stab in run_frames(seg, data_dir, limit, rng, jitter, progress):
+            tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
+            feats.clear()
+            for i, t in enumerate(tl):
+                win, gt, others = line_truth(fr, i, fr.meta["lines"][i]["box"])
+                row = []
+                for k in range(logits.shape[1]):
+                    m = seg._paste(fr.image, logits[i, k], t)[win] & ~others
+                    row.append([float((m & gt).sum()), float((m | gt).sum())])
+                xs.append(tokens[i])
+                ys.append(row)
     finally:
         hook.remove()
     if not xs:
@@ -128,7 +137,7 @@ def train_iou_head(data_dir: Path, out_dir: Path, init: str, steps: int = 2000, 
     """
     from ..segment import TextSegmenter, registry
 
-    seg = TextSegmenter(init, device, refine=True)
+    seg = TextSegmenter(init, device, refine=True, score=False)
     if seg.kind != "text-sam":
         raise ValueError(f"--stage iou-head needs a text-SAM --init, not {seg.kind}")
     torch.manual_seed(seed)

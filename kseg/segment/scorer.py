@@ -1,0 +1,80 @@
+"""Mask scorer: predicts the IoU of the *refined* masks, to rank text-SAM's outputs 1 and 2.
+
+Why it exists: SAM's IoU head scores the decoder's masks from its IoU token, before the edge
+refiner runs. With the refiner behind it, the two non-empty outputs end up close (output 1
+is the better delivered mask on about a third of held-out lines, by a median 0.017 IoU),
+and nothing in the token tells which: the head tied output 2 on every held-out set, even
+refitted to refined IoUs (``--stage iou-head``). What does tell is the refined mask itself,
+the way Mask Scoring R-CNN's MaskIoU head scores a mask from the mask: how much of the box
+it fills, how wide its uncertain band is and how sure it is there, how strong the image
+gradient is along its edge, and how much the two candidates agree. This small MLP maps
+those measurements (plus the decoder's own IoU and stability) to an IoU per output.
+
+Output 0, the empty "no caption" answer to a false detection, stays the decoder head's call:
+the scorer only re-ranks outputs 1 and 2 when the decoder chose one of them.
+No library ships a quality head for `segment_anything`'s decoder, hence this module.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+PER_OUTPUT = 6  # area / box, uncertain band / area, mean |logit| in it, edge gradient, IoU, stability
+N_FEATURES = 3 * PER_OUTPUT + 1  # outputs 1 and 2, their difference, and the two masks' overlap
+BAND = 3.0  # |logit| below this is the uncertain band
+
+
+def output_features(vals: np.ndarray, grad: np.ndarray, box_area: float, iou: float, stab: float) -> list[float]:
+    """One refined output's measurements: ``vals`` its logits on the frame window, ``grad`` the
+    image gradient magnitude over the same window."""
+    m = vals > 0
+    area = int(m.sum())
+    band = np.abs(vals) < BAND
+    edge = m ^ cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return [area / box_area, float(band.sum()) / max(1, area),
+            float(np.abs(vals[band]).mean()) if band.any() else BAND,
+            float(grad[edge].mean()) / 100 if edge.any() else 0.0, float(iou), float(stab)]
+
+
+def gradient(window: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of an RGB window (float32)."""
+    gray = cv2.cvtColor(window, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+
+
+def line_features(window: np.ndarray, v1: np.ndarray, v2: np.ndarray, box, iou, stab) -> np.ndarray:
+    """(N_FEATURES,) for one line: ``window`` the frame's pixels under the pasted logits ``v1``
+    and ``v2`` (refined outputs 1 and 2, same rectangle), ``box`` the prompt box in frame
+    pixels, ``iou`` / ``stab`` the decoder's three predicted IoUs and stability scores."""
+    grad = gradient(window)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    ba = float(max(1, (x1 - x0) * (y1 - y0)))
+    f1 = output_features(v1, grad, ba, iou[1], stab[1])
+    f2 = output_features(v2, grad, ba, iou[2], stab[2])
+    m1, m2 = v1 > 0, v2 > 0
+    overlap = float((m1 & m2).sum()) / max(1, int((m1 | m2).sum()))
+    return np.array(f1 + f2 + [a - b for a, b in zip(f1, f2)] + [overlap], np.float32)
+
+
+class MaskScorer(nn.Module):
+    """(B, N_FEATURES) -> (B, 2) predicted IoU of refined outputs 1 and 2: the mean of
+    ``members`` small MLPs fitted from different seeds (the lines where the choice matters
+    are few, so one MLP's pick varies with its seed; the mean does not).
+
+    The features' normalisation lives in buffers, so it travels in the model file with the weights.
+    """
+
+    def __init__(self, hidden: int = 16, members: int = 1):
+        super().__init__()
+        self.register_buffer("mu", torch.zeros(N_FEATURES))
+        self.register_buffer("sd", torch.ones(N_FEATURES))
+        self.members = nn.ModuleList(
+            nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, 2)) for _ in range(members))
+
+    def member(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        return self.members[k]((x - self.mu) / self.sd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.member(k, x) for k in range(len(self.members))]).mean(0)
