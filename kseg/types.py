@@ -34,6 +34,9 @@ class LineMask:
     iou_predictions: list[float]  # SAM's predicted IoU of each multimask output
     stability: list[float]  # stability score of each output
     chosen: int  # index of the kept output (highest predicted IoU, stability breaks ties)
+    # the mask scorer's predicted IoU of refined outputs 1 and 2, where it ranked them (a model
+    # with a scorer, and the IoU head chose a non-empty output); None elsewhere
+    scorer_iou: list[float] | None = None
 
     @property
     def area(self) -> int:
@@ -66,6 +69,7 @@ class Region:
             "text_score": round(float(self.text.score), 4),
             "iou_predictions": [round(float(v), 4) for v in self.mask.iou_predictions],
             "chosen": int(self.mask.chosen),
+            "scorer_iou": None if self.mask.scorer_iou is None else [round(float(v), 4) for v in self.mask.scorer_iou],
             "stability": round(float(self.mask.stability[self.mask.chosen]), 4)
             if self.mask.stability
             else 0.0,

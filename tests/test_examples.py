@@ -65,6 +65,11 @@ def test_example_masks_match_the_rendered_truth(pipe, name):
     for r in res.regions:
         assert len(r.mask.iou_predictions) == 3
         assert r.text.recognizer != "none"
+        # the embedded model's mask scorer ranked refined masks 1 and 2 and its pick is the kept one
+        # (no plate on these examples overrides it)
+        q = r.mask.scorer_iou
+        assert q is not None and len(q) == 2 and r.mask.chosen == 1 + int(q[1] > q[0]), (q, r.mask.chosen)
+    assert "score" in res.seconds
 
 
 def test_frame_without_captions_gives_no_regions(pipe):

@@ -99,6 +99,7 @@ class TextSegmenter:
         self.scorer = getattr(self.sam, "scorer", None) if (score and self.refiner is not None) else None
         self._memo: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
         self.decoder_choice: torch.Tensor | None = None  # the IoU head's pick in the last run
+        self.scored: dict[int, list[float]] = {}
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
@@ -161,6 +162,7 @@ class TextSegmenter:
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)
         self._memo = {}
+        self.scored: dict[int, list[float]] = {}  # line -> the scorer's IoUs of refined outputs 1, 2
         if self.scorer is not None and logits.shape[1] == 3:
             self.decoder_choice = idx.clone()
             self._avoid_plates(logits, boxes, tl, iou, self.decoder_choice)
@@ -192,6 +194,7 @@ class TextSegmenter:
                 q = self.scorer(torch.from_numpy(np.stack(feats)).to(self.device))
             for j, i in enumerate(todo):
                 idx[i] = 1 if q[j, 0] > q[j, 1] else 2
+                self.scored[i] = q[j].tolist()
         # the refining is counted under "refine"; "score" is the measuring and the MLP
         self.timings["score"] = time.perf_counter() - t0 - (self.timings.get("refine", 0.0) - refined0)
 
@@ -241,7 +244,7 @@ class TextSegmenter:
             return []
         tl, logits, iou, stab, idx = self._run(image, lines)
         return [LineMask(self._paste(image, logits[i, int(idx[i])], t, (i, int(idx[i]))), iou[i].tolist(),
-                         stab[i].tolist(), int(idx[i]))
+                         stab[i].tolist(), int(idx[i]), self.scored.get(i))
                 for i, t in enumerate(tl)]
 
     def segment_all(self, image: np.ndarray, lines: list[TextLine]):
