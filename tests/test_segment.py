@@ -374,3 +374,25 @@ def test_oracle_is_the_best_any_per_line_choice_can_reach():
                     for c in itertools.product(range(3), repeat=5))
         assert abs(oracle_fgiou(x) - brute) < 1e-9
     assert oracle_fgiou(np.zeros((0, 3, 2))) == 1.0
+
+
+def test_scorer_features_measure_the_refined_masks():
+    from kseg.segment.scorer import BAND, N_FEATURES, PER_OUTPUT, line_features
+
+    win = np.zeros((40, 100, 3), np.uint8)
+    win[10:30, 20:60] = 255  # a bright block: strong gradient on its edge
+    v1 = np.full((40, 100), -8.0, np.float32)
+    v1[10:30, 20:60] = 8.0  # a sure mask on the block
+    v2 = v1.copy()
+    v2[10:30, 60:80] = 1.0  # plus an unsure strip beside it, on flat background
+    f = line_features(win, v1, v2, (20, 10, 100, 30), [0.1, 0.8, 0.7], [0.0, 0.95, 0.9])
+    assert f.shape == (N_FEATURES,) and f.dtype == np.float32
+    a1, a2 = f[:PER_OUTPUT], f[PER_OUTPUT:2 * PER_OUTPUT]
+    assert a1[0] == pytest.approx(800 / 1600) and a2[0] == pytest.approx(1200 / 1600)  # area over the box
+    assert a1[1] == 0 and a1[2] == BAND  # no uncertain band
+    assert a2[1] == pytest.approx(400 / 1200) and a2[2] == pytest.approx(1.0)
+    assert a1[3] > a2[3]  # output 1's edge lies on the image's edge; output 2's partly on flat ground
+    assert list(a1[4:]) == pytest.approx([0.8, 0.95]) and list(a2[4:]) == pytest.approx([0.7, 0.9])
+    assert np.allclose(f[2 * PER_OUTPUT:3 * PER_OUTPUT], a1 - a2)
+    assert f[-1] == pytest.approx(800 / 1200)  # the masks' overlap
+    assert line_features(win, v1, v1, (20, 10, 100, 30), [0, 1, 1], [0, 1, 1])[-1] == 1.0

@@ -99,7 +99,7 @@ class TextSegmenter:
         self.scorer = getattr(self.sam, "scorer", None) if (score and self.refiner is not None) else None
         self._memo: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
         self.decoder_choice: torch.Tensor | None = None  # the IoU head's pick in the last run
-        self.scored: dict[int, list[float]] = {}
+        self.scored: dict[int, list[float]] = {}  # line -> the scorer's IoUs of refined outputs 1, 2
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
@@ -162,7 +162,7 @@ class TextSegmenter:
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)
         self._memo = {}
-        self.scored: dict[int, list[float]] = {}  # line -> the scorer's IoUs of refined outputs 1, 2
+        self.scored = {}
         if self.scorer is not None and logits.shape[1] == 3:
             self.decoder_choice = idx.clone()
             self._avoid_plates(logits, boxes, tl, iou, self.decoder_choice)
