@@ -509,7 +509,7 @@ def train(
     stage: Annotated[Literal["sam", "refiner", "iou-head", "scorer"], typer.Option(
         "--stage", help="text-sam: sam (encoder, prompt encoder and decoder); refiner (only the edge "
         "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
-        "--limit defaults to 700 frames); or iou-head (only the IoU head's MLP, fitted to the true IoUs "
+        "--limit defaults to 700 frames); iou-head (only the IoU head's MLP, fitted to the true IoUs "
         "of the --init model's refined outputs, so ranking picks the best delivered mask; full-batch, "
         "--steps 2000); or scorer (a mask scorer that predicts the IoU of the --init model's "
         "refined outputs 1 and 2 from the refined masks and re-ranks them; full-batch, --steps 500, "
@@ -526,6 +526,10 @@ def train(
                                                   "crop (brightness, contrast, channel order; logit scale, "
                                                   "offset and a 1-px shift) so the head reads the pixels "
                                                   "rather than trusting the frozen SAM.")] = False,
+    refiner_outputs: Annotated[Literal["chosen", "both"], typer.Option(
+        "--refiner-outputs", help="--stage refiner: learn to refine the output the IoU head chooses, or "
+        "both non-empty outputs (1 and 2) of every line, for a model whose mask scorer chooses between "
+        "them.")] = "chosen",
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -585,6 +589,7 @@ def train(
                 ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=lr,
                                    seed=seed, device=str(dev), channels=refiner_channels,
                                    context=refiner_context, warm=warm_refiner, augment=refiner_augment,
+                                   outputs=refiner_outputs,
                                    limit=700 if limit is None else limit, log=log, progress=progress)
             elif stage == "iou-head":
                 from kseg.train.iouhead import train_iou_head

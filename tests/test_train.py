@@ -458,6 +458,24 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     res = json.loads(r.stdout)
     assert res["scorer"] and 0 <= res["iou_head"]["head_only"] <= 1
 
+    # a new refiner on this model leaves the scorer out (it scored the old refiner's masks) and,
+    # with --refiner-outputs both, learns on outputs 1 and 2 of every line the head gave a mask
+    from kseg.train.refine import collect_windows
+
+    frozen = TextSegmenter(model=str(out / "model.safetensors"), device="cpu", refine=False)
+    with torch.inference_mode():
+        n_chosen = len(collect_windows(frozen, frames, 3, random.Random(0)))
+        n_both = len(collect_windows(frozen, frames, 3, random.Random(0), outputs="both"))
+    assert n_chosen < n_both <= 2 * n_chosen
+    r = CliRunner().invoke(app, ["train", str(frames), "--stage", "refiner", "--init", str(out / "model.safetensors"),
+                                 "-o", str(tmp_path / "ref2"), "--refiner-channels", "8", "--warm-refiner",
+                                 "--refiner-outputs", "both", "--steps", "2", "--batch", "2", "--limit", "3",
+                                 "--device", "cpu", "--threads", "1"])
+    assert r.exit_code == 0 and "scorer is left out" in r.stderr, r.output
+    sd = _sd(tmp_path / "ref2" / "model.safetensors")
+    assert not any(k.startswith("scorer.") for k in sd) and any(k.startswith("refiner.") for k in sd)
+    assert TextSegmenter(model=str(tmp_path / "ref2" / "model.safetensors"), device="cpu").scorer is None
+
     # a model without an edge refiner has no refined masks to score: one line, exit 1, nothing written
     plain = _export_text_sam(train(frames, tmp_path / "plain", steps=1, batch=1, cfg=TINY, max_w=256, log=QUIET),
                              tmp_path / "plain.safetensors")

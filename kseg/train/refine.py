@@ -38,8 +38,12 @@ class Window:
 
 
 def collect_windows(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5,
-                    progress=None) -> list[Window]:
-    """Run the frozen segmenter over the frames; half the prompts jittered like CRAFT's boxes."""
+                    progress=None, outputs: str = "chosen") -> list[Window]:
+    """Run the frozen segmenter over the frames; half the prompts jittered like CRAFT's boxes.
+
+    ``outputs="both"`` keeps a window for each of outputs 1 and 2 of every line whose chosen
+    output is not the empty one: with a mask scorer choosing between them, the refiner must
+    serve both, not only the one the IoU head mostly picks."""
     out: list[Window] = []
     stems = list_frames(data_dir)[:limit]
     for n, stem in enumerate(stems):
@@ -49,22 +53,24 @@ def collect_windows(seg, data_dir: Path, limit: int | None, rng: random.Random, 
             H, W = fr.label.shape
             tl, logits, _iou, _stab, idx = seg._run(fr.image, detector_like_lines(metas, rng, W, H, jitter))
             for i, t in enumerate(tl):
-                vals, (x0, y0, x1, y1) = seg.pasted_logits(fr.image, logits[i, int(idx[i])], t)
-                if not vals.size:
-                    continue
-                ids = fr.line_ids[y0:y1, x0:x1]
-                out.append(Window(np.ascontiguousarray(fr.image[y0:y1, x0:x1]), vals.astype(np.float16),
-                                  (ids == i + 1) & (fr.label[y0:y1, x0:x1] >= 1), (ids == 0) | (ids == i + 1)))
+                chosen = int(idx[i])
+                for k in ((1, 2) if outputs == "both" and chosen in (1, 2) else (chosen,)):
+                    vals, (x0, y0, x1, y1) = seg.pasted_logits(fr.image, logits[i, k], t)
+                    if not vals.size:
+                        continue
+                    ids = fr.line_ids[y0:y1, x0:x1]
+                    out.append(Window(np.ascontiguousarray(fr.image[y0:y1, x0:x1]), vals.astype(np.float16),
+                                      (ids == i + 1) & (fr.label[y0:y1, x0:x1] >= 1), (ids == 0) | (ids == i + 1)))
         if progress:
             progress(n + 1, len(stems))
     return out
 
 
 def sam_digest(sam: torch.nn.Module) -> str:
-    """sha256 of a model's weights without its refiner: what the collected windows depend on."""
+    """sha256 of a model's weights without its refiner and scorer: what the collected windows depend on."""
     h = hashlib.sha256()
     for k, v in sorted(sam.state_dict().items()):
-        if not k.startswith("refiner."):
+        if not k.startswith(("refiner.", "scorer.")):
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
@@ -178,14 +184,16 @@ def refiner_loss(out: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, batch: int = 16, lr: float = 2e-3,
                   seed: int = 0, device: str = "cpu", channels: int = 16, limit: int | None = 700,
                   dilations: tuple[int, ...] | None = None, context: int = 0, warm: bool = False,
-                  augment: bool = False, ckpt_every: int = 200, log=print, progress=None) -> Path:
+                  augment: bool = False, outputs: str = "chosen", ckpt_every: int = 200, log=print,
+                  progress=None) -> Path:
     """Train (or resume) the edge refiner on a frozen text-SAM; returns the checkpoint path.
 
     The checkpoint holds the whole model (SAM from ``init`` plus the refiner), so the CLI
     exports it the same way as a SAM run. ``context`` adds the line-context branch;
     ``warm`` starts the dense layers from ``init``'s own refiner when it has the same shape
     (and the context branch, when ``init``'s has the same width);
-    ``augment`` jitters every crop (:class:`Jitter`). The frozen model's windows are kept in
+    ``augment`` jitters every crop (:class:`Jitter`); ``outputs`` says which decoder outputs
+    it learns to refine (:func:`collect_windows`). The frozen model's windows are kept in
     OUT/windows.pt, keyed by the SAM's weights (refiner excluded), data, limit and seed:
     collecting them is minutes, so a resumed run, or another refiner recipe on the same SAM
     (copy the file into its folder), skips it.
@@ -200,7 +208,11 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
     if seg.kind != "text-sam":
         raise ValueError(f"--stage refiner needs a text-SAM --init, not {seg.kind}")
     old = getattr(seg.sam, "refiner", None)
-    cfg = replace(seg.sam.kseg_config, refiner=channels, refiner_context=context)
+    # a mask scorer learned the old refiner's masks: it does not carry over to a new one
+    cfg = replace(seg.sam.kseg_config, refiner=channels, refiner_context=context, scorer=0, scorer_members=1)
+    if getattr(seg.sam, "scorer", None) is not None:
+        log("the --init model's mask scorer is left out (it scored the old refiner's masks): "
+            "run --stage scorer on this run's model")
     if dilations:
         cfg = replace(cfg, refiner_dilations=tuple(dilations))
     ref = EdgeRefiner(channels, cfg.refiner_dilations, context).to(dev)
@@ -226,14 +238,14 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
         log(f"resumed from {ckpt_path} at step {start}")
     t0 = time.time()
     key = {"sam_sha256": sam_digest(seg.sam), "data": str(Path(data_dir).resolve()),
-           "limit": -1 if limit is None else limit, "seed": seed}
+           "limit": -1 if limit is None else limit, "seed": seed, **({"outputs": outputs} if outputs != "chosen" else {})}
     cache = out_dir / "windows.pt"
     windows = _load_windows(cache, key)
     if windows is not None:
         log(f"{len(windows)} line windows reused from {cache}")
     else:
         with torch.inference_mode():
-            windows = collect_windows(seg, data_dir, limit, random.Random(seed))
+            windows = collect_windows(seg, data_dir, limit, random.Random(seed), outputs=outputs)
         log(f"{len(windows)} line windows from {data_dir} in {time.time() - t0:.0f}s")
         if not windows:
             raise ValueError(f"no caption lines found in {data_dir}")
@@ -241,7 +253,7 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
     rng = random.Random(seed + start)
     warmup = min(100, steps // 10 + 1)
     runlog = RunLog(out_dir, log, progress)
-    sam_state = {k: v for k, v in seg.sam.state_dict().items() if not k.startswith("refiner.")}
+    sam_state = {k: v for k, v in seg.sam.state_dict().items() if not k.startswith(("refiner.", "scorer."))}
     ref.train()
     try:
         for step in range(start, steps):
