@@ -25,9 +25,10 @@ from . import RunLog, detector_like_lines
 
 
 def run_frames(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5, progress=None):
-    """Yields (frame, lines, tiles, logits, iou, stab) for every frame with captions, run as
-    `kseg segment` runs it; a ``jitter`` share of the boxes erred the way CRAFT's do.
-    The stages that learn to rank outputs (iou-head, scorer) collect their lines through it."""
+    """Yields (frame, lines, tiles, logits, iou, stab, chosen) for every frame with captions,
+    run as `kseg segment` runs it; a ``jitter`` share of the boxes erred the way CRAFT's do.
+    The stages that learn from the frozen model's answers (refiner, iou-head, scorer) collect
+    their lines through it."""
     stems = list_frames(data_dir)[:limit]
     for n, stem in enumerate(stems):
         fr = read_frame(data_dir, stem)
@@ -35,8 +36,7 @@ def run_frames(seg, data_dir: Path, limit: int | None, rng: random.Random, jitte
         if metas:
             H, W = fr.label.shape
             lines = detector_like_lines(metas, rng, W, H, jitter)
-            tl, logits, iou, stab, _idx = seg._run(fr.image, lines)
-            yield fr, lines, tl, logits, iou, stab
+            yield fr, lines, *seg._run(fr.image, lines)
         if progress:
             progress(n + 1, len(stems))
 
@@ -50,7 +50,7 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
     xs: list[torch.Tensor] = []
     ys: list[list[list[float]]] = []
     try:
-        for fr, _lines, tl, logits, _iou, _stab in run_frames(seg, data_dir, limit, rng, jitter, progress):
+        for fr, _lines, tl, logits, _iou, _stab, _idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
             tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
             feats.clear()
             for i, t in enumerate(tl):
@@ -66,6 +66,31 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
     if not xs:
         return torch.zeros(0), torch.zeros(0)
     return torch.stack(xs).float().cpu(), torch.tensor(ys, dtype=torch.float32)
+
+
+def cached_lines(cache: Path, collect, seg, init: str, data_dir: Path, limit: int | None, seed: int,
+                 log=print) -> tuple[torch.Tensor, torch.Tensor]:
+    """``collect(seg, data_dir, limit, rng)``'s (features, intersections and unions), kept in
+    ``cache`` keyed by the model file, data, limit and seed: collecting is the slow part of
+    the stages that fit a ranker, so a rerun (an interrupted one, or a new --lr) only refits."""
+    from ..segment import registry
+
+    key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
+           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
+    got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
+    if got is not None and got.get("key") == key:
+        log(f"{len(got['x'])} lines' measurements reused from {cache}")
+        return got["x"], got["iu"]
+    t0 = time.time()
+    with torch.inference_mode():
+        x, iu = collect(seg, data_dir, limit, random.Random(seed))
+    if not len(x):
+        raise ValueError(f"no caption lines found in {data_dir}")
+    x, iu = x.clone(), iu.clone()  # out of inference mode: autograd may save them
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    RunLog.checkpoint(cache, {"key": key, "x": x, "iu": iu})
+    log(f"{len(x)} lines' refined outputs measured in {data_dir} in {time.time() - t0:.0f}s")
+    return x, iu
 
 
 def iou_of(iu: torch.Tensor) -> torch.Tensor:
@@ -135,29 +160,13 @@ def train_iou_head(data_dir: Path, out_dir: Path, init: str, steps: int = 2000, 
     The measured targets are kept in OUT/targets.pt: collecting is the slow part, so a rerun
     with the same model, data, limit and seed (an interrupted one, or a new --lr) reuses them.
     """
-    from ..segment import TextSegmenter, registry
+    from ..segment import TextSegmenter
 
     seg = TextSegmenter(init, device, refine=True, score=False)
     if seg.kind != "text-sam":
         raise ValueError(f"--stage iou-head needs a text-SAM --init, not {seg.kind}")
     torch.manual_seed(seed)
-    key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
-           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
-    cache = out_dir / "targets.pt"
-    got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
-    if got is not None and got.get("key") == key:
-        x, iu = got["x"], got["iu"]
-        log(f"{len(x)} lines' measured IoUs reused from {cache}")
-    else:
-        t0 = time.time()
-        with torch.inference_mode():
-            x, iu = collect_iou_targets(seg, data_dir, limit, random.Random(seed))
-        if not len(x):
-            raise ValueError(f"no caption lines found in {data_dir}")
-        x, iu = x.clone(), iu.clone()  # out of inference mode: autograd may save them
-        out_dir.mkdir(parents=True, exist_ok=True)
-        RunLog.checkpoint(cache, {"key": key, "x": x, "iu": iu})
-        log(f"{len(x)} lines' refined-output IoUs from {data_dir} in {time.time() - t0:.0f}s")
+    x, iu = cached_lines(out_dir / "targets.pt", collect_iou_targets, seg, init, data_dir, limit, seed, log)
     for p in seg.sam.parameters():
         p.requires_grad_(False)
     (out_dir / "log.jsonl").unlink(missing_ok=True)  # each run fits afresh: its own log

@@ -21,8 +21,8 @@ import torch
 from torch.nn import functional as F
 
 from ..segment.refine import window_tensors
-from ..synth import list_frames, read_frame
-from . import RunLog, cosine_lr, detector_like_lines
+from . import RunLog, cosine_lr
+from .iouhead import run_frames
 
 CROP = 96  # training crop side, frame pixels
 
@@ -45,24 +45,16 @@ def collect_windows(seg, data_dir: Path, limit: int | None, rng: random.Random, 
     output is not the empty one: with a mask scorer choosing between them, the refiner must
     serve both, not only the one the IoU head mostly picks."""
     out: list[Window] = []
-    stems = list_frames(data_dir)[:limit]
-    for n, stem in enumerate(stems):
-        fr = read_frame(data_dir, stem)
-        metas = fr.meta["lines"]
-        if metas:
-            H, W = fr.label.shape
-            tl, logits, _iou, _stab, idx = seg._run(fr.image, detector_like_lines(metas, rng, W, H, jitter))
-            for i, t in enumerate(tl):
-                chosen = int(idx[i])
-                for k in ((1, 2) if outputs == "both" and chosen in (1, 2) else (chosen,)):
-                    vals, (x0, y0, x1, y1) = seg.pasted_logits(fr.image, logits[i, k], t)
-                    if not vals.size:
-                        continue
-                    ids = fr.line_ids[y0:y1, x0:x1]
-                    out.append(Window(np.ascontiguousarray(fr.image[y0:y1, x0:x1]), vals.astype(np.float16),
-                                      (ids == i + 1) & (fr.label[y0:y1, x0:x1] >= 1), (ids == 0) | (ids == i + 1)))
-        if progress:
-            progress(n + 1, len(stems))
+    for fr, _lines, tl, logits, _iou, _stab, idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
+        for i, t in enumerate(tl):
+            chosen = int(idx[i])
+            for k in ((1, 2) if outputs == "both" and chosen in (1, 2) else (chosen,)):
+                vals, (x0, y0, x1, y1) = seg.pasted_logits(fr.image, logits[i, k], t)
+                if not vals.size:
+                    continue
+                ids = fr.line_ids[y0:y1, x0:x1]
+                out.append(Window(np.ascontiguousarray(fr.image[y0:y1, x0:x1]), vals.astype(np.float16),
+                                  (ids == i + 1) & (fr.label[y0:y1, x0:x1] >= 1), (ids == 0) | (ids == i + 1)))
     return out
 
 

@@ -12,9 +12,7 @@ target's level J), plus a light MSE that keeps each output's prediction an IoU.
 """
 from __future__ import annotations
 
-import hashlib
 import random
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from torch.nn import functional as F
 from ..evaluate import line_truth
 from ..segment.scorer import MaskScorer, line_features
 from . import RunLog
-from .iouhead import run_frames
+from .iouhead import cached_lines, run_frames
 
 J = 0.9  # the fgIoU level at which a pixel of intersection trades against a pixel of union
 SHARP = 50.0  # predicted IoU difference -> logit of "output 1 is better" (median gap is ~0.02)
@@ -34,7 +32,7 @@ def collect_scorer_targets(seg, data_dir: Path, limit: int | None, rng: random.R
                            progress=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, N_FEATURES) features and (N, 2, 2) intersection and union of refined outputs 1 and 2."""
     xs, ys = [], []
-    for fr, lines, tl, logits, iou, stab in run_frames(seg, data_dir, limit, rng, jitter, progress):
+    for fr, lines, tl, logits, iou, stab, _idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
         for i, (ln, t) in enumerate(zip(lines, tl)):
             (v1, rect), (v2, _) = (seg.pasted_logits(fr.image, logits[i, k], t) for k in (1, 2))
             if not v1.size:
@@ -113,29 +111,13 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
     The measured lines are kept in OUT/scorer_targets.pt (collecting is the slow part), so a
     rerun with the same model, data, limit and seed reuses them.
     """
-    from ..segment import TextSegmenter, registry
+    from ..segment import TextSegmenter
     from ..segment.textsam import TextSamConfig, build_text_sam
 
     seg = TextSegmenter(init, device, refine=True, score=False)
     if seg.kind != "text-sam" or seg.refiner is None:
         raise ValueError("--stage scorer ranks refined masks: --init must be a text-SAM with an edge refiner")
-    key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
-           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
-    cache = out_dir / "scorer_targets.pt"
-    got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
-    if got is not None and got.get("key") == key:
-        x, iu = got["x"], got["iu"]
-        log(f"{len(x)} lines' measurements reused from {cache}")
-    else:
-        t0 = time.time()
-        with torch.inference_mode():
-            x, iu = collect_scorer_targets(seg, data_dir, limit, random.Random(seed))
-        if not len(x):
-            raise ValueError(f"no caption lines found in {data_dir}")
-        x, iu = x.clone(), iu.clone()  # out of inference mode: autograd may save them
-        out_dir.mkdir(parents=True, exist_ok=True)
-        RunLog.checkpoint(cache, {"key": key, "x": x, "iu": iu})
-        log(f"{len(x)} lines' refined outputs measured in {data_dir} in {time.time() - t0:.0f}s")
+    x, iu = cached_lines(out_dir / "scorer_targets.pt", collect_scorer_targets, seg, init, data_dir, limit, seed, log)
     # the same model with a scorer of this width; every other weight is the --init model's
     cfg = TextSamConfig.from_json(seg.sam.kseg_config.to_json())
     cfg.scorer, cfg.scorer_members = hidden, members
