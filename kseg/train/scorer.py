@@ -3,7 +3,7 @@
 The scorer (kseg/segment/scorer.py) predicts the IoU of the refined outputs 1 and 2 from
 measurements of the refined masks. This stage freezes the whole --init model, runs it over
 training frames exactly as `kseg segment` does (half the boxes jittered like a detector's),
-refines both outputs of every line, measures them and their true IoUs, and fits the MLP.
+refines both outputs of every line, measures them and their true IoUs, and fits the MLPs.
 
 The loss is what the choice needs. The score is fgIoU accumulated over all pixels, so a line
 matters in proportion to how much picking the wrong output costs there: a weighted logistic
