@@ -103,6 +103,19 @@ def line_truth(fr, i: int, box) -> tuple[tuple[slice, slice], np.ndarray, np.nda
     return win, (fr.line_ids[win] == i + 1) & (fr.label[win] >= 1) & ~others, others
 
 
+def line_iu(mask: np.ndarray, truth) -> list[float]:
+    """[intersection, union] of a whole-frame mask with a line's truth (:func:`line_truth`)."""
+    win, gt, others = truth
+    p = mask[win] & ~others
+    return [float((p & gt).sum()), float((p | gt).sum())]
+
+
+def fgiou_of_picks(iu: np.ndarray, pick) -> float:
+    """Accumulated fgIoU of (lines, outputs, 2) intersections and unions with one output picked per line."""
+    got = iu[np.arange(len(iu)), np.asarray(pick, int)]
+    return float(got[:, 0].sum() / got[:, 1].sum()) if got[:, 1].sum() else 1.0
+
+
 def oracle_fgiou(iu: np.ndarray) -> float:
     """The highest accumulated fgIoU any per-line choice of output reaches: (lines, outputs, 2).
 
@@ -115,9 +128,7 @@ def oracle_fgiou(iu: np.ndarray) -> float:
         return 1.0
     j = 0.0
     for _ in range(100):
-        pick = (iu[..., 0] - j * iu[..., 1]).argmax(axis=1)
-        got = iu[np.arange(len(iu)), pick]
-        new = got[:, 0].sum() / max(got[:, 1].sum(), 1.0)
+        new = fgiou_of_picks(iu, (iu[..., 0] - j * iu[..., 1]).argmax(axis=1))
         if new <= j + 1e-12:
             break
         j = new
@@ -161,10 +172,10 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
         det = Detector(device=device)
     accs: dict[str, dict[str, Acc]] = defaultdict(lambda: defaultdict(Acc))
     fixed = [defaultdict(Acc) for _ in range(3)]
-    head = Acc()  # the decoder's IoU head alone, before the mask scorer re-ranks
+    head_pick: list[int] = []  # the decoder's IoU head alone, before the mask scorer re-ranks
     pred_iou, true_iou = [], []
     per_frame = []  # (ranked, output 0, 1, 2) x (intersection, union) summed over each frame's lines
-    line_iu: list[list[tuple[int, int]]] = []  # every line's 3 outputs: (intersection, union)
+    lines_iu: list[list[tuple[int, int]]] = []  # every line's 3 outputs: (intersection, union)
     n_lines = 0
     t_model = 0.0
     stems = list_frames(Path(data_dir))[:limit]
@@ -196,9 +207,8 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
                 p = pm[win] & ~others
                 accs[name][style].add(p, g)
                 accs[name]["all"].add(p, g)
-            hp = masks[int(seg.decoder_choice[i])][win] & ~others
-            head.add(hp, g)
-            line_iu.append([])
+            head_pick.append(int(seg.decoder_choice[i]))
+            lines_iu.append([])
             for k in range(3):
                 p = masks[k][win] & ~others
                 fixed[k]["all"].add(p, g)
@@ -206,7 +216,7 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
                 uni = (p | g).sum()
                 pred_iou.append(ious[k])
                 true_iou.append(inter / uni if uni else 1.0)
-                line_iu[-1].append((int(inter), int(uni)))
+                lines_iu[-1].append((int(inter), int(uni)))
                 fsum[1 + k] += (inter, uni)
                 if k == chosen:
                     fsum[0] += (inter, uni)
@@ -216,15 +226,16 @@ def evaluate_sam(data_dir: Path, model: str | None = None, device: str = "cpu", 
             progress(n + 1, len(stems))
     rows = {name: {s: a.row() for s, a in sorted(d.items())} for name, d in accs.items()}
     pf = np.array(per_frame).reshape(-1, 4, 2)
+    iu = np.array(lines_iu, np.float64).reshape(-1, 3, 2)
     best_fixed = int(np.argmax([fixed[k]["all"].row()["fgIoU"] for k in range(3)])) if n_lines else 0
     return {
         "dataset": str(data_dir), "model": seg.name, "frames": len(stems), "lines": n_lines,
         "refiner": seg.refiner is not None, "scorer": seg.scorer is not None,
         "rows": rows,
         "iou_head": {"ranked": rows.get("text-sam", {}).get("all", {}).get("fgIoU", 0.0),
-                     "head_only": head.row()["fgIoU"],
+                     "head_only": fgiou_of_picks(iu, head_pick),
                      **{f"fixed_{k}": fixed[k]["all"].row()["fgIoU"] for k in range(3)},
-                     "oracle": oracle_fgiou(np.array(line_iu, np.float64).reshape(-1, 3, 2)),
+                     "oracle": oracle_fgiou(iu),
                      "spearman": _spearman(np.array(pred_iou), np.array(true_iou)),
                      "best_fixed": best_fixed},
         # 95% bootstrap intervals over frames: the model's fgIoU, and ranking's lead over the best fixed index

@@ -161,16 +161,14 @@ class TextSegmenter:
         # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)
-        self._memo = {}
-        self.scored = {}
-        if self.scorer is not None and logits.shape[1] == 3:
-            self.decoder_choice = idx.clone()
-            self._avoid_plates(logits, boxes, tl, iou, self.decoder_choice)
+        self._avoid_plates(logits, boxes, tl, iou, idx)
+        self.decoder_choice = idx.clone()
+        self._memo, self.scored = {}, {}
+        if self.scorer is not None:
+            # the plate rule never picks the empty output nor leaves it, so the same lines are
+            # re-ranked whether it ran first or not; it runs again on the scorer's picks
             self._rescore(image, lines, tl, logits, iou, stab, idx)
             self._avoid_plates(logits, boxes, tl, iou, idx)
-        else:
-            self._avoid_plates(logits, boxes, tl, iou, idx)
-            self.decoder_choice = idx.clone()
         return tl, logits, iou, stab, idx
 
     def _rescore(self, image, lines, tl, logits, iou, stab, idx) -> None:
@@ -230,13 +228,17 @@ class TextSegmenter:
             self.timings["refine"] = self.timings.get("refine", 0.0) + time.perf_counter() - t0
         return vals, (x0, y0, x1, y1)
 
+    def frame_mask(self, shape: tuple[int, ...], vals: np.ndarray, rect) -> np.ndarray:
+        """Pasted logits on their rectangle -> the bool mask over the whole frame."""
+        x0, y0, x1, y1 = rect
+        full = np.zeros(shape[:2], bool)
+        full[y0:y1, x0:x1] = vals > self.threshold
+        return full
+
     def _paste(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile, key=None) -> np.ndarray:
         """The mask on the frame; ``key`` (line, output) reuses what the last run already refined."""
         got = self._memo.get(key) if key is not None else None
-        vals, (x0, y0, x1, y1) = got if got is not None else self.pasted_logits(image, logit, t)
-        full = np.zeros(image.shape[:2], bool)
-        full[y0:y1, x0:x1] = vals > self.threshold
-        return full
+        return self.frame_mask(image.shape, *(got if got is not None else self.pasted_logits(image, logit, t)))
 
     def segment(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
         if not lines:

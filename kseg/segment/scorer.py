@@ -23,6 +23,7 @@ from torch import nn
 
 PER_OUTPUT = 6  # area / box, uncertain band / area, mean |logit| in it, edge gradient, IoU, stability
 N_FEATURES = 3 * PER_OUTPUT + 1  # outputs 1 and 2, their difference, and the two masks' overlap
+IOU_AT = 4  # where the decoder head's IoU sits among an output's features
 BAND = 3.0  # |logit| below this is the uncertain band
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate import line_truth
+from ..evaluate import fgiou_of_picks, line_iu, line_truth
 from ..synth import list_frames, read_frame
 from . import RunLog, detector_like_lines
 
@@ -54,13 +54,9 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
             tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
             feats.clear()
             for i, t in enumerate(tl):
-                win, gt, others = line_truth(fr, i, fr.meta["lines"][i]["box"])
-                row = []
-                for k in range(logits.shape[1]):
-                    m = seg._paste(fr.image, logits[i, k], t)[win] & ~others
-                    row.append([float((m & gt).sum()), float((m | gt).sum())])
+                truth = line_truth(fr, i, fr.meta["lines"][i]["box"])
                 xs.append(tokens[i])
-                ys.append(row)
+                ys.append([line_iu(seg._paste(fr.image, logits[i, k], t), truth) for k in range(logits.shape[1])])
     finally:
         hook.remove()
     if not xs:
@@ -100,8 +96,7 @@ def iou_of(iu: torch.Tensor) -> torch.Tensor:
 
 def _ranked_iou(pred: torch.Tensor, iu: torch.Tensor) -> float:
     """Accumulated fgIoU of the outputs the head would pick, as `kseg eval` scores it."""
-    picked = iu.gather(1, pred.argmax(1)[:, None, None].expand(-1, 1, 2))[:, 0]
-    return float(picked[:, 0].sum() / picked[:, 1].sum().clamp(min=1))
+    return fgiou_of_picks(iu.detach().cpu().double().numpy(), pred.argmax(1).cpu().numpy())
 
 
 def fit_iou_head(head: torch.nn.Module, x: torch.Tensor, iu: torch.Tensor, steps: int = 2000, lr: float = 1e-3,

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..evaluate import line_truth
-from ..segment.scorer import MaskScorer, line_features
+from ..evaluate import fgiou_of_picks, line_iu, line_truth
+from ..segment.scorer import IOU_AT, PER_OUTPUT, MaskScorer, line_features
 from . import RunLog
 from .iouhead import cached_lines, run_frames
 
@@ -39,14 +39,8 @@ def collect_scorer_targets(seg, data_dir: Path, limit: int | None, rng: random.R
                 continue
             x0, y0, x1, y1 = rect
             xs.append(line_features(fr.image[y0:y1, x0:x1], v1, v2, ln.box, iou[i].tolist(), stab[i].tolist()))
-            win, gt, others = line_truth(fr, i, fr.meta["lines"][i]["box"])
-            row = []
-            for v in (v1, v2):
-                full = np.zeros(fr.label.shape, bool)
-                full[y0:y1, x0:x1] = v > seg.threshold
-                p = full[win] & ~others
-                row.append([float((p & gt).sum()), float((p | gt).sum())])
-            ys.append(row)
+            truth = line_truth(fr, i, fr.meta["lines"][i]["box"])
+            ys.append([line_iu(seg.frame_mask(fr.image.shape, v, rect), truth) for v in (v1, v2)])
     if not xs:
         return torch.zeros(0), torch.zeros(0)
     return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.float32)
@@ -54,8 +48,7 @@ def collect_scorer_targets(seg, data_dir: Path, limit: int | None, rng: random.R
 
 def picked_fgiou(q: torch.Tensor, iu: torch.Tensor) -> float:
     """Accumulated fgIoU when each line keeps the output with the higher prediction."""
-    p = iu.gather(1, (q[:, 1] >= q[:, 0]).long()[:, None, None].expand(-1, 1, 2))[:, 0]
-    return float(p[:, 0].sum() / p[:, 1].sum().clamp(min=1))
+    return fgiou_of_picks(iu.detach().double().numpy(), (q[:, 1] >= q[:, 0]).long().numpy())
 
 
 def fit_scorer(scorer: MaskScorer, x: torch.Tensor, iu: torch.Tensor, steps: int = 500, lr: float = 1e-2,
@@ -71,7 +64,7 @@ def fit_scorer(scorer: MaskScorer, x: torch.Tensor, iu: torch.Tensor, steps: int
     gain = (iu[:, 0, 0] - J * iu[:, 0, 1]) - (iu[:, 1, 0] - J * iu[:, 1, 1])  # > 0: output 1 is better
     w = gain.abs() / gain.abs().mean().clamp(min=1e-6)
     better1 = (gain > 0).float()
-    before = picked_fgiou(torch.stack([x[:, 4], x[:, 10]], 1), iu)  # the decoder head's IoUs, 1 vs 2
+    before = picked_fgiou(x[:, [IOU_AT, PER_OUTPUT + IOU_AT]], iu)  # the decoder head's IoUs, 1 vs 2
     n = len(scorer.members)
     scorer.train()
     for k, net in enumerate(scorer.members):
@@ -98,7 +91,7 @@ def fit_scorer(scorer: MaskScorer, x: torch.Tensor, iu: torch.Tensor, steps: int
         p.requires_grad_(False)
     with torch.no_grad():
         after = picked_fgiou(scorer(x), iu)
-    fixed2 = float(iu[:, 1, 0].sum() / iu[:, 1, 1].sum().clamp(min=1))
+    fixed2 = fgiou_of_picks(iu.double().numpy(), np.ones(len(iu), int))
     return {"fit_head": before, "fit_scorer": after, "fit_output2": fixed2}
 
 
