@@ -488,7 +488,9 @@ def synth(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="A `kseg synth` training dataset.")],
+    data: Annotated[Path, typer.Argument(help="A `kseg synth` training dataset; for --stage sam also an "
+                                         "items pack (python -m kseg.train.pack: the lines alone, small "
+                                         "enough to carry to a GPU machine).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), "
                                       "log.jsonl, and the exported model.safetensors.")] = Path("runs/text-sam"),
     steps: Annotated[int | None, typer.Option("--steps", help="Total optimiser steps; default 3000 "
@@ -497,7 +499,15 @@ def train(
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
                                              "default 2e-3 for text-sam (1e-3 for --stage iou-head, 1e-2 for --stage scorer), 1e-4 for official archs.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames (of an "
+                                              "items pack: the first N items).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="--stage sam: threads cutting the next "
+                                         "batches while the model trains (a GPU waits for them "
+                                         "otherwise); 0 cuts them in line.", min=0)] = 0,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="--stage sam: stop after this much "
+                                                  "training time; the cosine follows time and --steps "
+                                                  "is ignored (a GPU lease of fixed length).",
+                                                  min=0.1)] = None,
     arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
         "--arch", help="text-sam (train kseg's own model) or an official SAM to fine-tune (needs --init).")] = "text-sam",
     iou_weight: Annotated[float, typer.Option("--iou-weight", help="Weight of the IoU-head MSE "
@@ -549,8 +559,6 @@ def train(
     import torch
 
     from kseg.segment import pick_device
-    from kseg.segment.registry import save_text_sam
-    from kseg.segment.textsam import TextSamConfig, build_text_sam
     from kseg.train import train as run
 
     if threads:
@@ -604,16 +612,13 @@ def train(
             else:
                 ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
                          device=str(dev), limit=limit, init=init, log=log, progress=progress,
-                         iou_weight=iou_weight)
+                         iou_weight=iou_weight, workers=workers, minutes=minutes)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)
-    state = torch.load(ck, map_location="cpu", weights_only=True)
-    sam = build_text_sam(TextSamConfig.from_json(state["config"]))
-    sam.load_state_dict(state["model"])
-    dest = out / "model.safetensors"
-    save_text_sam(sam, dest, {"steps": str(state["step"]), "data": str(data), "seed": str(seed), "stage": stage})
-    typer.echo(str(dest))
+    from kseg.train import export
+
+    typer.echo(str(export(ck, out / "model.safetensors", {"data": str(data), "seed": str(seed), "stage": stage})))
 
 
 @app.command("eval")

@@ -47,15 +47,9 @@ def _lines(data: Path, stem: str = "train_000000"):
 
 
 def _export_text_sam(ck: Path, dest: Path) -> Path:
-    """What `kseg train` does after training (kseg/cli.py)."""
-    from kseg.segment.registry import save_text_sam
-    from kseg.segment.textsam import build_text_sam
+    from kseg.train import export
 
-    state = torch.load(ck, map_location="cpu", weights_only=True)
-    sam = build_text_sam(TextSamConfig.from_json(state["config"]))
-    sam.load_state_dict(state["model"])
-    save_text_sam(sam, dest, {"steps": str(state["step"])})
-    return dest
+    return export(ck, dest)
 
 
 # ------------------------------------------------------------------------------------ text-SAM
@@ -95,6 +89,132 @@ def test_text_sam_resumes_from_checkpoint(frames, tmp_path):
     assert any("resumed" in m and "at step 10" in m for m in msgs), msgs
     assert [r["step"] for r in _log(out)] == list(range(1, 13))
     assert torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)["step"] == 12
+
+
+def test_decoder_runs_the_prompts_of_many_canvases_in_one_call():
+    from kseg.segment.textsam import STRIDE, build_text_sam, decode
+
+    torch.manual_seed(0)
+    sam = build_text_sam(TINY).eval()
+    emb = torch.randn(2, TINY.dim, 24, 64)
+    boxes = torch.tensor([[10.0, 20, 200, 70], [30, 10, 150, 80], [5, 5, 250, 90]])
+    of = torch.tensor([0, 1, 1])
+    with torch.no_grad():
+        one = [decode(sam, emb[i:i + 1], (96, 256), STRIDE, boxes=boxes[j:j + 1]) for j, i in enumerate(of.tolist())]
+        many = decode(sam, emb[of], (96, 256), STRIDE, boxes=boxes)
+        for j, (logits, iou) in enumerate(one):
+            assert torch.allclose(many[0][j:j + 1], logits, atol=1e-4)
+            assert torch.allclose(many[1][j:j + 1], iou, atol=1e-5)
+        with pytest.raises(ValueError, match="2 embeddings for 3 prompts"):
+            decode(sam, emb, (96, 256), STRIDE, boxes=boxes)
+
+
+class _Script:
+    """A random.Random stand-in that returns scripted draws (which canvas gets which round)."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def random(self):
+        return self.draws.pop(0)
+
+
+def test_batch_loss_is_the_mean_of_the_canvases_losses(frames):
+    """One decoder call for a whole batch trains exactly as one call per canvas did: canvas 0
+    is prompted by a click, canvas 1 gets a corrective round, canvas 2 neither."""
+    from kseg.segment.textsam import STRIDE, build_text_sam, decode, normalize
+    from kseg.train import batch_loss, load_items, make_batch
+
+    import random
+
+    torch.manual_seed(0)
+    sam = build_text_sam(TINY).eval()
+    imgs, tg, fl, boxes = make_batch(load_items(frames, 3), random.Random(1), 3, TINY.tile_h, 256)
+    B, k = boxes.shape[:2]
+    H, W = imgs.shape[-2:]
+    with torch.no_grad():
+        emb = sam.image_encoder(normalize(sam, imgs))
+
+    def run_on(rows):
+        def run(sel, bx, pts, mask_input):
+            logits, iou = decode(sam, emb[rows[sel]], (H, W), STRIDE, boxes=bx, points=pts, mask_input=mask_input)
+            return logits, logits, iou
+        return run
+
+    click, fix = [0.05, 0.5, 0.5], [0.5, 0.1, 0.5]
+    canvas = [b for b in range(B) for _ in range(k)]
+    with torch.no_grad():
+        together = batch_loss(run_on(torch.tensor(canvas)), boxes.flatten(0, 1), tg.flatten(0, 1),
+                              fl.flatten(0, 1), canvas, _Script(click + fix), torch.Generator().manual_seed(3))
+        gen = torch.Generator().manual_seed(3)
+        alone = [batch_loss(run_on(torch.full((k,), b)), boxes[b], tg[b], fl[b], [0] * k,
+                            _Script([click[b], fix[b]]), gen) for b in range(B)]
+    for i in range(3):
+        assert together[i].item() == pytest.approx(np.mean([a[i].item() for a in alone]), rel=1e-4, abs=1e-5)
+
+
+def test_batches_do_not_depend_on_workers_and_a_resumed_run_continues_exactly(frames, tmp_path):
+    kw = dict(steps=6, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
+    train(frames, tmp_path / "a", **kw)
+    train(frames, tmp_path / "b", workers=2, **kw)
+
+    def interrupt(step, steps, rec):
+        if step == 4:
+            raise KeyboardInterrupt  # after the checkpoint at step 3
+
+    with pytest.raises(KeyboardInterrupt):
+        train(frames, tmp_path / "c", ckpt_every=3, progress=interrupt, **kw)
+    assert torch.load(tmp_path / "c" / "ckpt.pt", weights_only=True)["step"] == 3
+    train(frames, tmp_path / "c", ckpt_every=3, **kw)
+    a, b, c = (_log(tmp_path / x) for x in "abc")
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
+    assert [r["loss"] for r in c[:3] + c[4:]] == [r["loss"] for r in a]
+    final = [torch.load(tmp_path / x / "ckpt.pt", weights_only=True)["model"] for x in "abc"]
+    for other in final[1:]:
+        assert all(torch.equal(final[0][n], other[n]) for n in final[0])
+
+
+def test_minutes_end_the_run_on_time_and_keep_a_checkpoint(frames, tmp_path):
+    out = tmp_path / "run"
+    ck = train(frames, out, steps=10, batch=1, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET, minutes=0.03)
+    recs = _log(out)
+    state = torch.load(ck, weights_only=True)
+    assert recs and state["step"] == recs[-1]["step"] == len(recs)
+    assert state["seconds"] >= 1.8 and state["seconds"] < 30
+    assert recs[0]["lr"] < 1e-2 / 100  # a time budget warms up over 200 steps, whatever --steps says
+
+
+def test_items_pack_round_trips_and_trains(frames, tmp_path):
+    from kseg.train import load_items
+    from kseg.train.pack import main as pack_main, read_pack
+
+    items = load_items(frames)
+    dest = tmp_path / "items.npz"
+    pack_main([str(frames), "-o", str(dest), "--quality", "95"])
+    back = read_pack(dest)
+    assert len(back) == len(items)
+    for a, b in zip(items, back):
+        assert a.box == pytest.approx(b.box)
+        assert np.array_equal(a.target, b.target) and np.array_equal(a.fill, b.fill)
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 4
+    assert len(read_pack(dest, limit=2)) == 2
+    r = CliRunner().invoke(app, ["train", str(dest), "-o", str(tmp_path / "run"), "--steps", "2", "--batch", "1",
+                                 "--device", "cpu", "--threads", "1", "--workers", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert len(_log(tmp_path / "run")) == 2
+
+
+def test_a_file_that_is_not_a_pack_is_one_clear_error(tmp_path):
+    bad = tmp_path / "frame.npz"
+    bad.write_bytes(b"not a zip at all")
+    r = CliRunner().invoke(app, ["train", str(bad), "-o", str(tmp_path / "run"), "--steps", "2", "-q"])
+    assert r.exit_code == 1
+    assert "not a kseg items pack" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    with pytest.raises(SystemExit):
+        from kseg.train.pack import main as pack_main
+        pack_main([str(tmp_path), "-o", str(tmp_path / "x.zip")])
 
 
 # ------------------------------------------------------------------------------- official SAM
@@ -201,7 +321,7 @@ def test_cli_official_arch_runs(frames, tmp_path, tiny_vit_b):
 # ------------------------------------------------------------------------ edge refiner stage
 
 def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_path):
-    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=TINY, max_w=256, log=QUIET)
     init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
     out = tmp_path / "ref"
     args = ["train", str(frames), "--stage", "refiner", "--init", str(init), "-o", str(out),
@@ -333,7 +453,7 @@ def test_iou_head_stage_fits_refined_ious_and_changes_nothing_else(frames, tmp_p
     from kseg.train.iouhead import collect_iou_targets, iou_of, train_iou_head
     import random
 
-    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=TINY, max_w=256, log=QUIET)
     init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
     # the targets: intersection and union of every output, one row per line, on the token the head reads
     seg = TextSegmenter(model=str(init), device="cpu")
@@ -405,7 +525,7 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     from kseg.segment.scorer import N_FEATURES
     from kseg.train.scorer import collect_scorer_targets, train_scorer
 
-    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=1e-2, seed=0, cfg=replace(TINY, refiner=8),
+    ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=replace(TINY, refiner=8),
                max_w=256, log=QUIET)
     init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
     seg = TextSegmenter(model=str(init), device="cpu")

@@ -152,12 +152,28 @@ def set_canvas(sam: Sam, h: int, w: int, stride: int) -> None:
 def decode(sam: Sam, emb: torch.Tensor, canvas_hw: tuple[int, int], stride: int,
            boxes: torch.Tensor | None = None, points: tuple[torch.Tensor, torch.Tensor] | None = None,
            mask_input: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batched decoder call: N prompts on one embedding -> (N,3,h',w') logits, (N,3) IoU.
+    """One batched decoder call: N prompts on one embedding (or on N, see `run_decoder`)
+    -> (N,3,h',w') logits, (N,3) IoU.
 
     The same call `SamPredictor.predict_torch` makes, without its 1024-square resizing.
     """
     set_canvas(sam, canvas_hw[0], canvas_hw[1], stride)
     sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+    return run_decoder(sam, emb, sparse, dense)
+
+
+def run_decoder(sam: Sam, emb: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor):
+    """SAM's mask decoder on (1,C,h,w), or on one embedding per prompt (N,C,h,w).
+
+    segment_anything's decoder repeats a single image embedding for every prompt and adds the
+    dense prompt embedding to it. Training decodes the prompts of a whole batch of canvases in
+    one call (on a GPU, one call per canvas left it launch-bound): a zero image plus each
+    prompt's own embedding in the dense term is the same sum, with no copy of its code.
+    """
+    if emb.shape[0] != 1:
+        if emb.shape[0] != sparse.shape[0]:
+            raise ValueError(f"{emb.shape[0]} embeddings for {sparse.shape[0]} prompts")
+        emb, dense = emb.new_zeros((1,) + emb.shape[1:]), dense + emb
     return sam.mask_decoder(image_embeddings=emb, image_pe=sam.prompt_encoder.get_dense_pe(),
                             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                             multimask_output=True)

@@ -6,7 +6,8 @@
   two lines merged), some point prompts, and a second, corrective round with a
   click in the error region and the previous logits as mask input, as the SAM
   paper simulates interactive annotation;
-- resumable checkpoints (model, optimiser, step, RNG) and a JSON-lines log.
+- resumable checkpoints (model, optimiser, step; each step's random streams derive from the seed
+  and the step) and a JSON-lines log.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import math
 import os
 import random
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,20 +55,27 @@ def _patch(fr, box, lids, ctx: float = 1.2):
                 (x0 - px0, y0 - py0, x1 - px0, y1 - py0))
 
 
-def load_items(data_dir: Path, limit: int | None = None, rng: random.Random | None = None) -> list[Item]:
+def load_items(data_dir: Path, limit: int | None = None, rng: random.Random | None = None,
+               ctx: float = 1.2) -> list[Item]:
+    """Every line of the first ``limit`` frames of a `kseg synth` folder, plus merged pairs and an
+    empty box per frame; or, for an items pack file (`kseg.train.pack`), its first ``limit`` items."""
+    if Path(data_dir).is_file():
+        from .pack import read_pack
+
+        return read_pack(Path(data_dir), limit)
     rng = rng or random.Random(0)
     items: list[Item] = []
     for stem in list_frames(data_dir)[:limit]:
         fr = read_frame(data_dir, stem)
         lines = fr.meta["lines"]
         for i, ln in enumerate(lines):
-            items.append(_patch(fr, ln["box"], [i + 1]))
+            items.append(_patch(fr, ln["box"], [i + 1], ctx))
         # merged neighbours: what a detector gives when it joins two subtitle lines
         for i in range(len(lines) - 1):
             a, b = lines[i], lines[i + 1]
             if a["caption"] == b["caption"]:
                 box = [min(a["box"][0], b["box"][0]), a["box"][1], max(a["box"][2], b["box"][2]), b["box"][3]]
-                items.append(_patch(fr, box, [i + 1, i + 2]))
+                items.append(_patch(fr, box, [i + 1, i + 2], ctx))
         # a caption-sized box on background only: the answer is "nothing"
         H, W = fr.label.shape
         bh = int(H * rng.uniform(0.04, 0.08))
@@ -73,7 +83,7 @@ def load_items(data_dir: Path, limit: int | None = None, rng: random.Random | No
         if bw < W - 2:
             x, y = rng.randrange(0, W - bw), rng.randrange(0, H - bh)
             if not fr.label[max(0, y - bh):y + 2 * bh, max(0, x - bh):x + bw + bh].any():
-                items.append(_patch(fr, (x, y, x + bw, y + bh), [255]))
+                items.append(_patch(fr, (x, y, x + bw, y + bh), [255], ctx))
     return items
 
 
@@ -200,46 +210,69 @@ def cosine_lr(step: int, steps: int, warm: int) -> float:
     return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps))))
 
 
-def canvas_loss(run, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor, rng: random.Random,
-                gen: torch.Generator, map_boxes=None, map_coords=None, iou_weight: float = 1.0):
-    """SAM's loss for the k prompts of one canvas -> (loss, IoU of the best output, IoU of the ranked one).
+def _click_on(fill: torch.Tensor, gen: torch.Generator) -> tuple[list[float], int]:
+    """A random click on a line's fill (SAM's point prompt), or SAM's "not a point" if it has none."""
+    idx = fill.flatten().nonzero()
+    if len(idx) == 0:
+        return [0.0, 0.0], -1
+    y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), fill.shape[-1])
+    return [x + 0.5, y + 0.5], 1
 
-    ``run(boxes, points, mask_input)`` returns (logits to feed back as mask input, logits at canvas
-    resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to the model's
-    input frame (identity for text-SAM, SamPredictor's resize for an official ViT). ``iou_weight``
-    scales the IoU-head MSE (SAM uses 1); raising it in a late phase teaches the head to rank
-    the outputs once the masks themselves are good.
+
+def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor, canvas: list[int],
+               rng: random.Random, gen: torch.Generator, map_boxes=None, map_coords=None,
+               iou_weight: float = 1.0):
+    """SAM's loss for the N prompts of a batch of canvases -> (loss, IoU of the best outputs, IoU of
+    the ranked ones), the two IoUs as tensors (no sync with the device).
+
+    ``canvas[j]`` is prompt j's canvas; every canvas holds as many prompts, so the mean over
+    prompts is the mean of per-canvas losses. Per canvas, as SAM simulates annotation: 10% are
+    prompted by a click on the text instead of a box, and 20% get a corrective round (a click in
+    the error region, the previous logits as mask input). ``decode_fn(sel, boxes, points,
+    mask_input)`` decodes prompts ``sel`` and returns (logits to feed back as mask input, logits
+    at canvas resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to
+    the model's input frame (identity for text-SAM, SamPredictor's resize for an official ViT).
+    ``iou_weight`` scales the IoU-head MSE (SAM uses 1); raising it in a late phase teaches the
+    head to rank the outputs once the masks themselves are good.
     """
     ident = lambda t: t  # noqa: E731
     map_boxes, map_coords = map_boxes or ident, map_coords or ident
     dev = target.device
-    W = target.shape[-1]
-    pts, bx = None, map_boxes(boxes)
-    if rng.random() < 0.1:  # a click on the text instead of a box
-        coords, labels = [], []
-        for j in range(boxes.shape[0]):
-            idx = fill[j].flatten().nonzero()
-            if len(idx):
-                y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), W)
-                coords.append([x + 0.5, y + 0.5]); labels.append(1)
-            else:
-                coords.append([0.0, 0.0]); labels.append(-1)
-        pts = (map_coords(torch.tensor(coords, device=dev))[:, None], torch.tensor(labels, device=dev)[:, None])
-        bx = None
-    feedback, logits, iou_pred = run(bx, pts, None)
+    n_canvas = max(canvas) + 1
+    click_c = [rng.random() < 0.1 for _ in range(n_canvas)]
+    fix_c = [rng.random() < 0.2 for _ in range(n_canvas)]
+    boxed = [j for j, c in enumerate(canvas) if not click_c[c]]
+    clicked = [j for j, c in enumerate(canvas) if click_c[c]]
+    parts = []
+    if boxed:
+        sel = torch.tensor(boxed, device=dev)
+        parts.append(decode_fn(sel, map_boxes(boxes[sel]), None, None))
+    if clicked:
+        pts = [_click_on(fill[j], gen) for j in clicked]
+        coords = map_coords(torch.tensor([p for p, _ in pts], device=dev))[:, None]
+        labels = torch.tensor([lab for _, lab in pts], device=dev)[:, None]
+        parts.append(decode_fn(torch.tensor(clicked, device=dev), None, (coords, labels), None))
+    if clicked and boxed:  # back to prompt order
+        inv = torch.argsort(torch.tensor(boxed + clicked, device=dev))
+        feedback, logits, iou_pred = (torch.cat([p[i] for p in parts])[inv] for i in range(3))
+    else:
+        feedback, logits, iou_pred = parts[0]
     ml = mask_losses(logits, target)
     best = ml.argmin(dim=1)
-    loss = ml.gather(1, best[:, None]).mean()
-    tiou = true_iou(logits.detach(), target)
-    loss = loss + iou_weight * F.mse_loss(iou_pred, tiou)
     ar = torch.arange(len(best), device=dev)
-    if rng.random() < 0.2:  # corrective round: a click in the error, the previous logits as mask input
-        coords, labels = corrective_points(logits.detach()[ar, best].cpu(), target.cpu(), gen)
-        _, logits2, iou2 = run(map_boxes(boxes), (map_coords(coords.to(dev)), labels.to(dev)),
-                               feedback.detach()[ar, best][:, None])
-        ml2 = mask_losses(logits2, target)
-        loss = loss + ml2.min(dim=1).values.mean() + iou_weight * F.mse_loss(iou2, true_iou(logits2.detach(), target))
-    return loss, tiou[ar, best].mean().item(), tiou[ar, iou_pred.argmax(1)].mean().item()
+    tiou = true_iou(logits.detach(), target)
+    loss = ml[ar, best].mean() + iou_weight * F.mse_loss(iou_pred, tiou)
+    fixed = [j for j, c in enumerate(canvas) if fix_c[c]]
+    if fixed:
+        sel = torch.tensor(fixed, device=dev)
+        coords, labels = corrective_points(logits.detach()[sel, best[sel]].cpu(), target[sel].cpu(), gen)
+        _, logits2, iou2 = decode_fn(sel, map_boxes(boxes[sel]), (map_coords(coords.to(dev)), labels.to(dev)),
+                                     feedback.detach()[sel, best[sel]][:, None])
+        t2 = target[sel]
+        loss2 = mask_losses(logits2, t2).min(dim=1).values.mean() + iou_weight * F.mse_loss(
+            iou2, true_iou(logits2.detach(), t2))
+        loss = loss + loss2 * (sum(fix_c) / n_canvas)  # canvases without the round add nothing
+    return loss, tiou[ar, best].mean(), tiou[ar, iou_pred.argmax(1)].mean()
 
 
 class RunLog:
@@ -270,20 +303,28 @@ class RunLog:
         self.f.close()
 
 
+def step_rngs(seed: int, step: int) -> tuple[random.Random, random.Random, torch.Generator]:
+    """The batch's, the prompts' and the clicks' random streams of one step: a function of (seed,
+    step) alone, so batches can be cut ahead in threads and a resumed run continues exactly."""
+    return (random.Random(f"{seed}:{step}:batch"), random.Random(f"{seed}:{step}:prompts"),
+            torch.Generator().manual_seed(seed * 1_000_003 + step))
+
+
 def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
           seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
           limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
-          progress=None, iou_weight: float = 1.0) -> Path:
+          progress=None, iou_weight: float = 1.0, workers: int = 0, minutes: float | None = None) -> Path:
     """Train (or resume) text-SAM; returns the path of the final checkpoint.
 
-    ``progress(step, steps, record)`` is called after every step when given (the CLI draws a
-    rich bar with it); otherwise every 20th record goes to ``log``.
+    ``data_dir`` is a `kseg synth` folder or an items pack (`kseg.train.pack`). ``progress(step,
+    steps, record)`` is called after every step when given (the CLI draws a rich bar with it);
+    otherwise every 20th record goes to ``log``. ``workers`` threads cut the next batches while the
+    model trains (on a GPU the cutting is the bottleneck). ``minutes`` ends the run after that much
+    training time, the cosine following elapsed time instead of ``steps`` (a lent GPU's fixed lease).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
-    rng = random.Random(seed)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     dev = torch.device(device)
     init_sd = ck = None
     if ckpt_path.exists():
@@ -299,13 +340,11 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     cfg = cfg or TextSamConfig()
     sam = build_text_sam(cfg).to(dev)
     opt = torch.optim.AdamW(sam.parameters(), lr=lr, weight_decay=1e-4)
-    start = 0
+    start, spent = 0, 0.0
     if ck is not None:
         sam.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        start = int(ck["step"])
-        rng = random.Random(seed + start)
-        gen.manual_seed(seed + start)
+        start, spent = int(ck["step"]), float(ck.get("seconds", 0.0))
         log(f"resumed from {ckpt_path} at step {start}")
     elif init_sd is not None:
         sam.load_state_dict(init_sd)
@@ -315,39 +354,85 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     log(f"{len(items)} training items from {data_dir} in {time.time() - t_load:.0f}s")
     if not items:
         raise ValueError(f"no caption lines found in {data_dir}")
-    warm = min(200, steps // 10 + 1)
+    budget = minutes * 60.0 if minutes else None
+    warm = 200 if budget else min(200, steps // 10 + 1)
+    end = 1 << 62 if budget else steps
+
+    def factor(step: int) -> float:
+        if not budget:
+            return cosine_lr(step, steps, warm)
+        frac = min(1.0, (spent + time.time() - t0) / budget)
+        return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    def cut(step: int):
+        return make_batch(items, step_rngs(seed, step)[0], batch, cfg.tile_h, max_w)
+
+    pool = ThreadPoolExecutor(workers) if workers else None
+    ahead: deque = deque()
+
+    def next_batch(step: int):
+        if pool is None:
+            return cut(step)
+        while len(ahead) < 2 * workers:
+            ahead.append(pool.submit(cut, step + len(ahead)))
+        return ahead.popleft().result()
+
+    def save(step: int) -> None:
+        RunLog.checkpoint(ckpt_path, {"model": sam.state_dict(), "opt": opt.state_dict(), "step": step,
+                                      "config": cfg.to_json(), "seconds": spent + time.time() - t0})
+
     runlog = RunLog(out_dir, log, progress)
     sam.train()
+    done = start
+    t0 = time.time()
     try:
-        for step in range(start, steps):
+        for step in range(start, end):
+            if budget and spent + time.time() - t0 >= budget:
+                break
+            f = factor(step)
             for g in opt.param_groups:
-                g["lr"] = lr * cosine_lr(step, steps, warm)
-            imgs, tg, fl, boxes = make_batch(items, rng, batch, cfg.tile_h, max_w)
+                g["lr"] = lr * f
+            _, rng, gen = step_rngs(seed, step)
+            imgs, tg, fl, boxes = next_batch(step)
+            B, k = boxes.shape[:2]
+            H, W = imgs.shape[-2:]
             imgs, tg, boxes = imgs.to(dev), tg.to(dev), boxes.to(dev)
             emb = sam.image_encoder(normalize(sam, imgs))
-            H, W = imgs.shape[-2:]
-            total = torch.zeros((), device=dev)
-            best_ious, ranked_ious = [], []
-            for b in range(imgs.shape[0]):
-                def run(bx, pts, mask_input, b=b):
-                    logits, iou = decode(sam, emb[b:b + 1], (H, W), STRIDE, boxes=bx, points=pts,
-                                         mask_input=mask_input)
-                    return logits, logits, iou  # stride 4: the logits are already at canvas resolution
+            canvas = [b for b in range(B) for _ in range(k)]
+            of = torch.tensor(canvas, device=dev)
 
-                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen, iou_weight=iou_weight)
-                total = total + loss / imgs.shape[0]
-                best_ious.append(ib)
-                ranked_ious.append(ir)
+            def run(sel, bx, pts, mask_input):
+                logits, iou = decode(sam, emb[of[sel]], (H, W), STRIDE, boxes=bx, points=pts,
+                                     mask_input=mask_input)
+                return logits, logits, iou  # stride 4: the logits are already at canvas resolution
+
+            total, ib, ir = batch_loss(run, boxes.flatten(0, 1), tg.flatten(0, 1), fl.flatten(0, 1), canvas,
+                                       rng, gen, iou_weight=iou_weight)
             opt.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
             opt.step()
-            runlog.step(step + 1, steps, loss=round(total.item(), 4), iou_best=round(float(np.mean(best_ious)), 4),
-                        iou_ranked=round(float(np.mean(ranked_ious)), 4), lr=round(lr * cosine_lr(step, steps, warm), 6),
-                        k=int(boxes.shape[1]), w=int(W))
-            if (step + 1) % ckpt_every == 0 or step + 1 == steps:
-                RunLog.checkpoint(ckpt_path, {"model": sam.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                                              "config": cfg.to_json()})
+            done = step + 1
+            runlog.step(done, None if budget else steps, loss=round(total.item(), 4),
+                        iou_best=round(ib.item(), 4), iou_ranked=round(ir.item(), 4), lr=round(lr * f, 6),
+                        k=int(k), w=int(W))
+            if done % ckpt_every == 0 or done == end:
+                save(done)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         runlog.close()
+    if done > start and not (done % ckpt_every == 0 or done == end):
+        save(done)  # a time budget ends between checkpoints
     return ckpt_path
+
+
+def export(ckpt_path: Path, dest: Path, extra: dict | None = None) -> Path:
+    """A text-SAM checkpoint of any stage -> safetensors usable as `kseg segment --model`."""
+    from ..segment.registry import save_text_sam
+
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    sam = build_text_sam(TextSamConfig.from_json(state["config"]))
+    sam.load_state_dict(state["model"])
+    save_text_sam(sam, dest, {"steps": str(state["step"]), **(extra or {})})
+    return dest

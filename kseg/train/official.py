@@ -34,7 +34,8 @@ import torch
 
 from ..errors import ModelError
 from ..segment import registry
-from . import RunLog, canvas_loss, cosine_lr, load_items, make_batch
+from ..segment.textsam import run_decoder
+from . import RunLog, batch_loss, cosine_lr, load_items, make_batch, step_rngs
 
 OFFICIAL_TILE_H = 128  # TextSegmenter's tile height for official models (kseg/segment/__init__.py)
 TRAINABLE = {"decoder": ("mask_decoder",), "decoder+prompt": ("mask_decoder", "prompt_encoder")}
@@ -77,9 +78,7 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
     parts = TRAINABLE[train]
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
-    rng = random.Random(seed)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     dev = torch.device(device)
 
     sam = sam_model_registry[arch](checkpoint=None)
@@ -106,8 +105,6 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
         sam.load_state_dict(ck["model"], strict=False)
         opt.load_state_dict(ck["opt"])
         start = int(ck["step"])
-        rng = random.Random(seed + start)
-        gen.manual_seed(seed + start)
         log(f"resumed from {ckpt_path} at step {start}")
     else:
         log(f"initialised {arch} from {init}; training {' + '.join(parts)}")
@@ -124,9 +121,7 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
 
     def decode(emb, in_hw, hw, boxes=None, points=None, mask_input=None):
         sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
-        low, iou = sam.mask_decoder(image_embeddings=emb, image_pe=sam.prompt_encoder.get_dense_pe(),
-                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                    multimask_output=True)
+        low, iou = run_decoder(sam, emb, sparse, dense)
         return low, sam.postprocess_masks(low, in_hw, hw), iou
 
     runlog = RunLog(out_dir, log, progress)
@@ -135,7 +130,8 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
         for step in range(start, steps):
             for g in opt.param_groups:
                 g["lr"] = lr * cosine_lr(step, steps, warm)
-            imgs, tg, fl, boxes = make_batch(items, rng, batch, OFFICIAL_TILE_H, max_w)
+            brng, rng, gen = step_rngs(seed, step)
+            imgs, tg, fl, boxes = make_batch(items, brng, batch, OFFICIAL_TILE_H, max_w)
             H, W = imgs.shape[-2:]
             # exactly SamPredictor.set_image: resize the uint8 canvas, then normalise and pad
             x = np.stack([transform.apply_image(np.ascontiguousarray(im.permute(1, 2, 0).numpy())) for im in imgs])
@@ -144,25 +140,23 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
             with torch.no_grad():
                 emb = sam.image_encoder(sam.preprocess(x))
             tg, boxes = tg.to(dev), boxes.to(dev)
-            total = torch.zeros((), device=dev)
-            best_ious, ranked_ious = [], []
-            for b in range(imgs.shape[0]):
-                def run(bx, pts, mask_input, b=b):
-                    return decode(emb[b:b + 1], in_hw, (H, W), boxes=bx, points=pts, mask_input=mask_input)
+            B, k = boxes.shape[:2]
+            canvas = [b for b in range(B) for _ in range(k)]
+            of = torch.tensor(canvas, device=dev)
 
-                loss, ib, ir = canvas_loss(run, boxes[b], tg[b], fl[b], rng, gen,
-                                           map_boxes=lambda t: transform.apply_boxes_torch(t, (H, W)),
-                                           map_coords=lambda t: transform.apply_coords_torch(t, (H, W)))
-                total = total + loss / imgs.shape[0]
-                best_ious.append(ib)
-                ranked_ious.append(ir)
+            def run(sel, bx, pts, mask_input):
+                return decode(emb[of[sel]], in_hw, (H, W), boxes=bx, points=pts, mask_input=mask_input)
+
+            total, ib, ir = batch_loss(run, boxes.flatten(0, 1), tg.flatten(0, 1), fl.flatten(0, 1), canvas, rng, gen,
+                                       map_boxes=lambda t: transform.apply_boxes_torch(t, (H, W)),
+                                       map_coords=lambda t: transform.apply_coords_torch(t, (H, W)))
             opt.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             done = step + 1
-            runlog.step(step + 1, steps, loss=round(total.item(), 4), iou_best=round(float(np.mean(best_ious)), 4),
-                        iou_ranked=round(float(np.mean(ranked_ious)), 4), lr=round(lr * cosine_lr(step, steps, warm), 7),
+            runlog.step(step + 1, steps, loss=round(total.item(), 4), iou_best=round(ib.item(), 4),
+                        iou_ranked=round(ir.item(), 4), lr=round(lr * cosine_lr(step, steps, warm), 7),
                         k=int(boxes.shape[1]), w=int(W))
             if (step + 1) % ckpt_every == 0 or step + 1 == steps:
                 RunLog.checkpoint(ckpt_path, {"model": _trained_state(sam, parts), "opt": opt.state_dict(),
