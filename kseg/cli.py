@@ -555,6 +555,10 @@ def train(
         _error(f"--stage {stage} trains part of a text-SAM: pass --init PATH to its weights "
                "(e.g. models/text-sam.safetensors), with --arch text-sam")
         raise typer.Exit(2)
+    if data.is_file() and (stage != "sam" or arch != "text-sam"):
+        _error(f"{data} is a file: items packs serve text-SAM's sam stage only; --stage {stage} "
+               f"and --arch {arch} need a `kseg synth` folder")
+        raise typer.Exit(2)
     steps = {"iou-head": 2000, "scorer": 500}.get(stage, 3000) if steps is None else steps
     import torch
 

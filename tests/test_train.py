@@ -215,6 +215,11 @@ def test_a_file_that_is_not_a_pack_is_one_clear_error(tmp_path):
     with pytest.raises(SystemExit):
         from kseg.train.pack import main as pack_main
         pack_main([str(tmp_path), "-o", str(tmp_path / "x.zip")])
+    # the frozen-SAM stages run the whole frames: a pack cannot serve them
+    r = CliRunner().invoke(app, ["train", str(bad), "--stage", "refiner", "--init", "m.safetensors",
+                                 "-o", str(tmp_path / "ref")])
+    assert r.exit_code == 2 and "sam stage only" in r.output
+    assert not (tmp_path / "ref").exists()
 
 
 # ------------------------------------------------------------------------------- official SAM
