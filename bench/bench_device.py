@@ -27,7 +27,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+from bench_segment import SIZES, scaled as scaled_image  # noqa: E402  (bench/ is the script's folder)
 
 
 def frames(folder: Path):
@@ -48,11 +48,11 @@ def frames(folder: Path):
 
 
 def scaled(image, lines, size):
+    """The frame at ``size`` (as bench_segment scales it) and its boxes scaled with it."""
     from kseg.types import TextLine
 
-    w, h = size
-    sx, sy = w / image.shape[1], h / image.shape[0]
-    img = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if sx < 1 else cv2.INTER_CUBIC)
+    img = scaled_image(image, size)
+    sx, sy = img.shape[1] / image.shape[1], img.shape[0] / image.shape[0]
     return img, [TextLine((ln.box[0] * sx, ln.box[1] * sy, ln.box[2] * sx, ln.box[3] * sy),
                           [(x * sx, y * sy) for x, y in ln.polygon], 1.0, ln.angle) for ln in lines]
 

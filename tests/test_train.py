@@ -130,25 +130,24 @@ def test_batch_loss_is_the_mean_of_the_canvases_losses(frames):
     torch.manual_seed(0)
     sam = build_text_sam(TINY).eval()
     imgs, tg, fl, boxes = make_batch(load_items(frames, 3), random.Random(1), 3, TINY.tile_h, 256)
-    B, k = boxes.shape[:2]
+    B = boxes.shape[0]
     H, W = imgs.shape[-2:]
     with torch.no_grad():
         emb = sam.image_encoder(normalize(sam, imgs))
 
-    def run_on(rows):
-        def run(sel, bx, pts, mask_input):
-            logits, iou = decode(sam, emb[rows[sel]], (H, W), STRIDE, boxes=bx, points=pts, mask_input=mask_input)
+    def run_on(first):  # canvas 0 of the batch given is the embedding's row ``first``
+        def run(rows, bx, pts, mask_input):
+            logits, iou = decode(sam, emb[rows + first], (H, W), STRIDE, boxes=bx, points=pts,
+                                 mask_input=mask_input)
             return logits, logits, iou
         return run
 
     click, fix = [0.05, 0.5, 0.5], [0.5, 0.1, 0.5]
-    canvas = [b for b in range(B) for _ in range(k)]
     with torch.no_grad():
-        together = batch_loss(run_on(torch.tensor(canvas)), boxes.flatten(0, 1), tg.flatten(0, 1),
-                              fl.flatten(0, 1), canvas, _Script(click + fix), torch.Generator().manual_seed(3))
+        together = batch_loss(run_on(0), boxes, tg, fl, _Script(click + fix), torch.Generator().manual_seed(3))
         gen = torch.Generator().manual_seed(3)
-        alone = [batch_loss(run_on(torch.full((k,), b)), boxes[b], tg[b], fl[b], [0] * k,
-                            _Script([click[b], fix[b]]), gen) for b in range(B)]
+        alone = [batch_loss(run_on(b), boxes[b:b + 1], tg[b:b + 1], fl[b:b + 1], _Script([click[b], fix[b]]), gen)
+                 for b in range(B)]
     for i in range(3):
         assert together[i].item() == pytest.approx(np.mean([a[i].item() for a in alone]), rel=1e-4, abs=1e-5)
 

@@ -184,6 +184,16 @@ def true_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
 
 
+def _click_on(mask: torch.Tensor, gen: torch.Generator) -> tuple[list[float], int]:
+    """A click on a random pixel of ``mask`` (pixel centre; label 1), or SAM's "not a point" (-1)
+    if it has none: the text prompt's click on a line's fill, and the corrective click."""
+    idx = mask.flatten().nonzero()
+    if len(idx) == 0:
+        return [0.0, 0.0], -1
+    y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), mask.shape[-1])
+    return [x + 0.5, y + 0.5], 1
+
+
 def corrective_points(logits: torch.Tensor, target: torch.Tensor, gen: torch.Generator):
     """One click per prompt in the largest error: positive on a miss, negative on a false alarm."""
     pred = logits > 0
@@ -193,44 +203,32 @@ def corrective_points(logits: torch.Tensor, target: torch.Tensor, gen: torch.Gen
     labels = torch.zeros(n, 1, dtype=torch.int64)
     for i in range(n):
         use_fn = fn[i].sum() >= fp[i].sum()
-        err = fn[i] if use_fn else fp[i]
-        idx = err.flatten().nonzero()
-        if len(idx) == 0:
-            labels[i, 0] = -1  # SAM's "not a point"
-            continue
-        j = int(idx[torch.randint(len(idx), (1,), generator=gen)])
-        y, x = divmod(j, err.shape[1])
-        coords[i, 0] = torch.tensor([x + 0.5, y + 0.5])
-        labels[i, 0] = 1 if use_fn else 0
+        xy, found = _click_on(fn[i] if use_fn else fp[i], gen)
+        coords[i, 0] = torch.tensor(xy)
+        labels[i, 0] = -1 if found < 0 else int(use_fn)
     return coords, labels
 
 
-def cosine_lr(step: int, steps: int, warm: int) -> float:
-    """Linear warm-up, then cosine decay to 0: the LR factor of a step."""
-    return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps))))
+def cosine_lr(step: int, steps: int, warm: int, frac: float | None = None) -> float:
+    """Linear warm-up, then cosine decay to 0: the LR factor of a step. ``frac`` (the share of
+    a time budget spent) replaces ``step / steps`` when a run ends on time, not on steps."""
+    frac = min(1.0, step / max(1, steps)) if frac is None else min(1.0, frac)
+    return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
-def _click_on(fill: torch.Tensor, gen: torch.Generator) -> tuple[list[float], int]:
-    """A random click on a line's fill (SAM's point prompt), or SAM's "not a point" if it has none."""
-    idx = fill.flatten().nonzero()
-    if len(idx) == 0:
-        return [0.0, 0.0], -1
-    y, x = divmod(int(idx[torch.randint(len(idx), (1,), generator=gen)]), fill.shape[-1])
-    return [x + 0.5, y + 0.5], 1
-
-
-def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor, canvas: list[int],
+def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch.Tensor,
                rng: random.Random, gen: torch.Generator, map_boxes=None, map_coords=None,
                iou_weight: float = 1.0):
-    """SAM's loss for the N prompts of a batch of canvases -> (loss, IoU of the best outputs, IoU of
-    the ranked ones), the two IoUs as tensors (no sync with the device).
+    """SAM's loss for a batch of B canvases of k prompts each -> (loss, IoU of the best outputs,
+    IoU of the ranked ones), the two IoUs as tensors (no sync with the device).
 
-    ``canvas[j]`` is prompt j's canvas; every canvas holds as many prompts, so the mean over
-    prompts is the mean of per-canvas losses. Per canvas, as SAM simulates annotation: 10% are
-    prompted by a click on the text instead of a box, and 20% get a corrective round (a click in
-    the error region, the previous logits as mask input). ``decode_fn(sel, boxes, points,
-    mask_input)`` decodes prompts ``sel`` and returns (logits to feed back as mask input, logits
-    at canvas resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to
+    ``boxes`` (B,k,4), ``target`` and ``fill`` (B,k,H,W). Every canvas holds k prompts, so the
+    mean over prompts is the mean of per-canvas losses. Per canvas, as SAM simulates annotation:
+    10% are prompted by a click on the text instead of a box, and 20% get a corrective round (a
+    click in the error region, the previous logits as mask input). ``decode_fn(rows, boxes,
+    points, mask_input)`` decodes some of the prompts, ``rows`` giving each one's canvas (its row
+    of the batch's image embeddings), and returns (logits to feed back as mask input, logits at
+    canvas resolution, predicted IoU); ``map_boxes``/``map_coords`` take canvas coordinates to
     the model's input frame (identity for text-SAM, SamPredictor's resize for an official ViT).
     ``iou_weight`` scales the IoU-head MSE (SAM uses 1); raising it in a late phase teaches the
     head to rank the outputs once the masks themselves are good.
@@ -238,7 +236,10 @@ def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch
     ident = lambda t: t  # noqa: E731
     map_boxes, map_coords = map_boxes or ident, map_coords or ident
     dev = target.device
-    n_canvas = max(canvas) + 1
+    n_canvas, k = boxes.shape[:2]
+    canvas = [b for b in range(n_canvas) for _ in range(k)]
+    rows = torch.tensor(canvas, device=dev)
+    boxes, target, fill = boxes.flatten(0, 1), target.flatten(0, 1), fill.flatten(0, 1)
     click_c = [rng.random() < 0.1 for _ in range(n_canvas)]
     fix_c = [rng.random() < 0.2 for _ in range(n_canvas)]
     boxed = [j for j, c in enumerate(canvas) if not click_c[c]]
@@ -246,12 +247,12 @@ def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch
     parts = []
     if boxed:
         sel = torch.tensor(boxed, device=dev)
-        parts.append(decode_fn(sel, map_boxes(boxes[sel]), None, None))
+        parts.append(decode_fn(rows[sel], map_boxes(boxes[sel]), None, None))
     if clicked:
         pts = [_click_on(fill[j], gen) for j in clicked]
         coords = map_coords(torch.tensor([p for p, _ in pts], device=dev))[:, None]
         labels = torch.tensor([lab for _, lab in pts], device=dev)[:, None]
-        parts.append(decode_fn(torch.tensor(clicked, device=dev), None, (coords, labels), None))
+        parts.append(decode_fn(rows[torch.tensor(clicked, device=dev)], None, (coords, labels), None))
     if clicked and boxed:  # back to prompt order
         inv = torch.argsort(torch.tensor(boxed + clicked, device=dev))
         feedback, logits, iou_pred = (torch.cat([p[i] for p in parts])[inv] for i in range(3))
@@ -266,7 +267,7 @@ def batch_loss(decode_fn, boxes: torch.Tensor, target: torch.Tensor, fill: torch
     if fixed:
         sel = torch.tensor(fixed, device=dev)
         coords, labels = corrective_points(logits.detach()[sel, best[sel]].cpu(), target[sel].cpu(), gen)
-        _, logits2, iou2 = decode_fn(sel, map_boxes(boxes[sel]), (map_coords(coords.to(dev)), labels.to(dev)),
+        _, logits2, iou2 = decode_fn(rows[sel], map_boxes(boxes[sel]), (map_coords(coords.to(dev)), labels.to(dev)),
                                      feedback.detach()[sel, best[sel]][:, None])
         t2 = target[sel]
         loss2 = mask_losses(logits2, t2).min(dim=1).values.mean() + iou_weight * F.mse_loss(
@@ -359,10 +360,7 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     end = 1 << 62 if budget else steps
 
     def factor(step: int) -> float:
-        if not budget:
-            return cosine_lr(step, steps, warm)
-        frac = min(1.0, (spent + time.time() - t0) / budget)
-        return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
+        return cosine_lr(step, steps, warm, (spent + time.time() - t0) / budget if budget else None)
 
     def cut(step: int):
         return make_batch(items, step_rngs(seed, step)[0], batch, cfg.tile_h, max_w)
@@ -394,20 +392,15 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
                 g["lr"] = lr * f
             _, rng, gen = step_rngs(seed, step)
             imgs, tg, fl, boxes = next_batch(step)
-            B, k = boxes.shape[:2]
             H, W = imgs.shape[-2:]
             imgs, tg, boxes = imgs.to(dev), tg.to(dev), boxes.to(dev)
             emb = sam.image_encoder(normalize(sam, imgs))
-            canvas = [b for b in range(B) for _ in range(k)]
-            of = torch.tensor(canvas, device=dev)
 
-            def run(sel, bx, pts, mask_input):
-                logits, iou = decode(sam, emb[of[sel]], (H, W), STRIDE, boxes=bx, points=pts,
-                                     mask_input=mask_input)
+            def run(rows, bx, pts, mask_input):
+                logits, iou = decode(sam, emb[rows], (H, W), STRIDE, boxes=bx, points=pts, mask_input=mask_input)
                 return logits, logits, iou  # stride 4: the logits are already at canvas resolution
 
-            total, ib, ir = batch_loss(run, boxes.flatten(0, 1), tg.flatten(0, 1), fl.flatten(0, 1), canvas,
-                                       rng, gen, iou_weight=iou_weight)
+            total, ib, ir = batch_loss(run, boxes, tg, fl, rng, gen, iou_weight=iou_weight)
             opt.zero_grad(set_to_none=True)
             total.backward()
             torch.nn.utils.clip_grad_norm_(sam.parameters(), 1.0)
@@ -415,7 +408,7 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
             done = step + 1
             runlog.step(done, None if budget else steps, loss=round(total.item(), 4),
                         iou_best=round(ib.item(), 4), iou_ranked=round(ir.item(), 4), lr=round(lr * f, 6),
-                        k=int(k), w=int(W))
+                        k=int(boxes.shape[1]), w=int(W))
             if done % ckpt_every == 0 or done == end:
                 save(done)
     finally:

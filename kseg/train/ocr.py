@@ -12,7 +12,6 @@ width stretch as augmentation since fonts differ most in advance width. Conventi
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing as mp
 import os
 import random
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from ..recognize.kseg_ocr import CRNN, Codec, OCRConfig, default_charset, save_model, tight, to_tensor
+from . import cosine_lr
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -263,8 +263,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     budget = minutes * 60.0 if minutes else None
 
     def sched(s: int) -> float:
-        frac = min(1.0, (spent + time.time() - t0) / budget) if budget else min(1.0, s / max(1, steps))
-        return min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * frac))
+        return cosine_lr(s, steps, warm, (spent + time.time() - t0) / budget if budget else None)
 
     # a time budget decides the end itself: --steps (4,000 by default) must not cut it short with
     # the cosine only part-way down (it did, at lr 3e-5, on a 105-minute run)

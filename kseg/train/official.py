@@ -140,14 +140,11 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
             with torch.no_grad():
                 emb = sam.image_encoder(sam.preprocess(x))
             tg, boxes = tg.to(dev), boxes.to(dev)
-            B, k = boxes.shape[:2]
-            canvas = [b for b in range(B) for _ in range(k)]
-            of = torch.tensor(canvas, device=dev)
 
-            def run(sel, bx, pts, mask_input):
-                return decode(emb[of[sel]], in_hw, (H, W), boxes=bx, points=pts, mask_input=mask_input)
+            def run(rows, bx, pts, mask_input):
+                return decode(emb[rows], in_hw, (H, W), boxes=bx, points=pts, mask_input=mask_input)
 
-            total, ib, ir = batch_loss(run, boxes.flatten(0, 1), tg.flatten(0, 1), fl.flatten(0, 1), canvas, rng, gen,
+            total, ib, ir = batch_loss(run, boxes, tg, fl, rng, gen,
                                        map_boxes=lambda t: transform.apply_boxes_torch(t, (H, W)),
                                        map_coords=lambda t: transform.apply_coords_torch(t, (H, W)))
             opt.zero_grad(set_to_none=True)
