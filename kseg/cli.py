@@ -468,18 +468,32 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Dataset seed: same seed, same frames.")] = 0,
     split: Annotated[str, typer.Option("--split", help="train, or eval (held-out fonts and "
                                        "backgrounds that training never sees).")] = "train",
+    fonts: Annotated[str, typer.Option("--fonts", help="set-up: the 39 training faces of set-up's "
+                                       "font packages, recorded in kseg.synth.TRAIN_FACES (the same "
+                                       "frames whatever else is installed); installed: every installed "
+                                       "Korean face outside the held-out families (train split only).")] = "set-up",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Render caption frames with exact masks (the data engine; format in kseg/synth)."""
-    from kseg.synth import generate
+    from kseg.synth import FONT_SETS, generate
 
     if split not in ("train", "eval"):
         _error(f"--split must be train or eval, not {split!r}")
         raise typer.Exit(2)
+    if fonts not in FONT_SETS:
+        _error(f"--fonts must be {' or '.join(FONT_SETS)}, not {fonts!r}")
+        raise typer.Exit(2)
+    if split == "eval" and fonts != "set-up":
+        _error("--fonts installed is for the train split (eval uses only the held-out families)")
+        raise typer.Exit(2)
     bar, task = _progress(f"rendering {split}", n, quiet)
     with bar:
         try:
-            generate(out, n, seed=seed, split=split, progress=lambda i: bar.update(task, completed=i + 1))
+            generate(out, n, seed=seed, split=split, fonts=fonts,
+                     progress=lambda i: bar.update(task, completed=i + 1))
+        except ValueError as e:
+            _error(f"{out}: {e}")
+            raise typer.Exit(2)
         except (OSError, RuntimeError) as e:
             _error(f"{out}: {e}")
             raise typer.Exit(1)

@@ -88,3 +88,38 @@ def test_metrics_on_known_masks():
     acc = Acc()
     acc.add(b, a)
     assert acc.row()["fgIoU"] == pytest.approx(200 / 600)
+
+
+def test_train_faces_are_recorded_so_another_installed_font_changes_nothing(monkeypatch, tmp_path):
+    import kseg.synth as synth
+
+    faces = synth.korean_fonts()
+    base = fonts_for("train")
+    assert len(base) == 39 and {(f.family, f.style) for f in base} == synth.TRAIN_FACES, "set-up's packages give the recorded faces"
+    installed = fonts_for("train", "installed")
+    assert [f for f in installed if f in base] == base  # the same faces in the same order, maybe more
+    extra = synth.FontFace(base[0].path.replace(".tt", "-Extra.tt"), 0, "Extra Gothic", "Regular")
+    monkeypatch.setattr(synth, "korean_fonts", lambda: (extra,) + faces)
+    assert fonts_for("train") == base
+    assert fonts_for("train", "installed") == [extra] + installed
+    assert fonts_for("eval") == fonts_for("eval", "installed")
+    with pytest.raises(ValueError):
+        fonts_for("train", "all")
+
+
+def test_synth_refuses_to_mix_datasets_or_fonts_in_one_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from kseg.cli import app
+
+    r = CliRunner().invoke(app, ["synth", "-o", str(tmp_path / "e"), "-n", "1", "--split", "eval",
+                                 "--fonts", "installed", "-q"])
+    assert r.exit_code == 2 and "train split" in r.stderr and not (tmp_path / "e").exists()
+    r = CliRunner().invoke(app, ["synth", "-o", str(tmp_path / "f"), "-n", "1", "--fonts", "some", "-q"])
+    assert r.exit_code == 2 and "--fonts must be" in r.stderr
+    d = tmp_path / "d"
+    generate(d, 1, seed=3, split="eval")
+    r = CliRunner().invoke(app, ["synth", "-o", str(d), "-n", "2", "--seed", "4", "--split", "eval", "-q"])
+    assert r.exit_code == 2 and "seed 3" in r.stderr, r.output
+    assert list_frames(d) == ["eval_000000"], "the refused resume wrote nothing"
+    assert json.loads((d / "manifest.json").read_text())["font_set"] == "set-up"

@@ -607,3 +607,71 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
                                  str(tmp_path / "none"), "--device", "cpu", "--threads", "1", "--quiet"])
     assert r.exit_code == 1 and "edge refiner" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "none").exists()
+
+
+# ------------------------------------------------------------------------------ refiner soups
+
+def _with_refiner(src: Path, dest: Path, shift: float) -> Path:
+    """``src`` with every refiner weight moved by ``shift`` (as a run from the same warm start)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        sd = {k: f.get_tensor(k) for k in f.keys()}
+    save_file({k: (v + shift if k.startswith("refiner.") else v) for k, v in sd.items()}, str(dest), meta)
+    return dest
+
+
+def test_refiner_soup_averages_refiners_keeps_the_rest_and_segments(frames, tmp_path):
+    from dataclasses import replace
+
+    from kseg.segment import save_random
+    from kseg.train.soup import main, soup
+
+    cfg = replace(TINY, refiner=8, refiner_context=4)
+    a = save_random(tmp_path / "a.safetensors", 0, cfg)
+    b = _with_refiner(a, tmp_path / "b.safetensors", 0.3)
+    c = _with_refiner(a, tmp_path / "c.safetensors", -0.6)
+    out = soup([a, b, c], tmp_path / "soup.safetensors", [1.0, 2.0, 1.0])
+    sa, so = _sd(a), _sd(out)
+    assert sa.keys() == so.keys()
+    for k in sa:
+        want = sa[k] + (0.3 * 2 - 0.6) / 4 if k.startswith("refiner.") else sa[k]
+        torch.testing.assert_close(so[k], want, rtol=0, atol=1e-6)
+    seg = TextSegmenter(model=str(out), device="cpu")
+    assert seg.refiner is not None
+    image, lines = _lines(frames)
+    assert len(seg.segment(image, lines)) == len(lines)
+    meta = registry.load_state_dict(out)[1]
+    assert meta["stage"] == "refiner-soup" and len(json.loads(meta["members"])) == 3
+
+    # the CLI: uniform weights by default
+    main([str(a), str(b), "-o", str(tmp_path / "ab.safetensors")])
+    k = next(k for k in sa if k.startswith("refiner."))
+    torch.testing.assert_close(_sd(tmp_path / "ab.safetensors")[k], sa[k] + 0.15, rtol=0, atol=1e-6)
+
+
+def test_refiner_soup_refuses_refiners_behind_another_sam_with_one_line(tmp_path, capsys):
+    from dataclasses import replace
+
+    from kseg.segment import save_random
+    from kseg.train.soup import main
+
+    cfg = replace(TINY, refiner=8)
+    a = save_random(tmp_path / "a.safetensors", 0, cfg)
+    other = save_random(tmp_path / "other.safetensors", 1, cfg)  # another SAM altogether
+    wide = save_random(tmp_path / "wide.safetensors", 0, replace(TINY, refiner=16))
+    plain = save_random(tmp_path / "plain.safetensors", 0, TINY)
+    for bad, says in [(other, "its SAM differs"), (wide, "refiner's shape"), (plain, "no edge refiner"),
+                      (tmp_path / "missing.safetensors", "not found")]:
+        dest = tmp_path / "soup.safetensors"
+        with pytest.raises(SystemExit) as e:
+            main([str(a), str(bad), "-o", str(dest)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert says in err and len(err.splitlines()) == 1, err
+        assert not dest.exists(), "a refused soup writes nothing"
+    with pytest.raises(SystemExit) as e:
+        main([str(a), str(a), "-o", str(tmp_path / "x.safetensors"), "--weights", "1"])
+    assert e.value.code == 2 and "one non-negative weight per model" in capsys.readouterr().err

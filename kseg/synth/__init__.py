@@ -83,11 +83,40 @@ def korean_fonts() -> tuple[FontFace, ...]:
     return tuple(faces)
 
 
-def fonts_for(split: str) -> list[FontFace]:
+# The training faces, recorded: every face of set-up's five font packages outside the held-out
+# families, as (family, style), the names fontconfig gives them (39 faces: NanumSquare_ac has
+# two ExtraBold files). Recorded rather than "whatever else is installed" so that installing one
+# more Korean font package does not silently change what `--split train` renders, and with it
+# every recipe in models/*.md; names rather than files, so a font subset pack
+# (tools/pack_fonts.py) or another distribution's file layout selects the same faces.
+# ``fonts="installed"`` (`kseg synth --fonts installed`) takes every installed face outside the
+# held-out families instead: with set-up's packages alone the two are the same.
+TRAIN_FACES = frozenset({
+    ("Baekmuk Batang", "Regular"), ("Baekmuk Dotum", "Regular"), ("Baekmuk Headline", "Regular"),
+    ("Nanum Brush Script", "Regular"), ("Nanum Pen Script", "Regular"),
+    ("NanumBarunGothic", "Bold"), ("NanumBarunGothic", "Light"), ("NanumBarunGothic", "Regular"),
+    ("NanumBarunGothic", "UltraLight"), ("NanumGothic", "Bold"), ("NanumGothic", "ExtraBold"),
+    ("NanumGothic", "Light"), ("NanumGothic", "Regular"), ("NanumGothic Eco", "Regular"),
+    ("NanumGothicCoding", "Bold"), ("NanumGothicCoding", "Regular"), ("NanumMyeongjo Eco", "Regular"),
+    ("NanumSquare", "Bold"), ("NanumSquare", "ExtraBold"), ("NanumSquare", "Light"), ("NanumSquare", "Regular"),
+    ("NanumSquare_ac", "ExtraBold"), ("NanumSquare_ac", "Light"), ("NanumSquare_ac", "Regular"),
+    ("Noto Sans CJK KR", "Bold"), ("Noto Sans CJK KR", "Regular"), ("Noto Serif CJK KR", "Bold"),
+    ("Noto Serif CJK KR", "Regular"), ("UnBatang", "Bold"), ("UnBatang", "Regular"), ("UnDinaru", "Bold"),
+    ("UnDinaru", "Light"), ("UnDinaru", "Regular"), ("UnGraphic", "Bold"), ("UnGraphic", "Regular"),
+    ("UnGungseo", "Regular"), ("UnPilgi", "Bold"), ("UnPilgi", "Regular")})
+FONT_SETS = ("set-up", "installed")
+
+
+def fonts_for(split: str, fonts: str = "set-up") -> list[FontFace]:
+    """The faces a split renders with: the held-out families for ``eval``; for ``train``, the
+    recorded set-up faces, or with ``fonts="installed"`` every installed non-held-out face."""
+    if fonts not in FONT_SETS:
+        raise ValueError(f"fonts must be one of {', '.join(FONT_SETS)}, not {fonts!r}")
     faces = korean_fonts()
-    held = [f for f in faces if f.family in EVAL_FAMILIES]
+    if split == "eval":
+        return [f for f in faces if f.family in EVAL_FAMILIES]
     rest = [f for f in faces if f.family not in EVAL_FAMILIES]
-    return held if split == "eval" else rest
+    return rest if fonts == "installed" else [f for f in rest if (f.family, f.style) in TRAIN_FACES]
 
 
 @lru_cache(maxsize=4096)
@@ -355,13 +384,13 @@ def _paste_max(dst: np.ndarray, a: np.ndarray, x: int, y: int) -> None:
 
 
 def render_frame(seed: int, index: int, split: str = "train", size: tuple[int, int] | None = None,
-                 kinds: list[str] | None = None) -> SynthFrame:
+                 kinds: list[str] | None = None, fonts: str = "set-up") -> SynthFrame:
     """Render frame `index` of a dataset: a pure function of its arguments."""
     rs = random.Random(f"{seed}:{index}:{split}")
     rng = np.random.default_rng(rs.getrandbits(63))
     W, H = size or rs.choice([(1280, 720), (1280, 720), (1920, 1080), (960, 540), (854, 480)])
     bg, bg_name = make_background(rng, H, W, split)
-    faces = fonts_for(split)
+    faces = fonts_for(split, fonts)
     if not faces:
         raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
     canvas = bg.astype(np.float32)
@@ -522,19 +551,38 @@ def read_frame(data_dir: Path, stem: str) -> SynthFrame:
 
 
 def generate(out_dir: Path, n: int, seed: int = 0, split: str = "train", start: int = 0,
-             progress=None) -> list[str]:
-    """Write frames start..n-1 to out_dir (skipping ones already there, so runs resume)."""
+             progress=None, fonts: str = "set-up") -> list[str]:
+    """Write frames start..n-1 to out_dir (skipping ones already there, so runs resume).
+
+    Resuming a folder made with another seed, split or font set would mix two datasets under
+    one manifest, so that is refused before anything is written."""
+    if split == "eval" and fonts != "set-up":
+        raise ValueError("--fonts installed is for the train split (eval uses only the held-out families)")
+    man = out_dir / "manifest.json"
+    if man.exists():
+        try:
+            old = json.loads(man.read_text())
+        except (OSError, ValueError):
+            old = {}
+        was = (old.get("seed"), old.get("split"), old.get("font_set", fonts))  # older manifests: no font set
+        if old and was != (seed, split, fonts):
+            raise ValueError(f"it holds seed {was[0]}, split {was[1]}, fonts {was[2]}; resume with those, "
+                             "or use another folder")
+    faces = fonts_for(split, fonts)
+    if not faces:
+        raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = []
     for i in range(start, n):
         stem = f"{split}_{i:06d}"
         stems.append(stem)
         if not (out_dir / f"{stem}.json").exists():
-            write_frame(render_frame(seed, i, split), out_dir, stem)
+            write_frame(render_frame(seed, i, split, fonts=fonts), out_dir, stem)
         if progress:
             progress(i)
-    manifest = {"version": 1, "seed": seed, "n": n, "split": split,
-                "fonts": sorted({f.family for f in fonts_for(split)}),
+    manifest = {"version": 1, "seed": seed, "n": n, "split": split, "font_set": fonts,
+                "faces": len(faces),
+                "fonts": sorted({f.family for f in faces}),
                 "backgrounds": (PHOTOS_EVAL + PROCEDURAL_EVAL) if split == "eval" else (PHOTOS_TRAIN + PROCEDURAL_TRAIN),
                 "frames": stems}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
