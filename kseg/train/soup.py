@@ -1,11 +1,12 @@
 """Refiner soups: one text-SAM whose edge refiner is the weight average of several runs' refiners.
 
-Why: refiners trained on the same frozen SAM from the same warm start (``--warm-refiner``)
-but on other frames, fonts or augmentations each learn that decoder's errors a little
-differently. Averaging their weights (a "model soup", Wortsman et al. 2022) keeps what they
-agree on and costs nothing at run time, where averaging their outputs would refine every line
-twice. Refiners that did not share the warm start do not average: their channels are not
-aligned, and the soup of two such runs was measured worse than either (model card).
+Why: refiners fine-tuned behind the same frozen SAM from the same trained refiner
+(``--warm-refiner``) but on other frames, fonts or augmentations each learn that decoder's
+errors a little differently. Averaging their weights (a "model soup", Wortsman et al. 2022)
+keeps what they agree on and costs nothing at run time, where averaging their outputs would
+refine every line twice. Refiners that only shared an older starting point, each trained
+thousands of steps away from it, do not average: their channels drift apart, and such a soup
+was measured far worse than either run (model card).
 
     python -m kseg.train.soup -o runs/soup/model.safetensors models/text-sam.safetensors runs/refiner-77/model.safetensors
 
