@@ -119,6 +119,14 @@ def fonts_for(split: str, fonts: str = "set-up") -> list[FontFace]:
     return rest if fonts == "installed" else [f for f in rest if (f.family, f.style) in TRAIN_FACES]
 
 
+def require_fonts(split: str, fonts: str = "set-up") -> list[FontFace]:
+    """``fonts_for``, or the one error every renderer gives when there is nothing to render with."""
+    faces = fonts_for(split, fonts)
+    if not faces:
+        raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
+    return faces
+
+
 @lru_cache(maxsize=4096)
 def _has_glyph(path: str, index: int, ch: str) -> bool:
     """PIL draws .notdef boxes for missing glyphs; compare with a surely-missing code point."""
@@ -390,9 +398,7 @@ def render_frame(seed: int, index: int, split: str = "train", size: tuple[int, i
     rng = np.random.default_rng(rs.getrandbits(63))
     W, H = size or rs.choice([(1280, 720), (1280, 720), (1920, 1080), (960, 540), (854, 480)])
     bg, bg_name = make_background(rng, H, W, split)
-    faces = fonts_for(split, fonts)
-    if not faces:
-        raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
+    faces = require_fonts(split, fonts)
     canvas = bg.astype(np.float32)
     fill_m = np.zeros((H, W), np.float32)
     out_m = np.zeros((H, W), np.float32)
@@ -568,9 +574,7 @@ def generate(out_dir: Path, n: int, seed: int = 0, split: str = "train", start: 
         if old and was != (seed, split, fonts):
             raise ValueError(f"it holds seed {was[0]}, split {was[1]}, fonts {was[2]}; resume with those, "
                              "or use another folder")
-    faces = fonts_for(split, fonts)
-    if not faces:
-        raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
+    faces = require_fonts(split, fonts)  # before the folder exists: a refusal writes nothing
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = []
     for i in range(start, n):

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import (_composite, _degrade, _supported, _text_layers, fonts_for, make_background, paint_line,
+from . import (_composite, _degrade, _supported, _text_layers, make_background, paint_line, require_fonts,
                sample_style)
 from .corpus import caption_text
 
@@ -49,9 +49,7 @@ def render_line(seed: int, index: int, split: str = "train", jitter: bool = True
 
     rs = random.Random(f"line:{seed}:{index}:{split}")
     rng = np.random.default_rng(rs.getrandbits(63))
-    faces = fonts_for(split)
-    if not faces:
-        raise RuntimeError("no Korean fonts found (install fonts-nanum fonts-noto-cjk fonts-unfonts-core)")
+    faces = require_fonts(split)
     kind = rs.choice(KINDS)
     frame_h = rs.choice([480, 540, 720, 720, 1080])
     style = sample_style(rs, kind, frame_h)

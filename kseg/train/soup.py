@@ -18,14 +18,13 @@ models with kseg's heads attached, hence this module.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
 from ..errors import ModelError
-from ..segment.registry import load_state_dict, save_text_sam
+from ..segment.registry import load_state_dict, save_text_sam, sha256_file
 from ..segment.textsam import TextSamConfig, build_text_sam
 
 REFINER = "refiner."
@@ -71,7 +70,7 @@ def soup(paths: list[Path], dest: Path, weights: list[float] | None = None) -> P
     total = float(sum(weights))
     sam = build_text_sam(base_cfg)
     sam.load_state_dict({**base_sd, **{k: (v / total).to(base_sd[k].dtype) for k, v in acc.items()}})
-    members = [{"file": str(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "weight": w}
+    members = [{"file": str(p), "sha256": sha256_file(Path(p)), "weight": w}
                for p, w in zip(paths, weights)]
     save_text_sam(sam, Path(dest), {"stage": "refiner-soup", "members": json.dumps(members)})
     return Path(dest)
