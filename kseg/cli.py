@@ -551,6 +551,14 @@ def train(
         "--refiner-outputs", help="--stage refiner: learn to refine the output the IoU head chooses, or "
         "both non-empty outputs (1 and 2) of every line, for a model whose mask scorer chooses between "
         "them.")] = "chosen",
+    scorer_features: Annotated[int, typer.Option(
+        "--scorer-features", min=1, max=2, help="--stage scorer: 1, the masks' shape and edge measurements "
+        "(the shipped scorer's); 2, those plus colour (does the ring where outputs 1 and 2 disagree look "
+        "like the caption or its surroundings).")] = 1,
+    scorer_masks_from: Annotated[list[str] | None, typer.Option(
+        "--scorer-masks-from", help="--stage scorer (repeatable): also measure this model's refined outputs "
+        "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM, e.g. "
+        "the one --init's refiner was fine-tuned from.")] = None,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -623,7 +631,8 @@ def train(
                 from kseg.train.scorer import train_scorer
 
                 ck = train_scorer(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
-                                  limit=1464 if limit is None else limit, log=log, progress=progress)
+                                  limit=1464 if limit is None else limit, features=scorer_features,
+                                  masks_from=scorer_masks_from, log=log, progress=progress)
             else:
                 ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
                          device=str(dev), limit=limit, init=init, log=log, progress=progress,

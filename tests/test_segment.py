@@ -396,3 +396,31 @@ def test_scorer_features_measure_the_refined_masks():
     assert np.allclose(f[2 * PER_OUTPUT:3 * PER_OUTPUT], a1 - a2)
     assert f[-1] == pytest.approx(800 / 1200)  # the masks' overlap
     assert line_features(win, v1, v1, (20, 10, 100, 30), [0, 1, 1], [0, 1, 1])[-1] == 1.0
+
+
+def test_colour_features_tell_an_outline_from_a_halo_of_background():
+    """Feature set 2: a ring that output 2 adds is far in colour from the surroundings when it
+    is the caption's dark outline, and near them when it is only background."""
+    from kseg.segment.scorer import COLOUR_FEATURES, FEATURES, N_FEATURES, line_features
+
+    rng = np.random.default_rng(0)
+    bg = rng.integers(90, 110, (40, 100, 3)).astype(np.uint8)  # grey, a little noisy
+    v1 = np.full((40, 100), -8.0, np.float32)
+    v1[15:25, 30:70] = 8.0  # the white fill
+    v2 = np.full((40, 100), -8.0, np.float32)
+    v2[12:28, 27:73] = 8.0  # fill plus a 3-px ring
+    outlined, halo = bg.copy(), bg.copy()
+    outlined[12:28, 27:73] = 10  # the ring is a black outline
+    for w in (outlined, halo):
+        w[15:25, 30:70] = 250
+    fo = line_features(outlined, v1, v2, (30, 15, 70, 25), [0.1, 0.8, 0.7], [0.0, 0.9, 0.9], version=2)
+    fh = line_features(halo, v1, v2, (30, 15, 70, 25), [0.1, 0.8, 0.7], [0.0, 0.9, 0.9], version=2)
+    assert fo.shape == fh.shape == (FEATURES[2],) == (N_FEATURES + COLOUR_FEATURES,)
+    assert np.array_equal(fo[:N_FEATURES], line_features(outlined, v1, v2, (30, 15, 70, 25), [0.1, 0.8, 0.7],
+                                                         [0.0, 0.9, 0.9]))  # set 1 is set 2's start
+    ring_out, ring_core = -2, -1
+    assert fo[ring_out] > 5 * fh[ring_out]  # an outline stands apart from the ground; a halo is ground
+    assert fh[ring_core] > 1 and fo[ring_core] > 1  # both differ from the white fill
+    assert fo[-3] == pytest.approx(fh[-3]) == pytest.approx(1 - 400 / 736)  # the ring's share of the union
+    # output 2's edge (outline against grey) has contrast; in the halo case it lies on flat ground
+    assert fo[N_FEATURES + 2] > 3 * fh[N_FEATURES + 2]

@@ -526,7 +526,7 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     from dataclasses import replace
     import random
 
-    from kseg.segment.scorer import N_FEATURES
+    from kseg.segment.scorer import FEATURES, N_FEATURES
     from kseg.train.scorer import collect_scorer_targets, train_scorer
 
     ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=replace(TINY, refiner=8),
@@ -555,6 +555,33 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     assert all(torch.equal(before[k], after[k]) for k in before), "the model it scores is unchanged"
     r = CliRunner().invoke(app, args)  # a rerun reuses the measured lines
     assert r.exit_code == 0 and "reused" in r.stderr, r.output
+    s1 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")
+    assert s1.sam.kseg_config.scorer_features == 1 and s1.scorer.mu.shape == (N_FEATURES,)
+    # feature set 2, fitted on the masks of two models: each measured afresh (the cache key
+    # holds the feature set and the model), both recorded in the file, and it segments
+    out2 = tmp_path / "scorer2"
+    r = CliRunner().invoke(app, args[:7] + [str(out2)] + args[8:] + ["--scorer-features", "2",
+                                                                     "--scorer-masks-from", str(init), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (out2 / "scorer_targets.pt").exists() and (out2 / "scorer_targets.1.pt").exists()
+    a, b = (torch.load(d / "scorer_targets.pt", weights_only=True) for d in (out2, out))
+    assert a["x"].shape[1] == FEATURES[2] and torch.equal(a["iu"], b["iu"])  # the same lines, measured more
+    assert torch.allclose(a["x"][:, :N_FEATURES], b["x"])  # feature set 1 is set 2's start
+    meta = registry.load_state_dict(out2 / "model.safetensors")[1]
+    assert [m["model"] for m in json.loads(meta["scorer_masks"])] == [str(init), str(init)]
+    s2 = TextSegmenter(model=str(out2 / "model.safetensors"), device="cpu")
+    assert s2.sam.kseg_config.scorer_features == 2 and s2.scorer.mu.shape == (FEATURES[2],)
+    image, lines = _lines(frames)
+    assert len(s2.segment(image, lines)) == len(lines) and s2.scored
+    # refusals: an unknown feature set (usage), another model without a refiner (nothing written)
+    r = CliRunner().invoke(app, args + ["--scorer-features", "3"])
+    assert r.exit_code == 2, r.output
+    no_ref = _export_text_sam(train(frames, tmp_path / "plain", steps=2, batch=2, lr=3e-3, seed=0, cfg=TINY,
+                                    max_w=256, log=QUIET), tmp_path / "plain.safetensors")
+    out3 = tmp_path / "scorer3"
+    r = CliRunner().invoke(app, args[:7] + [str(out3)] + args[8:] + ["--scorer-masks-from", str(no_ref)])
+    assert r.exit_code == 1 and "--scorer-masks-from" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert not (out3 / "model.safetensors").exists() and not (out3 / "scorer_targets.pt").exists()
 
     # segment re-ranks outputs 1 and 2 by the scorer; the empty output stays the decoder head's call
     seg2 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")

@@ -185,7 +185,8 @@ class TextSegmenter:
                 continue
             self._memo[(i, 1)], self._memo[(i, 2)] = (v1, rect), (v2, rect)
             x0, y0, x1, y1 = rect
-            feats.append(line_features(image[y0:y1, x0:x1], v1, v2, lines[i].box, iou[i].tolist(), stab[i].tolist()))
+            feats.append(line_features(image[y0:y1, x0:x1], v1, v2, lines[i].box, iou[i].tolist(), stab[i].tolist(),
+                                       self.sam.kseg_config.scorer_features))
             todo.append(i)
         if todo:
             with torch.inference_mode():

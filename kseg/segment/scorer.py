@@ -23,6 +23,8 @@ from torch import nn
 
 PER_OUTPUT = 6  # area / box, uncertain band / area, mean |logit| in it, edge gradient, IoU, stability
 N_FEATURES = 3 * PER_OUTPUT + 1  # outputs 1 and 2, their difference, and the two masks' overlap
+COLOUR_FEATURES = 9  # feature set 2 adds these (colour_features)
+FEATURES = {1: N_FEATURES, 2: N_FEATURES + COLOUR_FEATURES}  # feature set -> width
 IOU_AT = 4  # where the decoder head's IoU sits among an output's features
 BAND = 3.0  # |logit| below this is the uncertain band
 
@@ -45,10 +47,49 @@ def gradient(window: np.ndarray) -> np.ndarray:
     return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
 
 
-def line_features(window: np.ndarray, v1: np.ndarray, v2: np.ndarray, box, iou, stab) -> np.ndarray:
-    """(N_FEATURES,) for one line: ``window`` the frame's pixels under the pasted logits ``v1``
-    and ``v2`` (refined outputs 1 and 2, same rectangle), ``box`` the prompt box in frame
-    pixels, ``iou`` / ``stab`` the decoder's three predicted IoUs and stability scores."""
+def _mean_lab(lab: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mean Lab colour of the pixels under ``m`` and their spread (mean per-channel std)."""
+    if not m.any():
+        return np.zeros(3, np.float32), 0.0
+    px = lab[m]
+    return px.mean(0), float(px.std(0).mean())
+
+
+def colour_features(window: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> list[float]:
+    """Whether the pixels the two outputs disagree on look like the caption or its surroundings.
+
+    Outputs 1 and 2 differ by a ring (outline, shadow, or a halo of background), and which
+    is right is a question of colour, not of glyph shape: a ring coloured like the pixels just
+    outside both masks is background, one coloured apart from them is outline or shadow.
+    Shape features are what a font teaches; these hold for fonts the scorer never saw.
+    Per output: the Lab contrast across its edge and the spread of the colour just outside it;
+    then the ring's share of the union and its colour distance to outside and to the core.
+    """
+    lab = cv2.cvtColor(window, cv2.COLOR_RGB2LAB).astype(np.float32)
+    k = np.ones((3, 3), np.uint8)
+    per = []
+    for m in (m1, m2):
+        mu8 = m.astype(np.uint8)
+        inner = m & ~cv2.erode(mu8, k).astype(bool)
+        outer = cv2.dilate(mu8, k, iterations=2).astype(bool) & ~m
+        (ci, _), (co, so) = _mean_lab(lab, inner), _mean_lab(lab, outer)
+        per.append([float(np.linalg.norm(ci - co)) / 100 if inner.any() and outer.any() else 0.0, so / 100])
+    union, core, ring = m1 | m2, m1 & m2, m1 ^ m2
+    outside = cv2.dilate(union.astype(np.uint8), k, iterations=3).astype(bool) & ~union
+    (cr, _), (co, so), (cc, sc) = _mean_lab(lab, ring), _mean_lab(lab, outside), _mean_lab(lab, core)
+    has = ring.any()
+    return (per[0] + per[1] + [per[0][0] - per[1][0], per[0][1] - per[1][1],
+                               float(ring.sum()) / max(1, int(union.sum())),
+                               float(np.linalg.norm(cr - co)) / (so + 10) if has and outside.any() else 0.0,
+                               float(np.linalg.norm(cr - cc)) / (sc + 10) if has and core.any() else 0.0])
+
+
+def line_features(window: np.ndarray, v1: np.ndarray, v2: np.ndarray, box, iou, stab,
+                  version: int = 1) -> np.ndarray:
+    """(FEATURES[version],) for one line: ``window`` the frame's pixels under the pasted logits
+    ``v1`` and ``v2`` (refined outputs 1 and 2, same rectangle), ``box`` the prompt box in frame
+    pixels, ``iou`` / ``stab`` the decoder's three predicted IoUs and stability scores;
+    feature set 2 adds :func:`colour_features`."""
     grad = gradient(window)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     ba = float(max(1, (x1 - x0) * (y1 - y0)))
@@ -56,7 +97,8 @@ def line_features(window: np.ndarray, v1: np.ndarray, v2: np.ndarray, box, iou, 
     f2 = output_features(v2, grad, ba, iou[2], stab[2])
     m1, m2 = v1 > 0, v2 > 0
     overlap = float((m1 & m2).sum()) / max(1, int((m1 | m2).sum()))
-    return np.array(f1 + f2 + [a - b for a, b in zip(f1, f2)] + [overlap], np.float32)
+    extra = colour_features(window, m1, m2) if version >= 2 else []
+    return np.array(f1 + f2 + [a - b for a, b in zip(f1, f2)] + [overlap] + extra, np.float32)
 
 
 class MaskScorer(nn.Module):
@@ -67,12 +109,12 @@ class MaskScorer(nn.Module):
     The features' normalisation lives in buffers, so it travels in the model file with the weights.
     """
 
-    def __init__(self, hidden: int = 16, members: int = 1):
+    def __init__(self, hidden: int = 16, members: int = 1, features: int = N_FEATURES):
         super().__init__()
-        self.register_buffer("mu", torch.zeros(N_FEATURES))
-        self.register_buffer("sd", torch.ones(N_FEATURES))
+        self.register_buffer("mu", torch.zeros(features))
+        self.register_buffer("sd", torch.ones(features))
         self.members = nn.ModuleList(
-            nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, 2)) for _ in range(members))
+            nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 2)) for _ in range(members))
 
     def member(self, k: int, x: torch.Tensor) -> torch.Tensor:
         return self.members[k]((x - self.mu) / self.sd)

@@ -38,6 +38,7 @@ class TextSamConfig:
     refiner_context: int = 0  # channels of the refiner's line-context branch; 0 = none
     scorer: int = 0  # hidden units of the refined-mask scorer (scorer.py); 0 = none
     scorer_members: int = 1  # MLPs the scorer averages
+    scorer_features: int = 1  # the scorer's feature set (scorer.FEATURES): 2 adds colour features
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -135,9 +136,9 @@ def build_text_sam(cfg: TextSamConfig | None = None) -> Sam:
         # a submodule of the Sam, so its weights travel in the same state dict / safetensors file
         sam.refiner = EdgeRefiner(cfg.refiner, cfg.refiner_dilations, cfg.refiner_context)
     if cfg.scorer:
-        from .scorer import MaskScorer
+        from .scorer import FEATURES, MaskScorer
 
-        sam.scorer = MaskScorer(cfg.scorer, cfg.scorer_members)
+        sam.scorer = MaskScorer(cfg.scorer, cfg.scorer_members, FEATURES[cfg.scorer_features])
     sam.kseg_config = cfg  # type: ignore[attr-defined]
     return use_fused_attention(sam)
 

@@ -427,5 +427,5 @@ def export(ckpt_path: Path, dest: Path, extra: dict | None = None) -> Path:
     state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     sam = build_text_sam(TextSamConfig.from_json(state["config"]))
     sam.load_state_dict(state["model"])
-    save_text_sam(sam, dest, {"steps": str(state["step"]), **(extra or {})})
+    save_text_sam(sam, dest, {"steps": str(state["step"]), **state.get("meta", {}), **(extra or {})})
     return dest

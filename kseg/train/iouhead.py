@@ -65,14 +65,15 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
 
 
 def cached_lines(cache: Path, collect, seg, init: str, data_dir: Path, limit: int | None, seed: int,
-                 log=print) -> tuple[torch.Tensor, torch.Tensor]:
+                 log=print, key_extra: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``collect(seg, data_dir, limit, rng)``'s (features, intersections and unions), kept in
-    ``cache`` keyed by the model file, data, limit and seed: collecting is the slow part of
-    the stages that fit a ranker, so a rerun (an interrupted one, or a new --lr) only refits."""
+    ``cache`` keyed by the model file, data, limit and seed (and ``key_extra``): collecting is
+    the slow part of the stages that fit a ranker, so a rerun (an interrupted one, or a new
+    --lr) only refits."""
     from ..segment import registry
 
     key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
-           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed}
+           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed, **(key_extra or {})}
     got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
     if got is not None and got.get("key") == key:
         log(f"{len(got['x'])} lines' measurements reused from {cache}")

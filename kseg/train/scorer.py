@@ -12,6 +12,8 @@ target's level J), plus a light MSE that keeps each output's prediction an IoU.
 """
 from __future__ import annotations
 
+import functools
+import json
 import random
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from ..evaluate import fgiou_of_picks, line_iu, line_truth
-from ..segment.scorer import IOU_AT, PER_OUTPUT, MaskScorer, line_features
+from ..segment.scorer import FEATURES, IOU_AT, PER_OUTPUT, MaskScorer, line_features
 from . import RunLog
 from .iouhead import cached_lines, run_frames
 
@@ -29,8 +31,8 @@ SHARP = 50.0  # predicted IoU difference -> logit of "output 1 is better" (media
 
 
 def collect_scorer_targets(seg, data_dir: Path, limit: int | None, rng: random.Random, jitter: float = 0.5,
-                           progress=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, N_FEATURES) features and (N, 2, 2) intersection and union of refined outputs 1 and 2."""
+                           progress=None, version: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, FEATURES[version]) features and (N, 2, 2) intersection and union of refined outputs 1 and 2."""
     xs, ys = [], []
     for fr, lines, tl, logits, iou, stab, _idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
         for i, (ln, t) in enumerate(zip(lines, tl)):
@@ -38,7 +40,8 @@ def collect_scorer_targets(seg, data_dir: Path, limit: int | None, rng: random.R
             if not v1.size:
                 continue
             x0, y0, x1, y1 = rect
-            xs.append(line_features(fr.image[y0:y1, x0:x1], v1, v2, ln.box, iou[i].tolist(), stab[i].tolist()))
+            xs.append(line_features(fr.image[y0:y1, x0:x1], v1, v2, ln.box, iou[i].tolist(), stab[i].tolist(),
+                                     version))
             truth = line_truth(fr, i, fr.meta["lines"][i]["box"])
             ys.append([line_iu(seg.frame_mask(fr.image.shape, v, rect), truth) for v in (v1, v2)])
     if not xs:
@@ -97,23 +100,43 @@ def fit_scorer(scorer: MaskScorer, x: torch.Tensor, iu: torch.Tensor, steps: int
 
 def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr: float = 1e-2, seed: int = 0,
                  device: str = "cpu", limit: int | None = None, hidden: int = 16, members: int = 6,
-                 mse_weight: float = 0.1, log=print, progress=None) -> Path:
-    """Fit a mask scorer (``members`` MLPs of ``hidden`` units, ``steps`` each) for the refined
-    outputs of ``init``; returns a checkpoint in kseg's format.
+                 mse_weight: float = 0.1, features: int = 1, masks_from: list[str] | None = None,
+                 log=print, progress=None) -> Path:
+    """Fit a mask scorer (``members`` MLPs of ``hidden`` units, ``steps`` each, on feature set
+    ``features``) for the refined outputs of ``init``; returns a checkpoint in kseg's format.
 
-    The measured lines are kept in OUT/scorer_targets.pt (collecting is the slow part), so a
-    rerun with the same model, data, limit and seed reuses them.
+    ``masks_from``: other models (other refiners behind the same SAM) whose refined outputs on
+    the same frames are measured too and fitted on beside ``init``'s. The scorer has to judge
+    masks from fonts its training never showed, which its own refiner renders differently;
+    a scorer that has seen more than one refiner's masks of each line ranked better on unseen
+    fonts than one fitted on its own refiner's masks alone (models/text-sam.md).
+
+    The measured lines are kept in OUT/scorer_targets.pt (and .1.pt, .2.pt … for
+    ``masks_from``; collecting is the slow part), so a rerun with the same models, data, limit
+    and seed reuses them.
     """
-    from ..segment import TextSegmenter
+    from ..segment import TextSegmenter, registry
     from ..segment.textsam import TextSamConfig, build_text_sam
 
-    seg = TextSegmenter(init, device, refine=True, score=False)
-    if seg.kind != "text-sam" or seg.refiner is None:
-        raise ValueError("--stage scorer ranks refined masks: --init must be a text-SAM with an edge refiner")
-    x, iu = cached_lines(out_dir / "scorer_targets.pt", collect_scorer_targets, seg, init, data_dir, limit, seed, log)
+    if features not in FEATURES:
+        raise ValueError(f"--scorer-features must be one of {sorted(FEATURES)}")
+    sources = [init, *(masks_from or [])]
+    segs = []
+    for k, src in enumerate(sources):  # every model is loaded and checked before the slow part
+        s = TextSegmenter(src, device, refine=True, score=False)
+        if s.kind != "text-sam" or s.refiner is None:
+            what = "--init" if k == 0 else f"--scorer-masks-from {src}"
+            raise ValueError(f"--stage scorer ranks refined masks: {what} must be a text-SAM with an edge refiner")
+        segs.append(s)
+    seg = segs[0]
+    parts = [cached_lines(out_dir / ("scorer_targets.pt" if k == 0 else f"scorer_targets.{k}.pt"),
+                          functools.partial(collect_scorer_targets, version=features),
+                          s, src, data_dir, limit, seed, log, key_extra={"features": features})
+             for k, (s, src) in enumerate(zip(segs, sources))]
+    x, iu = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     # the same model with a scorer of this width; every other weight is the --init model's
     cfg = TextSamConfig.from_json(seg.sam.kseg_config.to_json())
-    cfg.scorer, cfg.scorer_members = hidden, members
+    cfg.scorer, cfg.scorer_members, cfg.scorer_features = hidden, members, features
     sam = build_text_sam(cfg)
     got = sam.load_state_dict({k: v for k, v in seg.sam.state_dict().items() if not k.startswith("scorer.")},
                               strict=False)
@@ -127,5 +150,7 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
     log(f"training lines' fgIoU (outputs 1 or 2): IoU head's pick {res['fit_head']:.4f}, output 2 "
         f"{res['fit_output2']:.4f}, scorer's pick {res['fit_scorer']:.4f}")
     ckpt = out_dir / "ckpt.pt"
-    RunLog.checkpoint(ckpt, {"model": sam.state_dict(), "step": steps, "config": cfg.to_json()})
+    meta = {"scorer_masks": json.dumps([{"model": str(src), "sha256": registry.sha256_file(registry.resolve(src)[1])}
+                                        for src in sources])}
+    RunLog.checkpoint(ckpt, {"model": sam.state_dict(), "step": steps, "config": cfg.to_json(), "meta": meta})
     return ckpt
