@@ -61,7 +61,8 @@ def colour_features(window: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> list[
     Outputs 1 and 2 differ by a ring (outline, shadow, or a halo of background), and which
     is right is a question of colour, not of glyph shape: a ring coloured like the pixels just
     outside both masks is background, one coloured apart from them is outline or shadow.
-    Shape features are what a font teaches; these hold for fonts the scorer never saw.
+    Shape features are learnt from the training fonts; colour was meant to carry further
+    (measured in models/text-sam.md: better than shape alone, not better than the shipped scorer).
     Per output: the Lab contrast across its edge and the spread of the colour just outside it;
     then the ring's share of the union and its colour distance to outside and to the core.
     """

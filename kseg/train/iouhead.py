@@ -73,7 +73,8 @@ def cached_lines(cache: Path, collect, seg, init: str, data_dir: Path, limit: in
     from ..segment import registry
 
     key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
-           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed, **(key_extra or {})}
+           "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed,
+           **(key_extra or {})}
     got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
     if got is not None and got.get("key") == key:
         log(f"{len(got['x'])} lines' measurements reused from {cache}")
