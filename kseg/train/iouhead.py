@@ -12,7 +12,6 @@ stays valid; only the choice between them does.
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from pathlib import Path
@@ -72,7 +71,7 @@ def cached_lines(cache: Path, collect, seg, init: str, data_dir: Path, limit: in
     --lr) only refits."""
     from ..segment import registry
 
-    key = {"init_sha256": hashlib.sha256(registry.resolve(init)[1].read_bytes()).hexdigest(),
+    key = {"init_sha256": registry.sha256_file(registry.resolve(init)[1]),
            "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed,
            **(key_extra or {})}
     got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
