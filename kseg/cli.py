@@ -557,8 +557,8 @@ def train(
         "like the caption or its surroundings).")] = 1,
     scorer_masks_from: Annotated[list[str] | None, typer.Option(
         "--scorer-masks-from", help="--stage scorer (repeatable): also measure this model's refined outputs "
-        "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM, e.g. "
-        "the one --init's refiner was fine-tuned from.")] = None,
+        "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM (checked), "
+        "e.g. the one --init's refiner was fine-tuned from.")] = None,
     device: Annotated[Device, typer.Option("--device")] = "auto",
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,

@@ -582,6 +582,17 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     r = CliRunner().invoke(app, args[:7] + [str(out3)] + args[8:] + ["--scorer-masks-from", str(no_ref)])
     assert r.exit_code == 1 and "--scorer-masks-from" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
     assert not (out3 / "model.safetensors").exists() and not (out3 / "scorer_targets.pt").exists()
+    # ... and a model whose SAM differs (one decoder weight): the scorer would learn another decoder
+    from kseg.segment.registry import save_text_sam
+
+    other = TextSegmenter(model=str(init), device="cpu").sam
+    with torch.no_grad():
+        other.mask_decoder.iou_prediction_head.layers[0].weight[0, 0] += 1.0
+    save_text_sam(other, tmp_path / "other-sam.safetensors")
+    r = CliRunner().invoke(app, args[:7] + [str(out3)] + args[8:] + ["--scorer-masks-from",
+                                                                     str(tmp_path / "other-sam.safetensors")])
+    assert r.exit_code == 1 and "differs from --init" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert not (out3 / "model.safetensors").exists() and not (out3 / "scorer_targets.pt").exists()
 
     # segment re-ranks outputs 1 and 2 by the scorer; the empty output stays the decoder head's call
     seg2 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")

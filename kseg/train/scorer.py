@@ -25,6 +25,7 @@ from ..evaluate import fgiou_of_picks, line_iu, line_truth
 from ..segment.scorer import FEATURES, IOU_AT, PER_OUTPUT, MaskScorer, line_features
 from . import RunLog
 from .iouhead import cached_lines, run_frames
+from .refine import sam_digest
 
 J = 0.9  # the fgIoU level at which a pixel of intersection trades against a pixel of union
 SHARP = 50.0  # predicted IoU difference -> logit of "output 1 is better" (median gap is ~0.02)
@@ -127,6 +128,10 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
         if s.kind != "text-sam" or s.refiner is None:
             what = "--init" if k == 0 else f"--scorer-masks-from {src}"
             raise ValueError(f"--stage scorer ranks refined masks: {what} must be a text-SAM with an edge refiner")
+        # the scorer's inputs include the decoder's own IoUs and stability, and its choice is
+        # between that decoder's outputs: masks from another SAM would teach it someone else's
+        if k and sam_digest(s.sam) != sam_digest(segs[0].sam):
+            raise ValueError(f"--scorer-masks-from {src}: its SAM differs from --init's; only the refiner may differ")
         segs.append(s)
     seg = segs[0]
     parts = [cached_lines(out_dir / ("scorer_targets.pt" if k == 0 else f"scorer_targets.{k}.pt"),
