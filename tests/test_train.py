@@ -362,6 +362,9 @@ def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_p
     assert runs[False]["refiner"] and not runs[True]["refiner"]
     lo, hi = runs[False]["ci95"]["fgIoU"]
     assert lo <= runs[False]["rows"]["text-sam"]["all"]["fgIoU"] <= hi
+    allrow = runs[False]["rows"]["text-sam"]["all"]  # pixel counts, so sets can be pooled
+    assert 0 < allrow["intersection"] <= allrow["union"]
+    assert allrow["fgIoU"] == pytest.approx(allrow["intersection"] / allrow["union"])
     assert len(runs[False]["ci95"]["ranked_minus_best_fixed"]) == 2
     head = runs[False]["iou_head"]
     assert head["oracle"] >= max(head["ranked"], head["fixed_0"], head["fixed_1"], head["fixed_2"]) - 1e-9

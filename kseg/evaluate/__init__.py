@@ -56,7 +56,9 @@ class Acc:
         bprec = self.bp_hit / self.bp if self.bp else 0.0
         brec = self.bt_hit / self.bt if self.bt else 0.0
         f = lambda a, b: 2 * a * b / (a + b) if a + b else 0.0
-        return {"fgIoU": self.i / self.u if self.u else 1.0, "F": f(prec, rec), "bF": f(bprec, brec)}
+        # the pixel counts travel too, so scores of several sets pool exactly (sum both, divide)
+        return {"fgIoU": self.i / self.u if self.u else 1.0, "F": f(prec, rec), "bF": f(bprec, brec),
+                "intersection": self.i, "union": self.u}
 
 
 def _boundary(m: np.ndarray) -> np.ndarray:
