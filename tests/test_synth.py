@@ -82,12 +82,14 @@ def test_metrics_on_known_masks():
     a[10:30, 10:30] = True
     acc = Acc()
     acc.add(a, a)
-    assert acc.row() == {"fgIoU": 1.0, "F": 1.0, "bF": 1.0}
+    assert acc.row() == {"fgIoU": 1.0, "F": 1.0, "bF": 1.0, "intersection": 400, "union": 400}
     b = np.zeros_like(a)
     b[10:30, 20:40] = True
     acc = Acc()
     acc.add(b, a)
     assert acc.row()["fgIoU"] == pytest.approx(200 / 600)
+    acc.add(a, a)  # accumulated, not averaged: (200 + 400) / (600 + 400)
+    assert (acc.row()["intersection"], acc.row()["union"]) == (600, 1000) and acc.row()["fgIoU"] == 0.6
 
 
 def test_train_faces_are_recorded_so_another_installed_font_changes_nothing(monkeypatch, tmp_path):
