@@ -552,9 +552,9 @@ def train(
         "both non-empty outputs (1 and 2) of every line, for a model whose mask scorer chooses between "
         "them.")] = "chosen",
     scorer_features: Annotated[int, typer.Option(
-        "--scorer-features", min=1, max=2, help="--stage scorer: 1, the masks' shape and edge measurements "
-        "(the shipped scorer's); 2, those plus colour (does the ring where outputs 1 and 2 disagree look "
-        "like the caption or its surroundings).")] = 1,
+        "--scorer-features", min=1, max=2, help="--stage scorer: 1, the masks' shape and edge measurements; "
+        "2 (the shipped scorer's), those plus colour (does the ring where outputs 1 and 2 disagree look "
+        "like the caption or its surroundings).")] = 2,
     scorer_masks_from: Annotated[list[str] | None, typer.Option(
         "--scorer-masks-from", help="--stage scorer (repeatable): also measure this model's refined outputs "
         "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM (checked), "

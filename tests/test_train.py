@@ -559,21 +559,21 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     r = CliRunner().invoke(app, args)  # a rerun reuses the measured lines
     assert r.exit_code == 0 and "reused" in r.stderr, r.output
     s1 = TextSegmenter(model=str(out / "model.safetensors"), device="cpu")
-    assert s1.sam.kseg_config.scorer_features == 1 and s1.scorer.mu.shape == (N_FEATURES,)
-    # feature set 2, fitted on the masks of two models: each measured afresh (the cache key
+    assert s1.sam.kseg_config.scorer_features == 2 and s1.scorer.mu.shape == (FEATURES[2],)  # the default
+    # feature set 1, fitted on the masks of two models: each measured afresh (the cache key
     # holds the feature set and the model), both recorded in the file, and it segments
     out2 = tmp_path / "scorer2"
-    r = CliRunner().invoke(app, args[:7] + [str(out2)] + args[8:] + ["--scorer-features", "2",
+    r = CliRunner().invoke(app, args[:7] + [str(out2)] + args[8:] + ["--scorer-features", "1",
                                                                      "--scorer-masks-from", str(init), "--quiet"])
     assert r.exit_code == 0, r.output
     assert (out2 / "scorer_targets.pt").exists() and (out2 / "scorer_targets.1.pt").exists()
-    a, b = (torch.load(d / "scorer_targets.pt", weights_only=True) for d in (out2, out))
+    a, b = (torch.load(d / "scorer_targets.pt", weights_only=True) for d in (out, out2))
     assert a["x"].shape[1] == FEATURES[2] and torch.equal(a["iu"], b["iu"])  # the same lines, measured more
-    assert torch.allclose(a["x"][:, :N_FEATURES], b["x"])  # feature set 1 is set 2's start
+    assert b["x"].shape[1] == N_FEATURES and torch.allclose(a["x"][:, :N_FEATURES], b["x"])  # set 1 is set 2's start
     meta = registry.load_state_dict(out2 / "model.safetensors")[1]
     assert [m["model"] for m in json.loads(meta["scorer_masks"])] == [str(init), str(init)]
     s2 = TextSegmenter(model=str(out2 / "model.safetensors"), device="cpu")
-    assert s2.sam.kseg_config.scorer_features == 2 and s2.scorer.mu.shape == (FEATURES[2],)
+    assert s2.sam.kseg_config.scorer_features == 1 and s2.scorer.mu.shape == (N_FEATURES,)
     image, lines = _lines(frames)
     assert len(s2.segment(image, lines)) == len(lines) and s2.scored
     # refusals: an unknown feature set (usage), another model without a refiner (nothing written)

@@ -101,7 +101,7 @@ def fit_scorer(scorer: MaskScorer, x: torch.Tensor, iu: torch.Tensor, steps: int
 
 def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr: float = 1e-2, seed: int = 0,
                  device: str = "cpu", limit: int | None = None, hidden: int = 16, members: int = 6,
-                 mse_weight: float = 0.1, features: int = 1, masks_from: list[str] | None = None,
+                 mse_weight: float = 0.1, features: int = 2, masks_from: list[str] | None = None,
                  log=print, progress=None) -> Path:
     """Fit a mask scorer (``members`` MLPs of ``hidden`` units, ``steps`` each, on feature set
     ``features``) for the refined outputs of ``init``; returns a checkpoint in kseg's format.
