@@ -647,12 +647,13 @@ def train(
 
 @app.command("eval")
 def eval_cmd(
-    data: Annotated[Path | None, typer.Argument(help="A `kseg synth` dataset (use --split eval); "
-                                                "--task ocr renders its own lines instead.")] = None,
+    data: Annotated[list[Path] | None, typer.Argument(help="A `kseg synth` dataset (use --split eval), or "
+                                                      "several, pooled into one score; --task ocr renders "
+                                                      "its own lines instead.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model to evaluate (as for segment; "
                                               "--task ocr: a kseg-ocr .safetensors).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N frames "
-                                              "(--task ocr: N held-out lines, default 300).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N frames of each dataset "
+                                              "(--task ocr: N held-out lines, default 300).", min=1)] = None,
     task: Annotated[Literal["sam", "ocr"], typer.Option(
         "--task", help="sam: masks vs box baselines; ocr: recognisers (kseg, Tesseract raw and "
         "mask-cleaned) on held-out rendered lines.")] = "sam",
@@ -674,6 +675,7 @@ def eval_cmd(
     """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
 
     Prompts are the true ink boxes (segmentation quality alone); --end-to-end adds detection.
+    Several datasets are pooled: every figure is over all their frames, as one set.
     --task ocr: CER / exact-line accuracy / ms per line of the recognisers instead.
     """
     if threads:
@@ -683,7 +685,7 @@ def eval_cmd(
     if task == "ocr":
         _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet, views)
         return
-    if data is None:
+    if not data:
         _error("kseg eval --task sam needs a dataset folder")
         raise typer.Exit(2)
     from kseg.evaluate import evaluate_sam

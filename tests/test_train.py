@@ -6,6 +6,7 @@ Everything runs on a handful of 640x360 frames with one torch thread: the machin
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -622,6 +623,26 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
                                  "--limit", "2", "--json", "-q"])
     res = json.loads(r.stdout)
     assert res["scorer"] and 0 <= res["iou_head"]["head_only"] <= 1
+    # several datasets pool into one score: here the same two frames under another name, so
+    # every pixel count doubles; a folder named twice counts once; a missing or empty one fails
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    for f in frames.iterdir():
+        if f.name.startswith(("train_000000.", "train_000001.")):
+            shutil.copy(f, twin / f.name)
+    base = ["eval", "--model", str(out / "model.safetensors"), "--device", "cpu", "--limit", "2", "--json", "-q"]
+    r = CliRunner().invoke(app, base + [str(frames), str(twin), str(frames)])
+    assert r.exit_code == 0, r.output
+    both = json.loads(r.stdout)
+    assert both["frames"] == 4 and both["lines"] == 2 * res["lines"] and "+" in both["dataset"]
+    one, two = res["rows"]["text-sam"]["all"], both["rows"]["text-sam"]["all"]
+    assert (two["intersection"], two["union"]) == (2 * one["intersection"], 2 * one["union"])
+    (tmp_path / "empty").mkdir()
+    for bad, why in ((tmp_path / "missing", "no such dataset folder"), (tmp_path / "empty", "no kseg synth frames")):
+        r = CliRunner().invoke(app, base + [str(frames), str(bad)])
+        assert r.exit_code == 1 and why in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.output
+        assert r.stdout == ""
+    assert CliRunner().invoke(app, base[:-4] + ["--limit", "0", str(frames)]).exit_code == 2
 
     # a new refiner on this model leaves the scorer out (it scored the old refiner's masks) and,
     # with --refiner-outputs both, learns on outputs 1 and 2 of every line the head gave a mask
