@@ -122,7 +122,7 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
     if features not in FEATURES:
         raise ValueError(f"--scorer-features must be one of {sorted(FEATURES)}")
     sources = [init, *(masks_from or [])]
-    segs = []
+    segs, init_digest = [], None
     for k, src in enumerate(sources):  # every model is loaded and checked before the slow part
         s = TextSegmenter(src, device, refine=True, score=False)
         if s.kind != "text-sam" or s.refiner is None:
@@ -130,8 +130,10 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
             raise ValueError(f"--stage scorer ranks refined masks: {what} must be a text-SAM with an edge refiner")
         # the scorer's inputs include the decoder's own IoUs and stability, and its choice is
         # between that decoder's outputs: masks from another SAM would teach it someone else's
-        if k and sam_digest(s.sam) != sam_digest(segs[0].sam):
-            raise ValueError(f"--scorer-masks-from {src}: its SAM differs from --init's; only the refiner may differ")
+        if k:
+            init_digest = init_digest or sam_digest(segs[0].sam)  # hashed once, and only when needed
+            if sam_digest(s.sam) != init_digest:
+                raise ValueError(f"--scorer-masks-from {src}: its SAM differs from --init's; only the refiner may differ")
         segs.append(s)
     seg = segs[0]
     parts = [cached_lines(out_dir / ("scorer_targets.pt" if k == 0 else f"scorer_targets.{k}.pt"),
