@@ -424,35 +424,3 @@ def test_colour_features_tell_an_outline_from_a_halo_of_background():
     assert fo[-3] == pytest.approx(fh[-3]) == pytest.approx(1 - 400 / 736)  # the ring's share of the union
     # output 2's edge (outline against grey) has contrast; in the halo case it lies on flat ground
     assert fo[N_FEATURES + 2] > 3 * fh[N_FEATURES + 2]
-
-
-def test_hysteresis_drops_pieces_without_a_confident_pixel():
-    """A stroke with a confident core is kept whole (its faint rim included); a patch of the
-    scene the refiner let through at low confidence, not touching any stroke, is dropped.
-    Models without a refiner (their logits are on another scale) are left as they are."""
-    from kseg.segment import CORE
-
-    seg = TextSegmenter.__new__(TextSegmenter)
-    seg.threshold, seg.core = 0.0, CORE
-    vals = np.full((20, 30), -5.0, np.float32)
-    vals[2:5, 2:5] = CORE + 2  # a stroke's core...
-    vals[5, 2:5] = 0.5  # ...and its faint rim, touching it
-    vals[10:15, 10:14] = CORE - 1  # a patch of background, confident but not enough
-    vals[2:4, 20:25] = 0.5
-    vals[3, 22] = CORE + 0.5  # a dot: small, but sure
-    m = seg.frame_mask((40, 40), vals, (5, 5, 35, 25))
-    assert m.shape == (40, 40)
-    assert m[7:11, 7:10].all() and m[7:9, 25:30].all()
-    assert not m[15:20, 15:19].any()
-    assert m.sum() == 12 + 10
-    seg.core = None
-    assert seg.frame_mask((40, 40), vals, (5, 5, 35, 25)).sum() == 12 + 10 + 20
-
-
-def test_hysteresis_is_off_without_a_refiner(tmp_path):
-    from kseg.segment import CORE
-
-    path = save_random(tmp_path / "r.safetensors", cfg=TextSamConfig(refiner=8))
-    assert TextSegmenter(str(path), "cpu").core == CORE
-    assert TextSegmenter(str(path), "cpu", refine=False).core is None
-    assert TextSegmenter(str(path), "cpu", core=None).core is None

@@ -447,31 +447,6 @@ def test_refiner_window_cache_is_keyed(tmp_path):
     assert _load_windows(tmp_path / "torn.pt", key) is None, "an unreadable cache is collected again"
 
 
-def test_measured_lines_are_collected_again_when_masks_are_made_differently(tmp_path):
-    """The scorer's and the IoU head's targets are IoUs of masks: a cache measured with another
-    threshold or hysteresis level (an older kseg, say) must not be reused for them."""
-    from types import SimpleNamespace
-
-    from kseg.segment import save_random
-    from kseg.train.iouhead import cached_lines
-
-    init = str(save_random(tmp_path / "m.safetensors"))
-    calls = []
-
-    def collect(seg, data_dir, limit, rng):
-        calls.append(seg.core)
-        return torch.ones(2, 3), torch.ones(2, 2, 2)
-
-    cache = tmp_path / "run" / "targets.pt"
-    args = (init, tmp_path, None, 0, QUIET)
-    cached_lines(cache, collect, SimpleNamespace(threshold=0.0, core=4.0), *args)
-    cached_lines(cache, collect, SimpleNamespace(threshold=0.0, core=4.0), *args)
-    assert calls == [4.0]
-    cached_lines(cache, collect, SimpleNamespace(threshold=0.0, core=None), *args)
-    cached_lines(cache, collect, SimpleNamespace(threshold=0.5, core=None), *args)
-    assert calls == [4.0, None, None]
-
-
 def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
     r = CliRunner().invoke(app, ["train", str(tmp_path), "--stage", "refiner", "-o", str(tmp_path / "o")])
     assert r.exit_code == 2

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -39,12 +38,6 @@ TIE = 1e-3  # predicted IoUs closer than this count as a tie
 PLATE_SPILL = 0.15
 PLATE_COVER = 0.7
 ALT_COVER = 0.12
-# Hysteresis on the refined logits: a connected piece of the mask is kept only if one of its
-# pixels reaches this logit. Where a caption's outline is coloured like the scene behind it,
-# the refiner lets patches of the scene through at low confidence; strokes always have a
-# confident core. Chosen on data/dev + dev2 among 1-8 (8 cuts real strokes), confirmed on
-# dev3 + dev4: +0.0004 to +0.0019 fgIoU (models/text-sam.md).
-CORE = 4.0
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -93,7 +86,7 @@ def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
 
 class TextSegmenter:
     def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0,
-                 refine: bool = True, score: bool = True, core: float | None = CORE):
+                 refine: bool = True, score: bool = True):
         self.device = pick_device(device)
         self.sam, self.kind, self.name = load_sam(model)
         self.sam.to(self.device)
@@ -104,8 +97,6 @@ class TextSegmenter:
         # its mask scorer ranks refined masks, so it runs only with the refiner; score=False
         # measures the decoder's IoU head alone
         self.scorer = getattr(self.sam, "scorer", None) if (score and self.refiner is not None) else None
-        # the hysteresis was tuned on refined logits; the decoder's own are on another scale
-        self.core = core if (self.refiner is not None and core is not None and core > threshold) else None
         self._memo: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
         self.decoder_choice: torch.Tensor | None = None  # the IoU head's pick in the last run
         self.scored: dict[int, list[float]] = {}  # line -> the scorer's IoUs of refined outputs 1, 2
@@ -242,15 +233,7 @@ class TextSegmenter:
         """Pasted logits on their rectangle -> the bool mask over the whole frame."""
         x0, y0, x1, y1 = rect
         full = np.zeros(shape[:2], bool)
-        m = vals > self.threshold
-        if self.core is not None and m.any():
-            # cv2 labels the pieces; a piece survives if a pixel of it is above the core level
-            n, lab = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
-            keep = np.zeros(n, bool)
-            keep[lab[vals > self.core]] = True
-            keep[0] = False
-            m = keep[lab]
-        full[y0:y1, x0:x1] = m
+        full[y0:y1, x0:x1] = vals > self.threshold
         return full
 
     def _paste(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile, key=None) -> np.ndarray:

@@ -73,8 +73,6 @@ def cached_lines(cache: Path, collect, seg, init: str, data_dir: Path, limit: in
 
     key = {"init_sha256": registry.sha256_file(registry.resolve(init)[1]),
            "data": str(Path(data_dir).resolve()), "limit": -1 if limit is None else limit, "seed": seed,
-           # how logits become masks (threshold, hysteresis) changes the measured IoUs too
-           "mask": [float(seg.threshold), None if seg.core is None else float(seg.core)],
            **(key_extra or {})}
     got = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else None
     if got is not None and got.get("key") == key:
