@@ -790,6 +790,10 @@ def train_ocr_cmd(
     width: Annotated[float, typer.Option("--width", help="Channel multiplier of a new model.", min=0.1)] = 0.75,
     hidden: Annotated[int, typer.Option("--hidden", help="LSTM units per direction of a new model.",
                                         min=8)] = 128,
+    engine: Annotated[Literal["lines", "broadcast", "mix"], typer.Option(
+        "--engine", help="With DATA 'stream': the data engine. lines: the first engine; broadcast: "
+        "real-episode faces, styles and codecs (kseg.synth.broadcast); mix: 3 in 10 lines from "
+        "lines, the rest broadcast.")] = "lines",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train kseg's caption-line recogniser (CRNN + CTC) on rendered lines; resumes from OUT/ckpt.pt
@@ -834,7 +838,8 @@ def train_ocr_cmd(
             cfg = OCRConfig(input=input, in_ch=1 if input == "mask" else 3, width=width, hidden=hidden)
             dest = train_ocr(data_dir, out, steps=steps, batch=batch, lr=lr, input=input, seed=seed,
                              device=str(pick_device(device)), stop_at=stop_at, log=log, progress=progress,
-                             cfg=cfg, workers=workers, buffer=buffer, init=init, minutes=minutes)
+                             cfg=cfg, workers=workers, buffer=buffer, init=init, minutes=minutes,
+                             engine=engine)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)

@@ -23,6 +23,9 @@ from kseg.errors import ModelError
 from kseg.types import Recognition, TextLine
 
 PUNCT = "?!~…♡\"'.,:()%-"
+# What real captions add (issue 20): symbols and the lone jamo of ㅋㅋ / ㅠㅠ / ㄷㄷ. Appended in
+# ``default_charset`` so a model trained on the older charset maps onto it (``remap_head``).
+CAPTION_EXTRA = "★☆♥♪※「」[]<>#+/·→&@=*^;_" + "".join(chr(c) for c in range(0x3131, 0x3164))
 
 
 def default_charset() -> str:
@@ -35,8 +38,28 @@ def default_charset() -> str:
         chars.update("".join(pool))
     chars.update("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
     chars.update(PUNCT)
+    chars.update(CAPTION_EXTRA)
     chars.discard(" ")
     return " " + "".join(sorted(chars))
+
+
+def remap_head(model: "CRNN", old: str, new: str) -> "CRNN":
+    """The classifier re-indexed from charset ``old`` to ``new``: a character both share keeps
+    its trained row; a new one starts from the blank's bias minus a margin and small weights,
+    so it is never emitted until training gives it a reason."""
+    head = model.head
+    w, b = head.weight.data, head.bias.data
+    lin = nn.Linear(head.in_features, len(new) + 1)
+    pos = {c: i + 1 for i, c in enumerate(old)}
+    with torch.no_grad():
+        lin.weight.normal_(0, 0.01)
+        lin.bias.fill_(float(b.min()) - 2.0)
+        lin.weight[0], lin.bias[0] = w[0], b[0]
+        for j, c in enumerate(new):
+            if c in pos:
+                lin.weight[j + 1], lin.bias[j + 1] = w[pos[c]], b[pos[c]]
+    model.head = lin
+    return model
 
 
 class Codec:

@@ -87,10 +87,10 @@ def make_batch(items, order: list[int], rng: random.Random, batch: int, codec: C
 def _render_input(job: tuple[int, int, str, int, int]) -> tuple[np.ndarray, str]:
     """Worker: line ``index`` of the train stream, preprocessed exactly as inference does."""
     from ..recognize.kseg_ocr import prepare
-    from ..synth.lines import render_line
+    from ..synth.broadcast import render_any
 
-    seed, index, input, in_ch, height = job
-    s = render_line(seed, index, "train")
+    seed, index, input, in_ch, height, engine = job
+    s = render_any(seed, index, "train", engine)
     cfg = OCRConfig(height=height, in_ch=in_ch, input=input)
     return prepare(s.strip, s.footprint, cfg), s.text
 
@@ -113,10 +113,10 @@ class LineStream:
     """
 
     def __init__(self, cfg: OCRConfig, workers: int, size: int = 50_000, seed: int = 0, first: int = 1_000_000,
-                 block: int = 1024, setup=None, setup_args: tuple = ()):
+                 block: int = 1024, setup=None, setup_args: tuple = (), engine: str = "lines"):
         self.items: list[tuple[np.ndarray, str]] = []
         self.size, self.rendered, self._next = size, 0, first
-        self._job = (seed, cfg.input, cfg.in_ch, cfg.height)
+        self._job = (seed, cfg.input, cfg.in_ch, cfg.height, engine)
         self._block = block
         self._stop = threading.Event()
         # spawn, not fork: a forked child can inherit a lock another thread held (it hung under
@@ -127,10 +127,10 @@ class LineStream:
         self._thread.start()
 
     def _fill(self) -> None:
-        seed, input, in_ch, height = self._job
+        seed, input, in_ch, height, engine = self._job
         while not self._stop.is_set():
             a, self._next = self._next, self._next + self._block
-            jobs = [(seed, i, input, in_ch, height) for i in range(a, a + self._block)]
+            jobs = [(seed, i, input, in_ch, height, engine) for i in range(a, a + self._block)]
             try:
                 for item in self._pool.imap_unordered(_render_input, jobs, chunksize=16):
                     if len(self.items) < self.size:
@@ -166,9 +166,14 @@ def _from_model_file(path: Path, charset: str, device: torch.device) -> tuple[CR
     """Start from a shipped model file (fine-tuning): its architecture, its weights."""
     from ..recognize.kseg_ocr import load_model
 
+    from ..recognize.kseg_ocr import remap_head
+
     model, cfg, codec = load_model(Path(path))
     if codec.charset != charset:
-        raise ValueError(f"{path}: its charset differs from the one being trained")
+        if not set(codec.charset) <= set(charset):
+            raise ValueError(f"{path}: its charset has characters the one being trained lacks")
+        model = remap_head(model, codec.charset, charset)
+        cfg.n_classes = len(charset) + 1
     return model.float().train().to(device), cfg
 
 
@@ -190,7 +195,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
               stop_at: int | None = None, ckpt_every: int = 200, val_every: int = 250, n_val: int = 64,
               export_every: int = 500, log=print, progress=None, workers: int = 0, buffer: int = 50_000,
               init: Path | None = None, minutes: float | None = None, worker_setup=None,
-              worker_setup_args: tuple = ()) -> Path:
+              worker_setup_args: tuple = (), engine: str = "lines") -> Path:
     """Train (or resume) the recogniser on line shards in ``data``; returns the exported model.
 
     ``stop_at`` ends the run early at that step while keeping the LR schedule of ``steps``
@@ -200,9 +205,12 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     starts a fresh run from a model file (its architecture and weights; ``cfg`` is ignored).
     ``minutes`` makes the run end after that much training time, the cosine following elapsed
     time; ``steps`` then only sets the warm-up and ``progress`` gets no total (a fixed machine lease).
+    ``engine``: which data engine streams lines (``lines``, ``broadcast`` or ``mix``, see
+    ``kseg.synth.broadcast.render_any``); with a broadcast engine half the validation lines
+    come from the held-out display faces.
     """
     from ..recognize.kseg_ocr import prepare
-    from ..synth.lines import render_line
+    from ..synth.broadcast import render_any
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -240,7 +248,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     stream = None
     if data is None:
         stream = LineStream(cfg, workers, buffer, seed=seed, first=1_000_000 + start * batch,
-                            setup=worker_setup, setup_args=worker_setup_args)
+                            setup=worker_setup, setup_args=worker_setup_args, engine=engine)
         items, order = stream.items, []
     else:
         items = _items(Path(data), cfg)
@@ -249,7 +257,8 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
         order = sorted(range(len(items)), key=lambda k: items[k][0].shape[1])
     val = []  # a few held-out-font lines, to watch generalisation as it trains
     for i in range(n_val):
-        s = render_line(10_000 + seed, i, "eval")
+        s = (render_any(10_000 + seed, i, "display", "broadcast") if engine != "lines" and i % 2
+             else render_any(10_000 + seed, i, "eval", "lines"))
         val.append((prepare(s.strip, s.footprint, cfg), s.text))
     if stream is not None:
         stream.wait(min(buffer, max(20 * batch, 2000)))

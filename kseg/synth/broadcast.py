@@ -1,0 +1,410 @@
+"""The broadcast line engine: caption lines that look like real episodes, for the recogniser.
+
+Why a second engine: ``lines.render_line`` draws the project's first caption styles in 39
+plain faces over ten photos, and a model trained on it reads its own held-out lines at CER
+0.026 but real broadcasts at 0.3-0.5 (issue 20). What real footage has and that engine lacks:
+- faces: every Korean face Debian packages (BM, alee, Lexi, D2Coding, all Noto CJK weights,
+  Un extra) plus the OFL display families ``tools/fetch_fonts.py`` brings from npm;
+- text: real Korean words (Tesseract ``kor``'s word list, 79k forms) besides the caption
+  corpus, with the symbols captions use (※ ♥ ★ ♪ ㅋㅋ ㅠㅠ !! ~);
+- styles: white fill with only a soft grey drop shadow, thin grey outlines, thick
+  multi-layer outlines, 3D extrusions, two colours in one line, plates;
+- a real codec round trip: libx264 through PyAV (4:2:0, CRF 18-38), 1080p<->720p rescales
+  and JPEG, at the sizes real episodes use.
+
+``render_broadcast_line(seed, index, split)`` returns the same ``LineSample`` as
+``render_line``, so the trainer and ``kseg eval`` take either. Splits: ``train`` (all faces but
+the held-out ones), ``eval`` (the original held-out families), ``display`` (held-out display
+faces, never trained on: the issue's "display faces held out from training").
+"""
+from __future__ import annotations
+
+import colorsys
+import random
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageFilter
+
+from . import (EVAL_FAMILIES, FontFace, _composite, _supported, _text_layers, korean_fonts, make_background,
+               paint_line)
+from .corpus import LATIN, caption_text, random_syllables
+
+# Display faces held out of broadcast training (the ``display`` split): a BM face, an alee
+# face, two OFL display families from npm and a handwriting-like family.
+DISPLAY_HELDOUT = {"BM YEONSUNG", "Guseul", "gugi", "sunflower", "gaegu", "BM HANNA 11yrs old"}
+SYMBOLS = ["!", "!!", "?", "?!", "~", "~~", "…", "♥", "♡", "★", "☆", "♪", "※", "ㅋㅋ", "ㅋㅋㅋ", "ㅠㅠ",
+           "ㅎㅎ", "^^", "(", ")", "「", "」", "[", "]", "<", ">", "#", "+", "/", "·", "...", "%", "→"]
+KINDS = ["drama", "drama", "vlog", "vlog", "variety", "variety", "variety", "news"]
+
+
+def font_dirs() -> list[Path]:
+    """Extra font folders: ``$KSEG_FONT_DIRS`` (os.pathsep-separated) or ``.cache/fonts/ttf``."""
+    import os
+
+    env = os.environ.get("KSEG_FONT_DIRS")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    return [Path(__file__).resolve().parents[2] / ".cache" / "fonts" / "ttf"]
+
+
+@lru_cache(maxsize=1)
+def extra_fonts() -> tuple[FontFace, ...]:
+    faces = []
+    for d in font_dirs():
+        for p in sorted(d.glob("*.[ot]tf")):
+            fam = p.stem.rsplit("-", 1)[0].lower()  # gothic-a1-700 -> gothic-a1, Pretendard-Bold -> pretendard
+            faces.append(FontFace(str(p), 0, fam, p.stem.rsplit("-", 1)[-1]))
+    return tuple(faces)
+
+
+def broadcast_faces(split: str) -> list[FontFace]:
+    """Faces of a split: ``display`` the held-out display faces, ``eval`` the original held-out
+    families, ``train`` every other installed or fetched Korean face."""
+    faces = list(korean_fonts()) + list(extra_fonts())
+    if split == "display":
+        out = [f for f in faces if f.family in DISPLAY_HELDOUT]
+    elif split == "eval":
+        out = [f for f in faces if f.family in EVAL_FAMILIES]
+    else:
+        out = [f for f in faces if f.family not in DISPLAY_HELDOUT and f.family not in EVAL_FAMILIES
+               and "Coding" not in f.family]
+    if not out:
+        raise RuntimeError(f"no Korean fonts for the {split!r} split (make setup; python tools/fetch_fonts.py)")
+    return out
+
+
+# ----------------------------------------------------------------------------- text
+
+@lru_cache(maxsize=1)
+def real_words() -> tuple[str, ...]:
+    """Tesseract ``kor``'s word list (Apache-2.0, installed by set-up), unpacked once into the
+    cache; empty when Tesseract's tools or data are missing (the corpus alone is used then)."""
+    from kseg.segment.registry import cache_dir
+
+    out = cache_dir() / "kor-words.txt"
+    if not out.exists():
+        import tempfile
+
+        td = Path("/usr/share/tesseract-ocr/5/tessdata/kor.traineddata")
+        if not td.exists():
+            return ()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run(["combine_tessdata", "-u", str(td), f"{tmp}/kor."], check=True, capture_output=True)
+                subprocess.run(["dawg2wordlist", f"{tmp}/kor.lstm-unicharset", f"{tmp}/kor.lstm-word-dawg",
+                                f"{tmp}/words.txt"], check=True, capture_output=True)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                Path(f"{tmp}/words.txt").replace(out)
+        except (OSError, subprocess.CalledProcessError):
+            return ()
+    words = [w for w in out.read_text(encoding="utf-8").split() if any("\uac00" <= c <= "\ud7a3" for c in w)]
+    return tuple(sorted(words))
+
+
+@lru_cache(maxsize=1)
+def _charset() -> frozenset:
+    """What the recogniser can emit: a line with anything else would teach it a wrong label."""
+    from kseg.recognize.kseg_ocr import default_charset
+
+    return frozenset(default_charset())
+
+
+def render_any(seed: int, index: int, split: str, engine: str):
+    """Line ``index`` of an engine's stream: ``lines`` (the first engine), ``broadcast``, or
+    ``mix`` (3 in 10 from ``lines``, so the synthetic held-out score is kept while learning)."""
+    from .lines import render_line
+
+    if engine == "lines" or (engine == "mix" and index % 10 < 3):
+        return render_line(seed, index, "eval" if split == "display" else split)
+    return render_broadcast_line(seed, index, split)
+
+
+def broadcast_text(rs: random.Random, kind: str) -> str:
+    """Caption-like text: corpus lines, real-word phrases, random syllables; symbols mixed in."""
+    words = real_words()
+    r = rs.random()
+    if r < 0.3 or not words:
+        t = caption_text(rs, {"vlog": "drama"}.get(kind, kind))
+    elif r < 0.85:
+        n = rs.choice([1, 2, 2, 3, 3, 4, 5] if kind != "variety" else [1, 1, 2, 2, 3])
+        t = " ".join(rs.choice(words) for _ in range(n))
+    else:
+        t = random_syllables(rs, 2, 10)
+    if rs.random() < 0.08:
+        t = f"{rs.choice(LATIN)} {t}" if rs.random() < 0.5 else f"{t} {rs.randint(1, 2030)}"
+    if rs.random() < (0.45 if kind == "variety" else 0.2):
+        s = rs.choice(SYMBOLS)
+        t = f"{s}{t}" if rs.random() < 0.25 and s not in ")」]>" else f"{t}{s}"
+    return t
+
+
+# ----------------------------------------------------------------------------- styles
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _caption_colour(rs: random.Random) -> tuple[int, int, int]:
+    """Fills real variety captions use: white, yellow, cyan, pink, orange, green, black."""
+    r = rs.random()
+    if r < 0.35:
+        return (255, 255, 255)
+    if r < 0.45:
+        return (20, 20, 20)
+    return _hsv(rs.choice([0.0, 0.08, 0.15, 0.16, 0.33, 0.5, 0.55, 0.6, 0.83, 0.92]) + rs.uniform(-0.03, 0.03),
+                rs.uniform(0.5, 1.0), rs.uniform(0.85, 1.0))
+
+
+def _dark(rs: random.Random) -> tuple[int, int, int]:
+    return _hsv(rs.random(), rs.uniform(0, 0.9), rs.uniform(0.0, 0.35))
+
+
+def broadcast_style(rs: random.Random, kind: str, frame_h: int) -> dict:
+    """One caption block's style, as seen on real episodes (keys as ``sample_style``'s, plus
+    ``extrude`` (3D), ``fill2`` (second colour from a character on) and ``soft`` shadows)."""
+    s: dict = {"kind": kind, "gradient": None, "outline2": None, "shadow": None, "banner": None,
+               "angle": 0.0, "extrude": None, "fill2": None, "outline_w": 0, "outline": (0, 0, 0)}
+    if kind == "drama":
+        s["size"] = max(12, int(frame_h * rs.uniform(0.035, 0.06)))
+        s["fill"] = rs.choice([(255, 255, 255)] * 4 + [(240, 240, 240), (255, 250, 200)])
+        r = rs.random()
+        if r < 0.45:  # thin black or grey outline, maybe a shadow
+            s["outline"] = rs.choice([(0, 0, 0), (0, 0, 0), (40, 40, 40), (90, 90, 90)])
+            s["outline_w"] = max(1, round(s["size"] * rs.uniform(0.03, 0.08)))
+        if r >= 0.3 or rs.random() < 0.3:
+            s["shadow"] = {"color": rs.choice([(0, 0, 0), (30, 30, 30), (70, 70, 70)]),
+                           "dx": rs.randint(0, 3), "dy": rs.randint(1, 4), "blur": rs.uniform(0.5, 4.0),
+                           "opacity": rs.uniform(0.5, 0.95)}
+    elif kind == "vlog":
+        s["size"] = max(12, int(frame_h * rs.uniform(0.04, 0.08)))
+        r = rs.random()
+        if r < 0.5:  # white with only a soft grey drop shadow (often over bright footage)
+            s["fill"] = (255, 255, 255)
+            s["shadow"] = {"color": rs.choice([(0, 0, 0), (60, 60, 60), (100, 100, 100)]),
+                           "dx": rs.randint(0, 4), "dy": rs.randint(0, 4), "blur": rs.uniform(1.5, 6.0),
+                           "opacity": rs.uniform(0.35, 0.9)}
+        elif r < 0.75:  # coloured or white fill with a thin dark outline
+            s["fill"] = _caption_colour(rs)
+            s["outline"] = _dark(rs) if s["fill"] != (20, 20, 20) else (255, 255, 255)
+            s["outline_w"] = max(1, round(s["size"] * rs.uniform(0.04, 0.1)))
+        else:  # dark text on a light plate, or white on a dark one
+            light = rs.random() < 0.5
+            s["fill"] = (20, 20, 20) if light else (255, 255, 255)
+            s["banner"] = {"color": (250, 250, 250) if light else _dark(rs), "opacity": rs.uniform(0.6, 1.0),
+                           "pad": rs.uniform(0.15, 0.45)}
+    elif kind == "variety":
+        s["size"] = max(14, int(frame_h * rs.uniform(0.045, 0.11)))
+        s["fill"] = _caption_colour(rs)
+        s["outline"] = _dark(rs) if rs.random() < 0.75 else (255, 255, 255)
+        if s["fill"] == (20, 20, 20):
+            s["outline"] = (255, 255, 255)
+        s["outline_w"] = max(2, round(s["size"] * rs.uniform(0.05, 0.15)))
+        if rs.random() < 0.45:  # multi-layer outline
+            s["outline2"] = {"color": rs.choice([(255, 255, 255), _caption_colour(rs), _dark(rs)]),
+                             "w": max(2, round(s["size"] * rs.uniform(0.04, 0.12)))}
+        if rs.random() < 0.3:
+            s["extrude"] = {"color": _dark(rs), "n": rs.randint(2, max(3, s["size"] // 8)),
+                            "dx": rs.choice([0, 1, 1]), "dy": 1}
+        elif rs.random() < 0.4:
+            s["shadow"] = {"color": _dark(rs), "dx": round(s["size"] * rs.uniform(0.02, 0.08)),
+                           "dy": round(s["size"] * rs.uniform(0.03, 0.1)), "blur": rs.uniform(0.0, 3.0),
+                           "opacity": rs.uniform(0.5, 1.0)}
+        if rs.random() < 0.25:
+            s["gradient"] = _caption_colour(rs)
+        elif rs.random() < 0.25:
+            s["fill2"] = _caption_colour(rs)
+        if rs.random() < 0.15:
+            s["banner"] = {"color": _caption_colour(rs), "opacity": rs.uniform(0.8, 1.0), "pad": rs.uniform(0.1, 0.35)}
+    else:  # news: headline plates, lower thirds
+        s["size"] = max(12, int(frame_h * rs.uniform(0.035, 0.065)))
+        light = rs.random() < 0.6
+        s["fill"] = (255, 255, 255) if light else rs.choice([(20, 20, 20), (10, 30, 90), (120, 0, 0)])
+        s["banner"] = {"color": _dark(rs) if light else rs.choice([(245, 245, 245), (255, 220, 0), (230, 230, 240)]),
+                       "opacity": rs.choice([1.0, rs.uniform(0.6, 0.95)]), "pad": rs.uniform(0.15, 0.5)}
+        if rs.random() < 0.2:
+            s["outline_w"] = 1
+    return s
+
+
+def _extrude_layer(layers: dict, ext: dict) -> np.ndarray:
+    """A 3D extrusion: the outermost layer shifted 1..n pixels, stacked (max)."""
+    base = layers["outline2"]
+    out = np.zeros_like(base)
+    h, w = base.shape
+    for k in range(1, ext["n"] + 1):
+        dx, dy = ext["dx"] * k, ext["dy"] * k
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        np.maximum(out, cv2.warpAffine(base, m, (w, h)), out=out)
+    return out
+
+
+def _word_gap(face: FontFace, text: str, size: int, fill: np.ndarray, ib) -> int:
+    """The x (in the line's layer) of the space nearest the middle: where a second colour starts."""
+    font = face.load(size)
+    cut = text.rfind(" ", 0, len(text) // 2 + 1)
+    cut = cut if cut > 0 else text.find(" ")
+    est = ib[0] + (ib[2] - ib[0]) * font.getlength(text[:cut]) / max(1.0, font.getlength(text))
+    empty = np.flatnonzero(fill.max(0) < 0.05)
+    if empty.size:
+        near = empty[np.abs(empty - est) < 0.15 * (ib[2] - ib[0])]
+        if near.size:
+            return int(near[np.argmin(np.abs(near - est))])
+    return int(est)
+
+
+def _paint(canvas: np.ndarray, layers: dict, style: dict, x: int, y: int, split_x: int | None) -> None:
+    if style.get("extrude"):
+        _composite(canvas, layers["extrude"], style["extrude"]["color"], x, y)
+    if style.get("fill2") and split_x is not None:
+        hh, ww = layers["fill"].shape
+        col = np.empty((hh, ww, 3), np.float32)
+        col[:, :split_x] = style["fill"]
+        col[:, split_x:] = style["fill2"]
+        st = dict(style, gradient=None)
+        paint_line(canvas, dict(layers, fill=np.zeros_like(layers["fill"])), st, x, y)
+        _composite(canvas, layers["fill"], col, x, y)
+        return
+    paint_line(canvas, layers, style, x, y)
+
+
+# ----------------------------------------------------------------------------- degradations
+
+def x264_round_trip(img: np.ndarray, crf: int, rng: np.random.Generator) -> np.ndarray:
+    """Encode one RGB frame with libx264 (yuv420p, ``crf``) through PyAV and decode it back."""
+    import av
+
+    h, w = img.shape[:2]
+    W, H = w + (w & 1), h + (h & 1)
+    src = np.pad(img, ((0, H - h), (0, W - w), (0, 0)), mode="edge")
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = W, H, "yuv420p"
+    codec.options = {"crf": str(crf), "preset": "veryfast", "tune": "film"}
+    packets = list(codec.encode(av.VideoFrame.from_ndarray(src, format="rgb24")))
+    packets += list(codec.encode(None))
+    dec = av.CodecContext.create("h264", "r")
+    out = None
+    for p in packets:
+        for f in dec.decode(p):
+            out = f.to_ndarray(format="rgb24")
+    for f in dec.decode(None):
+        out = f.to_ndarray(format="rgb24")
+    return img if out is None else np.ascontiguousarray(out[:h, :w])
+
+
+def broadcast_degrade(rs: random.Random, rng: np.random.Generator, img: np.ndarray, frame_h: int) -> np.ndarray:
+    """What an episode's frame went through: production scaling (1080p<->720p and web sizes),
+    slight softness, the broadcast or web codec (libx264 4:2:0), sometimes a JPEG screenshot."""
+    h, w = img.shape[:2]
+    if rs.random() < 0.5:  # made at one size, delivered at another
+        f = rs.choice([720 / 1080, 480 / 720, 540 / 1080, 0.75, 1080 / 720])
+        small = (max(8, int(w * f)), max(8, int(h * f)))
+        img = cv2.resize(img, small, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR if rs.random() < 0.5 else cv2.INTER_CUBIC)
+    if rs.random() < 0.25:
+        img = cv2.GaussianBlur(img, (0, 0), rs.uniform(0.3, 1.0))
+    if rs.random() < 0.3:
+        noise = rng.normal(0, rs.uniform(1, 5), img.shape)
+        img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    r = rs.random()
+    if r < 0.55:
+        try:
+            img = x264_round_trip(img, rs.randint(18, 38), rng)
+        except Exception:  # noqa: BLE001 - a PyAV without libx264: fall back to JPEG's 4:2:0 + DCT
+            r = 0.8
+    if 0.55 <= r < 0.9 or rs.random() < 0.15:
+        q = rs.randint(30, 92)
+        ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(img)
+
+
+# ----------------------------------------------------------------------------- lines
+
+def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: bool = True):
+    """Line ``index`` of a (seed, split) broadcast stream, cut as the pipeline cuts lines."""
+    from kseg.recognize import line_strip
+    from kseg.types import TextLine
+
+    from .lines import LineSample
+
+    rs = random.Random(f"bline:{seed}:{index}:{split}")
+    rng = np.random.default_rng(rs.getrandbits(63))
+    faces = broadcast_faces(split)
+    kind = rs.choice(KINDS)
+    frame_h = rs.choice([480, 720, 720, 1080, 1080])
+    style = broadcast_style(rs, kind, frame_h)
+    known = _charset()
+    for _ in range(50):
+        face = rs.choice(faces)
+        text = broadcast_text(rs, kind)
+        if text.strip() and all(c in known for c in text) and _supported(face, text):
+            break
+    else:
+        face, text = faces[0], "자막"
+    layers, ib = _text_layers(face, text, style)
+    split_x = None
+    if style.get("extrude"):
+        layers["extrude"] = _extrude_layer(layers, style["extrude"])
+        ys, xs = np.nonzero(np.maximum(layers["extrude"], layers["outline2"]) > 0.5)
+        ib = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else ib
+    if style.get("fill2") and " " in text.strip():
+        split_x = _word_gap(face, text, style["size"], layers["fill"], ib)
+    lh = ib[3] - ib[1]
+    ctx = int(lh * 0.8) + 4
+    lH, lW = layers["fill"].shape
+    H, W = lH + 2 * ctx, lW + 2 * ctx
+    bg, _ = make_background(rng, H, W, "eval" if split != "train" else "train")
+    if kind == "vlog" and style["fill"] == (255, 255, 255) and not style["banner"] and rs.random() < 0.6:
+        # bright footage behind white captions: the hard case real vlogs have
+        bg = np.clip(bg.astype(np.float32) * rs.uniform(0.3, 0.7) + rs.uniform(110, 200), 0, 255).astype(np.uint8)
+    canvas = bg.astype(np.float32)
+    if style["banner"]:
+        pad = int(style["size"] * style["banner"]["pad"])
+        a = np.zeros((H, W), np.float32)
+        a[max(0, ctx + ib[1] - pad):ctx + ib[3] + pad, max(0, ctx + ib[0] - pad * 2):ctx + ib[2] + pad * 2] = \
+            style["banner"]["opacity"]
+        if rs.random() < 0.5:  # rounded plates
+            a = cv2.GaussianBlur(a, (0, 0), max(1.0, pad / 3))
+            a = np.clip(a * 2 - 0.5, 0, 1) * style["banner"]["opacity"]
+        _composite(canvas, a, style["banner"]["color"], 0, 0)
+    _paint(canvas, layers, style, ctx, ctx, split_x)
+    img = np.clip(canvas, 0, 255).astype(np.uint8)
+    img = broadcast_degrade(rs, rng, img, frame_h)
+    foot = np.zeros((H, W), bool)
+    fill = np.zeros((H, W), bool)
+    ink = np.maximum(layers["shadow"], np.maximum(layers["outline2"], layers["fill"]))
+    if style.get("extrude"):
+        ink = np.maximum(ink, layers["extrude"])
+    foot[ctx:ctx + lH, ctx:ctx + lW] = ink >= 0.25
+    fill[ctx:ctx + lH, ctx:ctx + lW] = layers["fill"] >= 0.5
+    x0, y0, x1, y1 = ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx
+    if jitter:  # a detector's box: loose or tight by a fraction of the line height
+        d = [rs.gauss(0, 0.08) * lh for _ in range(4)]
+        x0, x1 = x0 + d[0], x1 + d[2]
+        y0, y1 = y0 + d[1], y1 + d[3]
+        x0, y0 = max(0.0, x0), max(0.0, y0)
+        x1, y1 = min(W - 1.0, max(x1, x0 + 4)), min(H - 1.0, max(y1, y0 + 4))
+    poly = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    line = TextLine((int(x0), int(y0), int(x1), int(y1)), poly, 1.0)
+    strip, fstrip = line_strip(img, line, foot)
+    _, fillstrip = line_strip(img, line, fill)
+    return LineSample(strip, fstrip, fillstrip, text, kind, face.family, img, line, foot)
+
+
+def preview(n: int, out: Path, seed: int = 0, split: str = "train") -> Path:
+    """A contact sheet of ``n`` lines (to look at what the engine makes)."""
+    rows = []
+    for i in range(n):
+        s = render_broadcast_line(seed, i, split)
+        h = 48
+        st = cv2.resize(s.strip, (max(8, round(s.strip.shape[1] * h / s.strip.shape[0])), h))
+        rows.append(st[:, :900])
+    W = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((2, 2), (0, W - r.shape[1]), (0, 0)), constant_values=128) for r in rows])
+    Image.fromarray(sheet).save(out)
+    return out
