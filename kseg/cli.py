@@ -193,11 +193,16 @@ Recognizer = Literal["auto", "kseg", "easyocr", "tesseract", "none"]
 Device = Literal["auto", "cpu", "cuda"]
 
 
-def _make_pipeline(model: str | None, recognizer: str, device: str) -> Any:
+LM = Literal["auto", "kiwi", "none"]
+LM_HELP = ("Korean language model for kseg's recogniser: kiwi (beam search rescored by Kiwi), none "
+           "(greedy CTC, the pre-0.2 reading), auto (kiwi when kiwipiepy is installed).")
+
+
+def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "auto") -> Any:
     """The one place the CLI builds the segment pipeline (tests replace it)."""
     from kseg.pipeline import SegmentPipeline
 
-    return SegmentPipeline(model=model, recognizer=recognizer, device=device)
+    return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
 
 
 @app.command()
@@ -219,6 +224,7 @@ def segment(
     recognizer: Annotated[Recognizer, typer.Option(
         "--recognizer", help="Who reads the text: the best available (auto), one by name, "
         "or none (empty text).")] = "auto",
+    lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     device: Annotated[Device, typer.Option(
         "--device", help="Where models run; auto uses CUDA when available.")] = "auto",
     quiet: Annotated[bool, typer.Option(
@@ -238,7 +244,7 @@ def segment(
         written = write_outputs(result, image, out_dir, stem)
         return {**result.to_json(), "outputs": {k: str(v) for k, v in written.items()}}
 
-    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device), work,
+    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device, lm), work,
                      as_json=as_json, quiet=quiet, label="segmenting")
     raise typer.Exit(code)
 
@@ -336,6 +342,7 @@ def translate(
     model: Annotated[str | None, typer.Option("--model", help="SAM model, as for segment.",
                                               show_default=False)] = None,
     recognizer: Annotated[Recognizer, typer.Option("--recognizer", help="Who reads the Korean.")] = "auto",
+    lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
@@ -383,7 +390,7 @@ def translate(
         return {**result.to_json(), "outputs": {"en": str(png), "json": str(js)}}
 
     def setup() -> Any:
-        return CaptionPipeline(_make_pipeline(model, recognizer, device), tr,
+        return CaptionPipeline(_make_pipeline(model, recognizer, device, lm), tr,
                                erase_method=erase_method, font=font, strict=strict)
 
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet,

@@ -40,6 +40,7 @@ class SegmentPipeline:
         detector: Any = None,
         segmenter: Any = None,
         recognizer_impl: Any = None,
+        lm: str = "auto",
     ):
         # Most likely to fail first (a missing model file), so the user is not kept waiting.
         if segmenter is None:
@@ -49,7 +50,7 @@ class SegmentPipeline:
         if recognizer_impl is None:
             from kseg.recognize import get_recognizer
 
-            recognizer_impl = get_recognizer(recognizer, device)
+            recognizer_impl = get_recognizer(recognizer, device, lm=lm)
         if detector is None:
             from kseg.detect import Detector
 

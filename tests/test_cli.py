@@ -280,7 +280,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     from kseg.pipeline import SegmentPipeline
 
     monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda model, rec, device: SegmentPipeline(
+    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda model, rec, device, lm="auto": SegmentPipeline(
         model=model, device="cpu", recognizer_impl=FakeRecognizer()))
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"

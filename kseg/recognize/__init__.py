@@ -351,12 +351,12 @@ def _kseg_status() -> tuple[bool, str]:
     return True, str(path)
 
 
-def _make_kseg(device: str) -> Recognizer:
+def _make_kseg(device: str, lm: str = "auto") -> Recognizer:
     ok, reason = _kseg_status()
     if not ok:
         raise ModelError(f"kseg recogniser {reason}")
     mod = importlib.import_module("kseg.recognize.kseg_ocr")
-    return mod.KsegOCRRecognizer(kseg_model_path(), device=device)
+    return mod.KsegOCRRecognizer(kseg_model_path(), device=device, lm=lm)
 
 
 class NoneRecognizer:
@@ -382,10 +382,11 @@ def available_recognizers() -> list[tuple[str, bool, str]]:
     ]
 
 
-def get_recognizer(name: str = "auto", device: str = "cpu") -> Recognizer:
-    """The recogniser called ``name``; ``auto`` = the first that is available and loads."""
+def get_recognizer(name: str = "auto", device: str = "cpu", lm: str = "auto") -> Recognizer:
+    """The recogniser called ``name``; ``auto`` = the first that is available and loads.
+    ``lm``: kseg's Korean language model (``auto``, ``kiwi``, ``none``; see ``kseg.recognize.lm``)."""
     makers = {
-        "kseg": lambda: _make_kseg(device),
+        "kseg": lambda: _make_kseg(device, lm),
         "easyocr": lambda: EasyOCRRecognizer(device=device),
         "tesseract": lambda: TesseractRecognizer(),
         "none": NoneRecognizer,

@@ -247,34 +247,53 @@ def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]
 
 VIEWS = 3  # framings averaged per unsure line by default (see ``views``; 5 reads a little better
 #           on some lines but costs 22 ms per line on a 2-core CPU, over the 20 ms budget)
+LM_WEIGHT, LM_BONUS = 0.3, 1.5  # Kiwi's weight and the per-character bonus in rescoring
 UNSURE = 0.7  # ... a line is unsure when an emitted character's probability is below this
 
 
 class KsegOCRRecognizer:
-    """The Recognizer protocol over the CRNN: strip -> (mask-cleaned) input -> greedy CTC;
-    an unsure line is read again in ``views`` framings and their log-probabilities averaged.
+    """The Recognizer protocol over the CRNN: strip -> (mask-cleaned) input -> CTC decoding;
+    an unsure line is read again in ``views`` framings and their log-probabilities averaged,
+    then decoded by a beam search whose n-best Kiwi's Korean language model rescores
+    (``lm="kiwi"``; ``"none"``: greedy, as before issue 20; ``"auto"``: Kiwi when installed).
 
-    Why only unsure lines: on held-out lines the extra framings change nothing where every
-    character is read with probability >= ``UNSURE`` (about half the lines), so skipping them
-    there keeps the averaging's gain at about half its cost."""
+    Why only unsure lines get framings: on held-out lines the extra framings change nothing
+    where every character is read with probability >= ``unsure`` (about half the lines), so
+    skipping them there keeps the averaging's gain at about half its cost."""
 
     name = "kseg"
 
-    def __init__(self, path: str | Path, device: str = "cpu", views: int = VIEWS, unsure: float = UNSURE):
+    def __init__(self, path: str | Path, device: str = "cpu", views: int = VIEWS, unsure: float = UNSURE,
+                 lm: str = "auto", lm_weight: float | None = None, lm_bonus: float | None = None):
+        from kseg.recognize import lm as lmmod
+
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if not 1 <= views <= len(VIEW_TRIMS) + 1:
             raise ValueError(f"views must be 1..{len(VIEW_TRIMS) + 1}, not {views}")
+        if lm not in ("auto", "kiwi", "none"):
+            raise ValueError(f"lm must be auto, kiwi or none, not {lm!r}")
         self.device, self.views, self.unsure = device, views, unsure
         self.model, self.cfg, self.codec = load_model(Path(path), device)
+        self.lm = None if lm == "none" else lmmod.default_lm()
+        if lm == "kiwi" and self.lm is None:
+            raise ModelError("--lm kiwi needs kiwipiepy: pip install kiwipiepy kiwipiepy-model")
+        self.lm_weight = LM_WEIGHT if lm_weight is None else lm_weight
+        self.lm_bonus = LM_BONUS if lm_bonus is None else lm_bonus
 
     def _logp(self, imgs: list[np.ndarray]) -> torch.Tensor:
         with torch.inference_mode():
             return self.model(to_tensor(imgs).to(self.device)).log_softmax(-1)
 
-    def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
+    def strip_logp(self, strip: np.ndarray, footprint: np.ndarray | None, width: int | None = None) -> torch.Tensor:
+        """(T, C) log-probabilities of one strip (framings averaged where unsure); ``width``
+        scales the input to that many pixels so readings of one caption line up column for
+        column (``fuse``)."""
         src = _source(strip, footprint, self.cfg)
         base = _scaled(src, self.cfg.height)
+        if width is not None and base.shape[1] != width:
+            base = cv2.resize(base, (width, self.cfg.height), interpolation=cv2.INTER_AREA)
+            base = base if base.ndim == 3 else base[..., None]
         logp = self._logp([base])[0]
         p, ids = logp.exp().max(-1)
         keep = ids != 0
@@ -282,12 +301,36 @@ class KsegOCRRecognizer:
             # the other framings are made only here: a sure line (about half) never needs them
             more = self._logp(_reframed(src, base, self.cfg, self.views - 1))
             logp = torch.cat([logp[None], more]).mean(0).log_softmax(-1)
-            p, ids = logp.exp().max(-1)
-            keep = ids != 0
-        text = self.codec.decode(ids.tolist())
-        # confidence: mean max-probability over the emitted (non-blank) columns
+        return logp
+
+    def decode(self, logp: torch.Tensor) -> tuple[str, float]:
+        """Text and confidence (mean max-probability of the emitted columns) of (T, C) log-probs."""
+        from kseg.recognize import lm as lmmod
+
+        p, ids = logp.exp().max(-1)
+        keep = ids != 0
+        if self.lm is None:
+            text = self.codec.decode(ids.tolist())
+        else:
+            text = lmmod.decode(logp.cpu().numpy(), self.codec.charset, self.lm, self.lm_weight, self.lm_bonus)
         score = float(p[keep].mean()) if bool(keep.any()) else 0.0
         return text, score
+
+    def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
+        return self.decode(self.strip_logp(strip, footprint))
+
+    def fuse(self, strips: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[str, float]:
+        """One reading from many frames of the same caption: every strip scaled to the median
+        width, their log-probabilities averaged column by column, then decoded once.
+
+        Why: a caption stays on screen for 10-100 frames; codec noise and the box move from
+        frame to frame, so one frame's misread jamo is outvoted by the others."""
+        if not strips:
+            return "", 0.0
+        widths = [_scaled(_source(s, f, self.cfg), self.cfg.height).shape[1] for s, f in strips]
+        w = int(np.median(widths))
+        logps = [self.strip_logp(s, f, width=w) for s, f in strips]
+        return self.decode(torch.stack(logps).mean(0).log_softmax(-1))
 
     def recognize(self, image: np.ndarray, line: TextLine, mask: np.ndarray | None) -> Recognition:
         from kseg.recognize import line_strip

@@ -68,6 +68,8 @@ def translate_video(
         "--model", help="SAM model, as for segment.", show_default=False)] = None,
     recognizer: Annotated[str, typer.Option(
         "--recognizer", help="Who reads the Korean: auto, kseg, easyocr, tesseract, none.")] = "auto",
+    lm: Annotated[str, typer.Option("--lm", help="Korean language model for kseg's recogniser: "
+                                    "auto, kiwi, none (as for segment).")] = "auto",
     device: Annotated[str, typer.Option("--device", help="Where models run: auto, cpu, cuda.")] = "auto",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON line per caption event to stdout, then a summary line.")] = False,
@@ -93,16 +95,17 @@ def translate_video(
     from kseg.video import translate_video as run
 
     if recognizer not in ("auto", "kseg", "easyocr", "tesseract", "none") or \
-            device not in ("auto", "cpu", "cuda"):
-        _error("--recognizer must be auto|kseg|easyocr|tesseract|none and --device auto|cpu|cuda")
+            device not in ("auto", "cpu", "cuda") or lm not in ("auto", "kiwi", "none"):
+        _error("--recognizer must be auto|kseg|easyocr|tesseract|none, --lm auto|kiwi|none "
+               "and --device auto|cpu|cuda")
         raise typer.Exit(2)
     _check_font(font)
     pipeline = None
-    if model is not None or recognizer != "auto" or device != "auto":
+    if model is not None or recognizer != "auto" or device != "auto" or lm != "auto":
         try:
             from kseg.pipeline import SegmentPipeline
 
-            pipeline = SegmentPipeline(model=model, recognizer=recognizer, device=device)
+            pipeline = SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
         except KsegError as e:
             _error(str(e))
             raise typer.Exit(1)
