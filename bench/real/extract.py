@@ -61,13 +61,32 @@ def decode(data: bytes, path: str, frame_index: int | None) -> np.ndarray:
     raise ValueError(f"video has no frame {frame_index}")
 
 
+def manifest(ann_dir: Path) -> dict:
+    """``manifest.json``: every source's repository, commit, licence, genre and frame paths."""
+    out = {"format": "bench/real/FORMAT.md", "sources": []}
+    for f in sorted(ann_dir.glob("*.json")):
+        a = json.loads(f.read_text())
+        lines = [ln for fr in a["frames"] for ln in fr["lines"]]
+        out["sources"].append({
+            "source": a["source"], "repo": a["repo"], "commit": a["commit"], "licence": a["licence"],
+            "channel": a.get("channel", ""), "genre": a.get("genre", "other"), "frames": len(a["frames"]),
+            "lines": {k: sum(ln["kind"] == k for ln in lines) for k in ("caption", "logo", "bar", "scene")},
+            "paths": sorted({fr["path"] for fr in a["frames"]})})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("--clones", type=Path, required=True, help="folder holding the source clones")
     ap.add_argument("--annotations", type=Path, default=HERE / "annotations")
     ap.add_argument("--source", action="append", help="only these sources (repeatable)")
+    ap.add_argument("--write-manifest", action="store_true",
+                    help="(maintainers) rewrite bench/real/manifest.json from the annotations, then exit")
     a = ap.parse_args(argv)
+    if a.write_manifest:
+        (HERE / "manifest.json").write_text(json.dumps(manifest(a.annotations), ensure_ascii=False, indent=1) + "\n")
+        return 0
     files = sorted(a.annotations.glob("*.json"))
     if not files:
         print(f"extract: no annotations in {a.annotations}", file=sys.stderr)

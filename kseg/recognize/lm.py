@@ -63,7 +63,8 @@ def prefix_beam(logp: np.ndarray, beam: int = 10, prune: float = 1e-3, top: int 
                 else:
                     e = nxt[prefix + (c,)]
                     e[1] = _lse(e[1], total + lp)
-        ranked = sorted(nxt.items(), key=lambda kv: -_lse(*kv[1]))[:beam]
+        live = [kv for kv in nxt.items() if _lse(*kv[1]) > NEG / 2]  # drop unreachable prefixes
+        ranked = sorted(live, key=lambda kv: -_lse(*kv[1]))[:beam]
         beams = dict(ranked)
     out = [(p, _lse(*v)) for p, v in beams.items()]
     out.sort(key=lambda x: -x[1])
@@ -103,11 +104,17 @@ def has_hangul(s: str) -> bool:
     return any("\uac00" <= c <= "\ud7a3" for c in s)
 
 
-def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: float) -> tuple[str, float]:
+def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: float,
+            margin: float = 2.0) -> tuple[str, float]:
     """The candidate maximising CTC log-prob + ``weight`` x LM score + ``bonus`` x characters;
-    the bonus offsets the LM's preference for shorter lines (each syllable costs it log-prob)."""
+    the bonus offsets the LM's preference for shorter lines (each syllable costs it log-prob).
+    Only candidates within ``margin`` nats of the best reading compete: the LM breaks near-ties
+    the pixels leave open, it never overrules a clear reading (a rare name, a made-up word)."""
     best, best_s = nbest[0][0], NEG
+    top = max(c for _, c in nbest)
     for text, ctc in nbest:
+        if ctc < top - margin:
+            continue
         n = len(text.replace(" ", ""))
         s = ctc + weight * lm.score(text) + bonus * n
         if s > best_s:
@@ -116,7 +123,7 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
 
 
 def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.3, bonus: float = 1.5,
-           beam: int = 10) -> str:
+           beam: int = 10, margin: float = 2.0) -> str:
     """A line's text from its (T, C) log-probabilities: greedy when no LM or nothing to choose
     between, else the beam's n-best rescored by the LM."""
     ids = logp.argmax(-1)
@@ -133,7 +140,7 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
             texts[t] = s
     if len(texts) < 2:
         return greedy
-    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus)[0]
+    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin)[0]
 
 
 def _collapse(ids) -> tuple[int, ...]:

@@ -74,9 +74,13 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         for cap in group_captions(res, styles):
             masks = [res.regions[k].mask.mask for k in cap.regions]
             m = np.logical_or.reduce(masks) if masks else np.zeros(image.shape[:2], bool)
-            out.append(Detected(cap, m, [res.regions[k].text.text for k in cap.regions], masks))
+            out.append(Detected(cap, m, [res.regions[k].text.text for k in cap.regions], masks,
+                                [res.regions[k].line for k in cap.regions]))
         return out
 
+    fuse = getattr(getattr(pipeline, "recognizer", None), "fuse", None)
+    if fuse is not None:
+        analyze.fuse = fuse  # type: ignore[attr-defined]  # EventTracker reads events over frames
     return analyze
 
 

@@ -34,6 +34,7 @@ tickers) is not an event and is left alone.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ WATCH = 0.5  # s a region is watched once the stable-edge map is back (see modul
 # frames a triggered detection waits: new content is still being refined by the encoder in its
 # first frames (example clip, 720p and 1080p: masks and reading as good or better 2 frames on)
 SETTLE = 2
+FUSE_FRAMES = 8  # frames of an event whose readings are fused (issue 20), ...
+FUSE_EVERY = 0.25  # ... taken this many seconds apart while the caption is fully shown
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Detected:
     mask: np.ndarray  # bool, full frame: union footprint of the block's lines
     lines: list[str]  # recognised text per line, top to bottom
     line_masks: list[np.ndarray] = field(default_factory=list)
+    geometry: list[Any] = field(default_factory=list)  # TextLine per line (for reading other frames)
 
 
 Analyzer = Callable[[np.ndarray, int], list[Detected]]  # (RGB frame, index) -> captions
@@ -186,6 +190,15 @@ class _Live:
         self.fade_low = 0
         self.last_on = at
         self.box = _bbox(full_mask) or (0, 0, 1, 1)
+        self.samples: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in det.lines]
+
+    def sample(self, image: np.ndarray) -> None:
+        """Keep this frame's strip of every line, for the fused reading at the end."""
+        from kseg.recognize import line_strip
+
+        for j, geo in enumerate(self.det.geometry[:len(self.samples)]):
+            m = self.det.line_masks[j] if j < len(self.det.line_masks) else None
+            self.samples[j].append(line_strip(image, geo, m))
 
 
 @dataclass
@@ -229,6 +242,10 @@ class EventTracker:
         self.detections: list[int] = []
         self.index = -1
         self.last_gray: np.ndarray | None = None
+        # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
+        # strips of several of its frames; without it an event keeps its one-frame reading
+        self.fuse = getattr(analyzer, "fuse", None)
+        self.fuse_step = max(1, int(round(FUSE_EVERY * self.fps)))
 
     # ------------------------------------------------------------------ cheap per-frame signals
 
@@ -322,6 +339,14 @@ class EventTracker:
         self.last_gray = gray
         self._buffer(i, gray)
         done = self._update_live(i, gray)
+        if self.fuse is not None:
+            want = [ev for ev in self.live if ev.end is None and ev.at < i and ev.low == 0
+                    and (i - ev.at) % self.fuse_step == 0 and ev.det.geometry
+                    and len(ev.samples[0]) < FUSE_FRAMES]
+            if want:
+                image = rgb()
+                for ev in want:
+                    ev.sample(image)
         cut, change = self._signals(i, gray)
         if cut:
             self.cuts.append(i)
@@ -388,9 +413,14 @@ class EventTracker:
         alpha = {k: v for k, v in alpha.items() if ev.erase_from <= k <= erase_to}
         box = _bbox(ev.mask) or (0, 0, 1, 1)
         x0, y0, x1, y1 = box
+        lines, caption = list(ev.det.lines), ev.det.caption
+        if self.fuse is not None and ev.samples and len(ev.samples[0]) > 1:
+            lines = [self.fuse(smp)[0] if len(smp) > 1 else t for smp, t in zip(ev.samples, lines)]
+            caption = dataclasses.replace(caption, text=" ".join(t for t in (x.strip() for x in lines) if t))
+        ev.samples = []
         e = Event(id=self.next_id, start=ev.start, end=end, erase_from=ev.erase_from, erase_to=erase_to,
-                  box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=ev.det.caption,
-                  lines=list(ev.det.lines), detected_at=ev.at, alpha=alpha)
+                  box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=caption,
+                  lines=lines, detected_at=ev.at, alpha=alpha)
         self.next_id += 1
         return e
 
@@ -459,6 +489,8 @@ class EventTracker:
                 start = fade_from = max(switch, start)
                 alpha = {}
             live = _Live(det, start, i, p, m)
+            if self.fuse is not None and det.geometry:
+                live.sample(image)  # the detection frame is the first of the fused readings
             live.erase_from = fade_from
             live.alpha = alpha
             live.last_on = i

@@ -1,0 +1,142 @@
+"""Reading that knows Korean (issue 20): the CTC beam search, Kiwi's rescoring, multi-frame fusion
+and the broadcast data engine the recogniser is retrained on."""
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kseg.recognize import lm
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "kseg-ocr.safetensors"
+
+
+def _collapse(path):
+    out, prev = [], 0
+    for c in path:
+        if c != prev and c != 0:
+            out.append(c)
+        prev = c
+    return tuple(out)
+
+
+def test_prefix_beam_equals_brute_force_sum_over_paths():
+    rng = np.random.default_rng(3)
+    T, C = 5, 4
+    p = rng.dirichlet(np.ones(C), size=T)
+    logp = np.log(p)
+    exact: dict[tuple, float] = {}
+    for path in itertools.product(range(C), repeat=T):
+        lab = _collapse(path)
+        exact[lab] = exact.get(lab, 0.0) + float(np.prod([p[t, c] for t, c in enumerate(path)]))
+    got = lm.prefix_beam(logp, beam=10_000, prune=1e-12, top=C)
+    assert len(got) == len(exact)
+    for lab, lp in got:
+        assert math.isclose(math.exp(lp), exact[lab], rel_tol=1e-9)
+    assert got[0][0] == max(exact, key=exact.get)
+
+
+def _line_logp(charset: str, cols: list[dict[str, float]]) -> np.ndarray:
+    """Log-probs with a blank column between characters; each column's dict gives its classes."""
+    idx = {c: i + 1 for i, c in enumerate(charset)}
+    rows = []
+    for col in cols:
+        r = np.full(len(charset) + 1, 1e-6)
+        for ch, pr in col.items():
+            r[idx[ch]] = pr
+        r[0] = max(1e-6, 1 - sum(col.values()))
+        rows.append(r / r.sum())
+        b = np.full(len(charset) + 1, 1e-6)
+        b[0] = 1.0
+        rows.append(b / b.sum())
+    return np.log(np.array(rows))
+
+
+def test_kiwi_turns_a_near_tie_into_korean():
+    pytest.importorskip("kiwipiepy")
+    from kseg.recognize.kseg_ocr import default_charset
+
+    cs = default_charset()
+    cols = [{"만": 0.97}, {"드": 0.5, "들": 0.45}, {"어": 0.97}, {" ": 0.97}, {"보": 0.97}, {"자": 0.97},
+            {"고": 0.97}]
+    logp = _line_logp(cs, cols)
+    assert lm.decode(logp, cs, None) == "만드어 보자고"  # greedy: the column's best guess
+    assert lm.decode(logp, cs, lm.default_lm()) == "만들어 보자고"
+
+
+def test_kiwi_does_not_overrule_a_clear_reading():
+    pytest.importorskip("kiwipiepy")
+    from kseg.recognize.kseg_ocr import default_charset
+
+    cs = default_charset()
+    # a rare but clearly read name: the LM may prefer another syllable, the evidence wins
+    logp = _line_logp(cs, [{"퍅": 0.95, "팍": 0.03}, {"퍅": 0.95, "팍": 0.03}])
+    assert lm.decode(logp, cs, lm.default_lm()) == "퍅퍅"
+
+
+def test_lines_without_hangul_skip_the_lm():
+    from kseg.recognize.kseg_ocr import default_charset
+
+    cs = default_charset()
+    logp = _line_logp(cs, [{"O": 0.6, "0": 0.35}, {"K": 0.97}])
+    assert lm.decode(logp, cs, lm.default_lm()) == "OK"
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="no shipped recogniser")
+def test_fusion_outvotes_a_damaged_frame():
+    from kseg.recognize.kseg_ocr import KsegOCRRecognizer
+    from kseg.synth.lines import render_line
+
+    rec = KsegOCRRecognizer(MODEL, lm="none")
+    rng = np.random.default_rng(0)
+    for i in range(20):  # the first eval line the model reads exactly
+        s = render_line(7, i, "eval")
+        if rec.read_strip(s.strip, s.footprint)[0].replace(" ", "") == s.text.replace(" ", ""):
+            break
+    else:
+        pytest.fail("no eval line read exactly")
+    bad = s.strip.copy()
+    h, w = bad.shape[:2]
+    bad[:, w // 3:2 * w // 3] = rng.integers(0, 255, bad[:, w // 3:2 * w // 3].shape, dtype=np.uint8)
+    assert rec.read_strip(bad, None)[0] != rec.read_strip(s.strip, None)[0]
+    good = [(s.strip, s.footprint)] * 3
+    # one more pixel wide on some frames, as a box that moves by a pixel gives
+    wide = (np.pad(s.strip, ((0, 0), (0, 1), (0, 0)), mode="edge"), None)
+    text, _ = rec.fuse(good + [wide, (bad, None)])
+    assert text.replace(" ", "") == s.text.replace(" ", "")
+    assert rec.fuse([]) == ("", 0.0)
+
+
+def test_broadcast_engine_is_deterministic_and_labels_only_known_characters():
+    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth import broadcast
+
+    try:
+        broadcast.broadcast_faces("train")
+    except RuntimeError:
+        pytest.skip("no Korean fonts installed")
+    cs = set(default_charset())
+    a = [broadcast.render_broadcast_line(1, i) for i in range(6)]
+    b = [broadcast.render_broadcast_line(1, i) for i in range(6)]
+    for x, y in zip(a, b):
+        assert x.text == y.text and np.array_equal(x.strip, y.strip)
+        assert all(c in cs for c in x.text)
+        assert x.footprint.shape == x.strip.shape[:2] and x.footprint.any()
+    display = {f.family for f in broadcast.broadcast_faces("display")} if broadcast.DISPLAY_HELDOUT & {
+        f.family for f in broadcast.korean_fonts() + broadcast.extra_fonts()} else set()
+    train = {f.family for f in broadcast.broadcast_faces("train")}
+    assert not display & train  # held-out display faces never train
+
+
+def test_x264_round_trip_keeps_the_picture():
+    from kseg.synth.broadcast import x264_round_trip
+
+    img = np.zeros((37, 61, 3), np.uint8)  # odd sizes: padded for 4:2:0, cropped back
+    img[10:27, 10:50] = 255
+    out = x264_round_trip(img, 20, np.random.default_rng(0))
+    assert out.shape == img.shape
+    assert np.abs(out.astype(int) - img).mean() < 12
