@@ -677,6 +677,10 @@ def eval_cmd(
     views: Annotated[int | None, typer.Option("--views", help="--task ocr: framings the kseg recogniser "
                                               "averages on an unsure line (1 = off; default 3, as in the pipeline).",
                                               min=1, max=5)] = None,
+    lines_from: Annotated[Literal["eval", "display"], typer.Option(
+        "--lines-from", help="--task ocr: eval = the first engine's held-out font families; display = "
+        "the broadcast engine (real-episode styles and codecs) in held-out display faces.")] = "eval",
+    lm: Annotated[LM, typer.Option("--lm", help="--task ocr: " + LM_HELP)] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """fgIoU / F / boundary F of text-SAM vs the box and Otsu-in-box baselines, per style.
@@ -690,7 +694,8 @@ def eval_cmd(
 
         torch.set_num_threads(threads)
     if task == "ocr":
-        _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet, views)
+        _eval_ocr(model, limit or 300, seed, "cpu" if device == "auto" else device, as_json, quiet, views,
+                  lines_from, lm)
         return
     if not data:
         _error("kseg eval --task sam needs a dataset folder")
@@ -739,13 +744,13 @@ def eval_cmd(
 
 
 def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, quiet: bool,
-              views: int | None = None) -> None:
+              views: int | None = None, split: str = "eval", lm: str = "auto") -> None:
     from kseg.evaluate.ocr import evaluate_ocr
 
     bar, task = _progress("reading lines", n, quiet)
     try:
         with bar:
-            res = evaluate_ocr(n, seed, model, device=device, views=views,
+            res = evaluate_ocr(n, seed, model, device=device, views=views, split=split, lm=lm,
                                progress=lambda i, t: bar.update(task, completed=i, total=t))
     except (KsegError, OSError, ValueError) as e:
         _error(str(e))
@@ -755,8 +760,8 @@ def _eval_ocr(model: str | None, n: int, seed: int, device: str, as_json: bool, 
         return
     from rich.table import Table
 
-    t = Table(title=f"recognisers on {res['lines']} held-out lines (eval split, seed {seed}; "
-                    f"kseg: {res['views']} framings on unsure lines)")
+    t = Table(title=f"recognisers on {res['lines']} held-out lines ({split} split, seed {seed}; "
+                    f"kseg: {res['views']} framings on unsure lines, language model {lm})")
     for c in ("method", "style", "lines", "CER", "CER no space", "exact", "exact no space", "ms/line"):
         t.add_column(c)
     for method, styles in res["rows"].items():

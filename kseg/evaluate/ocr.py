@@ -59,11 +59,20 @@ class _RawTesseract:
 
 
 def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods: list[str] | None = None,
-                 device: str = "cpu", progress=None, samples: int = 0, views: int | None = None) -> dict:
-    """{"rows": {method: {style: metrics}}, "examples": [...]} on ``n`` eval-split lines."""
+                 device: str = "cpu", progress=None, samples: int = 0, views: int | None = None,
+                 split: str = "eval", lm: str = "auto") -> dict:
+    """{"rows": {method: {style: metrics}}, "examples": [...]} on ``n`` held-out lines.
+
+    ``split``: ``eval`` (the first engine's held-out families, ``kseg.synth.lines``) or
+    ``display`` (the broadcast engine's held-out display faces, ``kseg.synth.broadcast``).
+    ``lm``: the kseg recogniser's language model (auto, kiwi, none)."""
     from ..recognize import TesseractRecognizer, kseg_model_path
     from ..recognize.kseg_ocr import VIEWS, KsegOCRRecognizer
-    from ..synth.lines import render_line
+    from ..synth.broadcast import render_any
+
+    if split not in ("eval", "display"):
+        raise ValueError(f"split must be eval or display, not {split!r}")
+    engine = "lines" if split == "eval" else "broadcast"
 
     methods = methods or ["kseg", "tesseract-raw", "tesseract-mask"]
     views = views or VIEWS
@@ -71,7 +80,7 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
     for m in methods:
         if m == "kseg":
             recs[m] = KsegOCRRecognizer(Path(model) if model else kseg_model_path(), device=device,
-                                        views=views)
+                                        views=views, lm=lm)
         elif m == "tesseract-raw":
             recs[m] = _RawTesseract()
         elif m == "tesseract-mask":
@@ -81,7 +90,7 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
     accs: dict[str, dict[str, _Acc]] = defaultdict(lambda: defaultdict(_Acc))
     examples = []
     for i in range(n):
-        s = render_line(seed, i, "eval")
+        s = render_any(seed, i, split, engine)
         ex = {"text": s.text, "style": s.kind, "font": s.font}
         for m, r in recs.items():
             t0 = time.perf_counter()
@@ -95,6 +104,6 @@ def evaluate_ocr(n: int = 300, seed: int = 0, model: str | None = None, methods:
         if progress:
             progress(i + 1, n)
     model_name = str(model or kseg_model_path()) if "kseg" in methods else None
-    return {"split": "eval", "seed": seed, "lines": n, "model": model_name, "views": views,
+    return {"split": split, "lm": lm, "seed": seed, "lines": n, "model": model_name, "views": views,
             "rows": {m: {s: a.row() for s, a in sorted(d.items())} for m, d in accs.items()},
             "examples": examples}

@@ -79,30 +79,57 @@ def broadcast_faces(split: str) -> list[FontFace]:
 
 # ----------------------------------------------------------------------------- text
 
-@lru_cache(maxsize=1)
-def real_words() -> tuple[str, ...]:
-    """Tesseract ``kor``'s word list (Apache-2.0, installed by set-up), unpacked once into the
-    cache; empty when Tesseract's tools or data are missing (the corpus alone is used then)."""
+@lru_cache(maxsize=2)
+def real_words(lang: str = "kor") -> tuple[str, ...]:
+    """Tesseract's word list for ``lang`` (``kor``: 79k Korean forms; ``eng``: English words;
+    Apache-2.0, installed by set-up), unpacked once into the cache; empty when Tesseract's tools
+    or data are missing (the corpus alone is used then)."""
+    import re
+
     from kseg.segment.registry import cache_dir
 
-    out = cache_dir() / "kor-words.txt"
+    out = cache_dir() / f"{lang}-words.txt"
     if not out.exists():
         import tempfile
 
-        td = Path("/usr/share/tesseract-ocr/5/tessdata/kor.traineddata")
+        td = Path(f"/usr/share/tesseract-ocr/5/tessdata/{lang}.traineddata")
         if not td.exists():
             return ()
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(["combine_tessdata", "-u", str(td), f"{tmp}/kor."], check=True, capture_output=True)
-                subprocess.run(["dawg2wordlist", f"{tmp}/kor.lstm-unicharset", f"{tmp}/kor.lstm-word-dawg",
+                subprocess.run(["combine_tessdata", "-u", str(td), f"{tmp}/{lang}."], check=True, capture_output=True)
+                subprocess.run(["dawg2wordlist", f"{tmp}/{lang}.lstm-unicharset", f"{tmp}/{lang}.lstm-word-dawg",
                                 f"{tmp}/words.txt"], check=True, capture_output=True)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 Path(f"{tmp}/words.txt").replace(out)
         except (OSError, subprocess.CalledProcessError):
             return ()
-    words = [w for w in out.read_text(encoding="utf-8").split() if any("\uac00" <= c <= "\ud7a3" for c in w)]
+    words = out.read_text(encoding="utf-8").split()
+    if lang == "kor":
+        words = [w for w in words if any("\uac00" <= c <= "\ud7a3" for c in w)]
+    else:
+        words = [w for w in words if re.fullmatch(r"[A-Za-z][a-z']{1,9}|[A-Z]{2,6}", w)]
     return tuple(sorted(words))
+
+
+UNITS = ["년", "월", "일", "시", "분", "초", "살", "번", "등", "개", "명", "주년", "회", "%", "kg", "km", "만 원", "원", "층", "호"]
+
+
+def _number(rs: random.Random) -> str:
+    r = rs.random()
+    if r < 0.5:
+        return f"{rs.choice([rs.randint(1, 12), rs.randint(1, 100), rs.randint(100, 2030)])}{rs.choice(UNITS)}"
+    if r < 0.7:
+        return f"({rs.randint(5, 90)})"
+    if r < 0.85:
+        return f"{rs.randint(0, 23)}:{rs.randint(0, 59):02d}"
+    return f"{rs.randint(1, 10)}{rs.choice(['ROUND', 'R', '위', '단계', '라운드', '차'])}"
+
+
+def _english(rs: random.Random, words: tuple[str, ...]) -> str:
+    w = rs.choice(words) if words else rs.choice(LATIN)
+    r = rs.random()
+    return w.upper() if r < 0.3 else w.capitalize() if r < 0.6 else w
 
 
 @lru_cache(maxsize=1)
@@ -125,17 +152,23 @@ def render_any(seed: int, index: int, split: str, engine: str):
 
 def broadcast_text(rs: random.Random, kind: str) -> str:
     """Caption-like text: corpus lines, real-word phrases, random syllables; symbols mixed in."""
-    words = real_words()
+    words, eng = real_words("kor"), real_words("eng")
     r = rs.random()
-    if r < 0.3 or not words:
+    if r < 0.25 or not words:
         t = caption_text(rs, {"vlog": "drama"}.get(kind, kind))
-    elif r < 0.85:
+    elif r < 0.8:
         n = rs.choice([1, 2, 2, 3, 3, 4, 5] if kind != "variety" else [1, 1, 2, 2, 3])
-        t = " ".join(rs.choice(words) for _ in range(n))
+        parts = [rs.choice(words) for _ in range(n)]
+        if rs.random() < 0.15:  # an English word inside a Korean line (baby가, OK, MVP)
+            k = rs.randrange(len(parts))
+            parts[k] = _english(rs, eng) + (rs.choice(["", "가", "는", "를", "의"]) if rs.random() < 0.5 else "")
+        if rs.random() < 0.15:
+            parts.insert(rs.randrange(len(parts) + 1), _number(rs))
+        t = " ".join(parts)
+    elif r < 0.88:
+        t = " ".join(_english(rs, eng) for _ in range(rs.choice([1, 1, 2, 3])))
     else:
         t = random_syllables(rs, 2, 10)
-    if rs.random() < 0.08:
-        t = f"{rs.choice(LATIN)} {t}" if rs.random() < 0.5 else f"{t} {rs.randint(1, 2030)}"
     if rs.random() < (0.45 if kind == "variety" else 0.2):
         s = rs.choice(SYMBOLS)
         t = f"{s}{t}" if rs.random() < 0.25 and s not in ")」]>" else f"{t}{s}"
