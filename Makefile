@@ -31,7 +31,13 @@ DEMO_OUT ?= out
 APT_PACKAGES := tesseract-ocr tesseract-ocr-kor fonts-nanum fonts-nanum-extra fonts-noto-cjk \
                 fonts-unfonts-core fonts-baekmuk ffmpeg
 
-.PHONY: help setup system-deps demo test bench examples clean-setup
+# The broadcast data engine (kseg.synth.broadcast, `kseg train-ocr --engine broadcast|mix`) also
+# draws with these Debian faces and the npm display families tools/fetch_fonts.py merges into
+# .cache/fonts/ttf (docs/fonts.md lists them and their licences). Training only: `make fonts`.
+FONT_PACKAGES := fonts-woowa-bm fonts-alee fonts-lexi-gulim fonts-lexi-saebom fonts-nanum-eco \
+                 fonts-naver-d2coding fonts-noto-cjk-extra fonts-unfonts-extra
+
+.PHONY: help setup system-deps demo test test-fast bench examples clean-setup fonts
 
 help:
 	@echo "make demo     set up, then segment, erase, translate examples/*.png and translate-video"
@@ -41,6 +47,7 @@ help:
 	@echo "              $(VENV) with torch/torchvision from constraints.txt and kseg[test]"
 	@echo "make bench    stage timings (bench/bench_detect.py, bench/bench_segment.py)"
 	@echo "make examples re-render examples/*.png from kseg.synth"
+	@echo "make fonts    the broadcast engine's extra faces (Debian packages + npm display families)"
 
 setup: $(STAMP)
 
@@ -104,6 +111,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
 bench: setup
 	$(PY) bench/bench_detect.py
 	$(PY) bench/bench_segment.py $(BENCH_ARGS)
@@ -111,6 +121,12 @@ bench: setup
 	$(PY) bench/bench_style.py
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_video.py
+
+fonts: setup
+	@if [ "$$(id -u)" = 0 ]; then env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(FONT_PACKAGES); \
+	else echo "as root: apt-get install -y $(FONT_PACKAGES)" >&2; fi
+	$(PIP) install -c constraints.txt -e '.[train]'
+	$(PY) tools/fetch_fonts.py
 
 examples: setup
 	$(PY) examples/make_examples.py

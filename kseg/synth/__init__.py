@@ -105,6 +105,11 @@ TRAIN_FACES = frozenset({
     ("UnDinaru", "Light"), ("UnDinaru", "Regular"), ("UnGraphic", "Bold"), ("UnGraphic", "Regular"),
     ("UnGungseo", "Regular"), ("UnPilgi", "Bold"), ("UnPilgi", "Regular")})
 FONT_SETS = ("set-up", "installed")
+# fonts-nanum-eco (one of the Korean packages the broadcast engine draws with) installs second
+# files of the Eco faces fonts-nanum-extra already has, under the same names; the recorded
+# set-up faces are the fonts-nanum-extra files, so these are left out of it.
+NANUM_ECO_FILES = frozenset({"NanumGothicEco.ttf", "NanumGothicEcoBold.ttf", "NanumGothicEcoExtraBold.ttf",
+                             "NanumMyeongjoEco.ttf", "NanumMyeongjoEcoBold.ttf", "NanumMyeongjoEcoExtraBold.ttf"})
 
 
 def fonts_for(split: str, fonts: str = "set-up") -> list[FontFace]:
@@ -116,7 +121,8 @@ def fonts_for(split: str, fonts: str = "set-up") -> list[FontFace]:
     if split == "eval":
         return [f for f in faces if f.family in EVAL_FAMILIES]
     rest = [f for f in faces if f.family not in EVAL_FAMILIES]
-    return rest if fonts == "installed" else [f for f in rest if (f.family, f.style) in TRAIN_FACES]
+    return rest if fonts == "installed" else [f for f in rest if (f.family, f.style) in TRAIN_FACES
+                                              and Path(f.path).name not in NANUM_ECO_FILES]
 
 
 def require_fonts(split: str, fonts: str = "set-up") -> list[FontFace]:
