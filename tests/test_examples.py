@@ -33,7 +33,7 @@ def _truth(name: str):
 
 
 # Least IoU with the true footprint. news is lower on purpose: on plain banner text the model
-# keeps a ~2 px halo around the strokes (models/text-sam.md, "Known weaknesses"); its coverage
+# keeps a ~2 px halo around the strokes (docs/experiments/text-sam-history.md, "Known weaknesses"); its coverage
 # and tightness are still checked below, so the banner itself can never pass as ink.
 MIN_IOU = {"drama": 0.8, "variety": 0.85, "news": 0.45}
 

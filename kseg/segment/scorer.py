@@ -62,7 +62,7 @@ def colour_features(window: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> list[
     is right is a question of colour, not of glyph shape: a ring coloured like the pixels just
     outside both masks is background, one coloured apart from them is outline or shadow.
     Shape features are learnt from the training fonts; colour was meant to carry further
-    (models/text-sam.md: fitted on two refiners' masks, it beat the shape-only scorer on three
+    (docs/experiments/text-sam-history.md: fitted on two refiners' masks, it beat the shape-only scorer on three
     held-out sets, one of them made only to decide, and is the shipped scorer's feature set).
     Per output: the Lab contrast across its edge and the spread of the colour just outside it;
     then the ring's share of the union and its colour distance to outside and to the core.

@@ -99,7 +99,7 @@ class Jitter:
     them; longer schedules then fit the training fonts (held-out fgIoU fell from 0.896 to
     0.888 between 2,200 and 8,000 steps). Rescaled and shifted logits are meant to make it
     read the frame's pixels instead, and photometric jitter (as the SAM stages use) to keep
-    it off the training palette. Measured (models/text-sam.md): within the noise on the
+    it off the training palette. Measured (docs/experiments/text-sam-history.md): within the noise on the
     held-out sets, so the shipped refiner is trained without it.
     """
 

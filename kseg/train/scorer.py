@@ -110,7 +110,7 @@ def train_scorer(data_dir: Path, out_dir: Path, init: str, steps: int = 500, lr:
     the same frames are measured too and fitted on beside ``init``'s. The scorer has to judge
     masks from fonts its training never showed, which its own refiner renders differently;
     a scorer that has seen more than one refiner's masks of each line ranked better on unseen
-    fonts than one fitted on its own refiner's masks alone (models/text-sam.md).
+    fonts than one fitted on its own refiner's masks alone (docs/experiments/text-sam-history.md).
 
     The measured lines are kept in OUT/scorer_targets.pt (and .1.pt, .2.pt … for
     ``masks_from``; collecting is the slow part), so a rerun with the same models, data, limit
