@@ -109,6 +109,7 @@ demo: setup
 	@echo "clip.en.mp4 (the clip with English captions and its sound), clip.en.srt, clip.ko.srt"
 
 test: setup
+	$(PY) -m ruff check kseg tests bench tools
 	$(PY) -m pytest -q
 
 test-fast: setup

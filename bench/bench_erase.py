@@ -28,7 +28,6 @@ baseline.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

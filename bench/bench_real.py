@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kseg.train.ocr import edit_distance  # noqa: E402
+from kseg.evaluate.metrics import edit_distance  # noqa: E402
 from kseg.types import TextLine  # noqa: E402
 
 ANN = ROOT / "bench" / "real" / "annotations"

@@ -82,6 +82,6 @@ def test_drama_text_is_read(pipe):
     res = pipe.process(load_image(EX / "drama.png"), "drama")
     got = "".join(r.text.text for r in res.regions).replace(" ", "")
     want = "".join(ln["text"] for ln in meta["lines"]).replace(" ", "")
-    from kseg.train.ocr import edit_distance
+    from kseg.evaluate.metrics import edit_distance
 
     assert edit_distance(got, want) / max(1, len(want)) <= 0.35, f"read {got!r}, truth {want!r}"

@@ -58,7 +58,7 @@ def _line_logp(charset: str, cols: list[dict[str, float]]) -> np.ndarray:
 
 def test_kiwi_turns_a_near_tie_into_korean():
     pytest.importorskip("kiwipiepy")
-    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth.corpus import default_charset
 
     cs = default_charset()
     cols = [{"만": 0.97}, {"드": 0.5, "들": 0.45}, {"어": 0.97}, {" ": 0.97}, {"보": 0.97}, {"자": 0.97},
@@ -70,7 +70,7 @@ def test_kiwi_turns_a_near_tie_into_korean():
 
 def test_kiwi_does_not_overrule_a_clear_reading():
     pytest.importorskip("kiwipiepy")
-    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth.corpus import default_charset
 
     cs = default_charset()
     # a rare but clearly read name: the LM may prefer another syllable, the evidence wins
@@ -79,7 +79,7 @@ def test_kiwi_does_not_overrule_a_clear_reading():
 
 
 def test_lines_without_hangul_skip_the_lm():
-    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth.corpus import default_charset
 
     cs = default_charset()
     logp = _line_logp(cs, [{"O": 0.6, "0": 0.35}, {"K": 0.97}])
@@ -112,7 +112,7 @@ def test_fusion_outvotes_a_damaged_frame():
 
 
 def test_broadcast_engine_is_deterministic_and_labels_only_known_characters():
-    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth.corpus import default_charset
     from kseg.synth import broadcast
 
     try:

@@ -9,9 +9,9 @@ import torch
 
 from kseg.recognize import get_recognizer
 from kseg.recognize.kseg_ocr import (
-    CRNN, Codec, KsegOCRRecognizer, OCRConfig, default_charset, load_model, prepare, save_model, to_tensor,
+    CRNN, Codec, KsegOCRRecognizer, OCRConfig, load_model, prepare, save_model, to_tensor,
 )
-from kseg.synth.corpus import ks_x_1001_syllables
+from kseg.synth.corpus import default_charset, ks_x_1001_syllables
 from kseg.synth.lines import build_cache, load_cache, render_line
 from kseg.types import Recognition
 

@@ -20,7 +20,7 @@ needs_tesseract = pytest.mark.skipif(not TesseractRecognizer.available()[0],
 
 def cer(got: str, want: str) -> float:
     """Character error rate, ignoring spaces (word spacing is not what we test here)."""
-    from kseg.train.ocr import edit_distance
+    from kseg.evaluate.metrics import edit_distance
 
     a, b = got.replace(" ", ""), want.replace(" ", "")
     return edit_distance(a, b) / max(1, len(b))

@@ -245,7 +245,6 @@ def test_fused_attention_matches_segment_anythings():
     sam = build_text_sam()
     attns = [m for m in sam.mask_decoder.modules() if isinstance(m, Attention)]
     assert attns
-    q, k = torch.randn(2, 50, sam.kseg_config.dim), torch.randn(2, 7, sam.kseg_config.dim)
     with torch.no_grad():
         for a in attns:
             kk = torch.randn(2, 7, a.k_proj.in_features)

@@ -531,7 +531,7 @@ def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp
     import random
 
     from kseg.segment.scorer import FEATURES, N_FEATURES
-    from kseg.train.scorer import collect_scorer_targets, train_scorer
+    from kseg.train.scorer import collect_scorer_targets
 
     ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=replace(TINY, refiner=8),
                max_w=256, log=QUIET)

@@ -22,7 +22,7 @@ def main() -> None:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    from kseg.recognize.kseg_ocr import default_charset
+    from kseg.synth.corpus import default_charset
     from kseg.synth import PHOTOS_EVAL, PHOTOS_TRAIN, _photo, korean_fonts
 
     out = Path(sys.argv[1])

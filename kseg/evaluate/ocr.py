@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ..train.ocr import edit_distance
+from .metrics import edit_distance
 
 
 class _Acc:

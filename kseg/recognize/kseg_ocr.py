@@ -20,28 +20,8 @@ import torch
 from torch import nn
 
 from kseg.errors import ModelError
+from kseg.recognize.strip import mask_input, to_height
 from kseg.types import Recognition, TextLine
-
-PUNCT = "?!~…♡\"'.,:()%-"
-# What real captions add (issue 20): symbols and the lone jamo of ㅋㅋ / ㅠㅠ / ㄷㄷ. Appended in
-# ``default_charset`` so a model trained on the older charset maps onto it (``remap_head``).
-CAPTION_EXTRA = "★☆♥♪※「」[]<>#+/·→&@=*^;_" + "".join(chr(c) for c in range(0x3131, 0x3164))
-
-
-def default_charset() -> str:
-    """KS X 1001's 2,350 syllables + every character of the caption corpus + Latin, digits,
-    caption punctuation and the space (index order = class order after the CTC blank)."""
-    from kseg.synth import corpus
-
-    chars = set(corpus.ks_x_1001_syllables())
-    for pool in (corpus.DRAMA, corpus.VARIETY, corpus.NEWS, corpus.LATIN, corpus.PUNCT):
-        chars.update("".join(pool))
-    chars.update("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-    chars.update(PUNCT)
-    chars.update(CAPTION_EXTRA)
-    chars.discard(" ")
-    return " " + "".join(sorted(chars))
-
 
 def remap_head(model: "CRNN", old: str, new: str) -> "CRNN":
     """The classifier re-indexed from charset ``old`` to ``new``: a character both share keeps
@@ -152,16 +132,12 @@ def tight(mask_img: np.ndarray) -> np.ndarray:
 
 def _source(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig) -> np.ndarray:
     """The strip as the network reads it, before scaling to its height."""
-    from kseg.synth.lines import mask_input
-
     if cfg.input == "mask":
         return tight(mask_input(strip, footprint))
     return strip if cfg.in_ch == 3 else cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
 
 
 def _scaled(src: np.ndarray, height: int) -> np.ndarray:
-    from kseg.synth.lines import to_height
-
     img = to_height(src, height)
     return img if img.ndim == 3 else img[..., None]
 

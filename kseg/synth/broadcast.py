@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from . import (EVAL_FAMILIES, FontFace, _composite, _supported, _text_layers, korean_fonts, make_background,
                paint_line)
@@ -136,7 +136,7 @@ def _english(rs: random.Random, words: tuple[str, ...]) -> str:
 @lru_cache(maxsize=1)
 def _charset() -> frozenset:
     """What the recogniser can emit: a line with anything else would teach it a wrong label."""
-    from kseg.recognize.kseg_ocr import default_charset
+    from .corpus import default_charset
 
     return frozenset(default_charset())
 

@@ -140,3 +140,24 @@ def caption_text(rng: random.Random, kind: str) -> str:
         return random_syllables(rng, 2, 14 if kind == "drama" else 8)
     pool = {"drama": DRAMA, "variety": VARIETY, "news": NEWS}[kind]
     return rng.choice(pool)
+
+
+# ----------------------------------------------------------------------------- the recogniser's classes
+
+OCR_PUNCT = "?!~…♡\"'.,:()%-"
+# What real captions add: symbols and the lone jamo of ㅋㅋ / ㅠㅠ / ㄷㄷ. A model trained on a
+# charset without them is mapped onto this one by ``kseg.recognize.kseg_ocr.remap_head``.
+CAPTION_EXTRA = "★☆♥♪※「」[]<>#+/·→&@=*^;_" + "".join(chr(c) for c in range(0x3131, 0x3164))
+
+
+def default_charset() -> str:
+    """KS X 1001's 2,350 syllables + every character of the caption corpus + Latin, digits,
+    caption punctuation and the space (index order = class order after the CTC blank)."""
+    chars = set(ks_x_1001_syllables())
+    for pool in (DRAMA, VARIETY, NEWS, LATIN, PUNCT):
+        chars.update("".join(pool))
+    chars.update("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    chars.update(OCR_PUNCT)
+    chars.update(CAPTION_EXTRA)
+    chars.discard(" ")
+    return " " + "".join(sorted(chars))

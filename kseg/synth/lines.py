@@ -24,6 +24,8 @@ import numpy as np
 
 from . import (_composite, _degrade, _supported, _text_layers, make_background, paint_line, require_fonts,
                sample_style)
+from kseg.recognize.strip import mask_input, to_height  # noqa: F401 - the engine cuts strips as inference does
+
 from .corpus import caption_text
 
 KINDS = ["drama", "drama", "variety", "news"]
@@ -94,27 +96,6 @@ def render_line(seed: int, index: int, split: str = "train", jitter: bool = True
     strip, fstrip = line_strip(img, line, foot)
     _, fillstrip = line_strip(img, line, fill)
     return LineSample(strip, fstrip, fillstrip, text, kind, face.family, img, line, foot)
-
-
-def to_height(img: np.ndarray, height: int) -> np.ndarray:
-    """Resize to ``height`` keeping the aspect (area filter when shrinking)."""
-    h, w = img.shape[:2]
-    nw = max(4, round(w * height / h))
-    return cv2.resize(img, (nw, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_LINEAR)
-
-
-def mask_input(strip: np.ndarray, footprint: np.ndarray | None, work_height: int = 64) -> np.ndarray:
-    """The mask-cleaned input: glyph fill (as ``text_pixels`` separates it) black on white, grey
-    uint8, at ``work_height`` px (2x the network's height: the 2-means split costs 4x less
-    than at 1080p strip size and the network sees 32 px anyway)."""
-    from kseg.recognize import text_pixels
-
-    if strip.shape[0] > work_height:
-        strip = to_height(strip, work_height)
-        if footprint is not None:
-            footprint = cv2.resize(footprint.astype(np.uint8), (strip.shape[1], work_height),
-                                   interpolation=cv2.INTER_NEAREST).astype(bool)
-    return np.where(text_pixels(strip, footprint), 0, 255).astype(np.uint8)
 
 
 def build_cache(out_dir: Path, n: int, seed: int = 0, split: str = "train", shard: int = 1000,

@@ -18,7 +18,6 @@ import random
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,63 +27,9 @@ from torchvision.ops import sigmoid_focal_loss
 
 from ..segment import tiles
 from ..segment.textsam import STRIDE, TextSamConfig, build_text_sam, decode, normalize
-from ..synth import list_frames, read_frame
+from .items import Item, load_items  # noqa: F401 - the training items, re-exported
 
 PAD_FILL = (124, 116, 104)  # ~SAM pixel mean: padding normalises to ~0
-
-
-@dataclass
-class Item:
-    """A line (or merged lines) cut out of a frame with generous context, kept in RAM."""
-
-    image: np.ndarray  # patch RGB
-    target: np.ndarray  # uint8 footprint of this item's line(s) in the patch
-    fill: np.ndarray  # uint8 fill mask of the line(s) in the patch (for point prompts)
-    box: tuple[float, float, float, float]  # ink box in patch coordinates (empty item: a random box)
-
-
-def _patch(fr, box, lids, ctx: float = 1.2):
-    H, W = fr.label.shape
-    x0, y0, x1, y1 = box
-    h = y1 - y0
-    px0, py0 = max(0, int(x0 - ctx * h)), max(0, int(y0 - ctx * h))
-    px1, py1 = min(W, int(x1 + ctx * h)), min(H, int(y1 + ctx * h))
-    own = np.isin(fr.line_ids[py0:py1, px0:px1], lids) & (fr.label[py0:py1, px0:px1] >= 1)
-    fill = own & (fr.label[py0:py1, px0:px1] >= 3)
-    return Item(np.ascontiguousarray(fr.image[py0:py1, px0:px1]), own.astype(np.uint8), fill.astype(np.uint8),
-                (x0 - px0, y0 - py0, x1 - px0, y1 - py0))
-
-
-def load_items(data_dir: Path, limit: int | None = None, rng: random.Random | None = None,
-               ctx: float = 1.2) -> list[Item]:
-    """Every line of the first ``limit`` frames of a `kseg synth` folder, plus merged pairs and an
-    empty box per frame; or, for an items pack file (`kseg.train.pack`), its first ``limit`` items."""
-    if Path(data_dir).is_file():
-        from .pack import read_pack
-
-        return read_pack(Path(data_dir), limit)
-    rng = rng or random.Random(0)
-    items: list[Item] = []
-    for stem in list_frames(data_dir)[:limit]:
-        fr = read_frame(data_dir, stem)
-        lines = fr.meta["lines"]
-        for i, ln in enumerate(lines):
-            items.append(_patch(fr, ln["box"], [i + 1], ctx))
-        # merged neighbours: what a detector gives when it joins two subtitle lines
-        for i in range(len(lines) - 1):
-            a, b = lines[i], lines[i + 1]
-            if a["caption"] == b["caption"]:
-                box = [min(a["box"][0], b["box"][0]), a["box"][1], max(a["box"][2], b["box"][2]), b["box"][3]]
-                items.append(_patch(fr, box, [i + 1, i + 2], ctx))
-        # a caption-sized box on background only: the answer is "nothing"
-        H, W = fr.label.shape
-        bh = int(H * rng.uniform(0.04, 0.08))
-        bw = int(bh * rng.uniform(2, 10))
-        if bw < W - 2:
-            x, y = rng.randrange(0, W - bw), rng.randrange(0, H - bh)
-            if not fr.label[max(0, y - bh):y + 2 * bh, max(0, x - bh):x + bw + bh].any():
-                items.append(_patch(fr, (x, y, x + bw, y + bh), [255], ctx))
-    return items
 
 
 def jitter_box(box, rng: random.Random, pw: int, ph: int):

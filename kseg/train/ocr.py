@@ -24,18 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..recognize.kseg_ocr import CRNN, Codec, OCRConfig, default_charset, save_model, tight, to_tensor
+from ..evaluate.metrics import edit_distance
+from ..recognize.kseg_ocr import CRNN, Codec, OCRConfig, save_model, tight, to_tensor
+from ..synth.corpus import default_charset
 from . import cosine_lr
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def cache_paths(data: Path) -> list[Path]:

@@ -12,59 +12,11 @@ The file is a plain ``.npz`` of byte buffers and offsets, read without pickle.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import zipfile
 from pathlib import Path
 
-import cv2
-import numpy as np
 
-from . import Item, load_items
-
-SUFFIX = ".npz"
-
-
-def write_pack(items: list[Item], dest: Path, quality: int = 90) -> Path:
-    """Encode the items into ``dest`` atomically; returns ``dest``."""
-    blobs, offsets, boxes, shapes = [], [0], [], []
-    for it in items:
-        img = cv2.imencode(".webp", np.ascontiguousarray(it.image[..., ::-1]), [cv2.IMWRITE_WEBP_QUALITY, quality])[1]
-        masks = cv2.imencode(".png", (it.target > 0).astype(np.uint8) | ((it.fill > 0).astype(np.uint8) << 1))[1]
-        for b in (img, masks):
-            blobs.append(b.tobytes())
-            offsets.append(offsets[-1] + len(blobs[-1]))
-        boxes.append(it.box)
-        shapes.append(it.target.shape)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp.npz")
-    np.savez(tmp, blob=np.frombuffer(b"".join(blobs), np.uint8), offsets=np.array(offsets, np.int64),
-             boxes=np.array(boxes, np.float32).reshape(-1, 4), shapes=np.array(shapes, np.int32).reshape(-1, 2),
-             version=np.array([1], np.int32))
-    os.replace(tmp, dest)
-    return dest
-
-
-def read_pack(path: Path, limit: int | None = None) -> list[Item]:
-    """The items of a pack (the first ``limit`` of them when given)."""
-    bad = f"{path}: not a kseg items pack (write one with python -m kseg.train.pack)"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not {"blob", "offsets", "boxes", "shapes"} <= set(z.files):
-                raise ValueError(bad)
-            blob, off, boxes, shapes = z["blob"], z["offsets"], z["boxes"], z["shapes"]
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError):
-        raise ValueError(bad) from None
-    items = []
-    for i in range(len(boxes) if limit is None else min(limit, len(boxes))):
-        img = cv2.imdecode(blob[off[2 * i]:off[2 * i + 1]], cv2.IMREAD_COLOR)
-        masks = cv2.imdecode(blob[off[2 * i + 1]:off[2 * i + 2]], cv2.IMREAD_UNCHANGED)
-        if img is None or masks is None or masks.shape != tuple(shapes[i]) or img.shape[:2] != masks.shape:
-            raise ValueError(f"{path}: item {i} is corrupt")
-        items.append(Item(np.ascontiguousarray(img[..., ::-1]), masks & 1, (masks >> 1) & 1,
-                          tuple(float(v) for v in boxes[i])))
-    return items
-
+from .items import SUFFIX, Item, load_items, read_pack, write_pack  # noqa: F401 - the pack format lives in items
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m kseg.train.pack", description=__doc__.split("\n\n")[0])
