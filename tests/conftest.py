@@ -191,9 +191,10 @@ def fake_pipeline(*args, **kwargs):
 def cli(monkeypatch):
     """Run ``kseg ARGS...`` in-process with the stand-in stages above."""
     import kseg.cli
+    import kseg.cli.frames
     from typer.testing import CliRunner
 
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", fake_pipeline)
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", fake_pipeline)
     runner = CliRunner()
 
     def run(*args: object):

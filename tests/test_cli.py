@@ -17,6 +17,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import kseg.cli
+import kseg.cli.frames
 from conftest import ROOT, caption_frame, fake_pipeline, sha256
 from kseg.cli import app
 from kseg.errors import ModelError
@@ -153,7 +154,7 @@ def test_unwritable_output_is_one_line_exit_1(cli, images, tmp_path, monkeypatch
     blocker.write_text("x")
     out = {"file-parent": blocker / "out", "is-file": blocker, "proc": Path("/proc/kseg")}[kind]
     loads = []
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: loads.append(1))
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda *a: loads.append(1))
     r = cli("segment", images["good"], "-o", out)
     assert r.exit_code == 1
     assert r.stderr.startswith(f"kseg: error: {out}: cannot write") and r.stderr.count("\n") == 1
@@ -162,7 +163,7 @@ def test_unwritable_output_is_one_line_exit_1(cli, images, tmp_path, monkeypatch
 
 def test_only_bad_inputs_skip_model_loading(cli, images, tmp_path, monkeypatch):
     loads = []
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: loads.append(1))
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda *a: loads.append(1))
     r = cli("segment", images["missing"], images["directory"], "-o", tmp_path)
     assert r.exit_code == 1 and loads == []
     assert r.stderr.count("kseg: error: ") == 2
@@ -172,7 +173,7 @@ def test_model_failure_is_one_line(cli, images, tmp_path, monkeypatch):
     def boom(*a):
         raise ModelError("embedded text model not found: models/text_sam.safetensors is missing")
 
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", boom)
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", boom)
     r = cli("segment", images["good"], "-o", tmp_path, "--quiet")
     assert r.exit_code == 1
     assert r.stderr == "kseg: error: embedded text model not found: " \
@@ -192,7 +193,7 @@ def test_unexpected_error_in_one_input_is_one_line(cli, images, tmp_path, monkey
                 raise RuntimeError("CUDA error: out of memory\nmore detail")
             return self.inner.process(image, name)
 
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda *a: Flaky())
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda *a: Flaky())
     r = cli("segment", images["good"], images["gray"], "-o", tmp_path, "--quiet", "--json")
     assert r.exit_code == 1
     assert r.stderr.splitlines() == [
@@ -280,7 +281,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     from kseg.pipeline import SegmentPipeline
 
     monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
-    monkeypatch.setattr(kseg.cli, "_make_pipeline", lambda model, rec, device, lm="auto": SegmentPipeline(
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto": SegmentPipeline(
         model=model, device="cpu", recognizer_impl=FakeRecognizer()))
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"
@@ -322,3 +323,25 @@ def test_models_commands(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["models", "pull", "vit_x"])
     assert r.exit_code == 1 and r.stderr.startswith("kseg: error: unknown model 'vit_x'")
     assert r.stderr.count("\n") == 1
+
+
+def test_help_and_version_load_neither_torch_nor_pyav():
+    code = ("import sys; from typer.testing import CliRunner; from kseg.cli import app; "
+            "r = CliRunner().invoke(app, sys.argv[1:]); "
+            "heavy = [m for m in ('torch', 'av', 'cv2') if m in sys.modules]; "
+            "print(r.exit_code, heavy, r.output.splitlines()[0] if r.output else '')")
+    for args in (["--help"], ["--version"], ["segment", "--help"], ["translate-video", "--help"]):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                             check=True).stdout.split(" ", 2)
+        assert out[0] == "0" and out[1] == "[]", (args, out)
+    r = subprocess.run([sys.executable, "-m", "kseg.cli", "--version"], capture_output=True, text=True)
+    from kseg import __version__
+
+    assert r.returncode == 0 and r.stdout.strip() == f"kseg {__version__}"
+
+
+def test_erase_methods_in_the_help_are_the_erase_stages():
+    from kseg.cli.frames import ERASE_METHODS
+    from kseg.erase import METHODS
+
+    assert ERASE_METHODS == METHODS

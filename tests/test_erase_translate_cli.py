@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import kseg.cli
+import kseg.cli.frames
 from conftest import ROOT, caption_frame
 from kseg.cli import app
 
@@ -175,7 +176,7 @@ def test_translator_failure_fails_that_frame_only(cli, frame_png, tmp_path, monk
                 raise TranslatorError("caption '안녕하세요': connection refused after 3 retries")
             return ["Hello"] * len(requests)
 
-    monkeypatch.setattr(kseg.cli, "_make_translator", lambda spec, **kw: Flaky())
+    monkeypatch.setattr(kseg.cli.frames, "_make_translator", lambda spec, **kw: Flaky())
     second = frame_png.with_name("ep01_0002.png")
     second.write_bytes(frame_png.read_bytes())
     out = tmp_path / "out"

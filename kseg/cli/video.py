@@ -1,4 +1,4 @@
-"""The ``kseg translate-video`` command (registered in kseg/cli.py)."""
+"""The ``kseg translate-video`` command."""
 from __future__ import annotations
 
 import signal
@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from .common import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
 
 
 def translate_video(
@@ -82,7 +84,6 @@ def translate_video(
     and each frame only gets the erase and the drawing. Exit status: 0 done, 1 failed
     (OUT is not written; --resume continues), 2 usage error, 130 interrupted.
     """
-    from kseg.cli import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
     from kseg.errors import KsegError
 
     if (srt is not None or ass is not None) and erase_only and not translator:
