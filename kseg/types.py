@@ -108,6 +108,10 @@ class FrameResult:
 RGB = tuple[int, int, int]
 
 
+def _rgb(v: Any) -> RGB | None:
+    return None if v is None else tuple(int(x) for x in v)  # type: ignore[return-value]
+
+
 @dataclass
 class Shadow:
     color: RGB
@@ -167,6 +171,18 @@ class Style:
             "weight": round(self.weight, 4), "angle": round(self.angle, 2), "align": self.align,
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Style":
+        """The inverse of ``to_json`` (``weight`` is derived, so it is not read back)."""
+        sh, bn = d.get("shadow"), d.get("banner")
+        return cls(fill=_rgb(d["fill"]), text_height=float(d["text_height"]),
+                   stroke_width=float(d["stroke_width"]), fill2=_rgb(d.get("fill2")),
+                   outline=_rgb(d.get("outline")), outline_width=float(d.get("outline_width", 0)),
+                   outline2=_rgb(d.get("outline2")), outline2_width=float(d.get("outline2_width", 0)),
+                   shadow=Shadow(_rgb(sh["color"]), float(sh["dx"]), float(sh["dy"])) if sh else None,
+                   banner=Banner(tuple(bn["box"]), _rgb(bn["color"]), float(bn["opacity"])) if bn else None,
+                   angle=float(d.get("angle", 0.0)), align=d.get("align", "center"))
+
 
 @dataclass
 class Caption:
@@ -186,6 +202,11 @@ class Caption:
         return {"regions": list(self.regions), "box": [int(v) for v in self.box],
                 "text": self.text, "translation": self.translation,
                 "style": self.style.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Caption":
+        return cls(regions=list(d["regions"]), box=tuple(int(v) for v in d["box"]), text=d["text"],
+                   style=Style.from_json(d["style"]), translation=d.get("translation"))
 
 
 @dataclass

@@ -296,7 +296,7 @@ def test_start_end_trims_video_and_audio(tmp_path):
 # --------------------------------------------------------------------- failure and resume
 
 def test_translator_failing_midway_then_resume(tmp_path, monkeypatch):
-    import kseg.video as kv
+    import kseg.video.translate as kv
 
     monkeypatch.setattr(kv, "BATCH", 1)
     src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)

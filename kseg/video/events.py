@@ -109,6 +109,16 @@ class Event:
             return 1.0
         return self.alpha.get(i, 0.0)
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any], mask: np.ndarray) -> "Event":
+        """An event as ``to_json`` (plus its ``alpha``) wrote it, with its box-sized mask."""
+        return cls(id=int(d["event"]), start=int(d["start"]), end=int(d["end"]),
+                   erase_from=int(d["erase_from"]), erase_to=int(d["erase_to"]),
+                   box=tuple(int(v) for v in d["box"]), mask=mask, caption=Caption.from_json(d["caption"]),
+                   lines=list(d["lines"]), detected_at=int(d["detected_at"]),
+                   alpha={int(k): float(v) for k, v in d.get("alpha", {}).items()},
+                   translation=d.get("translation"))
+
     def to_json(self) -> dict[str, Any]:
         return {"event": self.id, "start": self.start, "end": self.end,
                 "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),

@@ -1,0 +1,347 @@
+"""``translate_video``: the whole job (analyse -> translate -> render, overlapped in two threads)
+and its options (``VideoOptions``)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kseg.errors import InputError, OutputError
+from kseg.video import io
+from kseg.video.analyse import analyse, make_analyzer, set_times
+from kseg.video.events import BUFFER_SECONDS, Detected, Event
+from kseg.video.render import _ass_lines, _Plan, _plans, render
+from kseg.video.state import STATE_VERSION, State, Warn, _file_key
+from kseg.video.subtitles import Cue, write_ass, write_srt
+from kseg.video.translate import SrtTranslator, translate_events
+
+
+LOOKBACK = BUFFER_SECONDS  # how far back a caption's start is looked for
+
+
+class _Stopped(Exception):
+    """Raised inside the analysis thread when the renderer has given up."""
+
+
+class _Feed:
+    """Hand-over from the analysis thread to the renderer (analysis and encoding overlap).
+
+    Frame ``i`` may be rendered once every caption that covers it is finished: the analysis
+    is ``lag`` frames past it (a caption's start is looked for at most 2.5 s before the frame
+    it is detected on, so a caption detected later cannot reach back to ``i``) and no
+    caption still on screen started at or before it.
+    """
+
+    def __init__(self, lag: int):
+        self.cv = threading.Condition()
+        self.lag = lag
+        self.events: list[Event] = []
+        self.times: list[float] = []
+        self.frontier = -1
+        self.live_start: int | None = None
+        self.done = False
+        self.error: BaseException | None = None
+        self.stop = False
+
+    def add(self, ev: Event) -> None:
+        with self.cv:
+            self.events.append(ev)
+            self.cv.notify_all()
+
+    def advance(self, i: int, t: float, live_start: int | None) -> None:
+        with self.cv:
+            if self.stop:
+                raise _Stopped()
+            if i >= len(self.times):
+                self.times.append(t)
+            self.frontier, self.live_start = i, live_start
+            self.cv.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self.cv:
+            self.done, self.error = True, error
+            self.cv.notify_all()
+
+    def settled(self, i: int) -> list[Event]:
+        """Finished events once frame ``i`` is settled (blocks until then)."""
+        with self.cv:
+            while not self.done and not (self.frontier >= i + self.lag and
+                                         (self.live_start is None or self.live_start > i)):
+                self.cv.wait(0.5)
+            if self.error is not None:
+                raise self.error
+            return list(self.events)
+
+
+def _check_out(out: Path, src: Path) -> None:
+    if out.exists() and out.is_dir():
+        raise OutputError(f"{out}: is a folder; give the output video's file name")
+    if os.path.realpath(out) == os.path.realpath(src):
+        raise OutputError(f"{out}: is the input; choose another output name")
+    if not out.suffix:
+        raise OutputError(f"{out}: give the output a video extension (.mp4, .mkv, .mov)")
+    from kseg.imageio import ensure_out_dir
+
+    ensure_out_dir(out.parent if str(out.parent) else Path("."))
+
+
+@dataclass
+class VideoOptions:
+    """What the user chooses for one video: the CLI's options, as one value a script can keep
+    and reuse (``dataclasses.replace`` for a variant)."""
+
+    translator: str | None = None  # tm:FILE, srt:FILE, openai:URL, deepl (None: erase only)
+    srt: str | os.PathLike[str] | None = None  # English SRT to write
+    srt_source: str | os.PathLike[str] | None = None  # recognised Korean SRT to write
+    ass: str | os.PathLike[str] | None = None  # English ASS to write
+    erase_only: bool = False
+    start: float | None = None  # seconds of the input to process
+    end: float | None = None
+    resume: bool = False
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "veryfast"
+    sample_every: float = 4.0  # seconds between full detections when nothing changes
+    font: Any = None  # font for the English; None: the bundled Noto Sans
+    temporal: bool = True  # fill from earlier frames where the background moved
+    overlap: bool = True  # analyse in a thread while rendering
+    translator_options: dict[str, Any] | None = None  # passed to get_translator
+
+
+@dataclass
+class _Job:
+    """Everything resolved before the passes run."""
+
+    src: Path
+    out: Path
+    o: VideoOptions
+    info: Any
+    fps: float
+    analyzer: Callable[[np.ndarray, int], list[Detected]]
+    tr_obj: Any
+    tr_spec: str
+    translating: bool
+    eraser: Callable[..., np.ndarray]
+    filler: Any
+    state: State
+    resumed: bool
+    total: int | None
+    shape: tuple[int, int]
+    encode: Any
+    warn: Warn
+    progress: Callable[[str, int, int | None], None] | None
+
+    def prog(self, stage: str) -> Callable[[int, float], None] | None:
+        if self.progress is None:
+            return None
+        return lambda i, t: self.progress(stage, i, self.total)
+
+
+def _translator(o: VideoOptions, translator_obj: Any) -> Any:
+    if o.erase_only or translator_obj is not None:
+        return translator_obj
+    spec = o.translator or ""
+    if not spec:
+        raise InputError("no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, "
+                         "deepl) or --erase-only")
+    if spec.startswith("srt:"):
+        return SrtTranslator(spec[4:])
+    from kseg.translate import get_translator
+
+    return get_translator(spec, **(o.translator_options or {}))
+
+
+def _frames_in_range(info: Any, o: VideoOptions, fps: float) -> int | None:
+    total = info.frames or None
+    if o.end is not None or o.start is not None:
+        lo = o.start or 0.0
+        hi = min(o.end, info.duration) if o.end is not None and info.duration else o.end
+        total = int(round(((hi or info.duration) - lo) * fps)) if (hi or info.duration) else None
+    return total
+
+
+def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: Any, translator_obj: Any,
+             eraser: Any, warn: Warn, progress: Any) -> _Job:
+    """Check the paths, load what is not given, open (or resume) the state folder."""
+    if o.start is not None and o.end is not None and o.end <= o.start:
+        raise InputError(f"--end {o.end} is not after --start {o.start}")
+    info = io.probe(src)
+    _check_out(out, src)
+    for p in (o.srt, o.srt_source, o.ass):
+        if p is not None:
+            _check_out(Path(p), src)
+    tr_obj = _translator(o, translator_obj)
+    fps = float(info.fps)
+    if analyzer is None:
+        if pipeline is None:
+            from kseg.pipeline import SegmentPipeline
+
+            pipeline = SegmentPipeline()
+        analyzer = make_analyzer(pipeline)
+    from kseg.erase import default_grow
+
+    # erase() picks its growth from the image height: give it the frame's, not the crop's
+    grow = default_grow(np.zeros((info.display_size[1], 1), bool))
+    if eraser is None:
+        from functools import partial
+
+        from kseg.erase import erase
+
+        eraser = partial(erase, grow=grow)
+    filler = None
+    if o.temporal:
+        from kseg.video.temporal import TemporalFill
+
+        filler = TemporalFill(eraser, grow)
+    key = {"start": o.start, "end": o.end, "sample_every": o.sample_every, "version": STATE_VERSION}
+    state = State(out, _file_key(src, key))
+    resumed = state.open(o.resume, warn)
+    translating = (not o.erase_only or o.srt is not None or o.ass is not None) and tr_obj is not None
+    return _Job(src, out, o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
+                translating, eraser, filler, state, resumed, _frames_in_range(info, o, fps),
+                tuple(reversed(info.display_size)), io.EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset),
+                warn, progress)
+
+
+def _render_progress(job: _Job):
+    return (lambda i, t: job.progress("render", i, job.total)) if job.progress else None
+
+
+def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
+    """Analysis (detector, SAM, OCR) in a thread, rendering (erase, draw, x264) here: on two
+    cores the passes overlap instead of adding up. Each caption is translated when it is
+    settled, with the captions before it as context. A caption's start is looked for at most
+    LOOKBACK s before it is detected, so a frame that far behind the analysis cannot gain one."""
+    o = job.o
+    feed = _Feed(lag=int(math.ceil(job.fps * (LOOKBACK + 0.5))))
+    result: dict[str, Any] = {}
+
+    def run_analysis() -> None:
+        try:
+            result["an"] = analyse(job.src, job.analyzer, job.fps, start=o.start, end=o.end, warn=job.warn,
+                                   state=job.state, sample_every=o.sample_every, progress=job.prog("analyse"),
+                                   on_event=feed.add, on_frontier=feed.advance)
+        except BaseException as e:  # noqa: BLE001 - handed to the renderer, raised there
+            feed.finish(e)
+        else:
+            known = {id(e) for e in feed.events}
+            for ev in result["an"].events:  # a resumed, finished analysis reports none
+                if id(ev) not in known:
+                    feed.add(ev)
+            feed.finish()
+
+    planned: set[int] = set()
+    settled: list[Event] = []
+    plans: list[_Plan] = []  # every plan the renderer made (the ASS reuses their sprites)
+
+    def more_plans(i: int) -> list[_Plan]:
+        new = [e for e in feed.settled(i) if e.id not in planned]
+        if not new:
+            return []
+        planned.update(e.id for e in new)
+        settled.extend(new)
+        settled.sort(key=lambda e: (e.start, e.id))
+        set_times(new, feed.times, job.fps)
+        if job.translating:
+            translate_events(settled, job.tr_obj, job.tr_spec, state=job.state, warn=job.warn)
+        made = _plans(new, job.shape, o.erase_only, o.font)
+        plans.extend(made)
+        return made
+
+    t_render = time.perf_counter()
+    worker = threading.Thread(target=run_analysis, name="kseg-analyse", daemon=True)
+    worker.start()
+    try:
+        stats = render(job.src, job.out, [], eraser=job.eraser, temporal=job.filler, options=job.encode,
+                       start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job),
+                       more_plans=more_plans)
+        feed.settled(10 ** 12)  # the analysis has ended (and raised here if it failed)
+    finally:
+        with feed.cv:
+            feed.stop = True
+        worker.join()
+    return result["an"], stats, plans, t_render
+
+
+def _sidecars(job: _Job, events: list[Event], plans: list[_Plan]) -> dict[str, str]:
+    """The subtitle files asked for, beside the video."""
+    o = job.o
+    outputs = {"video": str(job.out)}
+    if o.srt_source is not None:
+        write_srt(o.srt_source, [Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events])
+        outputs["srt_source"] = str(o.srt_source)
+    if o.srt is not None:
+        write_srt(o.srt, [Cue(e.start_time, e.end_time, e.translation) for e in events if e.translation])
+        outputs["srt"] = str(o.srt)
+    if o.ass is not None:
+        write_ass(o.ass, _ass_lines(plans, events, job.shape, o.font), job.shape[1], job.shape[0])
+        outputs["ass"] = str(o.ass)
+    return outputs
+
+
+def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
+                    options: VideoOptions | None = None, *, pipeline: Any = None,
+                    analyzer: Callable[[np.ndarray, int], list[Detected]] | None = None,
+                    translator_obj: Any = None, eraser: Callable[..., np.ndarray] | None = None,
+                    warn: Warn | None = None, on_event: Callable[[Event], None] | None = None,
+                    progress: Callable[[str, int, int | None], None] | None = None,
+                    **option_values: Any) -> dict[str, Any]:
+    """Erase the burned-in Korean captions of ``src`` and draw English ones; see the package doc.
+
+    ``options`` (or its fields as keywords: ``translate_video(a, b, translator="tm:f.tsv")``)
+    say what to do; ``progress(stage, done, total)`` with stage in analyse / translate / render.
+    ``pipeline``/``analyzer``/``translator_obj``/``eraser`` replace the defaults (tests, callers
+    that hold loaded models). Returns a summary (events, frames, seconds per stage, outputs).
+    """
+    o = dataclasses.replace(options or VideoOptions(), **option_values)
+    src, out = Path(src), Path(out)
+    t_start = time.perf_counter()
+    job = _prepare(src, out, o, pipeline=pipeline, analyzer=analyzer, translator_obj=translator_obj,
+                   eraser=eraser, warn=warn or (lambda m: None), progress=progress)
+    if o.overlap:
+        an, stats, plans, t_render = _overlapped(job)
+        t_tr = t_render
+    else:
+        an = analyse(src, job.analyzer, job.fps, start=o.start, end=o.end, warn=job.warn, state=job.state,
+                     sample_every=o.sample_every, progress=job.prog("analyse"))
+        t_tr = time.perf_counter()
+    events = an.events
+    set_times(events, an.times, job.fps)
+    job.total = len(an.times)  # the frames actually decoded (the render progress of a sequential run)
+    if job.translating:
+        translate_events(events, job.tr_obj, job.tr_spec, state=job.state, warn=job.warn,
+                         progress=(lambda n: progress("translate", n, len(events))) if progress else None)
+    missing = [e for e in events if e.translation is None]
+    if missing and job.tr_obj is not None:
+        job.warn(f"{len(missing)} of {len(events)} caption events have no translation (e.g. "
+                 f"{missing[0].text!r} at {missing[0].start_time:.2f} s); "
+                 + ("their Korean is erased" if o.erase_only else "their Korean is left on screen"))
+    if on_event:
+        for ev in events:
+            on_event(ev)
+    if not o.overlap:
+        t_render = time.perf_counter()
+        plans = _plans(events, job.shape, o.erase_only, o.font)
+        stats = render(src, out, plans, eraser=job.eraser, temporal=job.filler, options=job.encode,
+                       start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job))
+    outputs = _sidecars(job, events, plans)
+    job.state.remove()
+    t_end = time.perf_counter()
+    secs = ({"setup": round(t_render - t_start, 3), "analyse": round(an.seconds, 3),
+             "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3), "overlapped": True}
+            if o.overlap else
+            {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
+             "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)})
+    return {"input": str(src), "output": str(out), "frames": stats["frames"], "events": len(events),
+            "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
+            "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
+            "temporal_fill": job.filler.stats if job.filler is not None else None,
+            "seconds": secs, "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}

@@ -1,0 +1,132 @@
+"""The rendering pass: erase each live event's footprint, draw its English (laid out once per
+event), encode; and the ASS lines that place the same English for players."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kseg.video import io
+from kseg.video.events import Event
+from kseg.video.state import Warn
+from kseg.video.subtitles import AssLine
+
+
+@dataclass
+class _Plan:
+    ev: Event
+    sprite: Any | None  # kseg.render.Sprite, None: erase only
+    crop: tuple[int, int, int, int]  # region erased (box + margin)
+    mask_crop: np.ndarray
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
+
+
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+            max(b[3] for b in boxes))
+
+
+def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any) -> list[_Plan]:
+    H, W = shape
+    plans = []
+    for ev in events:
+        sprite = None
+        if not erase_only:
+            if ev.translation is None:
+                continue  # nothing to say instead: the Korean stays
+            from kseg.render import prepare
+
+            sprite = prepare(ev.caption, ev.translation, (H, W, 3), font=font)
+        x0, y0, x1, y1 = ev.box
+        m = max(12, int(0.6 * (y1 - y0)))  # context for inpainting, and the eraser's growth
+        cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+        mc = np.zeros((cy1 - cy0, cx1 - cx0), bool)
+        mc[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = ev.mask
+        box = (cx0, cy0, cx1, cy1)
+        if sprite is not None:
+            sh, sw = sprite.rgba.shape[:2]
+            sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
+            if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
+                box = _union([box, sbox])
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H))))
+    return plans
+
+
+def _draw(sprite: Any, canvas: np.ndarray, a: float, origin: tuple[int, int] = (0, 0)) -> None:
+    """Draw ``sprite`` at visibility ``a`` on ``canvas``, a box of the frame at ``origin``."""
+    if origin != (0, 0):
+        sprite = copy.copy(sprite)  # shares the pixels; only the position moves
+        sprite.x -= origin[0]
+        sprite.y -= origin[1]
+    if a >= 0.999:
+        sprite.draw(canvas)
+        return
+    h, w = sprite.rgba.shape[:2]
+    H, W = canvas.shape[:2]
+    x0, y0, x1, y1 = max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + w), min(H, sprite.y + h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    before = canvas[y0:y1, x0:x1].astype(np.float32)
+    sprite.draw(canvas)
+    after = canvas[y0:y1, x0:x1].astype(np.float32)
+    canvas[y0:y1, x0:x1] = np.clip(before + a * (after - before) + 0.5, 0, 255).astype(np.uint8)
+
+
+def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np.ndarray],
+           temporal: Any = None, more_plans: Callable[[int], list[_Plan]] | None = None,
+           options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
+           progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    by_frame: dict[int, list[_Plan]] = {}
+    for p in plans:
+        for i in range(p.ev.erase_from, p.ev.erase_to + 1):
+            by_frame.setdefault(i, []).append(p)
+
+    def process(f: io.Frame) -> io.Patch | None:
+        if more_plans is not None:  # plans of the events that analysis settled by this frame
+            for p in more_plans(f.index):
+                for i in range(p.ev.erase_from, p.ev.erase_to + 1):
+                    by_frame.setdefault(i, []).append(p)
+        todo = by_frame.get(f.index)
+        if not todo:
+            return None
+        # only the box of this frame's captions and their English is converted and changed
+        bx0, by0, bx1, by1 = _union([p.box for p in todo])
+        img = f.region((bx0, by0, bx1, by1))
+        for p in todo:
+            x0, y0, x1, y1 = p.crop
+            crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+            crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
+                       else eraser(crop, p.mask_crop))
+        for p in todo:
+            if p.sprite is not None:
+                _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))
+        return io.Patch(bx0, by0, img)
+
+    return io.transcode(src, out, process, options=options, start=start, end=end, warn=warn,
+                        progress=progress)
+
+
+def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], font: Any) -> list[AssLine]:
+    from kseg.render import prepare
+
+    H, W = shape
+    out = []
+    sprites = {p.ev.id: p.sprite for p in plans if p.sprite is not None}
+    for ev in events:
+        if not ev.translation:
+            continue
+        sp = sprites.get(ev.id) or prepare(ev.caption, ev.translation, (H, W, 3), font=font)
+        st = ev.caption.style
+        x0, y0, x1, y1 = sp.info.box
+        align = {"left": 1, "right": 3}.get(st.align, 2)
+        px = {1: x0, 3: x1}.get(align, (x0 + x1) // 2)
+        out.append(AssLine(ev.start_time, ev.end_time, "\n".join(sp.info.lines), (px, y1), align,
+                           sp.info.font_size, st.fill, st.outline, st.outline_width,
+                           st.shadow.color if st.shadow else None,
+                           float(np.hypot(st.shadow.dx, st.shadow.dy)) if st.shadow else 0.0,
+                           bool(getattr(sp, "bold", False)), st.angle))
+    return out
