@@ -202,12 +202,11 @@ def caption_styles(image: np.ndarray, result: FrameResult) -> list[Any]:
 
     Adds ``"style"`` and ``"caption"`` (the caption's index) to each region's JSON.
     """
-    from kseg.style import group_captions, measure_style
+    from kseg.style import measure_captions
 
-    styles = [measure_style(image, r.line, r.mask.mask) for r in result.regions]
+    styles, captions = measure_captions(image, result)
     for r, s in zip(result.regions, styles):
         r.extra["style"] = s.to_json()
-    captions = group_captions(result, styles)
     for k, c in enumerate(captions):
         for i in c.regions:
             result.regions[i].extra["caption"] = k
@@ -266,7 +265,7 @@ class CaptionPipeline:
         """
         from kseg.erase import erase
         from kseg.render import render_caption
-        from kseg.types import TranslationRequest
+        from kseg.translate.captions import CaptionText, translate_captions
 
         if self.translator is None:
             raise RuntimeError("CaptionPipeline.translate needs a translator")
@@ -275,37 +274,11 @@ class CaptionPipeline:
         captions = caption_styles(image, result)
         t1 = time.perf_counter()
         texts = [c.text for c in captions]
-        requests = [
-            TranslationRequest(
-                text=t,
-                before=(self.history + texts[:k])[-self.CONTEXT:],
-                after=texts[k + 1:k + 1 + self.CONTEXT],
-            )
-            for k, t in enumerate(texts)
-        ]
-        translations = list(self.translator.translate(requests)) if requests else []
-        # A two-line subtitle is often two sentences, and a TM may hold them line by line:
-        # a block without a translation gets one per line, joined, when every line has one.
-        retry = [k for k, (c, tr) in enumerate(zip(captions, translations))
-                 if not (isinstance(tr, str) and tr.strip()) and len(c.regions) > 1]
-        for k in retry:
-            parts = [result.regions[i].text.text for i in captions[k].regions]
-            got = self.translator.translate([TranslationRequest(p, before=requests[k].before,
-                                                                after=requests[k].after)
-                                             for p in parts])
-            if all(isinstance(g, str) and g.strip() for g in got):
-                translations[k] = " ".join(g.strip() for g in got)
+        translations, hits = translate_captions(
+            self.translator, [CaptionText(c.text, [result.regions[i].text.text for i in c.regions])
+                              for c in captions], context=self.CONTEXT, history=self.history)
+        self.fuzzy_hits.extend((h.caption, h.entry, h.similarity) for h in hits)
         t2 = time.perf_counter()
-        # TM misses: OCR is rarely letter-perfect; take the closest entry if it is close
-        # enough (reported, so the user can add the exact line to the TM).
-        memory = getattr(self.translator, "memory", None)
-        for k, c in enumerate(captions):
-            if not (isinstance(translations[k], str) and translations[k].strip()) and \
-                    hasattr(memory, "fuzzy"):
-                hit = memory.fuzzy(c.text)
-                if hit is not None:
-                    translations[k] = hit[1]
-                    self.fuzzy_hits.append((c.text, hit[0], hit[2]))
         if self.strict:
             from kseg.translate import TranslatorError
 

@@ -561,3 +561,31 @@ def test_malformed_glossary_is_an_input_error(srv, tmp_path):
     g = tm_file(tmp_path, "김민수\tKim Min-su\n박지훈 Park\n", "g.tsv")
     with pytest.raises(InputError, match=r"g.tsv:2: no TAB"):
         llm(srv, tmp_path, glossary=g)
+
+
+# ------------------------------------------------------------ the caption layer (frames and video)
+
+def test_caption_layer_context_line_retry_and_fuzzy(tmp_path):
+    from kseg.translate.captions import CaptionText, translate_captions
+
+    tm = tmp_path / "tm.tsv"
+    tm.write_text("첫 줄입니다\tFirst line.\n둘째 줄이에요\tSecond line.\n"
+                  "내일 아침 9시까지 보고서 올려\tReport by 9 tomorrow.\n통째로\tWhole.\n", encoding="utf-8")
+    tr = get_translator(f"tm:{tm}")
+    seen: list[R] = []
+    real = tr.translate
+    tr.translate = lambda reqs: (seen.extend(reqs), real(reqs))[1]
+    caps = [CaptionText("통째로", ["통째로"]),
+            CaptionText("첫 줄입니다 둘째 줄이에요", ["첫 줄입니다", "둘째 줄이에요"]),  # held line by line
+            CaptionText("내일 아침 9시까지 보고서 올러", ["내일 아침 9시까지 보고서 올러"]),  # OCR slip: fuzzy
+            CaptionText("없는 자막", ["없는", "자막"])]
+    out, hits = translate_captions(tr, caps, context=1, history=["앞 장면"])
+    assert out == ["Whole.", "First line. Second line.", "Report by 9 tomorrow.", None]
+    assert [(h.caption, h.entry) for h in hits] == [("내일 아침 9시까지 보고서 올러", "내일아침9시까지보고서올려")]
+    assert tr.fuzzy_hits[0][0] == "내일 아침 9시까지 보고서 올러"  # the memory reports what it used
+    first = {r.text: r for r in seen}
+    assert first["통째로"].before == ["앞 장면"] and first["통째로"].after == ["첫 줄입니다 둘째 줄이에요"]
+    assert first["첫 줄입니다"].before == ["통째로"]  # a line inherits its block's context
+    # only some captions (a video batch): answers in the order asked, context from all
+    out, _ = translate_captions(tr, caps, indices=[2, 0], context=1)
+    assert out == ["Report by 9 tomorrow.", "Whole."]

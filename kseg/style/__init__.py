@@ -37,7 +37,7 @@ from kseg.errors import InputError
 from kseg.imageio import as_rgb
 from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions"]
+__all__ = ["measure_style", "group_captions", "measure_captions"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -622,3 +622,10 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
                             style=dataclasses.replace(styles[members[0]])))
     caps.sort(key=lambda c: (c.box[1], c.box[0]))
     return caps
+
+
+def measure_captions(image: np.ndarray, result: FrameResult) -> tuple[list[Style], list[Caption]]:
+    """Every region's style, and the regions grouped into captions: what still frames
+    (``kseg.pipeline.caption_styles``) and video events (``kseg.video.analyse``) both need."""
+    styles = [measure_style(image, r.line, r.mask.mask) for r in result.regions]
+    return styles, group_captions(result, styles)

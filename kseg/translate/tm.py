@@ -221,6 +221,15 @@ class TMTranslator:
         self.name = f"tm:{Path(path).resolve()}"
         self.strict = strict
         self.misses: list[str] = []  # every caption with no entry, in order, once each
+        self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, entry used, similarity)
+
+    def fuzzy(self, text: str) -> tuple[str, str, float] | None:
+        """A miss retried by similarity: (entry, English, similarity) of the closest entry at
+        least ``FUZZY`` alike, recorded in ``fuzzy_hits`` so the memory reports what it used."""
+        hit = self.memory.fuzzy(text) if has_text(text) else None
+        if hit is not None:
+            self.fuzzy_hits.append((text, hit[0], hit[2]))
+        return hit
 
     def translate(self, requests: list[TranslationRequest]) -> list[str | None]:
         out: list[str | None] = []

@@ -18,15 +18,14 @@ from kseg.video.state import State, Warn
 
 def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
     """Full per-frame analysis (detect, SAM, recognise, style, group) as the tracker wants it."""
-    from kseg.style import group_captions, measure_style
+    from kseg.style import measure_captions
 
     def analyze(image: np.ndarray, index: int) -> list[Detected]:
         res = pipeline.process(image, f"frame {index}")
         if not res.regions:
             return []
-        styles = [measure_style(image, r.line, r.mask.mask) for r in res.regions]
         out = []
-        for cap in group_captions(res, styles):
+        for cap in measure_captions(image, res)[1]:
             masks = [res.regions[k].mask.mask for k in cap.regions]
             m = np.logical_or.reduce(masks) if masks else np.zeros(image.shape[:2], bool)
             out.append(Detected(cap, m, [res.regions[k].text.text for k in cap.regions], masks,

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kseg.errors import KsegError
-from kseg.types import TranslationRequest
+from kseg.translate.captions import CaptionText, translate_captions
 from kseg.video.events import Event
 from kseg.video.state import State, Warn
 from kseg.video.subtitles import read_srt
@@ -61,43 +60,21 @@ def translate_events(events: list[Event], translator: Any, spec: str, *, state: 
             todo.append(ev)
     if progress:
         progress(len(events) - len(todo))
-    texts = [e.text for e in events]
+    caps = [CaptionText(e.text, list(e.lines)) for e in events]
     pos = {e.id: k for k, e in enumerate(events)}
     for b in range(0, len(todo), BATCH):
         batch = todo[b:b + BATCH]
-        reqs = []
-        for ev in batch:
-            k = pos[ev.id]
-            reqs.append(TranslationRequest(ev.text, before=texts[max(0, k - CONTEXT):k],
-                                           after=texts[k + 1:k + 1 + CONTEXT]))
-        res = translator.translate(reqs)
-        if len(res) != len(batch):
-            raise KsegError(f"translator {spec}: {len(res)} answers for {len(batch)} captions")
+        res, hits = translate_captions(translator, caps, indices=[pos[ev.id] for ev in batch], context=CONTEXT)
         for ev, tr in zip(batch, res):
-            ev.translation = tr.strip() if isinstance(tr, str) and tr.strip() else None
-            if ev.translation is None:
-                ev.translation = _fuzzy_tm(translator, ev.text, warn)
+            ev.translation = tr
+        if warn:
+            for h in hits:
+                warn(f"caption {h.caption!r}: not in the translation memory; used the {h.similarity:.0%} "
+                     f"similar entry {h.entry!r}")
         if state is not None:
             state.add_translations([(ev, ev.translation) for ev in batch], spec)
         if progress:
             progress(len(events) - len(todo) + b + len(batch))
-
-
-def _fuzzy_tm(translator: Any, text: str, warn: Warn | None) -> str | None:
-    """A TM miss retried by similarity: OCR of a video frame is rarely letter-perfect, and a
-    translation memory is the user's list of the show's captions. Standard CAT-tool practice
-    (fuzzy matches above a threshold); difflib's ratio on letters only, at least tm.FUZZY."""
-    memory = getattr(translator, "memory", None)
-    if memory is None or not hasattr(memory, "fuzzy"):
-        return None
-    hit = memory.fuzzy(text)
-    if hit is None:
-        return None
-    entry, english, ratio = hit
-    if warn:
-        warn(f"caption {text!r}: not in the translation memory; used the {ratio:.0%} similar entry "
-             f"{entry!r}")
-    return english
 
 
 def _digest(text: str) -> str:
