@@ -10,73 +10,105 @@ import typer
 from .common import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
 
 
+# One alias per option, so the command reads as a list of names (typer reads the Annotated
+# metadata through the alias).
+SrcOpt = Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).",
+    show_default=False)]
+OutOpt = Annotated[Path, typer.Option(
+    "--out", "-o", help="Output video (.mp4, .mkv, .mov). Written under a temporary name in "
+    "the same folder and renamed when complete.", show_default=False)]
+TranslatorOpt = Annotated[str | None, typer.Option(
+    "--translator", "-t", help="Where the English comes from: tm:FILE (translation memory, "
+    "Korean<TAB>English), srt:FILE (your English subtitles, placed by time), openai:URL, deepl.",
+    show_default=False)]
+SrtOpt = Annotated[Path | None, typer.Option(
+    "--srt", help="Also write the English captions as SRT subtitles.", show_default=False)]
+SrtSourceOpt = Annotated[Path | None, typer.Option(
+    "--srt-source", help="Also write the recognised Korean captions as SRT subtitles.",
+    show_default=False)]
+AssOpt = Annotated[Path | None, typer.Option(
+    "--ass", help="Also write the English as ASS subtitles placed where the Korean was, in its "
+    "colours and outline (for players, over an --erase-only video).", show_default=False)]
+EraseOnlyOpt = Annotated[bool, typer.Option(
+    "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
+    "unless --srt/--ass are asked for).")]
+StartOpt = Annotated[float | None, typer.Option(
+    "--start", help="Process from this time (seconds); the output starts there.", min=0.0,
+    show_default=False)]
+EndOpt = Annotated[float | None, typer.Option(
+    "--end", help="Process up to this time (seconds); the output ends there.", min=0.0,
+    show_default=False)]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Continue an interrupted or failed run from OUT.kseg/ (its finished "
+    "caption analysis and translations are reused; the video is encoded again).")]
+CodecOpt = Annotated[str, typer.Option("--codec", help="Video encoder (FFmpeg name).")]
+CrfOpt = Annotated[int, typer.Option("--crf", help="Quality for x264/x265/VP9: lower is better "
+    "and bigger (18 is visually lossless).", min=0, max=63)]
+PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
+TemporalOpt = Annotated[bool, typer.Option(
+    "--temporal/--no-temporal", help="Fill erased pixels from earlier frames where the moving "
+    "background showed them (motion-compensated), spatial inpainting elsewhere.")]
+SampleEveryOpt = Annotated[float, typer.Option(
+    "--sample-every", help="Seconds between safety-net detections when nothing on screen "
+    "changes (captions are otherwise found by change detection).", min=0.2)]
+LlmModelOpt = Annotated[str | None, typer.Option(
+    "--llm-model", help="Model name for --translator openai:URL.", show_default=False)]
+GlossaryOpt = Annotated[Path | None, typer.Option(
+    "--glossary", help="Names and terms (Korean<TAB>English) the translator must keep.",
+    show_default=False)]
+CacheOpt = Annotated[Path | None, typer.Option(
+    "--cache", help="SQLite translation cache (default: translations.sqlite in $KSEG_CACHE or "
+    "the user cache dir).", show_default=False)]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per translator request.",
+    min=0.1)]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries (with back-off) per request.",
+    min=0)]
+FontOpt = Annotated[Path | None, typer.Option(
+    "--font", help="Font for the English (.ttf/.otf/.ttc); default: the bundled Noto Sans.",
+    show_default=False)]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="SAM model, as for segment.", show_default=False)]
+RecognizerOpt = Annotated[str, typer.Option(
+    "--recognizer", help="Who reads the Korean: auto, kseg, easyocr, tesseract, none.")]
+LmOpt = Annotated[str, typer.Option("--lm", help="Korean language model for kseg's recogniser: "
+    "auto, kiwi, none (as for segment).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Where models run: auto, cpu, cuda.")]
+AsJsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON line per caption event to stdout, then a summary line.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress on stderr (errors are still printed).")]
+
+
 def translate_video(
-    src: Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).",
-                                        show_default=False)],
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Output video (.mp4, .mkv, .mov). Written under a temporary name in "
-        "the same folder and renamed when complete.", show_default=False)],
-    translator: Annotated[str | None, typer.Option(
-        "--translator", "-t", help="Where the English comes from: tm:FILE (translation memory, "
-        "Korean<TAB>English), srt:FILE (your English subtitles, placed by time), openai:URL, deepl.",
-        show_default=False)] = None,
-    srt: Annotated[Path | None, typer.Option(
-        "--srt", help="Also write the English captions as SRT subtitles.", show_default=False)] = None,
-    srt_source: Annotated[Path | None, typer.Option(
-        "--srt-source", help="Also write the recognised Korean captions as SRT subtitles.",
-        show_default=False)] = None,
-    ass: Annotated[Path | None, typer.Option(
-        "--ass", help="Also write the English as ASS subtitles placed where the Korean was, in its "
-        "colours and outline (for players, over an --erase-only video).", show_default=False)] = None,
-    erase_only: Annotated[bool, typer.Option(
-        "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
-        "unless --srt/--ass are asked for).")] = False,
-    start: Annotated[float | None, typer.Option(
-        "--start", help="Process from this time (seconds); the output starts there.", min=0.0,
-        show_default=False)] = None,
-    end: Annotated[float | None, typer.Option(
-        "--end", help="Process up to this time (seconds); the output ends there.", min=0.0,
-        show_default=False)] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue an interrupted or failed run from OUT.kseg/ (its finished "
-        "caption analysis and translations are reused; the video is encoded again).")] = False,
-    codec: Annotated[str, typer.Option("--codec", help="Video encoder (FFmpeg name).")] = "libx264",
-    crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/VP9: lower is better "
-                                     "and bigger (18 is visually lossless).", min=0, max=63)] = 18,
-    preset: Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")] = "veryfast",
-    temporal: Annotated[bool, typer.Option(
-        "--temporal/--no-temporal", help="Fill erased pixels from earlier frames where the moving "
-        "background showed them (motion-compensated), spatial inpainting elsewhere.")] = True,
-    sample_every: Annotated[float, typer.Option(
-        "--sample-every", help="Seconds between safety-net detections when nothing on screen "
-        "changes (captions are otherwise found by change detection).", min=0.2)] = 4.0,
-    llm_model: Annotated[str | None, typer.Option(
-        "--llm-model", help="Model name for --translator openai:URL.", show_default=False)] = None,
-    glossary: Annotated[Path | None, typer.Option(
-        "--glossary", help="Names and terms (Korean<TAB>English) the translator must keep.",
-        show_default=False)] = None,
-    cache: Annotated[Path | None, typer.Option(
-        "--cache", help="SQLite translation cache (default: translations.sqlite in $KSEG_CACHE or "
-        "the user cache dir).", show_default=False)] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per translator request.",
-                                           min=0.1)] = 30.0,
-    retries: Annotated[int, typer.Option("--retries", help="Retries (with back-off) per request.",
-                                         min=0)] = 3,
-    font: Annotated[Path | None, typer.Option(
-        "--font", help="Font for the English (.ttf/.otf/.ttc); default: the bundled Noto Sans.",
-        show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(
-        "--model", help="SAM model, as for segment.", show_default=False)] = None,
-    recognizer: Annotated[str, typer.Option(
-        "--recognizer", help="Who reads the Korean: auto, kseg, easyocr, tesseract, none.")] = "auto",
-    lm: Annotated[str, typer.Option("--lm", help="Korean language model for kseg's recogniser: "
-                                    "auto, kiwi, none (as for segment).")] = "auto",
-    device: Annotated[str, typer.Option("--device", help="Where models run: auto, cpu, cuda.")] = "auto",
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON line per caption event to stdout, then a summary line.")] = False,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
+    src: SrcOpt,
+    out: OutOpt,
+    translator: TranslatorOpt = None,
+    srt: SrtOpt = None,
+    srt_source: SrtSourceOpt = None,
+    ass: AssOpt = None,
+    erase_only: EraseOnlyOpt = False,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    resume: ResumeOpt = False,
+    codec: CodecOpt = "libx264",
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "veryfast",
+    temporal: TemporalOpt = True,
+    sample_every: SampleEveryOpt = 4.0,
+    llm_model: LlmModelOpt = None,
+    glossary: GlossaryOpt = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    font: FontOpt = None,
+    model: ModelOpt = None,
+    recognizer: RecognizerOpt = "auto",
+    lm: LmOpt = "auto",
+    device: DeviceOpt = "auto",
+    as_json: AsJsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Replace the burned-in Korean captions of a video with English ones, keeping the sound.
 
@@ -93,6 +125,7 @@ def translate_video(
         _error("no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, deepl) "
                "or --erase-only")
         raise typer.Exit(2)
+    from kseg.video import VideoOptions
     from kseg.video import translate_video as run
 
     if recognizer not in ("auto", "kseg", "easyocr", "tesseract", "none") or \
@@ -101,41 +134,8 @@ def translate_video(
                "and --device auto|cpu|cuda")
         raise typer.Exit(2)
     _check_font(font)
-    pipeline = None
-    if model is not None or recognizer != "auto" or device != "auto" or lm != "auto":
-        try:
-            from kseg.pipeline import SegmentPipeline
-
-            pipeline = SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
-        except KsegError as e:
-            _error(str(e))
-            raise typer.Exit(1)
-
-    progress_bar = None
-    tasks: dict[str, Any] = {}
-    if not quiet and _stderr.is_terminal:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                                   TextColumn, TimeRemainingColumn)
-        from rich.text import Text
-
-        class Speed(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                sp = task.finished_speed or task.speed
-                unit = task.fields.get("unit", "frames")
-                return Text(f"{sp:6.1f} {unit}/s" if sp else f"   -- {unit}/s")
-
-        progress_bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                                Speed(), TimeRemainingColumn(), console=_stderr, transient=True)
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if progress_bar is None:
-            return
-        if stage not in tasks:
-            tasks[stage] = progress_bar.add_task(
-                {"analyse": "analysing", "translate": "translating", "render": "rendering"}[stage],
-                total=total, unit="captions" if stage == "translate" else "frames")
-        progress_bar.update(tasks[stage], completed=done, total=total)
-
+    pipeline = _pipeline(model, recognizer, device, lm)
+    progress_bar, progress = _progress(quiet)
     events: list[dict[str, Any]] = []
 
     def on_event(ev: Any) -> None:
@@ -146,17 +146,14 @@ def translate_video(
     try:
         if progress_bar is not None:
             progress_bar.start()
-        opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
-                                "retries": retries}
-        if llm_model:
-            opts["llm_model"] = llm_model
-        if glossary:
-            opts["glossary"] = glossary
-        summary = run(src, out, translator=translator, srt=srt, srt_source=srt_source, ass=ass,
-                      erase_only=erase_only, start=start, end=end, resume=resume, codec=codec, crf=crf,
-                      preset=preset, sample_every=sample_every, warn=_warn, on_event=on_event,
-                      progress=progress, translator_options=opts, font=font, pipeline=pipeline,
-                      temporal=temporal)
+        tr_opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
+                                   "retries": retries, **({"llm_model": llm_model} if llm_model else {}),
+                                   **({"glossary": glossary} if glossary else {})}
+        options = VideoOptions(translator=translator, srt=srt, srt_source=srt_source, ass=ass,
+                               erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
+                               crf=crf, preset=preset, sample_every=sample_every, font=font,
+                               temporal=temporal, translator_options=tr_opts)
+        summary = run(src, out, options, warn=_warn, on_event=on_event, progress=progress, pipeline=pipeline)
     except KeyboardInterrupt:
         if progress_bar is not None:
             progress_bar.stop()
@@ -179,6 +176,53 @@ def translate_video(
         signal.signal(signal.SIGTERM, old)
         if progress_bar is not None:
             progress_bar.stop()
+    _report(summary, events, as_json, quiet)
+
+
+def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
+    """The image pipeline when an option asks for a non-default one (else translate_video's own)."""
+    from kseg.errors import KsegError
+
+    if model is None and recognizer == "auto" and device == "auto" and lm == "auto":
+        return None
+    try:
+        from kseg.pipeline import SegmentPipeline
+
+        return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
+    except KsegError as e:
+        _error(str(e))
+        raise typer.Exit(1)
+
+
+def _progress(quiet: bool) -> tuple[Any, Any]:
+    """A rich progress display (one bar per stage) and the callback that feeds it."""
+    tasks: dict[str, Any] = {}
+    if quiet or not _stderr.is_terminal:
+        return None, lambda stage, done, total: None
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeRemainingColumn)
+    from rich.text import Text
+
+    class Speed(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            sp = task.finished_speed or task.speed
+            unit = task.fields.get("unit", "frames")
+            return Text(f"{sp:6.1f} {unit}/s" if sp else f"   -- {unit}/s")
+
+    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                   Speed(), TimeRemainingColumn(), console=_stderr, transient=True)
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(
+                {"analyse": "analysing", "translate": "translating", "render": "rendering"}[stage],
+                total=total, unit="captions" if stage == "translate" else "frames")
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, progress
+
+
+def _report(summary: dict[str, Any], events: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
     if as_json:
         for rec in events:
             _emit_json(rec)
