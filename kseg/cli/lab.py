@@ -50,152 +50,137 @@ def synth(
     typer.echo(str(out))
 
 
+# kseg train's options, one alias each (typer reads the Annotated metadata through the alias)
+TDataOpt = Annotated[Path, typer.Argument(help="A `kseg synth` training dataset; for --stage sam also an "
+    "items pack (python -m kseg.train.pack: the lines alone, small "
+    "enough to carry to a GPU machine).")]
+TOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), "
+    "log.jsonl, and the exported model.safetensors.")]
+TStepsOpt = Annotated[int | None, typer.Option("--steps", help="Total optimiser steps; default 3000 "
+    "(2000 for --stage iou-head, 500 for --stage scorer).", min=1)]
+TBatchOpt = Annotated[int, typer.Option("--batch", help="Canvases per step.", min=1)]
+TLrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
+    "default 2e-3 for text-sam (1e-3 for --stage iou-head, 1e-2 for --stage scorer), 1e-4 for official archs.")]
+TSeedOpt = Annotated[int, typer.Option("--seed")]
+TLimitOpt = Annotated[int | None, typer.Option("--limit", help="Use only the first N frames (of an "
+    "items pack: the first N items).")]
+TWorkersOpt = Annotated[int, typer.Option("--workers", help="--stage sam: threads cutting the next "
+    "batches while the model trains (a GPU waits for them "
+    "otherwise); 0 cuts them in line.", min=0)]
+TMinutesOpt = Annotated[float | None, typer.Option("--minutes", help="--stage sam: stop after this much "
+    "training time; the cosine follows time and --steps "
+    "is ignored (a GPU lease of fixed length).",
+    min=0.1)]
+TArchOpt = Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
+    "--arch", help="text-sam (train kseg's own model) or an official SAM to fine-tune (needs --init).")]
+TIouWeightOpt = Annotated[float, typer.Option("--iou-weight", help="Weight of the IoU-head MSE "
+    "(SAM: 1); a late phase with more teaches it to rank outputs.")]
+TInitOpt = Annotated[str | None, typer.Option("--init", help="Start from these weights: text-SAM weights, or "
+    "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")]
+TTuneOpt = Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
+    "--tune", help="Official archs: what to train; the image encoder stays frozen.")]
+TStageOpt = Annotated[Literal["sam", "refiner", "iou-head", "scorer"], typer.Option(
+    "--stage", help="text-sam: sam (encoder, prompt encoder and decoder); refiner (only the edge "
+    "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
+    "--limit defaults to 700 frames); iou-head (only the IoU head's MLP, fitted to the true IoUs "
+    "of the --init model's refined outputs, so ranking picks the best delivered mask; full-batch, "
+    "--steps 2000); or scorer (a mask scorer that predicts the IoU of the --init model's "
+    "refined outputs 1 and 2 from the refined masks and re-ranks them; full-batch, --steps 500, "
+    "--limit defaults to 1464 frames).")]
+TRefinerChannelsOpt = Annotated[int, typer.Option("--refiner-channels", min=4,
+    help="--stage refiner: width of the refiner.")]
+TRefinerContextOpt = Annotated[int, typer.Option("--refiner-context", min=0, help="--stage refiner: width "
+    "of the line-context branch (whole-window shadow / plate "
+    "cues); 0 = none.")]
+TWarmRefinerOpt = Annotated[bool, typer.Option("--warm-refiner", help="--stage refiner: start the dense "
+    "layers from the --init model's own refiner (same shape), and "
+    "its context branch when that has the --refiner-context width.")]
+TRefinerAugmentOpt = Annotated[bool, typer.Option("--refiner-augment", help="--stage refiner: jitter each "
+    "crop (brightness, contrast, channel order; logit scale, "
+    "offset and a 1-px shift) so the head reads the pixels "
+    "rather than trusting the frozen SAM.")]
+TRefinerOutputsOpt = Annotated[Literal["chosen", "both"], typer.Option(
+    "--refiner-outputs", help="--stage refiner: learn to refine the output the IoU head chooses, or "
+    "both non-empty outputs (1 and 2) of every line, for a model whose mask scorer chooses between "
+    "them.")]
+TScorerFeaturesOpt = Annotated[int, typer.Option(
+    "--scorer-features", min=1, max=2, help="--stage scorer: 1, the masks' shape and edge measurements; "
+    "2 (the shipped scorer's), those plus colour (does the ring where outputs 1 and 2 disagree look "
+    "like the caption or its surroundings).")]
+TScorerMasksFromOpt = Annotated[list[str] | None, typer.Option(
+    "--scorer-masks-from", help="--stage scorer (repeatable): also measure this model's refined outputs "
+    "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM (checked), "
+    "e.g. the one --init's refiner was fine-tuned from.")]
+TDeviceOpt = Annotated[Device, typer.Option("--device")]
+TThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")]
+TQuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+
+
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="A `kseg synth` training dataset; for --stage sam also an "
-                                         "items pack (python -m kseg.train.pack: the lines alone, small "
-                                         "enough to carry to a GPU machine).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), "
-                                      "log.jsonl, and the exported model.safetensors.")] = Path("runs/text-sam"),
-    steps: Annotated[int | None, typer.Option("--steps", help="Total optimiser steps; default 3000 "
-                                              "(2000 for --stage iou-head, 500 for --stage scorer).", min=1)] = None,
-    batch: Annotated[int, typer.Option("--batch", help="Canvases per step.", min=1)] = 8,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW, cosine); "
-                                             "default 2e-3 for text-sam (1e-3 for --stage iou-head, 1e-2 for --stage scorer), 1e-4 for official archs.")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N frames (of an "
-                                              "items pack: the first N items).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="--stage sam: threads cutting the next "
-                                         "batches while the model trains (a GPU waits for them "
-                                         "otherwise); 0 cuts them in line.", min=0)] = 0,
-    minutes: Annotated[float | None, typer.Option("--minutes", help="--stage sam: stop after this much "
-                                                  "training time; the cosine follows time and --steps "
-                                                  "is ignored (a GPU lease of fixed length).",
-                                                  min=0.1)] = None,
-    arch: Annotated[Literal["text-sam", "vit_b", "vit_l", "vit_h"], typer.Option(
-        "--arch", help="text-sam (train kseg's own model) or an official SAM to fine-tune (needs --init).")] = "text-sam",
-    iou_weight: Annotated[float, typer.Option("--iou-weight", help="Weight of the IoU-head MSE "
-                                              "(SAM: 1); a late phase with more teaches it to rank outputs.")] = 1.0,
-    init: Annotated[str | None, typer.Option("--init", help="Start from these weights: text-SAM weights, or "
-                                             "for --arch vit_b|vit_l|vit_h the official checkpoint (required).")] = None,
-    tune: Annotated[Literal["decoder", "decoder+prompt"], typer.Option(
-        "--tune", help="Official archs: what to train; the image encoder stays frozen.")] = "decoder",
-    stage: Annotated[Literal["sam", "refiner", "iou-head", "scorer"], typer.Option(
-        "--stage", help="text-sam: sam (encoder, prompt encoder and decoder); refiner (only the edge "
-        "refiner, the high-resolution mask head, on the frozen --init model; --batch counts 96-px crops, "
-        "--limit defaults to 700 frames); iou-head (only the IoU head's MLP, fitted to the true IoUs "
-        "of the --init model's refined outputs, so ranking picks the best delivered mask; full-batch, "
-        "--steps 2000); or scorer (a mask scorer that predicts the IoU of the --init model's "
-        "refined outputs 1 and 2 from the refined masks and re-ranks them; full-batch, --steps 500, "
-        "--limit defaults to 1464 frames).")] = "sam",
-    refiner_channels: Annotated[int, typer.Option("--refiner-channels", min=4,
-                                                  help="--stage refiner: width of the refiner.")] = 16,
-    refiner_context: Annotated[int, typer.Option("--refiner-context", min=0, help="--stage refiner: width "
-                                                 "of the line-context branch (whole-window shadow / plate "
-                                                 "cues); 0 = none.")] = 0,
-    warm_refiner: Annotated[bool, typer.Option("--warm-refiner", help="--stage refiner: start the dense "
-                                               "layers from the --init model's own refiner (same shape), and "
-                                               "its context branch when that has the --refiner-context width.")] = False,
-    refiner_augment: Annotated[bool, typer.Option("--refiner-augment", help="--stage refiner: jitter each "
-                                                  "crop (brightness, contrast, channel order; logit scale, "
-                                                  "offset and a 1-px shift) so the head reads the pixels "
-                                                  "rather than trusting the frozen SAM.")] = False,
-    refiner_outputs: Annotated[Literal["chosen", "both"], typer.Option(
-        "--refiner-outputs", help="--stage refiner: learn to refine the output the IoU head chooses, or "
-        "both non-empty outputs (1 and 2) of every line, for a model whose mask scorer chooses between "
-        "them.")] = "chosen",
-    scorer_features: Annotated[int, typer.Option(
-        "--scorer-features", min=1, max=2, help="--stage scorer: 1, the masks' shape and edge measurements; "
-        "2 (the shipped scorer's), those plus colour (does the ring where outputs 1 and 2 disagree look "
-        "like the caption or its surroundings).")] = 2,
-    scorer_masks_from: Annotated[list[str] | None, typer.Option(
-        "--scorer-masks-from", help="--stage scorer (repeatable): also measure this model's refined outputs "
-        "on the same frames and fit on them beside --init's: another edge refiner behind the same SAM (checked), "
-        "e.g. the one --init's refiner was fine-tuned from.")] = None,
-    device: Annotated[Device, typer.Option("--device")] = "auto",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    data: TDataOpt,
+    out: TOutOpt = Path("runs/text-sam"),
+    steps: TStepsOpt = None,
+    batch: TBatchOpt = 8,
+    lr: TLrOpt = None,
+    seed: TSeedOpt = 0,
+    limit: TLimitOpt = None,
+    workers: TWorkersOpt = 0,
+    minutes: TMinutesOpt = None,
+    arch: TArchOpt = "text-sam",
+    iou_weight: TIouWeightOpt = 1.0,
+    init: TInitOpt = None,
+    tune: TTuneOpt = "decoder",
+    stage: TStageOpt = "sam",
+    refiner_channels: TRefinerChannelsOpt = 16,
+    refiner_context: TRefinerContextOpt = 0,
+    warm_refiner: TWarmRefinerOpt = False,
+    refiner_augment: TRefinerAugmentOpt = False,
+    refiner_outputs: TRefinerOutputsOpt = "chosen",
+    scorer_features: TScorerFeaturesOpt = 2,
+    scorer_masks_from: TScorerMasksFromOpt = None,
+    device: TDeviceOpt = "auto",
+    threads: TThreadsOpt = None,
+    quiet: TQuietOpt = False,
 ) -> None:
     """Train text-SAM, or fine-tune an official SAM's decoder (--arch vit_b --init PATH).
 
     Resumes from OUT/ckpt.pt, then exports OUT/model.safetensors (usable as `kseg segment --model`).
     """
-    if arch != "text-sam" and not init:
-        _error(f"--arch {arch} fine-tunes an official SAM checkpoint: pass --init PATH (e.g. sam_vit_b_01ec64.pth)")
+    from kseg.train.stages import TrainOptions
+
+    o = TrainOptions(stage=stage, arch=arch, steps=steps, batch=batch, lr=lr, seed=seed, limit=limit,
+                     workers=workers, minutes=minutes, iou_weight=iou_weight, init=init, tune=tune,
+                     refiner_channels=refiner_channels, refiner_context=refiner_context,
+                     warm_refiner=warm_refiner, refiner_augment=refiner_augment,
+                     refiner_outputs=refiner_outputs, scorer_features=scorer_features,
+                     scorer_masks_from=scorer_masks_from, device=device)
+    problem = o.usage_problem(data)
+    if problem:
+        _error(problem)
         raise typer.Exit(2)
-    if stage != "sam" and (arch != "text-sam" or not init):
-        _error(f"--stage {stage} trains part of a text-SAM: pass --init PATH to its weights "
-               "(e.g. models/text-sam.safetensors), with --arch text-sam")
-        raise typer.Exit(2)
-    if data.is_file() and (stage != "sam" or arch != "text-sam"):
-        _error(f"{data} is a file: items packs serve text-SAM's sam stage only; --stage {stage} "
-               f"and --arch {arch} need a `kseg synth` folder")
-        raise typer.Exit(2)
-    steps = {"iou-head": 2000, "scorer": 500}.get(stage, 3000) if steps is None else steps
     import torch
 
-    from kseg.segment import pick_device
-    from kseg.train import train as run
+    from kseg.train.stages import train_stage
 
     if threads:
         torch.set_num_threads(threads)
     log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
     # a live bar (loss, IoU) on a terminal; on a pipe or log file every 20th step is logged instead
     live = not quiet and _stderr.is_terminal
-    bar, task = _progress("training", steps, not live)
+    bar, task = _progress("training", o.total_steps(), not live)
 
     def show(step: int, total: int, rec: dict) -> None:
         bar.update(task, completed=step, total=total,
                    description=f"training loss {rec['loss']:.3f} IoU {rec['iou_ranked']:.3f}")
 
-    progress = show if live else None
-    if arch != "text-sam":
-        from kseg.train.official import finetune_official
-
-        try:
-            with bar:
-                dest = finetune_official(data, out, arch=arch, init=Path(init), steps=steps, batch=batch,
-                                         lr=1e-4 if lr is None else lr, seed=seed,
-                                         device=str(pick_device(device)), limit=limit, log=log,
-                                         train=tune, progress=progress)
-        except (KsegError, ValueError, OSError) as e:
-            _error(str(e))
-            raise typer.Exit(1)
-        typer.echo(str(dest))
-        return
-    lr = {"iou-head": 1e-3, "scorer": 1e-2}.get(stage, 2e-3) if lr is None else lr
     try:
-        dev = pick_device(device)
         with bar:
-            if stage == "refiner":
-                from kseg.train.refine import train_refiner
-
-                ck = train_refiner(data, out, init=init, steps=steps, batch=batch, lr=lr,
-                                   seed=seed, device=str(dev), channels=refiner_channels,
-                                   context=refiner_context, warm=warm_refiner, augment=refiner_augment,
-                                   outputs=refiner_outputs,
-                                   limit=700 if limit is None else limit, log=log, progress=progress)
-            elif stage == "iou-head":
-                from kseg.train.iouhead import train_iou_head
-
-                ck = train_iou_head(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
-                                    limit=limit, log=log, progress=progress)
-            elif stage == "scorer":
-                from kseg.train.scorer import train_scorer
-
-                ck = train_scorer(data, out, init=init, steps=steps, lr=lr, seed=seed, device=str(dev),
-                                  limit=1464 if limit is None else limit, features=scorer_features,
-                                  masks_from=scorer_masks_from, log=log, progress=progress)
-            else:
-                ck = run(data, out, steps=steps, batch=batch, lr=lr, seed=seed,
-                         device=str(dev), limit=limit, init=init, log=log, progress=progress,
-                         iou_weight=iou_weight, workers=workers, minutes=minutes)
+            dest = train_stage(data, out, o, log=log, progress=show if live else None)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)
-    from kseg.train import export
-
-    typer.echo(str(export(ck, out / "model.safetensors", {"data": str(data), "seed": str(seed), "stage": stage})))
+    typer.echo(str(dest))
 
 
 @app.command("eval")
