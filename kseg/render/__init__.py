@@ -427,32 +427,9 @@ def _nudge(lo: float, hi: float, size: int, margin: int) -> tuple[float, bool]:
     return 0.0, False
 
 
-def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
-            max_lines: int | None = None, min_scale: float = 0.6) -> Sprite:
-    """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
-
-    Raises InputError for an unreadable ``font``. Empty text gives an empty sprite.
-    """
-    H, W = int(frame_shape[0]), int(frame_shape[1])
-    if H < 1 or W < 1:
-        raise ValueError(f"frame_shape must be at least 1x1, got {tuple(frame_shape)}")
-    fam = load_family(font)
-    words = text.split()
-    if not words:
-        return _empty(caption)
-    style = caption.style
-    bold = style.weight > BOLD_WEIGHT
-    rpath, rindex = fam.bold if bold else fam.regular
-    asc_em, desc_em = _metrics(rpath, rindex)
-
-    # --- size: Korean ink height -> Latin ascender height
-    th = style.text_height
-    if not (math.isfinite(th) and th >= 1):  # unmeasured: from the box and line count
-        ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
-        th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
-    base = max(1.0, th / asc_em)
-
-    # --- width available and line budget
+def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float
+                  ) -> tuple[float, Any, bool, int]:
+    """(widest line in pixels, the plate rule for ``_layout``, subtitle?, side margin)."""
     subtitle = _is_subtitle(caption, W, H)
     up_w, _ = _upright_size(caption.box, style.angle)
     margin = max(2, round(MARGIN * W))
@@ -472,25 +449,32 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         # and wraps to more lines only after: a one-line burst that becomes a three-line
         # tower covers the picture and runs into its neighbours.
         plate = (max(1, len(caption.regions)), float(max_w), FREE_SHRINK)
-    n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
-    if n_lines < 1:
-        raise ValueError(f"max_lines must be >= 1, got {n_lines}")
-    min_scale = min(1.0, max(0.05, float(min_scale)))
-    size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale,
-                                         plate)
+    return max_w, plate, subtitle, margin
 
-    # --- upright block in a local canvas
-    fnt = fam.face(bold, size)
-    st = _strokes(style, fam, bold, size, scale)
+
+@dataclass
+class _Block:
+    """The English block drawn upright in a local canvas (premultiplied colour P, alpha A)."""
+
+    P: np.ndarray
+    A: np.ndarray
+    pad: int
+    block_w: float
+    block_h: float
+    core_h: float  # ascender of line 1 to the baseline of the last
+    outer: float  # the outermost stroke's width
+
+
+def _draw_block(lines: list[str], fnt: Any, st: Any, style: Style, asc: float, desc: float, size: float,
+                scale: float) -> _Block:
     outer = st.outer
-    asc, desc = asc_em * size, desc_em * size
     pitch = asc + desc + max(LINE_GAP * size, 2 * outer)
     widths = []
     for s in lines:
         l, _, r, _ = fnt.getbbox(s, anchor="ls", stroke_width=outer)
         widths.append((l, r))
     block_w = max(r - l for l, r in widths)
-    core_h = asc + (len(lines) - 1) * pitch  # ascender of line 1 to baseline of the last
+    core_h = asc + (len(lines) - 1) * pitch
     block_h = core_h + desc + 2 * outer
     sh = style.shadow
     sdx, sdy = (sh.dx * scale, sh.dy * scale) if sh else (0.0, 0.0)
@@ -502,7 +486,6 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         lw = r - l
         off = {"left": 0.0, "right": block_w - lw}.get(style.align, (block_w - lw) / 2)
         placed.append((pad + off - l, pad + outer + asc + k * pitch, s))
-
     fill = _text_mask((cw, ch), fnt, placed, st.faux)
     ring1 = _text_mask((cw, ch), fnt, placed, st.faux + st.outline) if st.outline > 0 else fill
     ring2 = _text_mask((cw, ch), fnt, placed, outer) if st.outline2 > 0 else ring1
@@ -527,9 +510,13 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         top, bot = np.asarray(style.fill, np.float32), np.asarray(style.fill2, np.float32)
         fill_col = np.broadcast_to((top * (1 - t[:, None]) + bot * t[:, None])[:, None, :], (ch, cw, 3))
     _over(P, A, fill_col, fill)
+    return _Block(P, A, pad, block_w, block_h, core_h, outer)
 
-    # --- anchor: local point (ax, ay) goes to frame point (fx, fy)
+
+def _anchor(caption: Caption, style: Style, blk: _Block, H: int) -> tuple[float, float, float, float]:
+    """Local point (ax, ay) of the block that goes to frame point (fx, fy)."""
     x0, y0, x1, y1 = caption.box
+    pad, outer, core_h, block_w = blk.pad, blk.outer, blk.core_h, blk.block_w
     core_top = pad + outer  # local y of line 1's ascender line
     if abs(style.angle) >= 0.5 or style.banner is not None:
         ay, fy = core_top - outer + (core_h + 2 * outer) / 2, (y0 + y1) / 2
@@ -543,30 +530,66 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         ax, fx = pad, x0
     else:
         ax, fx = pad + block_w, x1
+    return ax, ay, fx, fy
+
+
+def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
+            max_lines: int | None = None, min_scale: float = 0.6) -> Sprite:
+    """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
+
+    Raises InputError for an unreadable ``font``. Empty text gives an empty sprite.
+    """
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    if H < 1 or W < 1:
+        raise ValueError(f"frame_shape must be at least 1x1, got {tuple(frame_shape)}")
+    fam = load_family(font)
+    words = text.split()
+    if not words:
+        return _empty(caption)
+    style = caption.style
+    bold = style.weight > BOLD_WEIGHT
+    rpath, rindex = fam.bold if bold else fam.regular
+    asc_em, desc_em = _metrics(rpath, rindex)
+
+    # --- size: Korean ink height -> Latin ascender height
+    th = style.text_height
+    if not (math.isfinite(th) and th >= 1):  # unmeasured: from the box and line count
+        ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
+        th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
+    base = max(1.0, th / asc_em)
+    max_w, plate, subtitle, margin = _width_budget(caption, style, W, H, base)
+    n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
+    if n_lines < 1:
+        raise ValueError(f"max_lines must be >= 1, got {n_lines}")
+    min_scale = min(1.0, max(0.05, float(min_scale)))
+    size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale,
+                                         plate)
+    blk = _draw_block(lines, fam.face(bold, size), _strokes(style, fam, bold, size, scale), style,
+                      asc_em * size, desc_em * size, size, scale)
+    P, A, pad, outer = blk.P, blk.A, blk.pad, blk.outer
+    ax, ay, fx, fy = _anchor(caption, style, blk, H)
     # the block's own rectangle in local coordinates (for box, clamping, banner)
-    blk = np.array([[pad, pad], [pad + block_w, pad], [pad + block_w, pad + block_h],
-                    [pad, pad + block_h]], np.float32)
+    rect = np.array([[pad, pad], [pad + blk.block_w, pad], [pad + blk.block_w, pad + blk.block_h],
+                     [pad, pad + blk.block_h]], np.float32)
     if abs(style.angle) >= 0.01:
-        P, A, R = _rotate(P, A, style.angle, (pad + block_w / 2, core_top - outer + (core_h + 2 * outer) / 2))
+        centre = (pad + blk.block_w / 2, pad + (blk.core_h + 2 * outer) / 2)
+        P, A, R = _rotate(P, A, style.angle, centre)
         ax, ay = (R @ np.array([ax, ay, 1.0], np.float32)).tolist()
-        blk = cv2.transform(blk[None], R)[0]
+        rect = cv2.transform(rect[None], R)[0]
     ox, oy = fx - ax, fy - ay  # local -> frame translation
-    bx0, by0 = blk.min(0) + (ox, oy)
-    bx1, by1 = blk.max(0) + (ox, oy)
+    bx0, by0 = rect.min(0) + (ox, oy)
+    bx1, by1 = rect.max(0) + (ox, oy)
     # keep the block inside the frame when it fits (a caption near an edge shifts inward)
     dx, fits_x = _nudge(bx0, bx1, W, margin)
     dy, fits_y = _nudge(by0, by1, H, max(1, round(0.01 * H)))
     fitted = fitted and fits_x and fits_y
     ox, oy = round(ox + dx), round(oy + dy)  # whole pixels: the sprite is pasted, not resampled
-    lo, hi = blk.min(0), blk.max(0)
+    lo, hi = rect.min(0), rect.max(0)
     box = (int(math.floor(lo[0] + ox)), int(math.floor(lo[1] + oy)),
            int(math.ceil(hi[0] + ox)), int(math.ceil(hi[1] + oy)))
     sx, sy = ox, oy  # sprite top-left in the frame
-
-    # --- banner plate, outside the old plate only
-    if style.banner is not None:
-        P, A, sx, sy = _plate(P, A, sx, sy, caption.box, box, style, outer, desc, W, H)
-
+    if style.banner is not None:  # the banner plate, outside the old plate only
+        P, A, sx, sy = _plate(P, A, sx, sy, caption.box, box, style, outer, desc_em * size, W, H)
     # straight alpha, cropped to the ink
     ys, xs = np.nonzero(A > 0.5 / 255)
     if len(xs) == 0:
@@ -575,8 +598,8 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     P, A = P[ry0:ry1, rx0:rx1], A[ry0:ry1, rx0:rx1]
     rgb = np.where(A[..., None] > 1e-6, P / np.maximum(A, 1e-6)[..., None], 0.0)
     rgba = np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(A * 255 + 0.5, 0, 255)]).astype(np.uint8)
-    info = RenderInfo(box, size, lines, fitted, scale)
-    return Sprite(rgba, int(sx + rx0), int(sy + ry0), info, bold=bold, font=rpath)
+    return Sprite(rgba, int(sx + rx0), int(sy + ry0), RenderInfo(box, size, lines, fitted, scale), bold=bold,
+                  font=rpath)
 
 
 def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box, style: Style,
