@@ -413,6 +413,127 @@ def _from_rgb(rgb: np.ndarray, pix_fmt: str) -> Any:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
 
 
+class _Transcode:
+    """One transcode's moving parts: the copied streams, the front offset (--start), the frames
+    ahead in the worker and what has been muxed."""
+
+    def __init__(self, c: Any, s: Any, oc: Any, out: Path, process: Process, rng: Any, start: float | None,
+                 options: EncodeOptions, warn: Warn | None, progress: Callable[[int, float], None] | None):
+        self.c, self.s, self.oc, self.out, self.process, self.rng = c, s, oc, out, process, rng
+        self.start, self.options, self.warn, self.progress = start, options, warn, progress
+        self.fps = s.average_rate or Fraction(25)
+        self.rotation = 0
+        self.copies: dict[int, Any] = {}
+        self.vs: Any = None
+        self.offset: float | None = None  # seconds cut from the front (--start): output starts at 0
+        self.pending: list[Any] = []  # copied packets that arrive before the first video frame
+        self.i = 0
+        self.last: float | None = None
+        self.stop = False
+        self.n_copied = 0
+        self.n_done = 0
+        self.ahead: deque[tuple[Any, Any, int, float]] = deque()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def add_copies(self) -> None:
+        for t in (*self.c.streams.audio, *self.c.streams.subtitles):
+            try:
+                self.copies[t.index] = self.oc.add_stream_from_template(t)
+            except (ValueError, av.error.FFmpegError) as e:
+                if self.warn:
+                    self.warn(f"{self.out}: {t.type} stream {t.index} ({t.codec_context.name}) cannot go "
+                              f"into {self.out.suffix or 'this'} files; left out ({e})")
+
+    def copy(self, pkt: Any) -> None:
+        if pkt.dts is None and pkt.pts is None:
+            return
+        tb = pkt.stream.time_base
+        t = float((pkt.pts if pkt.pts is not None else pkt.dts) * tb)
+        if self.rng.before(t) or (self.rng.end is not None and t >= self.rng.end):
+            return
+        if self.offset:
+            shift = int(round(self.offset / tb))
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            if pkt.dts is not None:
+                pkt.dts -= shift
+        pkt.stream = self.copies[pkt.stream.index]
+        self.oc.mux(pkt)
+        self.n_copied += 1
+
+    def encode_next(self) -> None:
+        fut, fr, pts, t = self.ahead.popleft()
+        new = fut.result()
+        if new is None:
+            nf = fr
+        elif isinstance(new, Patch):
+            nf = _patched(fr, new, self.rotation, self.vs.pix_fmt)
+        else:
+            nf = _from_rgb(from_display(new, self.rotation), self.vs.pix_fmt)
+        nf.pts = pts
+        nf.time_base = self.s.time_base
+        self.oc.mux(self.vs.encode(nf))
+        self.n_done += 1
+        if self.progress:
+            self.progress(self.n_done, t)
+
+    def frames(self, frames: Any) -> None:
+        """Queue the decoded frames of one packet (the first one opens the output stream)."""
+        s, rng = self.s, self.rng
+        for fr in frames:
+            t = _frame_time(fr, s.time_base, self.last, self.fps)
+            self.last = t
+            if rng.before(t):
+                continue
+            if rng.after(t):
+                self.stop = True
+                break
+            if self.vs is None:
+                self.rotation = _rotation(s, fr)
+                self.vs = _add_video_stream(self.oc, s, fr.width, fr.height, self.rotation, self.options, self.warn)
+                self.offset = t if (self.start and self.start > 0) else None
+                for p in self.pending:
+                    self.copy(p)
+                self.pending.clear()
+            pts = fr.pts if fr.pts is not None else int(round(t / s.time_base))
+            if self.offset:
+                pts -= int(round(self.offset / s.time_base))
+            # process() (erase + draw: OpenCV/numpy, which release the GIL) runs in a worker
+            # one frame ahead of the encoder, so the two CPU-bound halves overlap.
+            f = Frame(self.i, fr.pts, t, _EMPTY, fr, self.rotation)
+            self.ahead.append((self.pool.submit(self.process, f), fr, pts, t))
+            self.i += 1
+            while len(self.ahead) > LOOKAHEAD:
+                self.encode_next()
+
+    def run(self) -> None:
+        """Demux everything: video frames to ``frames``, other streams copied, until --end."""
+        s, rng = self.s, self.rng
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-frames")
+        ended: set[int] = set()  # copied streams whose packets passed --end
+        for pkt, frames in _decode_packets(self.c, s, self.warn, tuple(self.c.streams[k] for k in self.copies)):
+            if pkt.stream.index != s.index:
+                if self.stop and pkt.pts is not None and rng.after(float(pkt.pts * pkt.stream.time_base)):
+                    ended.add(pkt.stream.index)
+                    if len(ended) == len(self.copies):
+                        break
+                if self.vs is None:
+                    self.pending.append(pkt)
+                else:
+                    self.copy(pkt)
+                continue
+            if self.stop:
+                # the video is done; the muxer may have stored audio up to seconds later in the file
+                if pkt.pts is not None and float(pkt.pts * s.time_base) > (rng.end or 0) + 20:
+                    break
+                continue
+            self.frames(frames)
+            if self.stop and not self.copies:
+                break
+        while self.ahead:
+            self.encode_next()
+
+
 def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process: Process, *,
               options: EncodeOptions | None = None, start: float | None = None,
               end: float | None = None, warn: Warn | None = None,
@@ -429,134 +550,30 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
     c = _open(src)
     tmp: Path | None = None
     oc = None
-    pool: ThreadPoolExecutor | None = None
+    job: _Transcode | None = None
     try:
         tmp = _temp_name(out)
         s = c.streams.video[0]
         s.thread_type = "AUTO"
-        fps = s.average_rate or Fraction(25)
-        rotation = 0
         try:
             oc = av.open(str(tmp), "w")
         except (av.error.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{out}: cannot write this container ({e})") from None
-        copies: dict[int, Any] = {}
-        for t in (*c.streams.audio, *c.streams.subtitles):
-            try:
-                copies[t.index] = oc.add_stream_from_template(t)
-            except (ValueError, av.error.FFmpegError) as e:
-                if warn:
-                    warn(f"{out}: {t.type} stream {t.index} ({t.codec_context.name}) cannot go "
-                         f"into {out.suffix or 'this'} files; left out ({e})")
         rng = _Range(start, end)
+        job = _Transcode(c, s, oc, out, process, rng, start, options, warn, progress)
+        job.add_copies()
         rng.seek(c, s)
-        vs = None
-        offset: float | None = None  # seconds cut from the front (--start): output starts at 0
-        pending: list[Any] = []  # copied packets that arrive before the first video frame
-        i = 0
-        last: float | None = None
-        stop = False
-        n_copied = 0
-
-        def mux(pkts: Any) -> None:
-            oc.mux(pkts)
-
-        def copy(pkt: Any) -> None:
-            nonlocal n_copied
-            if pkt.dts is None and pkt.pts is None:
-                return
-            tb = pkt.stream.time_base
-            t = float((pkt.pts if pkt.pts is not None else pkt.dts) * tb)
-            if rng.before(t) or (rng.end is not None and t >= rng.end):
-                return
-            if offset:
-                shift = int(round(offset / tb))
-                if pkt.pts is not None:
-                    pkt.pts -= shift
-                if pkt.dts is not None:
-                    pkt.dts -= shift
-            pkt.stream = copies[pkt.stream.index]
-            mux(pkt)
-            n_copied += 1
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-frames")
-        ahead: deque[tuple[Any, Any, int, float]] = deque()
-        n_done = 0
-
-        def encode_next() -> None:
-            nonlocal n_done
-            fut, fr, pts, t = ahead.popleft()
-            new = fut.result()
-            if new is None:
-                nf = fr
-            elif isinstance(new, Patch):
-                nf = _patched(fr, new, rotation, vs.pix_fmt)
-            else:
-                nf = _from_rgb(from_display(new, rotation), vs.pix_fmt)
-            nf.pts = pts
-            nf.time_base = s.time_base
-            mux(vs.encode(nf))
-            n_done += 1
-            if progress:
-                progress(n_done, t)
-
-        ended: set[int] = set()  # copied streams whose packets passed --end
-        for pkt, frames in _decode_packets(c, s, warn, tuple(c.streams[k] for k in copies)):
-            if pkt.stream.index != s.index:
-                if stop and pkt.pts is not None and rng.after(float(pkt.pts * pkt.stream.time_base)):
-                    ended.add(pkt.stream.index)
-                    if len(ended) == len(copies):
-                        break
-                if vs is None:
-                    pending.append(pkt)
-                else:
-                    copy(pkt)
-                continue
-            if stop:
-                # the video is done; the muxer may have stored audio up to seconds later in the file
-                if pkt.pts is not None and float(pkt.pts * s.time_base) > (rng.end or 0) + 20:
-                    break
-                continue
-            for fr in frames:
-                t = _frame_time(fr, s.time_base, last, fps)
-                last = t
-                if rng.before(t):
-                    continue
-                if rng.after(t):
-                    stop = True
-                    break
-                if vs is None:
-                    rotation = _rotation(s, fr)
-                    h, w = fr.height, fr.width
-                    vs = _add_video_stream(oc, s, w, h, rotation, options, warn)
-                    offset = t if (start and start > 0) else None
-                    for p in pending:
-                        copy(p)
-                    pending.clear()
-                pts = fr.pts if fr.pts is not None else int(round(t / s.time_base))
-                if offset:
-                    pts -= int(round(offset / s.time_base))
-                # process() (erase + draw: OpenCV/numpy, which release the GIL) runs in a worker
-                # one frame ahead of the encoder, so the two CPU-bound halves overlap.
-                f = Frame(i, fr.pts, t, _EMPTY, fr, rotation)
-                ahead.append((pool.submit(process, f), fr, pts, t))
-                i += 1
-                while len(ahead) > LOOKAHEAD:
-                    encode_next()
-            if stop and not copies:
-                break
-        while ahead:
-            encode_next()
-        if vs is None:
+        job.run()
+        if job.vs is None:
             raise InputError(f"{os.fspath(src)}: the video stream has no frames"
                              + (" in the --start/--end range" if start or end else " (zero-length video)"))
-        mux(vs.encode(None))
+        oc.mux(job.vs.encode(None))
         oc.close()
         oc = None
         os.replace(tmp, out)
         tmp = None
-        return {"frames": i, "copied_packets": n_copied, "rotation": rotation,
-                "pix_fmt": vs.pix_fmt if vs is not None else None}
+        return {"frames": job.i, "copied_packets": job.n_copied, "rotation": job.rotation,
+                "pix_fmt": job.vs.pix_fmt}
     except OSError as e:
         raise _out_error(out, e) from None
     except av.error.FFmpegError as e:
@@ -564,8 +581,8 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             raise _out_error(out, OSError(e.errno, e.strerror)) from None
         raise OutputError(f"{out}: encoding failed ({e.strerror or e})") from None
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if job is not None and job.pool is not None:
+            job.pool.shutdown(wait=True, cancel_futures=True)
         if oc is not None:
             try:
                 oc.close()
