@@ -197,18 +197,14 @@ def _fit_rows(vals: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Fill pixels of the footprint: the innermost colour layer.
-
-    The footprint's colours are clustered (k-means in Lab, near-equal clusters merged);
-    clusters are then peeled from the outside in (the one touching the outside most goes
-    first) while some other cluster is still fully enclosed. Depth in the footprint is no
-    guide: a thick outline where glyphs meet is deeper than a thin fill stroke."""
+def _colour_clusters(lab: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+    """k-means of the footprint's Lab colours with near-equal clusters merged: (centres,
+    label image (-1 outside F), the clusters with at least 3 pixels); None for one colour."""
     from scipy.cluster.vq import kmeans2
 
     pts = lab[F].astype(np.float64)
     if len(pts) < 20:
-        return F.copy()
+        return None
     k = min(4, max(1, len(pts) // 10))
     with warnings.catch_warnings():  # empty clusters are expected (fewer colours than k)
         warnings.simplefilter("ignore")
@@ -223,30 +219,39 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
                 break
     lbl = np.full(F.shape, -1, np.int32)
     lbl[F] = labels
-    present = [c for c in np.unique(labels) if (labels == c).sum() >= 3]
-    if len(present) <= 1:
-        return F.copy()
-    k3 = np.ones((3, 3), np.uint8)
-    # units: connected pieces of one colour (a green outer outline and a green fill are
-    # different units even when their colours merge)
-    unit = np.full(F.shape, -1, np.int32)
-    colour_of: list[int] = []
-    for c in present:
-        n, cc = cv2.connectedComponents((lbl == c).astype(np.uint8), connectivity=8)
-        for i in range(1, n):
-            unit[cc == i] = len(colour_of)
-            colour_of.append(int(c))
-    U = len(colour_of)
-    region = F.copy()
-    alive = np.ones(U, bool)
-    idx = unit[unit >= 0]
+    present = [int(c) for c in np.unique(labels) if (labels == c).sum() >= 3]
+    return (centers, lbl, present) if len(present) > 1 else None
 
-    def contacts() -> np.ndarray:
+
+class _Layers:
+    """The footprint's colour units (connected pieces of one colour: a green outer outline and a
+    green fill are different units even when their colours merge), peeled from the outside in."""
+
+    K3 = np.ones((3, 3), np.uint8)
+
+    def __init__(self, F: np.ndarray, lbl: np.ndarray, present: list[int]):
+        self.F, self.present = F, present
+        self.unit = np.full(F.shape, -1, np.int32)
+        colour_of: list[int] = []
+        for c in present:
+            n, cc = cv2.connectedComponents((lbl == c).astype(np.uint8), connectivity=8)
+            for i in range(1, n):
+                self.unit[cc == i] = len(colour_of)
+                colour_of.append(int(c))
+        self.colour_of = colour_of
+        self.U = len(colour_of)
+        self.region = F.copy()
+        self.alive = np.ones(self.U, bool)
+        self.size = np.bincount(self.unit[self.unit >= 0], minlength=self.U).astype(np.float64)
+        self.colour_arr = np.array(colour_of)
+
+    def contacts(self) -> np.ndarray:
         """Per unit: (its pixels touching the current outside) / (its boundary pixels)."""
-        outside = cv2.dilate((~region).astype(np.uint8), k3).astype(bool)
+        unit, U = self.unit, self.U
+        outside = cv2.dilate((~self.region).astype(np.uint8), self.K3).astype(bool)
         pad = np.pad(unit, 1, constant_values=-2)
         h, w = unit.shape
-        edge = np.zeros(F.shape, bool)
+        edge = np.zeros(self.F.shape, bool)
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 edge |= pad[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] != unit
@@ -255,69 +260,92 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
         touch = np.bincount(unit[sel & outside], minlength=U).astype(np.float64)
         return touch / np.maximum(own, 1.0)
 
-    size = np.bincount(idx, minlength=U).astype(np.float64)
-    colour_arr = np.array(colour_of)
-
-    def by_colour(ct: np.ndarray) -> dict[int, float]:
+    def by_colour(self, ct: np.ndarray) -> dict[int, float]:
         out = {}
-        for c in present:
-            us = alive & (colour_arr == c)
-            if size[us].sum() >= 3:
-                out[int(c)] = float(np.average(ct[us], weights=size[us]))
+        for c in self.present:
+            us = self.alive & (self.colour_arr == c)
+            if self.size[us].sum() >= 3:
+                out[int(c)] = float(np.average(ct[us], weights=self.size[us]))
         return out
 
-    for _ in range(len(present)):
-        ct = contacts()
-        score = by_colour(ct)
-        if len(score) <= 1 or min(score.values()) > 0.1:
-            break
-        out = max(score, key=score.get)
-        if score[out] < 0.2:
-            break
-        us = alive & (colour_arr == out)
-        inner = us & (ct <= 0.1)
-        # enclosed pieces of the same colour stay when they are a layer of their own
-        # (a green fill inside a green outer outline), not a few bits inside counters
-        peel = us & ~inner if size[inner].sum() >= 0.3 * size[us].sum() else us
-        alive &= ~peel
-        region &= ~np.isin(unit, np.nonzero(peel)[0])
-    score = by_colour(contacts())
+    def mask_of(self, c: int) -> np.ndarray:
+        return np.isin(self.unit, np.nonzero(self.alive & (self.colour_arr == c))[0])
+
+    def peel(self) -> None:
+        """Remove the colour touching the outside most, while another is still fully enclosed."""
+        for _ in range(len(self.present)):
+            ct = self.contacts()
+            score = self.by_colour(ct)
+            if len(score) <= 1 or min(score.values()) > 0.1:
+                break
+            out = max(score, key=score.get)
+            if score[out] < 0.2:
+                break
+            us = self.alive & (self.colour_arr == out)
+            inner = us & (ct <= 0.1)
+            # enclosed pieces of the same colour stay when they are a layer of their own
+            # (a green fill inside a green outer outline), not a few bits inside counters
+            peel = us & ~inner if self.size[inner].sum() >= 0.3 * self.size[us].sum() else us
+            self.alive &= ~peel
+            self.region &= ~np.isin(self.unit, np.nonzero(peel)[0])
+
+
+def _unenclosed_core(L: _Layers, centers: np.ndarray, score: dict[int, float]) -> int:
+    """Nothing encloses anything (a shadow-only caption, or a thin outline already peeled).
+    Drop blends (a colour between two others: anti-aliasing), then of the two largest layers
+    the glyphs are the one up and left of the other: shadows fall down-right."""
+    cols, present = sorted(score), L.present
+
+    def blend(c: int) -> bool:
+        return any(float(_de(centers[p], centers[c]) + _de(centers[c], centers[q]))
+                   <= 1.1 * float(_de(centers[p], centers[q]))
+                   for p in present for q in present if len({p, q, c}) == 3)
+    solid = [c for c in cols if not blend(c)] or cols
+    area = {c: float(L.size[L.alive & (L.colour_arr == c)].sum()) for c in solid}
+    two = sorted(solid, key=area.get, reverse=True)[:2]
+    core = min(two, key=score.get)
+    if len(two) == 2:
+        pos = {}
+        for c in two:
+            yy, xx = np.nonzero(L.mask_of(c))
+            pos[c] = float(xx.mean() + yy.mean())
+        if abs(pos[two[0]] - pos[two[1]]) >= 1.5:
+            core = min(pos, key=pos.get)
+    return core
+
+
+def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Fill pixels of the footprint: the innermost colour layer.
+
+    The footprint's colours are clustered (k-means in Lab, near-equal clusters merged);
+    clusters are then peeled from the outside in (the one touching the outside most goes
+    first) while some other cluster is still fully enclosed. Depth in the footprint is no
+    guide: a thick outline where glyphs meet is deeper than a thin fill stroke."""
+    clusters = _colour_clusters(lab, F)
+    if clusters is None:
+        return F.copy()
+    centers, lbl, present = clusters
+    L = _Layers(F, lbl, present)
+    L.peel()
+    score = L.by_colour(L.contacts())
     if not score:
         return F.copy()
     cols = sorted(score)
     core = min(score, key=score.get)
     if len(cols) > 1 and score[core] > 0.1:
-        # Nothing encloses anything (a shadow-only caption, or a thin outline already peeled).
-        # Drop blends (a colour between two others: anti-aliasing), then of the two largest
-        # layers the glyphs are the one up and left of the other: shadows fall down-right.
-        def blend(c: int) -> bool:
-            return any(float(_de(centers[p], centers[c]) + _de(centers[c], centers[q]))
-                       <= 1.1 * float(_de(centers[p], centers[q]))
-                       for p in present for q in present if len({p, q, c}) == 3)
-        solid = [c for c in cols if not blend(c)] or cols
-        area = {c: float(size[alive & (colour_arr == c)].sum()) for c in solid}
-        two = sorted(solid, key=area.get, reverse=True)[:2]
-        core = min(two, key=score.get)
-        if len(two) == 2:
-            pos = {}
-            for c in two:
-                yy, xx = np.nonzero(np.isin(unit, np.nonzero(alive & (colour_arr == c))[0]))
-                pos[c] = float(xx.mean() + yy.mean())
-            if abs(pos[two[0]] - pos[two[1]]) >= 1.5:
-                core = min(pos, key=pos.get)
-    keep = [u for u in np.nonzero(alive)[0] if colour_of[u] == core]
-    fill = np.isin(unit, keep)
+        core = _unenclosed_core(L, centers, score)
+    fill = np.isin(L.unit, [u for u in np.nonzero(L.alive)[0] if L.colour_of[u] == core])
     if len(cols) > 1 and fill.any():
         # a vertical gradient split into bands: neighbours lying above or below, band by band
-        span = max(3.0, _extent(v[region]))
+        span = max(3.0, _extent(v[L.region]))
         pending = [c for c in cols if c != core]
         grew = True
         while grew and pending:
             grew = False
             vc = float(v[fill].mean())
-            near = cv2.dilate(fill.astype(np.uint8), k3).astype(bool)
+            near = cv2.dilate(fill.astype(np.uint8), L.K3).astype(bool)
             for c in list(pending):
-                m = np.isin(unit, np.nonzero(alive & (colour_arr == c))[0])
+                m = L.mask_of(c)
                 if (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
                     fill |= m
                     pending.remove(c)
