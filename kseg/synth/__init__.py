@@ -397,6 +397,128 @@ def _paste_max(dst: np.ndarray, a: np.ndarray, x: int, y: int) -> None:
         np.maximum(dst[y0:y1, x0:x1], a[y0 - y:y1 - y, x0 - x:x1 - x], out=dst[y0:y1, x0:x1])
 
 
+@dataclass
+class _Canvas:
+    """A frame being drawn: the picture and the masks of everything painted so far."""
+
+    canvas: np.ndarray  # float32 H x W x 3
+    fill_m: np.ndarray
+    out_m: np.ndarray
+    foot_m: np.ndarray
+    line_ids: np.ndarray
+    lines_meta: list[dict] = field(default_factory=list)
+    banners: list[list[int]] = field(default_factory=list)
+    occupied: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+def _caption_texts(rs: random.Random, faces: list[FontFace], kind: str, nlines: int):
+    """A face and ``nlines`` texts it can draw, or None after 20 tries."""
+    for _ in range(20):
+        face = rs.choice(faces)
+        texts = [caption_text(rs, kind) for _ in range(nlines)]
+        if all(_supported(face, t) for t in texts):
+            return face, texts
+    return None
+
+
+def _place_block(rs: random.Random, kind: str, W: int, H: int, block_w: int, block_h: int,
+                 occupied: list[tuple[int, int, int, int]]):
+    """Top-left of a caption block where kinds put it (drama at the bottom centre, news
+    bottom-left/centre on a banner, variety anywhere), clear of the others; None after 20 tries."""
+    for _ in range(20):
+        if kind == "drama":
+            bx = (W - block_w) // 2 + rs.randint(-W // 40, W // 40)
+            by = int(H * rs.uniform(0.78, 0.9)) - block_h // 2
+        elif kind == "news":
+            bx = rs.choice([int(W * 0.05), (W - block_w) // 2])
+            by = int(H * rs.uniform(0.08, 0.85))
+        else:
+            bx = rs.randint(0, max(0, W - block_w))
+            by = rs.randint(0, max(0, H - block_h))
+        by = min(max(by, 2), H - block_h - 2)
+        bx = min(max(bx, 2), W - block_w - 2)
+        cand = (bx - 10, by - 10, bx + block_w + 10, by + block_h + 10)
+        if not any(cand[0] < o[2] and o[0] < cand[2] and cand[1] < o[3] and o[1] < cand[3] for o in occupied):
+            return bx, by, cand
+    return None
+
+
+def _paint_lines(c: _Canvas, rs: random.Random, rendered, texts: list[str], face: FontFace, style: dict,
+                 kind: str, cap_i: int, bx: int, by: int, block_w: int, block_h: int, gap: int) -> None:
+    """Paint a block's lines and record their masks and metadata."""
+    H, W = c.line_ids.shape
+    y = by
+    angle = style["angle"]
+    cx, cy = bx + block_w / 2, by + block_h / 2
+    for (layers, ib), text in zip(rendered, texts):
+        lw = ib[2] - ib[0]
+        x = bx + (block_w - lw) // 2 if kind != "news" or rs.random() < 0.5 else bx
+        ox, oy = x - ib[0], y - ib[1]  # local canvas origin in the frame
+        if abs(angle) > 0.01:
+            lc = (cx - ox, cy - oy)
+            layers = {k: _rotate(v, angle, lc)[0] for k, v in layers.items()}
+            M = cv2.getRotationMatrix2D(lc, angle, 1.0)
+        lid = len(c.lines_meta) + 1
+        paint_line(c.canvas, layers, style, ox, oy)
+        # masks, in frame coordinates
+        lf = np.zeros((H, W), np.float32)
+        lo = np.zeros((H, W), np.float32)
+        la = np.zeros((H, W), np.float32)
+        _paste_max(lf, layers["fill"], ox, oy)
+        _paste_max(lo, np.maximum(layers["outline"], layers["outline2"]), ox, oy)
+        _paste_max(la, np.maximum(layers["shadow"], np.maximum(layers["outline2"], layers["fill"])), ox, oy)
+        np.maximum(c.fill_m, lf, out=c.fill_m)
+        np.maximum(c.out_m, lo, out=c.out_m)
+        np.maximum(c.foot_m, la, out=c.foot_m)
+        c.line_ids[(la >= 0.25) & (c.line_ids == 0)] = lid
+        # geometry of the ink (fill + outlines), what a detector should find
+        ys, xs = np.nonzero(lo >= 0.5)
+        if len(xs) == 0:
+            y += (ib[3] - ib[1]) + gap
+            continue
+        box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+        if abs(angle) > 0.01:
+            corners = np.array([[ib[0], ib[1]], [ib[2], ib[1]], [ib[2], ib[3]], [ib[0], ib[3]]], np.float32)
+            pts = cv2.transform(corners[None], M)[0] + np.array([ox, oy], np.float32)
+            poly = [[int(round(px)), int(round(py))] for px, py in pts]
+        else:
+            poly = [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]
+        c.lines_meta.append({"text": text, "box": box, "polygon": poly, "angle": angle,
+                             "style": dict(style), "font": {"family": face.family, "style": face.style,
+                                                            "path": face.path, "index": face.index},
+                             "caption": cap_i})
+        y += (ib[3] - ib[1]) + gap
+
+
+def _draw_caption(c: _Canvas, rs: random.Random, faces: list[FontFace], kind: str, cap_i: int) -> None:
+    H, W = c.line_ids.shape
+    style = sample_style(rs, kind, H)
+    nlines = rs.choice([1, 1, 2]) if kind == "drama" else 1
+    got = _caption_texts(rs, faces, kind, nlines)
+    if got is None:
+        return
+    face, texts = got
+    rendered = [_text_layers(face, t, style) for t in texts]
+    line_h = max(b[3] - b[1] for _, b in rendered)
+    gap = int(line_h * 0.25)
+    block_w = max(b[2] - b[0] for _, b in rendered)
+    block_h = sum(b[3] - b[1] for _, b in rendered) + gap * (nlines - 1)
+    if block_w > W * 0.95:
+        return
+    spot = _place_block(rs, kind, W, H, block_w, block_h, c.occupied)
+    if spot is None:
+        return
+    bx, by, cand = spot
+    c.occupied.append(cand)
+    if style["banner"]:
+        pad = int(style["size"] * style["banner"]["pad"])
+        bb = [max(0, bx - pad), max(0, by - pad), min(W, bx + block_w + pad), min(H, by + block_h + pad)]
+        a = np.full((bb[3] - bb[1], bb[2] - bb[0]), style["banner"]["opacity"], np.float32)
+        _composite(c.canvas, a, style["banner"]["color"], bb[0], bb[1])
+        c.banners.append(bb)
+    _paint_lines(c, rs, rendered, texts, face, style, kind, cap_i, bx, by, block_w, block_h, gap)
+
+
 def render_frame(seed: int, index: int, split: str = "train", size: tuple[int, int] | None = None,
                  kinds: list[str] | None = None, fonts: str = "set-up") -> SynthFrame:
     """Render frame `index` of a dataset: a pure function of its arguments."""
@@ -405,119 +527,27 @@ def render_frame(seed: int, index: int, split: str = "train", size: tuple[int, i
     W, H = size or rs.choice([(1280, 720), (1280, 720), (1920, 1080), (960, 540), (854, 480)])
     bg, bg_name = make_background(rng, H, W, split)
     faces = require_fonts(split, fonts)
-    canvas = bg.astype(np.float32)
-    fill_m = np.zeros((H, W), np.float32)
-    out_m = np.zeros((H, W), np.float32)
-    foot_m = np.zeros((H, W), np.float32)
-    line_ids = np.zeros((H, W), np.uint8)
-    lines_meta: list[dict] = []
-    banners: list[list[int]] = []
-    occupied: list[tuple[int, int, int, int]] = []
-
+    c = _Canvas(bg.astype(np.float32), np.zeros((H, W), np.float32), np.zeros((H, W), np.float32),
+                np.zeros((H, W), np.float32), np.zeros((H, W), np.uint8))
     kinds = kinds or [rs.choice(["drama", "drama", "variety", "news"])]
     if kinds == ["variety"] or (kinds[0] == "variety" and rs.random() < 0.5):
         kinds = kinds + ["variety"] * rs.randint(0, 2)
     if rs.random() < 0.05:
         kinds = []  # some frames carry no caption at all
-
     for cap_i, kind in enumerate(kinds):
-        style = sample_style(rs, kind, H)
-        nlines = rs.choice([1, 1, 2]) if kind == "drama" else 1
-        texts, face = [], None
-        for _ in range(20):
-            face = rs.choice(faces)
-            texts = [caption_text(rs, kind) for _ in range(nlines)]
-            if all(_supported(face, t) for t in texts):
-                break
-        else:
-            continue
-        rendered = [_text_layers(face, t, style) for t in texts]
-        line_h = max(b[3] - b[1] for _, b in rendered)
-        gap = int(line_h * 0.25)
-        block_w = max(b[2] - b[0] for _, b in rendered)
-        block_h = sum(b[3] - b[1] for _, b in rendered) + gap * (nlines - 1)
-        if block_w > W * 0.95:
-            continue
-        # anchor: drama at the bottom centre, news bottom-left/centre on a banner, variety anywhere
-        for _ in range(20):
-            if kind == "drama":
-                bx = (W - block_w) // 2 + rs.randint(-W // 40, W // 40)
-                by = int(H * rs.uniform(0.78, 0.9)) - block_h // 2
-            elif kind == "news":
-                bx = rs.choice([int(W * 0.05), (W - block_w) // 2])
-                by = int(H * rs.uniform(0.08, 0.85))
-            else:
-                bx = rs.randint(0, max(0, W - block_w))
-                by = rs.randint(0, max(0, H - block_h))
-            by = min(max(by, 2), H - block_h - 2)
-            bx = min(max(bx, 2), W - block_w - 2)
-            cand = (bx - 10, by - 10, bx + block_w + 10, by + block_h + 10)
-            if not any(cand[0] < o[2] and o[0] < cand[2] and cand[1] < o[3] and o[1] < cand[3] for o in occupied):
-                break
-        else:
-            continue
-        occupied.append(cand)
-        if style["banner"]:
-            pad = int(style["size"] * style["banner"]["pad"])
-            bb = [max(0, bx - pad), max(0, by - pad), min(W, bx + block_w + pad), min(H, by + block_h + pad)]
-            a = np.full((bb[3] - bb[1], bb[2] - bb[0]), style["banner"]["opacity"], np.float32)
-            _composite(canvas, a, style["banner"]["color"], bb[0], bb[1])
-            banners.append(bb)
-        y = by
-        angle = style["angle"]
-        cx, cy = bx + block_w / 2, by + block_h / 2
-        for (layers, ib), text in zip(rendered, texts):
-            lw = ib[2] - ib[0]
-            x = bx + (block_w - lw) // 2 if kind != "news" or rs.random() < 0.5 else bx
-            ox, oy = x - ib[0], y - ib[1]  # local canvas origin in the frame
-            if abs(angle) > 0.01:
-                lc = (cx - ox, cy - oy)
-                layers = {k: _rotate(v, angle, lc)[0] for k, v in layers.items()}
-                M = cv2.getRotationMatrix2D(lc, angle, 1.0)
-            lid = len(lines_meta) + 1
-            paint_line(canvas, layers, style, ox, oy)
-            # masks, in frame coordinates
-            lf = np.zeros((H, W), np.float32)
-            lo = np.zeros((H, W), np.float32)
-            la = np.zeros((H, W), np.float32)
-            _paste_max(lf, layers["fill"], ox, oy)
-            _paste_max(lo, np.maximum(layers["outline"], layers["outline2"]), ox, oy)
-            _paste_max(la, np.maximum(layers["shadow"], np.maximum(layers["outline2"], layers["fill"])), ox, oy)
-            np.maximum(fill_m, lf, out=fill_m)
-            np.maximum(out_m, lo, out=out_m)
-            np.maximum(foot_m, la, out=foot_m)
-            line_ids[(la >= 0.25) & (line_ids == 0)] = lid
-            # geometry of the ink (fill + outlines), what a detector should find
-            ys, xs = np.nonzero(lo >= 0.5)
-            if len(xs) == 0:
-                y += (ib[3] - ib[1]) + gap
-                continue
-            box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
-            if abs(angle) > 0.01:
-                corners = np.array([[ib[0], ib[1]], [ib[2], ib[1]], [ib[2], ib[3]], [ib[0], ib[3]]], np.float32)
-                pts = cv2.transform(corners[None], M)[0] + np.array([ox, oy], np.float32)
-                poly = [[int(round(px)), int(round(py))] for px, py in pts]
-            else:
-                poly = [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]
-            st = {k: v for k, v in style.items()}
-            lines_meta.append({"text": text, "box": box, "polygon": poly, "angle": angle,
-                               "style": st, "font": {"family": face.family, "style": face.style,
-                                                     "path": face.path, "index": face.index},
-                               "caption": cap_i})
-            y += (ib[3] - ib[1]) + gap
-
+        _draw_caption(c, rs, faces, kind, cap_i)
     # the clean target: the background with the banners re-applied exactly as drawn, no ink
-    clean = _banner_plate(bg, banners, lines_meta)
-    img = np.clip(canvas, 0, 255).astype(np.uint8)
+    clean = _banner_plate(bg, c.banners, c.lines_meta)
+    img = np.clip(c.canvas, 0, 255).astype(np.uint8)
     img, clean = _degrade(rng, img, clean)
     label = np.zeros((H, W), np.uint8)
-    label[foot_m >= 0.25] = 1
-    label[out_m >= 0.5] = 2
-    label[fill_m >= 0.5] = 3
-    line_ids[label == 0] = 0
+    label[c.foot_m >= 0.25] = 1
+    label[c.out_m >= 0.5] = 2
+    label[c.fill_m >= 0.5] = 3
+    c.line_ids[label == 0] = 0
     meta = {"width": W, "height": H, "split": split, "background": bg_name,
-            "lines": lines_meta, "banners": banners, "seed": seed, "index": index}
-    return SynthFrame(img, clean, label, line_ids, _jsonable(meta))
+            "lines": c.lines_meta, "banners": c.banners, "seed": seed, "index": index}
+    return SynthFrame(img, clean, label, c.line_ids, _jsonable(meta))
 
 
 def _banner_plate(bg: np.ndarray, banners: list[list[int]], lines_meta: list[dict]) -> np.ndarray:
