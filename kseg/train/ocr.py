@@ -12,6 +12,7 @@ width stretch as augmentation since fonts differ most in advance width. Conventi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import multiprocessing as mp
 import os
 import random
@@ -182,6 +183,73 @@ def quick_cer(model: CRNN, cfg: OCRConfig, codec: Codec, val: list[tuple[np.ndar
     return errs / max(1, tot)
 
 
+@dataclass
+class _Run:
+    """The model, optimiser and where a (possibly resumed) run starts."""
+
+    model: CRNN
+    cfg: OCRConfig
+    codec: Codec
+    charset: str
+    opt: torch.optim.Optimizer
+    start: int = 0
+    spent: float = 0.0
+
+
+def _start_run(ckpt_path: Path, cfg: OCRConfig, lr: float, seed: int, dev: torch.device, init: Path | None,
+               log) -> _Run:
+    """A new model, ``init``'s (fine-tuning; its charset mapped onto the current one), or the
+    checkpoint's when ``ckpt_path`` exists (resume)."""
+    charset = default_charset()
+    cfg.n_classes = len(Codec(charset))
+    torch.manual_seed(seed)
+    model = CRNN(cfg).to(dev)
+    start, spent = 0, 0.0
+    if init is not None and not ckpt_path.exists():
+        model, cfg = _from_model_file(init, charset, dev)
+        log(f"initialised from {init} (its architecture: width {cfg.width}, hidden {cfg.hidden})")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        cfg = OCRConfig.from_json(ck["config"])
+        charset = ck.get("charset", charset)
+        model = CRNN(cfg).to(dev)
+        model.load_state_dict(ck["model"])
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        opt.load_state_dict(ck["opt"])
+        start, spent = int(ck["step"]), float(ck.get("seconds", 0.0))
+        log(f"resumed from {ckpt_path} at step {start}")
+    return _Run(model, cfg, Codec(charset), charset, opt, start, spent)
+
+
+def _val_lines(cfg: OCRConfig, seed: int, n_val: int, engine: str) -> list[tuple[np.ndarray, str]]:
+    """A few held-out-font lines to watch generalisation as it trains; with a broadcast engine
+    every other one is in a held-out display face."""
+    from ..recognize.kseg_ocr import prepare
+    from ..synth.broadcast import render_any
+
+    val = []
+    for i in range(n_val):
+        s = (render_any(10_000 + seed, i, "display", "broadcast") if engine != "lines" and i % 2
+             else render_any(10_000 + seed, i, "eval", "lines"))
+        val.append((prepare(s.strip, s.footprint, cfg), s.text))
+    return val
+
+
+def _training_items(data: Path | None, cfg: OCRConfig, workers: int, buffer: int, seed: int, first: int,
+                    worker_setup, worker_setup_args: tuple, engine: str, log):
+    """(items, width order, stream or None): cached shards in RAM, or a live ``LineStream``."""
+    t_load = time.time()
+    if data is None:
+        return [], [], LineStream(cfg, workers, buffer, seed=seed, first=first, setup=worker_setup,
+                                  setup_args=worker_setup_args, engine=engine), t_load
+    items = _items(Path(data), cfg)
+    if not items:
+        raise ValueError(f"no line shards (*.npz) in {data}; render them with kseg train-ocr SEED")
+    log(f"{len(items)} training lines from {data} in {time.time() - t_load:.0f}s; input {cfg.input}")
+    return items, sorted(range(len(items)), key=lambda k: items[k][0].shape[1]), None, t_load
+
+
 def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr: float = 1.5e-3,
               input: str = "colour", seed: int = 0, device: str = "cpu", cfg: OCRConfig | None = None,
               stop_at: int | None = None, ckpt_every: int = 200, val_every: int = 250, n_val: int = 64,
@@ -201,64 +269,25 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     ``kseg.synth.broadcast.render_any``); with a broadcast engine half the validation lines
     come from the held-out display faces.
     """
-    from ..recognize.kseg_ocr import prepare
-    from ..synth.broadcast import render_any
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
     if data is None and workers < 1:
         raise ValueError("no training data: give a folder of line shards or workers > 0 to stream lines")
-    charset = default_charset()
-    codec = Codec(charset)
-    cfg = cfg or OCRConfig(input=input, in_ch=1 if input == "mask" else 3, width=0.75, hidden=128)
-    cfg.n_classes = len(codec)
-    torch.manual_seed(seed)
     dev = torch.device(device)
-    model = CRNN(cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    start, spent = 0, 0.0
-    rng = random.Random(seed)
-    if init is not None and not ckpt_path.exists():
-        model, cfg = _from_model_file(init, charset, dev)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-        log(f"initialised from {init} (its architecture: width {cfg.width}, hidden {cfg.hidden})")
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        cfg = OCRConfig.from_json(ck["config"])
-        charset = ck.get("charset", charset)
-        codec = Codec(charset)
-        model = CRNN(cfg).to(dev)
-        model.load_state_dict(ck["model"])
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-        opt.load_state_dict(ck["opt"])
-        start = int(ck["step"])
-        spent = float(ck.get("seconds", 0.0))
-        rng = random.Random(seed + start)
-        log(f"resumed from {ckpt_path} at step {start}")
-    t_load = time.time()
-    stream = None
-    if data is None:
-        stream = LineStream(cfg, workers, buffer, seed=seed, first=1_000_000 + start * batch,
-                            setup=worker_setup, setup_args=worker_setup_args, engine=engine)
-        items, order = stream.items, []
-    else:
-        items = _items(Path(data), cfg)
-        if not items:
-            raise ValueError(f"no line shards (*.npz) in {data}; render them with kseg train-ocr SEED")
-        order = sorted(range(len(items)), key=lambda k: items[k][0].shape[1])
-    val = []  # a few held-out-font lines, to watch generalisation as it trains
-    for i in range(n_val):
-        s = (render_any(10_000 + seed, i, "display", "broadcast") if engine != "lines" and i % 2
-             else render_any(10_000 + seed, i, "eval", "lines"))
-        val.append((prepare(s.strip, s.footprint, cfg), s.text))
+    run = _start_run(ckpt_path, cfg or OCRConfig(input=input, in_ch=1 if input == "mask" else 3, width=0.75,
+                                                  hidden=128), lr, seed, dev, init, log)
+    model, cfg, codec, opt, start, spent = run.model, run.cfg, run.codec, run.opt, run.start, run.spent
+    rng = random.Random(seed + start) if start else random.Random(seed)
+    items, order, stream, t_load = _training_items(data, cfg, workers, buffer, seed, 1_000_000 + start * batch,
+                                                   worker_setup, worker_setup_args, engine, log)
+    val = _val_lines(cfg, seed, n_val, engine)
     if stream is not None:
+        items = stream.items
         stream.wait(min(buffer, max(20 * batch, 2000)))
         order = stream.order()
         log(f"streaming lines from {workers} workers ({len(items)} ready after {time.time() - t_load:.0f}s); "
             f"input {cfg.input}")
-    else:
-        log(f"{len(items)} training lines from {data} in {time.time() - t_load:.0f}s; input {cfg.input}")
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     warm = min(300, steps // 10 + 1)
     budget = minutes * 60.0 if minutes else None
@@ -278,7 +307,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
     def save(step: int) -> None:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "config": cfg.to_json(), "charset": charset, "seconds": spent + time.time() - t0}, tmp)
+                    "config": cfg.to_json(), "charset": run.charset, "seconds": spent + time.time() - t0}, tmp)
         os.replace(tmp, ckpt_path)
 
     src = "stream" if data is None else str(data)
