@@ -19,6 +19,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -256,22 +257,10 @@ def step_rngs(seed: int, step: int) -> tuple[random.Random, random.Random, torch
             torch.Generator().manual_seed(seed * 1_000_003 + step))
 
 
-def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
-          seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
-          limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
-          progress=None, iou_weight: float = 1.0, workers: int = 0, minutes: float | None = None) -> Path:
-    """Train (or resume) text-SAM; returns the path of the final checkpoint.
-
-    ``data_dir`` is a `kseg synth` folder or an items pack (`kseg.train.pack`). ``progress(step,
-    steps, record)`` is called after every step when given (the CLI draws a rich bar with it);
-    otherwise every 20th record goes to ``log``. ``workers`` threads cut the next batches while the
-    model trains (on a GPU the cutting is the bottleneck). ``minutes`` ends the run after that much
-    training time, the cosine following elapsed time instead of ``steps`` (a lent GPU's fixed lease).
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "ckpt.pt"
-    torch.manual_seed(seed)
-    dev = torch.device(device)
+def _start_sam(ckpt_path: Path, cfg: TextSamConfig | None, init: str | None, lr: float, dev: torch.device,
+               log) -> tuple[Any, TextSamConfig, torch.optim.Optimizer, int, float]:
+    """(model, config, optimiser, first step, seconds already spent): resumed from the
+    checkpoint, started from ``init``'s weights (and architecture), or new."""
     init_sd = ck = None
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
@@ -295,6 +284,26 @@ def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: 
     elif init_sd is not None:
         sam.load_state_dict(init_sd)
         log(f"initialised from {init}")
+    return sam, cfg, opt, start, spent
+
+
+def train(data_dir: Path, out_dir: Path, steps: int = 4000, batch: int = 8, lr: float = 2e-3,
+          seed: int = 0, device: str = "cpu", max_w: int = 512, cfg: TextSamConfig | None = None,
+          limit: int | None = None, ckpt_every: int = 200, log=print, init: str | None = None,
+          progress=None, iou_weight: float = 1.0, workers: int = 0, minutes: float | None = None) -> Path:
+    """Train (or resume) text-SAM; returns the path of the final checkpoint.
+
+    ``data_dir`` is a `kseg synth` folder or an items pack (`kseg.train.pack`). ``progress(step,
+    steps, record)`` is called after every step when given (the CLI draws a rich bar with it);
+    otherwise every 20th record goes to ``log``. ``workers`` threads cut the next batches while the
+    model trains (on a GPU the cutting is the bottleneck). ``minutes`` ends the run after that much
+    training time, the cosine following elapsed time instead of ``steps`` (a lent GPU's fixed lease).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "ckpt.pt"
+    torch.manual_seed(seed)
+    dev = torch.device(device)
+    sam, cfg, opt, start, spent = _start_sam(ckpt_path, cfg, init, lr, dev, log)
     t_load = time.time()
     items = load_items(data_dir, limit, random.Random(seed))
     log(f"{len(items)} training items from {data_dir} in {time.time() - t_load:.0f}s")

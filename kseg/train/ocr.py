@@ -222,6 +222,17 @@ def _start_run(ckpt_path: Path, cfg: OCRConfig, lr: float, seed: int, dev: torch
     return _Run(model, cfg, Codec(charset), charset, opt, start, spent)
 
 
+def _ctc_step(model: CRNN, opt: torch.optim.Optimizer, ctc: nn.CTCLoss, x: torch.Tensor, labels: torch.Tensor,
+              lens: torch.Tensor, in_lens: torch.Tensor) -> torch.Tensor:
+    logp = model(x).log_softmax(-1).transpose(0, 1)  # (T, B, C)
+    loss = ctc(logp, labels, in_lens.clamp(max=logp.shape[0]), lens)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    return loss
+
+
 def _val_lines(cfg: OCRConfig, seed: int, n_val: int, engine: str) -> list[tuple[np.ndarray, str]]:
     """A few held-out-font lines to watch generalisation as it trains; with a broadcast engine
     every other one is in a held-out display face."""
@@ -321,12 +332,7 @@ def train_ocr(data: Path, out_dir: Path, steps: int = 4000, batch: int = 32, lr:
             if stream is not None and step % 200 == 0:
                 order = stream.order()  # the ring has changed: re-sort by width
             x, labels, lens, in_lens = make_batch(items, order, rng, batch, codec, colour)
-            logp = model(x.to(dev)).log_softmax(-1).transpose(0, 1)  # (T, B, C)
-            loss = ctc(logp, labels, in_lens.clamp(max=logp.shape[0]), lens)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
+            loss = _ctc_step(model, opt, ctc, x.to(dev), labels, lens, in_lens)
             done = step + 1
             rec = {"step": done, "loss": round(loss.item(), 4), "lr": round(lr * sched(step), 6),
                    "w": int(x.shape[-1]), "sec": round(time.time() - t0, 1)}

@@ -57,29 +57,11 @@ def export_safetensors(sam, path: Path, meta: dict[str, str] | None = None) -> P
     return path
 
 
-def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: Path | None = None,
-                      steps: int = 2000, batch: int = 4, lr: float = 1e-4, seed: int = 0, device: str = "cpu",
-                      limit: int | None = None, log=print, ckpt_every: int = 100, train: str = "decoder",
-                      max_w: int = 1024, progress=None) -> Path:
-    """Fine-tune (or resume) an official SAM's decoder; returns OUT/model.safetensors.
-
-    ``progress(step, steps, record)``, when given, is called after every step (as in kseg.train.train);
-    otherwise every 20th record goes to ``log``.
-    """
+def _start_official(arch: str, init: Path, parts: tuple[str, ...], train: str, lr: float, dev: torch.device,
+                    ckpt_path: Path, log):
+    """(model, trained parameters, optimiser, first step): the official checkpoint with only
+    ``parts`` trainable, resumed from ``ckpt_path`` when it holds this run."""
     from segment_anything import sam_model_registry
-    from segment_anything.utils.transforms import ResizeLongestSide
-
-    if arch not in registry.OFFICIAL:
-        raise ModelError(f"unknown official architecture {arch!r} (vit_b, vit_l or vit_h)")
-    if train not in TRAINABLE:
-        raise ModelError(f"unknown --train {train!r} ({', '.join(TRAINABLE)})")
-    if init is None:
-        raise ModelError(f"fine-tuning {arch} needs --init PATH (the official checkpoint to start from)")
-    parts = TRAINABLE[train]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "ckpt.pt"
-    torch.manual_seed(seed)
-    dev = torch.device(device)
 
     sam = sam_model_registry[arch](checkpoint=None)
     sd, _ = registry.load_state_dict(Path(init))
@@ -108,6 +90,33 @@ def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: 
         log(f"resumed from {ckpt_path} at step {start}")
     else:
         log(f"initialised {arch} from {init}; training {' + '.join(parts)}")
+    return sam, params, opt, start
+
+
+def finetune_official(data_dir: Path, out_dir: Path, arch: str = "vit_b", init: Path | None = None,
+                      steps: int = 2000, batch: int = 4, lr: float = 1e-4, seed: int = 0, device: str = "cpu",
+                      limit: int | None = None, log=print, ckpt_every: int = 100, train: str = "decoder",
+                      max_w: int = 1024, progress=None) -> Path:
+    """Fine-tune (or resume) an official SAM's decoder; returns OUT/model.safetensors.
+
+    ``progress(step, steps, record)``, when given, is called after every step (as in kseg.train.train);
+    otherwise every 20th record goes to ``log``.
+    """
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    if arch not in registry.OFFICIAL:
+        raise ModelError(f"unknown official architecture {arch!r} (vit_b, vit_l or vit_h)")
+    if train not in TRAINABLE:
+        raise ModelError(f"unknown --train {train!r} ({', '.join(TRAINABLE)})")
+    if init is None:
+        raise ModelError(f"fine-tuning {arch} needs --init PATH (the official checkpoint to start from)")
+    parts = TRAINABLE[train]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "ckpt.pt"
+    torch.manual_seed(seed)
+    dev = torch.device(device)
+
+    sam, params, opt, start = _start_official(arch, init, parts, train, lr, dev, ckpt_path, log)
     sam.image_encoder.eval()  # frozen: no dropout, no grads
     sam.mask_decoder.train()
 

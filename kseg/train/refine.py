@@ -173,6 +173,25 @@ def refiner_loss(out: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
     return bce + 1 - soft_iou
 
 
+def _windows(seg, data_dir: Path, limit: int | None, seed: int, outputs: str, cache: Path, log) -> list:
+    """The frozen model's line windows: from ``cache`` when it was made by the same SAM weights,
+    data, limit and seed (collecting is minutes), else collected and saved there."""
+    t0 = time.time()
+    key = {"sam_sha256": sam_digest(seg.sam), "data": str(Path(data_dir).resolve()),
+           "limit": -1 if limit is None else limit, "seed": seed, **({"outputs": outputs} if outputs != "chosen" else {})}
+    windows = _load_windows(cache, key)
+    if windows is not None:
+        log(f"{len(windows)} line windows reused from {cache}")
+        return windows
+    with torch.inference_mode():
+        windows = collect_windows(seg, data_dir, limit, random.Random(seed), outputs=outputs)
+    log(f"{len(windows)} line windows from {data_dir} in {time.time() - t0:.0f}s")
+    if not windows:
+        raise ValueError(f"no caption lines found in {data_dir}")
+    _save_windows(cache, key, windows)
+    return windows
+
+
 def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, batch: int = 16, lr: float = 2e-3,
                   seed: int = 0, device: str = "cpu", channels: int = 16, limit: int | None = 700,
                   dilations: tuple[int, ...] | None = None, context: int = 0, warm: bool = False,
@@ -228,20 +247,7 @@ def train_refiner(data_dir: Path, out_dir: Path, init: str, steps: int = 3000, b
         opt.load_state_dict(ck["opt"])
         start = int(ck["step"])
         log(f"resumed from {ckpt_path} at step {start}")
-    t0 = time.time()
-    key = {"sam_sha256": sam_digest(seg.sam), "data": str(Path(data_dir).resolve()),
-           "limit": -1 if limit is None else limit, "seed": seed, **({"outputs": outputs} if outputs != "chosen" else {})}
-    cache = out_dir / "windows.pt"
-    windows = _load_windows(cache, key)
-    if windows is not None:
-        log(f"{len(windows)} line windows reused from {cache}")
-    else:
-        with torch.inference_mode():
-            windows = collect_windows(seg, data_dir, limit, random.Random(seed), outputs=outputs)
-        log(f"{len(windows)} line windows from {data_dir} in {time.time() - t0:.0f}s")
-        if not windows:
-            raise ValueError(f"no caption lines found in {data_dir}")
-        _save_windows(cache, key, windows)
+    windows = _windows(seg, data_dir, limit, seed, outputs, out_dir / "windows.pt", log)
     rng = random.Random(seed + start)
     warmup = min(100, steps // 10 + 1)
     runlog = RunLog(out_dir, log, progress)
