@@ -206,10 +206,9 @@ def cli(monkeypatch):
 @pytest.fixture(scope="session")
 def random_text_sam(tmp_path_factory) -> Path:
     """A models/ folder holding a text-SAM with random weights (real format; masks are noise)."""
-    pytest.importorskip("kseg.detect")
-    seg = pytest.importorskip("kseg.segment")
-    if not hasattr(seg, "save_random"):
-        pytest.skip("kseg.segment.save_random not available yet")
+    import kseg.detect  # noqa: F401 - a broken stage fails here, it is not skipped
+    import kseg.segment as seg
+
     d = tmp_path_factory.mktemp("models")
     seg.save_random(d / "text-sam.safetensors")
     return d

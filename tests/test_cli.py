@@ -295,9 +295,6 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
 
 def test_real_cli_process(random_text_sam, tmp_path):
     """The whole `kseg segment` as a separate process, every stage real."""
-    rec = pytest.importorskip("kseg.recognize")
-    if not hasattr(rec, "get_recognizer"):
-        pytest.skip("kseg.recognize.get_recognizer not available yet")
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KSEG_MODELS": str(random_text_sam),

@@ -75,9 +75,9 @@ def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
 
     An empty output can win, and should be allowed to: text-SAM trained on background-only
     boxes, and its empty output is its "no caption here" answer to a false detection.
-    Refusing it (as SAM's automatic mask generator drops empty masks) fixed one white-on-white
-    line of the held-out set (+0.003 fgIoU with true boxes) but cost 0.010 end-to-end fgIoU,
-    with CRAFT's boxes, where an empty answer is often the right one.
+    Refusing it (as SAM's automatic mask generator drops empty masks) helped with true boxes
+    but cost more end to end, with CRAFT's boxes, where an empty answer is often the right one
+    (docs/experiments/text-sam-history.md).
     """
     best = iou.max(dim=1, keepdim=True).values
     tied = iou >= best - TIE
@@ -103,8 +103,8 @@ class TextSegmenter:
         if self.kind == "text-sam":
             self.tile_h = self.sam.kseg_config.tile_h
             self.predictor = None
-            # channels-last: oneDNN's fast path for the encoder's convolutions (same maths,
-            # 117 -> 68 ms on a three-tile canvas with one thread here)
+            # channels-last: oneDNN's fast path for the encoder's convolutions (same maths, faster;
+            # bench/bench_segment.py)
             self.sam.image_encoder.to(memory_format=torch.channels_last)
         else:
             # official ViT: the mosaic goes through SamPredictor (resized to 1024 on its long side)
