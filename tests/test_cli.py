@@ -293,6 +293,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     _check_real(_records(r.stdout), paths, out)
 
 
+@pytest.mark.slow
 def test_real_cli_process(random_text_sam, tmp_path):
     """The whole `kseg segment` as a separate process, every stage real."""
     paths = _real_inputs(tmp_path)

@@ -199,6 +199,7 @@ def test_help_documents_options():
             assert o in r.stdout, (cmd, o)
 
 
+@pytest.mark.slow
 def test_real_translate_drama_example(tmp_path):
     """The bundled example with the real models and the bundled TM: both lines translated,
     the Korean gone, the English drawn in the subtitle's pale yellow."""

@@ -138,6 +138,7 @@ def test_cache_and_train_resume(tmp_path):
     assert len(recs) > 2 and recs[-1]["lr"] < 0.05 * 1.5e-3  # ran past --steps, annealed to ~0
 
 
+@pytest.mark.slow
 def test_stream_training_renders_fresh_lines_and_fine_tunes(tmp_path):
     """``kseg train-ocr stream``: workers render lines while it trains; ``--init`` fine-tunes."""
     from kseg.train.ocr import train_ocr
@@ -163,6 +164,7 @@ def test_stream_training_renders_fresh_lines_and_fine_tunes(tmp_path):
         train_ocr(None, tmp_path / "run4", steps=1, cfg=cfg, workers=0, log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_train_ocr_cli_stream_and_bad_init(tmp_path):
     from typer.testing import CliRunner
 

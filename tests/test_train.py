@@ -55,6 +55,7 @@ def _export_text_sam(ck: Path, dest: Path) -> Path:
 
 # ------------------------------------------------------------------------------------ text-SAM
 
+@pytest.mark.slow
 def test_text_sam_loss_falls_checkpoint_loads_and_export_segments(frames, tmp_path):
     out = tmp_path / "run"
     ck = train(frames, out, steps=30, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
@@ -153,6 +154,7 @@ def test_batch_loss_is_the_mean_of_the_canvases_losses(frames):
         assert together[i].item() == pytest.approx(np.mean([a[i].item() for a in alone]), rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_batches_do_not_depend_on_workers_and_a_resumed_run_continues_exactly(frames, tmp_path):
     kw = dict(steps=6, batch=2, lr=1e-2, seed=0, cfg=TINY, max_w=256, log=QUIET)
     train(frames, tmp_path / "a", **kw)
@@ -253,6 +255,7 @@ def tiny_vit_b(monkeypatch):
     return build
 
 
+@pytest.mark.slow
 def test_official_finetune_decoder_only_resume_and_export(frames, tmp_path, tiny_vit_b):
     torch.manual_seed(0)
     init = tmp_path / "init.pt"
@@ -311,6 +314,7 @@ def test_cli_official_arch_needs_init(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_cli_official_arch_runs(frames, tmp_path, tiny_vit_b):
     torch.manual_seed(0)
     init = tmp_path / "init.pt"
@@ -325,6 +329,7 @@ def test_cli_official_arch_runs(frames, tmp_path, tiny_vit_b):
 
 # ------------------------------------------------------------------------ edge refiner stage
 
+@pytest.mark.slow
 def test_refiner_stage_learns_keeps_sam_frozen_resumes_and_exports(frames, tmp_path):
     ck = train(frames, tmp_path / "sam", steps=20, batch=2, lr=3e-3, seed=0, cfg=TINY, max_w=256, log=QUIET)
     init = _export_text_sam(ck, tmp_path / "tiny.safetensors")
@@ -457,6 +462,7 @@ def test_cli_refiner_stage_needs_a_text_sam_init(tmp_path):
 
 # ------------------------------------------------------------------------ IoU-head calibration stage
 
+@pytest.mark.slow
 def test_iou_head_stage_fits_refined_ious_and_changes_nothing_else(frames, tmp_path):
     from kseg.train.iouhead import collect_iou_targets, iou_of, train_iou_head
     import random
@@ -526,6 +532,7 @@ def test_fit_scorer_learns_which_refined_output_is_better():
     assert res["fit_scorer"] == pytest.approx(oracle, abs=1e-3), res
 
 
+@pytest.mark.slow
 def test_scorer_stage_ranks_refined_outputs_and_changes_nothing_else(frames, tmp_path):
     from dataclasses import replace
     import random

@@ -461,6 +461,7 @@ def test_ass_colours_and_position():
 
 # ---------------------------------------------------------------- the real models, end to end
 
+@pytest.mark.slow
 def test_example_clip_end_to_end_with_real_models(tmp_path):
     clip = ROOT / "examples" / "clip.mp4"
     truth = json.loads((ROOT / "examples" / "clip.truth.json").read_text())

@@ -172,7 +172,7 @@ def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: in
 
     Why: where the detector's box falls moves the CRNN's reading of a rare syllable by a jamo;
     averaging the per-column log-probabilities of a few framings (test-time augmentation)
-    cancels much of that. Measured in ``models/kseg-ocr.md``."""
+    cancels much of that. Measured in ``docs/experiments/kseg-ocr-history.md``."""
     src = _source(strip, footprint, cfg)
     base = _scaled(src, cfg.height)
     return [base, *_reframed(src, base, cfg, n - 1)]
