@@ -442,3 +442,9 @@ def preview(n: int, out: Path, seed: int = 0, split: str = "train") -> Path:
     sheet = np.concatenate([np.pad(r, ((2, 2), (0, W - r.shape[1]), (0, 0)), constant_values=128) for r in rows])
     Image.fromarray(sheet).save(out)
     return out
+
+
+if __name__ == "__main__":  # python -m kseg.synth.broadcast N OUT.png [SPLIT]: look at what it makes
+    import sys
+
+    print(preview(int(sys.argv[1]), Path(sys.argv[2]), split=sys.argv[3] if len(sys.argv) > 3 else "train"))

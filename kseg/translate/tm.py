@@ -154,14 +154,6 @@ class Memory:
             mem.loose.setdefault(loose_key(ko), en)
         return mem
 
-    @classmethod
-    def from_mapping(cls, entries: Mapping[str, str], path: str | Path = "<glossary>") -> Memory:
-        mem = cls(Path(path))
-        for ko, en in entries.items():
-            mem.exact.setdefault(exact_key(ko), en)
-            mem.loose.setdefault(loose_key(ko), en)
-        return mem
-
     def lookup(self, text: str) -> str | None:
         hit = self.exact.get(exact_key(text))
         return hit if hit is not None else self.loose.get(loose_key(text))

@@ -239,7 +239,6 @@ class EventTracker:
         self.next_id = 0
         self.last_detect = -10 ** 9
         self.due: int | None = None  # frame at which a detection is scheduled
-        self.prev_small: np.ndarray | None = None
         self.prev_edges: np.ndarray | None = None
         self.prev_hist: np.ndarray | None = None
         self.smalls: deque[tuple[np.ndarray, np.ndarray]] = deque()
@@ -251,7 +250,6 @@ class EventTracker:
         self.cuts: list[int] = []
         self.detections: list[int] = []
         self.index = -1
-        self.last_gray: np.ndarray | None = None
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
         self.fuse = getattr(analyzer, "fuse", None)
@@ -303,7 +301,7 @@ class EventTracker:
             self.hist_counts.clear()
             self.prev_grown = None
             self.rise = 0
-        self.prev_small, self.prev_edges = small, edges
+        self.prev_edges = edges
         return cut, change
 
     @staticmethod
@@ -346,7 +344,6 @@ class EventTracker:
     def push(self, i: int, gray: np.ndarray, rgb: Callable[[], np.ndarray]) -> list[Event]:
         """Track frame ``i`` (luma); ``rgb()`` gives its colour image if a detection needs it."""
         self.index = i
-        self.last_gray = gray
         self._buffer(i, gray)
         done = self._update_live(i, gray)
         if self.fuse is not None:

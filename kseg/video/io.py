@@ -302,10 +302,6 @@ def _temp_name(out: Path) -> Path:
     return Path(name)
 
 
-def _is_disk_error(e: BaseException) -> bool:
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
-
-
 def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
                       opts: EncodeOptions, warn: Warn | None) -> Any:
     rate = s.average_rate or s.guessed_rate or Fraction(25)

@@ -2,7 +2,6 @@
 the user's own English subtitles (``srt:FILE``) matched by time, fuzzy translation-memory hits."""
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +75,3 @@ def translate_events(events: list[Event], translator: Any, spec: str, *, state: 
         if progress:
             progress(len(events) - len(todo) + b + len(batch))
 
-
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
