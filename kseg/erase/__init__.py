@@ -7,9 +7,9 @@ Only pixels of ``grow_mask(mask, grow)`` change; everything else is returned bit
 so a caption's neighbourhood keeps its real texture (a box remover smears the whole box).
 
 Methods ("auto" = the best measured, see bench/bench_erase.py): ``harmonic`` (membrane fill,
-coarse to fine), ``telea`` and ``ns`` (cv2.inpaint). Also measured and dropped because they
-lost in PSNR against the clean frame: Criminisi-style patch fill (-4 dB vs harmonic, 20x
-slower), skimage's biharmonic (-3.5 dB), a flat-plate fit for banners (no gain).
+coarse to fine), ``telea`` and ``ns`` (cv2.inpaint). Criminisi-style patch fill (also far
+slower), skimage's biharmonic and a flat-plate fit for banners were measured too and dropped:
+they lost in PSNR against the clean frame (docs/figures.md).
 """
 from __future__ import annotations
 

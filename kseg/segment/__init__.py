@@ -201,8 +201,8 @@ class TextSegmenter:
         """A banner is not ink: when the chosen output fills the line box and spills well
         beyond it (SAM's "whole object" reading of a caption on a light plate), take the
         best-ranked output that stays on the text instead. Erasing a whole plate would
-        replace it with its surroundings; measured on the held-out news frames where it
-        happens (bench/bench_erase.py), 7-12 dB against 36-44 dB for the box baseline."""
+        replace it with its surroundings, far worse on the held-out news frames where it happens
+        than even the box baseline (bench/bench_erase.py)."""
         for i, t in enumerate(tl):
             m = logits[i, :, t.row:t.row + t.height, :t.width] > self.sam.mask_threshold
             bx0, by0, bx1, by1 = boxes[i]

@@ -25,7 +25,7 @@ import numpy as np
 
 from kseg.erase import grow_mask
 
-DEPTH = 48  # earlier frames kept per caption event (2 s at 24 fps; 8: +0.1 dB, 24: +1.6, 48: +2.6 on a pan)
+DEPTH = 48  # earlier frames kept per caption event (2 s at 24 fps; fewer recover less of a pan)
 STEP = 1.5  # px of extra motion before an earlier frame is worth a look
 RING = 6  # px around the grown mask used to check the motion model
 MAX_RING_ERR = 8.0  # mean |difference| (0-255) on the ring above which the motion model is refused
