@@ -423,3 +423,48 @@ def test_colour_features_tell_an_outline_from_a_halo_of_background():
     assert fo[-3] == pytest.approx(fh[-3]) == pytest.approx(1 - 400 / 736)  # the ring's share of the union
     # output 2's edge (outline against grey) has contrast; in the halo case it lies on flat ground
     assert fo[N_FEATURES + 2] > 3 * fh[N_FEATURES + 2]
+
+
+def test_weights_with_nan_are_refused_with_one_line(tmp_path, monkeypatch):
+    """A damaged model file must not give empty masks and exit 0 (issue 24)."""
+    from safetensors.torch import load_file, save_file
+    from typer.testing import CliRunner
+
+    from kseg.cli import app
+    from kseg.errors import ModelError
+    from kseg.recognize.kseg_ocr import load_model
+    from kseg.segment import TextSegmenter, save_random
+
+    good = tmp_path / "good" / "text-sam.safetensors"
+    good.parent.mkdir()
+    save_random(good)
+    from safetensors import safe_open
+
+    with safe_open(str(good), framework="pt") as f:
+        meta = f.metadata()
+    sd = load_file(str(good))
+    name = next(k for k, v in sd.items() if v.is_floating_point())
+    sd[name] = sd[name].clone()
+    sd[name].view(-1)[0] = float("nan")
+    bad = tmp_path / "bad" / "text-sam.safetensors"
+    bad.parent.mkdir()
+    save_file(sd, str(bad), metadata=meta)
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        TextSegmenter(str(bad), "cpu")
+    root = Path(__file__).resolve().parents[1]
+    ocr = load_file(str(root / "models" / "kseg-ocr.safetensors"))
+    with safe_open(str(root / "models" / "kseg-ocr.safetensors"), framework="pt") as f:
+        ocr_meta = f.metadata()
+    k = next(k for k, v in ocr.items() if v.is_floating_point())
+    ocr[k] = ocr[k].clone()
+    ocr[k].view(-1)[-1] = float("inf")
+    save_file(ocr, str(tmp_path / "ocr.safetensors"), metadata=ocr_meta)
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        load_model(tmp_path / "ocr.safetensors")
+    img = tmp_path / "f.png"
+    import cv2
+
+    cv2.imwrite(str(img), np.full((72, 128, 3), 90, np.uint8))
+    monkeypatch.setenv("KSEG_MODELS", str(bad.parent))
+    r = CliRunner().invoke(app, ["segment", str(img), "-o", str(tmp_path / "out"), "-q"])
+    assert r.exit_code == 1 and "NaN or infinite" in r.output and r.output.count("\n") == 1

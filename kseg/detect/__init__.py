@@ -64,10 +64,15 @@ def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
 
     # easyocr.detection.get_detector calls torch.load(weights_only=False), which can run
     # arbitrary pickled code; load the plain state dict safely instead.
+    from kseg.segment.registry import check_finite
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        check_finite(Path(path), state)
         net = CRAFT(pretrained=False)
         net.load_state_dict(copyStateDict(state))
+    except ModelError:
+        raise
     except Exception as e:  # corrupt / truncated / incompatible file
         raise ModelError(f"cannot load CRAFT weights {path}: {e}") from e
     net.eval()

@@ -205,10 +205,13 @@ def save_model(model: CRNN, cfg: OCRConfig, charset: str, path: Path, extra: dic
 def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]:
     from safetensors import safe_open
 
+    from kseg.segment.registry import check_finite
+
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
             sd = {k: f.get_tensor(k) for k in f.keys()}
+        check_finite(Path(path), sd)
         if meta.get("format") != "kseg-ocr-crnn-ctc":
             raise ValueError(f"not a kseg-ocr model (format {meta.get('format')!r})")
         cfg = OCRConfig.from_json(meta["config"])
@@ -216,6 +219,8 @@ def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]
         model = CRNN(cfg)
         ref = model.state_dict()
         model.load_state_dict({k: v.to(ref[k].dtype) for k, v in sd.items()})
+    except ModelError:
+        raise
     except Exception as e:  # noqa: BLE001 - corrupt / foreign file: one clear error
         raise ModelError(f"cannot load kseg-ocr model {path}: {e}") from e
     return model.eval().to(device), cfg, codec

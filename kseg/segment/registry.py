@@ -179,8 +179,24 @@ def _download(name: str, url: str, dest: Path, progress, timeout: float, verify,
             os.unlink(tmp)
 
 
+def check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """A damaged or badly trained file whose weights hold NaN or infinity gives empty masks and
+    garbage text without any error: refuse it when it is loaded instead."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelError(f"{path}: {len(bad)} weight tensors hold NaN or infinite values "
+                         f"(e.g. {bad[0]}); the file is damaged: train or download it again")
+
+
 def load_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata from .safetensors, or a plain state dict via weights_only torch.load."""
+    """Tensors and metadata from .safetensors, or a plain state dict via weights_only torch.load
+    (weights that are not finite are refused)."""
+    sd, meta = _read_state_dict(path)
+    check_finite(path, sd)
+    return sd, meta
+
+
+def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.exists():
         raise ModelError(f"model file not found: {path}")
     try:
