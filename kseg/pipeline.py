@@ -63,8 +63,12 @@ class SegmentPipeline:
     def model_name(self) -> str:
         return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
-    def process(self, image: np.ndarray, name: str) -> FrameResult:
-        """Run the stages on one RGB uint8 frame; ``name`` is recorded as ``"image"``."""
+    def process(self, image: np.ndarray, name: str = "<array>") -> FrameResult:
+        """Run the stages on one uint8 frame (RGB, grey or RGBA: the alpha is dropped);
+        ``name`` is recorded as ``"image"``. A bad array is a one-line InputError."""
+        from kseg.imageio import as_rgb
+
+        image = as_rgb(image, "SegmentPipeline.process")
         h, w = image.shape[:2]
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -238,6 +242,10 @@ class CaptionPipeline:
                  strict: bool = False):
         self.segment = segment
         self.strict = strict
+        if translator is not None:
+            from kseg.translate import as_translator
+
+            translator = as_translator(translator)
         self.translator = translator
         self.erase_method = erase_method
         self.font = font

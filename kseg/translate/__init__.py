@@ -22,7 +22,7 @@ from .base import TranslatorError, has_text
 from .cache import TranslationCache
 
 __all__ = ["Translator", "TranslatorError", "TranslationRequest", "TranslationCache",
-           "get_translator", "has_text", "SPECS"]
+           "get_translator", "as_translator", "FunctionTranslator", "has_text", "SPECS"]
 
 SPECS = "tm:FILE, openai[:URL] (with --llm-model NAME), deepl or deepl:URL"
 
@@ -33,6 +33,45 @@ class Translator(Protocol):
     misses: list[str]  # captions the backend had no translation for (TM misses), in order
 
     def translate(self, requests: list[TranslationRequest]) -> list[str | None]: ...
+
+
+class FunctionTranslator:
+    """A plain function as a translator: ``fn(korean) -> English or None``, one caption a call
+    (a script's own dictionary, a model it already holds)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.name = f"function:{getattr(fn, '__name__', type(fn).__name__)}"
+        self.misses: list[str] = []
+
+    def translate(self, requests: list[TranslationRequest]) -> list[str | None]:
+        out: list[str | None] = []
+        for r in requests:
+            try:
+                en = self.fn(r.text)
+            except Exception as e:  # noqa: BLE001 - the user's code: one line, which caption
+                raise TranslatorError(f"{self.name} failed on {r.text!r}: {type(e).__name__}: {e}") from e
+            if en is not None and not isinstance(en, str):
+                raise TranslatorError(f"{self.name} returned {type(en).__name__} for {r.text!r}, not str or None")
+            if en is None or not en.strip():
+                en = None
+                if r.text not in self.misses:
+                    self.misses.append(r.text)
+            out.append(en)
+        return out
+
+
+def as_translator(obj):
+    """A translator from what a script gives: an object with ``translate(requests)`` as it is,
+    a spec string through ``get_translator``, a plain function through ``FunctionTranslator``."""
+    if isinstance(obj, str):
+        return get_translator(obj)
+    if hasattr(obj, "translate"):
+        return obj
+    if callable(obj):
+        return FunctionTranslator(obj)
+    raise TypeError(f"not a translator: {type(obj).__name__} (give a spec string, a function "
+                    "korean -> English, or an object with translate(requests))")
 
 
 def _api_key(*names: str) -> str | None:

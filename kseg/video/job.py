@@ -146,8 +146,12 @@ class _Job:
 
 
 def _translator(o: VideoOptions, translator_obj: Any) -> Any:
-    if o.erase_only or translator_obj is not None:
-        return translator_obj
+    from kseg.translate import as_translator
+
+    if translator_obj is not None:
+        return as_translator(translator_obj)
+    if o.erase_only:
+        return None
     spec = o.translator or ""
     if not spec:
         raise InputError("no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, "

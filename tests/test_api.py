@@ -1,0 +1,71 @@
+"""The library as scripts use it (issue 24): ``import kseg`` names, arrays of every kind, a
+plain function as the translator."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import fake_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _frame() -> np.ndarray:
+    img = np.full((120, 200, 3), 60, np.uint8)
+    img[80:100, 40:160] = 255  # one white "caption" the fake stages find
+    return img
+
+
+def test_import_kseg_names_the_api_without_loading_torch():
+    code = ("import sys, kseg; names = [n for n in kseg.__all__ if n != '__version__']; "
+            "print([m for m in ('torch', 'av', 'cv2') if m in sys.modules]); "
+            "print(all(getattr(kseg, n) is not None for n in names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"
+    import kseg
+
+    with pytest.raises(AttributeError):
+        kseg.no_such_name  # noqa: B018
+    assert (ROOT / "kseg" / "py.typed").exists()
+
+
+def test_process_takes_rgba_grey_and_no_name():
+    pipe = fake_pipeline()
+    rgb = _frame()
+    a = pipe.process(rgb)
+    assert a.image == "<array>" and len(a.regions) == 1
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])
+    b = pipe.process(rgba, "rgba")
+    assert [r.line.box for r in b.regions] == [r.line.box for r in a.regions]
+    assert np.array_equal(b.mask, a.mask)
+    from kseg.errors import InputError
+
+    with pytest.raises(InputError, match="uint8"):
+        pipe.process(rgb.astype(np.float32))
+
+
+def test_a_plain_function_translates():
+    from kseg.pipeline import CaptionPipeline
+    from kseg.translate import TranslatorError, as_translator
+
+    seen = []
+
+    def mine(korean: str) -> str | None:
+        seen.append(korean)
+        return {"안녕하세요": "Hello."}.get(korean)
+
+    cp = CaptionPipeline(fake_pipeline(), mine)
+    result, out, problems = cp.translate(_frame(), "f")
+    assert seen == ["안녕하세요"] and problems["untranslated"] == []
+    assert result.extra["captions"][0]["translation"] == "Hello."
+    assert not np.array_equal(out, _frame())  # erased and drawn
+    bad = as_translator(lambda k: 3)
+    with pytest.raises(TranslatorError, match="returned int"):
+        bad.translate([__import__("kseg").TranslationRequest("가")])
+    with pytest.raises(TypeError, match="not a translator"):
+        as_translator(42)
