@@ -343,3 +343,50 @@ def test_erase_methods_in_the_help_are_the_erase_stages():
     from kseg.erase import METHODS
 
     assert ERASE_METHODS == METHODS
+
+
+def test_folders_and_globs_are_inputs(cli, images, tmp_path):
+    import shutil
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for k in ("one", "two"):
+        shutil.copy(images["good"], shots / f"{k}.png")
+    (shots / "notes.txt").write_text("not an image")
+    r = cli("segment", shots, "-o", tmp_path / "a", "--json", "--quiet")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2
+    r = cli("segment", str(shots / "*.png"), "-o", tmp_path / "b", "--json", "--quiet")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli("segment", empty, str(tmp_path / "nothing*.png"), images["good"], "-o", tmp_path / "c", "--quiet")
+    assert r.exit_code == 1 and "a folder with no images" in r.stderr and "no file matches" in r.stderr
+    assert (tmp_path / "c" / "good.json").exists()  # the other input is still done
+
+
+def test_plain_progress_lines_at_a_steady_interval(monkeypatch):
+    from kseg.cli import video
+
+    lines = []
+    monkeypatch.setattr(video._stderr, "print", lambda s, **kw: lines.append(s))
+    now = [0.0]
+    p = video._PlainProgress(every=10.0)
+    p.clock = lambda: now[0]
+    p.last = 0.0
+    for i in range(1, 101):
+        now[0] = i * 0.5  # 2 frames a second
+        p("render", i * 2, 200)
+    assert len(lines) == 5 and lines[0] == "kseg: rendering 40/200 frames (20%), 4.2 frames/s, ETA 0:38"
+    assert lines[-1].startswith("kseg: rendering 200/200 frames (100%)")
+
+
+def test_no_color_is_honoured():
+    import re
+
+    colour = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;[0-9;]+)m")
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    forced = subprocess.run([sys.executable, "-m", "kseg.cli", "--help"], capture_output=True, text=True, env=env)
+    plain = subprocess.run([sys.executable, "-m", "kseg.cli", "--help"], capture_output=True, text=True,
+                           env={**env, "NO_COLOR": "1"})
+    assert colour.search(forced.stdout) and not colour.search(plain.stdout)

@@ -37,7 +37,7 @@ app = typer.Typer(
     name="kseg",
     help="Find, segment (SAM), erase and translate burned-in Korean captions in video frames.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -114,6 +114,28 @@ def _failure_text(path: str, e: BaseException) -> str:
     return f"{path}: unexpected {type(e).__name__}: {e}{hint}"
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def expand_inputs(paths: list[Path]) -> list[Path | str]:
+    """Folders become their images (sorted, not recursive) and unexpanded globs (a quoted
+    ``'ep01/*.png'``, or a shell that does not expand them) their matches, in the order given;
+    a folder or glob with no image becomes its one-line error (a str) in its place."""
+    import glob
+
+    out: list[Path | str] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            out += found or [f"{p}: a folder with no images ({', '.join('*' + s for s in IMAGE_SUFFIXES)})"]
+        elif not p.exists() and glob.has_magic(str(p)):
+            found = sorted(Path(q) for q in glob.glob(str(p)) if Path(q).is_file())
+            out += found or [f"{p}: no file matches"]
+        else:
+            out.append(p)
+    return out
+
+
 def run_batch(
     paths: list[Path],
     out: Path,
@@ -141,7 +163,11 @@ def run_batch(
 
     todo: list[tuple[str, Path]] = []
     seen: set[str] = set()
-    for p in paths:
+    for p in expand_inputs(paths):
+        if isinstance(p, str):
+            _error(p)
+            failed += 1
+            continue
         name = str(p)
         try:
             check_input(p)

@@ -21,7 +21,7 @@ def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "a
 @app.command()
 def segment(
     paths: Annotated[list[Path], typer.Argument(
-        help="Image files (PNG, JPEG, WebP, BMP, TIFF; one still frame each).",
+        help="Image files (PNG, JPEG, WebP, BMP, TIFF; one still frame each), folders of them, or globs.",
         show_default=False)],
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Output folder (created if missing). For each input NAME.ext it "
@@ -47,6 +47,8 @@ def segment(
 
     Exit status: 0 every input done, 1 some failed (the others are still written),
     2 usage error.
+
+    Example: kseg segment ep01/frames/ -o out --json > ep01.jsonl
     """
     from kseg.imageio import load_image
     from kseg.pipeline import write_outputs
@@ -76,7 +78,7 @@ def _erase_methods() -> list[str]:
 @app.command()
 def erase(
     paths: Annotated[list[Path], typer.Argument(
-        help="Image files (PNG, JPEG, WebP, BMP, TIFF).", show_default=False)],
+        help="Image files (PNG, JPEG, WebP, BMP, TIFF), folders of them, or globs.", show_default=False)],
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Output folder (created if missing): NAME.erased.png per input "
         "(NAME-2... when names collide, as for segment).")] = Path("."),
@@ -95,6 +97,8 @@ def erase(
     """Remove every burned-in caption: inpaint exactly the SAM caption masks, never whole boxes.
 
     Exit status: 0 every input done, 1 some failed, 2 usage error.
+
+    Example: kseg erase 'shots/*.png' -o clean
     """
     from kseg.imageio import load_image, write_png
     from kseg.pipeline import CaptionPipeline
@@ -123,7 +127,7 @@ def _make_translator(spec: str, **kw: Any) -> Any:
 @app.command()
 def translate(
     paths: Annotated[list[Path], typer.Argument(
-        help="Image files, in viewing order (earlier frames' captions are context for later ones).",
+        help="Image files, folders or globs, in viewing order (earlier frames' captions are context for later ones).",
         show_default=False)],
     translator: Annotated[str, typer.Option(
         "--translator", "-t", help="tm:FILE (your translation memory, TSV or JSON), openai:URL "
@@ -163,6 +167,8 @@ def translate(
 
     Captions the translator has no translation for are reported and left as they are
     (--strict: fail the frame). Exit status: 0 every input done, 1 some failed, 2 usage.
+
+    Example: kseg translate ep01/frames/ -o en --translator tm:ep01.tsv
     """
     from kseg.imageio import load_image, write_json, write_png
     from kseg.pipeline import CaptionPipeline

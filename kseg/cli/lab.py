@@ -27,7 +27,10 @@ def synth(
                                        "Korean face outside the held-out families (train split only).")] = "set-up",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Render caption frames with exact masks (the data engine; format in kseg/synth)."""
+    """Render caption frames with exact masks (the data engine; format in kseg/synth).
+
+    Example: kseg synth -o data/eval -n 200 --seed 1 --split eval
+    """
     from kseg.synth import FONT_SETS, generate
 
     if split not in ("train", "eval"):
@@ -146,6 +149,8 @@ def train(
     """Train text-SAM, or fine-tune an official SAM's decoder (--arch vit_b --init PATH).
 
     Resumes from OUT/ckpt.pt, then exports OUT/model.safetensors (usable as `kseg segment --model`).
+
+    Example: kseg train data/train -o runs/text-sam --steps 3000 --batch 6
     """
     from kseg.train.stages import TrainOptions
 
@@ -219,6 +224,8 @@ def eval_cmd(
     Prompts are the true ink boxes (segmentation quality alone); --end-to-end adds detection.
     Several datasets are pooled: every figure is over all their frames, as one set.
     --task ocr: CER / exact-line accuracy / ms per line of the recognisers instead.
+
+    Example: kseg eval data/eval --end-to-end; kseg eval --task ocr --lines-from display
     """
     if threads:
         import torch
@@ -340,7 +347,10 @@ def train_ocr_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train kseg's caption-line recogniser (CRNN + CTC) on rendered lines; resumes from OUT/ckpt.pt
-    and exports OUT/model.safetensors (copy it to models/kseg-ocr.safetensors to ship it)."""
+    and exports OUT/model.safetensors (copy it to models/kseg-ocr.safetensors to ship it).
+
+    Example: kseg train-ocr stream -o runs/ocr --init models/kseg-ocr.safetensors --engine mix --minutes 60
+    """
     import torch
 
     from kseg.segment import pick_device

@@ -16,7 +16,10 @@ from .common import models_app, _as_dict, _emit_json, _error, _stderr
 def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per model.")] = False,
 ) -> None:
-    """Show the models kseg can use and where they are (or that they are missing)."""
+    """Show the models kseg can use and where they are (or that they are missing).
+
+    Example: kseg models list --json
+    """
     from kseg.segment.registry import list_models
 
     try:
@@ -46,7 +49,10 @@ def models_list(
 def models_pull(
     name: Annotated[str, typer.Argument(help="Official checkpoint name, e.g. vit_b.")],
 ) -> None:
-    """Download an official SAM checkpoint into the user cache (SHA-256 checked)."""
+    """Download an official SAM checkpoint into the user cache (SHA-256 checked).
+
+    Example: kseg models pull vit_b
+    """
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     from kseg.segment.registry import pull

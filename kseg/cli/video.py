@@ -115,6 +115,8 @@ def translate_video(
     Captions are found once per caption event (appearance to disappearance), translated once,
     and each frame only gets the erase and the drawing. Exit status: 0 done, 1 failed
     (OUT is not written; --resume continues), 2 usage error, 130 interrupted.
+
+    Example: kseg translate-video ep01.mp4 -o ep01.en.mp4 -t tm:ep01.tsv --srt ep01.en.srt --resume
     """
     from kseg.errors import KsegError
 
@@ -194,11 +196,46 @@ def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
         raise typer.Exit(1)
 
 
+PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+
+
+class _PlainProgress:
+    """Progress for a log file, nohup or CI: one line per stage every ``PLAIN_EVERY`` seconds
+    (percent, rate, ETA) instead of hours of silence; a bar would only fill the log."""
+
+    def __init__(self, every: float = PLAIN_EVERY):
+        import time
+
+        self.clock, self.every = time.monotonic, every
+        self.started: dict[str, float] = {}
+        self.last = self.clock()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        now = self.clock()
+        t0 = self.started.setdefault(stage, now)
+        if now - self.last < self.every and not (total and done >= total):
+            return
+        self.last = now
+        unit = "captions" if stage == "translate" else "frames"
+        rate = done / max(1e-9, now - t0)
+        what = {"analyse": "analysing", "translate": "translating", "render": "rendering"}.get(stage, stage)
+        if total:
+            eta = (total - done) / rate if rate > 0 else 0.0
+            line = (f"kseg: {what} {done}/{total} {unit} ({100 * done / total:.0f}%), {rate:.1f} {unit}/s, "
+                    f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
+        else:
+            line = f"kseg: {what} {done} {unit}, {rate:.1f} {unit}/s"
+        _stderr.print(line, markup=False, highlight=False)
+
+
 def _progress(quiet: bool) -> tuple[Any, Any]:
-    """A rich progress display (one bar per stage) and the callback that feeds it."""
+    """A rich progress display (one bar per stage) and the callback that feeds it; on a
+    non-terminal stderr plain lines at a steady interval (``_PlainProgress``)."""
     tasks: dict[str, Any] = {}
-    if quiet or not _stderr.is_terminal:
+    if quiet:
         return None, lambda stage, done, total: None
+    if not _stderr.is_terminal:
+        return None, _PlainProgress()
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeRemainingColumn)
     from rich.text import Text
