@@ -69,3 +69,13 @@ def test_a_plain_function_translates():
         bad.translate([__import__("kseg").TranslationRequest("가")])
     with pytest.raises(TypeError, match="not a translator"):
         as_translator(42)
+
+
+def test_plain_text_and_error_lines_drop_what_a_terminal_would_act_on(capsys):
+    from kseg.cli.common import _error
+    from kseg.errors import plain_text
+
+    nasty = "\x1b[31mred\x1b[0m \x1b]0;title\x07ok\u202e\x00\u2066x\n2"
+    assert plain_text(nasty) == "red okx\n2"
+    _error(nasty)
+    assert capsys.readouterr().err == "kseg: error: red okx 2\n"

@@ -100,10 +100,14 @@ class Fake:
                                                    "not support 0 with this model."}})
         if what == "403":
             return send(403, {"message": "forbidden"})
+        if what == "ansi500":  # an error body that would recolour and retitle the terminal
+            return send(500, {"error": {"message": "\x1b[31mboom\x1b]0;pwned\x07 \u202eevil"}})
         if h.path == "/v1/chat/completions":
             user = body["messages"][-1]["content"]
             src = user.rsplit("\n", 1)[-1]
             reply = src if what == "korean" else english(src)
+            if what == "nasty":  # escapes, a bidi override, NUL and the caller's own key
+                reply = f"\x1b[1m{reply}\x1b[0m\u202e\x00 {auth.split()[-1]}\x07"
             return send(200, {"id": "c1", "object": "chat.completion", "created": 0,
                               "model": body["model"],
                               "choices": [{"index": 0, "finish_reason": "stop",
@@ -589,3 +593,23 @@ def test_caption_layer_context_line_retry_and_fuzzy(tmp_path):
     # only some captions (a video batch): answers in the order asked, context from all
     out, _ = translate_captions(tr, caps, indices=[2, 0], context=1)
     assert out == ["Report by 9 tomorrow.", "Whole."]
+
+
+def test_replies_and_errors_reach_nothing_raw(srv, tmp_path, monkeypatch):
+    """Escapes, control and bidi characters and an echoed API key never reach the outputs, the
+    cache or the terminal (issue 24)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-123")
+    tr = llm(srv, tmp_path)
+    srv.script = ["nasty"]
+    out = tr.translate([R("안녕하세요")])[0]
+    assert out == english("안녕하세요") + " ***"
+    import sqlite3
+
+    rows = list(sqlite3.connect(tr.cache.path).execute("select * from translations"))
+    assert rows and not any("sk-secret" in str(c) or "\x1b" in str(c) or "\u202e" in str(c)
+                            for row in rows for c in row)
+    srv.script = ["ansi500"] * 10
+    with pytest.raises(TranslatorError) as e:
+        tr.translate([R("다른 자막")])
+    msg = str(e.value)
+    assert "boom" in msg and "\x1b" not in msg and "\x07" not in msg and "\u202e" not in msg

@@ -63,7 +63,11 @@ _stderr = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)  # 
 
 
 def _line(text: str) -> str:
-    return " ".join(str(text).split())  # one line, whatever the message contained
+    """One line, whatever the message contained, and nothing a terminal would act on (a
+    server's error text can carry escape sequences)."""
+    from kseg.errors import plain_text
+
+    return " ".join(plain_text(text).split())
 
 
 def _error(message: str) -> None:

@@ -9,7 +9,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from ..errors import KsegError
+from ..errors import KsegError, plain_text
 from ..types import TranslationRequest
 
 log = logging.getLogger("kseg.translate")
@@ -32,7 +32,7 @@ class GarbageReply(Exception):
 
 
 def one_line(s: str, limit: int = 200) -> str:
-    s = " ".join(str(s).split())
+    s = " ".join(plain_text(s).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -114,6 +114,14 @@ class CachedTranslator:
     def _translate_batch(self, batch: list[TranslationRequest]) -> list[str]:
         raise NotImplementedError
 
+    def secrets(self) -> tuple[str, ...]:
+        """The API keys a server might echo back (never to reach an output or the cache)."""
+        return ()
+
+    def _clean(self, text: str) -> str:
+        """A reply as kseg keeps it: no escapes, control or bidi characters, no echoed key."""
+        return scrub(" ".join(plain_text(text).split()), self.secrets())
+
     def translate(self, requests: list[TranslationRequest]) -> list[str | None]:
         results: list[str | None] = [None] * len(requests)
         todo: dict[str, list[int]] = {}  # key -> request indices (identical requests go once)
@@ -126,7 +134,7 @@ class CachedTranslator:
                 continue
             hit = self.cache.get(key) if self.cache is not None else None
             if hit is not None:
-                results[i] = hit
+                results[i] = self._clean(hit)  # a cache written before the cleaning existed
             else:
                 todo[key] = [i]
         keys = list(todo)
@@ -138,6 +146,7 @@ class CachedTranslator:
                 e.done = list(results)
                 raise
             for k, out in zip(chunk, outs):
+                out = self._clean(out)
                 for i in todo[k]:
                     results[i] = out
                 if self.cache is not None:

@@ -88,6 +88,10 @@ class DeepLTranslator(CachedTranslator):
             sdk_log.addFilter(_Redact(auth_key))
         self._client = deepl.Translator(auth_key, server_url=self.url, send_platform_info=False)
 
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._auth_key,)
+
     def context(self, r: TranslationRequest) -> tuple[list[str], list[str]]:
         return [t for t in r.before if has_text(t)][-CONTEXT:], \
             [t for t in r.after if has_text(t)][:CONTEXT]

@@ -131,6 +131,9 @@ class OpenAIChatTranslator(CachedTranslator):
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,)
 
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
     def context(self, r: TranslationRequest) -> tuple[list[str], list[str]]:
         return neighbours(r)
 

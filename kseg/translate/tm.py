@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, plain_text
 from ..types import TranslationRequest
 from .base import caption_error, digest, has_text, shorten
 
@@ -116,6 +116,7 @@ def load_pairs(path: str | Path) -> list[tuple[int | str, str, str]]:
     text = _read_text(path)
     is_json = path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "[")
     pairs = _pairs_json(path, text) if is_json else _pairs_tsv(path, text)
+    pairs = [(where, plain_text(ko), plain_text(en)) for where, ko, en in pairs]
     for where, ko, en in pairs:
         if not ko:
             raise _fail(path, where, "empty Korean text")
