@@ -79,3 +79,27 @@ def test_plain_text_and_error_lines_drop_what_a_terminal_would_act_on(capsys):
     assert plain_text(nasty) == "red okx\n2"
     _error(nasty)
     assert capsys.readouterr().err == "kseg: error: red okx 2\n"
+
+
+def test_the_wheel_carries_the_models_and_finds_them_without_a_source_tree(tmp_path, monkeypatch):
+    """`pip install .` then `kseg segment` from any folder (issue 24): the embedded models and
+    their cards are package data, and the registry finds them when there is no models/ folder."""
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                        "-w", str(tmp_path), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    names = zipfile.ZipFile(next(tmp_path.glob("kseg-*.whl"))).namelist()
+    for f in ("text-sam.safetensors", "text-sam.md", "kseg-ocr.safetensors", "kseg-ocr.md"):
+        assert f"kseg/_models/{f}" in names
+    assert "kseg/py.typed" in names
+    from kseg.segment import registry
+
+    pkg = tmp_path / "site" / "_models"
+    pkg.mkdir(parents=True)
+    monkeypatch.delenv("KSEG_MODELS", raising=False)
+    monkeypatch.setattr(registry, "REPO_MODELS", tmp_path / "no-clone" / "models")
+    monkeypatch.setattr(registry, "PACKAGE_MODELS", pkg)
+    assert registry.models_dir() == pkg
+    monkeypatch.setenv("KSEG_MODELS", str(tmp_path))
+    assert registry.models_dir() == tmp_path

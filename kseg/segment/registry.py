@@ -39,9 +39,16 @@ _VIT_BY_WIDTH = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 from ..paths import cache_dir  # noqa: E402  (re-exported: callers use registry.cache_dir)
 
 
+PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "_models"  # a wheel's copy (setup.py)
+
+
 def models_dir() -> Path:
-    """Where the embedded models live: $KSEG_MODELS, else the repo's models/ folder."""
-    return Path(os.environ.get("KSEG_MODELS", REPO_MODELS))
+    """Where the embedded models live: $KSEG_MODELS, else the repository's models/ folder (a
+    clone, an editable install), else the copy an installed wheel carries (kseg/_models)."""
+    env = os.environ.get("KSEG_MODELS")
+    if env:
+        return Path(env)
+    return REPO_MODELS if REPO_MODELS.is_dir() or not PACKAGE_MODELS.is_dir() else PACKAGE_MODELS
 
 
 def embedded_path() -> Path:
