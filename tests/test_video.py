@@ -575,3 +575,25 @@ def test_4k_frames_are_processed(tmp_path):
     s = translate_video(src, out, erase_only=True, pipeline=fake_pipeline())
     info = io.probe(out)
     assert info.display_size == (3840, 2160) and s["frames"] == 4 and s["events"] == 1
+
+
+def test_truncated_input_is_reported_and_stale_partials_removed(tmp_path):
+    """Issue 22: a file cut short decodes fine up to the cut; it must not pass as a short video."""
+    src = make_video(tmp_path / "in.mkv", 96, captions=CAPS)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.45)])
+    stale = tmp_path / ".out.abc123.partial.mp4"
+    stale.write_bytes(b"left by a killed run")
+    warnings: list[str] = []
+    s = translate_video(cut, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline(),
+                        warn=warnings.append)
+    assert not stale.exists()
+    assert s["frames"] < 96 and any("truncated or damaged" in w and "of the 96 frames" in w for w in warnings)
+    r = CliRunner().invoke(app, ["translate-video", str(cut), "-o", str(tmp_path / "o2.mp4"), "--erase-only",
+                                 "--strict", "-q"])
+    assert r.exit_code == 1 and "truncated or damaged" in r.output and not (tmp_path / "o2.mp4").exists()
+    # a whole file is not flagged
+    warnings.clear()
+    translate_video(src, tmp_path / "whole.mp4", erase_only=True, pipeline=fake_pipeline(), warn=warnings.append)
+    assert not any("truncated" in w for w in warnings)

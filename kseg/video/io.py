@@ -18,6 +18,7 @@ beside them; PyAV does exactly that in one process. What this module guarantees:
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import tempfile
 from collections import deque
@@ -294,6 +295,19 @@ class EncodeOptions:
 _EMPTY = np.empty((0, 0, 3), np.uint8)
 
 
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete what an earlier, killed run of the same output left (``.NAME.*.partial.EXT``):
+    nobody else writes these names, and a SIGKILL leaves no chance to clean up."""
+    gone = []
+    for p in Path(out).parent.glob(f".{glob.escape(Path(out).stem)}.*.partial{Path(out).suffix}"):
+        try:
+            p.unlink()
+            gone.append(p)
+        except OSError:
+            pass
+    return gone
+
+
 def _temp_name(out: Path) -> Path:
     """A hidden name in OUT's folder with OUT's extension (the muxer goes by the extension)."""
     fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
@@ -533,8 +547,12 @@ class _Transcode:
 def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process: Process, *,
               options: EncodeOptions | None = None, start: float | None = None,
               end: float | None = None, warn: Warn | None = None,
-              progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[int, float], None] | None = None,
+              before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Decode ``src``, run ``process(frame)`` on each frame, encode, copy the other streams.
+
+    ``before_commit(frames)`` runs when everything is encoded, before the output takes its
+    name: an exception there leaves no output (the partial file is removed).
 
     ``process`` reads the pixels it needs with ``frame.region(box)`` (nothing is converted to
     RGB before) and returns a ``Patch`` (new pixels for a box), a whole new display-orientation
@@ -564,6 +582,8 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             raise InputError(f"{os.fspath(src)}: the video stream has no frames"
                              + (" in the --start/--end range" if start or end else " (zero-length video)"))
         oc.mux(job.vs.encode(None))
+        if before_commit is not None:
+            before_commit(job.i)
         oc.close()
         oc = None
         os.replace(tmp, out)

@@ -113,6 +113,7 @@ class VideoOptions:
     font: Any = None  # font for the English; None: the bundled Noto Sans
     temporal: bool = True  # fill from earlier frames where the background moved
     overlap: bool = True  # analyse in a thread while rendering
+    strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
     translator_options: dict[str, Any] | None = None  # passed to get_translator
 
 
@@ -138,6 +139,7 @@ class _Job:
     encode: Any
     warn: Warn
     progress: Callable[[str, int, int | None], None] | None
+    announced: int | None = None  # frames the container says the range holds
 
     def prog(self, stage: str) -> Callable[[int, float], None] | None:
         if self.progress is None:
@@ -205,6 +207,7 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
         from kseg.video.temporal import TemporalFill
 
         filler = TemporalFill(eraser, grow)
+    io.remove_stale_partials(out)
     key = {"start": o.start, "end": o.end, "sample_every": o.sample_every, "version": STATE_VERSION}
     state = State(out, _file_key(src, key))
     resumed = state.open(o.resume, warn)
@@ -212,7 +215,30 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
     return _Job(src, out, o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
                 translating, eraser, filler, state, resumed, _frames_in_range(info, o, fps),
                 tuple(reversed(info.display_size)), io.EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset),
-                warn, progress)
+                warn, progress, _frames_in_range(info, o, fps))
+
+
+COMPLETE = 0.98  # share of the announced frames a whole input decodes to (VFR and rounding)
+
+
+def _incomplete(job: _Job, n: int) -> str | None:
+    """Compare what was decoded with what the container announces: a file cut short (a broken
+    download, a disk that filled up) decodes fine up to the cut and would otherwise pass as a
+    short video. The message with both numbers, or None."""
+    announced = job.announced
+    if not announced or n >= COMPLETE * announced or n >= announced - 2:
+        return None
+    return (f"{job.src}: decoded {n} of the {announced} frames the container announces "
+            f"({n / job.fps:.1f} of {announced / job.fps:.1f} s): the input looks truncated or damaged")
+
+
+def _strict_check(job: _Job):
+    """Called by the renderer before the output takes its name: --strict fails the run there."""
+    def check(n: int) -> None:
+        msg = _incomplete(job, n)
+        if msg and job.o.strict:
+            raise InputError(msg + " (--strict)")
+    return check
 
 
 def _render_progress(job: _Job):
@@ -266,7 +292,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
     try:
         stats = render(job.src, job.out, [], eraser=job.eraser, temporal=job.filler, options=job.encode,
                        start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job),
-                       more_plans=more_plans)
+                       more_plans=more_plans, before_commit=_strict_check(job))
         feed.settled(10 ** 12)  # the analysis has ended (and raised here if it failed)
     finally:
         with feed.cv:
@@ -335,7 +361,11 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
         t_render = time.perf_counter()
         plans = _plans(events, job.shape, o.erase_only, o.font)
         stats = render(src, out, plans, eraser=job.eraser, temporal=job.filler, options=job.encode,
-                       start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job))
+                       start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job),
+                       before_commit=_strict_check(job))
+    short = _incomplete(job, stats["frames"])
+    if short:
+        job.warn(short)
     outputs = _sidecars(job, events, plans)
     job.state.remove()
     t_end = time.perf_counter()
@@ -344,7 +374,8 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
             if o.overlap else
             {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
              "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)})
-    return {"input": str(src), "output": str(out), "frames": stats["frames"], "events": len(events),
+    return {"input": str(src), "output": str(out), "frames": stats["frames"], "announced_frames": job.announced,
+            "events": len(events),
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
             "temporal_fill": job.filler.stats if job.filler is not None else None,

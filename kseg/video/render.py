@@ -79,7 +79,8 @@ def _draw(sprite: Any, canvas: np.ndarray, a: float, origin: tuple[int, int] = (
 def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np.ndarray],
            temporal: Any = None, more_plans: Callable[[int], list[_Plan]] | None = None,
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
-           progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+           progress: Callable[[int, float], None] | None = None,
+           before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
     by_frame: dict[int, list[_Plan]] = {}
     for p in plans:
         for i in range(p.ev.erase_from, p.ev.erase_to + 1):
@@ -107,6 +108,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         return io.Patch(bx0, by0, img)
 
     return io.transcode(src, out, process, options=options, start=start, end=end, warn=warn,
+                        before_commit=before_commit,
                         progress=progress)
 
 
