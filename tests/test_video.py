@@ -597,3 +597,26 @@ def test_truncated_input_is_reported_and_stale_partials_removed(tmp_path):
     warnings.clear()
     translate_video(src, tmp_path / "whole.mp4", erase_only=True, pipeline=fake_pipeline(), warn=warnings.append)
     assert not any("truncated" in w for w in warnings)
+
+
+def test_persistent_overlays_are_left_alone_unless_included(tmp_path, monkeypatch):
+    """Issue 22: a logo on screen for the whole programme is not a caption."""
+    import kseg.video.job as job
+
+    monkeypatch.setattr(job, "OVERLAY_MIN", 1.0)  # a 2 s test video stands for an episode
+    src = make_video(tmp_path / "in.mp4", 48, captions=[(0, 47, "LOGO")])
+    tr = EchoTranslator()
+    s = translate_video(src, tmp_path / "out.mp4", translator_obj=tr, pipeline=fake_pipeline(),
+                        srt=tmp_path / "out.srt")
+    assert s["events"] == 0 and len(s["overlays"]) == 1 and s["overlays"][0]["included"] is False
+    assert tr.seen == [] and read_srt(tmp_path / "out.srt") == []
+    def white(path: Path) -> int:  # the logo's ink in the middle frame
+        with av.open(str(path)) as c:
+            fr = list(c.decode(video=0))[24].to_ndarray(format="rgb24")
+        return int((fr.min(axis=2) > 215).sum())
+
+    assert white(tmp_path / "out.mp4") >= 0.8 * white(src) > 0  # the logo is still there
+    s2 = translate_video(src, tmp_path / "out2.mp4", erase_only=True, pipeline=fake_pipeline(),
+                         include_overlays=True)
+    assert s2["events"] == 1 and s2["overlays"][0]["included"] is True
+    assert white(tmp_path / "out2.mp4") < 0.2 * white(src)  # included: erased like a caption

@@ -76,6 +76,10 @@ LmOpt = Annotated[str, typer.Option("--lm", help="Korean language model for kseg
 DeviceOpt = Annotated[str, typer.Option("--device", help="Where models run: auto, cpu, cuda.")]
 AsJsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON line per caption event to stdout, then a summary line.")]
+IncludeOverlaysOpt = Annotated[bool, typer.Option(
+    "--include-overlays", help="Treat text that stays in place for most of the video (channel logo, "
+    "programme bar, watermark) as captions: erase and translate it too. By default it is left as it is "
+    "and listed under \"overlays\" in the summary.")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) when the input decodes to fewer frames than its container announces "
     "(a truncated or damaged file); without it that is a warning.")]
@@ -112,6 +116,7 @@ def translate_video(
     device: DeviceOpt = "auto",
     as_json: AsJsonOpt = False,
     strict: StrictOpt = False,
+    include_overlays: IncludeOverlaysOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Replace the burned-in Korean captions of a video with English ones, keeping the sound.
@@ -158,7 +163,8 @@ def translate_video(
         options = VideoOptions(translator=translator, srt=srt, srt_source=srt_source, ass=ass,
                                erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
                                crf=crf, preset=preset, sample_every=sample_every, font=font,
-                               temporal=temporal, translator_options=tr_opts, strict=strict)
+                               temporal=temporal, translator_options=tr_opts, strict=strict,
+                               include_overlays=include_overlays)
         summary = run(src, out, options, warn=_warn, on_event=on_event, progress=progress, pipeline=pipeline)
     except KeyboardInterrupt:
         if progress_bar is not None:

@@ -93,6 +93,7 @@ class Event:
     start_time: float = 0.0  # seconds on the output timeline (filled in by the caller)
     end_time: float = 0.0
     translation: str | None = None
+    overlay: bool = False  # a logo, programme bar or watermark: on screen for most of the video
 
     @property
     def text(self) -> str:
@@ -124,7 +125,7 @@ class Event:
                 "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
                 "erase_from": self.erase_from, "erase_to": self.erase_to,
                 "box": [int(v) for v in self.box], "lines": list(self.lines), "text": self.text,
-                "translation": self.translation, "detected_at": self.detected_at,
+                "translation": self.translation, "overlay": self.overlay, "detected_at": self.detected_at,
                 "caption": self.caption.to_json()}
 
 

@@ -114,6 +114,7 @@ class VideoOptions:
     temporal: bool = True  # fill from earlier frames where the background moved
     overlap: bool = True  # analyse in a thread while rendering
     strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
+    include_overlays: bool = False  # treat logos, programme bars and watermarks as captions
     translator_options: dict[str, Any] | None = None  # passed to get_translator
 
 
@@ -218,6 +219,26 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
                 warn, progress, _frames_in_range(info, o, fps))
 
 
+# Text that stays in one place for most of a programme is an overlay (channel logo, programme
+# bar, watermark), not a caption: captions last seconds. Left untouched unless include_overlays.
+OVERLAY_SECONDS = 60.0  # on screen this long: an overlay, whatever the video's length
+OVERLAY_SHARE = 0.6  # ... or this share of a video, when it is also on screen OVERLAY_MIN s
+OVERLAY_MIN = 8.0
+
+
+def _mark_overlays(job: _Job, events: list[Event], duration: float) -> list[Event]:
+    """Flag the overlays among ``events`` (times set) and return the captions to process."""
+    for ev in events:
+        d = ev.end_time - ev.start_time
+        ev.overlay = d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and d >= OVERLAY_SHARE * duration)
+    return events if job.o.include_overlays else [e for e in events if not e.overlay]
+
+
+def _duration(job: _Job) -> float:
+    """Seconds of the video processed (the --start/--end range when given)."""
+    return (job.announced / job.fps) if job.announced else job.info.duration
+
+
 COMPLETE = 0.98  # share of the announced frames a whole input decodes to (VFR and rounding)
 
 
@@ -280,8 +301,10 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         settled.extend(new)
         settled.sort(key=lambda e: (e.start, e.id))
         set_times(new, feed.times, job.fps)
+        new = _mark_overlays(job, new, _duration(job))
         if job.translating:
-            translate_events(settled, job.tr_obj, job.tr_spec, state=job.state, warn=job.warn)
+            translate_events([e for e in settled if o.include_overlays or not e.overlay], job.tr_obj, job.tr_spec,
+                             state=job.state, warn=job.warn)
         made = _plans(new, job.shape, o.erase_only, o.font)
         plans.extend(made)
         return made
@@ -343,8 +366,9 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
         an = analyse(src, job.analyzer, job.fps, start=o.start, end=o.end, warn=job.warn, state=job.state,
                      sample_every=o.sample_every, progress=job.prog("analyse"))
         t_tr = time.perf_counter()
-    events = an.events
-    set_times(events, an.times, job.fps)
+    set_times(an.events, an.times, job.fps)
+    events = _mark_overlays(job, an.events, _duration(job))
+    overlays = [e for e in an.events if e.overlay]
     job.total = len(an.times)  # the frames actually decoded (the render progress of a sequential run)
     if job.translating:
         translate_events(events, job.tr_obj, job.tr_spec, state=job.state, warn=job.warn,
@@ -378,5 +402,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
             "events": len(events),
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
+            "overlays": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
+                          "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in overlays],
             "temporal_fill": job.filler.stats if job.filler is not None else None,
             "seconds": secs, "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}
