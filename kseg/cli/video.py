@@ -129,21 +129,13 @@ def translate_video(
     """
     from kseg.errors import KsegError
 
-    if (srt is not None or ass is not None) and erase_only and not translator:
-        _error("--srt/--ass with --erase-only need --translator SPEC for the English")
-        raise typer.Exit(2)
-    if not erase_only and not translator:
-        _error("no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, deepl) "
-               "or --erase-only")
+    problem = _usage_problem(srt, ass, erase_only, translator, recognizer, device, lm)
+    if problem:
+        _error(problem)
         raise typer.Exit(2)
     from kseg.video import VideoOptions
     from kseg.video import translate_video as run
 
-    if recognizer not in ("auto", "kseg", "easyocr", "tesseract", "none") or \
-            device not in ("auto", "cpu", "cuda") or lm not in ("auto", "kiwi", "none"):
-        _error("--recognizer must be auto|kseg|easyocr|tesseract|none, --lm auto|kiwi|none "
-               "and --device auto|cpu|cuda")
-        raise typer.Exit(2)
     _check_font(font)
     pipeline = _pipeline(model, recognizer, device, lm)
     progress_bar, progress = _progress(quiet)
@@ -189,6 +181,19 @@ def translate_video(
         if progress_bar is not None:
             progress_bar.stop()
     _report(summary, events, as_json, quiet)
+
+
+def _usage_problem(srt: Path | None, ass: Path | None, erase_only: bool, translator: str | None,
+                   recognizer: str, device: str, lm: str) -> str | None:
+    if (srt is not None or ass is not None) and erase_only and not translator:
+        return "--srt/--ass with --erase-only need --translator SPEC for the English"
+    if not erase_only and not translator:
+        return "no translator: pass --translator SPEC (tm:FILE, srt:FILE, openai:URL, deepl) or --erase-only"
+    if recognizer not in ("auto", "kseg", "easyocr", "tesseract", "none") or \
+            device not in ("auto", "cpu", "cuda") or lm not in ("auto", "kiwi", "none"):
+        return ("--recognizer must be auto|kseg|easyocr|tesseract|none, --lm auto|kiwi|none "
+                "and --device auto|cpu|cuda")
+    return None
 
 
 def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
