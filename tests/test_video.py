@@ -620,3 +620,48 @@ def test_persistent_overlays_are_left_alone_unless_included(tmp_path, monkeypatc
                          include_overlays=True)
     assert s2["events"] == 1 and s2["overlays"][0]["included"] is True
     assert white(tmp_path / "out2.mp4") < 0.2 * white(src)  # included: erased like a caption
+
+
+def test_output_keeps_bit_depth_colour_tags_and_metadata(tmp_path):
+    """Issue 24: 10-bit stays 10-bit, BT.709 stays BT.709, languages and titles stay."""
+    src = tmp_path / "in10.mkv"
+    oc = av.open(str(src), "w")
+    oc.metadata["title"] = "Episode 1"
+    v = oc.add_stream("libx264", rate=24)
+    v.width, v.height, v.pix_fmt = 160, 96, "yuv420p10le"
+    v.options = {"crf": "16", "preset": "ultrafast"}
+    v.codec_context.color_primaries = v.codec_context.color_trc = v.codec_context.colorspace = 1  # BT.709
+    v.metadata["language"] = "kor"
+    a = oc.add_stream("aac", rate=48000)
+    a.layout = "mono"
+    a.metadata["language"] = "kor"
+    a.metadata["title"] = "Korean"
+    bg = _texture(96, 320)
+    for i in range(24):
+        img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 160])
+        if 6 <= i <= 18:
+            _caption(img, "HELLO")
+        f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p10le")
+        f.pts = i
+        oc.mux(v.encode(f))
+    oc.mux(v.encode(None))
+    k = 0
+    while k < 48000:
+        t = (np.arange(1024) + k) / 48000
+        af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                        format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, k
+        oc.mux(a.encode(af))
+        k += 1024
+    oc.mux(a.encode(None))
+    oc.close()
+    out = tmp_path / "out.mkv"
+    translate_video(src, out, erase_only=True, pipeline=fake_pipeline())
+    with av.open(str(out)) as c:
+        vs, aus = c.streams.video[0], c.streams.audio[0]
+        assert vs.codec_context.pix_fmt == "yuv420p10le"
+        assert (vs.codec_context.color_primaries, vs.codec_context.color_trc, vs.codec_context.colorspace) == (1, 1, 1)
+        assert vs.metadata.get("language") == "kor"
+        assert aus.metadata.get("language") == "kor" and aus.metadata.get("title") == "Korean"
+        assert c.metadata.get("title") == "Episode 1"
+        assert len(list(c.decode(video=0))) == 24

@@ -316,8 +316,24 @@ def _temp_name(out: Path) -> Path:
     return Path(name)
 
 
+UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI/TRC/SPC_UNSPECIFIED
+
+
+def _keep_colour(vs: Any, s: Any, fr: Any) -> None:
+    """The input's colour description (primaries, transfer, matrix, range) on the output, so a
+    player shows the same colours; FFmpeg would otherwise write "unknown"."""
+    src = s.codec_context
+    for name in ("color_primaries", "color_trc", "colorspace"):
+        v = getattr(fr, name, None) or getattr(src, name, None)
+        if v and v != UNSPECIFIED:
+            setattr(vs.codec_context, name, v)
+    rng = getattr(fr, "color_range", None) or getattr(src, "color_range", None)
+    if rng:
+        vs.codec_context.color_range = rng
+
+
 def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
-                      opts: EncodeOptions, warn: Warn | None) -> Any:
+                      opts: EncodeOptions, warn: Warn | None, in_fmt: str | None = None) -> Any:
     rate = s.average_rate or s.guessed_rate or Fraction(25)
     try:
         vs = oc.add_stream(opts.codec, rate=rate)
@@ -331,6 +347,8 @@ def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
         if warn:
             warn(f"{oc.name}: odd frame size {width}x{height}: encoded as 4:4:4 to keep every "
                  "pixel (some hardware players cannot play 4:4:4 H.264)")
+    elif in_fmt and in_fmt in fmts and not odd:
+        vs.pix_fmt = in_fmt  # the input's bit depth and chroma format (10-bit, 4:2:2) where the encoder has them
     elif "yuv420p" in fmts or not fmts:
         vs.pix_fmt = "yuv420p"
     else:
@@ -349,6 +367,7 @@ def _add_video_stream(oc: Any, s: Any, width: int, height: int, rotation: int,
     vs.options = options
     if rotation:
         vs.set_display_rotation(rotation)
+    vs.metadata.update({k: v for k, v in s.metadata.items() if k.lower() in ("language", "title", "handler_name")})
     return vs
 
 
@@ -449,6 +468,7 @@ class _Transcode:
         for t in (*self.c.streams.audio, *self.c.streams.subtitles):
             try:
                 self.copies[t.index] = self.oc.add_stream_from_template(t)
+                self.copies[t.index].metadata.update(dict(t.metadata))  # language, title
             except (ValueError, av.error.FFmpegError) as e:
                 if self.warn:
                     self.warn(f"{self.out}: {t.type} stream {t.index} ({t.codec_context.name}) cannot go "
@@ -500,7 +520,9 @@ class _Transcode:
                 break
             if self.vs is None:
                 self.rotation = _rotation(s, fr)
-                self.vs = _add_video_stream(self.oc, s, fr.width, fr.height, self.rotation, self.options, self.warn)
+                self.vs = _add_video_stream(self.oc, s, fr.width, fr.height, self.rotation, self.options, self.warn,
+                                            fr.format.name)
+                _keep_colour(self.vs, s, fr)
                 self.offset = t if (self.start and self.start > 0) else None
                 for p in self.pending:
                     self.copy(p)
@@ -575,6 +597,7 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
             raise OutputError(f"{out}: cannot write this container ({e})") from None
         rng = _Range(start, end)
         job = _Transcode(c, s, oc, out, process, rng, start, options, warn, progress)
+        oc.metadata.update({k: v for k, v in c.metadata.items() if k.lower() != "encoder"})
         job.add_copies()
         rng.seek(c, s)
         job.run()
