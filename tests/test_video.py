@@ -664,4 +664,5 @@ def test_output_keeps_bit_depth_colour_tags_and_metadata(tmp_path):
         assert vs.metadata.get("language") == "kor"
         assert aus.metadata.get("language") == "kor" and aus.metadata.get("title") == "Korean"
         assert c.metadata.get("title") == "Episode 1"
+        assert [st.type for st in c.streams] == ["video", "audio"]  # the video stays first
         assert len(list(c.decode(video=0))) == 24

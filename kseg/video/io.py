@@ -463,9 +463,12 @@ class _Transcode:
         self.n_done = 0
         self.ahead: deque[tuple[Any, Any, int, float]] = deque()
         self.pool: ThreadPoolExecutor | None = None
+        self.sources = [*c.streams.audio, *c.streams.subtitles]  # streams copied packet for packet
 
     def add_copies(self) -> None:
-        for t in (*self.c.streams.audio, *self.c.streams.subtitles):
+        """The copied streams' outputs, added after the video's so the video stays the first
+        stream (players and tools take the first as the main one)."""
+        for t in self.sources:
             try:
                 self.copies[t.index] = self.oc.add_stream_from_template(t)
                 self.copies[t.index].metadata.update(dict(t.metadata))  # language, title
@@ -475,7 +478,7 @@ class _Transcode:
                               f"into {self.out.suffix or 'this'} files; left out ({e})")
 
     def copy(self, pkt: Any) -> None:
-        if pkt.dts is None and pkt.pts is None:
+        if (pkt.dts is None and pkt.pts is None) or pkt.stream.index not in self.copies:
             return
         tb = pkt.stream.time_base
         t = float((pkt.pts if pkt.pts is not None else pkt.dts) * tb)
@@ -524,6 +527,7 @@ class _Transcode:
                                             fr.format.name)
                 _keep_colour(self.vs, s, fr)
                 self.offset = t if (self.start and self.start > 0) else None
+                self.add_copies()
                 for p in self.pending:
                     self.copy(p)
                 self.pending.clear()
@@ -543,11 +547,11 @@ class _Transcode:
         s, rng = self.s, self.rng
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-frames")
         ended: set[int] = set()  # copied streams whose packets passed --end
-        for pkt, frames in _decode_packets(self.c, s, self.warn, tuple(self.c.streams[k] for k in self.copies)):
+        for pkt, frames in _decode_packets(self.c, s, self.warn, tuple(self.sources)):
             if pkt.stream.index != s.index:
                 if self.stop and pkt.pts is not None and rng.after(float(pkt.pts * pkt.stream.time_base)):
                     ended.add(pkt.stream.index)
-                    if len(ended) == len(self.copies):
+                    if len(ended) >= len(self.copies):
                         break
                 if self.vs is None:
                     self.pending.append(pkt)
@@ -560,7 +564,7 @@ class _Transcode:
                     break
                 continue
             self.frames(frames)
-            if self.stop and not self.copies:
+            if self.stop and not self.sources:
                 break
         while self.ahead:
             self.encode_next()
@@ -598,7 +602,6 @@ def transcode(src: str | os.PathLike[str], out: str | os.PathLike[str], process:
         rng = _Range(start, end)
         job = _Transcode(c, s, oc, out, process, rng, start, options, warn, progress)
         oc.metadata.update({k: v for k, v in c.metadata.items() if k.lower() != "encoder"})
-        job.add_copies()
         rng.seek(c, s)
         job.run()
         if job.vs is None:
