@@ -112,10 +112,13 @@ _BOMB_RE = re.compile(r"\((\d+) pixels\)")
 
 
 def as_rgb(image: np.ndarray, who: str) -> np.ndarray:
-    """An in-memory frame as contiguous RGB uint8 (grey and alpha accepted); ``who`` names
-    the stage in the one-line error, for callers that take arrays rather than files."""
+    """An in-memory frame as contiguous RGB uint8 (grey and alpha accepted, 16-bit scaled to
+    8); ``who`` names the stage in the one-line error, for callers that take arrays rather
+    than files."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InputError(f"{who} expects a uint8 numpy image")
+        raise InputError(f"{who} expects a uint8 or uint16 numpy image")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.ndim == 3 and image.shape[2] in (1, 3, 4):

@@ -103,3 +103,15 @@ def test_the_wheel_carries_the_models_and_finds_them_without_a_source_tree(tmp_p
     assert registry.models_dir() == pkg
     monkeypatch.setenv("KSEG_MODELS", str(tmp_path))
     assert registry.models_dir() == tmp_path
+
+
+def test_sixteen_bit_arrays_and_srt_markup():
+    pipe = fake_pipeline()
+    rgb = _frame()
+    a = pipe.process(rgb)
+    b = pipe.process(rgb.astype(np.uint16) * 257)  # 16-bit: the same picture
+    assert [r.line.box for r in b.regions] == [r.line.box for r in a.regions]
+    from kseg.video.subtitles import Cue, srt_text
+
+    srt = srt_text([Cue(0.0, 1.0, "<font color=red>Hi</font> {\\an8}there --> <3 a < b")])
+    assert "Hi there -> <3 a < b" in srt and "<font" not in srt and "\\an8" not in srt

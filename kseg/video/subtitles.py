@@ -31,10 +31,20 @@ def _ts(t: float, sep: str = ",") -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+# What players read as markup inside an SRT cue: HTML-like tags (<i>, <font color=...>) and ASS
+# override blocks ({\an8}); text from a translator or OCR is shown as text, never as markup.
+_SRT_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>|\{\\[^{}]*\}")
+
+
+def _srt_escape(s: str) -> str:
+    return _SRT_MARKUP.sub("", s).replace("-->", "->")
+
+
 def srt_text(cues: list[Cue]) -> str:
     out = []
     for k, c in enumerate(sorted(cues, key=lambda c: (c.start, c.end)), 1):
-        body = "\n".join(line for line in c.text.replace("\r", "").split("\n") if line.strip()) or " "
+        text = _srt_escape(c.text.replace("\r", ""))
+        body = "\n".join(line for line in text.split("\n") if line.strip()) or " "
         out.append(f"{k}\n{_ts(c.start)} --> {_ts(max(c.end, c.start + 0.001))}\n{body}\n")
     return "\n".join(out)
 
