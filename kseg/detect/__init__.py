@@ -22,10 +22,8 @@ from kseg.types import TextLine
 
 __all__ = ["Detector", "craft_weights_path", "DEFAULT_DETECT_HEIGHT"]
 
-# Chosen with bench/bench_detect.py (rendered 720p/1080p captions, 3-6% of frame height):
-# 288 rows misses a 3% caption at 1080p, 352 is the smallest with full recall; 384
-# (672x384 at 16:9) keeps a margin for ~0.33 s/frame (1 bf16 thread, busy 2-core CPU),
-# against ~0.44 s at 448.
+# Chosen with bench/bench_detect.py (rendered 720p/1080p captions, 3-6% of frame height): the
+# smallest input with full recall, plus a margin; larger inputs cost time on every frame.
 DEFAULT_DETECT_HEIGHT = 384
 
 

@@ -226,8 +226,8 @@ def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]
     return model.eval().to(device), cfg, codec
 
 
-VIEWS = 3  # framings averaged per unsure line by default (see ``views``; 5 reads a little better
-#           on some lines but costs 22 ms per line on a 2-core CPU, over the 20 ms budget)
+VIEWS = 3  # framings averaged per unsure line by default (see ``views``; more read a little better
+#           but cost more than the per-line budget: docs/experiments/kseg-ocr-history.md)
 LM_WEIGHT, LM_BONUS = 0.3, 1.5  # Kiwi's weight and the per-character bonus in rescoring
 UNSURE = 0.7  # ... a line is unsure when an emitted character's probability is below this
 
