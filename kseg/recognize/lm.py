@@ -21,6 +21,10 @@ from functools import lru_cache
 import numpy as np
 
 NEG = -1e30
+# An optional gate (``fluent=``): the LM may replace the best reading only by a line whose Kiwi
+# log-probability per character reaches this. Off by default: it removed the LM's harm on
+# random-syllable lines but also most of its gain on real captions (docs/experiments/).
+FLUENT: float | None = None
 
 
 def _lse(a: float, b: float) -> float:
@@ -105,15 +109,20 @@ def has_hangul(s: str) -> bool:
 
 
 def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: float,
-            margin: float = 2.0) -> tuple[str, float]:
+            margin: float = 2.0, fluent: float | None = FLUENT) -> tuple[str, float]:
     """The candidate maximising CTC log-prob + ``weight`` x LM score + ``bonus`` x characters;
     the bonus offsets the LM's preference for shorter lines (each syllable costs it log-prob).
     Only candidates within ``margin`` nats of the best reading compete: the LM breaks near-ties
-    the pixels leave open, it never overrules a clear reading (a rare name, a made-up word)."""
+    the pixels leave open, it never overrules a clear reading (a rare name, a made-up word).
+    And the LM may replace the best reading only by a fluent one (Kiwi score per character at
+    least ``fluent``): where no alternative is Korean (a name, random syllables) it has no say."""
     best, best_s = nbest[0][0], NEG
+    first = max(nbest, key=lambda x: x[1])[0]
     top = max(c for _, c in nbest)
     for text, ctc in nbest:
         if ctc < top - margin:
+            continue
+        if fluent is not None and text != first and lm.score(text) / max(1, len(text.replace(" ", ""))) < fluent:
             continue
         n = len(text.replace(" ", ""))
         s = ctc + weight * lm.score(text) + bonus * n
@@ -123,7 +132,7 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
 
 
 def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.3, bonus: float = 1.5,
-           beam: int = 10, margin: float = 2.0) -> str:
+           beam: int = 10, margin: float = 2.0, fluent: float | None = FLUENT) -> str:
     """A line's text from its (T, C) log-probabilities: greedy when no LM or nothing to choose
     between, else the beam's n-best rescored by the LM."""
     ids = logp.argmax(-1)
@@ -140,7 +149,7 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
             texts[t] = s
     if len(texts) < 2:
         return greedy
-    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin)[0]
+    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin, fluent)[0]
 
 
 def _collapse(ids) -> tuple[int, ...]:
