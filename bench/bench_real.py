@@ -100,7 +100,8 @@ class Acc:
         d = {"lines": self.lines, "cer": self.err / max(1, self.chars), "exact": self.exact / max(1, self.lines),
              "ms_per_line": self.ms / max(1, self.lines)}
         if self.frames:
-            d.update(recall=self.found / max(1, self.captions), stray_per_frame=self.stray / self.frames,
+            d.update(recall=self.found / self.captions if self.captions else None,
+                     stray_per_frame=self.stray / self.frames,
                      stray_on=dict(self.stray_on), frames=self.frames)
         return d
 
@@ -206,10 +207,11 @@ def print_tables(read: dict, e2e: dict | None, previous_name: str | None) -> Non
             names = sorted(n for n in e2e[key] if n != "all") + ["all"]
             for n in names:
                 r = e2e[key][n].row()
-                t.add_row(n, str(r.get("frames", 0)), str(e2e[key][n].captions), f"{r.get('recall', 0):.3f}",
+                rec = r.get("recall")
+                t.add_row(n, str(r.get("frames", 0)), str(e2e[key][n].captions), "-" if rec is None else f"{rec:.3f}",
                           f"{r.get('stray_per_frame', 0):.2f}",
                           ", ".join(f"{k} {v}" for k, v in sorted(r.get("stray_on", {}).items())),
-                          f"{r['cer']:.3f}", f"{r['exact']:.2f}")
+                          f"{r['cer']:.3f}" if r["lines"] else "-", f"{r['exact']:.2f}" if r["lines"] else "-")
             con.print(t)
 
 
