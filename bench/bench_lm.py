@@ -36,24 +36,17 @@ def synthetic(rec, n: int, seed: int) -> dict[str, list]:
 
 
 def real(rec, folder: Path) -> list:
-    import cv2
-
+    """bench/real's caption lines (bench_ocr.lines_real), each read once by the network."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from bench_real import _line, load_annotations
+    from bench_ocr import lines_real
 
     from kseg.recognize import line_strip
 
-    items = []
-    for fr in load_annotations(folder):
-        img = cv2.imread(str(fr["image"]))
-        if img is None:
-            continue
-        rgb = img[..., ::-1].copy()
-        for ln in fr["lines"]:
-            if ln["kind"] == "caption":
-                strip, m = line_strip(rgb, _line(ln["box"]), None)
-                items.append((rec.strip_logp(strip, m).numpy(), ln["text"]))
-    return items
+    out = []
+    for rgb, line, mask, text in lines_real(folder):
+        strip, m = line_strip(rgb, line, mask)
+        out.append((rec.strip_logp(strip, m).numpy(), text))
+    return out
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ def lines_synthetic(n: int):
     out = []
     for i in range(n):
         s = render_any(900, i, "display", "broadcast")
-        out.append((s.image, s.line, s.mask))
+        out.append((s.image, s.line, s.mask, s.text))
     return out
 
 
@@ -45,7 +45,7 @@ def lines_real(folder: Path):
         if img is None:
             continue
         rgb = np.ascontiguousarray(img[..., ::-1])
-        out += [(rgb, _line(ln["box"]), None) for ln in fr["lines"] if ln["kind"] == "caption"]
+        out += [(rgb, _line(ln["box"]), None, ln["text"]) for ln in fr["lines"] if ln["kind"] == "caption"]
     return out
 
 
@@ -74,7 +74,7 @@ def main() -> int:
     for _ in range(a.runs):
         for k, rec in recs.items():  # alternate settings within a run: drift hits both alike
             t0 = time.perf_counter()
-            for img, line, mask in items:
+            for img, line, mask, _ in items:
                 rec.recognize(img, line, mask)
             times[k].append(1000 * (time.perf_counter() - t0) / len(items))
     base = statistics.median(times["greedy (--lm none)"])

@@ -78,17 +78,22 @@ def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: 
         oc.mux(v.encode(f))
     oc.mux(v.encode(None))
     if a is not None:
-        k = 0
-        while k < int(48000 * n / fps):
-            t = (np.arange(1024) + k) / 48000
-            af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
-                                            format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            oc.mux(a.encode(af))
-            k += 1024
-        oc.mux(a.encode(None))
+        _tone(oc, a, int(48000 * n / fps))
     oc.close()
     return path
+
+
+def _tone(oc, a, samples: int) -> None:
+    """``samples`` of a 440 Hz mono tone into audio stream ``a`` of ``oc``."""
+    k = 0
+    while k < samples:
+        t = (np.arange(1024) + k) / 48000
+        af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                        format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, k
+        oc.mux(a.encode(af))
+        k += 1024
+    oc.mux(a.encode(None))
 
 
 class InkDetector:
@@ -645,15 +650,7 @@ def test_output_keeps_bit_depth_colour_tags_and_metadata(tmp_path):
         f.pts = i
         oc.mux(v.encode(f))
     oc.mux(v.encode(None))
-    k = 0
-    while k < 48000:
-        t = (np.arange(1024) + k) / 48000
-        af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
-                                        format="fltp", layout="mono")
-        af.sample_rate, af.pts = 48000, k
-        oc.mux(a.encode(af))
-        k += 1024
-    oc.mux(a.encode(None))
+    _tone(oc, a, 48000)
     oc.close()
     out = tmp_path / "out.mkv"
     translate_video(src, out, erase_only=True, pipeline=fake_pipeline())

@@ -361,10 +361,7 @@ def broadcast_degrade(rs: random.Random, rng: np.random.Generator, img: np.ndarr
 
 def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: bool = True):
     """Line ``index`` of a (seed, split) broadcast stream, cut as the pipeline cuts lines."""
-    from kseg.recognize import line_strip
-    from kseg.types import TextLine
-
-    from .lines import LineSample
+    from .lines import cut_sample
 
     rs = random.Random(f"bline:{seed}:{index}:{split}")
     rng = np.random.default_rng(rs.getrandbits(63))
@@ -416,18 +413,8 @@ def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: b
         ink = np.maximum(ink, layers["extrude"])
     foot[ctx:ctx + lH, ctx:ctx + lW] = ink >= 0.25
     fill[ctx:ctx + lH, ctx:ctx + lW] = layers["fill"] >= 0.5
-    x0, y0, x1, y1 = ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx
-    if jitter:  # a detector's box: loose or tight by a fraction of the line height
-        d = [rs.gauss(0, 0.08) * lh for _ in range(4)]
-        x0, x1 = x0 + d[0], x1 + d[2]
-        y0, y1 = y0 + d[1], y1 + d[3]
-        x0, y0 = max(0.0, x0), max(0.0, y0)
-        x1, y1 = min(W - 1.0, max(x1, x0 + 4)), min(H - 1.0, max(y1, y0 + 4))
-    poly = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    line = TextLine((int(x0), int(y0), int(x1), int(y1)), poly, 1.0)
-    strip, fstrip = line_strip(img, line, foot)
-    _, fillstrip = line_strip(img, line, fill)
-    return LineSample(strip, fstrip, fillstrip, text, kind, face.family, img, line, foot)
+    return cut_sample(rs, img, foot, fill, (ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx), jitter,
+                      text, kind, face.family)
 
 
 def preview(n: int, out: Path, seed: int = 0, split: str = "train") -> Path:

@@ -46,9 +46,6 @@ class LineSample:
 
 def render_line(seed: int, index: int, split: str = "train", jitter: bool = True) -> LineSample:
     """Render line ``index`` of a (seed, split) stream; deterministic."""
-    from kseg.recognize import line_strip
-    from kseg.types import TextLine
-
     rs = random.Random(f"line:{seed}:{index}:{split}")
     rng = np.random.default_rng(rs.getrandbits(63))
     faces = require_fonts(split)
@@ -84,8 +81,21 @@ def render_line(seed: int, index: int, split: str = "train", jitter: bool = True
     fill = np.zeros((H, W), bool)
     foot[ctx:ctx + lH, ctx:ctx + lW] = np.maximum(layers["shadow"], np.maximum(layers["outline2"], layers["fill"])) >= 0.25
     fill[ctx:ctx + lH, ctx:ctx + lW] = layers["fill"] >= 0.5
-    x0, y0, x1, y1 = ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx
-    if jitter:  # a detector's box: loose or tight by a fraction of the line height
+    return cut_sample(rs, img, foot, fill, (ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx), jitter,
+                      text, kind, face.family)
+
+
+def cut_sample(rs: random.Random, img: np.ndarray, foot: np.ndarray, fill: np.ndarray, ink_box, jitter: bool,
+               text: str, kind: str, family: str) -> LineSample:
+    """The sample a rendered canvas gives: its line cut by ``line_strip`` from the ink box,
+    jittered the way a detector's box is (loose or tight by a fraction of the line height)."""
+    from kseg.recognize import line_strip
+    from kseg.types import TextLine
+
+    H, W = foot.shape
+    x0, y0, x1, y1 = ink_box
+    lh = y1 - y0
+    if jitter:
         d = [rs.gauss(0, 0.08) * lh for _ in range(4)]
         x0, x1 = x0 + d[0], x1 + d[2]
         y0, y1 = y0 + d[1], y1 + d[3]
@@ -95,7 +105,7 @@ def render_line(seed: int, index: int, split: str = "train", jitter: bool = True
     line = TextLine((int(x0), int(y0), int(x1), int(y1)), poly, 1.0)
     strip, fstrip = line_strip(img, line, foot)
     _, fillstrip = line_strip(img, line, fill)
-    return LineSample(strip, fstrip, fillstrip, text, kind, face.family, img, line, foot)
+    return LineSample(strip, fstrip, fillstrip, text, kind, family, img, line, foot)
 
 
 def build_cache(out_dir: Path, n: int, seed: int = 0, split: str = "train", shard: int = 1000,
