@@ -68,7 +68,7 @@ def iou(a, b) -> float:
     return inter / ua if ua > 0 else 0.0
 
 
-def covered(box, others, shape) -> float:
+def covered(box, others) -> float:
     """Share of ``box`` covered by the union of ``others``."""
     x0, y0, x1, y1 = map(int, box)
     if x1 <= x0 or y1 <= y0:
@@ -143,20 +143,20 @@ def pipeline_eval(frames: list[dict], pipe) -> dict[str, dict[str, Acc]]:
         for a in accs:
             a.frames += 1
         for ln in caps:
-            hits = [(b, t) for b, t in det if iou(b, ln["box"]) >= 0.5 or covered(b, [ln["box"]], None) >= 0.5]
+            hits = [(b, t) for b, t in det if iou(b, ln["box"]) >= 0.5 or covered(b, [ln["box"]]) >= 0.5]
             found = any(iou(b, ln["box"]) >= 0.5 for b, _ in hits) or \
-                covered(ln["box"], [b for b, _ in hits], None) >= 0.7
+                covered(ln["box"], [b for b, _ in hits]) >= 0.7
             pred = " ".join(t for b, t in sorted(hits, key=lambda h: h[0][0])) if found else ""
             for a in accs:
                 a.captions += 1
                 a.found += found
                 a.read(pred, ln["text"])
         for b, _ in det:
-            if covered(b, [ln["box"] for ln in caps], None) >= 0.3:
+            if covered(b, [ln["box"] for ln in caps]) >= 0.3:
                 continue
             on = "nothing"
             for ln in fr["lines"]:
-                if ln["kind"] != "caption" and covered(b, [ln["box"]], None) >= 0.3:
+                if ln["kind"] != "caption" and covered(b, [ln["box"]]) >= 0.3:
                     on = ln["kind"]
                     break
             for a in accs:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from kseg.errors import ModelError
+from kseg.recognize import lm as lmmod
 from kseg.recognize.strip import mask_input, to_height
 from kseg.types import Recognition, TextLine
 
@@ -58,13 +59,7 @@ class Codec:
 
     def decode(self, ids) -> str:
         """Greedy CTC: merge repeats, drop blanks."""
-        out, prev = [], 0
-        for i in ids:
-            i = int(i)
-            if i != prev and i != 0:
-                out.append(self.charset[i - 1])
-            prev = i
-        return " ".join("".join(out).split())
+        return lmmod.labels_to_text(lmmod.collapse(ids), self.charset)
 
 
 @dataclass
@@ -246,8 +241,6 @@ class KsegOCRRecognizer:
 
     def __init__(self, path: str | Path, device: str = "cpu", views: int = VIEWS, unsure: float = UNSURE,
                  lm: str = "auto", lm_weight: float | None = None, lm_bonus: float | None = None):
-        from kseg.recognize import lm as lmmod
-
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if not 1 <= views <= len(VIEW_TRIMS) + 1:
@@ -271,7 +264,10 @@ class KsegOCRRecognizer:
         scales the input to that many pixels so readings of one caption line up column for
         column (``fuse``)."""
         src = _source(strip, footprint, self.cfg)
-        base = _scaled(src, self.cfg.height)
+        return self._src_logp(src, _scaled(src, self.cfg.height), width)
+
+    def _src_logp(self, src: np.ndarray, base: np.ndarray, width: int | None) -> torch.Tensor:
+        """``strip_logp`` from the prepared source and its network-height copy."""
         if width is not None and base.shape[1] != width:
             base = cv2.resize(base, (width, self.cfg.height), interpolation=cv2.INTER_AREA)
             base = base if base.ndim == 3 else base[..., None]
@@ -286,8 +282,6 @@ class KsegOCRRecognizer:
 
     def decode(self, logp: torch.Tensor) -> tuple[str, float]:
         """Text and confidence (mean max-probability of the emitted columns) of (T, C) log-probs."""
-        from kseg.recognize import lm as lmmod
-
         p, ids = logp.exp().max(-1)
         keep = ids != 0
         if self.lm is None:
@@ -308,9 +302,10 @@ class KsegOCRRecognizer:
         frame to frame, so one frame's misread jamo is outvoted by the others."""
         if not strips:
             return "", 0.0
-        widths = [_scaled(_source(s, f, self.cfg), self.cfg.height).shape[1] for s, f in strips]
-        w = int(np.median(widths))
-        logps = [self.strip_logp(s, f, width=w) for s, f in strips]
+        srcs = [_source(s, f, self.cfg) for s, f in strips]
+        bases = [_scaled(src, self.cfg.height) for src in srcs]
+        w = int(np.median([b.shape[1] for b in bases]))
+        logps = [self._src_logp(src, base, w) for src, base in zip(srcs, bases)]
         return self.decode(torch.stack(logps).mean(0).log_softmax(-1))
 
     def recognize(self, image: np.ndarray, line: TextLine, mask: np.ndarray | None) -> Recognition:

@@ -136,7 +136,7 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
     """A line's text from its (T, C) log-probabilities: greedy when no LM or nothing to choose
     between, else the beam's n-best rescored by the LM."""
     ids = logp.argmax(-1)
-    greedy = _labels_to_text(_collapse(ids), charset)
+    greedy = labels_to_text(collapse(ids), charset)
     if lm is None or not has_hangul(greedy):
         return greedy
     nb = prefix_beam(logp, beam=beam)
@@ -144,7 +144,7 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
         return greedy
     texts: dict[str, float] = {}
     for labels, s in nb:  # two label sequences can give one text (spaces folded): keep the best
-        t = _labels_to_text(labels, charset)
+        t = labels_to_text(labels, charset)
         if t not in texts or s > texts[t]:
             texts[t] = s
     if len(texts) < 2:
@@ -152,7 +152,8 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
     return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin, fluent)[0]
 
 
-def _collapse(ids) -> tuple[int, ...]:
+def collapse(ids) -> tuple[int, ...]:
+    """Greedy CTC: a column path's labels, repeats merged and blanks (0) dropped."""
     out, prev = [], 0
     for i in ids:
         i = int(i)
@@ -162,5 +163,6 @@ def _collapse(ids) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _labels_to_text(labels, charset: str) -> str:
+def labels_to_text(labels, charset: str) -> str:
+    """Labels (class i = ``charset[i - 1]``) as text, runs of spaces folded."""
     return " ".join("".join(charset[i - 1] for i in labels).split())

@@ -62,9 +62,11 @@ def extra_fonts() -> tuple[FontFace, ...]:
     return tuple(faces)
 
 
-def broadcast_faces(split: str) -> list[FontFace]:
+@lru_cache(maxsize=4)
+def broadcast_faces(split: str) -> tuple[FontFace, ...]:
     """Faces of a split: ``display`` the held-out display faces, ``eval`` the original held-out
-    families, ``train`` every other installed or fetched Korean face."""
+    families, ``train`` every other installed or fetched Korean face (chosen once per split and
+    process: every rendered line asks)."""
     faces = list(korean_fonts()) + list(extra_fonts())
     if split == "display":
         out = [f for f in faces if f.family in DISPLAY_HELDOUT]
@@ -75,7 +77,7 @@ def broadcast_faces(split: str) -> list[FontFace]:
                and "Coding" not in f.family]
     if not out:
         raise RuntimeError(f"no Korean fonts for the {split!r} split (make setup; python tools/fetch_fonts.py)")
-    return out
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- text

@@ -213,10 +213,11 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
     state = State(out, _file_key(src, key))
     resumed = state.open(o.resume, warn)
     translating = (not o.erase_only or o.srt is not None or o.ass is not None) and tr_obj is not None
+    announced = _frames_in_range(info, o, fps)  # the total until the analysis has counted the frames
     return _Job(src, out, o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
-                translating, eraser, filler, state, resumed, _frames_in_range(info, o, fps),
+                translating, eraser, filler, state, resumed, announced,
                 tuple(reversed(info.display_size)), io.EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset),
-                warn, progress, _frames_in_range(info, o, fps))
+                warn, progress, announced)
 
 
 # Text that stays in one place for most of a programme is an overlay (channel logo, programme
