@@ -457,11 +457,27 @@ def test_srt_round_trip_and_srt_translator(tmp_path):
     assert [c.text for c in read_srt(tmp_path / "en.srt")] == ["First line", "Second line"]
 
 
-def test_ass_colours_and_position():
-    a = ass_text([AssLine(1.0, 2.5, "Hi\nthere", (320, 400), 2, 36, (255, 200, 0), (0, 0, 255), 2.0)], 640, 480)
-    line = [ln for ln in a.splitlines() if ln.startswith("Dialogue:")][0]
-    assert "0:00:01.00,0:00:02.50" in line and "\\pos(320,400)" in line and "\\an2" in line
-    assert "\\1c&H00C8FF&" in line and "\\3c&HFF0000&" in line and line.endswith("Hi\\Nthere")
+def test_ass_named_styles_colours_and_position():
+    import pysubs2
+
+    gold = dict(align=2, size=36, fill=(255, 200, 0), outline=(0, 0, 255), outline_width=2.0)
+    a = ass_text([AssLine(1.0, 2.5, "Hi\nthere {\\b1}", (320, 400), **gold),
+                  AssLine(3.0, 4.0, "Again", (320, 400), **gold),
+                  AssLine(5.0, 6.0, "Up here", (320, 120), **gold),
+                  AssLine(7.0, 8.0, "Left", (40, 300), align=1, size=30, outline=None, shadow=(0, 0, 0),
+                          shadow_depth=2.0)], 640, 480)
+    subs = pysubs2.SSAFile.from_string(a)  # what Aegisub and players read
+    assert sorted(subs.styles) == ["Caption1", "Caption2"]
+    gold_style, left = subs.styles["Caption1"], subs.styles["Caption2"]
+    assert (gold_style.primarycolor.r, gold_style.primarycolor.g, gold_style.primarycolor.b) == (255, 200, 0)
+    assert (gold_style.outlinecolor.b, gold_style.outline, gold_style.fontsize) == (255, 2.0, 36)
+    assert gold_style.marginv == 80 and int(gold_style.alignment) == 2  # 480 - 400: where its lines sit
+    assert (left.outline, left.shadow, left.marginl, left.marginv, int(left.alignment)) == (0, 2.0, 40, 180, 1)
+    lines = [ln for ln in a.splitlines() if ln.startswith("Dialogue:")]
+    assert "0:00:01.00,0:00:02.50,Caption1" in lines[0] and "\\pos" not in lines[0]
+    assert lines[0].endswith("Hi\\Nthere (/b1)")  # text, never markup
+    assert "\\pos" not in lines[1] and "{\\an2\\pos(320,120)}Up here" in lines[2]
+    assert "Caption2" in lines[3] and "\\pos" not in lines[3]
 
 
 # ---------------------------------------------------------------- the real models, end to end

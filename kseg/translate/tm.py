@@ -163,17 +163,18 @@ class Memory:
         """(entry key, English, similarity) of the closest entry at least ``cutoff`` alike.
 
         OCR of a frame is rarely letter-perfect and a TM is the user's list of the show's
-        captions: CAT tools' fuzzy match, difflib's ratio on the loose keys (letters and
-        digits only). Callers report the match; exact lookups never go through here."""
-        import difflib
+        captions: CAT tools' fuzzy match, rapidfuzz's normalised Indel similarity (difflib's
+        ratio, in C) on the loose keys (letters and digits only). Callers report the match;
+        exact lookups never go through here."""
+        from rapidfuzz import fuzz, process
 
         key = loose_key(text)
         if len(key) < 2 or not self.loose:
             return None
-        best = difflib.get_close_matches(key, list(self.loose), n=1, cutoff=cutoff)
-        if not best:
+        best = process.extractOne(key, list(self.loose), scorer=fuzz.ratio, score_cutoff=cutoff * 100)
+        if best is None:
             return None
-        return best[0], self.loose[best[0]], difflib.SequenceMatcher(None, key, best[0]).ratio()
+        return best[0], self.loose[best[0]], best[1] / 100
 
     def __len__(self) -> int:
         return len(self.exact)

@@ -1,16 +1,21 @@
 """SRT and ASS subtitle files: write the caption events, read a user's English SRT.
 
-Hand-written rather than a library (pysubs2, srt) because the two formats are a few lines
-each, and what matters here is ours to decide: times from frame boundaries, and ASS lines
-placed with ``\\pos`` in the burned-in caption's colours so that a player shows them over an
-``--erase-only`` video where the Korean was.
+The formats themselves are pysubs2's (the ecosystem's subtitle library: parsing, time codes,
+ASS sections and colours). What is decided here: times from frame boundaries; text from OCR
+or a translator is always text, never markup; and in ASS one named style per caption style
+(colours, outline, shadow, size, alignment), so that a subtitler restyles a whole group of
+captions in Aegisub at once, with ``\\pos`` only on lines that sit elsewhere than their style's
+place.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import pysubs2
 
 from kseg.errors import InputError
 from kseg.imageio import write_text
@@ -23,12 +28,8 @@ class Cue:
     text: str  # lines joined with "\n"
 
 
-def _ts(t: float, sep: str = ",") -> str:
-    ms = max(0, int(round(t * 1000)))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+def _ms(t: float) -> int:
+    return max(0, int(round(t * 1000)))
 
 
 # What players read as markup inside an SRT cue: HTML-like tags (<i>, <font color=...>) and ASS
@@ -41,34 +42,22 @@ def _srt_escape(s: str) -> str:
 
 
 def srt_text(cues: list[Cue]) -> str:
-    out = []
-    for k, c in enumerate(sorted(cues, key=lambda c: (c.start, c.end)), 1):
+    subs = pysubs2.SSAFile()
+    for c in sorted(cues, key=lambda c: (c.start, c.end)):
         text = _srt_escape(c.text.replace("\r", ""))
         body = "\n".join(line for line in text.split("\n") if line.strip()) or " "
-        out.append(f"{k}\n{_ts(c.start)} --> {_ts(max(c.end, c.start + 0.001))}\n{body}\n")
-    return "\n".join(out)
+        # pysubs2 turns ASS override blocks into SRT tags: give it text with none (braces kept
+        # as brackets) and \N for the line breaks
+        body = body.replace("\\", "/").replace("{", "(").replace("}", ")").replace("\n", "\\N")
+        subs.append(pysubs2.SSAEvent(start=_ms(c.start), end=max(_ms(c.end), _ms(c.start) + 1), text=body))
+    return subs.to_string("srt")
 
 
 def write_srt(path: str | os.PathLike[str], cues: list[Cue]) -> Path:
     return write_text(path, srt_text(cues))
 
 
-_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?")
-_ARROW = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)")
-_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
-
-
-def _parse_ts(s: str) -> float | None:
-    m = _TIME.fullmatch(s.strip())
-    if not m:
-        return None
-    h, mi, se, ms = m.groups()
-    return int(h) * 3600 + int(mi) * 60 + int(se) + (int(ms.ljust(3, "0")) / 1000 if ms else 0.0)
-
-
-def read_srt(path: str | os.PathLike[str]) -> list[Cue]:
-    """Cues of an SRT file (UTF-8 with or without BOM, CRLF, HTML/ASS tags stripped)."""
-    p = Path(path)
+def _decode(p: Path) -> str:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -76,34 +65,25 @@ def read_srt(path: str | os.PathLike[str]) -> list[Cue]:
     except OSError as e:
         raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
-            text = raw.decode("cp949")  # Korean Windows subtitle files
+            return raw.decode("cp949")  # Korean Windows subtitle files
         except UnicodeDecodeError:
             raise InputError(f"{p}: not UTF-8 text (save the SRT as UTF-8)") from None
-    cues: list[Cue] = []
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    i = 0
-    while i < len(lines):
-        m = _ARROW.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        a, b = _parse_ts(m.group(1)), _parse_ts(m.group(2))
-        if a is None or b is None:
-            raise InputError(f"{p}:{i + 1}: bad SRT time line {lines[i].strip()!r}")
-        i += 1
-        body = []
-        while i < len(lines) and lines[i].strip():
-            if _ARROW.match(lines[i]):
-                break
-            body.append(_TAG.sub("", lines[i]).strip())
-            i += 1
-        # a cue number directly before the next time line is not text
-        if body and body[-1].isdigit() and i < len(lines) and _ARROW.match(lines[i]):
-            body.pop()
-        cues.append(Cue(a, b, "\n".join(x for x in body if x)))
+
+
+def read_srt(path: str | os.PathLike[str]) -> list[Cue]:
+    """Cues of an SRT file (UTF-8 with or without BOM, or CP949; CRLF; HTML/ASS tags stripped)."""
+    p = Path(path)
+    text = _decode(p)
+    try:
+        subs = pysubs2.SSAFile.from_string(text, format_="srt")
+    except (pysubs2.Pysubs2Error, ValueError) as e:
+        raise InputError(f"{p}: not an SRT file ({e})") from None
+    cues = [Cue(ev.start / 1000, ev.end / 1000,
+                "\n".join(x.strip() for x in ev.plaintext.split("\n") if x.strip()))
+            for ev in subs if not ev.is_comment]
     if not cues and text.strip():
         raise InputError(f"{p}: no SRT cues found (expected 'HH:MM:SS,mmm --> HH:MM:SS,mmm' lines)")
     return cues
@@ -111,13 +91,13 @@ def read_srt(path: str | os.PathLike[str]) -> list[Cue]:
 
 # ------------------------------------------------------------------------------------ ASS
 
-def _ass_colour(rgb, alpha: int = 0) -> str:
+def _colour(rgb, alpha: int = 0) -> pysubs2.Color:
     r, g, b = (int(v) for v in rgb)
-    return f"&H{alpha:02X}{b:02X}{g:02X}{r:02X}"
+    return pysubs2.Color(r, g, b, alpha)
 
 
 def _ass_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("{", "(").replace("}", ")").replace("\n", "\\N")
+    return s.replace("\\", "/").replace("{", "(").replace("}", ")").replace("\n", "\\N")
 
 
 @dataclass
@@ -136,52 +116,62 @@ class AssLine:
     bold: bool = False
     angle: float = 0.0
 
+    def look(self) -> tuple:
+        """What makes two lines share a named style (position aside)."""
+        bord = round(self.outline_width, 1) if self.outline is not None else 0.0
+        shad = round(self.shadow_depth, 1) if self.shadow is not None else 0.0
+        return (tuple(int(v) for v in self.fill), tuple(int(v) for v in self.outline or (0, 0, 0)), bord,
+                tuple(int(v) for v in self.shadow or (0, 0, 0)), shad, int(self.size), self.bold, self.align,
+                round(self.angle, 1))
+
+
+def _anchor(align: int, x: int, y: int, width: int, height: int) -> tuple[int, int, int]:
+    """Margins (L, R, V) that put a style's text at (x, y) for its bottom alignment."""
+    if align == 1:
+        return x, 0, height - y
+    if align == 3:
+        return 0, width - x, height - y
+    return 0, 0, height - y
+
+
+def _style(look: tuple, font: str, margins: tuple[int, int, int]) -> pysubs2.SSAStyle:
+    fill, outline, bord, shadow, shad, size, bold, align, angle = look
+    return pysubs2.SSAStyle(fontname=font, fontsize=size, primarycolor=_colour(fill), secondarycolor=_colour(fill),
+                            outlinecolor=_colour(outline), backcolor=_colour(shadow), bold=bold, angle=angle,
+                            borderstyle=1, outline=bord, shadow=shad, alignment=pysubs2.Alignment(align),
+                            marginl=margins[0], marginr=margins[1], marginv=margins[2], encoding=1)
+
+
+def ass_file(lines: list[AssLine], width: int, height: int, font: str = "Noto Sans") -> pysubs2.SSAFile:
+    """The subtitle file: styles ``Caption1``.. by frequency, each placed where most of its lines
+    sit; a line elsewhere (or centred, where margins cannot say x) gets ``\\an``/``\\pos``."""
+    subs = pysubs2.SSAFile()
+    subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "2",
+                      "ScaledBorderAndShadow": "yes", "Title": "kseg translate-video"})
+    subs.styles.clear()
+    groups = Counter(ln.look() for ln in lines)
+    names: dict[tuple, str] = {}
+    home: dict[tuple, tuple[int, int]] = {}
+    for k, (look, _) in enumerate(groups.most_common(), 1):
+        names[look] = f"Caption{k}"
+        home[look] = Counter(tuple(int(v) for v in ln.pos) for ln in lines if ln.look() == look).most_common(1)[0][0]
+        x, y = home[look]
+        subs.styles[names[look]] = _style(look, font, _anchor(look[7], x, y, width, height))
+    if not lines:
+        subs.styles["Default"] = pysubs2.SSAStyle(fontname=font, fontsize=max(8, height // 18))
+    for ln in sorted(lines, key=lambda a: (a.start, a.end)):
+        look = ln.look()
+        pos = tuple(int(v) for v in ln.pos)
+        # a centred style's margins cannot carry x; its lines get \pos unless at the frame's centre
+        placed = pos == home[look] and (ln.align != 2 or abs(pos[0] - width / 2) <= 1)
+        tags = "" if placed else f"{{\\an{ln.align}\\pos({pos[0]},{pos[1]})}}"
+        subs.append(pysubs2.SSAEvent(start=_ms(ln.start), end=max(_ms(ln.end), _ms(ln.start) + 10),
+                                     style=names[look], text=tags + _ass_escape(ln.text)))
+    return subs
+
 
 def ass_text(lines: list[AssLine], width: int, height: int, font: str = "Noto Sans") -> str:
-    head = [
-        "[Script Info]",
-        "; written by kseg translate-video",
-        "ScriptType: v4.00+",
-        f"PlayResX: {width}",
-        f"PlayResY: {height}",
-        "WrapStyle: 2",
-        "ScaledBorderAndShadow: yes",
-        "",
-        "[V4+ Styles]",
-        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
-        "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, "
-        "Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-        f"Style: Default,{font},{max(8, height // 18)},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"
-        "0,0,0,0,100,100,0,0,1,2,0,2,10,10,10,1",
-        "",
-        "[Events]",
-        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
-    ]
-
-    def t(x: float) -> str:  # ASS: H:MM:SS.cc
-        cs = max(0, int(round(x * 100)))
-        h, cs = divmod(cs, 360000)
-        m, cs = divmod(cs, 6000)
-        s, cs = divmod(cs, 100)
-        return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
-
-    body = []
-    for ln in sorted(lines, key=lambda a: (a.start, a.end)):
-        tags = [f"\\an{ln.align}", f"\\pos({int(ln.pos[0])},{int(ln.pos[1])})", f"\\fs{int(ln.size)}",
-                f"\\b{1 if ln.bold else 0}", f"\\1c&H{_ass_colour(ln.fill)[4:]}&"]
-        if ln.outline is not None and ln.outline_width > 0:
-            tags += [f"\\3c&H{_ass_colour(ln.outline)[4:]}&", f"\\bord{ln.outline_width:.1f}"]
-        else:
-            tags.append("\\bord0")
-        if ln.shadow is not None and ln.shadow_depth > 0:
-            tags += [f"\\4c&H{_ass_colour(ln.shadow)[4:]}&", f"\\shad{ln.shadow_depth:.1f}"]
-        else:
-            tags.append("\\shad0")
-        if abs(ln.angle) >= 0.5:
-            tags.append(f"\\frz{ln.angle:.1f}")
-        body.append(f"Dialogue: 0,{t(ln.start)},{t(max(ln.end, ln.start + 0.01))},Default,,0,0,0,,"
-                    f"{{{''.join(tags)}}}{_ass_escape(ln.text)}")
-    return "\n".join(head + body) + "\n"
+    return ass_file(lines, width, height, font).to_string("ass")
 
 
 def write_ass(path: str | os.PathLike[str], lines: list[AssLine], width: int, height: int) -> Path:
