@@ -61,6 +61,7 @@ class SegmentPipeline:
 
     @property
     def model_name(self) -> str:
+        """The SAM model's name, as recorded in each result's ``"model"``."""
         return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def process(self, image: np.ndarray, name: str = "<array>") -> FrameResult:
@@ -253,6 +254,7 @@ class CaptionPipeline:
         self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, TM entry, similarity)
 
     def erase(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray]:
+        """Segment, then inpaint every caption found: (result, erased RGB frame)."""
         from kseg.erase import erase
 
         result = self.segment.process(image, name)

@@ -60,6 +60,7 @@ class Region:
     extra: dict[str, Any] = field(default_factory=dict)  # style/translation added by later stages
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         d = {
             "box": [int(v) for v in self.line.box],
             "polygon": [[int(x), int(y)] for x, y in self.line.polygon],
@@ -92,6 +93,7 @@ class FrameResult:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. "captions" from translate
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {
             "image": self.image,
             "width": self.width,
@@ -119,6 +121,7 @@ class Shadow:
     dy: float
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {"color": list(self.color), "dx": round(self.dx, 2), "dy": round(self.dy, 2)}
 
 
@@ -129,6 +132,7 @@ class Banner:
     opacity: float  # 0..1; 1 = opaque plate
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {"box": [int(v) for v in self.box], "color": list(self.color),
                 "opacity": round(self.opacity, 3)}
 
@@ -160,6 +164,7 @@ class Style:
         return self.stroke_width / self.text_height if self.text_height > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         rgb = lambda c: None if c is None else [int(v) for v in c]  # noqa: E731
         return {
             "fill": rgb(self.fill), "fill2": rgb(self.fill2),
@@ -199,12 +204,14 @@ class Caption:
     translation: str | None = None  # None until translated, or when the translator had none
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {"regions": list(self.regions), "box": [int(v) for v in self.box],
                 "text": self.text, "translation": self.translation,
                 "style": self.style.to_json()}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Caption":
+        """Back from ``to_json``'s record (a saved run, a resumed video job)."""
         return cls(regions=list(d["regions"]), box=tuple(int(v) for v in d["box"]), text=d["text"],
                    style=Style.from_json(d["style"]), translation=d.get("translation"))
 

@@ -115,3 +115,58 @@ def test_sixteen_bit_arrays_and_srt_markup():
 
     srt = srt_text([Cue(0.0, 1.0, "<font color=red>Hi</font> {\\an8}there --> <3 a < b")])
     assert "Hi there -> <3 a < b" in srt and "<font" not in srt and "\\an8" not in srt
+
+
+def test_package_top_functions_segment_erase_translate():
+    import kseg
+    from kseg.types import FrameResult
+
+    pipe = fake_pipeline()
+    img = _frame()
+    result = kseg.segment(img, pipeline_obj=pipe)
+    assert isinstance(result, FrameResult) and len(result.regions) == 1
+    # the stage packages keep their contents
+    assert kseg.segment.TextSegmenter.__name__ == "TextSegmenter" and callable(kseg.translate.get_translator)
+    clean = kseg.erase(img, pipeline_obj=pipe)  # found, then inpainted
+    assert clean.shape == img.shape and clean[85:95, 60:140].max() < 200 and (clean[:60] == img[:60]).all()
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[80:100, 40:160] = 255  # a mask of the caller's own: no model needed
+    assert (kseg.erase(img, mask) == clean).mean() > 0.99
+    english, res = kseg.translate(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)]), lambda s: "Hi",
+                                  pipeline_obj=pipe)  # RGBA in, a plain function as translator
+    assert english.shape == img.shape and res.extra["captions"][0]["translation"] == "Hi"
+    assert not (english == img).all()
+    with pytest.raises(kseg.InputError, match="kseg.segment expects"):
+        kseg.segment(np.zeros((4, 4), np.float32), pipeline_obj=pipe)
+
+
+def test_every_public_name_has_a_docstring():
+    """kseg.__all__ and every class or function docs/api.md imports, with their public methods."""
+    import importlib
+    import inspect
+    import re
+
+    import kseg
+
+    def undocumented(o, name):
+        out = [] if (o.__doc__ or "").strip() else [name]
+        if inspect.isclass(o):
+            for m, v in vars(o).items():
+                f = v.__func__ if isinstance(v, (classmethod, staticmethod)) else \
+                    (v.fget if isinstance(v, property) else v)
+                if not m.startswith("_") and inspect.isfunction(f) and not (f.__doc__ or "").strip():
+                    out.append(f"{name}.{m}")
+        return out
+
+    missing = []
+    for n in kseg.__all__[1:]:
+        o = getattr(kseg, n)
+        missing += undocumented(getattr(kseg.api, n) if inspect.ismodule(o) else o, n)
+    doc = (ROOT / "docs" / "api.md").read_text()
+    for mod, names in re.findall(r"^from (kseg[\w.]*) import ([\w, ]+)", doc, re.M):
+        m = importlib.import_module(mod)
+        for n in (x.strip() for x in names.split(",")):
+            o = getattr(m, n)
+            if inspect.isclass(o) or inspect.isfunction(o):
+                missing += undocumented(o, f"{mod}.{n}")
+    assert missing == []

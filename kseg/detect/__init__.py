@@ -263,6 +263,7 @@ class Detector:
         return y[:, :, 0], y[:, :, 1], w / y.shape[1], h / y.shape[0]
 
     def detect(self, image: np.ndarray) -> list[TextLine]:
+        """The caption lines of one RGB frame, as boxes (the prompts SAM gets), in reading order."""
         from easyocr.craft_utils import getDetBoxes
 
         image = _check_image(image)

@@ -91,3 +91,8 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
     if g.any():
         fill_region(out, g, "harmonic" if method == "auto" else method)
     return out
+
+
+from kseg import _callable  # noqa: E402 - last, once the module is complete
+
+_callable.install(__name__)  # kseg.erase(...) calls kseg.api.erase

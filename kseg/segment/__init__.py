@@ -85,6 +85,9 @@ def choose(iou: torch.Tensor, stab: torch.Tensor) -> torch.Tensor:
 
 
 class TextSegmenter:
+    """SAM with box prompts: one mask per detected line, chosen among the multimask outputs by
+    predicted IoU (and the text-SAM model's refiner and scorer where it has them)."""
+
     def __init__(self, model: str | None = None, device: str = "auto", threshold: float = 0.0,
                  refine: bool = True, score: bool = True):
         self.device = pick_device(device)
@@ -242,6 +245,7 @@ class TextSegmenter:
         return self.frame_mask(image.shape, *(got if got is not None else self.pasted_logits(image, logit, t)))
 
     def segment(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
+        """One ``LineMask`` per line (same order): the chosen mask and every output's scores."""
         if not lines:
             self.timings = {"encode": 0.0, "decode": 0.0}
             return []
@@ -267,3 +271,8 @@ def save_random(path: Path, seed: int = 0, cfg: TextSamConfig | None = None) -> 
     sam = build_text_sam(cfg)
     registry.save_text_sam(sam, Path(path), {"note": "random weights (tests/timing only)"})
     return Path(path)
+
+
+from kseg import _callable  # noqa: E402 - last, once the module is complete
+
+_callable.install(__name__)  # kseg.segment(...) calls kseg.api.segment

@@ -127,3 +127,8 @@ def get_translator(spec: str, *, llm_model: str | None = None,
 
     return DeepLTranslator(arg or None, auth_key=_api_key(KEY_VAR) or "", glossary=gloss,
                            cache=store, timeout=timeout, retries=retries)
+
+
+from kseg import _callable  # noqa: E402 - last, once the module is complete
+
+_callable.install(__name__)  # kseg.translate(...) calls kseg.api.translate

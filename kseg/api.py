@@ -1,0 +1,100 @@
+"""The package-top functions: ``kseg.segment``, ``kseg.erase``, ``kseg.translate``,
+``kseg.translate_video``, for scripts that want one call per frame, not pipeline objects.
+
+``segment``, ``erase`` and ``translate`` are also the names of stage packages
+(``kseg/segment/`` ...), which the folder layout keeps; those three modules are made callable
+(``kseg._callable``), so ``kseg.segment(image)`` runs the function below while
+``kseg.segment.TextSegmenter`` stays the stage's class. The pipelines are loaded once per set
+of options and kept, so a loop over frames pays for loading once.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kseg.types import FrameResult
+
+Image = np.ndarray | str | os.PathLike
+
+_lock = threading.Lock()
+_pipes: dict[tuple, Any] = {}
+
+
+def _image(image: Image, who: str) -> tuple[np.ndarray, str]:
+    from kseg.imageio import as_rgb, load_image
+
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image), str(image)
+    return as_rgb(image, who), "<array>"
+
+
+def pipeline(model: str | None = None, recognizer: str = "auto", device: str = "auto",
+             lm: str = "auto") -> Any:
+    """The ``SegmentPipeline`` for these options, loaded on first use and shared afterwards."""
+    key = (model, recognizer, device, lm)
+    with _lock:
+        if key not in _pipes:
+            from kseg.pipeline import SegmentPipeline
+
+            _pipes[key] = SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
+        return _pipes[key]
+
+
+def segment(image: Image, *, model: str | None = None, recognizer: str = "auto", device: str = "auto",
+            lm: str = "auto", pipeline_obj: Any = None) -> FrameResult:
+    """Find, segment (SAM) and read the burned-in Korean captions of one frame.
+
+    ``image``: a file path, or an array in any common layout (H x W grey, RGB, RGBA; uint8 or
+    uint16). Returns a ``FrameResult``: ``.regions`` (box, mask, text per line), ``.mask`` (all
+    caption pixels), ``.to_json()``. Options as for ``kseg segment``.
+    """
+    arr, name = _image(image, "kseg.segment")
+    pipe = pipeline_obj or pipeline(model, recognizer, device, lm)
+    return pipe.process(arr, name)
+
+
+def erase(image: Image, mask: np.ndarray | None = None, *, method: str = "auto", grow: int | None = None,
+          pipeline_obj: Any = None, **segment_options: Any) -> np.ndarray:
+    """The frame (RGB uint8) with its Korean captions inpainted.
+
+    With ``mask`` (H x W, bool or 0/255) those pixels are erased and no model is loaded;
+    without, the captions are found first as by ``segment`` (its options as keywords).
+    ``method``: auto, harmonic, telea, ns (``kseg.erase.METHODS``).
+    """
+    from kseg.erase import erase as erase_mask  # the module's function, not the callable module
+
+    arr, _ = _image(image, "kseg.erase")
+    if mask is None:
+        mask = segment(arr, pipeline_obj=pipeline_obj, **segment_options).mask
+    return erase_mask(arr, mask, method=method, grow=grow)
+
+
+def translate(image: Image, translator: Any, *, font: str | os.PathLike[str] | None = None,
+              erase_method: str = "auto", pipeline_obj: Any = None,
+              **segment_options: Any) -> tuple[np.ndarray, FrameResult]:
+    """The frame with its Korean captions replaced by English in their style, and the result.
+
+    ``translator``: a spec (``"tm:memory.tsv"``, ``"openai:URL"``, ``"deepl"``), a translator
+    object, or a plain function ``str -> str | None``. Captions left untranslated stay as they
+    are; ``result.extra["captions"]`` says what was done with each.
+    """
+    from kseg.pipeline import CaptionPipeline
+    from kseg.translate import as_translator, get_translator
+
+    arr, name = _image(image, "kseg.translate")
+    tr = get_translator(translator) if isinstance(translator, str) else as_translator(translator)
+    pipe = pipeline_obj or pipeline(**segment_options)
+    result, out, _ = CaptionPipeline(pipe, tr, erase_method=erase_method, font=font).translate(arr, name)
+    return out, result
+
+
+def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str], options: Any = None,
+                    **kwargs: Any) -> dict[str, Any]:
+    """``kseg translate-video`` as a call: see ``kseg.video.translate_video``; returns its summary."""
+    from kseg.video import translate_video as run
+
+    return run(Path(src), Path(out), options, **kwargs)
