@@ -121,17 +121,18 @@ def _failure_text(path: str, e: BaseException) -> str:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def expand_inputs(paths: list[Path]) -> list[Path | str]:
-    """Folders become their images (sorted, not recursive) and unexpanded globs (a quoted
-    ``'ep01/*.png'``, or a shell that does not expand them) their matches, in the order given;
-    a folder or glob with no image becomes its one-line error (a str) in its place."""
+def expand_inputs(paths: list[Path], suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+                  what: str = "images") -> list[Path | str]:
+    """Folders become their images (or ``suffixes``; sorted, not recursive) and unexpanded globs
+    (a quoted ``'ep01/*.png'``, or a shell that does not expand them) their matches, in the order
+    given; a folder or glob with nothing becomes its one-line error (a str) in its place."""
     import glob
 
     out: list[Path | str] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
-            out += found or [f"{p}: a folder with no images ({', '.join('*' + s for s in IMAGE_SUFFIXES)})"]
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in suffixes)
+            out += found or [f"{p}: a folder with no {what} ({', '.join('*' + s for s in suffixes)})"]
         elif not p.exists() and glob.has_magic(str(p)):
             found = sorted(Path(q) for q in glob.glob(str(p)) if Path(q).is_file())
             out += found or [f"{p}: no file matches"]

@@ -1,6 +1,7 @@
 """The ``kseg translate-video`` command."""
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,23 +13,28 @@ from .common import _check_font, _emit_json, _error, _failure_text, _stderr, _wa
 
 # One alias per option, so the command reads as a list of names (typer reads the Annotated
 # metadata through the alias).
-SrcOpt = Annotated[Path, typer.Argument(help="Input video (any container/codec FFmpeg reads).",
-    show_default=False)]
+SrcOpt = Annotated[list[Path], typer.Argument(
+    help="Input video (any container/codec FFmpeg reads), or a season: several videos, folders of "
+    "them (*.mp4, *.mkv, *.mov, *.m4v, *.avi, *.webm, *.ts, *.m2ts, ...) or globs.", show_default=False)]
 OutOpt = Annotated[Path, typer.Option(
-    "--out", "-o", help="Output video (.mp4, .mkv, .mov). Written under a temporary name in "
-    "the same folder and renamed when complete.", show_default=False)]
+    "--out", "-o", help="Output video (.mp4, .mkv, .mov), written under a temporary name in the same "
+    "folder and renamed when complete. For a season (several inputs, a folder, or OUT ending in / "
+    "or an existing folder): the output folder; each episode becomes OUT/NAME.EXT (the input's "
+    "container, .mkv for others).", show_default=False)]
 TranslatorOpt = Annotated[str | None, typer.Option(
     "--translator", "-t", help="Where the English comes from: tm:FILE (translation memory, "
     "Korean<TAB>English), srt:FILE (your English subtitles, placed by time), openai:URL, deepl.",
     show_default=False)]
 SrtOpt = Annotated[Path | None, typer.Option(
-    "--srt", help="Also write the English captions as SRT subtitles.", show_default=False)]
+    "--srt", help="Also write the English captions as SRT subtitles. For a season, a path with {name} "
+    "(the episode's file name without extension): --srt 'subs/{name}.en.srt'.", show_default=False)]
 SrtSourceOpt = Annotated[Path | None, typer.Option(
-    "--srt-source", help="Also write the recognised Korean captions as SRT subtitles.",
-    show_default=False)]
+    "--srt-source", help="Also write the recognised Korean captions as SRT subtitles ({name} as for "
+    "--srt).", show_default=False)]
 AssOpt = Annotated[Path | None, typer.Option(
-    "--ass", help="Also write the English as ASS subtitles placed where the Korean was, in its "
-    "colours and outline (for players, over an --erase-only video).", show_default=False)]
+    "--ass", help="Also write the English as ASS subtitles placed where the Korean was, one named "
+    "style per caption look (for players over an --erase-only video, or to restyle in Aegisub; "
+    "{name} as for --srt).", show_default=False)]
 EraseOnlyOpt = Annotated[bool, typer.Option(
     "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
     "unless --srt/--ass are asked for).")]
@@ -83,6 +89,16 @@ IncludeOverlaysOpt = Annotated[bool, typer.Option(
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) when the input decodes to fewer frames than its container announces "
     "(a truncated or damaged file); without it that is a warning.")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Season: also redo episodes whose output exists (by default they are "
+    "skipped; unfinished ones are always resumed).")]
+RayOpt = Annotated[str | None, typer.Option(
+    "--ray", help="Season: run the episodes as Ray tasks. auto: the running Ray cluster (RAY_ADDRESS, "
+    "or a head on this machine), else a local one on this machine's cores; or a cluster address "
+    "(ray://HOST:10001, HOST:6379). Every node needs kseg and the same paths (docs/seasons.md).",
+    show_default=False)]
+RayCpusOpt = Annotated[int, typer.Option(
+    "--ray-cpus", help="CPUs each episode's Ray task reserves (and its torch threads).", min=1)]
 QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress on stderr (errors are still printed).")]
 
@@ -117,27 +133,76 @@ def translate_video(
     as_json: AsJsonOpt = False,
     strict: StrictOpt = False,
     include_overlays: IncludeOverlaysOpt = False,
+    overwrite: OverwriteOpt = False,
+    ray: RayOpt = None,
+    ray_cpus: RayCpusOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
-    """Replace the burned-in Korean captions of a video with English ones, keeping the sound.
+    """Replace the burned-in Korean captions of a video (or a season of them) with English ones,
+    keeping the sound.
 
     Captions are found once per caption event (appearance to disappearance), translated once,
     and each frame only gets the erase and the drawing. Exit status: 0 done, 1 failed
-    (OUT is not written; --resume continues), 2 usage error, 130 interrupted.
+    (OUT is not written; --resume continues; for a season: some episodes failed), 2 usage
+    error, 130 interrupted.
 
     Example: kseg translate-video ep01.mp4 -o ep01.en.mp4 -t tm:ep01.tsv --srt ep01.en.srt --resume
-    """
-    from kseg.errors import KsegError
 
+    Season: kseg translate-video season1/ -o season1.en/ -t tm:s1.tsv --srt 'season1.en/{name}.en.srt'
+    """
     problem = _usage_problem(srt, ass, erase_only, translator, recognizer, device, lm)
     if problem:
         _error(problem)
         raise typer.Exit(2)
     from kseg.video import VideoOptions
-    from kseg.video import translate_video as run
 
     _check_font(font)
-    pipeline = _pipeline(model, recognizer, device, lm)
+    tr_opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
+                               "retries": retries, **({"llm_model": llm_model} if llm_model else {}),
+                               **({"glossary": glossary} if glossary else {})}
+    options = VideoOptions(translator=translator, srt=srt, srt_source=srt_source, ass=ass,
+                           erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
+                           crf=crf, preset=preset, sample_every=sample_every, font=font,
+                           temporal=temporal, translator_options=tr_opts, strict=strict,
+                           include_overlays=include_overlays)
+    inputs, season = _season_inputs(src, out)
+    if season or ray is not None:
+        from .season import run_season
+
+        raise typer.Exit(run_season(inputs, out, options, overwrite=overwrite, ray=ray, ray_cpus=ray_cpus,
+                                    pipeline_options={"model": model, "recognizer": recognizer,
+                                                      "device": device, "lm": lm},
+                                    as_json=as_json, quiet=quiet))
+    if overwrite or ray_cpus != 1:
+        _error("--overwrite and --ray-cpus are for seasons (several inputs or an output folder)")
+        raise typer.Exit(2)
+    _single(inputs[0], out, options, _pipeline(model, recognizer, device, lm), as_json, quiet)
+
+
+def _season_inputs(src: list[Path], out: Path) -> tuple[list[Path], bool]:
+    """The input videos, and whether this is a season (several inputs, a folder or glob, or an
+    output folder); a folder or glob with no video is a usage error."""
+    from .common import expand_inputs
+
+    from kseg.video.season import VIDEO_SUFFIXES
+
+    found = expand_inputs(src, VIDEO_SUFFIXES, "videos")
+    bad = [f for f in found if isinstance(f, str)]
+    if bad:
+        _error(bad[0])
+        raise typer.Exit(2)
+    import glob
+
+    season = (len(found) > 1 or any(p.is_dir() or (not p.exists() and glob.has_magic(str(p))) for p in src)
+              or out.is_dir()
+              or str(out).endswith(("/", os.sep)))
+    return [Path(p) for p in found], season
+
+
+def _single(src: Path, out: Path, options: Any, pipeline: Any, as_json: bool, quiet: bool) -> None:
+    from kseg.errors import KsegError
+    from kseg.video import translate_video as run
+
     progress_bar, progress = _progress(quiet)
     events: list[dict[str, Any]] = []
 
@@ -149,14 +214,6 @@ def translate_video(
     try:
         if progress_bar is not None:
             progress_bar.start()
-        tr_opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
-                                   "retries": retries, **({"llm_model": llm_model} if llm_model else {}),
-                                   **({"glossary": glossary} if glossary else {})}
-        options = VideoOptions(translator=translator, srt=srt, srt_source=srt_source, ass=ass,
-                               erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
-                               crf=crf, preset=preset, sample_every=sample_every, font=font,
-                               temporal=temporal, translator_options=tr_opts, strict=strict,
-                               include_overlays=include_overlays)
         summary = run(src, out, options, warn=_warn, on_event=on_event, progress=progress, pipeline=pipeline)
     except KeyboardInterrupt:
         if progress_bar is not None:

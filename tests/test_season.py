@@ -1,0 +1,134 @@
+"""Seasons (issue 24): many episodes, an output folder, finished ones skipped, unfinished ones
+resumed, one translator for all; and the same on a real local Ray instance."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kseg.cli import app
+from kseg.video.season import plan_season, translate_season
+from kseg.video import VideoOptions
+from kseg.errors import InputError
+from test_video import CAPS, fake_pipeline, make_video
+
+HERE = Path(__file__).resolve().parent
+
+
+def _season(folder: Path, n: int = 3) -> list[Path]:
+    folder.mkdir()
+    caps = [CAPS, CAPS[:1], CAPS[1:], [(10, 30, "SEE YOU")]]
+    return [make_video(folder / f"ep{k + 1:02d}.mp4", 48, captions=caps[k % 4]) for k in range(n)]
+
+
+def _tm(tmp_path: Path) -> Path:
+    tm = tmp_path / "s.tsv"  # the fake reader names captions 자막N by their width
+    tm.write_text("".join(f"자막{k}\tLine {k}\n" for k in range(1, 9)), encoding="utf-8")
+    return tm
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_season_runs_skips_and_resumes(tmp_path):
+    eps = _season(tmp_path / "s1")
+    (tmp_path / "s1" / "notes.txt").write_text("not a video")  # not picked from the folder
+    broken = tmp_path / "s1" / "ep04.mkv"
+    broken.write_bytes(b"\x1a\x45\xdf\xa3 not really")
+    out = tmp_path / "out"
+    seen = []
+    recs = translate_season(sorted((tmp_path / "s1").glob("ep*")), out, translator=f"tm:{_tm(tmp_path)}",
+                            srt=str(out / "{name}.en.srt"), pipeline=fake_pipeline(), translator_options={"no_cache": True},
+                            on_episode=lambda k, ep, rec: seen.append((k, rec and rec["status"])))
+    assert [r["status"] for r in recs] == ["done", "done", "done", "failed"]
+    assert "ep04.mkv" in recs[3]["error"] and "\n" not in recs[3]["error"]
+    assert seen[:2] == [(0, None), (0, "done")]
+    for ep in eps:
+        assert (out / ep.name).is_file() and (out / f"{ep.stem}.en.srt").is_file()
+        assert not (out / (ep.name + ".kseg")).exists()
+    assert (out / "ep02.en.srt").read_text().count("-->") == 1
+    first = {p.name: _digest(p) for p in out.glob("*.mp4")}
+    # again: the finished ones are skipped, untouched
+    again = translate_season(eps, out, translator=f"tm:{_tm(tmp_path)}", srt=str(out / "{name}.en.srt"),
+                             pipeline=fake_pipeline())
+    assert [r["status"] for r in again] == ["skipped"] * 3
+    assert {p.name: _digest(p) for p in out.glob("*.mp4")} == first
+    # an interrupted episode (its state folder left behind, no output) is resumed, not skipped
+    (out / "ep02.mp4").unlink()
+    ep = plan_season(eps, out, VideoOptions())[1]
+    ep.state_dir.mkdir()
+    assert ep.status() == "unfinished" and ep.options(VideoOptions()).resume
+    redo = translate_season(eps, out, translator=f"tm:{_tm(tmp_path)}", srt=str(out / "{name}.en.srt"),
+                            pipeline=fake_pipeline(), warn=lambda m: None)
+    assert [r["status"] for r in redo] == ["skipped", "done", "skipped"]
+    assert _digest(out / "ep02.mp4") == first["ep02.mp4"] and not ep.state_dir.exists()
+
+
+def test_season_paths_need_a_name_template(tmp_path):
+    a, b = Path("a/ep1.mp4"), Path("b/ep2.ts")
+    with pytest.raises(InputError, match=r"\{name\}"):
+        plan_season([a, b], tmp_path, VideoOptions(srt="subs/en.srt"))
+    with pytest.raises(InputError, match=r"\{name\}"):
+        plan_season([a, b], tmp_path, VideoOptions(translator="srt:subs/en.srt"))
+    eps = plan_season([a, b], tmp_path, VideoOptions(translator="srt:subs/{name}.en.srt", ass="{name}.ass"))
+    assert [e.out.name for e in eps] == ["ep1.mp4", "ep2.mkv"]  # .ts becomes .mkv
+    assert eps[1].translator == "srt:subs/ep2.en.srt" and eps[1].files["ass"] == Path("ep2.ass")
+    with pytest.raises(InputError, match="would both write"):
+        plan_season([a, Path("b/ep1.mp4")], tmp_path, VideoOptions())
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, ["translate-video", *[str(a) for a in args]])
+
+
+def test_season_from_the_command_line(tmp_path, monkeypatch):
+    import kseg.video.season as season
+
+    monkeypatch.setattr(season, "_load_pipeline", lambda opts: fake_pipeline())
+    _season(tmp_path / "s1", 2)
+    (tmp_path / "s1" / "ep03.mp4").write_bytes(b"")  # empty: fails, the others go on
+    out = tmp_path / "s1.en"
+    r = _cli(tmp_path / "s1", "-o", f"{out}/", "-t", f"tm:{_tm(tmp_path)}", "--no-cache",
+             "--srt", f"{out}/{{name}}.en.srt", "--json", "-q")
+    assert r.exit_code == 1, r.output
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    eps = [x for x in lines if "episode" in x]
+    assert [(e["episode"], e["status"]) for e in eps] == [(1, "done"), (2, "done"), (3, "failed")]
+    assert lines[-1]["season"]["done"] == 2 and lines[-1]["season"]["failed"] == 1
+    assert "ep03.mp4" in r.stderr and (out / "ep01.en.srt").is_file()
+    (tmp_path / "s1" / "ep03.mp4").unlink()
+    r = _cli(tmp_path / "s1", "-o", out, "-t", f"tm:{_tm(tmp_path)}", "--no-cache",
+             "--srt", f"{out}/{{name}}.en.srt")
+    assert r.exit_code == 0 and r.stderr.count("] skipped") == 2, r.output
+    r = _cli(tmp_path / "s1", "-o", out, "-t", f"tm:{_tm(tmp_path)}", "--srt", f"{out}/en.srt")
+    assert r.exit_code == 2 and "{name}" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = _cli(empty, "-o", out, "--erase-only")
+    assert r.exit_code == 2 and "no videos" in r.stderr
+
+
+@pytest.mark.slow
+def test_season_on_a_local_ray_instance_matches_a_local_run(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    # the Ray workers import this test module by name for the pipeline factory
+    monkeypatch.setenv("PYTHONPATH", str(HERE) + ":" + ":".join(sys.path))
+    eps = _season(tmp_path / "s1", 4)
+    tm = _tm(tmp_path)
+    local = translate_season(eps, tmp_path / "local", translator=f"tm:{tm}", srt=str(tmp_path / "local/{name}.srt"),
+                             pipeline=fake_pipeline(), translator_options={"no_cache": True})
+    try:
+        remote = translate_season(eps, tmp_path / "ray", translator=f"tm:{tm}", srt=str(tmp_path / "ray/{name}.srt"),
+                                  ray="auto", pipeline_factory=fake_pipeline, translator_options={"no_cache": True})
+    finally:
+        ray.shutdown()
+    assert [r["status"] for r in local] == [r["status"] for r in remote] == ["done"] * 4
+    for ep in eps:  # byte for byte
+        assert _digest(tmp_path / "local" / ep.name) == _digest(tmp_path / "ray" / ep.name)
+        assert (tmp_path / "local" / f"{ep.stem}.srt").read_text() == (tmp_path / "ray" / f"{ep.stem}.srt").read_text()
+    assert all(r["summary"]["events"] == l["summary"]["events"] and r["node"] for r, l in zip(remote, local))
