@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "SegmentPipeline": "kseg.pipeline", "CaptionPipeline": "kseg.pipeline",
     "load_image": "kseg.imageio", "get_translator": "kseg.translate", "TranslationRequest": "kseg.types",
-    "translate_video": "kseg.api", "VideoOptions": "kseg.video", "FrameResult": "kseg.types",
+    "translate_video": "kseg.api", "translate_season": "kseg.video.season", "VideoOptions": "kseg.video", "FrameResult": "kseg.types",
     "Region": "kseg.types", "Caption": "kseg.types", "Style": "kseg.types", "KsegError": "kseg.errors",
     "InputError": "kseg.errors", "OutputError": "kseg.errors", "ModelError": "kseg.errors",
 }

@@ -365,12 +365,12 @@ def test_folders_and_globs_are_inputs(cli, images, tmp_path):
 
 
 def test_plain_progress_lines_at_a_steady_interval(monkeypatch):
-    from kseg.cli import video
+    from kseg.cli import progress
 
     lines = []
-    monkeypatch.setattr(video._stderr, "print", lambda s, **kw: lines.append(s))
+    monkeypatch.setattr(progress._stderr, "print", lambda s, **kw: lines.append(s))
     now = [0.0]
-    p = video._PlainProgress(every=10.0)
+    p = progress._PlainProgress(every=10.0)
     p.clock = lambda: now[0]
     p.last = 0.0
     for i in range(1, 101):

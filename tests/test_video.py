@@ -47,8 +47,9 @@ def _caption(img: np.ndarray, text: str) -> None:
 
 def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: int = 24,
                captions: list[tuple[int, int, str]] = (), audio: bool = False, rotation: int = 0,
-               pts: list[int] | None = None, time_base: Fraction | None = None) -> Path:
-    """Frames 0..n-1 over a panning texture; captions = (first, last, text) in display orientation."""
+               pts: list[int] | None = None, time_base: Fraction | None = None, gop: int | None = None) -> Path:
+    """Frames 0..n-1 over a panning texture; captions = (first, last, text) in display orientation;
+    ``gop``: a keyframe every so many frames."""
     w, h = size
     dw, dh = (h, w) if rotation in (90, 270) else (w, h)
     bg = _texture(dh, dw * 2)
@@ -56,7 +57,7 @@ def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: 
     v = oc.add_stream("libx264", rate=fps)
     v.width, v.height = w, h
     v.pix_fmt = "yuv444p" if (w % 2 or h % 2) else "yuv420p"
-    v.options = {"crf": "16", "preset": "ultrafast"}
+    v.options = {"crf": "16", "preset": "ultrafast", **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
     tb = time_base or Fraction(1, fps)
     v.codec_context.time_base = tb
     if rotation:
@@ -679,3 +680,38 @@ def test_output_keeps_bit_depth_colour_tags_and_metadata(tmp_path):
         assert c.metadata.get("title") == "Episode 1"
         assert [st.type for st in c.streams] == ["video", "audio"]  # the video stays first
         assert len(list(c.decode(video=0))) == 24
+
+
+def _streams(path: Path) -> list[tuple[str, str, str, int]]:
+    with av.open(str(path)) as c:
+        return [(s.type, s.codec_context.name, s.metadata.get("language", ""),
+                 int(bool(s.disposition & av.stream.Disposition.default))) for s in c.streams]
+
+
+def test_subs_mux_adds_soft_tracks_with_languages(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS, audio=True)
+    tm = tmp_path / "tm.tsv"
+    tm.write_text("".join(f"자막{k}\tLine {k}\n" for k in range(1, 9)), encoding="utf-8")
+    s = translate_video(src, tmp_path / "o.mp4", translator=f"tm:{tm}", subs_mux=True, srt_source=tmp_path / "ko.srt",
+                        pipeline=fake_pipeline(), translator_options={"no_cache": True})
+    st = _streams(tmp_path / "o.mp4")
+    assert [x[:3] for x in st] == [("video", "h264", "und"), ("audio", "aac", "und"),
+                                   ("subtitle", "mov_text", "eng"), ("subtitle", "mov_text", "kor")]
+    assert s["outputs"]["video"] == str(tmp_path / "o.mp4") and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["in.mp4", "ko.srt", "o.mp4", "tm.tsv"]  # no render left behind
+    with av.open(str(tmp_path / "o.mp4")) as c:  # the English, timed like the events
+        texts = [r.text.decode() if hasattr(r, "text") else "" for p in c.demux(c.streams.subtitles[0])
+                 for sub in ([c.streams.subtitles[0].decode2(p)] if p.pts is not None else []) if sub
+                 for r in sub]
+        assert len(texts) == s["events"]
+    assert _audio_packets(tmp_path / "o.mp4") == _audio_packets(src)
+    # soft only: Korean erased, English shown by default as ASS with its styles in Matroska
+    translate_video(src, tmp_path / "o.mkv", translator=f"tm:{tm}", subs_mux=True, erase_only=True,
+                    pipeline=fake_pipeline(), translator_options={"no_cache": True})
+    st = _streams(tmp_path / "o.mkv")
+    assert st[2][0] == "subtitle" and st[2][1] in ("ass", "ssa") and st[2][2:] == ("eng", 1)
+    assert st[0][3] == 1 and len(st) == 3
+    r = _cli(str(src), "-o", str(tmp_path / "o.avi"), "--erase-only", "-t", f"tm:{tm}", "--subs-mux", "-q")
+    assert r.exit_code == 1 and "--subs-mux needs an .mp4, .mov or .mkv output" in r.output
+    r = _cli(str(src), "-o", str(tmp_path / "o2.mkv"), "--erase-only", "--subs-mux", "-q")
+    assert r.exit_code == 2 and "--subs-mux needs --translator" in r.output

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from .common import _emit_json, _error, _stderr, _warn
-from .video import _progress
+from .progress import _progress
 
 
 def run_season(inputs: list[Path], out: Path, options: Any, *, overwrite: bool, ray: str | None, ray_cpus: int,
-               pipeline_options: dict[str, Any], as_json: bool, quiet: bool) -> int:
+               chunk_seconds: float | None, pipeline_options: dict[str, Any], as_json: bool, quiet: bool) -> int:
     """Run the season and report each episode (a line on stderr, a JSON line with --json);
     the exit code: 0 every episode done or skipped, 1 some failed, 130 interrupted."""
     from kseg.errors import KsegError
@@ -46,6 +46,7 @@ def run_season(inputs: list[Path], out: Path, options: Any, *, overwrite: bool, 
             _stderr.print(f"kseg: {n} episodes to Ray ({ray}, {ray_cpus} CPU each)", markup=False)
         opts = {k: v for k, v in pipeline_options.items() if not (v is None or v == "auto")}
         records = translate_season(inputs, out, options, overwrite=overwrite, ray=ray, ray_cpus=ray_cpus,
+                                   chunk_seconds=chunk_seconds,
                                    pipeline_options=opts, warn=_warn,
                                    progress=progress if ray is None and progress_bar is None else None,
                                    on_episode=on_episode)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
+from .progress import _progress
 
 
 # One alias per option, so the command reads as a list of names (typer reads the Annotated
@@ -89,6 +90,11 @@ IncludeOverlaysOpt = Annotated[bool, typer.Option(
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) when the input decodes to fewer frames than its container announces "
     "(a truncated or damaged file); without it that is a warning.")]
+SubsMuxOpt = Annotated[bool, typer.Option(
+    "--subs-mux", help="Also put the English into the output video as a soft subtitle track (ASS with "
+    "the captions' styles and places in .mkv, mov_text in .mp4/.mov; language eng), and with "
+    "--srt-source the Korean (kor). With --erase-only the English is only soft (and shown by "
+    "default); otherwise it is burned in as well.")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Season: also redo episodes whose output exists (by default they are "
     "skipped; unfinished ones are always resumed).")]
@@ -99,6 +105,10 @@ RayOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 RayCpusOpt = Annotated[int, typer.Option(
     "--ray-cpus", help="CPUs each episode's Ray task reserves (and its torch threads).", min=1)]
+ChunkOpt = Annotated[float, typer.Option(
+    "--chunk-minutes", help="With --ray: an episode longer than twice this is split into chunks of about "
+    "this length, cut at keyframes with no caption on screen, run as separate tasks and joined without "
+    "re-encoding. 0: never split.", min=0.0)]
 QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress on stderr (errors are still printed).")]
 
@@ -133,9 +143,11 @@ def translate_video(
     as_json: AsJsonOpt = False,
     strict: StrictOpt = False,
     include_overlays: IncludeOverlaysOpt = False,
+    subs_mux: SubsMuxOpt = False,
     overwrite: OverwriteOpt = False,
     ray: RayOpt = None,
     ray_cpus: RayCpusOpt = 1,
+    chunk_minutes: ChunkOpt = 20.0,
     quiet: QuietOpt = False,
 ) -> None:
     """Replace the burned-in Korean captions of a video (or a season of them) with English ones,
@@ -150,7 +162,8 @@ def translate_video(
 
     Season: kseg translate-video season1/ -o season1.en/ -t tm:s1.tsv --srt 'season1.en/{name}.en.srt'
     """
-    problem = _usage_problem(srt, ass, erase_only, translator, recognizer, device, lm)
+    problem = _usage_problem(srt, ass, erase_only, translator, recognizer, device, lm) or \
+        ("--subs-mux needs --translator SPEC for the English track" if subs_mux and not translator else None)
     if problem:
         _error(problem)
         raise typer.Exit(2)
@@ -164,12 +177,13 @@ def translate_video(
                            erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
                            crf=crf, preset=preset, sample_every=sample_every, font=font,
                            temporal=temporal, translator_options=tr_opts, strict=strict,
-                           include_overlays=include_overlays)
+                           include_overlays=include_overlays, subs_mux=subs_mux)
     inputs, season = _season_inputs(src, out)
     if season or ray is not None:
         from .season import run_season
 
         raise typer.Exit(run_season(inputs, out, options, overwrite=overwrite, ray=ray, ray_cpus=ray_cpus,
+                                    chunk_seconds=chunk_minutes * 60 or None,
                                     pipeline_options={"model": model, "recognizer": recognizer,
                                                       "device": device, "lm": lm},
                                     as_json=as_json, quiet=quiet))
@@ -266,69 +280,6 @@ def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
     except KsegError as e:
         _error(str(e))
         raise typer.Exit(1)
-
-
-PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
-
-
-class _PlainProgress:
-    """Progress for a log file, nohup or CI: one line per stage every ``PLAIN_EVERY`` seconds
-    (percent, rate, ETA) instead of hours of silence; a bar would only fill the log."""
-
-    def __init__(self, every: float = PLAIN_EVERY):
-        import time
-
-        self.clock, self.every = time.monotonic, every
-        self.started: dict[str, float] = {}
-        self.last = self.clock()
-
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        now = self.clock()
-        t0 = self.started.setdefault(stage, now)
-        if now - self.last < self.every and not (total and done >= total):
-            return
-        self.last = now
-        unit = "captions" if stage == "translate" else "frames"
-        rate = done / max(1e-9, now - t0)
-        what = {"analyse": "analysing", "translate": "translating", "render": "rendering"}.get(stage, stage)
-        if total:
-            eta = (total - done) / rate if rate > 0 else 0.0
-            line = (f"kseg: {what} {done}/{total} {unit} ({100 * done / total:.0f}%), {rate:.1f} {unit}/s, "
-                    f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
-        else:
-            line = f"kseg: {what} {done} {unit}, {rate:.1f} {unit}/s"
-        _stderr.print(line, markup=False, highlight=False)
-
-
-def _progress(quiet: bool) -> tuple[Any, Any]:
-    """A rich progress display (one bar per stage) and the callback that feeds it; on a
-    non-terminal stderr plain lines at a steady interval (``_PlainProgress``)."""
-    tasks: dict[str, Any] = {}
-    if quiet:
-        return None, lambda stage, done, total: None
-    if not _stderr.is_terminal:
-        return None, _PlainProgress()
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeRemainingColumn)
-    from rich.text import Text
-
-    class Speed(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            sp = task.finished_speed or task.speed
-            unit = task.fields.get("unit", "frames")
-            return Text(f"{sp:6.1f} {unit}/s" if sp else f"   -- {unit}/s")
-
-    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                   Speed(), TimeRemainingColumn(), console=_stderr, transient=True)
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(
-                {"analyse": "analysing", "translate": "translating", "render": "rendering"}[stage],
-                total=total, unit="captions" if stage == "translate" else "frames")
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return bar, progress
 
 
 def _report(summary: dict[str, Any], events: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:

@@ -81,6 +81,13 @@ class _Feed:
             return list(self.events)
 
 
+def _render_target(out: Path, o: VideoOptions) -> Path:
+    """Where the video is rendered: OUT itself, or with --subs-mux a hidden name beside it that
+    the muxing step reads (named like the partial files a killed run leaves, so the next run
+    removes it)."""
+    return out.with_name(f".{out.stem}.render.partial{out.suffix}") if o.subs_mux else out
+
+
 def _check_out(out: Path, src: Path) -> None:
     if out.exists() and out.is_dir():
         raise OutputError(f"{out}: is a folder; give the output video's file name")
@@ -115,6 +122,7 @@ class VideoOptions:
     overlap: bool = True  # analyse in a thread while rendering
     strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
     include_overlays: bool = False  # treat logos, programme bars and watermarks as captions
+    subs_mux: bool = False  # English (and with srt_source the Korean) as soft tracks in the output
     translator_options: dict[str, Any] | None = None  # passed to get_translator
 
 
@@ -153,7 +161,7 @@ def _translator(o: VideoOptions, translator_obj: Any) -> Any:
 
     if translator_obj is not None:
         return as_translator(translator_obj)
-    if o.erase_only:
+    if o.erase_only and not o.translator:
         return None
     spec = o.translator or ""
     if not spec:
@@ -208,13 +216,21 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
         from kseg.video.temporal import TemporalFill
 
         filler = TemporalFill(eraser, grow)
+    if o.subs_mux:
+        from kseg.video.mux import can_mux
+
+        if not can_mux(out):
+            raise InputError(f"{out}: --subs-mux needs an .mp4, .mov or .mkv output")
+        if tr_obj is None:
+            raise InputError("--subs-mux needs --translator SPEC for the English track")
     io.remove_stale_partials(out)
+    io.remove_stale_partials(_render_target(out, o))
     key = {"start": o.start, "end": o.end, "sample_every": o.sample_every, "version": STATE_VERSION}
     state = State(out, _file_key(src, key))
     resumed = state.open(o.resume, warn)
-    translating = (not o.erase_only or o.srt is not None or o.ass is not None) and tr_obj is not None
+    translating = (not o.erase_only or o.srt is not None or o.ass is not None or o.subs_mux) and tr_obj is not None
     announced = _frames_in_range(info, o, fps)  # the total until the analysis has counted the frames
-    return _Job(src, out, o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
+    return _Job(src, _render_target(out, o), o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
                 translating, eraser, filler, state, resumed, announced,
                 tuple(reversed(info.display_size)), io.EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset),
                 warn, progress, announced)
@@ -325,6 +341,30 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
     return result["an"], stats, plans, t_render
 
 
+def _muxed(job: _Job, out: Path, events: list[Event], plans: list[_Plan]) -> list[dict[str, str]]:
+    """--subs-mux: the rendered video copied into OUT with the soft subtitle tracks."""
+    from kseg.video.mux import MATROSKA, SubTrack, mux_subtitles
+    from kseg.video.subtitles import ass_text, srt_text
+
+    o = job.o
+    english = [e for e in events if e.translation]
+    if out.suffix.lower() in MATROSKA:
+        tracks = [SubTrack(ass_text(_ass_lines(plans, english, job.shape, o.font), job.shape[1], job.shape[0]),
+                           "ass", "eng", "English", default=o.erase_only)]
+    else:
+        tracks = [SubTrack(srt_text([Cue(e.start_time, e.end_time, e.translation) for e in english]), "srt",
+                           "eng", "English", default=o.erase_only)]
+    if o.srt_source is not None:
+        tracks.append(SubTrack(srt_text([Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events]),
+                               "srt", "kor", "Korean (recognised)"))
+    try:
+        mux_subtitles(job.out, out, tracks)
+    finally:
+        job.out.unlink(missing_ok=True)
+    return [{"language": t.language, "title": t.title, "format": "mov_text" if out.suffix.lower() != ".mkv"
+             else t.fmt} for t in tracks]
+
+
 def _sidecars(job: _Job, events: list[Event], plans: list[_Plan]) -> dict[str, str]:
     """The subtitle files asked for, beside the video."""
     o = job.o
@@ -392,6 +432,9 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     if short:
         job.warn(short)
     outputs = _sidecars(job, events, plans)
+    if o.subs_mux:
+        outputs["video"] = str(out)
+        outputs["subtitle_tracks"] = _muxed(job, out, events, plans)  # type: ignore[assignment]
     job.state.remove()
     t_end = time.perf_counter()
     secs = ({"setup": round(t_render - t_start, 3), "analyse": round(an.seconds, 3),

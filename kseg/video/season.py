@@ -11,47 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kseg.errors import InputError, KsegError, plain_text
-from kseg.video.job import VideoOptions, _translator, translate_video
+from kseg.errors import InputError
+from kseg.video.episode import TEMPLATED, Episode, run_episode  # noqa: F401 - part of this API
+from kseg.video.job import VideoOptions, _translator
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm", ".ts", ".m2ts", ".mts", ".flv", ".wmv",
                   ".mpg", ".mpeg")
 OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov")  # kept as the input's; anything else becomes .mkv
-TEMPLATED = ("srt", "srt_source", "ass")  # VideoOptions fields that name a file per episode
-
-
-@dataclass
-class Episode:
-    """One input of a season and everything it writes."""
-
-    src: Path
-    out: Path
-    files: dict[str, Path]  # srt / srt_source / ass for this episode
-    translator: str | None = None  # srt:{name}.en.srt made this episode's own
-
-    @property
-    def state_dir(self) -> Path:
-        return self.out.with_name(self.out.name + ".kseg")
-
-    def status(self) -> str:
-        """``done`` (nothing to do), ``unfinished`` (a run to resume) or ``new``."""
-        if self.state_dir.exists():
-            return "unfinished"
-        if self.out.is_file() and all(p.is_file() for p in self.files.values()):
-            return "done"
-        return "new"
-
-    def options(self, o: VideoOptions) -> VideoOptions:
-        """The season's options with this episode's files; an unfinished run is resumed."""
-        return dataclasses.replace(o, **{k: self.files.get(k) for k in TEMPLATED},
-                                   translator=self.translator or o.translator,
-                                   resume=o.resume or self.status() == "unfinished")
 
 
 def _named(template: Any, name: str, many: bool, what: str) -> Path | None:
@@ -93,22 +63,9 @@ def plan_season(inputs: list[Path], out_dir: str | os.PathLike[str], o: VideoOpt
     return eps
 
 
-def run_episode(ep: Episode, o: VideoOptions, **kwargs: Any) -> dict[str, Any]:
-    """One episode, its failure a record rather than an exception (the season goes on)."""
-    t0 = time.perf_counter()
-    base = {"input": str(ep.src), "output": str(ep.out)}
-    try:
-        summary = translate_video(ep.src, ep.out, ep.options(o), **kwargs)
-    except KsegError as e:
-        hint = " (finished work is kept for the next run)" if ep.state_dir.is_dir() else ""
-        return {**base, "status": "failed", "error": plain_text(str(e)) + hint,
-                "seconds": round(time.perf_counter() - t0, 3)}
-    return {**base, "status": "done", "summary": summary, "seconds": round(time.perf_counter() - t0, 3)}
-
-
 def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
                      options: VideoOptions | None = None, *, overwrite: bool = False, ray: str | None = None,
-                     ray_cpus: int = 1, pipeline: Any = None, pipeline_options: dict[str, Any] | None = None,
+                     ray_cpus: int = 1, chunk_seconds: float | None = None, pipeline: Any = None, pipeline_options: dict[str, Any] | None = None,
                      pipeline_factory: Callable[[], Any] | None = None, translator_obj: Any = None,
                      warn: Callable[[str], None] | None = None,
                      progress: Callable[[str, int, int | None], None] | None = None,
@@ -118,7 +75,8 @@ def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.Pat
     episode: ``status`` done / skipped (finished before) / failed (with ``error``).
 
     ``ray``: None runs here, one episode after another; ``"auto"`` or a cluster address runs them
-    as Ray tasks of ``ray_cpus`` CPUs each (``kseg.video.cluster``). ``on_episode(k, ep, record)``
+    as Ray tasks of ``ray_cpus`` CPUs each (``kseg.video.cluster``), episodes longer than two
+    ``chunk_seconds`` split into chunks at caption-free keyframes and joined losslessly. ``on_episode(k, ep, record)``
     is called as each starts (record None) and ends. Other arguments as for ``translate_video``.
     """
     o = dataclasses.replace(options or VideoOptions(), **option_values)
@@ -140,7 +98,8 @@ def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.Pat
         from kseg.video.cluster import run_on_ray
 
         for k, rec in run_on_ray([eps[k] for k in todo], o, ray, cpus=ray_cpus,
-                                 pipeline_options=pipeline_options or {}, pipeline_factory=pipeline_factory):
+                                 pipeline_options=pipeline_options or {}, pipeline_factory=pipeline_factory,
+                                 chunk_seconds=chunk_seconds, warn=warn or (lambda m: None)):
             records[todo[k]] = rec
             if warn:
                 for w in rec.pop("warnings", []):

@@ -1,0 +1,140 @@
+"""Soft subtitle tracks muxed into the output video (``translate-video --subs-mux``).
+
+After the video is rendered its packets are copied (no re-encode) into the final file with
+the subtitle tracks added: ASS as itself (styles and positions kept) and SRT as SubRip in
+Matroska; mov_text (the only text subtitle MP4 players read) in MP4/MOV, encoded by FFmpeg's
+own encoder through PyAV. Each track has its language tag (ISO 639-2) and title.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from kseg.errors import OutputError
+from kseg.imageio import _FILE_MODE
+
+MP4_LIKE = (".mp4", ".m4v", ".mov")
+MATROSKA = (".mkv", ".mka", ".webm")
+
+# mov_text's encoder reads its default style from an ASS header; SRT tracks have none
+_PLAIN_HEADER = (
+    "[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
+    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
+    "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
+    "MarginL, MarginR, MarginV, Encoding\r\n"
+    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    "[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n")
+
+
+@dataclass
+class SubTrack:
+    """One soft subtitle track: the document (SRT or ASS text), its language and title."""
+
+    text: str
+    fmt: str  # "srt" or "ass"
+    language: str  # ISO 639-2: eng, kor
+    title: str
+    default: bool = False  # shown by players unless the viewer turns it off
+
+
+def can_mux(out: Path) -> bool:
+    return out.suffix.lower() in MP4_LIKE + MATROSKA
+
+
+def _header(track: SubTrack) -> bytes:
+    if track.fmt == "ass":
+        return track.text.split("[Events]")[0].replace("\n", "\r\n").encode() + \
+            b"[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+    return _PLAIN_HEADER.encode()
+
+
+def _subtitle_packets(oc: Any, track: SubTrack, mp4: bool, folder: Path) -> list[Any]:
+    """Add the track's stream to ``oc`` and return its packets (timed in that stream)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".kseg-sub.", suffix="." + track.fmt)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(track.text)
+    packets = []
+    try:
+        with av.open(name) as sin:
+            ss = sin.streams.subtitles[0]
+            if mp4:
+                st = oc.add_stream("mov_text")
+                st.time_base = st.codec_context.time_base = Fraction(1, 1000)
+                st.codec_context.subtitle_header = _header(track)
+                st.codec_context.open()
+            else:
+                st = oc.add_stream_from_template(ss)
+            st.metadata.update({"language": track.language, "title": track.title, "handler_name": track.title})
+            if track.default:
+                st.disposition = av.stream.Disposition.default
+            for p in sin.demux(ss):
+                if p.pts is None:
+                    continue
+                if mp4:
+                    sset = ss.codec_context.decode2(p)
+                    if sset is None:
+                        continue
+                    q = st.codec_context.encode_subtitle(sset)
+                    q.pts = q.dts = int(round(p.pts * p.time_base / st.time_base))
+                    q.duration = int(round((p.duration or 0) * p.time_base / st.time_base))
+                    q.time_base = st.time_base
+                else:
+                    q = p
+                q.stream = st
+                packets.append(q)
+    finally:
+        os.unlink(name)
+    return packets
+
+
+def mux_subtitles(video: str | os.PathLike[str], out: str | os.PathLike[str], tracks: list[SubTrack]) -> Path:
+    """Copy ``video``'s streams into ``out`` (written under a temporary name, then renamed) with
+    ``tracks`` added after them, interleaved by time."""
+    video, out = Path(video), Path(out)
+    mp4 = out.suffix.lower() in MP4_LIKE
+    if not can_mux(out):
+        raise OutputError(f"{out}: --subs-mux needs an .mp4, .mov or .mkv output")
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with av.open(str(video)) as vin, av.open(str(tmp), "w") as oc:
+            oc.metadata.update(dict(vin.metadata))
+            maps = {}
+            first: set[str] = set()
+            for s in vin.streams:
+                maps[s.index] = oc.add_stream_from_template(s)
+                maps[s.index].metadata.update(dict(s.metadata))
+                # the picture and the sound are what plays: the first of each is the default track
+                lead = s.type in ("video", "audio") and s.type not in first
+                first.add(s.type)
+                maps[s.index].disposition = s.disposition | (av.stream.Disposition.default if lead else 0)
+            subs = sorted((q for t in tracks for q in _subtitle_packets(oc, t, mp4, out.parent)),
+                          key=lambda q: float(q.pts * q.time_base))
+            k = 0
+            for p in vin.demux():
+                if p.dts is None:
+                    continue
+                t = float(p.dts * p.time_base)
+                while k < len(subs) and float(subs[k].pts * subs[k].time_base) <= t:
+                    oc.mux(subs[k])
+                    k += 1
+                p.stream = maps[p.stream.index]
+                oc.mux(p)
+            for q in subs[k:]:
+                oc.mux(q)
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, out)
+        tmp = None
+    except av.error.FFmpegError as e:
+        raise OutputError(f"{out}: adding the subtitle tracks failed ({e.strerror or e})") from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return out
