@@ -25,6 +25,15 @@ class _Plan:
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
 
 
+@dataclass
+class _Spent:
+    """What is kept of a drawn sprite once its event is over: its layout, for the ASS lines
+    (the pixels would otherwise stay in memory for the whole episode)."""
+
+    info: Any
+    bold: bool
+
+
 def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
             max(b[3] for b in boxes))
@@ -91,7 +100,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
             for p in more_plans(f.index):
                 for i in range(p.ev.erase_from, p.ev.erase_to + 1):
                     by_frame.setdefault(i, []).append(p)
-        todo = by_frame.get(f.index)
+        todo = by_frame.pop(f.index, None)
         if not todo:
             return None
         # only the box of this frame's captions and their English is converted and changed
@@ -105,6 +114,11 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             if p.sprite is not None:
                 _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))
+            if f.index >= p.ev.erase_to:  # the event is over: keep only what the ASS needs
+                if temporal is not None:
+                    temporal.drop(id(p))
+                if p.sprite is not None:
+                    p.sprite = _Spent(p.sprite.info, bool(getattr(p.sprite, "bold", False)))
         return io.Patch(bx0, by0, img)
 
     return io.transcode(src, out, process, options=options, start=start, end=end, warn=warn,

@@ -119,6 +119,12 @@ class TemporalFill:
         self.stats = {"frames": 0, "reused_frames": 0, "temporal_frames": 0, "temporal_pixels": 0,
                       "hidden_pixels": 0}
 
+    def drop(self, key: object) -> None:
+        """Forget an event that has ended (its history is up to ``depth`` crops): memory stays
+        flat over an episode however many captions it has."""
+        self._hist.pop(key, None)
+        self._masks.pop(key, None)
+
     def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hist = self._hist.get(key)
         masks = self._masks.get(key)
