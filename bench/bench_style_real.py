@@ -1,0 +1,149 @@
+"""Caption styles on real footage: is the fill (the letters' own colour) identified?
+
+    python bench/bench_style_real.py data/real [--sheets DIR] [--json]
+
+For every annotated ``caption`` line of bench/real that carries a ``"fill"`` (the colour
+class a viewer names for the letters: white, black, grey, yellow, orange, red, pink, purple,
+blue, sky, green, brown; set by looking at the frames, see bench/real/FORMAT.md), text-SAM
+segments the line from its annotated box and ``kseg.style.measure_style`` measures its style;
+the measured fill's colour class must equal the annotated one. Printed per genre and overall,
+beside the naive baseline (the mask's mean colour) and the outline's class (how often the
+outline was taken for the fill: an inverted caption).
+
+``--sheets DIR`` writes numbered contact sheets of every caption line (the crop, then swatches
+of the measured fill and outline) to annotate fills from and to look at what was measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench_real import _line, load_annotations  # noqa: E402
+
+CLASSES = ("white", "black", "grey", "yellow", "orange", "red", "pink", "purple", "blue", "sky", "green", "brown")
+
+
+def colour_class(rgb) -> str:
+    """The colour name a viewer would give, from CIE LCh (thresholds set on the swatches of the
+    classes above, not on any measured caption)."""
+    lab = cv2.cvtColor(np.uint8([[list(rgb)]]), cv2.COLOR_RGB2LAB)[0, 0].astype(float)
+    L, a, b = lab[0] * 100 / 255, lab[1] - 128, lab[2] - 128
+    C = float(np.hypot(a, b))
+    h = float(np.degrees(np.arctan2(b, a))) % 360
+    if C < 14:
+        return "white" if L > 78 else ("black" if L < 28 else "grey")
+    if L < 22 and C < 25:
+        return "black"
+    if 70 <= h < 105:
+        return "yellow" if L > 60 else "brown"
+    if 40 <= h < 70:
+        return "orange" if L > 55 else "brown"
+    if 105 <= h < 190:
+        return "green"
+    if 190 <= h < 250:
+        return "sky" if L > 60 else "blue"
+    if 250 <= h < 310:
+        return "blue" if h < 285 and L < 55 else "purple"
+    if 345 <= h or h < 20:
+        return "pink" if L > 65 else "red"
+    return "red" if h < 40 and L <= 65 else ("pink" if L > 65 else "red")
+
+
+def measure(frames: list[dict]):
+    from kseg.segment import TextSegmenter
+    from kseg.style import measure_style
+
+    seg = TextSegmenter()
+    for fr in frames:
+        img = cv2.cvtColor(cv2.imread(str(fr["image"])), cv2.COLOR_BGR2RGB)
+        lines = [ln for ln in fr["lines"] if ln["kind"] == "caption"]
+        if not lines:
+            continue
+        tls = [_line(ln["box"]) for ln in lines]
+        masks = seg.segment(img, tls)
+        for ln, tl, m in zip(lines, tls, masks):
+            st = measure_style(img, tl, m.mask)
+            px = img[m.mask]
+            mean = tuple(int(v) for v in px.mean(axis=0)) if len(px) else (0, 0, 0)
+            yield fr, ln, img, st, mean
+
+
+def sheets(frames: list[dict], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tiles, k = [], 0
+    for fr, ln, img, st, _ in measure(frames):
+        x0, y0, x1, y1 = ln["box"]
+        crop = img[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4]
+        s = 56 / max(1, crop.shape[0])
+        crop = cv2.resize(crop, (max(1, min(640, int(crop.shape[1] * s))), 56))
+        tile = np.full((64, 800, 3), 128, np.uint8)
+        tile[4:60, 90:90 + crop.shape[1]] = crop
+        tile[8:56, 736:766] = st.fill
+        if st.outline is not None:
+            tile[8:56, 768:798] = st.outline
+        cv2.putText(tile, f"{k}", (4, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 0), 2)
+        tiles.append(tile)
+        k += 1
+        if len(tiles) == 16:
+            cv2.imwrite(str(out / f"sheet{(k - 1) // 16:02d}.png"), cv2.cvtColor(np.vstack(tiles), cv2.COLOR_RGB2BGR))
+            tiles = []
+    if tiles:
+        cv2.imwrite(str(out / f"sheet{k // 16:02d}.png"), cv2.cvtColor(np.vstack(tiles), cv2.COLOR_RGB2BGR))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("images", type=Path)
+    ap.add_argument("--sheets", type=Path)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    frames = load_annotations(args.images)
+    frames = [f for f in frames if f["image"].exists()]
+    if args.sheets:
+        sheets(frames, args.sheets)
+        return
+    acc: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
+    wrong = []
+    for fr, ln, img, st, mean in measure(frames):
+        if "fill" not in ln:
+            continue
+        got, base = colour_class(st.fill), colour_class(mean)
+        inverted = st.outline is not None and colour_class(st.outline) == ln["fill"] and got != ln["fill"]
+        rec = (got == ln["fill"], base == ln["fill"], inverted)
+        acc[fr["genre"]].append(rec)
+        acc["all"].append(rec)
+        if got != ln["fill"]:
+            wrong.append({"source": fr["source"], "id": fr["id"], "text": ln["text"], "fill": ln["fill"], "got": got,
+                          "measured": list(st.fill), "outline": list(st.outline) if st.outline else None})
+    if args.json:
+        print(json.dumps({g: {"lines": len(v), "fill_correct": sum(r[0] for r in v) / len(v),
+                              "baseline": sum(r[1] for r in v) / len(v), "inverted": sum(r[2] for r in v) / len(v)}
+                          for g, v in acc.items()}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="real captions: fill colour class identified (bench/real, text-SAM masks from the annotated boxes)")
+    for c in ("genre", "lines", "kseg fill correct", "mean colour (baseline)", "outline taken for fill"):
+        t.add_column(c)
+    for g in sorted(acc, key=lambda g: (g == "all", g)):
+        v = acc[g]
+        t.add_row(g, str(len(v)), f"{sum(r[0] for r in v) / len(v):.1%}", f"{sum(r[1] for r in v) / len(v):.1%}",
+                  f"{sum(r[2] for r in v) / len(v):.1%}")
+    Console().print(t)
+    for w in wrong[:40]:
+        print(json.dumps(w, ensure_ascii=False), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
