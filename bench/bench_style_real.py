@@ -33,30 +33,30 @@ from bench_real import _line, load_annotations  # noqa: E402
 CLASSES = ("white", "black", "grey", "yellow", "orange", "red", "pink", "purple", "blue", "sky", "green", "brown")
 
 
+# Hue (CIE LCh, degrees) of the classes' canonical colours: the boundaries are the midpoints
+# between neighbours (red (255,0,0) 40, orange (255,165,0) 72, yellow (255,255,0) 99, green
+# (0,128,0) 136, cyan (0,255,255) 196, sky (135,206,235) 236, blue (0,0,255) 306, purple
+# (128,0,128) 326, pink (255,105,180) 355), so nothing here was fitted to the captions.
+HUES = [(17.5, "red"), (56, "orange"), (85.5, "yellow"), (117.5, "green"), (166, "sky"), (271, "blue"),
+        (316, "purple"), (340.5, "pink")]
+
+
 def colour_class(rgb) -> str:
-    """The colour name a viewer would give, from CIE LCh (thresholds set on the swatches of the
-    classes above, not on any measured caption)."""
+    """The colour name a viewer would give (achromatic by lightness, brown for dark oranges and
+    yellows, the rest by hue)."""
     lab = cv2.cvtColor(np.uint8([[list(rgb)]]), cv2.COLOR_RGB2LAB)[0, 0].astype(float)
     L, a, b = lab[0] * 100 / 255, lab[1] - 128, lab[2] - 128
     C = float(np.hypot(a, b))
     h = float(np.degrees(np.arctan2(b, a))) % 360
     if C < 14:
         return "white" if L > 78 else ("black" if L < 28 else "grey")
-    if L < 22 and C < 25:
-        return "black"
-    if 70 <= h < 105:
-        return "yellow" if L > 60 else "brown"
-    if 40 <= h < 70:
-        return "orange" if L > 55 else "brown"
-    if 105 <= h < 190:
-        return "green"
-    if 190 <= h < 250:
-        return "sky" if L > 60 else "blue"
-    if 250 <= h < 310:
-        return "blue" if h < 285 and L < 55 else "purple"
-    if 345 <= h or h < 20:
-        return "pink" if L > 65 else "red"
-    return "red" if h < 40 and L <= 65 else ("pink" if L > 65 else "red")
+    name = "pink"
+    for start, cls in HUES:
+        if h >= start:
+            name = cls
+    if name in ("orange", "yellow") and L < 45:
+        return "brown"
+    return name
 
 
 def measure(frames: list[dict]):
