@@ -715,3 +715,34 @@ def test_subs_mux_adds_soft_tracks_with_languages(tmp_path):
     assert r.exit_code == 1 and "--subs-mux needs an .mp4, .mov or .mkv output" in r.output
     r = _cli(str(src), "-o", str(tmp_path / "o2.mkv"), "--erase-only", "--subs-mux", "-q")
     assert r.exit_code == 2 and "--subs-mux needs --translator" in r.output
+
+
+def test_text_that_moves_with_the_footage_is_not_a_caption(tmp_path):
+    """A name tag or a sign moves with the shot; a burned-in caption stays where it was drawn.
+    Text found still and then seen again a few pixels away is dropped, and reported."""
+    path = tmp_path / "tag.mp4"
+    w, h, n = 160, 96, 60
+    bg = _texture(h, w)
+    oc = av.open(str(path), "w")
+    v = oc.add_stream("libx264", rate=24)
+    v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+    v.options = {"crf": "16", "preset": "ultrafast"}
+    for i in range(n):
+        img = bg.copy()
+        if 5 <= i <= 32:
+            x = 8 + max(0, i - 18) * 4  # still, then moving right
+            cv2.putText(img, "TAG", (x, h - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 5, cv2.LINE_AA)
+            cv2.putText(img, "TAG", (x, h - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+        if 40 <= i <= 58:  # (the stand-in detector boxes all white ink as one line: not at once)
+            _caption(img, "STAYS")
+        f = av.VideoFrame.from_ndarray(img, format="rgb24")
+        f.pts = i
+        oc.mux(v.encode(f))
+    oc.mux(v.encode(None))
+    oc.close()
+    seen: list = []
+    s = translate_video(path, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
+    boxes = [e.box for e in seen]
+    assert any(b[1] >= h - 30 for b in boxes)  # the caption at the bottom is still found
+    assert not any(b[3] <= h - 30 for b in boxes), boxes  # nothing up where the tag moved
+    assert any(d["why"] == "moved" for d in s["not_captions"])

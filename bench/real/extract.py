@@ -75,18 +75,36 @@ def manifest(ann_dir: Path) -> dict:
     return out
 
 
+def _clips(out: Path, clones: Path) -> None:
+    """bench/real/clips.json's clips, byte for byte from their repositories."""
+    out.mkdir(parents=True, exist_ok=True)
+    for c in json.loads((HERE / "clips.json").read_text())["clips"]:
+        git = find_clone(clones, c["repo"])
+        if git is None:
+            print(f"extract: clip {c['clip']}: no clone of {c['repo']} under {clones}", file=sys.stderr)
+            continue
+        dst = out / f"{c['clip']}{Path(c['path']).suffix}"
+        tmp = dst.with_name(dst.name + ".tmp")
+        tmp.write_bytes(git_bytes(git, c["commit"], c["path"]))
+        tmp.replace(dst)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("--clones", type=Path, required=True, help="folder holding the source clones")
     ap.add_argument("--annotations", type=Path, default=HERE / "annotations")
     ap.add_argument("--source", action="append", help="only these sources (repeatable)")
+    ap.add_argument("--clips", action="store_true",
+                    help="also copy the video clips of bench/real/clips.json to OUT/clips/ (for bench/bench_video.py --real)")
     ap.add_argument("--write-manifest", action="store_true",
                     help="(maintainers) rewrite bench/real/manifest.json from the annotations, then exit")
     a = ap.parse_args(argv)
     if a.write_manifest:
         (HERE / "manifest.json").write_text(json.dumps(manifest(a.annotations), ensure_ascii=False, indent=1) + "\n")
         return 0
+    if a.clips:
+        _clips(a.out / "clips", a.clones)
     files = sorted(a.annotations.glob("*.json"))
     if not files:
         print(f"extract: no annotations in {a.annotations}", file=sys.stderr)

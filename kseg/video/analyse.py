@@ -45,6 +45,7 @@ class Analysis:
     detections: int = 0
     cuts: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    dropped: list[dict] = field(default_factory=list)  # text that was not a caption (EventTracker._close)
 
 
 def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fps: float, *,
@@ -102,7 +103,7 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
     if state is not None:
         state.meta.update(analysed=True, checkpoint=len(times) - 1, times=[round(x, 6) for x in times])
         state.save()
-    return Analysis(events, times, detections=len(tracker.detections), cuts=tracker.cuts,
+    return Analysis(events, times, detections=len(tracker.detections), cuts=tracker.cuts, dropped=tracker.dropped,
                     seconds=time.perf_counter() - t0)
 
 

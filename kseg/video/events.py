@@ -146,6 +146,11 @@ def _bbox(mask: np.ndarray) -> Box | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+MOVE_SEARCH = 32  # px around a caption looked at for it when it seems to end
+MOVE_CORR = 0.75  # correlation of the pattern found elsewhere for it to count as moved
+MIN_FRAMES = 3  # an event shorter than this is a transition or a detector flicker, not a caption
+
+
 class Presence:
     """Visibility of a fixed pattern (the caption's luma) in later frames; see module doc."""
 
@@ -162,6 +167,7 @@ class Presence:
             sub[::step, ::step] = True
             sel = sel & sub
         self.sel = sel
+        self.ref = ref_gray[y0:y1, x0:x1].copy()  # for ``moved``
         r = ref_gray[y0:y1, x0:x1][sel].astype(np.float32)
         self.r0 = r - r.mean()
         self.rr = float(self.r0 @ self.r0)
@@ -184,6 +190,22 @@ class Presence:
         s, c = self(gray)
         return float(s) if c >= CORR else 0.0
 
+    def moved(self, gray: np.ndarray) -> bool:
+        """Whether the pattern is still on screen but a few pixels away: text that moves with the
+        footage (a name tag, a sign) rather than a caption, which stays where it was drawn."""
+        if not self.valid:
+            return False
+        x0, y0, x1, y1 = self.box
+        H, W = gray.shape
+        r = MOVE_SEARCH
+        sx0, sy0, sx1, sy1 = max(0, x0 - r), max(0, y0 - r), min(W, x1 + r), min(H, y1 + r)
+        if sx1 - sx0 <= x1 - x0 or sy1 - sy0 <= y1 - y0:
+            return False
+        res = cv2.matchTemplate(gray[sy0:sy1, sx0:sx1], self.ref, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(res)
+        shift = max(abs(sx0 + bx - x0), abs(sy0 + by - y0))
+        return best >= MOVE_CORR and shift >= 2
+
 
 class _Live:
     """An event being tracked."""
@@ -202,6 +224,7 @@ class _Live:
         self.last_on = at
         self.box = _bbox(full_mask) or (0, 0, 1, 1)
         self.samples: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in det.lines]
+        self.moving = False  # it "ended" by moving away: scene text, dropped at close
 
     def sample(self, image: np.ndarray) -> None:
         """Keep this frame's strip of every line, for the fused reading at the end."""
@@ -250,6 +273,7 @@ class EventTracker:
         self.rise = 0
         self.cuts: list[int] = []
         self.detections: list[int] = []
+        self.dropped: list[dict] = []  # what looked like a caption and was not (see _close)
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
@@ -393,8 +417,9 @@ class EventTracker:
                     if ev.low >= 2:
                         ev.end = ev.last_on
                         ev.fade_low = 0 if v > FADE else 1
+                        ev.moving = ev.presence.moved(gray)
                         if ev.fade_low:
-                            done.append(self._close(ev, i))
+                            done += self._close(ev, i)
                             self._watch(i, ev.box, gray.shape[0])  # the next line often replaces it
             else:
                 if v > FADE and i - ev.end <= self.fps:
@@ -403,13 +428,19 @@ class EventTracker:
                 else:
                     ev.fade_low += 1
                     if ev.fade_low >= 2 or i - ev.end > self.fps:
-                        done.append(self._close(ev, i))
+                        done += self._close(ev, i)
                         self._watch(i, ev.box, gray.shape[0])
         return done
 
-    def _close(self, ev: _Live, i: int) -> Event:
+    def _close(self, ev: _Live, i: int) -> list[Event]:
+        """The finished event, or nothing for what is not a caption: text that moved away (scene
+        text) and blips shorter than MIN_FRAMES (a transition's frame, a detector flicker)."""
         self.live.remove(ev)
         end = ev.end if ev.end is not None else i
+        if ev.moving or end - ev.start + 1 < MIN_FRAMES:
+            self.dropped.append({"start": ev.start, "end": end, "text": " ".join(ev.det.lines),
+                                 "why": "moved" if ev.moving else "too short"})
+            return []
         alpha = {k: min(v, ON) for k, v in ev.alpha.items() if k > end or k < ev.start}
         after = [k for k in alpha if k > end]
         erase_to = end
@@ -430,7 +461,7 @@ class EventTracker:
                   box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=caption,
                   lines=lines, detected_at=ev.at, alpha=alpha)
         self.next_id += 1
-        return e
+        return [e]
 
     def _scan_back(self, p: Presence, i: int, stop: int | None = None) -> tuple[int, int, dict[int, float]]:
         """(first ON frame, first frame with any ink, fade alphas) going back from frame i."""
@@ -493,7 +524,7 @@ class EventTracker:
                     continue
                 ev.end = switch - 1
                 ev.alpha = {k: v for k, v in ev.alpha.items() if k < ev.start}
-                done.append(self._close(ev, i))
+                done += self._close(ev, i)
                 start = fade_from = max(switch, start)
                 alpha = {}
             live = _Live(det, start, i, p, m)
@@ -511,5 +542,5 @@ class EventTracker:
         for ev in list(self.live):
             if ev.end is None:
                 ev.end = ev.last_on if ev.low else self.index
-            done.append(self._close(ev, self.index))
+            done += self._close(ev, self.index)
         return done

@@ -153,7 +153,10 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             dur = float(s.duration * tb)
         elif c.duration:
             dur = c.duration / av.time_base
-        frames = int(s.frames or 0) or int(round(dur * float(fps)))
+        # an edit list can trim frames that the stream's count still includes (a web re-edit of
+        # 154 shown frames announcing 170): the shown duration bounds the count
+        by_time = int(round(dur * float(fps))) if dur else 0
+        frames = min(int(s.frames or 0), by_time) if s.frames and by_time else (int(s.frames or 0) or by_time)
         return VideoInfo(path=os.fspath(path), width=first.width, height=first.height,
                          rotation=_rotation(s, first), fps=Fraction(fps), time_base=Fraction(tb),
                          duration=dur, frames=frames, codec=s.codec_context.name,

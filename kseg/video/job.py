@@ -243,10 +243,34 @@ OVERLAY_SHARE = 0.6  # ... or this share of a video, when it is also on screen O
 OVERLAY_MIN = 8.0
 
 
-def _mark_overlays(job: _Job, events: list[Event], duration: float) -> list[Event]:
-    """Flag the overlays among ``events`` (times set) and return the captions to process."""
+def _same_place(a: tuple, b: tuple) -> bool:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return small > 0 and ix * iy >= 0.6 * small
+
+
+def _place_time(ev: Event, events: list[Event]) -> float:
+    """Seconds some text was on screen at ``ev``'s place: a clock or a score whose text changes
+    every second is one overlay, though each of its events is short."""
+    spans = sorted((e.start_time, e.end_time) for e in events if _same_place(e.box, ev.box))
+    total, cur = 0.0, None
+    for a, b in spans:
+        if cur is None or a > cur[1] + 0.5:
+            total += (cur[1] - cur[0]) if cur else 0.0
+            cur = [a, b]
+        else:
+            cur[1] = max(cur[1], b)
+    return total + ((cur[1] - cur[0]) if cur else 0.0)
+
+
+def _mark_overlays(job: _Job, events: list[Event], duration: float,
+                   context: list[Event] | None = None) -> list[Event]:
+    """Flag the overlays among ``events`` (times set; ``context``: every event known so far, for
+    the time their places were occupied) and return the captions to process."""
+    known = context if context is not None else events
     for ev in events:
-        d = ev.end_time - ev.start_time
+        d = max(ev.end_time - ev.start_time, _place_time(ev, known))
         ev.overlay = d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and d >= OVERLAY_SHARE * duration)
     return events if job.o.include_overlays else [e for e in events if not e.overlay]
 
@@ -318,7 +342,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         settled.extend(new)
         settled.sort(key=lambda e: (e.start, e.id))
         set_times(new, feed.times, job.fps)
-        new = _mark_overlays(job, new, _duration(job))
+        new = _mark_overlays(job, new, _duration(job), settled)
         if job.translating:
             translate_events([e for e in settled if o.include_overlays or not e.overlay], job.tr_obj, job.tr_spec,
                              state=job.state, warn=job.warn)
@@ -445,6 +469,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     return {"input": str(src), "output": str(out), "frames": stats["frames"], "announced_frames": job.announced,
             "events": len(events),
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
+            "not_captions": an.dropped,
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
             "overlays": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
                           "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in overlays],
