@@ -746,3 +746,16 @@ def test_text_that_moves_with_the_footage_is_not_a_caption(tmp_path):
     assert any(b[1] >= h - 30 for b in boxes)  # the caption at the bottom is still found
     assert not any(b[3] <= h - 30 for b in boxes), boxes  # nothing up where the tag moved
     assert any(d["why"] == "moved" for d in s["not_captions"])
+
+
+def test_subs_mux_leaves_out_an_empty_track(tmp_path):
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    tm = tmp_path / "tm.tsv"
+    tm.write_text("없는말\tNothing here\n", encoding="utf-8")  # matches no caption: no English at all
+    said: list[str] = []
+    translate_video(src, tmp_path / "o.mkv", translator=f"tm:{tm}", subs_mux=True, erase_only=True,
+                    srt_source=tmp_path / "ko.srt", pipeline=fake_pipeline(), warn=said.append,
+                    translator_options={"no_cache": True})
+    st = _streams(tmp_path / "o.mkv")
+    assert len(st) == 2 and st[1][0] == "subtitle" and st[1][1] in ("subrip", "srt") and st[1][2] == "kor"
+    assert any("no English subtitles" in m for m in said)

@@ -199,7 +199,7 @@ def _joined(ep: Any, o: Any, plan: list[Any], recs: dict[int, dict[str, Any]], s
             dest = Path(getattr(o, key)) if getattr(o, key) is not None else chunks.chunk_dir(ep.out) / f"all.{key}"
             merged[key] = (chunks.merge_ass if key == "ass" else chunks.merge_srt)(parts, dest)
         if o.subs_mux:
-            _mux_joined(video_target, ep.out, merged, o)
+            _mux_joined(video_target, ep.out, merged, o, base["warnings"].append)
     except KsegError as e:
         return {**base, "status": "failed", "error": plain_text(str(e))}
     shutil.rmtree(chunks.chunk_dir(ep.out), ignore_errors=True)
@@ -213,7 +213,7 @@ def _joined(ep: Any, o: Any, plan: list[Any], recs: dict[int, dict[str, Any]], s
     return {**base, "status": "done", "summary": summary, "node": "several"}
 
 
-def _mux_joined(video: Path, out: Path, merged: dict[str, Path], o: Any) -> None:
+def _mux_joined(video: Path, out: Path, merged: dict[str, Path], o: Any, warn: Any = None) -> None:
     from kseg.video.mux import MATROSKA, SubTrack, mux_subtitles
 
     tracks = []
@@ -224,6 +224,6 @@ def _mux_joined(video: Path, out: Path, merged: dict[str, Path], o: Any) -> None
     if o.srt_source is not None and "srt_source" in merged:
         tracks.append(SubTrack(merged["srt_source"].read_text("utf-8"), "srt", "kor", "Korean (recognised)"))
     try:
-        mux_subtitles(video, out, tracks)
+        mux_subtitles(video, out, tracks, warn=warn)
     finally:
         video.unlink(missing_ok=True)

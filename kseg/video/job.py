@@ -382,7 +382,7 @@ def _muxed(job: _Job, out: Path, events: list[Event], plans: list[_Plan]) -> lis
         tracks.append(SubTrack(srt_text([Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events]),
                                "srt", "kor", "Korean (recognised)"))
     try:
-        mux_subtitles(job.out, out, tracks)
+        mux_subtitles(job.out, out, tracks, warn=job.warn)
     finally:
         job.out.unlink(missing_ok=True)
     return [{"language": t.language, "title": t.title, "format": "mov_text" if out.suffix.lower() != ".mkv"
@@ -468,7 +468,8 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
              "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)})
     return {"input": str(src), "output": str(out), "frames": stats["frames"], "announced_frames": job.announced,
             "events": len(events),
-            "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
+            "translated": len(events) - len(missing), "detections": an.detections,
+            "band_detections": an.band_detections, "cuts": an.cuts,
             "not_captions": an.dropped,
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
             "overlays": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),

@@ -93,10 +93,20 @@ def _subtitle_packets(oc: Any, track: SubTrack, mp4: bool, folder: Path) -> list
     return packets
 
 
-def mux_subtitles(video: str | os.PathLike[str], out: str | os.PathLike[str], tracks: list[SubTrack]) -> Path:
+def _has_cues(track: SubTrack) -> bool:
+    return "-->" in track.text if track.fmt == "srt" else "\nDialogue:" in track.text
+
+
+def mux_subtitles(video: str | os.PathLike[str], out: str | os.PathLike[str], tracks: list[SubTrack],
+                  warn: Any = None) -> Path:
     """Copy ``video``'s streams into ``out`` (written under a temporary name, then renamed) with
-    ``tracks`` added after them, interleaved by time."""
+    ``tracks`` added after them, interleaved by time. A track with nothing in it is left out
+    (FFmpeg cannot read an empty subtitle file, and players would list an empty track)."""
     video, out = Path(video), Path(out)
+    for t in [t for t in tracks if not _has_cues(t)]:
+        if warn:
+            warn(f"{out}: no {t.title} subtitles to put in a track; left out")
+    tracks = [t for t in tracks if _has_cues(t)]
     mp4 = out.suffix.lower() in MP4_LIKE
     if not can_mux(out):
         raise OutputError(f"{out}: --subs-mux needs an .mp4, .mov or .mkv output")
