@@ -759,3 +759,30 @@ def test_subs_mux_leaves_out_an_empty_track(tmp_path):
     st = _streams(tmp_path / "o.mkv")
     assert len(st) == 2 and st[1][0] == "subtitle" and st[1][1] in ("subrip", "srt") and st[1][2] == "kor"
     assert any("no English subtitles" in m for m in said)
+
+
+def test_a_ticking_clock_is_one_overlay_and_subtitles_at_one_place_are_not():
+    """Overlays by place: events in one box that follow on without a break add up (a clock whose
+    digits change every second); subtitles at the same place, differing in width and with gaps,
+    stay captions however much of the video they cover."""
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.job import _mark_overlays
+
+    def ev(k, t0, t1, box):
+        e = Event(id=k, start=0, end=1, erase_from=0, erase_to=1, box=box, mask=np.ones((2, 2), bool),
+                  caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)),
+                  lines=["x"], detected_at=0)
+        e.start_time, e.end_time = t0, t1
+        return e
+
+    clock = [ev(k, k * 1.0, k * 1.0 + 0.98, (1040, 30, 1220, 110)) for k in range(20)]
+    subs = [ev(100 + k, k * 2.0, k * 2.0 + 1.8, (400 - 10 * (k % 5), 600, 880 + 10 * (k % 5), 650)) for k in range(10)]
+
+    class J:
+        class o:
+            include_overlays = False
+
+    kept = _mark_overlays(J, clock + subs, 20.0)
+    assert all(e.overlay for e in clock) and not any(e.overlay for e in subs)
+    assert kept == subs

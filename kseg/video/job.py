@@ -243,25 +243,31 @@ OVERLAY_SHARE = 0.6  # ... or this share of a video, when it is also on screen O
 OVERLAY_MIN = 8.0
 
 
-def _same_place(a: tuple, b: tuple) -> bool:
+def _same_box(a: tuple, b: tuple) -> bool:
+    """Near-identical boxes (IoU >= 0.8): a clock's digits change, its box does not; subtitles
+    at one place differ in width with their text."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return small > 0 and ix * iy >= 0.6 * small
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return union > 0 and inter >= 0.8 * union
+
+
+JOINED = 0.05  # s: events this close in one box follow on without a break (a clock ticking)
 
 
 def _place_time(ev: Event, events: list[Event]) -> float:
-    """Seconds some text was on screen at ``ev``'s place: a clock or a score whose text changes
-    every second is one overlay, though each of its events is short."""
-    spans = sorted((e.start_time, e.end_time) for e in events if _same_place(e.box, ev.box))
-    total, cur = 0.0, None
+    """Seconds of the unbroken run of events in ``ev``'s box that ``ev`` belongs to: a clock or a
+    score whose text changes every second is one overlay, though each of its events is short.
+    Subtitles at one place do not add up: they differ in width and leave gaps between them."""
+    spans = sorted((e.start_time, e.end_time) for e in events if _same_box(e.box, ev.box))
+    runs: list[list[float]] = []
     for a, b in spans:
-        if cur is None or a > cur[1] + 0.5:
-            total += (cur[1] - cur[0]) if cur else 0.0
-            cur = [a, b]
+        if runs and a <= runs[-1][1] + JOINED:
+            runs[-1][1] = max(runs[-1][1], b)
         else:
-            cur[1] = max(cur[1], b)
-    return total + ((cur[1] - cur[0]) if cur else 0.0)
+            runs.append([a, b])
+    return max((b - a for a, b in runs if a <= ev.start_time + 1e-6 and ev.end_time <= b + 1e-6), default=0.0)
 
 
 def _mark_overlays(job: _Job, events: list[Event], duration: float,
