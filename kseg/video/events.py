@@ -297,6 +297,8 @@ class EventTracker:
         # what the scheduled detection looks at: the rows of the local changes that asked for it,
         # or the whole frame when anything else did (a cut, a watch, the safety net)
         self.change_band: tuple[int, int] | None = None
+        self.watch_band: tuple[int, int] | None = None
+        self.frame_h = 0
         self.band_detections = 0
         self.due_band: tuple[int, int] | None = None
         self.due_full = False
@@ -373,6 +375,13 @@ class EventTracker:
         blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
         self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
 
+    def _rows(self, rows: slice) -> tuple[int, int] | None:
+        """Frame rows of a slice of count-block rows, with BAND_MARGIN blocks each side."""
+        if self.counts is None:
+            return None
+        span = BLOCK * max(1, self.frame_h // self.small_height)
+        return (max(0, (rows.start - BAND_MARGIN) * span), min(self.frame_h, (rows.stop + BAND_MARGIN) * span))
+
     def _watched(self, i: int) -> bool:
         """Whether a watched region shows caption-shaped stable edges, this frame and the one
         before, as the trigger wants its growth (that watch then ends)."""
@@ -386,6 +395,7 @@ class EventTracker:
             if w.prev is not None and _caption_shaped(on & w.prev):
                 self.watches.remove(w)
                 fired = True
+                self.watch_band = None if w.blocks is None or not fired else self._rows(w.blocks[0])
             w.prev = on
         return fired
 
@@ -419,9 +429,16 @@ class EventTracker:
             band = self.change_band
             self.due_band = band if self.due_band is None or band is None else \
                 (min(self.due_band[0], band[0]), max(self.due_band[1], band[1]))
+        self.frame_h = gray.shape[0]
+        self.watch_band = None
         if self._watched(i):
             self._schedule(i + SETTLE, force=True)
-            self.due_full = True
+            band = self.watch_band
+            if band is None:
+                self.due_full = True
+            else:
+                self.due_band = band if self.due_band is None else \
+                    (min(self.due_band[0], band[0]), max(self.due_band[1], band[1]))
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
             self.due_full = True
@@ -457,7 +474,8 @@ class EventTracker:
                         ev.moving = ev.presence.moved(gray)
                         if ev.fade_low:
                             done += self._close(ev, i)
-                            self._watch(i, ev.box, gray.shape[0])  # the next line often replaces it
+                            if not ev.moving:  # the next line often replaces a caption; a tag just moved
+                                self._watch(i, ev.box, gray.shape[0])
             else:
                 if v > FADE and i - ev.end <= self.fps:
                     ev.alpha[i] = min(v, ON)
@@ -466,7 +484,8 @@ class EventTracker:
                     ev.fade_low += 1
                     if ev.fade_low >= 2 or i - ev.end > self.fps:
                         done += self._close(ev, i)
-                        self._watch(i, ev.box, gray.shape[0])
+                        if not ev.moving:
+                            self._watch(i, ev.box, gray.shape[0])
         return done
 
     def _close(self, ev: _Live, i: int) -> list[Event]:
