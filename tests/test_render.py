@@ -121,7 +121,11 @@ def test_shadow_falls_down_right_in_its_colour():
 def test_subtitle_keeps_centre_and_bottom_edge():
     cap = subtitle(outline=(0, 0, 0), outline_width=2.0)
     info = prepare(cap, "You came all this way for me?", (360, 640)).info
-    assert info.lines == ["You came all this way for me?"] and info.fitted and info.scale == 1.0
+    # wrapped to stay within 1.1x the Korean line, at most 10 % smaller than its ink height
+    assert info.lines == ["You came all", "this way for me?"] and info.fitted and info.scale >= 0.9
+    assert info.box[2] - info.box[0] <= 1.1 * (cap.box[2] - cap.box[0]) + 1
+    short = prepare(cap, "For me?", (360, 640)).info
+    assert short.lines == ["For me?"] and short.scale == 1.0
     assert abs((info.box[0] + info.box[2]) / 2 - (cap.box[0] + cap.box[2]) / 2) <= 1.5
     # the last baseline (plus outline) sits on the Korean bottom edge; descenders hang below
     assert cap.box[3] <= info.box[3] <= cap.box[3] + 0.4 * info.font_size
@@ -145,19 +149,20 @@ def test_left_and_right_aligned_keep_their_edge(align):
     assert abs(info.box[edge] - cap.box[edge]) <= 1
 
 
-def test_too_long_text_shrinks_a_little_then_wraps_then_shrinks_then_reports():
-    cap = caption(box=(200, 100, 440, 140))  # 240 px wide: 312 px allowed (1.3x)
+def test_too_long_text_wraps_to_the_korean_width_then_shrinks_then_reports():
+    cap = caption(box=(200, 100, 440, 140))  # 240 px wide: 264 px wanted (1.1x), 312 px allowed (1.3x)
     short = prepare(cap, "Okay then", (360, 640)).info
     assert short.lines == ["Okay then"] and short.fitted and short.scale == 1.0
-    # a free-floating one-line caption keeps one line while 80% of the size is enough
-    tight = prepare(cap, "We should go home", (360, 640)).info
-    assert len(tight.lines) == 1 and 0.8 <= tight.scale < 1.0 and tight.fitted
-    wrapped = prepare(cap, "We should leave before it gets dark", (360, 640)).info
-    assert len(wrapped.lines) == 2 and 0.8 <= wrapped.scale <= 1.0 and wrapped.fitted
+    # wrapped at the Korean's size rather than run wider than the caption it replaces
+    two = prepare(cap, "We should go home", (360, 640)).info
+    assert two.lines == ["We should", "go home"] and two.scale == 1.0 and two.box[2] - two.box[0] <= 1.1 * 240
+    # one line more than the Korean at most (no towers): past that, the allowed width, a little smaller
+    longer = prepare(cap, "We should leave before it gets dark", (360, 640)).info
+    assert len(longer.lines) == 2 and 0.8 <= longer.scale < 1.0 and longer.box[2] - longer.box[0] <= 1.3 * 240 + 2
+    # longer still: three lines, shrunk within the allowed width
     shrunk = prepare(cap, "We should really leave this place before it gets dark and cold outside "
                      "tonight", (360, 640)).info
-    assert len(shrunk.lines) == 3 and 0.6 <= shrunk.scale < 1.0 and shrunk.fitted
-    assert shrunk.font_size < wrapped.font_size
+    assert len(shrunk.lines) == 3 and 0.6 <= shrunk.scale < 0.9 and shrunk.fitted
     assert shrunk.box[2] - shrunk.box[0] <= 1.3 * 240 + 2
     over = prepare(cap, "We should really leave this place before it gets dark and cold outside "
                    "because the road back down the mountain is long and the night is", (360, 640)).info
@@ -377,5 +382,5 @@ def test_banner_prefers_shrinking_inside_the_plate_to_growing_it():
     assert plate[0] <= x0 and x1 <= plate[2] and plate[1] <= y0 and y1 <= plate[3]
     free = prepare(replace(cap, style=replace(cap.style, banner=None)), "Heavy rain warning tonight",
                    c.shape).info
-    # without a plate a free caption also keeps its one line, shrinking no more than 0.8
-    assert len(free.lines) == 1 and 0.8 <= free.scale < 1.0
+    # without a plate a free caption wraps at the Korean's size to keep to its width (1.1x)
+    assert len(free.lines) == 2 and free.scale == 1.0 and free.box[2] - free.box[0] <= 1.1 * 240

@@ -322,8 +322,13 @@ def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int,
 
 def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: float,
             max_w: float, max_lines: int, min_scale: float,
-            plate: tuple | None = None) -> tuple[int, float, list[str], bool]:
+            plate: tuple | None = None, target: float | None = None) -> tuple[int, float, list[str], bool]:
     """Font size, scale, lines and fitted flag, in the order: 1 line, wrap, shrink.
+
+    ``target``: the width to keep within first (``WIDTH_TARGET`` x the Korean line): at full
+    size on 1..max_lines lines, then up to HEIGHT_SLACK smaller, before the order above runs
+    against ``max_w``; English that can be wrapped to the Korean's width is, rather than run
+    wider than the caption it replaces or shrink below its height.
 
     With a banner, ``plate`` = (lines, inner width) it was made for: first fit inside it
     (wrap up to those lines, then shrink), and only then grow it to ``max_w`` and more
@@ -362,6 +367,11 @@ def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: f
             tries += [(n, min_size, max_w) for n in range(1, n_max + 1)]
         else:  # free-floating: more lines at >= FREE_SHRINK, then shrink further
             tries += [(n, floor, max_w) for n in range(k + 1, n_max + 1)] + [(n_max, min_size, max_w)]
+    if target is not None:  # full size on more lines first, then at most HEIGHT_SLACK smaller
+        near = max(min_size, math.ceil(size0 * (1 - HEIGHT_SLACK)))
+        # at most one line more than the Korean had: a one-line burst must not become a tower
+        k = n_max if plate is None else min(n_max, max(1, plate[0]) + 1)
+        tries = [(n, size0, min(max_w, target)) for n in range(1, k + 1)] + [(k, near, min(max_w, target))] + tries
     for n, lo, limit in tries:
         got = fit(n, lo, limit)
         if got is not None:
@@ -425,6 +435,10 @@ def _nudge(lo: float, hi: float, size: int, margin: int) -> tuple[float, bool]:
     if hi - lo <= size:
         return (size - (hi + lo)) / 2, True
     return 0.0, False
+
+
+WIDTH_TARGET = 1.1  # English kept within this many Korean line widths where wrapping allows
+HEIGHT_SLACK = 0.1  # ... and no more than this much smaller than the Korean for it
 
 
 def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float
@@ -562,8 +576,11 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")
     min_scale = min(1.0, max(0.05, float(min_scale)))
+    up_w, _ = _upright_size(caption.box, style.angle)
+    # a banner's plate is its own width rule (fit inside it, then grow it)
+    target = None if style.banner is not None else max(WIDTH_TARGET * up_w, MIN_WIDTH_EM * base)
     size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale,
-                                         plate)
+                                         plate, target)
     blk = _draw_block(lines, fam.face(bold, size), _strokes(style, fam, bold, size, scale), style,
                       asc_em * size, desc_em * size, size, scale)
     P, A, pad, outer = blk.P, blk.A, blk.pad, blk.outer

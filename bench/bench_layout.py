@@ -1,0 +1,77 @@
+"""How big the English is drawn against the Korean it replaces, on real captions.
+
+    python bench/bench_layout.py data/real [--ratio 2.2]
+
+For every annotated caption line of bench/real (text-SAM mask from its box, style measured by
+``kseg.style``), an English text of ``--ratio`` characters per Korean syllable (words drawn
+from a fixed list, seeded by the line: translations of Korean captions run about 2-2.5
+characters per syllable) is laid out by ``kseg.render.prepare`` in a 1280-wide frame of the
+caption's own height scale. Reported: the English ascender height against the Korean ink
+height (the size kseg matches; within +-10 % counts), the English block's width against the
+Korean line's (<= 1.1x counts), how many lines it took, and how often it was shrunk.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+
+from bench_style_real import measure  # noqa: E402
+from bench_real import load_annotations  # noqa: E402
+
+WORDS = ("I", "you", "we", "it", "this", "that", "is", "was", "so", "really", "what", "why", "no", "yes", "go",
+         "come", "here", "now", "just", "can't", "believe", "look", "at", "the", "a", "to", "of", "and", "my",
+         "your", "best", "ever", "heard", "funny", "wait", "seriously", "okay", "again", "today", "time")
+
+
+def english(korean: str, ratio: float, seed: int) -> str:
+    n = max(2, round(ratio * sum(1 for c in korean if not c.isspace())))
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(" ".join(out)) < n:
+        out.append(str(rng.choice(WORDS)))
+    return " ".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("images", type=Path)
+    ap.add_argument("--ratio", type=float, default=2.2)
+    args = ap.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    from kseg.render import _metrics, load_family, prepare
+    from kseg.types import Caption
+
+    frames = [f for f in load_annotations(args.images) if f["image"].exists()]
+    rows = []
+    for k, (fr, ln, img, st, _) in enumerate(measure(frames)):
+        x0, y0, x1, y1 = ln["box"]
+        cap = Caption([0], (x0, y0, x1, y1), ln["text"], st)
+        sp = prepare(cap, english(ln["text"], args.ratio, k), img.shape)
+        fam = load_family(None)
+        path, index = fam.bold if sp.bold else fam.regular
+        asc = _metrics(path, index)[0] * sp.info.font_size
+        bw = sp.info.box[2] - sp.info.box[0]
+        rows.append((asc / max(1.0, st.text_height), bw / max(1, x1 - x0), len(sp.info.lines), sp.info.scale,
+                     sp.info.fitted))
+    a = np.array([r[:4] for r in rows], float)
+    t = Table(title=f"English laid out for {len(rows)} real caption lines (bench/real), {args.ratio} chars/syllable")
+    for c in ("English ascender / Korean ink height: median", "within +-10 %", "English / Korean width: median",
+              "<= 1.1x", "lines (mean)", "shrunk", "not fitted"):
+        t.add_column(c)
+    t.add_row(f"{np.median(a[:, 0]):.2f}", f"{np.mean(np.abs(a[:, 0] - 1) <= 0.1):.1%}", f"{np.median(a[:, 1]):.2f}",
+              f"{np.mean(a[:, 1] <= 1.1):.1%}", f"{a[:, 2].mean():.2f}", f"{np.mean(a[:, 3] < 0.999):.1%}",
+              f"{np.mean([not r[4] for r in rows]):.1%}")
+    Console().print(t)
+
+
+if __name__ == "__main__":
+    main()
