@@ -113,6 +113,20 @@ def test_season_from_the_command_line(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "no videos" in r.stderr
 
 
+@pytest.fixture
+def local_ray(monkeypatch):
+    """A real local Ray instance (2 CPUs) whose workers can import this test module (for the
+    pipeline factory); skipped, with Ray's reason, only where Ray itself cannot start."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("PYTHONPATH", str(HERE) + ":" + ":".join(sys.path))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    except Exception as e:  # noqa: BLE001 - an environment without Ray's services
+        pytest.skip(f"Ray cannot start here: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    yield ray
+    ray.shutdown()
+
+
 def _pictures(path: Path):
     import av
 
@@ -134,22 +148,16 @@ LOSSLESS = dict(codec="ffv1")
 
 
 @pytest.mark.slow
-def test_season_on_a_local_ray_instance_matches_a_local_run(tmp_path, monkeypatch):
-    ray = pytest.importorskip("ray")
-    # the Ray workers import this test module by name for the pipeline factory
-    monkeypatch.setenv("PYTHONPATH", str(HERE) + ":" + ":".join(sys.path))
+def test_season_on_a_local_ray_instance_matches_a_local_run(tmp_path, local_ray):
     (tmp_path / "s1").mkdir()
     caps = [CAPS, CAPS[:1], CAPS[1:], [(10, 30, "SEE YOU")]]
     eps = [make_video(tmp_path / "s1" / f"ep{k + 1:02d}.mkv", 48, captions=caps[k], audio=True) for k in range(4)]
     tm = _tm(tmp_path)
     local = translate_season(eps, tmp_path / "local", translator=f"tm:{tm}", srt=str(tmp_path / "local/{name}.srt"),
                              pipeline=fake_pipeline(), translator_options={"no_cache": True}, **LOSSLESS)
-    try:
-        remote = translate_season(eps, tmp_path / "ray", translator=f"tm:{tm}", srt=str(tmp_path / "ray/{name}.srt"),
-                                  ray="auto", pipeline_factory=fake_pipeline, translator_options={"no_cache": True},
-                                  **LOSSLESS)
-    finally:
-        ray.shutdown()
+    remote = translate_season(eps, tmp_path / "ray", translator=f"tm:{tm}", srt=str(tmp_path / "ray/{name}.srt"),
+                              ray="auto", pipeline_factory=fake_pipeline, translator_options={"no_cache": True},
+                              **LOSSLESS)
     assert [r["status"] for r in local] == [r["status"] for r in remote] == ["done"] * 4
     for ep in eps:  # every picture, every subtitle, the sound
         a, b = tmp_path / "local" / ep.name, tmp_path / "ray" / ep.name
@@ -159,7 +167,7 @@ def test_season_on_a_local_ray_instance_matches_a_local_run(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_a_long_episode_in_chunks_on_ray_is_joined_losslessly(tmp_path, monkeypatch):
+def test_a_long_episode_in_chunks_on_ray_is_joined_losslessly(tmp_path, monkeypatch, local_ray):
     import av
     import numpy as np
 
@@ -167,8 +175,6 @@ def test_a_long_episode_in_chunks_on_ray_is_joined_losslessly(tmp_path, monkeypa
     from kseg.video.subtitles import read_srt
     from test_video import InkDetector
 
-    ray = pytest.importorskip("ray")
-    monkeypatch.setenv("PYTHONPATH", str(HERE) + ":" + ":".join(sys.path))
     caps = [(6, 22, "HELLO"), (40, 60, "GOOD NIGHT ALL"), (80, 100, "SEE YOU")]
     (tmp_path / "s").mkdir()
     src = make_video(tmp_path / "s" / "long.mkv", 120, captions=caps, audio=True, gop=12)
@@ -179,11 +185,8 @@ def test_a_long_episode_in_chunks_on_ray_is_joined_losslessly(tmp_path, monkeypa
     opts = dict(translator=f"tm:{tm}", translator_options={"no_cache": True}, srt_source="{name}.ko.srt", **LOSSLESS)
     monkeypatch.chdir(tmp_path)
     local = translate_season([src], tmp_path / "local", pipeline=fake_pipeline(), **{**opts, "srt": "local/{name}.srt"})
-    try:
-        remote = translate_season([src], tmp_path / "ray", ray="auto", pipeline_factory=fake_pipeline,
-                                  chunk_seconds=1.5, subs_mux=True, **{**opts, "srt": "ray/{name}.srt"})
-    finally:
-        ray.shutdown()
+    remote = translate_season([src], tmp_path / "ray", ray="auto", pipeline_factory=fake_pipeline,
+                              chunk_seconds=1.5, subs_mux=True, **{**opts, "srt": "ray/{name}.srt"})
     assert remote[0]["status"] == "done", remote
     assert [c["start"] for c in remote[0]["summary"]["chunks"]] == [0.0, 1.5, 3.0]
     assert remote[0]["summary"]["events"] == local[0]["summary"]["events"] == 3
