@@ -167,7 +167,7 @@ def real_clips(folder: Path, runs: int, as_json: bool) -> None:
                          "end_err_max": m["end_err_max"], "within2": m["within2"],
                          "strays": [(e["start"], e["end"], e["text"]) for e in strays],
                          "cuts": f"{cut_hits}/{len(c['cuts'])}", "false_cuts": false_cuts,
-                         "detections": f"{s['detections']} ({s.get('band_detections', 0)} on a band)", "fps": fps,
+                         "detections": s["detections"], "fps": fps,
                          "realtime": fps / float(s["video"]["fps"]) if s.get("video") else float("nan"),
                          "ceiling_fps": s["frames"] / ceil, "of_ceiling": ceil / wall,
                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -46,7 +46,6 @@ class Analysis:
     cuts: list[int] = field(default_factory=list)
     seconds: float = 0.0
     dropped: list[dict] = field(default_factory=list)  # text that was not a caption (EventTracker._close)
-    band_detections: int = 0  # of ``detections``, those made on a band of rows that changed
 
 
 def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fps: float, *,
@@ -105,7 +104,6 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
         state.meta.update(analysed=True, checkpoint=len(times) - 1, times=[round(x, 6) for x in times])
         state.save()
     return Analysis(events, times, detections=len(tracker.detections), cuts=tracker.cuts, dropped=tracker.dropped,
-                    band_detections=tracker.band_detections,
                     seconds=time.perf_counter() - t0)
 
 

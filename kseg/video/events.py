@@ -149,28 +149,6 @@ def _bbox(mask: np.ndarray) -> Box | None:
 MOVE_SEARCH = 32  # px around a caption looked at for it when it seems to end
 MOVE_CORR = 0.75  # correlation of the pattern found elsewhere for it to count as moved
 MIN_FRAMES = 3  # an event shorter than this is a transition or a detector flicker, not a caption
-BAND_MARGIN = 3  # blocks above and below a local change that its detection looks at
-BAND_MAX = 0.5  # a change spanning more of the frame's height than this is looked at whole
-
-
-def _shifted(det: Detected, y0: int, shape: tuple[int, int]) -> Detected:
-    """A detection made on the band of rows from ``y0``, in frame coordinates."""
-    def full(m: np.ndarray) -> np.ndarray:
-        out = np.zeros(shape, bool)
-        out[y0:y0 + m.shape[0], :m.shape[1]] = m
-        return out
-
-    def box(b: Box) -> Box:
-        return (b[0], b[1] + y0, b[2], b[3] + y0)
-
-    st = det.caption.style
-    if st.banner is not None:
-        st = dataclasses.replace(st, banner=dataclasses.replace(st.banner, box=box(st.banner.box)))
-    cap = dataclasses.replace(det.caption, box=box(det.caption.box), style=st)
-    geo = [dataclasses.replace(g, box=box(g.box), polygon=[(x, y + y0) for x, y in g.polygon]) for g in det.geometry]
-    return Detected(cap, full(det.mask), list(det.lines), [full(m) for m in det.line_masks], geo)
-
-
 class Presence:
     """Visibility of a fixed pattern (the caption's luma) in later frames; see module doc."""
 
@@ -296,13 +274,6 @@ class EventTracker:
         self.dropped: list[dict] = []  # what looked like a caption and was not (see _close)
         # what the scheduled detection looks at: the rows of the local changes that asked for it,
         # or the whole frame when anything else did (a cut, a watch, the safety net)
-        self.change_band: tuple[int, int] | None = None
-        self.watch_band: tuple[int, int] | None = None
-        self.frame_h = 0
-        self.band_detections = 0
-        self.bands = False  # see _detects
-        self.due_band: tuple[int, int] | None = None
-        self.due_full = False
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
@@ -350,11 +321,6 @@ class EventTracker:
                 self.prev_grown = grown
                 self.rise = self.rise + 1 if _caption_shaped(hit) else 0
                 change = self.rise == 1
-                if change:
-                    rows = np.nonzero(hit.any(axis=1))[0]
-                    span = BLOCK * s
-                    self.change_band = (max(0, int(rows.min() - BAND_MARGIN) * span),
-                                        min(h, int(rows.max() + 1 + BAND_MARGIN) * span))
         else:
             self.counts = None
             self.hist_counts.clear()
@@ -376,13 +342,6 @@ class EventTracker:
         blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
         self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
 
-    def _rows(self, rows: slice) -> tuple[int, int] | None:
-        """Frame rows of a slice of count-block rows, with BAND_MARGIN blocks each side."""
-        if self.counts is None:
-            return None
-        span = BLOCK * max(1, self.frame_h // self.small_height)
-        return (max(0, (rows.start - BAND_MARGIN) * span), min(self.frame_h, (rows.stop + BAND_MARGIN) * span))
-
     def _watched(self, i: int) -> bool:
         """Whether a watched region shows caption-shaped stable edges, this frame and the one
         before, as the trigger wants its growth (that watch then ends)."""
@@ -396,7 +355,6 @@ class EventTracker:
             if w.prev is not None and _caption_shaped(on & w.prev):
                 self.watches.remove(w)
                 fired = True
-                self.watch_band = None if w.blocks is None or not fired else self._rows(w.blocks[0])
             w.prev = on
         return fired
 
@@ -427,26 +385,13 @@ class EventTracker:
             self._watch(i, None, gray.shape[0])
         if change:
             self._schedule(i + SETTLE)
-            band = self.change_band
-            self.due_band = band if self.due_band is None or band is None else \
-                (min(self.due_band[0], band[0]), max(self.due_band[1], band[1]))
-        self.frame_h = gray.shape[0]
-        self.watch_band = None
         if self._watched(i):
             self._schedule(i + SETTLE, force=True)
-            band = self.watch_band
-            if band is None:
-                self.due_full = True
-            else:
-                self.due_band = band if self.due_band is None else \
-                    (min(self.due_band[0], band[0]), max(self.due_band[1], band[1]))
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
-            self.due_full = True
         if self.due is not None and i >= self.due:
-            band = None if self.due_full else self.due_band
-            self.due, self.due_band, self.due_full = None, None, False
-            done += self._detect(i, gray, rgb(), band)
+            self.due = None
+            done += self._detect(i, gray, rgb())
         return done
 
     def _schedule(self, at: int, force: bool = False) -> None:
@@ -543,25 +488,13 @@ class EventTracker:
                 break
         return start, fade_from, alpha
 
-    def _detects(self, i: int, image: np.ndarray, band: tuple[int, int] | None) -> list[Detected]:
-        """The analyzer's captions: on the band of rows that changed when the change was local
-        and ``self.bands`` is on, else the whole frame. Off by default: CRAFT scales a frame to
-        a fixed height, so a band of a 720p frame is read at a finer scale than the frame and
-        cost more (1.3 s against 0.8 s for the whole frame, measured on bench/real's clip)."""
-        H, W = image.shape[:2]
-        if not self.bands or band is None or band[1] - band[0] > BAND_MAX * H or band[1] - band[0] < 16:
-            return list(self.analyzer(image, i))
-        y0, y1 = band
-        self.band_detections += 1
-        return [_shifted(d, y0, (H, W)) for d in self.analyzer(np.ascontiguousarray(image[y0:y1]), i)]
-
-    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray, band: tuple[int, int] | None = None) -> list[Event]:
+    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray) -> list[Event]:
         self.last_detect = i
         self.detections.append(i)
         if self.on_detect:
             self.on_detect(i)
         done: list[Event] = []
-        for det in self._detects(i, image, band):
+        for det in self.analyzer(image, i):
             m = det.mask
             if m.sum() < 8:
                 continue
