@@ -21,13 +21,13 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import av
 import numpy as np
 
 from kseg.errors import OutputError
-from kseg.imageio import _FILE_MODE
 from kseg.video import io
 
 SAMPLES = 12  # keyframes looked at across the episode to learn its overlays
@@ -122,19 +122,10 @@ def plan(src: str | os.PathLike[str], out: Path, chunk_seconds: float, detector:
             for k, a in enumerate(bounds)]
 
 
-def _video_packets(path: Path) -> tuple[Any, list[Any]]:
-    c = av.open(str(path))
-    return c, [p for p in c.demux(c.streams.video[0]) if p.dts is not None or p.pts is not None]
-
-
 def join(chunks: list[Chunk], src: str | os.PathLike[str], out: Path) -> Path:
     """The episode: the chunks' video packets in order (each shifted by its start) and the
     source's audio and subtitle streams, into ``out`` (temporary name, then renamed)."""
-    import tempfile
-
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
-    os.close(fd)
-    tmp: Path | None = Path(name)
+    tmp: Path | None = io._temp_name(out)
     opened = [av.open(str(ch.path)) for ch in chunks]
     try:
         extra = {bytes(c.streams.video[0].codec_context.extradata or b"") for c in opened}
@@ -154,11 +145,8 @@ def join(chunks: list[Chunk], src: str | os.PathLike[str], out: Path) -> Path:
                     copies[s.index].metadata.update(dict(s.metadata))
                 except (ValueError, av.error.FFmpegError):
                     pass
-            video = _shifted_video(opened, chunks, vs)
             kept = [s for s in sc.streams if s.index in copies]
-            others = (p for p in sc.demux(*kept) if p.dts is not None) if kept else iter(())
-            _interleave(oc, video, others, copies)
-        os.chmod(tmp, _FILE_MODE)
+            io.mux_in_time_order(oc, _shifted_video(opened, chunks, vs), _copied(sc, kept, copies))
         os.replace(tmp, out)
         tmp = None
     except av.error.FFmpegError as e:
@@ -186,20 +174,14 @@ def _shifted_video(opened: list[Any], chunks: list[Chunk], vs: Any):
             yield p
 
 
-def _interleave(oc: Any, video, others, copies: dict[int, Any]) -> None:
-    """Mux two packet streams in time order (the muxer would otherwise buffer one of them)."""
-    nxt = next(others, None)
-    for p in video:
-        t = float((p.dts if p.dts is not None else p.pts) * p.time_base)
-        while nxt is not None and float(nxt.dts * nxt.time_base) <= t:
-            q, nxt = nxt, next(others, None)
-            q.stream = copies[q.stream.index]
-            oc.mux(q)
-        oc.mux(p)
-    while nxt is not None:
-        q, nxt = nxt, next(others, None)
-        q.stream = copies[q.stream.index]
-        oc.mux(q)
+def _copied(sc: Any, kept: list[Any], copies: dict[int, Any]) -> Iterator[Any]:
+    """The source's packets of the streams ``kept``, on their output streams."""
+    if not kept:
+        return
+    for p in sc.demux(*kept):
+        if p.dts is not None:
+            p.stream = copies[p.stream.index]
+            yield p
 
 
 def merge_srt(parts: list[tuple[Path, float]], out: Path) -> Path:

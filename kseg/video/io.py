@@ -319,6 +319,25 @@ def _temp_name(out: Path) -> Path:
     return Path(name)
 
 
+def mux_in_time_order(oc: Any, main: Iterator[Any], extra: Iterator[Any]) -> None:
+    """Mux two time-ordered packet streams (their output streams already set), each ``extra``
+    packet before the first ``main`` packet later than it: left to itself the muxer would
+    buffer all of one stream while it waits for a sparse other (subtitles, a copied track)."""
+    def at(p: Any) -> float:
+        return float((p.dts if p.dts is not None else p.pts) * p.time_base)
+
+    nxt = next(extra, None)
+    for p in main:
+        t = at(p)
+        while nxt is not None and at(nxt) <= t:
+            oc.mux(nxt)
+            nxt = next(extra, None)
+        oc.mux(p)
+    while nxt is not None:
+        oc.mux(nxt)
+        nxt = next(extra, None)
+
+
 UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI/TRC/SPC_UNSPECIFIED
 
 

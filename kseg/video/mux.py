@@ -12,12 +12,13 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import av
 
 from kseg.errors import OutputError
-from kseg.imageio import _FILE_MODE
+from kseg.video import io
 
 MP4_LIKE = (".mp4", ".m4v", ".mov")
 MATROSKA = (".mkv", ".mka", ".webm")
@@ -110,9 +111,7 @@ def mux_subtitles(video: str | os.PathLike[str], out: str | os.PathLike[str], tr
     mp4 = out.suffix.lower() in MP4_LIKE
     if not can_mux(out):
         raise OutputError(f"{out}: --subs-mux needs an .mp4, .mov or .mkv output")
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".partial{out.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = io._temp_name(out)
     try:
         with av.open(str(video)) as vin, av.open(str(tmp), "w") as oc:
             oc.metadata.update(dict(vin.metadata))
@@ -127,19 +126,14 @@ def mux_subtitles(video: str | os.PathLike[str], out: str | os.PathLike[str], tr
                 maps[s.index].disposition = s.disposition | (av.stream.Disposition.default if lead else 0)
             subs = sorted((q for t in tracks for q in _subtitle_packets(oc, t, mp4, out.parent)),
                           key=lambda q: float(q.pts * q.time_base))
-            k = 0
-            for p in vin.demux():
-                if p.dts is None:
-                    continue
-                t = float(p.dts * p.time_base)
-                while k < len(subs) and float(subs[k].pts * subs[k].time_base) <= t:
-                    oc.mux(subs[k])
-                    k += 1
-                p.stream = maps[p.stream.index]
-                oc.mux(p)
-            for q in subs[k:]:
-                oc.mux(q)
-        os.chmod(tmp, _FILE_MODE)
+
+            def copied() -> Iterator[Any]:
+                for p in vin.demux():
+                    if p.dts is not None:
+                        p.stream = maps[p.stream.index]
+                        yield p
+
+            io.mux_in_time_order(oc, copied(), iter(subs))
         os.replace(tmp, out)
         tmp = None
     except av.error.FFmpegError as e:
