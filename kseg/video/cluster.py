@@ -214,15 +214,14 @@ def _joined(ep: Any, o: Any, plan: list[Any], recs: dict[int, dict[str, Any]], s
 
 
 def _mux_joined(video: Path, out: Path, merged: dict[str, Path], o: Any, warn: Any = None) -> None:
-    from kseg.video.mux import MATROSKA, SubTrack, mux_subtitles
+    from kseg.video.mux import english_and_korean, mux_subtitles
 
-    tracks = []
-    mkv = out.suffix.lower() in MATROSKA
-    key = "ass" if mkv and "ass" in merged else "srt"
-    if key in merged:
-        tracks.append(SubTrack(merged[key].read_text("utf-8"), key, "eng", "English", default=o.erase_only))
-    if o.srt_source is not None and "srt_source" in merged:
-        tracks.append(SubTrack(merged["srt_source"].read_text("utf-8"), "srt", "kor", "Korean (recognised)"))
+    def text(key: str) -> str | None:
+        return merged[key].read_text("utf-8") if key in merged else None
+
+    tracks = english_and_korean(out, english_srt=text("srt"), english_ass=text("ass"),
+                                korean_srt=text("srt_source") if o.srt_source is not None else None,
+                                soft_only=o.erase_only)
     try:
         mux_subtitles(video, out, tracks, warn=warn)
     finally:

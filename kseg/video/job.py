@@ -373,26 +373,25 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
 
 def _muxed(job: _Job, out: Path, events: list[Event], plans: list[_Plan]) -> list[dict[str, str]]:
     """--subs-mux: the rendered video copied into OUT with the soft subtitle tracks."""
-    from kseg.video.mux import MATROSKA, SubTrack, mux_subtitles
+    from kseg.video.mux import MATROSKA, MP4_LIKE, english_and_korean, mux_subtitles
     from kseg.video.subtitles import ass_text, srt_text
 
     o = job.o
     english = [e for e in events if e.translation]
-    if out.suffix.lower() in MATROSKA:
-        tracks = [SubTrack(ass_text(_ass_lines(plans, english, job.shape, o.font), job.shape[1], job.shape[0]),
-                           "ass", "eng", "English", default=o.erase_only)]
+    if out.suffix.lower() in MATROSKA:  # only the track that will be used is made
+        en_srt, en_ass = None, ass_text(_ass_lines(plans, english, job.shape, o.font), job.shape[1], job.shape[0])
     else:
-        tracks = [SubTrack(srt_text([Cue(e.start_time, e.end_time, e.translation) for e in english]), "srt",
-                           "eng", "English", default=o.erase_only)]
-    if o.srt_source is not None:
-        tracks.append(SubTrack(srt_text([Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events]),
-                               "srt", "kor", "Korean (recognised)"))
+        en_srt, en_ass = srt_text([Cue(e.start_time, e.end_time, e.translation) for e in english]), None
+    ko_srt = (srt_text([Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events])
+              if o.srt_source is not None else None)
+    tracks = english_and_korean(out, english_srt=en_srt, english_ass=en_ass, korean_srt=ko_srt,
+                                soft_only=o.erase_only)
     try:
         mux_subtitles(job.out, out, tracks, warn=job.warn)
     finally:
         job.out.unlink(missing_ok=True)
-    return [{"language": t.language, "title": t.title, "format": "mov_text" if out.suffix.lower() != ".mkv"
-             else t.fmt} for t in tracks]
+    return [{"language": t.language, "title": t.title,
+             "format": "mov_text" if out.suffix.lower() in MP4_LIKE else t.fmt} for t in tracks]
 
 
 def _sidecars(job: _Job, events: list[Event], plans: list[_Plan]) -> dict[str, str]:

@@ -44,6 +44,21 @@ class SubTrack:
     default: bool = False  # shown by players unless the viewer turns it off
 
 
+def english_and_korean(out: Path, *, english_srt: str | None, english_ass: str | None, korean_srt: str | None,
+                       soft_only: bool) -> list[SubTrack]:
+    """The tracks ``--subs-mux`` adds: the English (its ASS, styles and places kept, in Matroska
+    when there is one; else its SRT, which MP4 gets as mov_text), shown by default when it is the
+    only English (``soft_only``), and the recognised Korean when asked for."""
+    tracks = []
+    if english_ass is not None and out.suffix.lower() in MATROSKA:
+        tracks.append(SubTrack(english_ass, "ass", "eng", "English", default=soft_only))
+    elif english_srt is not None:
+        tracks.append(SubTrack(english_srt, "srt", "eng", "English", default=soft_only))
+    if korean_srt is not None:
+        tracks.append(SubTrack(korean_srt, "srt", "kor", "Korean (recognised)"))
+    return tracks
+
+
 def can_mux(out: Path) -> bool:
     return out.suffix.lower() in MP4_LIKE + MATROSKA
 
