@@ -29,6 +29,7 @@ import numpy as np
 
 from kseg.errors import OutputError
 from kseg.video import io
+from kseg.video.events import box_iou
 
 SAMPLES = 12  # keyframes looked at across the episode to learn its overlays
 OVERLAY_SHARE = 0.6  # text at one place on this share of them is an overlay, not a caption
@@ -73,14 +74,6 @@ def _frame_at(src: str | os.PathLike[str], t: float) -> np.ndarray | None:
         c.close()
 
 
-def _iou(a: tuple, b: tuple) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _text_boxes(detector: Any, img: np.ndarray) -> list[tuple]:
     return [tuple(int(v) for v in ln.box) for ln in detector.detect(img)]
 
@@ -101,9 +94,9 @@ def plan(src: str | os.PathLike[str], out: Path, chunk_seconds: float, detector:
     overlays = []
     for boxes in seen:
         for b in boxes:
-            if any(_iou(b, o) > 0.5 for o in overlays):
+            if any(box_iou(b, o) > 0.5 for o in overlays):
                 continue
-            if sum(any(_iou(b, x) > 0.5 for x in other) for other in seen) >= OVERLAY_SHARE * len(seen):
+            if sum(any(box_iou(b, x) > 0.5 for x in other) for other in seen) >= OVERLAY_SHARE * len(seen):
                 overlays.append(b)
     cuts: list[float] = []
     for m in range(1, int(dur // chunk_seconds) + 1):
@@ -114,7 +107,7 @@ def plan(src: str | os.PathLike[str], out: Path, chunk_seconds: float, detector:
                       key=lambda t: abs(t - target))
         for t in near[:6]:
             img = _frame_at(src, t)
-            if img is not None and all(any(_iou(b, o) > 0.5 for o in overlays) for b in _text_boxes(detector, img)):
+            if img is not None and all(any(box_iou(b, o) > 0.5 for o in overlays) for b in _text_boxes(detector, img)):
                 cuts.append(t)
                 break
     bounds = [0.0, *cuts]

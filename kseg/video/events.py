@@ -139,6 +139,15 @@ def _caption_shaped(hit: np.ndarray) -> bool:
     return float(run.max(initial=0)) >= 3
 
 
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes; 0 for empty ones."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _bbox(mask: np.ndarray) -> Box | None:
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:

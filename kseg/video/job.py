@@ -17,7 +17,7 @@ import numpy as np
 from kseg.errors import InputError, OutputError
 from kseg.video import io
 from kseg.video.analyse import analyse, make_analyzer, set_times
-from kseg.video.events import BUFFER_SECONDS, Detected, Event
+from kseg.video.events import BUFFER_SECONDS, Detected, Event, box_iou
 from kseg.video.render import _ass_lines, _Plan, _plans, render
 from kseg.video.state import STATE_VERSION, State, Warn, _file_key
 from kseg.video.subtitles import Cue, write_ass, write_srt
@@ -246,11 +246,7 @@ OVERLAY_MIN = 8.0
 def _same_box(a: tuple, b: tuple) -> bool:
     """Near-identical boxes (IoU >= 0.8): a clock's digits change, its box does not; subtitles
     at one place differ in width with their text."""
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return union > 0 and inter >= 0.8 * union
+    return box_iou(a, b) >= 0.8
 
 
 JOINED = 0.05  # s: events this close in one box follow on without a break (a clock ticking)

@@ -48,7 +48,7 @@ def srt_text(cues: list[Cue]) -> str:
         body = "\n".join(line for line in text.split("\n") if line.strip()) or " "
         # pysubs2 turns ASS override blocks into SRT tags: give it text with none (braces kept
         # as brackets) and \N for the line breaks
-        body = body.replace("\\", "/").replace("{", "(").replace("}", ")").replace("\n", "\\N")
+        body = _ass_escape(body)
         subs.append(pysubs2.SSAEvent(start=_ms(c.start), end=max(_ms(c.end), _ms(c.start) + 1), text=body))
     return subs.to_string("srt")
 
