@@ -105,8 +105,10 @@ def connect(address: str, num_cpus: int | None = None) -> None:
 
 def _plans(eps: list[Any], chunk_seconds: float | None, pipeline_options: dict[str, Any],
            factory: Callable[[], Any] | None, warn: Callable[[str], None]) -> list[list[Any] | None]:
-    """Per episode its chunks, or None to run it whole (short, or chunking off)."""
-    from kseg.video import chunks
+    """Per episode its chunks, or None to run it whole (short, or chunking off). The cuts need
+    only the text detector, loaded here on the driver when an episode is long enough; the full
+    pipeline is the workers' to load."""
+    from kseg.video import chunks, io
 
     if not chunk_seconds:
         return [None] * len(eps)
@@ -114,13 +116,16 @@ def _plans(eps: list[Any], chunk_seconds: float | None, pipeline_options: dict[s
     out: list[list[Any] | None] = []
     for ep in eps:
         try:
-            from kseg.video import io
-
             if io.probe(ep.src).duration < 2 * chunk_seconds:
                 out.append(None)
                 continue
             if detector is None:
-                detector = _worker_pipeline(pipeline_options, factory).detector
+                if factory is not None:
+                    detector = _worker_pipeline(pipeline_options, factory).detector
+                else:
+                    from kseg.detect import Detector
+
+                    detector = Detector(device=pipeline_options.get("device", "auto"))
             plan = chunks.plan(ep.src, ep.out, chunk_seconds, detector)
         except KsegError:
             out.append(None)  # the episode task reports the problem
