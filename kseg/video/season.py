@@ -65,7 +65,8 @@ def plan_season(inputs: list[Path], out_dir: str | os.PathLike[str], o: VideoOpt
 
 def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
                      options: VideoOptions | None = None, *, overwrite: bool = False, ray: str | None = None,
-                     ray_cpus: int = 1, chunk_seconds: float | None = None, pipeline: Any = None, pipeline_options: dict[str, Any] | None = None,
+                     ray_cpus: int = 1, chunk_seconds: float | None = None, pipeline: Any = None,
+                     pipeline_options: dict[str, Any] | None = None,
                      pipeline_factory: Callable[[], Any] | None = None, translator_obj: Any = None,
                      warn: Callable[[str], None] | None = None,
                      progress: Callable[[str, int, int | None], None] | None = None,
@@ -76,8 +77,9 @@ def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.Pat
 
     ``ray``: None runs here, one episode after another; ``"auto"`` or a cluster address runs them
     as Ray tasks of ``ray_cpus`` CPUs each (``kseg.video.cluster``), episodes longer than two
-    ``chunk_seconds`` split into chunks at caption-free keyframes and joined losslessly. ``on_episode(k, ep, record)``
-    is called as each starts (record None) and ends. Other arguments as for ``translate_video``.
+    ``chunk_seconds`` split into chunks at caption-free keyframes and joined losslessly.
+    ``on_episode(k, ep, record)`` is called as each starts (record None) and ends. Other
+    arguments as for ``translate_video``.
     """
     o = dataclasses.replace(options or VideoOptions(), **option_values)
     eps = plan_season([Path(p) for p in inputs], out_dir, o)
@@ -101,8 +103,8 @@ def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.Pat
                                  pipeline_options=pipeline_options or {}, pipeline_factory=pipeline_factory,
                                  chunk_seconds=chunk_seconds, warn=warn or (lambda m: None)):
             records[todo[k]] = rec
-            if warn:
-                for w in rec.pop("warnings", []):
+            for w in rec.pop("warnings", []):  # the workers' warnings, shown here
+                if warn:
                     warn(w)
             if on_episode:
                 on_episode(todo[k], eps[todo[k]], rec)
