@@ -370,8 +370,9 @@ def _layout(words: list[str], fam: FontFamily, bold: bool, style: Style, base: f
     if target is not None:  # full size on more lines first, then at most HEIGHT_SLACK smaller
         near = max(min_size, math.ceil(size0 * (1 - HEIGHT_SLACK)))
         # at most one line more than the Korean had: a one-line burst must not become a tower
-        k = n_max if plate is None else min(n_max, max(1, plate[0]) + 1)
-        tries = [(n, size0, min(max_w, target)) for n in range(1, k + 1)] + [(k, near, min(max_w, target))] + tries
+        most = n_max if plate is None else min(n_max, max(1, plate[0]) + 1)
+        tries = [(n, size0, min(max_w, target)) for n in range(1, most + 1)] + \
+            [(most, near, min(max_w, target))] + tries
     for n, lo, limit in tries:
         got = fit(n, lo, limit)
         if got is not None:
@@ -442,8 +443,10 @@ HEIGHT_SLACK = 0.1  # ... and no more than this much smaller than the Korean for
 
 
 def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float
-                  ) -> tuple[float, Any, bool, int]:
-    """(widest line in pixels, the plate rule for ``_layout``, subtitle?, side margin)."""
+                  ) -> tuple[float, Any, bool, int, float | None]:
+    """(widest line in pixels, the plate rule for ``_layout``, subtitle?, side margin, the width
+    to keep within first: WIDTH_TARGET x the Korean line, None on a banner, whose plate is its
+    own width rule)."""
     subtitle = _is_subtitle(caption, W, H)
     up_w, _ = _upright_size(caption.box, style.angle)
     margin = max(2, round(MARGIN * W))
@@ -463,7 +466,8 @@ def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float
         # and wraps to more lines only after: a one-line burst that becomes a three-line
         # tower covers the picture and runs into its neighbours.
         plate = (max(1, len(caption.regions)), float(max_w), FREE_SHRINK)
-    return max_w, plate, subtitle, margin
+    target = None if style.banner is not None else max(WIDTH_TARGET * up_w, MIN_WIDTH_EM * base)
+    return max_w, plate, subtitle, margin, target
 
 
 @dataclass
@@ -571,14 +575,11 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
         th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
     base = max(1.0, th / asc_em)
-    max_w, plate, subtitle, margin = _width_budget(caption, style, W, H, base)
+    max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base)
     n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")
     min_scale = min(1.0, max(0.05, float(min_scale)))
-    up_w, _ = _upright_size(caption.box, style.angle)
-    # a banner's plate is its own width rule (fit inside it, then grow it)
-    target = None if style.banner is not None else max(WIDTH_TARGET * up_w, MIN_WIDTH_EM * base)
     size, scale, lines, fitted = _layout(words, fam, bold, style, base, max_w, n_lines, min_scale,
                                          plate, target)
     blk = _draw_block(lines, fam.face(bold, size), _strokes(style, fam, bold, size, scale), style,
