@@ -1,6 +1,10 @@
 """Detection speed vs recall per CRAFT input height, on rendered caption frames.
 
     .venv/bin/python bench/bench_detect.py [--heights 288 352 448 544] [--runs 5] [--dtype auto]
+                                           [--profile video|still]
+
+The heights sweep the video profile's input size (translate-video); ``--profile still`` keeps
+that profile's thresholds and enlargement instead (``kseg segment`` on images).
 
 Wall time depends on what else runs on the CPU, so the CPU-seconds column (process
 time, all threads) is printed too; compare rows of one run only.
@@ -50,6 +54,7 @@ def main() -> None:
     ap.add_argument("--heights", type=int, nargs="+", default=[288, 352, 384, 448])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    ap.add_argument("--profile", default="video", choices=["video", "still"])
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -58,7 +63,7 @@ def main() -> None:
     for col in ("frame", "detect_height", "CRAFT input", "dtype", "wall s", "CPU s", "recall"):
         table.add_column(col, justify="right")
     for hgt in args.heights:
-        det = Detector(detect_height=hgt, dtype=args.dtype)
+        det = Detector(detect_height=hgt, dtype=args.dtype, profile=args.profile)
         for name, (w, h) in SIZES.items():
             img, _ = subtitle_frame(w, h, CASES[0][0], extra=True)
             det.detect(img)  # warm-up: oneDNN builds kernels per input shape

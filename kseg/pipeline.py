@@ -41,7 +41,10 @@ class SegmentPipeline:
         segmenter: Any = None,
         recognizer_impl: Any = None,
         lm: str = "auto",
+        detect: str = "still",
     ):
+        """``detect``: the text detector's profile, "still" (images: finer, enlarges small
+        frames) or "video" (translate-video: fast); see ``kseg.detect``."""
         # Most likely to fail first (a missing model file), so the user is not kept waiting.
         if segmenter is None:
             from kseg.segment import TextSegmenter
@@ -54,7 +57,7 @@ class SegmentPipeline:
         if detector is None:
             from kseg.detect import Detector
 
-            detector = Detector(device=device, **(detector_options or {}))
+            detector = Detector(device=device, **{"profile": detect, **(detector_options or {})})
         self.detector = detector
         self.segmenter = segmenter
         self.recognizer = recognizer_impl

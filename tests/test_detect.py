@@ -102,3 +102,24 @@ def test_small_frame_and_bad_input(detector):
         detector.detect(np.zeros((720, 1280, 3), np.float32))
     with pytest.raises(InputError):
         detector.detect(np.zeros((720, 1280, 2), np.uint8))
+
+
+def test_still_profile_enlarges_small_frames_and_video_profile_does_not():
+    # Memes and screenshots are 200-400 px tall with 15-30 px captions, which CRAFT misses at
+    # their own size; translate-video keeps its fast input (never enlarged).
+    still, video = Detector(profile="still"), Detector(profile="video")
+    assert still._input_size(240, 320) == (704, 960)  # 3x, the most a frame is enlarged
+    assert video._input_size(240, 320) == (256, 320)  # only snapped to multiples of 32
+    assert video._input_size(1080, 1920) == (384, 672)
+    assert still._input_size(1080, 1920)[0] > 384
+    img, gt = subtitle_frame(320, 240, lines=("오늘 밤에 같이 갈래요?",), seed=1, size_frac=0.06)
+    ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 60])
+    img = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+    lines = still.detect(img)
+    assert len(lines) == 1 and _match(gt, lines)[0] >= 0.75
+    _check_geometry(lines, 320, 240)
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="profile"):
+        Detector(profile="fast")

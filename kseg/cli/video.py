@@ -276,7 +276,7 @@ def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
     try:
         from kseg.pipeline import SegmentPipeline
 
-        return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm)
+        return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect="video")
     except KsegError as e:
         _error(str(e))
         raise typer.Exit(1)

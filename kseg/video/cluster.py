@@ -30,7 +30,7 @@ def _worker_pipeline(options: dict[str, Any], factory: Callable[[], Any] | None)
         else:
             from kseg.pipeline import SegmentPipeline
 
-            _PIPES[key] = SegmentPipeline(**options)
+            _PIPES[key] = SegmentPipeline(**{"detect": "video", **options})
     return _PIPES[key]
 
 
@@ -125,7 +125,7 @@ def _plans(eps: list[Any], chunk_seconds: float | None, pipeline_options: dict[s
                 else:
                     from kseg.detect import Detector
 
-                    detector = Detector(device=pipeline_options.get("device", "auto"))
+                    detector = Detector(device=pipeline_options.get("device", "auto"), profile="video")
             plan = chunks.plan(ep.src, ep.out, chunk_seconds, detector)
         except KsegError:
             out.append(None)  # the episode task reports the problem

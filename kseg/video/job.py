@@ -199,7 +199,7 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
         if pipeline is None:
             from kseg.pipeline import SegmentPipeline
 
-            pipeline = SegmentPipeline()
+            pipeline = SegmentPipeline(detect="video")
         analyzer = make_analyzer(pipeline)
     from kseg.erase import default_grow
 

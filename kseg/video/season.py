@@ -128,4 +128,4 @@ def translate_season(inputs: list[str | os.PathLike[str]], out_dir: str | os.Pat
 def _load_pipeline(opts: dict[str, Any]) -> Any:
     from kseg.pipeline import SegmentPipeline
 
-    return SegmentPipeline(**opts)
+    return SegmentPipeline(**{"detect": "video", **opts})
