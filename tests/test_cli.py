@@ -281,7 +281,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     from kseg.pipeline import SegmentPipeline
 
     monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
-    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto": SegmentPipeline(
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto", detect="still": SegmentPipeline(
         model=model, device="cpu", recognizer_impl=FakeRecognizer()))
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"
@@ -390,3 +390,21 @@ def test_no_color_is_honoured():
     plain = subprocess.run([sys.executable, "-m", "kseg.cli", "--help"], capture_output=True, text=True,
                            env={**env, "NO_COLOR": "1"})
     assert colour.search(forced.stdout) and not colour.search(plain.stdout)
+
+
+@pytest.mark.parametrize("command", ["segment", "erase", "translate"])
+def test_detect_profile_option_reaches_the_pipeline(cli, images, tmp_path, monkeypatch, command):
+    from conftest import fake_pipeline
+
+    seen = []
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda *a: seen.append(a) or fake_pipeline())
+    tm = tmp_path / "memory.tsv"
+    tm.write_text("안녕\thello\n", encoding="utf-8")
+    extra = ["-t", f"tm:{tm}", "--no-cache"] if command == "translate" else []
+    r = cli(command, images["good"], "-o", tmp_path / "a", *extra)
+    assert r.exit_code == 0, r.output
+    r = cli(command, images["good"], "-o", tmp_path / "b", "--detect", "video", *extra)
+    assert r.exit_code == 0, r.output
+    assert [a[-1] for a in seen] == ["still", "video"]
+    r = cli(command, images["good"], "--detect", "fast")
+    assert r.exit_code == 2 and "--detect" in r.output + r.stderr
