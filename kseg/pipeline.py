@@ -7,6 +7,7 @@ The stages are taken from their packages lazily, and can be passed in ready-made
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -61,6 +62,16 @@ class SegmentPipeline:
         self.detector = detector
         self.segmenter = segmenter
         self.recognizer = recognizer_impl
+
+    def for_video(self) -> "SegmentPipeline":
+        """This pipeline with the video detector profile (same loaded models); itself when it
+        has it already or its detector has no profiles (a stand-in)."""
+        with_profile = getattr(self.detector, "with_profile", None)
+        if with_profile is None or getattr(self.detector, "profile", None) == "video":
+            return self
+        other = copy.copy(self)
+        other.detector = with_profile("video")
+        return other
 
     @property
     def model_name(self) -> str:

@@ -123,3 +123,29 @@ def test_still_profile_enlarges_small_frames_and_video_profile_does_not():
 def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="profile"):
         Detector(profile="fast")
+
+
+def test_video_profile_of_a_still_detector_shares_its_network(detector):
+    from types import SimpleNamespace
+
+    from kseg.pipeline import SegmentPipeline
+    from kseg.video.analyse import make_analyzer
+
+    assert detector.profile == "still"
+    video = detector.with_profile("video")
+    assert video.net is detector.net and video.with_profile("video") is video
+    assert (video.detect_height, video.max_upscale) == (384, 1.0)
+    assert (detector.detect_height, detector.max_upscale) == (1024, 3.0)  # the original is untouched
+
+    # translate-video detects with the video profile whatever pipeline it is handed
+    seen = []
+
+    class Recording(SegmentPipeline):
+        def process(self, image, name="<array>"):
+            seen.append(self.detector.profile)
+            return SimpleNamespace(regions=[])
+
+    pipe = Recording(detector=detector, segmenter=object(), recognizer_impl=object())
+    make_analyzer(pipe)(np.zeros((72, 128, 3), np.uint8), 0)
+    pipe.process(np.zeros((72, 128, 3), np.uint8))
+    assert seen == ["video", "still"]

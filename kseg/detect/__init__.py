@@ -16,6 +16,7 @@ two profiles:
 """
 from __future__ import annotations
 
+import copy
 import importlib.resources
 import math
 from pathlib import Path
@@ -260,6 +261,22 @@ class Detector:
         self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
         self.weights = Path(weights) if weights else craft_weights_path()
         self.net = _load_craft(self.weights, self.device, self.dtype)
+
+    def with_profile(self, profile: str) -> "Detector":
+        """This detector with another profile's settings, sharing the loaded network (no reload):
+        translate-video gets the video profile whatever pipeline it is handed."""
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+        if profile == self.profile:
+            return self
+        other = copy.copy(self)
+        prof = PROFILES[profile]
+        other.profile = profile
+        other.detect_height = int(prof["detect_height"])
+        other.max_upscale = float(prof["max_upscale"])
+        other.text_threshold = float(prof["text_threshold"])
+        other.low_text = float(prof["low_text"])
+        return other
 
     def _input_size(self, h: int, w: int) -> tuple[int, int]:
         s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))

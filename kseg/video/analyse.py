@@ -20,6 +20,11 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
     """Full per-frame analysis (detect, SAM, recognise, style, group) as the tracker wants it."""
     from kseg.style import measure_captions
 
+    # translate-video detects with the video profile whatever pipeline it was handed
+    for_video = getattr(pipeline, "for_video", None)
+    if for_video is not None:
+        pipeline = for_video()
+
     def analyze(image: np.ndarray, index: int) -> list[Detected]:
         res = pipeline.process(image, f"frame {index}")
         if not res.regions:

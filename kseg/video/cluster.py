@@ -122,6 +122,7 @@ def _plans(eps: list[Any], chunk_seconds: float | None, pipeline_options: dict[s
             if detector is None:
                 if factory is not None:
                     detector = _worker_pipeline(pipeline_options, factory).detector
+                    detector = getattr(detector, "with_profile", lambda _: detector)("video")
                 else:
                     from kseg.detect import Detector
 
