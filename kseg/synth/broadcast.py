@@ -40,6 +40,31 @@ DISPLAY_HELDOUT = {"BM YEONSUNG", "yeon-sung", "Guseul", "gugi", "sunflower", "g
 SYMBOLS = ["!", "!!", "?", "?!", "~", "~~", "…", "♥", "♡", "★", "☆", "♪", "※", "ㅋㅋ", "ㅋㅋㅋ", "ㅠㅠ",
            "ㅎㅎ", "^^", "(", ")", "「", "」", "[", "]", "<", ">", "#", "+", "/", "·", "...", "%", "→"]
 KINDS = ["drama", "drama", "vlog", "vlog", "variety", "variety", "variety", "news"]
+# Training-only variations (the eval and display splits are rendered as before, so their scores
+# stay comparable): runs of full stops as real captions type them ("말문이 턱...", "응..?"), which
+# the recogniser read as one or two dots, and horizontally condensed faces (captions set narrow
+# to fit a line), which read better once widened (kseg.recognize.kseg_ocr.STRETCH).
+DOT_RUNS = ["..", "...", "...", "...", "....", "...?", "..?", "...!", "..."]
+CONDENSE = (0.35, 0.68, 0.95)  # share of training lines condensed, and the width factor's range
+
+
+def _dot_run(ra: random.Random, text: str) -> str:
+    """A quarter of training lines get a run of full stops after one of their words."""
+    words = text.split(" ")
+    if ra.random() < 0.25 and any(w.strip() for w in words):
+        k = ra.randrange(len(words))
+        words[k] = words[k].rstrip(".…") + ra.choice(DOT_RUNS)
+    return " ".join(words)
+
+
+def _condense(ra: random.Random, layers: dict, ib: tuple) -> tuple[dict, tuple]:
+    """``CONDENSE[0]`` of training lines drawn narrower by a factor in ``CONDENSE[1:]``."""
+    if ra.random() >= CONDENSE[0]:
+        return layers, ib
+    w = layers["fill"].shape[1]
+    nw = max(4, round(w * ra.uniform(CONDENSE[1], CONDENSE[2])))
+    layers = {k: cv2.resize(v, (nw, v.shape[0]), interpolation=cv2.INTER_AREA) for k, v in layers.items()}
+    return layers, (int(ib[0] * nw / w), ib[1], min(nw, int(np.ceil(ib[2] * nw / w))), ib[3])
 
 
 def font_dirs() -> list[Path]:
@@ -379,7 +404,13 @@ def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: b
             break
     else:
         face, text = faces[0], "자막"
+    # the training-only variations draw from their own stream, so the rest of a line is unchanged
+    ra = random.Random(f"bvar:{seed}:{index}") if split == "train" else None
+    if ra is not None:
+        text = _dot_run(ra, text)
     layers, ib = _text_layers(face, text, style)
+    if ra is not None:
+        layers, ib = _condense(ra, layers, ib)
     split_x = None
     if style.get("extrude"):
         layers["extrude"] = _extrude_layer(layers, style["extrude"])
