@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +23,11 @@ from kseg.types import FrameResult, LineMask, Recognition, Region, TextLine
 
 
 MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as a caption
+# A box text-SAM answers "no caption" for is kept when the reader reads Hangul in it at least this
+# sure: on bench/real that kept 13 of the 23 captions SAM refused, and 2 of its 46 non-captions
+# (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
+RESCUE_SCORE = 0.6
+_HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def _box_area(box) -> int:
@@ -95,10 +101,6 @@ class SegmentPipeline:
         t2 = time.perf_counter()
         if len(masks) != len(lines):
             raise RuntimeError(f"segmenter returned {len(masks)} masks for {len(lines)} lines")
-        # A box where SAM finds (almost) no caption ink is a detector false alarm (a texture,
-        # a logo edge): dropping it keeps a caption-free frame at "regions": [].
-        keep = [i for i, (ln, m) in enumerate(zip(lines, masks)) if m.area >= MIN_INK * _box_area(ln.box)]
-        lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
         # TextSegmenter splits its time ({"encode", "decode"}, "refine" where the model has a
         # refiner, "score" where it has a mask scorer); other segmenters get one figure.
         split = getattr(self.segmenter, "timings", None)
@@ -106,6 +108,15 @@ class SegmentPipeline:
             seconds.update({k: float(v) for k, v in split.items()})
         else:
             seconds["segment"] = t2 - t1
+        # A box where SAM finds (almost) no caption ink is a detector false alarm (a texture,
+        # a logo edge): dropping it keeps a caption-free frame at "regions": [] (unless the
+        # reader says it is Korean text: _rescue).
+        keep = [i for i, (ln, m) in enumerate(zip(lines, masks)) if m.area >= MIN_INK * _box_area(ln.box)]
+        t_rescue = time.perf_counter()
+        keep = sorted(keep + self._rescue(image, lines, masks, keep))
+        t2 = time.perf_counter()
+        seconds["rescue"] = t2 - t_rescue
+        lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
 
         _separate_lines(lines, masks)
         texts: list[Recognition] = [
@@ -123,6 +134,32 @@ class SegmentPipeline:
         regions = [Region(line=l, mask=m, text=t) for l, m, t in zip(lines, masks, texts)]
         return FrameResult(image=name, width=w, height=h, model=self.model_name,
                            regions=regions, mask=full, seconds=seconds)
+
+
+    def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:
+        """Lines SAM found no ink in that the reader reads as Korean (``RESCUE_SCORE``): their
+        masks become SAM's best non-empty output (in place); returns their indices.
+
+        Why a second judge: text-SAM learned its empty answer on rendered false alarms, and on
+        real footage it also gives it to real captions (handwriting on a translucent plate,
+        captions inside starbursts), which were then neither erased nor translated."""
+        forced = getattr(self.segmenter, "segment_forced", None)
+        dropped = [i for i in range(len(lines)) if i not in set(keep)]
+        if forced is None or not dropped:
+            return []
+        sure = []
+        for i in dropped:
+            r = self.recognizer.recognize(image, lines[i], None)
+            if r.score >= RESCUE_SCORE and _HANGUL.search(r.text):
+                sure.append(i)
+        if not sure:
+            return []
+        out = []
+        for i, m in zip(sure, forced(image, [lines[i] for i in sure])):
+            if m.area >= MIN_INK * _box_area(lines[i].box):
+                masks[i] = m
+                out.append(i)
+        return out
 
 
 def _separate_lines(lines: list[TextLine], masks: list[LineMask]) -> None:

@@ -468,3 +468,68 @@ def test_weights_with_nan_are_refused_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("KSEG_MODELS", str(bad.parent))
     r = CliRunner().invoke(app, ["segment", str(img), "-o", str(tmp_path / "out"), "-q"])
     assert r.exit_code == 1 and "NaN or infinite" in r.output and r.output.count("\n") == 1
+
+
+def test_a_box_sam_calls_empty_is_kept_only_when_the_reader_reads_korean_in_it():
+    # text-SAM's empty answer drops a box; on real footage it gives it to real captions too, so
+    # a box the reader reads as Korean (sure enough) gets SAM's best non-empty output instead.
+    from conftest import FakeDetector
+    from kseg.pipeline import RESCUE_SCORE, SegmentPipeline
+    from kseg.types import LineMask, Recognition
+
+    img = np.zeros((90, 200, 3), np.uint8)
+    img[10:20, 20:80] = 255  # three white "lines"
+    img[40:50, 20:80] = 255
+    img[70:80, 20:80] = 255
+    reads = {10: ("안녕하세요", 0.9), 40: ("MBC", 0.95), 70: ("안녕", RESCUE_SCORE - 0.1)}
+
+    class Refusing:
+        name = "refusing"
+
+        def _masks(self, rgb, lines, ink):
+            out = []
+            for ln in lines:
+                m = np.zeros(rgb.shape[:2], bool)
+                if ink:
+                    x0, y0, x1, y1 = ln.box
+                    m[y0:y1, x0:x1] = True
+                out.append(LineMask(m, [0.9, 0.5, 0.4], [0.0, 0.9, 0.9], 0 if not ink else 1))
+            return out
+
+        def segment(self, rgb, lines):
+            return self._masks(rgb, lines, ink=False)
+
+        def segment_forced(self, rgb, lines):
+            self.forced = [ln.box[1] for ln in lines]
+            return self._masks(rgb, lines, ink=True)
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            text, score = reads[line.box[1]]
+            return Recognition(text, "fake", score)
+
+    seg = Refusing()
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=seg, recognizer_impl=Reader()).process(img)
+    assert [r.line.box[1] for r in res.regions] == [10]
+    assert seg.forced == [10] and res.regions[0].mask.mask.sum() == 600
+    assert "rescue" in res.seconds
+
+    # a segmenter that cannot be asked again keeps the old rule: no ink, no region
+    del Refusing.segment_forced
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=Refusing(), recognizer_impl=Reader()).process(img)
+    assert res.regions == []
+
+
+def test_segment_forced_refuses_the_empty_answer():
+    from kseg.detect.synthetic import background
+    from kseg.segment import TextSegmenter
+    from kseg.types import TextLine
+
+    seg = TextSegmenter(device="cpu")
+    img = background(1280, 720, seed=4)  # no text: the embedded model answers "no caption"
+    ln = TextLine((500, 600, 800, 650), [(500, 600), (800, 600), (800, 650), (500, 650)], 1.0)
+    said = seg.segment(img, [ln])[0]
+    forced = seg.segment_forced(img, [ln])[0]
+    assert said.chosen == 0 and not said.mask.any()
+    assert forced.chosen in (1, 2) and forced.iou_predictions == said.iou_predictions
+    assert seg.segment_forced(img, []) == []

@@ -254,6 +254,19 @@ class TextSegmenter:
                          stab[i].tolist(), int(idx[i]), self.scored.get(i))
                 for i, t in enumerate(tl)]
 
+    def segment_forced(self, image: np.ndarray, lines: list[TextLine]) -> list[LineMask]:
+        """``segment`` with the empty "no caption here" answer refused: each line gets the best
+        of its non-empty outputs (for lines another judge, the reader, says are text)."""
+        if not lines:
+            return []
+        tl, logits, iou, stab, idx = self._run(image, lines)
+        for i in range(len(tl)):
+            if int(idx[i]) == 0:
+                idx[i] = 1 + int(torch.argmax(iou[i, 1:]))
+        return [LineMask(self._paste(image, logits[i, int(idx[i])], t, (i, int(idx[i]))), iou[i].tolist(),
+                         stab[i].tolist(), int(idx[i]), self.scored.get(i))
+                for i, t in enumerate(tl)]
+
     def segment_all(self, image: np.ndarray, lines: list[TextLine]):
         """Every multimask output per line, for evaluation: [(3 masks, predicted IoUs, chosen)];
         ``decoder_choice`` then holds what the IoU head alone would have chosen."""
