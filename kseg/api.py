@@ -33,29 +33,30 @@ def _image(image: Image, who: str) -> tuple[np.ndarray, str]:
 
 
 def pipeline(model: str | None = None, recognizer: str = "auto", device: str = "auto",
-             lm: str = "auto", detect: str = "still") -> Any:
+             lm: str = "auto", detect: str = "still", all_text: bool = False) -> Any:
     """The ``SegmentPipeline`` for these options, loaded on first use and shared afterwards."""
-    key = (model, recognizer, device, lm, detect)
+    key = (model, recognizer, device, lm, detect, all_text)
     with _lock:
         if key not in _pipes:
             from kseg.pipeline import SegmentPipeline
 
             _pipes[key] = SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm,
-                                           detect=detect)
+                                           detect=detect, all_text=all_text)
         return _pipes[key]
 
 
 def segment(image: Image, *, model: str | None = None, recognizer: str = "auto", device: str = "auto",
-            lm: str = "auto", detect: str = "still", pipeline_obj: Any = None) -> FrameResult:
+            lm: str = "auto", detect: str = "still", all_text: bool = False,
+            pipeline_obj: Any = None) -> FrameResult:
     """Find, segment (SAM) and read the burned-in Korean captions of one frame.
 
     ``image``: a file path, or an array in any common layout (H x W grey, RGB, RGBA; uint8 or
     uint16). Returns a ``FrameResult``: ``.regions`` (box, mask, text per line), ``.mask`` (all
     caption pixels), ``.to_json()``. Options as for ``kseg segment`` (``detect``: "still" or
-    the faster "video" text detector profile).
+    the faster "video" text detector profile; ``all_text``: keep text with no Korean in it).
     """
     arr, name = _image(image, "kseg.segment")
-    pipe = pipeline_obj or pipeline(model, recognizer, device, lm, detect)
+    pipe = pipeline_obj or pipeline(model, recognizer, device, lm, detect, all_text)
     return pipe.process(arr, name)
 
 

@@ -28,6 +28,15 @@ MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as
 # (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
 RESCUE_SCORE = 0.6
 _HANGUL = re.compile("[\uac00-\ud7a3]")
+_KOREAN = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")  # syllables and jamo (ㅋㅋ, ㅠㅠ)
+_LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
+
+
+def not_korean(text: str) -> bool:
+    """Text with no Korean in it and at least two Latin letters or digits: a channel logo (MBC,
+    KBS2, LIVE, NEWS, HD), a clock or score, English already on screen. kseg replaces Korean
+    captions, so by default it leaves these alone; symbols alone (!!, ♥, ~~) stay captions."""
+    return not _KOREAN.search(text) and len(_LATIN_OR_DIGIT.findall(text)) >= 2
 
 
 def _box_area(box) -> int:
@@ -49,9 +58,12 @@ class SegmentPipeline:
         recognizer_impl: Any = None,
         lm: str = "auto",
         detect: str = "still",
+        all_text: bool = False,
     ):
         """``detect``: the text detector's profile, "still" (images: finer, enlarges small
-        frames) or "video" (translate-video: fast); see ``kseg.detect``."""
+        frames) or "video" (translate-video: fast); see ``kseg.detect``. ``all_text``: keep
+        regions with no Korean in them too (``not_korean``), which are left out by default."""
+        self.all_text = all_text
         # Most likely to fail first (a missing model file), so the user is not kept waiting.
         if segmenter is None:
             from kseg.segment import TextSegmenter
@@ -124,6 +136,9 @@ class SegmentPipeline:
         ]
         t3 = time.perf_counter()
         seconds["recognize"] = t3 - t2
+        if not self.all_text:
+            korean = [i for i, t in enumerate(texts) if not not_korean(t.text)]
+            lines, masks, texts = [lines[i] for i in korean], [masks[i] for i in korean], [texts[i] for i in korean]
 
         full = np.zeros((h, w), np.uint8)
         for m in masks:

@@ -281,7 +281,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     from kseg.pipeline import SegmentPipeline
 
     monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
-    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto", detect="still": SegmentPipeline(
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto", detect="still", all_text=False: SegmentPipeline(
         model=model, device="cpu", recognizer_impl=FakeRecognizer()))
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"
@@ -405,6 +405,9 @@ def test_detect_profile_option_reaches_the_pipeline(cli, images, tmp_path, monke
     assert r.exit_code == 0, r.output
     r = cli(command, images["good"], "-o", tmp_path / "b", "--detect", "video", *extra)
     assert r.exit_code == 0, r.output
-    assert [a[-1] for a in seen] == ["still", "video"]
+    assert [a[4] for a in seen] == ["still", "video"] and [a[5] for a in seen] == [False, False]
+    r = cli(command, images["good"], "-o", tmp_path / "c", "--all-text", *extra)
+    assert r.exit_code == 0, r.output
+    assert seen[-1][5] is True
     r = cli(command, images["good"], "--detect", "fast")
     assert r.exit_code == 2 and "--detect" in r.output + r.stderr

@@ -533,3 +533,30 @@ def test_segment_forced_refuses_the_empty_answer():
     assert said.chosen == 0 and not said.mask.any()
     assert forced.chosen in (1, 2) and forced.iou_predictions == said.iou_predictions
     assert seg.segment_forced(img, []) == []
+
+
+def test_text_with_no_korean_is_left_alone_unless_all_text():
+    from conftest import FakeDetector, FakeSegmenter
+    from kseg.pipeline import SegmentPipeline, not_korean
+    from kseg.types import Recognition
+
+    assert [not_korean(t) for t in ("MBC", "KBS2", "10:23:52", "I'm Korea", "baby가", "ㅋㅋ", "!!", "♥", "A", "")] \
+        == [True, True, True, True, False, False, False, False, False, False]
+    img = np.zeros((90, 200, 3), np.uint8)
+    img[10:20, 20:80] = 255
+    img[40:50, 20:80] = 255
+    img[70:80, 20:80] = 255
+    reads = {10: "MBC", 40: "안녕하세요!!", 70: "!!!"}
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition(reads[line.box[1]], "fake", 0.9)
+
+    def run(**kw):
+        res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader(),
+                              **kw).process(img)
+        return [r.text.text for r in res.regions], int(res.mask.astype(bool).sum())
+
+    texts, ink = run()
+    assert texts == ["안녕하세요!!", "!!!"] and ink == 1200  # the logo's pixels are not in the mask
+    assert run(all_text=True) == (["MBC", "안녕하세요!!", "!!!"], 1800)

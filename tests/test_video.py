@@ -786,3 +786,15 @@ def test_a_ticking_clock_is_one_overlay_and_subtitles_at_one_place_are_not():
     kept = _mark_overlays(J, clock + subs, 20.0)
     assert all(e.overlay for e in clock) and not any(e.overlay for e in subs)
     assert kept == subs
+
+
+def test_translate_video_all_text_builds_a_pipeline_that_keeps_non_korean_text(monkeypatch):
+    import kseg.pipeline
+    from kseg.cli.video import _pipeline
+
+    made = []
+    monkeypatch.setattr(kseg.pipeline, "SegmentPipeline", lambda **kw: made.append(kw) or "pipe")
+    assert _pipeline(None, "auto", "auto", "auto") is None  # translate_video's own default pipeline
+    assert _pipeline(None, "auto", "auto", "auto", True) == "pipe"
+    assert made == [{"model": None, "recognizer": "auto", "device": "auto", "lm": "auto", "detect": "video",
+                     "all_text": True}]

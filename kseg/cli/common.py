@@ -245,6 +245,9 @@ DetectProfile = Literal["still", "video"]
 DETECT_HELP = ("Text detector profile: still (finer, enlarges small images such as memes and screenshots; "
                "about 1.5 s per 720p frame on 2 CPU cores) or video (translate-video's, about 6x faster, "
                "for 720p/1080p broadcast frames with ordinary-sized captions).")
+ALL_TEXT_HELP = ("Also treat text with no Korean in it as captions (by default a region read as only "
+                 "Latin letters, digits and symbols, with at least two letters or digits, is left alone: "
+                 "channel logos, clocks, English already on screen).")
 LM = Literal["auto", "kiwi", "none"]
 LM_HELP = ("Korean language model for kseg's recogniser: kiwi (beam search rescored by Kiwi), none "
            "(greedy CTC, the pre-0.2 reading), auto (kiwi when kiwipiepy is installed).")

@@ -8,15 +8,16 @@ import typer
 
 from kseg.errors import KsegError
 
-from .common import app, DETECT_HELP, DetectProfile, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _error, _short, _warn
+from .common import app, ALL_TEXT_HELP, DETECT_HELP, DetectProfile, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _error, _short, _warn
 
 
 def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "auto",
-                   detect: str = "still") -> Any:
+                   detect: str = "still", all_text: bool = False) -> Any:
     """The one place the CLI builds the segment pipeline (tests replace it)."""
     from kseg.pipeline import SegmentPipeline
 
-    return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect=detect)
+    return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect=detect,
+                           all_text=all_text)
 
 
 @app.command()
@@ -40,6 +41,7 @@ def segment(
         "or none (empty text).")] = "auto",
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
+    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
     device: Annotated[Device, typer.Option(
         "--device", help="Where models run; auto uses CUDA when available.")] = "auto",
     quiet: Annotated[bool, typer.Option(
@@ -61,7 +63,7 @@ def segment(
         written = write_outputs(result, image, out_dir, stem)
         return {**result.to_json(), "outputs": {k: str(v) for k, v in written.items()}}
 
-    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device, lm, detect), work,
+    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device, lm, detect, all_text), work,
                      as_json=as_json, quiet=quiet, label="segmenting")
     raise typer.Exit(code)
 
@@ -95,6 +97,7 @@ def erase(
         "--recognizer", help="Who reads the text (only reported; erasing does not need it).")] = "auto",
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
+    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Remove every burned-in caption: inpaint exactly the SAM caption masks, never whole boxes.
@@ -116,7 +119,7 @@ def erase(
         dest = write_png(out_dir / f"{stem}.erased.png", erased)
         return {**result.to_json(), "outputs": {"erased": str(dest)}}
 
-    setup = lambda: CaptionPipeline(_make_pipeline(model, recognizer, device, "auto", detect),  # noqa: E731
+    setup = lambda: CaptionPipeline(_make_pipeline(model, recognizer, device, "auto", detect, all_text),  # noqa: E731
                                     erase_method=method)
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet, label="erasing"))
 
@@ -165,6 +168,7 @@ def translate(
     recognizer: Annotated[Recognizer, typer.Option("--recognizer", help="Who reads the Korean.")] = "auto",
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
+    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
@@ -214,7 +218,7 @@ def translate(
         return {**result.to_json(), "outputs": {"en": str(png), "json": str(js)}}
 
     def setup() -> Any:
-        return CaptionPipeline(_make_pipeline(model, recognizer, device, lm, detect), tr,
+        return CaptionPipeline(_make_pipeline(model, recognizer, device, lm, detect, all_text), tr,
                                erase_method=erase_method, font=font, strict=strict)
 
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet,

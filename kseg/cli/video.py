@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import _check_font, _emit_json, _error, _failure_text, _stderr, _warn
+from .common import ALL_TEXT_HELP, _check_font, _emit_json, _error, _failure_text, _stderr, _warn
 from .progress import _progress
 
 
@@ -39,6 +39,7 @@ AssOpt = Annotated[Path | None, typer.Option(
 EraseOnlyOpt = Annotated[bool, typer.Option(
     "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
     "unless --srt/--ass are asked for).")]
+AllTextOpt = Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)]
 StartOpt = Annotated[float | None, typer.Option(
     "--start", help="Process from this time (seconds); the output starts there.", min=0.0,
     show_default=False)]
@@ -143,6 +144,7 @@ def translate_video(
     as_json: AsJsonOpt = False,
     strict: StrictOpt = False,
     include_overlays: IncludeOverlaysOpt = False,
+    all_text: AllTextOpt = False,
     subs_mux: SubsMuxOpt = False,
     overwrite: OverwriteOpt = False,
     ray: RayOpt = None,
@@ -185,12 +187,13 @@ def translate_video(
         raise typer.Exit(run_season(inputs, out, options, overwrite=overwrite, ray=ray, ray_cpus=ray_cpus,
                                     chunk_seconds=chunk_minutes * 60 or None,
                                     pipeline_options={"model": model, "recognizer": recognizer,
-                                                      "device": device, "lm": lm},
+                                                      "device": device, "lm": lm,
+                                                      **({"all_text": True} if all_text else {})},
                                     as_json=as_json, quiet=quiet))
     if overwrite or ray_cpus != 1:
         _error("--overwrite and --ray-cpus are for seasons (several inputs or an output folder)")
         raise typer.Exit(2)
-    _single(inputs[0], out, options, _pipeline(model, recognizer, device, lm), as_json, quiet)
+    _single(inputs[0], out, options, _pipeline(model, recognizer, device, lm, all_text), as_json, quiet)
 
 
 def _season_inputs(src: list[Path], out: Path) -> tuple[list[Path], bool]:
@@ -267,16 +270,17 @@ def _usage_problem(srt: Path | None, ass: Path | None, erase_only: bool, transla
     return None
 
 
-def _pipeline(model: str | None, recognizer: str, device: str, lm: str) -> Any:
+def _pipeline(model: str | None, recognizer: str, device: str, lm: str, all_text: bool = False) -> Any:
     """The image pipeline when an option asks for a non-default one (else translate_video's own)."""
     from kseg.errors import KsegError
 
-    if model is None and recognizer == "auto" and device == "auto" and lm == "auto":
+    if model is None and recognizer == "auto" and device == "auto" and lm == "auto" and not all_text:
         return None
     try:
         from kseg.pipeline import SegmentPipeline
 
-        return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect="video")
+        return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect="video",
+                               all_text=all_text)
     except KsegError as e:
         _error(str(e))
         raise typer.Exit(1)
