@@ -4,7 +4,8 @@
     python bench/bench_real.py data/real [--model NEW.safetensors] [--previous OLD.safetensors]
                                [--no-tesseract] [--no-pipeline] [--json]
 
-Reading (CER with spaces ignored, exact lines) is measured on every annotated ``caption`` line
+Reading (CER with spaces ignored and both texts NFKC-normalised, so that "…" and "..." or "！"
+and "!", which look the same on screen, compare equal; exact lines) is measured on every annotated ``caption`` line
 read from its annotated box, for each recogniser: kseg's recogniser with the Kiwi language
 model (``kseg``), the same without it (``kseg greedy``), the previous model (``--previous``)
 and Tesseract ``kor``. Detection recall and stray regions come from the whole ``kseg segment``
@@ -23,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -57,7 +59,9 @@ def _line(box) -> TextLine:
 
 
 def norm(s: str) -> str:
-    return "".join(s.split())
+    """Spaces dropped and Unicode NFKC: characters that look the same on screen compare equal
+    (an ellipsis "…" and three full stops "...", full-width "！" and "!"), both sides alike."""
+    return "".join(unicodedata.normalize("NFKC", s).split())
 
 
 def iou(a, b) -> float:

@@ -15,6 +15,7 @@ likely, is short and fast in numpy + Python.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import defaultdict
 from functools import lru_cache
 
@@ -124,7 +125,9 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
             continue
         if fluent is not None and text != first and lm.score(text) / max(1, len(text.replace(" ", ""))) < fluent:
             continue
-        n = len(text.replace(" ", ""))
+        # characters as seen: "…" counts as the three dots it shows, so the bonus does not
+        # prefer ".." (two characters) to one ellipsis
+        n = len(unicodedata.normalize("NFKC", text).replace(" ", ""))
         s = ctc + weight * lm.score(text) + bonus * n
         if s > best_s:
             best, best_s = text, s
