@@ -258,3 +258,20 @@ def test_reading_wider_than_training_reads_held_out_lines_better():
     for bad in (0.1, 5.0):
         with pytest.raises(ValueError, match="stretch"):
             KsegOCRRecognizer(path, stretch=bad)
+
+
+def test_a_model_file_can_name_its_own_reading_width(tmp_path):
+    from kseg.errors import ModelError
+    from kseg.recognize.kseg_ocr import STRETCH
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    plain, named, bad = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "c.safetensors"
+    save_model(CRNN(cfg), cfg, codec.charset, plain)
+    save_model(CRNN(cfg), cfg, codec.charset, named, extra={"read_stretch": 1.1})
+    save_model(CRNN(cfg), cfg, codec.charset, bad, extra={"read_stretch": "wide"})
+    assert KsegOCRRecognizer(plain).stretch == STRETCH
+    assert KsegOCRRecognizer(named).stretch == 1.1
+    assert KsegOCRRecognizer(named, stretch=1.0).stretch == 1.0  # the caller's choice wins
+    with pytest.raises(ModelError, match="read_stretch"):
+        KsegOCRRecognizer(bad)

@@ -224,11 +224,29 @@ def load_model(path: Path, device: str = "cpu") -> tuple[CRNN, OCRConfig, Codec]
 VIEWS = 3  # framings averaged per unsure line by default (see ``views``; more read a little better
 #           but cost more than the per-line budget: docs/experiments/kseg-ocr-history.md)
 LM_WEIGHT, LM_BONUS = 0.3, 1.5  # Kiwi's weight and the per-character bonus in rescoring
-# Reading widens the network input by this factor (training does not). Real captions, set in
-# condensed display faces, and the held-out synthetic lines both read better a little wider:
-# bench/real CER 0.273 -> 0.249, synthetic eval split 0.0279 -> 0.0262, display faces 0.141 ->
-# 0.144 (1.1-1.3 all within 0.004 on real; docs/experiments/2026-12-02-real-footage.md).
+# Reading widens the network input by this factor (training does not), unless the model file
+# says its own (metadata "read_stretch", chosen on the synthetic held-out split when it ships).
+# For a model trained without condensed lines, real captions (condensed display faces) and the
+# held-out synthetic lines both read better a little wider: bench/real CER 0.273 -> 0.249,
+# synthetic eval split 0.0279 -> 0.0262 (docs/experiments/2026-12-02-real-footage.md).
 STRETCH = 1.2
+
+
+def read_stretch(path: str | Path) -> float:
+    """The model file's reading width factor, or ``STRETCH`` where it names none."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            value = (f.metadata() or {}).get("read_stretch")
+    except Exception:  # noqa: BLE001 - load_model reports a bad file with its own message
+        return STRETCH
+    if value is None:
+        return STRETCH
+    try:
+        return float(value)
+    except ValueError:
+        raise ModelError(f"{path}: its read_stretch {value!r} is not a number") from None
 UNSURE = 0.7  # ... a line is unsure when an emitted character's probability is below this
 
 
@@ -246,13 +264,15 @@ class KsegOCRRecognizer:
 
     def __init__(self, path: str | Path, device: str = "cpu", views: int = VIEWS, unsure: float = UNSURE,
                  lm: str = "auto", lm_weight: float | None = None, lm_bonus: float | None = None,
-                 stretch: float = STRETCH):
+                 stretch: float | None = None):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if not 1 <= views <= len(VIEW_TRIMS) + 1:
             raise ValueError(f"views must be 1..{len(VIEW_TRIMS) + 1}, not {views}")
         if lm not in ("auto", "kiwi", "none"):
             raise ValueError(f"lm must be auto, kiwi or none, not {lm!r}")
+        if stretch is None:
+            stretch = read_stretch(path)
         if not 0.5 <= stretch <= 3.0:
             raise ValueError(f"stretch must be within 0.5..3, not {stretch}")
         self.device, self.views, self.unsure, self.stretch = device, views, unsure, stretch
