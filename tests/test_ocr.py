@@ -275,3 +275,26 @@ def test_a_model_file_can_name_its_own_reading_width(tmp_path):
     assert KsegOCRRecognizer(named, stretch=1.0).stretch == 1.0  # the caller's choice wins
     with pytest.raises(ModelError, match="read_stretch"):
         KsegOCRRecognizer(bad)
+
+
+def test_ocr_soup_averages_one_runs_checkpoints(tmp_path):
+    from kseg.errors import ModelError
+    from kseg.train.ocr_soup import main, soup
+
+    codec = Codec(default_charset())
+    cfg = tiny_cfg(codec, "colour")
+    a, b = CRNN(cfg), CRNN(cfg)
+    save_model(a, cfg, codec.charset, tmp_path / "a.safetensors", extra={"seed": 3})
+    save_model(b, cfg, codec.charset, tmp_path / "b.safetensors")
+    out = soup([tmp_path / "a.safetensors", tmp_path / "b.safetensors"], tmp_path / "s.safetensors", 1.1)
+    m, _, _ = load_model(out)
+    k = next(k for k, v in a.state_dict().items() if v.is_floating_point() and v.ndim > 1)
+    want = (a.state_dict()[k].half().float() + b.state_dict()[k].half().float()) / 2
+    assert torch.allclose(m.state_dict()[k], want, atol=1e-3)
+    rec = KsegOCRRecognizer(out)
+    assert rec.stretch == 1.1
+    other = OCRConfig(height=32, in_ch=3, input="colour", width=0.5, hidden=32, n_classes=len(codec))
+    save_model(CRNN(other), other, codec.charset, tmp_path / "c.safetensors")
+    with pytest.raises(ModelError, match="config or charset"):
+        soup([tmp_path / "a.safetensors", tmp_path / "c.safetensors"], tmp_path / "x.safetensors")
+    assert main(["-o", str(tmp_path / "y.safetensors"), str(tmp_path / "missing.safetensors")]) == 1
