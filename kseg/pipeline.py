@@ -27,8 +27,6 @@ MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as
 # sure: on bench/real that kept 13 of the 23 captions SAM refused, and 2 of its 46 non-captions
 # (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
 RESCUE_SCORE = 0.6
-_HANGUL = re.compile("[\uac00-\ud7a3]")
-_KOREAN = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")  # syllables and jamo (ㅋㅋ, ㅠㅠ)
 _LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
 
 
@@ -36,7 +34,9 @@ def not_korean(text: str) -> bool:
     """Text with no Korean in it and at least two Latin letters or digits: a channel logo (MBC,
     KBS2, LIVE, NEWS, HD), a clock or score, English already on screen. kseg replaces Korean
     captions, so by default it leaves these alone; symbols alone (!!, ♥, ~~) stay captions."""
-    return not _KOREAN.search(text) and len(_LATIN_OR_DIGIT.findall(text)) >= 2
+    from kseg.translate.base import HANGUL  # syllables and jamo (ㅋㅋ, ㅠㅠ)
+
+    return not HANGUL.search(text) and len(_LATIN_OR_DIGIT.findall(text)) >= 2
 
 
 def _box_area(box) -> int:
@@ -158,14 +158,17 @@ class SegmentPipeline:
         Why a second judge: text-SAM learned its empty answer on rendered false alarms, and on
         real footage it also gives it to real captions (handwriting on a translucent plate,
         captions inside starbursts), which were then neither erased nor translated."""
+        from kseg.recognize.lm import has_hangul
+
         forced = getattr(self.segmenter, "segment_forced", None)
-        dropped = [i for i in range(len(lines)) if i not in set(keep)]
+        kept = set(keep)
+        dropped = [i for i in range(len(lines)) if i not in kept]
         if forced is None or not dropped:
             return []
         sure = []
         for i in dropped:
             r = self.recognizer.recognize(image, lines[i], None)
-            if r.score >= RESCUE_SCORE and _HANGUL.search(r.text):
+            if r.score >= RESCUE_SCORE and has_hangul(r.text):
                 sure.append(i)
         if not sure:
             return []

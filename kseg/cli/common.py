@@ -248,6 +248,8 @@ DETECT_HELP = ("Text detector profile: still (finer, enlarges small images such 
 ALL_TEXT_HELP = ("Also treat text with no Korean in it as captions (by default a region read as only "
                  "Latin letters, digits and symbols, with at least two letters or digits, is left alone: "
                  "channel logos, clocks, English already on screen).")
+DetectOpt = Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)]
+AllTextOpt = Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)]
 LM = Literal["auto", "kiwi", "none"]
 LM_HELP = ("Korean language model for kseg's recogniser: kiwi (beam search rescored by Kiwi), none "
            "(greedy CTC, the pre-0.2 reading), auto (kiwi when kiwipiepy is installed).")

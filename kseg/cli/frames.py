@@ -8,7 +8,7 @@ import typer
 
 from kseg.errors import KsegError
 
-from .common import app, ALL_TEXT_HELP, DETECT_HELP, DetectProfile, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _error, _short, _warn
+from .common import app, AllTextOpt, DetectOpt, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _error, _short, _warn
 
 
 def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "auto",
@@ -40,8 +40,8 @@ def segment(
         "--recognizer", help="Who reads the text: the best available (auto), one by name, "
         "or none (empty text).")] = "auto",
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
-    detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
-    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
+    detect: DetectOpt = "still",
+    all_text: AllTextOpt = False,
     device: Annotated[Device, typer.Option(
         "--device", help="Where models run; auto uses CUDA when available.")] = "auto",
     quiet: Annotated[bool, typer.Option(
@@ -96,8 +96,8 @@ def erase(
     recognizer: Annotated[Recognizer, typer.Option(
         "--recognizer", help="Who reads the text (only reported; erasing does not need it).")] = "auto",
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
-    detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
-    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
+    detect: DetectOpt = "still",
+    all_text: AllTextOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Remove every burned-in caption: inpaint exactly the SAM caption masks, never whole boxes.
@@ -167,8 +167,8 @@ def translate(
                                               show_default=False)] = None,
     recognizer: Annotated[Recognizer, typer.Option("--recognizer", help="Who reads the Korean.")] = "auto",
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
-    detect: Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)] = "still",
-    all_text: Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)] = False,
+    detect: DetectOpt = "still",
+    all_text: AllTextOpt = False,
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import ALL_TEXT_HELP, _check_font, _emit_json, _error, _failure_text, _stderr, _warn
+from .common import AllTextOpt, _check_font, _emit_json, _error, _failure_text, _stderr, _warn
 from .progress import _progress
 
 
@@ -39,7 +39,6 @@ AssOpt = Annotated[Path | None, typer.Option(
 EraseOnlyOpt = Annotated[bool, typer.Option(
     "--erase-only", help="Only remove the Korean captions; draw nothing (no translator needed "
     "unless --srt/--ass are asked for).")]
-AllTextOpt = Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)]
 StartOpt = Annotated[float | None, typer.Option(
     "--start", help="Process from this time (seconds); the output starts there.", min=0.0,
     show_default=False)]

