@@ -744,3 +744,34 @@ def test_refiner_soup_refuses_refiners_behind_another_sam_with_one_line(tmp_path
     with pytest.raises(SystemExit) as e:
         main([str(a), str(a), "-o", str(tmp_path / "x.safetensors"), "--weights", "1"])
     assert e.value.code == 2 and "one non-negative weight per model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_fill_learns_resumes_and_exports_a_loadable_model(tmp_path):
+    """kseg train-fill: renders shards once (reused), checkpoints, resumes where it stopped and
+    exports a file the style stage loads."""
+    from kseg.style import fillnet
+
+    out, data = tmp_path / "run", tmp_path / "shards"
+    args = ["train-fill", "-o", str(out), "--data", str(data), "--lines", "40", "--steps", "60",
+            "--workers", "1", "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    shards = sorted(p.name for p in data.glob("*.npz"))
+    assert shards == ["eval_1_0000000.npz", "train_0_0000000.npz"]
+    assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 60
+    recs = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in recs] == [50] and recs[0]["loss"] < 0.7  # BCE starts at ~0.69
+    r = CliRunner().invoke(app, args[:-3] + ["--steps", "100", "--workers", "1", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 100  # resumed, not restarted
+    assert sorted(p.name for p in data.glob("*.npz")) == shards
+    net = fillnet.load(out / "model.safetensors")
+    assert net is not None
+    p = fillnet.fill_probability(np.full((24, 80, 3), 128, np.uint8), out / "model.safetensors")
+    assert p.shape == (24, 80)
+
+
+def test_train_fill_rejects_bad_options():
+    r = CliRunner().invoke(app, ["train-fill", "--lines", "0"])
+    assert r.exit_code == 2

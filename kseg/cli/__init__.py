@@ -4,7 +4,7 @@
 - ``frames``: ``segment``, ``erase``, ``translate``;
 - ``video``: ``translate-video``;
 - ``models``: ``models list``, ``models pull``;
-- ``lab``: ``synth``, ``train``, ``eval``, ``train-ocr``.
+- ``lab``: ``synth``, ``train``, ``eval``, ``train-ocr``, ``train-fill``.
 
 Every module imports only typer and rich at the top; each command imports the library it
 calls when it runs, so ``kseg --help`` loads neither torch nor PyAV.

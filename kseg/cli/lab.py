@@ -1,4 +1,4 @@
-"""The lab commands: ``kseg synth``, ``kseg train``, ``kseg eval``, ``kseg train-ocr``."""
+"""The lab commands: ``kseg synth``, ``kseg train``, ``kseg eval``, ``kseg train-ocr``, ``kseg train-fill``."""
 from __future__ import annotations
 
 import os
@@ -393,6 +393,43 @@ def train_ocr_cmd(
                              device=str(pick_device(device)), stop_at=stop_at, log=log, progress=progress,
                              cfg=cfg, workers=workers, buffer=buffer, init=init, minutes=minutes,
                              engine=engine)
+    except (KsegError, ValueError, OSError) as e:
+        _error(str(e))
+        raise typer.Exit(1)
+    typer.echo(str(dest))
+
+
+@app.command("train-fill")
+def train_fill_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: ckpt.pt (resumable), log.jsonl, "
+                                      "model.safetensors.")] = Path("runs/kseg-fill"),
+    data: Annotated[Path, typer.Option("--data", help="Where the rendered line shards go (reused when "
+                                       "present).")] = Path("data/fill"),
+    lines: Annotated[int, typer.Option("--lines", help="Training lines to render (half from each "
+                                       "data engine).", min=10)] = 16000,
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps (cosine schedule).", min=1)] = 20000,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Stop after this much training time; "
+                                                  "the cosine follows time and --steps is ignored.",
+                                                  min=0.1)] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1)] = 24,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Processes rendering lines.", min=1)] = 2,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Train kseg-fill, the net that tells a caption's fill from its outline, shadow and plate
+    (used by the style stage); resumes from OUT/ckpt.pt and exports OUT/model.safetensors (copy it
+    to models/kseg-fill.safetensors to ship it).
+
+    Example: kseg train-fill -o runs/kseg-fill --lines 16000 --minutes 25
+    """
+    from kseg.train.fill import train_fill
+
+    log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
+    try:
+        dest = train_fill(out, data=data, lines=lines, seed=seed, steps=steps, minutes=minutes, batch=batch,
+                          lr=lr, workers=workers, threads=threads, log=log)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)

@@ -99,6 +99,10 @@ def list_models() -> list[ModelInfo]:
     out.append(ModelInfo("kseg-ocr", "recognizer", kp, kp.exists(),
                          "embedded Korean recogniser (--recognizer kseg)" if kp.exists()
                          else "missing: train it with `kseg train-ocr` (models/kseg-ocr.md)"))
+    fp = models_dir() / "kseg-fill.safetensors"
+    out.append(ModelInfo("kseg-fill", "style", fp, fp.exists(),
+                         "embedded fill judge of the style stage" if fp.exists()
+                         else "missing: train it with `kseg train-fill` (models/kseg-fill.md); the layer rule decides"))
     ep = easyocr_path()
     out.append(ModelInfo(EASYOCR_KOREAN, "recognizer", ep, ep.exists(),
                          "EasyOCR Korean recogniser" if ep.exists() else f"not downloaded: `kseg models pull {EASYOCR_KOREAN}`"))

@@ -42,6 +42,9 @@ __all__ = ["measure_style", "group_captions", "measure_captions"]
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
 GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradient
+# kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
+# (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
+FILL_MARGIN = 0.1
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -119,7 +122,9 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     yy, xx = np.mgrid[cy0:cy1, cx0:cx1]
     v = xx * down[0] + yy * down[1]  # upright row coordinate of every pixel
 
-    fill = _split_fill(lab, F, v)
+    from kseg.style.fillnet import fill_probability
+
+    fill = _split_fill(lab, F, v, fill_probability(rgb))
     if fill.sum() < 3:
         fill = F.copy()
     text_height = _extent(v[fill])
@@ -314,27 +319,68 @@ def _unenclosed_core(L: _Layers, centers: np.ndarray, score: dict[int, float]) -
     return core
 
 
-def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Fill pixels of the footprint: the innermost colour layer.
+def _rule_core(L: _Layers, centers: np.ndarray) -> int | None:
+    """The innermost colour after peeling (or, when nothing encloses anything, the one up and
+    left of its shadow); None when no colour is left."""
+    L.peel()
+    score = L.by_colour(L.contacts())
+    if not score:
+        return None
+    core = min(score, key=score.get)
+    if len(score) > 1 and score[core] > 0.1:
+        core = _unenclosed_core(L, centers, score)
+    return core
 
-    The footprint's colours are clustered (k-means in Lab, near-equal clusters merged);
-    clusters are then peeled from the outside in (the one touching the outside most goes
-    first) while some other cluster is still fully enclosed. Depth in the footprint is no
-    guide: a thick outline where glyphs meet is deeper than a thin fill stroke."""
+
+def _judged_core(L: _Layers, lbl: np.ndarray, prob: np.ndarray, rule: int | None) -> tuple[int, np.ndarray] | None:
+    """The colour cluster kseg-fill calls fill (highest mean fill probability among clusters
+    holding at least 5 % of the footprint) when it beats the layer rule's pick by FILL_MARGIN,
+    and that colour's pieces the net agrees are fill (a green outer outline around a green fill
+    is the same cluster, not the same layer); None to keep the rule's answer."""
+    F = L.F
+    big = max(3.0, 0.05 * float(F.sum()))
+    mean = {c: float(prob[lbl == c].mean()) for c in L.present if (lbl == c).sum() >= big}
+    if not mean:
+        return None
+    core = max(mean, key=mean.get)
+    if rule is not None and (rule == core or mean[core] - mean.get(rule, 0.0) < FILL_MARGIN):
+        return None
+    units = [u for u in range(L.U) if L.colour_of[u] == core]
+    up = {u: float(prob[L.unit == u].mean()) for u in units}
+    keep = [u for u in units if up[u] >= 0.5] or [max(up, key=up.get)]
+    drop = [u for u in units if u not in keep]
+    L.alive[drop] = False
+    L.region &= ~np.isin(L.unit, drop)
+    return core, np.isin(L.unit, keep)
+
+
+def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray | None = None) -> np.ndarray:
+    """Fill pixels of the footprint.
+
+    The footprint's colours are clustered (k-means in Lab, near-equal clusters merged). With
+    kseg-fill's per-pixel probability (``prob``), the fill is the cluster it scores highest.
+    Without it, clusters are peeled from the outside in (the one touching the outside most
+    goes first) while some other cluster is still fully enclosed, and the innermost is the
+    fill. Depth in the footprint is no guide: a thick outline where glyphs meet is deeper
+    than a thin fill stroke."""
     clusters = _colour_clusters(lab, F)
     if clusters is None:
         return F.copy()
     centers, lbl, present = clusters
     L = _Layers(F, lbl, present)
-    L.peel()
-    score = L.by_colour(L.contacts())
-    if not score:
-        return F.copy()
-    cols = sorted(score)
-    core = min(score, key=score.get)
-    if len(cols) > 1 and score[core] > 0.1:
-        core = _unenclosed_core(L, centers, score)
-    fill = np.isin(L.unit, [u for u in np.nonzero(L.alive)[0] if L.colour_of[u] == core])
+    rule = _rule_core(L, centers)
+    judged = None
+    if prob is not None:
+        judged = _judged_core(_Layers(F, lbl, present), lbl, prob, rule)
+    if judged is not None:
+        core, fill = judged
+        cols = sorted(present)
+    else:
+        if rule is None:
+            return F.copy()
+        core = rule
+        cols = sorted(L.by_colour(L.contacts()))
+        fill = np.isin(L.unit, [u for u in np.nonzero(L.alive)[0] if L.colour_of[u] == core])
     if len(cols) > 1 and fill.any():
         # a vertical gradient split into bands: neighbours lying above or below, band by band
         span = max(3.0, _extent(v[L.region]))
