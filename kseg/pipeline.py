@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from kseg.imageio import write_json, write_png
-from kseg.types import FrameResult, LineMask, Recognition, Region, TextLine
+from kseg.types import Box, FrameResult, LineMask, Recognition, Region, TextLine
 
 
 MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as a caption
@@ -37,6 +37,36 @@ def not_korean(text: str) -> bool:
     from kseg.translate.base import HANGUL  # syllables and jamo (ㅋㅋ, ㅠㅠ)
 
     return not HANGUL.search(text) and len(_LATIN_OR_DIGIT.findall(text)) >= 2
+
+
+def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
+    """``lines`` less those inside a known box (nine tenths of the line, the box grown by a
+    sixth of its height: detector boxes are looser than mask boxes). A known caption that a
+    new line of a similar height touches (within one line height: it may be the caption's
+    next line) keeps its lines, so that it is grouped and read whole."""
+    def grow(k: Box) -> Box:
+        m = max(4, (k[3] - k[1]) // 6)
+        return (k[0] - m, k[1] - m, k[2] + m, k[3] + m)
+
+    def inside(b: Box, k: Box) -> bool:
+        ix = max(0, min(b[2], k[2]) - max(b[0], k[0]))
+        iy = max(0, min(b[3], k[3]) - max(b[1], k[1]))
+        return ix * iy >= 0.9 * max(1, (b[2] - b[0]) * (b[3] - b[1]))
+
+    boxes = [grow(k) for k in known]
+    home = [next((n for n, k in enumerate(boxes) if inside(ln.box, k)), None) for ln in lines]
+    growing = set()
+    for ln, h in zip(lines, home):
+        if h is not None:
+            continue
+        x0, y0, x1, y1 = ln.box
+        g = y1 - y0
+        for n, k in enumerate(boxes):
+            own = [b.box[3] - b.box[1] for b, hh in zip(lines, home) if hh == n]
+            similar = bool(own) and 0.6 * float(np.median(own)) <= g <= 1.6 * float(np.median(own))
+            if similar and x0 < k[2] and k[0] < x1 and y0 - g < k[3] and k[1] < y1 + g:
+                growing.add(n)
+    return [ln for ln, h in zip(lines, home) if h is None or h in growing]
 
 
 def _box_area(box) -> int:
@@ -96,9 +126,13 @@ class SegmentPipeline:
         """The SAM model's name, as recorded in each result's ``"model"``."""
         return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
-    def process(self, image: np.ndarray, name: str = "<array>") -> FrameResult:
+    def process(self, image: np.ndarray, name: str = "<array>", known: list[Box] | None = None) -> FrameResult:
         """Run the stages on one uint8 frame (RGB, grey or RGBA: the alpha is dropped);
-        ``name`` is recorded as ``"image"``. A bad array is a one-line InputError."""
+        ``name`` is recorded as ``"image"``. A bad array is a one-line InputError.
+
+        ``known``: boxes of captions the caller already has, shown unchanged in this frame
+        (video's live events): detected lines inside them are not segmented, read or styled
+        again, unless a new line sits next to one (a caption growing by a line is read whole)."""
         from kseg.imageio import as_rgb
 
         image = as_rgb(image, "SegmentPipeline.process")
@@ -106,6 +140,8 @@ class SegmentPipeline:
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
         lines: list[TextLine] = list(self.detector.detect(image))
+        if known:
+            lines = _unknown(lines, known)
         t1 = time.perf_counter()
         seconds["detect"] = t1 - t0
 

@@ -798,3 +798,39 @@ def test_translate_video_all_text_builds_a_pipeline_that_keeps_non_korean_text(m
     assert _pipeline(None, "auto", "auto", "auto", True) == "pipe"
     assert made == [{"model": None, "recognizer": "auto", "device": "auto", "lm": "auto", "detect": "video",
                      "all_text": True}]
+
+
+def test_a_caption_already_on_screen_is_not_analysed_again(tmp_path):
+    """Detections while a caption is shown unchanged (here the safety net every 0.25 s) do not
+    segment, read or style it again: analysis costs what changes, not what stays."""
+    seen_lines: list[tuple] = []
+
+    class Counting(InkSegmenter):
+        def segment(self, image, lines):
+            seen_lines.extend(ln.box for ln in lines)
+            return super().segment(image, lines)
+
+    src = make_video(tmp_path / "in.mp4", 52, captions=[(4, 47, "HELLO THERE")])
+    pipe = SegmentPipeline(detector=InkDetector(), segmenter=Counting(), recognizer_impl=WidthReader())
+    seen = []
+    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe, on_event=seen.append,
+                        sample_every=0.25)
+    assert len(seen) == 1 and abs(seen[0].start - 4) <= 1 and abs(seen[0].end - 47) <= 1
+    assert s["detections"] >= 6  # the safety net ran while the caption was on
+    assert len(seen_lines) == 1  # ... and only the first detection analysed it
+
+
+def test_known_captions_are_left_out_unless_a_new_line_joins_them():
+    from kseg.pipeline import _unknown
+
+    def line(box):
+        return TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 0.9)
+
+    known = [(100, 500, 700, 560)]  # a live caption's mask box
+    cap, logo = line((96, 494, 706, 566)), line((20, 20, 120, 60))  # detector boxes are looser
+    assert _unknown([cap, logo], known) == [logo]
+    tag = line((300, 570, 360, 590))  # a small name tag under it: scene text, not its next line
+    assert _unknown([cap, tag], known) == [tag]
+    nxt = line((150, 570, 650, 630))  # a line of the same height just under it: the caption grows
+    assert _unknown([cap, nxt, logo], known) == [cap, nxt, logo]
+    assert _unknown([cap, logo], []) == [cap, logo]

@@ -413,6 +413,8 @@ def train_fill_cmd(
                                                   min=0.1)] = None,
     batch: Annotated[int, typer.Option("--batch", min=1)] = 24,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
+    channels: Annotated[int, typer.Option("--channels", help="Channels of each conv layer of a new model.",
+                                          min=4)] = 24,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="Processes rendering lines.", min=1)] = 2,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch.")] = None,
@@ -429,7 +431,7 @@ def train_fill_cmd(
     log = (lambda m: None) if quiet else (lambda m: _stderr.print(f"kseg: {m}", markup=False))
     try:
         dest = train_fill(out, data=data, lines=lines, seed=seed, steps=steps, minutes=minutes, batch=batch,
-                          lr=lr, workers=workers, threads=threads, log=log)
+                          lr=lr, ch=channels, workers=workers, threads=threads, log=log)
     except (KsegError, ValueError, OSError) as e:
         _error(str(e))
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 event tracker asks, and collect caption events (``kseg.video.events``)."""
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,16 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
     if for_video is not None:
         pipeline = for_video()
 
-    def analyze(image: np.ndarray, index: int) -> list[Detected]:
-        res = pipeline.process(image, f"frame {index}")
+    try:  # a pipeline of the caller's own may not take the captions already known
+        takes_known = "known" in inspect.signature(pipeline.process).parameters
+    except (TypeError, ValueError):
+        takes_known = False
+
+    def analyze(image: np.ndarray, index: int, known: list | None = None) -> list[Detected]:
+        if takes_known and known:
+            res = pipeline.process(image, f"frame {index}", known=known)
+        else:
+            res = pipeline.process(image, f"frame {index}")
         if not res.regions:
             return []
         out = []
@@ -37,6 +46,7 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
                                 [res.regions[k].line for k in cap.regions]))
         return out
 
+    analyze.takes_known = takes_known  # type: ignore[attr-defined]  # EventTracker passes its live captions
     fuse = getattr(getattr(pipeline, "recognizer", None), "fuse", None)
     if fuse is not None:
         analyze.fuse = fuse  # type: ignore[attr-defined]  # EventTracker reads events over frames

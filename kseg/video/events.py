@@ -503,7 +503,13 @@ class EventTracker:
         if self.on_detect:
             self.on_detect(i)
         done: list[Event] = []
-        for det in self.analyzer(image, i):
+        if getattr(self.analyzer, "takes_known", False):
+            # captions shown unchanged in this very frame (presence on) are not analysed again
+            known = [ev.box for ev in self.live if ev.end is None and ev.last_on == i and ev.at < i]
+            found = self.analyzer(image, i, known=known)
+        else:
+            found = self.analyzer(image, i)
+        for det in found:
             m = det.mask
             if m.sum() < 8:
                 continue
