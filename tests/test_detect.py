@@ -149,3 +149,26 @@ def test_video_profile_of_a_still_detector_shares_its_network(detector):
     make_analyzer(pipe)(np.zeros((72, 128, 3), np.uint8), 0)
     pipe.process(np.zeros((72, 128, 3), np.uint8))
     assert seen == ["video", "still"]
+
+
+def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
+    """translate-video's trigger asks for the rows where a caption rose: the lines there are
+    found as on the whole frame, text elsewhere is not read, and a line cut by the band's edge
+    that reaches into the asked rows makes the whole frame be read."""
+    img, gt = subtitle_frame(lines=TWO_LINES, extra=True)  # two subtitle lines + a caption top left
+    full = detector.detect(img)
+    subs = [ln for ln in full if ln.box[1] > 360]
+    top = min(ln.box[1] for ln in subs)
+    band = detector.detect(img, rows=(top, 720))
+    assert len(band) == len(subs) == 2
+    assert all(max(abs(a - b) for a, b in zip(x.box, y.box)) <= 4 for x, y in zip(band, subs))
+    # rows through the bottom of the tall caption top left: the band's margin cuts it -> whole frame
+    big = next(ln for ln in full if ln.box[1] < 360)
+    assert big.box[3] - big.box[1] > 0.08 * 720 + 6
+    cut = detector.detect(img, rows=(big.box[3] - 6, big.box[3] + 10))
+    assert [ln.box for ln in cut] == [ln.box for ln in full]
+    # text only in the margin, cut by the band's edge, is dropped (it did not rise)
+    lo = big.box[3] + 20
+    assert big.box[1] < lo - round(0.08 * 720) < big.box[3]  # the band's top margin cuts it
+    assert detector.detect(img, rows=(lo, lo + 10)) == []
+    assert [ln.box for ln in detector.detect(img, rows=(0, 720))] == [ln.box for ln in full]

@@ -834,3 +834,26 @@ def test_known_captions_are_left_out_unless_a_new_line_joins_them():
     nxt = line((150, 570, 650, 630))  # a line of the same height just under it: the caption grows
     assert _unknown([cap, nxt, logo], known) == [cap, nxt, logo]
     assert _unknown([cap, logo], []) == [cap, logo]
+
+
+def test_a_triggered_detection_reads_the_rows_that_changed(tmp_path):
+    """The trigger's detection reads only the band where the caption's edges rose (the
+    detector's cost follows it); the first frame and the watch after a caption reads all."""
+    asked: list = []
+
+    class BandInk(InkDetector):
+        def detect(self, image, rows=None):
+            asked.append(rows)
+            lines = super().detect(image)
+            return [ln for ln in lines if rows is None or (ln.box[3] > rows[0] and ln.box[1] < rows[1])]
+
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    pipe = SegmentPipeline(detector=BandInk(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    seen = []
+    translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe, on_event=seen.append)
+    assert len(seen) == 2 and all(abs(e.start - c[0]) <= 1 and abs(e.end - c[1]) <= 1 for e, c in zip(seen, CAPS))
+    assert asked[0] is None  # the first frame: everything
+    bands = [r for r in asked if r is not None]
+    assert bands, asked
+    ys = [e.box[1] for e in seen] + [e.box[3] for e in seen]  # the captions' rows (bottom of the frame)
+    assert all(r[0] <= min(ys) and max(ys) <= r[1] + 8 and r[1] - r[0] < 60 for r in bands), (bands, ys)

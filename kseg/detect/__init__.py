@@ -38,6 +38,7 @@ PROFILES: dict[str, dict[str, float]] = {
     "still": {"detect_height": 1024, "max_upscale": 3.0, "text_threshold": 0.6, "low_text": 0.35},
 }
 DEFAULT_DETECT_HEIGHT = int(PROFILES["video"]["detect_height"])
+BAND_MARGIN = 0.08  # of the frame height read above and below a band (Detector.detect(rows=))
 
 
 def _profile(name: str) -> dict[str, float]:
@@ -280,22 +281,25 @@ class Detector:
         other.low_text = float(prof["low_text"])
         return other
 
-    def _input_size(self, h: int, w: int) -> tuple[int, int]:
-        s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))
+    def _input_size(self, h: int, w: int, ref_h: int | None = None) -> tuple[int, int]:
+        """CRAFT's input size for an h x w image; ``ref_h``: the height of the frame a band of
+        h rows was cut from (the band is read at the frame's scale)."""
+        H = max(h, ref_h or h)
+        s = min(self.max_upscale, self.detect_height / H, self.max_side / max(H, w))
         # CRAFT needs multiples of 32; snapping each side separately (a <2% aspect change)
         # avoids easyocr's zero padding, which would cost up to 7% more compute.
         th = max(32, int(round(h * s / 32)) * 32)
         tw = max(32, int(round(w * s / 32)) * 32)
         return th, tw
 
-    def heatmaps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def heatmaps(self, image: np.ndarray, ref_h: int | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         """CRAFT (text, link) score maps at half the input size, and the factors (fx, fy)
         that map map coordinates back to full-frame pixels. ``image``: HxW, HxWx3 RGB or
         HxWx4 RGBA uint8."""
         from easyocr.imgproc import normalizeMeanVariance
 
         h, w = image.shape[:2]
-        th, tw = self._input_size(h, w)
+        th, tw = self._input_size(h, w, ref_h)
         interp = cv2.INTER_AREA if th < h else cv2.INTER_CUBIC if th > h else cv2.INTER_LINEAR
         small = _to_rgb(cv2.resize(image, (tw, th), interpolation=interp))
         x = torch.from_numpy(normalizeMeanVariance(small)).permute(2, 0, 1)[None]
@@ -305,15 +309,40 @@ class Detector:
         y = y[0].float().cpu().numpy()
         return y[:, :, 0], y[:, :, 1], w / y.shape[1], h / y.shape[0]
 
-    def detect(self, image: np.ndarray) -> list[TextLine]:
-        """The caption lines of one RGB frame, as boxes (the prompts SAM gets), in reading order."""
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[TextLine]:
+        """The caption lines of one RGB frame, as boxes (the prompts SAM gets), in reading order.
+
+        ``rows``: (top, bottom) where new text showed: only that band and a margin of
+        ``BAND_MARGIN`` of the frame height each side is read, at the frame's scale (the cost
+        follows the band's height; text reads as in the whole frame). Lines cut by the band's
+        edge are dropped when they lie in the margin, and make the whole frame be read when
+        they reach into the rows asked for."""
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        if rows is not None:
+            m = max(32, round(BAND_MARGIN * h))
+            a, b = max(0, int(rows[0]) - m), min(h, int(rows[1]) + m)
+            if b - a < 0.8 * h:
+                edge = max(2, round(0.01 * h))
+                kept, whole = [], False
+                for ln in (_shifted(x, a) for x in self._detect(image[a:b], ref_h=h)):
+                    if (a > 0 and ln.box[1] <= a + edge) or (b < h and ln.box[3] >= b - edge):
+                        if ln.box[3] > rows[0] and ln.box[1] < rows[1]:
+                            whole = True
+                            break
+                        continue
+                    kept.append(ln)
+                if not whole:
+                    return _reading_order(kept)
+        return self._detect(image)
+
+    def _detect(self, image: np.ndarray, ref_h: int | None = None) -> list[TextLine]:
         from easyocr.craft_utils import getDetBoxes
 
-        image = _check_image(image)
         h, w = image.shape[:2]
         if h == 0 or w == 0:
             return []
-        text, link, fx, fy = self.heatmaps(image)
+        text, link, fx, fy = self.heatmaps(image, ref_h)
         boxes, _, _ = getDetBoxes(text, link, self.text_threshold, self.link_threshold, self.low_text)
         words = [_Word(np.asarray(b)) for b in boxes]
         lines = []
@@ -338,6 +367,12 @@ class Detector:
         return _reading_order(lines)
 
     __call__ = detect
+
+
+def _shifted(ln: TextLine, dy: int) -> TextLine:
+    x0, y0, x1, y1 = ln.box
+    return TextLine(box=(x0, y0 + dy, x1, y1 + dy), polygon=[(x, y + dy) for x, y in ln.polygon],
+                    score=ln.score, angle=ln.angle)
 
 
 def _mean_in_polygon(textmap: np.ndarray, poly: np.ndarray) -> float:

@@ -27,13 +27,14 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         pipeline = for_video()
 
     try:  # a pipeline of the caller's own may not take the captions already known
-        takes_known = "known" in inspect.signature(pipeline.process).parameters
+        takes_known = {"known", "rows"} <= set(inspect.signature(pipeline.process).parameters)
     except (TypeError, ValueError):
         takes_known = False
 
-    def analyze(image: np.ndarray, index: int, known: list | None = None) -> list[Detected]:
-        if takes_known and known:
-            res = pipeline.process(image, f"frame {index}", known=known)
+    def analyze(image: np.ndarray, index: int, known: list | None = None,
+                rows: tuple[int, int] | None = None) -> list[Detected]:
+        if takes_known and (known or rows):
+            res = pipeline.process(image, f"frame {index}", known=known, rows=rows)
         else:
             res = pipeline.process(image, f"frame {index}")
         if not res.regions:

@@ -15,8 +15,10 @@ recognition, style and translation run once per event; per frame only the cheap 
 * **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
   gradients whose pixels did not change since the previous frame). Burned-in captions are
   static while footage moves, so a caption appearing shows as blocks that gain stable edges
-  and keep them. The full detector runs ``SETTLE`` frames after that, on the first frame and,
-  as a safety net, every ``sample_every`` seconds without any detection.
+  and keep them. The detector runs ``SETTLE`` frames after that, on the band of rows where
+  they rose (``Detector.detect(rows=)``: the cost follows the band); on the whole frame at the
+  first frame and, as a safety net, every ``sample_every`` seconds without any detection.
+  Captions a detection finds shown unchanged (live events) are not segmented or read again.
 * **Watches** (after a scene cut or the end of an event): there the trigger above is blind (a
   caption that comes with the cut, or replaces the last line in place, adds no stable edges
   *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
@@ -281,8 +283,12 @@ class EventTracker:
         self.cuts: list[int] = []
         self.detections: list[int] = []
         self.dropped: list[dict] = []  # what looked like a caption and was not (see _close)
-        # what the scheduled detection looks at: the rows of the local changes that asked for it,
-        # or the whole frame when anything else did (a cut, a watch, the safety net)
+        # what the scheduled detection looks at: the band of rows where the stable edges that
+        # asked for it rose, or the whole frame when anything else asked too (a cut's watch,
+        # the safety net, the first frame)
+        self.band: tuple[int, int] | None = None
+        self.whole = False
+        self.hit_rows: tuple[int, int] = (0, 0)
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
@@ -330,6 +336,9 @@ class EventTracker:
                 self.prev_grown = grown
                 self.rise = self.rise + 1 if _caption_shaped(hit) else 0
                 change = self.rise == 1
+                if change:  # the frame rows of the blocks that rose
+                    rows = np.nonzero(hit.any(axis=1))[0]
+                    self.hit_rows = (int(rows[0]) * BLOCK * s, min(h, (int(rows[-1]) + 1) * BLOCK * s))
         else:
             self.counts = None
             self.hist_counts.clear()
@@ -394,13 +403,19 @@ class EventTracker:
             self._watch(i, None, gray.shape[0])
         if change:
             self._schedule(i + SETTLE)
+            a, b = self.hit_rows
+            self.band = (a, b) if self.band is None else (min(a, self.band[0]), max(b, self.band[1]))
         if self._watched(i):
             self._schedule(i + SETTLE, force=True)
+            self.whole = True
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
+            self.whole = True
         if self.due is not None and i >= self.due:
             self.due = None
-            done += self._detect(i, gray, rgb())
+            rows = None if self.whole else self.band
+            self.whole, self.band = False, None
+            done += self._detect(i, gray, rgb(), rows)
         return done
 
     def _schedule(self, at: int, force: bool = False) -> None:
@@ -497,7 +512,7 @@ class EventTracker:
                 break
         return start, fade_from, alpha
 
-    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray) -> list[Event]:
+    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Event]:
         self.last_detect = i
         self.detections.append(i)
         if self.on_detect:
@@ -506,7 +521,7 @@ class EventTracker:
         if getattr(self.analyzer, "takes_known", False):
             # captions shown unchanged in this very frame (presence on) are not analysed again
             known = [ev.box for ev in self.live if ev.end is None and ev.last_on == i and ev.at < i]
-            found = self.analyzer(image, i, known=known)
+            found = self.analyzer(image, i, known=known, rows=rows)
         else:
             found = self.analyzer(image, i)
         for det in found:
