@@ -857,3 +857,48 @@ def test_a_triggered_detection_reads_the_rows_that_changed(tmp_path):
     assert bands, asked
     ys = [e.box[1] for e in seen] + [e.box[3] for e in seen]  # the captions' rows (bottom of the frame)
     assert all(r[0] <= min(ys) and max(ys) <= r[1] + 8 and r[1] - r[0] < 60 for r in bands), (bands, ys)
+
+
+def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkeypatch):
+    """A channel logo is live from the first frame to the last: once it has been on screen for
+    OVERLAY_SECONDS it is certain to be an overlay, so rendering goes on beside the analysis
+    instead of waiting for the episode's end; the logo stays, the caption is erased."""
+    import kseg.video.job as job
+
+    monkeypatch.setattr(job, "OVERLAY_MIN", 1.0)
+    monkeypatch.setattr(job, "OVERLAY_SECONDS", 0.5)
+
+    class LogoAndCaption(InkDetector):  # the logo top left, a caption later at the bottom
+        def detect(self, image, rows=None):
+            out = []
+            for y0, y1 in ((0, 40), (60, 96)):
+                out += [TextLine((ln.box[0], ln.box[1] + y0, ln.box[2], ln.box[3] + y0),
+                                 [(x, y + y0) for x, y in ln.polygon], ln.score)
+                        for ln in super().detect(image[y0:y1])]
+            return out
+
+    src = make_video(tmp_path / "in.mp4", 96, captions=[(60, 68, "HELLO")])  # shorter than 0.5 s
+    with av.open(str(src)) as c:  # draw a logo on every frame
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    out = av.open(str(src), "w")
+    v = out.add_stream("libx264", rate=24)
+    v.width, v.height, v.pix_fmt = 160, 96, "yuv420p"
+    v.options = {"crf": "16", "preset": "ultrafast"}
+    for fr in frames:
+        fr = fr.copy()
+        cv2.putText(fr, "LOGO", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2)
+        out.mux(v.encode(av.VideoFrame.from_ndarray(fr, format="rgb24")))
+    out.mux(v.encode(None))
+    out.close()
+    order: list[tuple[str, int]] = []
+    pipe = SegmentPipeline(detector=LogoAndCaption(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe,
+                        progress=lambda stage, done, total: order.append((stage, done)))
+    assert s["events"] == 1 and len(s["overlays"]) == 1
+    last_analysed = max(k for k, (st, _) in enumerate(order) if st == "analyse")
+    first_rendered = min(k for k, (st, _) in enumerate(order) if st == "render")
+    assert first_rendered < last_analysed  # the two passes overlapped
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        res = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert (res[64][:40].min(axis=2) > 215).sum() > 20  # the logo is still there
+    assert (res[64][60:].min(axis=2) > 215).sum() < 5  # the caption is not

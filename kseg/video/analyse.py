@@ -69,7 +69,13 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
             state: State | None = None, sample_every: float = 4.0,
             progress: Callable[[int, float], None] | None = None,
             on_event: Callable[[Event], None] | None = None,
-            on_frontier: Callable[[int, float, int | None], None] | None = None) -> Analysis:
+            on_frontier: Callable[[int, float, int | None], None] | None = None,
+            overlay_after: float | None = None) -> Analysis:
+    """Track caption events through ``src`` (see ``EventTracker``).
+
+    ``overlay_after``: seconds after which a caption still on screen is certain to be an
+    overlay (a channel logo), left alone: it no longer holds back the frames the renderer may
+    take (``on_frontier``). None: every live caption does."""
     t0 = time.perf_counter()
     saved = state.events() if state is not None else []
     skip = int(state.meta.get("checkpoint", -1)) if state is not None else -1
@@ -92,6 +98,12 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
             if on_event:
                 on_event(ev)
 
+    long_after = None if overlay_after is None else max(1, int(round(overlay_after * fps)))
+
+    def pending(i: int) -> list[int]:
+        """Starts of the live captions that may still be captions."""
+        return [ev.start for ev in tracker.live if long_after is None or i - ev.start < long_after]
+
     for i, t, fr, rot in io.iter_decoded(src, start=start, end=end, warn=warn):
         times.append(t)
         if i <= skip:
@@ -103,7 +115,7 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
         g = io.gray(fr, rot)
         finished(tracker.push(i, g, lambda fr=fr, rot=rot: io.rgb(fr, rot)))
         if on_frontier:  # frames before the earliest live caption's start are settled
-            on_frontier(i, t, min((ev.start for ev in tracker.live), default=None))
+            on_frontier(i, t, min(pending(i), default=None))
         if state is not None and not tracker.live and time.monotonic() - last_cp_write > 2.0:
             state.meta["checkpoint"] = i
             state.save()

@@ -322,7 +322,10 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         try:
             result["an"] = analyse(job.src, job.analyzer, job.fps, start=o.start, end=o.end, warn=job.warn,
                                    state=job.state, sample_every=o.sample_every, progress=job.prog("analyse"),
-                                   on_event=feed.add, on_frontier=feed.advance)
+                                   on_event=feed.add, on_frontier=feed.advance,
+                                   # a logo on screen for OVERLAY_SECONDS is an overlay, not drawn on:
+                                   # rendering need not wait for its end (the episode's)
+                                   overlay_after=None if o.include_overlays else OVERLAY_SECONDS)
         except BaseException as e:  # noqa: BLE001 - handed to the renderer, raised there
             feed.finish(e)
         else:
