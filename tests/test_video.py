@@ -877,7 +877,8 @@ def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkey
                         for ln in super().detect(image[y0:y1])]
             return out
 
-    src = make_video(tmp_path / "in.mp4", 96, captions=[(60, 68, "HELLO")])  # shorter than 0.5 s
+    # 10 s: rendering may trail the analysis by LOOKBACK (2.5 s) + 0.5 s, so it has 7 s to start
+    src = make_video(tmp_path / "in.mp4", 240, captions=[(60, 68, "HELLO")])  # shorter than 0.5 s
     with av.open(str(src)) as c:  # draw a logo on every frame
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     out = av.open(str(src), "w")
