@@ -8,11 +8,15 @@ from a fixed list, seeded by the line: translations of Korean captions run about
 characters per syllable) is laid out by ``kseg.render.prepare`` in a 1280-wide frame of the
 caption's own height scale. Reported: the English ascender height against the Korean ink
 height (the size kseg matches; within +-10 % counts), the English block's width against the
-Korean line's (<= 1.1x counts), how many lines it took, and how often it was shrunk.
+Korean line's (<= 1.1x counts), how many lines it took, and how often it was shrunk. The issue
+allows a wider block where wrapping cannot avoid it: "unavoidable" is a line whose narrowest
+possible block (the best break into at most one line more than the Korean's, at most 10 %
+below the matched size, as ``kseg.render`` measures widths) is still wider than 1.1x.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -47,7 +51,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kseg.render import _metrics, load_family, prepare
+    from kseg.render import HEIGHT_SLACK, WIDTH_TARGET, _lines_at, _metrics, _strokes, load_family, prepare
     from kseg.types import Caption
 
     frames = [f for f in load_annotations(args.images) if f["image"].exists()]
@@ -60,16 +64,25 @@ def main() -> None:
         path, index = fam.bold if sp.bold else fam.regular
         asc = _metrics(path, index)[0] * sp.info.font_size
         bw = sp.info.box[2] - sp.info.box[0]
+        # the narrowest block the constraints allow (at most one line more than the Korean's)
+        size0 = sp.info.font_size / max(1e-6, sp.info.scale)
+        near = max(1, math.ceil(size0 * (1 - HEIGHT_SLACK)))
+        words = english(ln["text"], args.ratio, k).split()
+        narrowest = min(_lines_at(fam.face(sp.bold, near), words, n,
+                                  _strokes(st, fam, sp.bold, near, near / size0).outer)[0]
+                        for n in range(1, min(2, len(words)) + 1))
+        unavoidable = narrowest > WIDTH_TARGET * (x1 - x0)
         rows.append((asc / max(1.0, st.text_height), bw / max(1, x1 - x0), len(sp.info.lines), sp.info.scale,
-                     sp.info.fitted))
+                     sp.info.fitted, unavoidable))
     a = np.array([r[:4] for r in rows], float)
     t = Table(title=f"English laid out for {len(rows)} real caption lines (bench/real), {args.ratio} chars/syllable")
+    unav = np.array([r[5] for r in rows], bool)
     for c in ("English ascender / Korean ink height: median", "within +-10 %", "English / Korean width: median",
-              "<= 1.1x", "lines (mean)", "shrunk", "not fitted"):
+              "<= 1.1x", "<= 1.1x or unavoidable", "lines (mean)", "shrunk", "not fitted"):
         t.add_column(c)
     t.add_row(f"{np.median(a[:, 0]):.2f}", f"{np.mean(np.abs(a[:, 0] - 1) <= 0.1):.1%}", f"{np.median(a[:, 1]):.2f}",
-              f"{np.mean(a[:, 1] <= 1.1):.1%}", f"{a[:, 2].mean():.2f}", f"{np.mean(a[:, 3] < 0.999):.1%}",
-              f"{np.mean([not r[4] for r in rows]):.1%}")
+              f"{np.mean(a[:, 1] <= 1.1):.1%}", f"{np.mean((a[:, 1] <= 1.1) | unav):.1%} ({unav.sum()} unavoidable)",
+              f"{a[:, 2].mean():.2f}", f"{np.mean(a[:, 3] < 0.999):.1%}", f"{np.mean([not r[4] for r in rows]):.1%}")
     Console().print(t)
 
 

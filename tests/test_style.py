@@ -376,3 +376,15 @@ def test_fill_model_beats_the_layer_rule_on_held_out_broadcast_lines(monkeypatch
     monkeypatch.setattr(fillnet, "load", lambda path=None: None)
     rule = sum(right(s) for s in lines)
     assert with_net >= 0.8 * len(lines) and with_net >= rule + 8, (with_net, rule, len(lines))
+
+
+def test_text_height_is_never_taller_than_the_boxed_line():
+    """A mask that takes in more than the letters (a plate of the fill's colour, a halo) must
+    not size the English above the line the detector boxed."""
+    img = footage(2).astype(np.uint8)
+    img[60:140, 100:400] = (250, 250, 250)  # one flat colour: the footprint is all "fill"
+    foot = np.zeros(img.shape[:2], bool)
+    foot[60:140, 100:400] = True
+    line = TextLine((110, 85, 390, 115), [(110, 85), (390, 85), (390, 115), (110, 115)], 1.0)
+    s = measure_style(img, line, foot)
+    assert s.text_height <= 30 + 1e-6

@@ -127,7 +127,11 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     fill = _split_fill(lab, F, v, fill_probability(rgb))
     if fill.sum() < 3:
         fill = F.copy()
-    text_height = _extent(v[fill])
+    # the letters are no taller than the line the detector boxed: a fill that is (a mask's
+    # plate, outline or shadow taken in with it) would size the English too big
+    poly = np.asarray(line.polygon, np.float64)
+    boxed = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(line.box[3] - line.box[1])
+    text_height = min(_extent(v[fill]), max(4.0, boxed))
     stroke = _stroke(fill)
     fill_rgb, fill2_rgb = _fill_colour(rgb, lab, fill, v)
 
