@@ -151,6 +151,7 @@ def test_video_profile_of_a_still_detector_shares_its_network(detector):
     assert seen == ["video", "still"]
 
 
+@pytest.mark.slow
 def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
     """translate-video's trigger asks for the rows where a caption rose: the lines there are
     found as on the whole frame, text elsewhere is not read, and a line cut by the band's edge
