@@ -122,9 +122,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     yy, xx = np.mgrid[cy0:cy1, cx0:cx1]
     v = xx * down[0] + yy * down[1]  # upright row coordinate of every pixel
 
-    from kseg.style.fillnet import fill_probability
-
-    fill = _split_fill(lab, F, v, fill_probability(rgb))
+    fill = _split_fill(lab, F, v, _fill_prob(img, line, rgb, (cx0, cy0, cx1, cy1)))
     if fill.sum() < 3:
         fill = F.copy()
     # the letters are no taller than the line the detector boxed: a fill that is (a mask's
@@ -160,6 +158,31 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
                  angle=round(angle, 2))
+
+
+def _fill_prob(img: np.ndarray, line: TextLine, crop: np.ndarray, at: tuple[int, int, int, int]) -> np.ndarray | None:
+    """kseg-fill's probabilities for the style crop ``at`` (x0, y0, x1, y1 in the frame). A level
+    line is read as the net was trained, its box with a quarter of its height around it, and
+    the crop outside that is no fill; a tilted line is read from the crop itself."""
+    from kseg.style.fillnet import fill_probability
+
+    if abs(line.angle) >= 0.5:
+        return fill_probability(crop)
+    H, W = img.shape[:2]
+    x0, y0, x1, y1 = line.box
+    m = max(2, int(round(0.25 * (y1 - y0))))
+    bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return fill_probability(crop)
+    p = fill_probability(img[by0:by1, bx0:bx1])
+    if p is None:
+        return None
+    cx0, cy0, cx1, cy1 = at
+    out = np.zeros((cy1 - cy0, cx1 - cx0), np.float32)
+    ix0, iy0, ix1, iy1 = max(bx0, cx0), max(by0, cy0), min(bx1, cx1), min(by1, cy1)
+    if ix1 > ix0 and iy1 > iy0:
+        out[iy0 - cy0:iy1 - cy0, ix0 - cx0:ix1 - cx0] = p[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]
+    return out
 
 
 def _dilate(m: np.ndarray, r: int) -> np.ndarray:
