@@ -314,8 +314,10 @@ def test_models_commands(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["models", "list", "--json"])
     assert r.exit_code == 0, r.output
     rows = _records(r.stdout)
-    assert {"text-sam", "vit_b", "vit_l", "vit_h"} <= {x["name"] for x in rows}
+    assert {"text-sam", "vit_b", "vit_l", "vit_h", "kseg-ocr", "kseg-fill"} <= {x["name"] for x in rows}
     assert not any(x["available"] for x in rows)
+    fill = next(x for x in rows if x["name"] == "kseg-fill")
+    assert "kseg train-fill" in fill["note"] and fill["path"].endswith("kseg-fill.safetensors")
     r = CliRunner().invoke(app, ["models", "list"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "vit_b" in r.stdout
     r = CliRunner().invoke(app, ["models", "pull", "vit_x"])
