@@ -56,16 +56,18 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
 
     boxes = [grow(k) for k in known]
     home = [next((n for n, k in enumerate(boxes) if inside(ln.box, k)), None) for ln in lines]
+    # the line height of each known caption, from its lines found again
+    height = {n: float(np.median([b.box[3] - b.box[1] for b, hh in zip(lines, home) if hh == n]))
+              for n in set(home) if n is not None}
     growing = set()
     for ln, h in zip(lines, home):
         if h is not None:
             continue
         x0, y0, x1, y1 = ln.box
         g = y1 - y0
-        for n, k in enumerate(boxes):
-            own = [b.box[3] - b.box[1] for b, hh in zip(lines, home) if hh == n]
-            similar = bool(own) and 0.6 * float(np.median(own)) <= g <= 1.6 * float(np.median(own))
-            if similar and x0 < k[2] and k[0] < x1 and y0 - g < k[3] and k[1] < y1 + g:
+        for n, lh in height.items():
+            k = boxes[n]
+            if 0.6 * lh <= g <= 1.6 * lh and x0 < k[2] and k[0] < x1 and y0 - g < k[3] and k[1] < y1 + g:
                 growing.add(n)
     return [ln for ln, h in zip(lines, home) if h is None or h in growing]
 

@@ -55,8 +55,11 @@ from kseg.segment.registry import cache_dir, models_dir  # noqa: E402
 # Line preparation shared by the recognisers
 
 
+STRIP_MARGIN = 0.25  # x line height kept around a line strip (outline and shadow inside it)
+
+
 def line_strip(
-    image: np.ndarray, line: TextLine, mask: np.ndarray | None = None, margin: float = 0.25,
+    image: np.ndarray, line: TextLine, mask: np.ndarray | None = None, margin: float = STRIP_MARGIN,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The line cut out and rotated upright (its polygon's top edge made horizontal), with
     ``margin`` x line height around it so outline and shadow are kept; the mask likewise."""

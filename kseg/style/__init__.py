@@ -164,13 +164,14 @@ def _fill_prob(img: np.ndarray, line: TextLine, crop: np.ndarray, at: tuple[int,
     """kseg-fill's probabilities for the style crop ``at`` (x0, y0, x1, y1 in the frame). A level
     line is read as the net was trained, its box with a quarter of its height around it, and
     the crop outside that is no fill; a tilted line is read from the crop itself."""
+    from kseg.recognize import STRIP_MARGIN
     from kseg.style.fillnet import fill_probability
 
     if abs(line.angle) >= 0.5:
         return fill_probability(crop)
     H, W = img.shape[:2]
     x0, y0, x1, y1 = line.box
-    m = max(2, int(round(0.25 * (y1 - y0))))
+    m = max(2, int(round(STRIP_MARGIN * (y1 - y0))))  # as kseg-fill's training strips
     bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return fill_probability(crop)

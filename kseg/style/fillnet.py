@@ -23,6 +23,7 @@ import numpy as np
 FILL_MODEL = "kseg-fill.safetensors"
 HEIGHT = 32  # crops are read at this height (the text itself is ~60 % of it)
 MAX_WIDTH = 1024
+DILATIONS = (1, 1, 2, 4, 8, 1)
 
 
 def _torch():
@@ -32,7 +33,7 @@ def _torch():
     return torch, nn
 
 
-def build(ch: int = 24, dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 1)):
+def build(ch: int = 24, dilations: tuple[int, ...] = DILATIONS):
     """Conv stack (receptive field 1 + 2 * sum(dilations) = 35 px at HEIGHT 32)."""
     torch, nn = _torch()
     layers: list = []
@@ -44,10 +45,15 @@ def build(ch: int = 24, dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 1)):
     return nn.Sequential(*layers)
 
 
+def input_width(h: int, w: int) -> int:
+    """The width of an h x w crop read at HEIGHT rows (aspect kept, capped at MAX_WIDTH)."""
+    return int(min(MAX_WIDTH, max(8, round(w * HEIGHT / max(1, h)))))
+
+
 def to_input(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """The crop at HEIGHT rows (aspect kept, width capped), float CHW in [-0.5, 0.5]."""
     h, w = rgb.shape[:2]
-    W = int(min(MAX_WIDTH, max(8, round(w * HEIGHT / max(1, h)))))
+    W = input_width(h, w)
     x = cv2.resize(rgb, (W, HEIGHT), interpolation=cv2.INTER_AREA if h > HEIGHT else cv2.INTER_LINEAR)
     return (x.astype(np.float32) / 255.0 - 0.5).transpose(2, 0, 1), (h, w)
 
@@ -72,12 +78,12 @@ def load(path: Path | None = None):
         net = None
         if path.is_file():
             from safetensors import safe_open
-            from safetensors.torch import load_file
 
             with safe_open(str(path), "pt") as f:
                 cfg = json.loads((f.metadata() or {}).get("config", "{}"))
-            net = build(int(cfg.get("ch", 24)), tuple(cfg.get("dilations", (1, 1, 2, 4, 8, 1))))
-            net.load_state_dict(load_file(str(path)))
+                state = {k: f.get_tensor(k) for k in f.keys()}
+            net = build(int(cfg.get("ch", 24)), tuple(cfg.get("dilations", DILATIONS)))
+            net.load_state_dict(state)
             net.eval()
         _cache[key] = net
         return net

@@ -35,8 +35,7 @@ def render_item(job: tuple[int, int, str]) -> tuple[np.ndarray, np.ndarray]:
     else:
         from kseg.synth.lines import render_line as render
     s = render(seed, index, split)
-    x, _ = fillnet.to_input(s.strip)
-    W = x.shape[2]
+    W = fillnet.input_width(*s.strip.shape[:2])
     rgb = cv2.resize(s.strip, (W, fillnet.HEIGHT), interpolation=cv2.INTER_AREA)
     fill = cv2.resize(s.fill.astype(np.float32), (W, fillnet.HEIGHT), interpolation=cv2.INTER_AREA)
     return rgb, (fill >= 0.5).astype(np.uint8)
@@ -118,7 +117,7 @@ def export(net, dest: Path, extra: dict) -> Path:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
-    meta = {"config": json.dumps({"ch": extra.get("ch", 24), "dilations": list(extra.get("dilations", (1, 1, 2, 4, 8, 1)))}),
+    meta = {"config": json.dumps({"ch": extra.get("ch", 24), "dilations": list(extra.get("dilations", fillnet.DILATIONS))}),
             "format": "kseg-fill", "height": str(fillnet.HEIGHT),
             **{k: str(v) for k, v in extra.items() if k not in ("ch", "dilations")}}
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata=meta)

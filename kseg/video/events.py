@@ -288,7 +288,6 @@ class EventTracker:
         # the safety net, the first frame)
         self.band: tuple[int, int] | None = None
         self.whole = False
-        self.hit_rows: tuple[int, int] = (0, 0)
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
@@ -297,8 +296,8 @@ class EventTracker:
 
     # ------------------------------------------------------------------ cheap per-frame signals
 
-    def _signals(self, i: int, gray: np.ndarray) -> tuple[bool, bool]:
-        """(scene cut, caption-like change) from the downscaled luma."""
+    def _signals(self, i: int, gray: np.ndarray) -> tuple[bool, tuple[int, int] | None]:
+        """(scene cut, the frame rows of a caption-like change or None) from the downscaled luma."""
         h, w = gray.shape
         s = max(1, h // self.small_height)
         small = cv2.resize(gray, (max(8, w // s), max(8, h // s)), interpolation=cv2.INTER_AREA)
@@ -309,7 +308,7 @@ class EventTracker:
         gx = cv2.Sobel(small, cv2.CV_16S, 1, 0)
         gy = cv2.Sobel(small, cv2.CV_16S, 0, 1)
         edges = (cv2.add(cv2.convertScaleAbs(gx), cv2.convertScaleAbs(gy)) > 120)
-        change = False
+        change = None
         if cut:
             self.smalls.clear()
         self.smalls.append((small, edges))
@@ -335,10 +334,9 @@ class EventTracker:
                 hit = grown & self.prev_grown if self.prev_grown is not None else grown
                 self.prev_grown = grown
                 self.rise = self.rise + 1 if _caption_shaped(hit) else 0
-                change = self.rise == 1
-                if change:  # the frame rows of the blocks that rose
+                if self.rise == 1:  # the frame rows of the blocks that rose
                     rows = np.nonzero(hit.any(axis=1))[0]
-                    self.hit_rows = (int(rows[0]) * BLOCK * s, min(h, (int(rows[-1]) + 1) * BLOCK * s))
+                    change = (int(rows[0]) * BLOCK * s, min(h, (int(rows[-1]) + 1) * BLOCK * s))
         else:
             self.counts = None
             self.hist_counts.clear()
@@ -401,9 +399,9 @@ class EventTracker:
         if cut:
             self.cuts.append(i)
             self._watch(i, None, gray.shape[0])
-        if change:
+        if change is not None:
             self._schedule(i + SETTLE)
-            a, b = self.hit_rows
+            a, b = change
             self.band = (a, b) if self.band is None else (min(a, self.band[0]), max(b, self.band[1]))
         if self._watched(i):
             self._schedule(i + SETTLE, force=True)
