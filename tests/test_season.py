@@ -192,12 +192,17 @@ def test_a_long_episode_in_chunks_on_ray_is_joined_losslessly(tmp_path, monkeypa
     assert remote[0]["summary"]["events"] == local[0]["summary"]["events"] == 3
     a, b = tmp_path / "local" / "long.mkv", tmp_path / "ray" / "long.mkv"
     # every frame at its time; frames without captions the same pixels as one whole run, and the
-    # erased captions nearly so (the tracker saw each caption from a different first frame)
+    # erased captions nearly so: the tracker saw each caption from a different first frame, so its
+    # box (and the English drawn in it) may sit a pixel apart: a mean difference of at most 1.11
+    # here (OpenCV 5.1's putText; 0.02 with 5.0's); the Korean left unerased differs by 5.0, the
+    # English left out by about 1.5
     pa, pb = _pictures(a), _pictures(b)
     assert [t for t, _ in pa] == [t for t, _ in pb]
     differ = [i for i, ((_, x), (_, y)) in enumerate(zip(pa, pb)) if not np.array_equal(x, y)]
     assert all(any(s - 2 <= i <= e + 2 for s, e, _ in caps) for i in differ)
-    assert max(np.abs(pa[i][1].astype(int) - pb[i][1]).mean() for i in differ) < 0.5 if differ else True
+    rows = [np.nonzero((pa[i][1] != pb[i][1]).any(axis=(1, 2)))[0] for i in differ]
+    assert all(r.min() >= 60 for r in rows)  # only the caption rows at the bottom
+    assert max(np.abs(pa[i][1].astype(int) - pb[i][1]).mean() for i in differ) < 1.25 if differ else True
     with av.open(str(b)) as cb:
         assert [(s.type, s.metadata.get("language")) for s in cb.streams][1:] == \
             [("audio", None), ("subtitle", "eng"), ("subtitle", "kor")]

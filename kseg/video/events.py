@@ -49,6 +49,8 @@ from kseg.types import Box, Caption
 
 ON = 0.5  # visibility at which a caption counts as shown (event boundaries)
 FADE = 0.12  # visibility above which a fading caption is still erased
+FADE_STEP = 0.005  # least fall per frame of a fade-out's visibility ...
+FADE_FLAT = 3  # ... and frames without it that end the fade
 CORR = 0.35  # least correlation with the reference for the slope to mean anything
 STILL_SPAN = 4  # frames a stable edge must stay unchanged (trigger)
 BLOCK = 8  # px of the downscaled luma per block of stable-edge counts
@@ -230,6 +232,8 @@ class _Live:
         self.end: int | None = None  # set when it drops below ON
         self.low = 0  # consecutive frames below ON
         self.fade_low = 0
+        self.fade_min = 1.0  # lowest visibility since it dropped below ON
+        self.fade_flat = 0  # frames since then that did not go lower (a fade keeps falling)
         self.last_on = at
         self.box = _bbox(full_mask) or (0, 0, 1, 1)
         self.samples: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in det.lines]
@@ -434,6 +438,7 @@ class EventTracker:
                     ev.alpha.pop(i, None)
                 else:
                     ev.low += 1
+                    ev.fade_min = min(ev.fade_min, v)
                     if v > FADE:
                         ev.alpha[i] = v
                     if ev.low >= 2:
@@ -445,7 +450,17 @@ class EventTracker:
                             if not ev.moving:  # the next line often replaces a caption; a tag just moved
                                 self._watch(i, ev.box, gray.shape[0])
             else:
-                if v > FADE and i - ev.end <= self.fps:
+                # a fade-out keeps falling; visibility that stays put is something else on the
+                # same pixels (the next line drawn over this one's place), not this caption
+                ev.fade_flat = 0 if v < ev.fade_min - FADE_STEP else ev.fade_flat + 1
+                ev.fade_min = min(ev.fade_min, v)
+                if ev.fade_flat >= FADE_FLAT:
+                    for k in range(i - FADE_FLAT - 1, i):
+                        ev.alpha.pop(k, None)
+                    done += self._close(ev, i)
+                    if not ev.moving:
+                        self._watch(i, ev.box, gray.shape[0])
+                elif v > FADE and i - ev.end <= self.fps:
                     ev.alpha[i] = min(v, ON)
                     ev.fade_low = 0
                 else:
