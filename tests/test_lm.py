@@ -132,6 +132,30 @@ def test_broadcast_engine_is_deterministic_and_labels_only_known_characters():
     assert not display & train  # held-out display faces never train
 
 
+def test_small_caption_variation_blurs_only_training_lines_of_broadcast_size():
+    import random
+
+    from kseg.synth import broadcast
+
+    img = np.zeros((80, 300, 3), np.uint8)
+    img[30:50, 20:280:8] = 255  # 20-px strokes a pixel or two apart: gone at 10-20 px of line height
+
+    class Always(random.Random):
+        def random(self):
+            return 0.0
+
+    small = broadcast._tiny(Always(0), img, 40)
+    assert small.shape == img.shape and small.dtype == np.uint8
+    assert np.abs(np.diff(small[40].astype(int), axis=0)).max() < 128 < np.abs(np.diff(img[40].astype(int), axis=0)).max()
+    assert broadcast._tiny(Always(0), img, broadcast.TINY[2]) is img  # already that small
+
+    class Never(random.Random):
+        def random(self):
+            return 0.99
+
+    assert broadcast._tiny(Never(0), img, 40) is img  # the other 85 % of lines
+
+
 def test_x264_round_trip_keeps_the_picture():
     from kseg.synth.broadcast import x264_round_trip
 
