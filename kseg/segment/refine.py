@@ -87,8 +87,9 @@ class EdgeRefiner(nn.Module):
 
 def window_tensors(image: np.ndarray, logits: np.ndarray, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(h,w,3) uint8 and (h,w) logits -> (1,3,h,w) and (1,h,w) float tensors, the refiner's inputs."""
-    img = torch.from_numpy(np.ascontiguousarray(image)).to(dev).permute(2, 0, 1)[None].float()
-    return img, torch.from_numpy(np.ascontiguousarray(logits)).to(dev)[None].float()
+    # torch.tensor copies, so a read-only array (a decoder's frame) is fine without a warning
+    img = torch.tensor(image, dtype=torch.float32, device=dev).permute(2, 0, 1)[None]
+    return img, torch.tensor(logits, dtype=torch.float32, device=dev)[None]
 
 
 @torch.inference_mode()
