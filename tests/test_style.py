@@ -99,6 +99,29 @@ def test_fill_outline_and_width_recovered(fill, outline, ow):
     assert s.weight == pytest.approx(s.stroke_width / s.text_height)
 
 
+def test_dark_outline_under_a_white_one_over_dark_footage_is_an_outline():
+    """A ring like the background is background inside a loose mask, unless another ring
+    encloses it: the dark inner outline of a 3D-style caption over dark footage stays."""
+    bg = np.full((H, W, 3), (45, 20, 12), np.float32)
+    img, line, foot, _ = render(fill=(255, 226, 40), outline=(40, 20, 10), ow=4, o2=(255, 255, 255), o2w=4, bg=bg)
+    s = measure_style(img, line, foot)
+    assert s.outline is not None and de(s.outline, (40, 20, 10)) <= 8 and abs(s.outline_width - 4) <= 1
+    assert s.outline2 is not None and de(s.outline2, (255, 255, 255)) <= 8 and abs(s.outline2_width - 4) <= 1.5
+
+
+def test_two_colour_line_keeps_a_thin_outline_and_no_sideways_shadow():
+    """When the fill found is one word of a two-colour line, the other word's letters are
+    neither a 100-px outline (drawn as a plate) nor a shadow far to the side."""
+    for ow in (3, 4):
+        img, line, foot, _ = render(fill=(250, 240, 90), outline=(200, 30, 90), ow=ow, o2=(255, 255, 255), o2w=3)
+        left = np.all(img == (250, 240, 90), axis=2)
+        left[:, W // 2:] = False
+        img[left] = (255, 120, 170)  # the first word pink, the second yellow
+        s = measure_style(img, line, foot)  # (measured 85-100 px outlines before the cap)
+        assert s.outline is not None and s.outline_width + s.outline2_width <= 0.35 * s.text_height + 0.5
+    assert s.shadow is None or (s.shadow.dy >= 0 and abs(s.shadow.dx) <= 2 * s.shadow.dy + 4)
+
+
 def test_no_outline_when_the_footprint_is_the_fill():
     img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
     s = measure_style(img, line, foot)

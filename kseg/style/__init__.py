@@ -102,6 +102,9 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 
 # ----------------------------------------------------------------------------- measure
 
+OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
+
+
 def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     """Style of one caption line from its footprint mask (see the module docstring)."""
     img = as_rgb(image, "measure_style")
@@ -146,10 +149,18 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     if shadow is not None and bg_lab is not None and float(
             np.mean(_de(lab[zone], bg_lab) >= 10.0)) < 0.5:
         shadow, zone = None, np.zeros_like(F)  # a loose mask's fringe of background, not a shadow
+    if shadow is not None and (shadow.dy < 0 or abs(shadow.dx) > 2 * shadow.dy + 4):
+        # drop shadows fall downwards, at most twice as far sideways: an offset copy up or far
+        # to the side is another part of the line (the next word in another colour)
+        shadow, zone = None, np.zeros_like(F)
 
-    ring = F & ~fill & ~zone
-    ring_edge = edge & ~_dilate(zone, 1)
-    width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else w0
+    # an outline hugs the fill: footprint farther from it than OUTLINE_MAX of the text height is
+    # not outline (letters of another colour, when the fill found is one word of a two-colour
+    # line, measured 100-px "outlines" drawn as a plate)
+    near = d_fill <= max(2.0, OUTLINE_MAX * text_height)
+    ring = F & ~fill & ~zone & near
+    ring_edge = edge & ~_dilate(zone, 1) & near
+    width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else min(w0, max(2.0, OUTLINE_MAX * text_height))
 
     outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
 
@@ -520,8 +531,14 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
     col_lab = np.median(L[use], axis=0)
     if float(_de(col_lab, fill_lab)) < DISTINCT:
         return None, 0.0, None, 0.0
-    if bg_lab is not None and float(_de(plain_lab, bg_lab)) < 10.0:
-        return None, 0.0, None, 0.0  # the ring is background inside a loose mask
+    outer = (r > o2 + 0.5) & (r <= width - 0.5) if o2 is not None else None
+    if outer is not None and outer.sum() < 5:
+        outer = r > o2
+    # an inner ring like the background is background inside a loose mask, unless a distinct
+    # outer ring encloses it (a dark outline under a white one, over dark footage)
+    enclosed = outer is not None and bg_lab is not None and float(_de(np.median(L[outer], 0), bg_lab)) >= 10.0
+    if bg_lab is not None and not enclosed and float(_de(plain_lab, bg_lab)) < 10.0:
+        return None, 0.0, None, 0.0
     if width < 2.0 and bg_lab is not None:
         # a thin ring that is a blend of fill and the background just outside is anti-aliasing
         f_b = float(_de(fill_lab, bg_lab))
@@ -529,9 +546,6 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
             return None, 0.0, None, 0.0
     if o2 is None:
         return _rgb(col), width, None, 0.0
-    outer = (r > o2 + 0.5) & (r <= width - 0.5)
-    if outer.sum() < 5:
-        outer = r > o2
     return _rgb(col), o2, _rgb(np.median(px[outer], axis=0)), width - o2
 
 
