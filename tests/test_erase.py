@@ -107,6 +107,26 @@ def test_caption_coloured_gaps_inside_the_mask_are_erased_and_counters_kept():
     assert np.array_equal(out[50:70, 140:160], img[50:70, 140:160])  # the counter is untouched
 
 
+def test_soft_shadow_left_out_of_the_mask_is_erased_with_the_letters():
+    """White vlog letters whose blurred grey drop shadow SAM did not mask: the shadow is found
+    (darker below-right than above-left of the letters) and erased too, leaving no ghost."""
+    clean = np.full((120, 320, 3), (150, 170, 150), np.uint8)
+    letters = np.zeros((120, 320), np.uint8)
+    cv2.putText(letters, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3, cv2.LINE_AA)
+    shadow = cv2.GaussianBlur(np.roll(np.roll(letters, 3, 0), 3, 1).astype(np.float32), (0, 0), 2.0) / 255.0
+    img = clean.astype(np.float32) * (1 - 0.7 * shadow[..., None])
+    img = np.where(letters[..., None] > 127, 255.0, img).astype(np.uint8)
+    foot = letters > 127
+    ghost = (shadow > 0.1) & ~grow_mask(foot)
+    assert np.abs(img[ghost].astype(int) - clean[ghost]).mean() > 20  # the shadow is there to see
+    out = erase(img, foot)
+    assert np.abs(out[ghost].astype(int) - clean[ghost]).mean() < 8
+    # a dark caption casts no light "shadow": nothing beyond the grown mask changes
+    dark = np.where(letters[..., None] > 127, 20, clean).astype(np.uint8)
+    changed = np.any(erase(dark, foot) != dark, axis=2)
+    assert not (changed & ~grow_mask(foot)).any()
+
+
 def test_empty_mask_returns_a_copy():
     img = textured()
     for m in (np.zeros(img.shape[:2], bool), np.zeros(img.shape[:2], np.uint8)):

@@ -4,7 +4,8 @@
     clean = erase(image, mask, method="telea", grow=3)
 
 Only pixels of ``grow_mask(mask, grow)`` change, plus small gaps it encloses that have the
-caption's colour (specks SAM left inside a stroke); everything else is returned bit for bit,
+caption's colour (specks SAM left inside a stroke) and a soft drop shadow the mask left out
+(found by its darkening below the letters); everything else is returned bit for bit,
 so a caption's neighbourhood keeps its real texture (a box remover smears the whole box).
 
 Methods ("auto" = the best measured, see bench/bench_erase.py): ``harmonic`` (membrane fill,
@@ -22,7 +23,7 @@ from .fill import FILLS, fill_region
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
-__all__ = ["METHODS", "erase", "grow_mask", "default_grow", "EraseError"]
+__all__ = ["METHODS", "erase", "erase_region", "grow_mask", "default_grow", "EraseError"]
 
 
 class EraseError(KsegError):
@@ -110,6 +111,65 @@ def _fill_holes_in(image: np.ndarray, mask: np.ndarray, grown: np.ndarray, short
     return grown | fill[lab] if fill.any() else grown
 
 
+SHADOW_REACH = 8  # px: the farthest drop-shadow offset looked for outside the footprint
+SHADOW_DARKER = 6.0  # mean luma the shadow side must be darker than the opposite side
+SHADOW_UNDER = 40.0  # ... and the letters lighter than it by this much
+SHADOW_NOISE = 0.8  # ... and darker by this share of the luma's spread around the letters
+
+
+def _soft_shadow(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.ndarray:
+    """``grown`` plus the soft drop shadow the footprint left out. SAM masks the letters of a
+    white vlog caption but not the blurred grey shadow under them, which then stays behind as
+    a ghost of the text. The shadow is found as the offset (down, or sideways and down) at
+    which the pixels of the shifted footprint outside the grown mask are darker than the same
+    pixels shifted the opposite way (same distance from the letters, no shadow there)."""
+    ys, xs = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+    H, W = mask.shape
+    pad = 2 * SHADOW_REACH + 2
+    y0, y1, x0, x1 = max(0, ys[0] - pad), min(H, ys[-1] + pad + 1), max(0, xs[0] - pad), min(W, xs[-1] + pad + 1)
+    m, g = mask[y0:y1, x0:x1].view(np.uint8), grown[y0:y1, x0:x1]
+    luma = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = m.shape
+
+    def shift(dx: int, dy: int) -> np.ndarray:
+        return cv2.warpAffine(m, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h)).astype(bool) & ~g
+
+    # on textured footage the two sides differ by chance in proportion to its contrast
+    near = (cv2.dilate(g.view(np.uint8), np.ones((2 * SHADOW_REACH + 1,) * 2, np.uint8)) > 0) & ~g
+    best, at = max(SHADOW_DARKER, SHADOW_NOISE * float(luma[near].std())) if near.any() else SHADOW_DARKER, None
+    text = float(luma[m.astype(bool)].mean())
+    # a shadow darkens the whole line: both halves must show it (textured footage can make
+    # one side of a few letters darker by chance)
+    halves = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    mid = (xs[0] + xs[-1]) // 2 - x0
+    halves[0][:, :mid], halves[1][:, mid:] = True, True
+    for dy in range(1, SHADOW_REACH + 1):
+        for dx in range(-dy, dy + 1):
+            a, b = shift(dx, dy), shift(-dx, -dy)
+            ds = []
+            for half in halves:
+                ah, bh = a & half, b & half
+                if ah.sum() < 10 or bh.sum() < 10:
+                    break
+                lb = float(luma[bh].mean())
+                if text <= lb + SHADOW_UNDER:  # a shadow is cast by letters lighter than around them
+                    break
+                ds.append(lb - float(luma[ah].mean()))
+            else:
+                if min(ds) > best:
+                    best, at = min(ds), (dx, dy)
+    if at is None:
+        return grown
+    dx, dy = at
+    # the shadow is the footprint at that offset, spread by its blur (about the offset again)
+    r = max(1, round(np.hypot(dx, dy)))
+    sh = cv2.warpAffine(m, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h))
+    sh = cv2.dilate(sh, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+    out = grown.copy()
+    out[y0:y1, x0:x1] |= sh
+    return out
+
+
 def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
             or image.shape[2] != 3:
@@ -122,19 +182,32 @@ def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return mask.astype(bool, copy=False)
 
 
+def erase_region(image: np.ndarray, mask: np.ndarray, grow: int | None = None) -> np.ndarray:
+    """The pixels ``erase`` fills (bool H x W): the grown mask, the soft drop shadow it left out
+    and the caption-coloured gaps it encloses. Video erases every frame of a caption event with
+    the region of its first frame, so that it does not flicker."""
+    m = _check(image, mask)
+    g = grow_mask(m, grow)
+    if g.any():
+        g = _fill_holes(image, m, _soft_shadow(image, m, g))
+    return g
+
+
 def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
-          grow: int | None = None) -> np.ndarray:
+          grow: int | None = None, region: np.ndarray | None = None) -> np.ndarray:
     """A new RGB image with the masked captions inpainted; pixels outside the grown mask unchanged.
 
     ``grow`` px (None: adapted to the mask, see ``default_grow``) covers the anti-aliased
     edge, soft shadow tails and codec ringing that a footprint mask stops short of.
+    ``region``: fill exactly these pixels instead (an ``erase_region`` of an earlier frame).
     """
     if method not in METHODS:
         raise EraseError(f"erase: unknown method {method!r} (one of {', '.join(METHODS)})")
     m = _check(image, mask)
-    g = grow_mask(m, grow)
-    if g.any():
-        g = _fill_holes(image, m, g)
+    if region is None:
+        g = erase_region(image, m, grow)
+    else:  # the region found on an earlier frame of the same caption (video): exactly those pixels
+        g = _check(image, region)
     out = image.copy()
     if g.any():
         fill_region(out, g, "harmonic" if method == "auto" else method)

@@ -16,6 +16,7 @@ cheap global motion; learned video inpainters (E2FGVI, ProPainter) are far too s
 """
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kseg.erase import grow_mask
+from kseg.erase import erase_region, grow_mask
 
 DEPTH = 48  # earlier frames kept per caption event (2 s at 24 fps; fewer recover less of a pan)
 STEP = 1.5  # px of extra motion before an earlier frame is worth a look
@@ -72,8 +73,10 @@ class _Masks:
     away: np.ndarray  # uint8 1 beyond the ring: where background motion is tracked
 
     @classmethod
-    def of(cls, mask: np.ndarray, grow: int) -> _Masks:
-        grown = grow_mask(mask, grow)
+    def of(cls, mask: np.ndarray, grow: int, crop: np.ndarray | None = None) -> _Masks:
+        # with the first crop: the region a still erase fills (soft shadow, gaps included),
+        # fixed for the event's life so that it does not flicker from frame to frame
+        grown = grow_mask(mask, grow) if crop is None else erase_region(crop, mask, grow)
         near = cv2.dilate(grown.astype(np.uint8), np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)).astype(bool)
         return cls(grown, (~grown).astype(np.uint8), near & ~grown, (~near).astype(np.uint8))
 
@@ -111,6 +114,7 @@ class TemporalFill:
     def __init__(self, eraser: Callable[[np.ndarray, np.ndarray], np.ndarray], grow: int,
                  depth: int = DEPTH, max_ring_err: float = MAX_RING_ERR):
         self.eraser = eraser
+        self._takes_region = "region" in inspect.signature(eraser).parameters
         self.grow = grow
         self.depth = depth
         self.max_ring_err = max_ring_err
@@ -129,7 +133,7 @@ class TemporalFill:
         hist = self._hist.get(key)
         masks = self._masks.get(key)
         if masks is None or masks.grown.shape != mask.shape:
-            masks = self._masks[key] = _Masks.of(mask, self.grow)
+            masks = self._masks[key] = _Masks.of(mask, self.grow, crop if self._takes_region else None)
         grown = masks.grown
         self.stats["frames"] += 1
         if hist and hist[-1].index == index - 1 and hist[-1].out is not None:
@@ -143,7 +147,7 @@ class TemporalFill:
                 out[grown] = prev.out[grown]
                 hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out, anchor))
                 return out
-        spatial = self.eraser(crop, mask)
+        spatial = self.eraser(crop, mask, region=grown) if self._takes_region else self.eraser(crop, mask)
         gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY).astype(np.float32)
         if not hist or hist[-1].index != index - 1:
             hist = self._hist[key] = deque(maxlen=self.depth)
