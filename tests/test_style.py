@@ -177,6 +177,20 @@ def test_banner_found_with_its_box(opacity):
         assert s.banner.opacity < 0.9
 
 
+def test_small_plate_is_found_by_its_own_edges_not_a_stronger_one_farther_out():
+    """A caption's badge beside a graphic with a harder edge: the plate's sides are the strong
+    steps nearest the text (the strongest one was taken before, and gave a plate 3x too wide)."""
+    bg = np.full((H, W, 3), (90, 90, 90), np.float32)
+    bg[:, 500:505], bg[:, 505:] = 0, 255  # hard black-white edges in the footage, stronger than
+    bg[:, 5:10], bg[:, :5] = 0, 255  # the plate's own (ΔE about 100 against 70)
+    bbox = (20, 50, 470, 160)
+    img, line, foot, _ = render(ow=0, fill=(20, 20, 20), bg=bg,
+                                banner={"box": bbox, "color": (200, 200, 60), "opacity": 1.0})
+    s = measure_style(img, line, foot)
+    assert s.banner is not None
+    assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, bbox)), s.banner.box
+
+
 def test_no_banner_on_footage():
     img, line, foot, _ = render()
     assert measure_style(img, line, foot).banner is None

@@ -102,6 +102,7 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 
 # ----------------------------------------------------------------------------- measure
 
+PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
 
@@ -586,11 +587,14 @@ def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
         sc = steps(axis, lo, hi, span)
         if np.all(np.isnan(sc)):
             return None
-        i = int(np.nanargmax(sc))
-        best = float(sc[i])
+        best = float(np.nanmax(sc))
         typical = float(np.nanmedian(sc))
         if best < 10.0 or best < 2.5 * max(typical, 2.0):
             return None
+        # the plate's border is the strong step nearest the text, not the strongest one: a
+        # small badge's edge beside a bigger caption or a graphic farther out is weaker
+        strong = np.flatnonzero(np.nan_to_num(sc) >= max(10.0, 2.5 * max(typical, 2.0), PLATE_NEAR * best))
+        i = int(strong[-1] if toward_low else strong[0])
         return lo + i - 1 if toward_low else lo + i  # first plate row/col
 
     top = edge(0, max(2, by0 - limit), by0, (bx0, bx1), True)
