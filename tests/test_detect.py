@@ -78,6 +78,7 @@ def test_huge_image_is_downscaled_not_oom(detector):
     assert th <= detector.detect_height and tw <= detector.max_side
 
 
+@pytest.mark.slow  # 8 s (two detector runs): keeps make test-fast under two minutes
 def test_grayscale_and_rgba_inputs(detector):
     img, gt = subtitle_frame(lines=TWO_LINES, seed=2)
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
