@@ -69,6 +69,14 @@ def grow_mask(mask: np.ndarray, grow: int | None = None) -> np.ndarray:
 HOLE = 0.08  # enclosed gaps up to (this x the frame's short side)^2 px are erased too
 
 
+def _padded_box(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the bounding box of a non-empty ``mask``, ``pad`` px wider each side,
+    clipped to the frame."""
+    ys, xs = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+    H, W = mask.shape
+    return max(0, ys[0] - pad), min(H, ys[-1] + pad + 1), max(0, xs[0] - pad), min(W, xs[-1] + pad + 1)
+
+
 def _fill_holes(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.ndarray:
     """``grown`` with the small enclosed gaps that look like the caption added. SAM's footprint
     of a thick styled caption often leaves pixels of the caption's own fill unmasked inside a
@@ -76,11 +84,9 @@ def _fill_holes(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.nd
     caption's colour into the erased area as blobs. A gap whose mean colour is nearer the
     footprint's median colour than the median of the ring around the grown mask is such a
     remnant; letter counters show the background and stay. Large enclosed areas stay too."""
-    ys, xs = np.nonzero(grown.any(1))[0], np.nonzero(grown.any(0))[0]
-    H, W = grown.shape
-    y0, y1, x0, x1 = max(0, ys[0] - 3), min(H, ys[-1] + 4), max(0, xs[0] - 3), min(W, xs[-1] + 4)
+    y0, y1, x0, x1 = _padded_box(grown, 3)
     crop = grown[y0:y1, x0:x1]  # every enclosed gap lies inside the mask's bounding box
-    filled = _fill_holes_in(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], crop, min(H, W))
+    filled = _fill_holes_in(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], crop, min(grown.shape))
     if filled is crop:
         return grown
     out = grown.copy()
@@ -123,10 +129,7 @@ def _soft_shadow(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     a ghost of the text. The shadow is found as the offset (down, or sideways and down) at
     which the pixels of the shifted footprint outside the grown mask are darker than the same
     pixels shifted the opposite way (same distance from the letters, no shadow there)."""
-    ys, xs = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
-    H, W = mask.shape
-    pad = 2 * SHADOW_REACH + 2
-    y0, y1, x0, x1 = max(0, ys[0] - pad), min(H, ys[-1] + pad + 1), max(0, xs[0] - pad), min(W, xs[-1] + pad + 1)
+    y0, y1, x0, x1 = _padded_box(mask, 2 * SHADOW_REACH + 2)
     m, g = mask[y0:y1, x0:x1].view(np.uint8), grown[y0:y1, x0:x1]
     luma = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
     h, w = m.shape
@@ -141,7 +144,7 @@ def _soft_shadow(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     # a shadow darkens the whole line: both halves must show it (textured footage can make
     # one side of a few letters darker by chance)
     halves = np.zeros((h, w), bool), np.zeros((h, w), bool)
-    mid = (xs[0] + xs[-1]) // 2 - x0
+    mid = int(np.flatnonzero(m.any(0))[[0, -1]].sum()) // 2  # the letters' middle column
     halves[0][:, :mid], halves[1][:, mid:] = True, True
     for dy in range(1, SHADOW_REACH + 1):
         for dx in range(-dy, dy + 1):

@@ -158,10 +158,11 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     # an outline hugs the fill: footprint farther from it than OUTLINE_MAX of the text height is
     # not outline (letters of another colour, when the fill found is one word of a two-colour
     # line, measured 100-px "outlines" drawn as a plate)
-    near = d_fill <= max(2.0, OUTLINE_MAX * text_height)
+    reach = max(2.0, OUTLINE_MAX * text_height)
+    near = d_fill <= reach
     ring = F & ~fill & ~zone & near
     ring_edge = edge & ~_dilate(zone, 1) & near
-    width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else min(w0, max(2.0, OUTLINE_MAX * text_height))
+    width = float(np.median(d_fill[ring_edge])) if ring_edge.sum() >= 5 else min(w0, reach)
 
     outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
 

@@ -446,9 +446,7 @@ class EventTracker:
                         ev.fade_low = 0 if v > FADE else 1
                         ev.moving = ev.presence.moved(gray)
                         if ev.fade_low:
-                            done += self._close(ev, i)
-                            if not ev.moving:  # the next line often replaces a caption; a tag just moved
-                                self._watch(i, ev.box, gray.shape[0])
+                            done += self._ended(ev, i, gray.shape[0])
             else:
                 # a fade-out keeps falling; visibility that stays put is something else on the
                 # same pixels (the next line drawn over this one's place), not this caption
@@ -457,18 +455,22 @@ class EventTracker:
                 if ev.fade_flat >= FADE_FLAT:
                     for k in range(i - FADE_FLAT - 1, i):
                         ev.alpha.pop(k, None)
-                    done += self._close(ev, i)
-                    if not ev.moving:
-                        self._watch(i, ev.box, gray.shape[0])
+                    done += self._ended(ev, i, gray.shape[0])
                 elif v > FADE and i - ev.end <= self.fps:
                     ev.alpha[i] = min(v, ON)
                     ev.fade_low = 0
                 else:
                     ev.fade_low += 1
                     if ev.fade_low >= 2 or i - ev.end > self.fps:
-                        done += self._close(ev, i)
-                        if not ev.moving:
-                            self._watch(i, ev.box, gray.shape[0])
+                        done += self._ended(ev, i, gray.shape[0])
+        return done
+
+    def _ended(self, ev: _Live, i: int, h: int) -> list[Event]:
+        """Close a caption that left the screen, and watch its place: the next line often
+        replaces it there (a tag that just moved is not watched for)."""
+        done = self._close(ev, i)
+        if not ev.moving:
+            self._watch(i, ev.box, h)
         return done
 
     def _close(self, ev: _Live, i: int) -> list[Event]:
