@@ -788,6 +788,46 @@ def test_a_ticking_clock_is_one_overlay_and_subtitles_at_one_place_are_not():
     assert kept == subs
 
 
+def test_text_in_a_top_corner_from_the_first_frame_is_an_overlay_even_in_a_short_clip():
+    """Issue 22: a 5-s clip cannot show that its logo stays for the programme; a top corner from
+    the first frame on for CORNER_SECONDS can (bench/real: 124 of 132 top-corner lines are logos
+    and bars). The analysis knows it while the logo is still on screen, with the same rule."""
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.job import CORNER_SECONDS, _certain_overlay, _mark_overlays
+
+    def ev(k, t0, t1, box):
+        e = Event(id=k, start=int(t0 * 30), end=int(t1 * 30) - 1, erase_from=0, erase_to=1, box=box,
+                  mask=np.ones((2, 2), bool), detected_at=0, lines=["x"],
+                  caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)))
+        e.start_time, e.end_time = t0, t1
+        return e
+
+    class J:
+        shape, fps = (720, 1280), 30.0
+
+        class o:
+            include_overlays = False
+
+    logo = ev(0, 0.0, 5.1, (62, 28, 301, 109))  # nordic96's clip: top left, the whole 5.1 s
+    right = ev(1, 0.2, 5.1, (1000, 30, 1230, 110))  # top right, from the start
+    late = ev(2, 1.5, 5.1, (62, 28, 301, 109))  # top left, but it came later: a caption
+    brief = ev(3, 0.0, 2.0, (62, 28, 301, 109))  # top left from the start, 2 s: a caption
+    bottom = ev(4, 0.0, 5.1, (283, 569, 996, 657))  # the whole clip, at the bottom: a caption
+    wide = ev(5, 0.0, 5.1, (100, 28, 1100, 109))  # across the top: a title, not a corner
+    kept = _mark_overlays(J, [logo, right, bottom, wide], 5.1)
+    assert [e.overlay for e in (logo, right, bottom, wide)] == [True, True, False, False]
+    assert kept == [bottom, wide]
+    assert _mark_overlays(J, [late], 5.1) == [late] and _mark_overlays(J, [brief], 5.1) == [brief]
+    certain = _certain_overlay(J)
+    n = int(CORNER_SECONDS * 30)
+    assert not certain(logo.box, 0, n - 1) and certain(logo.box, 0, n)  # known 3 s in, not at the end
+    assert not certain(late.box, late.start, late.start + 2 * n) and not certain(bottom.box, 0, 2 * n)
+    flagged = ev(6, 0.0, 3.5, (62, 28, 301, 109))
+    flagged.overlay = True  # flagged by the analysis: stays an overlay whatever it adds up to
+    assert _mark_overlays(J, [flagged], 3.5) == [] and flagged.overlay
+
+
 def test_translate_video_all_text_builds_a_pipeline_that_keeps_non_korean_text(monkeypatch):
     import kseg.pipeline
     from kseg.cli.video import _pipeline

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from kseg.errors import InputError
+from kseg.types import Box
 from kseg.video import io
 from kseg.video.events import Detected, Event, EventTracker
 from kseg.video.state import State, Warn
@@ -70,12 +71,13 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
             progress: Callable[[int, float], None] | None = None,
             on_event: Callable[[Event], None] | None = None,
             on_frontier: Callable[[int, float, int | None], None] | None = None,
-            overlay_after: float | None = None) -> Analysis:
+            certain_overlay: Callable[[Box, int, int], bool] | None = None) -> Analysis:
     """Track caption events through ``src`` (see ``EventTracker``).
 
-    ``overlay_after``: seconds after which a caption still on screen is certain to be an
-    overlay (a channel logo), left alone: it no longer holds back the frames the renderer may
-    take (``on_frontier``). None: every live caption does."""
+    ``certain_overlay(box, first frame, frame now)``: whether a caption still on screen is
+    certain to be an overlay (a channel logo), left alone: it is flagged (``Event.overlay``)
+    and no longer holds back the frames the renderer may take (``on_frontier``). None: every
+    live caption does."""
     t0 = time.perf_counter()
     saved = state.events() if state is not None else []
     skip = int(state.meta.get("checkpoint", -1)) if state is not None else -1
@@ -98,11 +100,12 @@ def analyse(src: Path, analyzer: Callable[[np.ndarray, int], list[Detected]], fp
             if on_event:
                 on_event(ev)
 
-    long_after = None if overlay_after is None else max(1, int(round(overlay_after * fps)))
-
     def pending(i: int) -> list[int]:
         """Starts of the live captions that may still be captions."""
-        return [ev.start for ev in tracker.live if long_after is None or i - ev.start < long_after]
+        if certain_overlay is not None:
+            for ev in tracker.live:
+                ev.overlay = ev.overlay or certain_overlay(ev.box, ev.start, i)
+        return [ev.start for ev in tracker.live if not ev.overlay]
 
     for i, t, fr, rot in io.iter_decoded(src, start=start, end=end, warn=warn):
         times.append(t)

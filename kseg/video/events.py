@@ -122,7 +122,7 @@ class Event:
                    box=tuple(int(v) for v in d["box"]), mask=mask, caption=Caption.from_json(d["caption"]),
                    lines=list(d["lines"]), detected_at=int(d["detected_at"]),
                    alpha={int(k): float(v) for k, v in d.get("alpha", {}).items()},
-                   translation=d.get("translation"))
+                   translation=d.get("translation"), overlay=bool(d.get("overlay", False)))
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.id, "start": self.start, "end": self.end,
@@ -133,14 +133,24 @@ class Event:
                 "caption": self.caption.to_json()}
 
 
-def _caption_shaped(hit: np.ndarray) -> bool:
-    """>= 3 hit blocks within 5 adjacent columns of a 2-block band: a line of text."""
+def _caption_rows(hit: np.ndarray) -> tuple[int, int] | None:
+    """First and last block row of the places with >= 3 hit blocks within 5 adjacent columns
+    of a 2-block band (a line of text), or None. Stray hits elsewhere (a face that held still,
+    an icon) do not widen the rows the detector then reads."""
     if hit.size == 0:
-        return False
+        return None
     h32 = hit.astype(np.float32)
     band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
     run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
-    return float(run.max(initial=0)) >= 3
+    ok = np.nonzero(run.max(axis=1) >= 3)[0]
+    if not len(ok):
+        return None
+    rows = [r for q in ok for r in (q, q + 1) if r < hit.shape[0] and hit[r].any()]
+    return min(rows), max(rows)
+
+
+def _caption_shaped(hit: np.ndarray) -> bool:
+    return _caption_rows(hit) is not None
 
 
 def box_iou(a: Box, b: Box) -> float:
@@ -238,6 +248,7 @@ class _Live:
         self.box = _bbox(full_mask) or (0, 0, 1, 1)
         self.samples: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in det.lines]
         self.moving = False  # it "ended" by moving away: scene text, dropped at close
+        self.overlay = False  # found certain to be an overlay while still on screen (analyse)
 
     def sample(self, image: np.ndarray) -> None:
         """Keep this frame's strip of every line, for the fused reading at the end."""
@@ -337,10 +348,10 @@ class EventTracker:
                 # new stable edges in >= 3 blocks, kept for two frames: a caption has settled
                 hit = grown & self.prev_grown if self.prev_grown is not None else grown
                 self.prev_grown = grown
-                self.rise = self.rise + 1 if _caption_shaped(hit) else 0
-                if self.rise == 1:  # the frame rows of the blocks that rose
-                    rows = np.nonzero(hit.any(axis=1))[0]
-                    change = (int(rows[0]) * BLOCK * s, min(h, (int(rows[-1]) + 1) * BLOCK * s))
+                rows = _caption_rows(hit)
+                self.rise = self.rise + 1 if rows is not None else 0
+                if self.rise == 1:  # the frame rows of the line-shaped blocks that rose
+                    change = (int(rows[0]) * BLOCK * s, min(h, (int(rows[1]) + 1) * BLOCK * s))
         else:
             self.counts = None
             self.hist_counts.clear()
@@ -405,8 +416,7 @@ class EventTracker:
             self._watch(i, None, gray.shape[0])
         if change is not None:
             self._schedule(i + SETTLE)
-            a, b = change
-            self.band = (a, b) if self.band is None else (min(a, self.band[0]), max(b, self.band[1]))
+            self._add_band(change)
         if self._watched(i):
             self._schedule(i + SETTLE, force=True)
             self.whole = True
@@ -419,6 +429,10 @@ class EventTracker:
             self.whole, self.band = False, None
             done += self._detect(i, gray, rgb(), rows)
         return done
+
+    def _add_band(self, rows: tuple[int, int]) -> None:
+        a, b = int(rows[0]), int(rows[1])
+        self.band = (a, b) if self.band is None else (min(a, self.band[0]), max(b, self.band[1]))
 
     def _schedule(self, at: int, force: bool = False) -> None:
         if not force and at - self.last_detect < self.min_gap:
@@ -500,7 +514,7 @@ class EventTracker:
         ev.samples = []
         e = Event(id=self.next_id, start=ev.start, end=end, erase_from=ev.erase_from, erase_to=erase_to,
                   box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=caption,
-                  lines=lines, detected_at=ev.at, alpha=alpha)
+                  lines=lines, detected_at=ev.at, alpha=alpha, overlay=ev.overlay)
         self.next_id += 1
         return [e]
 

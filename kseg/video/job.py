@@ -241,6 +241,13 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
 OVERLAY_SECONDS = 60.0  # on screen this long: an overlay, whatever the video's length
 OVERLAY_SHARE = 0.6  # ... or this share of a video, when it is also on screen OVERLAY_MIN s
 OVERLAY_MIN = 8.0
+# A short clip (or the first minute of an episode) cannot show that text stays for most of a
+# programme. What it can show is text in a top corner from the first frame on: of bench/real's
+# annotated lines in top corners, 124 are logos and programme bars and 8 are captions.
+CORNER_TOP = 0.22  # the box ends within this top share of the frame's height ...
+CORNER_SIDE = 0.35  # ... and lies within this share of its width from the left or right edge
+CORNER_FROM = 0.5  # s: on screen from this close to the range's start ...
+CORNER_SECONDS = 3.0  # ... for this long
 
 
 def _same_box(a: tuple, b: tuple) -> bool:
@@ -252,10 +259,10 @@ def _same_box(a: tuple, b: tuple) -> bool:
 JOINED = 0.05  # s: events this close in one box follow on without a break (a clock ticking)
 
 
-def _place_time(ev: Event, events: list[Event]) -> float:
-    """Seconds of the unbroken run of events in ``ev``'s box that ``ev`` belongs to: a clock or a
-    score whose text changes every second is one overlay, though each of its events is short.
-    Subtitles at one place do not add up: they differ in width and leave gaps between them."""
+def _place_span(ev: Event, events: list[Event]) -> tuple[float, float]:
+    """Start and end (s) of the unbroken run of events in ``ev``'s box that ``ev`` belongs to: a
+    clock or a score whose text changes every second is one overlay, though each of its events
+    is short. Subtitles at one place do not add up: they differ in width and leave gaps."""
     spans = sorted((e.start_time, e.end_time) for e in events if _same_box(e.box, ev.box))
     runs: list[list[float]] = []
     for a, b in spans:
@@ -263,7 +270,16 @@ def _place_time(ev: Event, events: list[Event]) -> float:
             runs[-1][1] = max(runs[-1][1], b)
         else:
             runs.append([a, b])
-    return max((b - a for a, b in runs if a <= ev.start_time + 1e-6 and ev.end_time <= b + 1e-6), default=0.0)
+    return next(((a, b) for a, b in runs if a <= ev.start_time + 1e-6 and ev.end_time <= b + 1e-6),
+                (ev.start_time, ev.end_time))
+
+
+def _in_top_corner(box: tuple, shape: tuple[int, int] | None) -> bool:
+    if not shape:
+        return False
+    H, W = shape[:2]
+    x0, _, x1, y1 = box
+    return y1 <= CORNER_TOP * H and (x1 <= CORNER_SIDE * W or x0 >= (1 - CORNER_SIDE) * W)
 
 
 def _mark_overlays(job: _Job, events: list[Event], duration: float,
@@ -271,10 +287,26 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
     """Flag the overlays among ``events`` (times set; ``context``: every event known so far, for
     the time their places were occupied) and return the captions to process."""
     known = context if context is not None else events
+    shape = getattr(job, "shape", None)
     for ev in events:
-        d = max(ev.end_time - ev.start_time, _place_time(ev, known))
-        ev.overlay = d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and d >= OVERLAY_SHARE * duration)
+        a, b = _place_span(ev, known)
+        d = max(ev.end_time - ev.start_time, b - a)
+        # ev.overlay already set: the analysis found it certain while it was on screen
+        ev.overlay = (ev.overlay or d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and
+                                                              d >= OVERLAY_SHARE * duration)
+                      or (a <= CORNER_FROM and d >= CORNER_SECONDS and _in_top_corner(ev.box, shape)))
     return events if job.o.include_overlays else [e for e in events if not e.overlay]
+
+
+def _certain_overlay(job: _Job) -> Callable[[tuple, int, int], bool]:
+    """For the analysis: whether a caption still on screen (box, first frame, frame now) is
+    already certain to be an overlay by the rules of ``_mark_overlays``, so that rendering
+    need not wait for its end (an episode's logo ends with the episode)."""
+    def certain(box: tuple, start: int, i: int) -> bool:
+        on = (i - start) / job.fps
+        return on >= OVERLAY_SECONDS or (start / job.fps <= CORNER_FROM and on >= CORNER_SECONDS
+                                         and _in_top_corner(box, job.shape))
+    return certain
 
 
 def _duration(job: _Job) -> float:
@@ -323,9 +355,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
             result["an"] = analyse(job.src, job.analyzer, job.fps, start=o.start, end=o.end, warn=job.warn,
                                    state=job.state, sample_every=o.sample_every, progress=job.prog("analyse"),
                                    on_event=feed.add, on_frontier=feed.advance,
-                                   # a logo on screen for OVERLAY_SECONDS is an overlay, not drawn on:
-                                   # rendering need not wait for its end (the episode's)
-                                   overlay_after=None if o.include_overlays else OVERLAY_SECONDS)
+                                   certain_overlay=None if o.include_overlays else _certain_overlay(job))
         except BaseException as e:  # noqa: BLE001 - handed to the renderer, raised there
             feed.finish(e)
         else:
