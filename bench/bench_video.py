@@ -1,7 +1,7 @@
 """translate-video on the rendered example clip: events, Korean CER, erase quality, speed.
 
     .venv/bin/python bench/bench_video.py [--runs 3] [--sizes 1280x720,1920x1080] [--threads 2]
-    .venv/bin/python bench/bench_video.py --real data/real [--runs 3]   # bench/real's clips
+    .venv/bin/python bench/bench_video.py --real data/real [--runs 3] [--repeat 6]   # bench/real's clips
 
 With ``--real`` the clips of bench/real/clips.json (real broadcast footage; events, cuts and the
 text that is not captions set by hand) are run instead: events P/R (text that is not a caption
@@ -126,9 +126,42 @@ def _ceiling(src: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def real_clips(folder: Path, runs: int, as_json: bool) -> None:
+def _repeated(src: Path, n: int, out: Path) -> Path:
+    """``src`` played ``n`` times in a row, re-encoded (libx264, CRF 16, the source's size and rate;
+    no audio): a longer input from the same real footage, where start-up and the wait for a
+    caption's end weigh as little as in an episode. Each seam is a hard cut."""
+    import av
+
+    with av.open(str(src)) as c:
+        vs = c.streams.video[0]
+        rate = vs.average_rate
+        frames = [f.to_ndarray(format="yuv420p") for f in c.decode(vs)]
+        w, h = vs.codec_context.width, vs.codec_context.height
+    with av.open(str(out), "w") as oc:
+        v = oc.add_stream("libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.options = {"crf": "16", "preset": "veryfast"}
+        for _ in range(n):
+            for a in frames:
+                oc.mux(v.encode(av.VideoFrame.from_ndarray(a, format="yuv420p")))
+        oc.mux(v.encode(None))
+    return out
+
+
+def _repeat_truth(c: dict, n: int) -> dict:
+    """clips.json's truth for ``_repeated``: events, cuts and flashes in every copy, plus the seams."""
+    f = int(c["frames"])
+    shift = [dict(e, **{k: e[k] + r * f for k in ("start", "end", "erase_from", "erase_to") if k in e})
+             for r in range(n) for e in c["events"]]
+    return dict(c, frames=f * n, events=shift,
+                cuts=[x + r * f for r in range(n) for x in c["cuts"]] + [r * f for r in range(1, n)],
+                flashes=[x + r * f for r in range(n) for x in c.get("flashes", [])])
+
+
+def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1) -> None:
     """translate-video on bench/real's clips (bench/real/clips.json: events, cuts and the text
-    that is not captions, set by looking at every frame)."""
+    that is not captions, set by looking at every frame); ``repeat``: each clip played that many
+    times in a row (``_repeated``)."""
     import resource
 
     from kseg.pipeline import SegmentPipeline
@@ -145,6 +178,8 @@ def real_clips(folder: Path, runs: int, as_json: bool) -> None:
                 print(f"bench_video: {c['clip']}: not under {folder} (python bench/real/extract.py DIR --clones C --clips)",
                       file=sys.stderr)
                 continue
+            if repeat > 1:
+                src, c = _repeated(src, repeat, tmp / f"{c['clip']}.x{repeat}.mp4"), _repeat_truth(c, repeat)
             ceil = statistics.median(_ceiling(src, tmp / "ceiling.mp4") for _ in range(runs))
             walls, res = [], None
             for _ in range(runs):
@@ -178,7 +213,8 @@ def real_clips(folder: Path, runs: int, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"translate-video --erase-only on bench/real clips (median of {runs} runs)")
+    t = Table(title=f"translate-video --erase-only on bench/real clips{f' played {repeat} times in a row' if repeat > 1 else ''}"
+                    f" (median of {runs} runs)")
     for col in ("clip", "events/truth", "P", "R", "±2 fr", "start/end err max", "cuts found", "false cuts",
                 "detector runs", "frames/s", "× real time", "decode+encode only", "share of it", "peak RSS MB"):
         t.add_column(col)
@@ -200,10 +236,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the detector); 2 = this machine")
     ap.add_argument("--real", type=Path, help="bench/real's frames folder (its clips/ from extract.py --clips): "
                     "run on the real clips instead of the rendered one")
+    ap.add_argument("--repeat", type=int, default=1, help="with --real: play each clip this many times in a row "
+                    "(re-encoded once, CRF 16): the steady state of a long input")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.real:
-        real_clips(args.real, args.runs, args.json)
+        real_clips(args.real, args.runs, args.json, args.repeat)
         return
     from make_clip import Clip, write_clip
 

@@ -164,6 +164,10 @@ def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
     band = detector.detect(img, rows=(top, 720))
     assert len(band) == len(subs) == 2
     assert all(max(abs(a - b) for a, b in zip(x.box, y.box)) <= 4 for x, y in zip(band, subs))
+    # a band is grown to whole 32-row blocks at the frame's scale, so it is read neither squashed
+    # nor stretched: its lines come out as on the whole frame (3 px off before)
+    band = detector.detect(img, rows=(top - 5, 700))
+    assert len(band) == 2 and all(max(abs(a - b) for a, b in zip(x.box, y.box)) <= 1 for x, y in zip(band, subs))
     # rows through the bottom of the tall caption top left: the band's margin cuts it -> whole frame
     big = next(ln for ln in full if ln.box[1] < 360)
     assert big.box[3] - big.box[1] > 0.08 * 720 + 6

@@ -292,6 +292,17 @@ class Detector:
         tw = max(32, int(round(w * s / 32)) * 32)
         return th, tw
 
+    def _whole_blocks(self, a: int, b: int, h: int, w: int) -> tuple[int, int]:
+        """Rows a..b grown (down first, then up) to a whole number of CRAFT's 32-row blocks at
+        the frame's scale. Otherwise ``_input_size`` snaps the band's height and reads it
+        squashed or stretched by up to 16/(its scaled height), as the whole frame never is:
+        a 200-row band of a 720p frame by 10 %, enough to read a shirt's name tag as text."""
+        s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))
+        need = int(math.ceil((b - a) * s / 32 - 1e-6)) * 32 / s
+        extra = max(0, int(math.ceil(need - (b - a))))
+        down = min(extra, h - b)
+        return max(0, a - (extra - down)), b + down
+
     def heatmaps(self, image: np.ndarray, ref_h: int | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         """CRAFT (text, link) score maps at half the input size, and the factors (fx, fy)
         that map map coordinates back to full-frame pixels. ``image``: HxW, HxWx3 RGB or
@@ -322,6 +333,7 @@ class Detector:
         if rows is not None:
             m = max(32, round(BAND_MARGIN * h))
             a, b = max(0, int(rows[0]) - m), min(h, int(rows[1]) + m)
+            a, b = self._whole_blocks(a, b, h, w)
             if b - a < 0.8 * h:
                 edge = max(2, round(0.01 * h))
                 kept, whole = [], False

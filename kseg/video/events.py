@@ -23,7 +23,8 @@ recognition, style and translation run once per event; per frame only the cheap 
   caption that comes with the cut, or replaces the last line in place, adds no stable edges
   *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
   caption's blocks) is watched for caption-shaped stable edges at all, two frames running;
-  the detector runs (``SETTLE`` frames on) when they show. Over moving footage nothing does,
+  the detector runs (``SETTLE`` frames on, on the whole frame or the ended caption's rows)
+  when they show. Over moving footage nothing does,
   and the detector (the bulk of the analysis time) is saved; over a still shot the watch
   fires, as it should.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
@@ -265,6 +266,7 @@ class _Watch:
 
     blocks: tuple[slice, slice] | None  # count blocks; None: the whole frame
     until: int  # last frame looked at
+    rows: tuple[int, int] | None = None  # the frame rows the detector then reads; None: all
     prev: np.ndarray | None = None  # the blocks with stable edges in the frame before
 
 
@@ -371,13 +373,14 @@ class EventTracker:
     def _watch(self, i: int, box: Box | None, h: int) -> None:
         """Look for a caption in ``box`` (None: anywhere) for the next WATCH s (module doc)."""
         blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
-        self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps))))
+        rows = None if box is None else (box[1], box[3])  # an ended caption: its rows (the next line)
+        self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps)), rows))
 
-    def _watched(self, i: int) -> bool:
-        """Whether a watched region shows caption-shaped stable edges, this frame and the one
-        before, as the trigger wants its growth (that watch then ends)."""
+    def _watched(self, i: int) -> list[_Watch]:
+        """The watches whose region shows caption-shaped stable edges, this frame and the one
+        before, as the trigger wants its growth (those watches then end)."""
         self.watches = [w for w in self.watches if w.until >= i]
-        fired = False
+        fired = []
         for w in list(self.watches):
             if self.counts is None:
                 w.prev = None
@@ -385,7 +388,7 @@ class EventTracker:
             on = (self.counts if w.blocks is None else self.counts[w.blocks]) >= BLOCK_EDGES
             if w.prev is not None and _caption_shaped(on & w.prev):
                 self.watches.remove(w)
-                fired = True
+                fired.append(w)
             w.prev = on
         return fired
 
@@ -417,9 +420,12 @@ class EventTracker:
         if change is not None:
             self._schedule(i + SETTLE)
             self._add_band(change)
-        if self._watched(i):
+        for w in self._watched(i):
             self._schedule(i + SETTLE, force=True)
-            self.whole = True
+            if w.rows is None:  # after a cut: anywhere
+                self.whole = True
+            else:
+                self._add_band(w.rows)
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
             self.whole = True
