@@ -1,7 +1,7 @@
 """translate-video on the rendered example clip: events, Korean CER, erase quality, speed.
 
     .venv/bin/python bench/bench_video.py [--runs 3] [--sizes 1280x720,1920x1080] [--threads 2]
-    .venv/bin/python bench/bench_video.py --real data/real [--runs 3] [--repeat 6]   # bench/real's clips
+    .venv/bin/python bench/bench_video.py --real data/real [--runs 3] [--repeat 6] [--height 1080]
 
 With ``--real`` the clips of bench/real/clips.json (real broadcast footage; events, cuts and the
 text that is not captions set by hand) are run instead: events P/R (text that is not a caption
@@ -126,17 +126,21 @@ def _ceiling(src: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _repeated(src: Path, n: int, out: Path) -> Path:
-    """``src`` played ``n`` times in a row, re-encoded (libx264, CRF 16, the source's size and rate;
-    no audio): a longer input from the same real footage, where start-up and the wait for a
-    caption's end weigh as little as in an episode. Each seam is a hard cut."""
+def _repeated(src: Path, n: int, out: Path, height: int | None = None) -> Path:
+    """``src`` played ``n`` times in a row, re-encoded (libx264, CRF 16, the source's rate; no
+    audio): a longer input from the same real footage, where start-up and the wait for a
+    caption's end weigh as little as in an episode. Each seam is a hard cut. ``height``: scaled
+    to that many rows (Lanczos; the width keeps the aspect, even)."""
     import av
 
     with av.open(str(src)) as c:
         vs = c.streams.video[0]
         rate = vs.average_rate
-        frames = [f.to_ndarray(format="yuv420p") for f in c.decode(vs)]
         w, h = vs.codec_context.width, vs.codec_context.height
+        if height:
+            w, h = 2 * round(w * height / h / 2), height
+        frames = [f.reformat(width=w, height=h, format="yuv420p", interpolation="LANCZOS").to_ndarray()
+                  for f in c.decode(vs)]
     with av.open(str(out), "w") as oc:
         v = oc.add_stream("libx264", rate=rate)
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
@@ -158,10 +162,10 @@ def _repeat_truth(c: dict, n: int) -> dict:
                 flashes=[x + r * f for r in range(n) for x in c.get("flashes", [])])
 
 
-def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1) -> None:
+def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: int | None = None) -> None:
     """translate-video on bench/real's clips (bench/real/clips.json: events, cuts and the text
     that is not captions, set by looking at every frame); ``repeat``: each clip played that many
-    times in a row (``_repeated``)."""
+    times in a row, ``height``: scaled to that many rows (``_repeated``)."""
     import resource
 
     from kseg.pipeline import SegmentPipeline
@@ -178,8 +182,17 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1) -> None:
                 print(f"bench_video: {c['clip']}: not under {folder} (python bench/real/extract.py DIR --clones C --clips)",
                       file=sys.stderr)
                 continue
-            if repeat > 1:
-                src, c = _repeated(src, repeat, tmp / f"{c['clip']}.x{repeat}.mp4"), _repeat_truth(c, repeat)
+            if repeat > 1 or height:
+                # made in a child process: its decoded frames must not count in this one's peak RSS
+                import multiprocessing
+
+                made = tmp / f"{c['clip']}.x{repeat}.mp4"
+                p = multiprocessing.get_context("spawn").Process(target=_repeated, args=(src, repeat, made, height))
+                p.start()
+                p.join()
+                if p.exitcode != 0:
+                    raise SystemExit(f"bench_video: could not make {made.name}")
+                src, c = made, _repeat_truth(c, repeat)
             ceil = statistics.median(_ceiling(src, tmp / "ceiling.mp4") for _ in range(runs))
             walls, res = [], None
             for _ in range(runs):
@@ -213,8 +226,8 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"translate-video --erase-only on bench/real clips{f' played {repeat} times in a row' if repeat > 1 else ''}"
-                    f" (median of {runs} runs)")
+    how = (f" played {repeat} times in a row" if repeat > 1 else "") + (f", scaled to {height} rows" if height else "")
+    t = Table(title=f"translate-video --erase-only on bench/real clips{how} (median of {runs} runs)")
     for col in ("clip", "events/truth", "P", "R", "±2 fr", "start/end err max", "cuts found", "false cuts",
                 "detector runs", "frames/s", "× real time", "decode+encode only", "share of it", "peak RSS MB"):
         t.add_column(col)
@@ -238,10 +251,11 @@ def main() -> None:
                     "run on the real clips instead of the rendered one")
     ap.add_argument("--repeat", type=int, default=1, help="with --real: play each clip this many times in a row "
                     "(re-encoded once, CRF 16): the steady state of a long input")
+    ap.add_argument("--height", type=int, help="with --real: scale each clip to this many rows first (e.g. 1080)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.real:
-        real_clips(args.real, args.runs, args.json, args.repeat)
+        real_clips(args.real, args.runs, args.json, args.repeat, args.height)
         return
     from make_clip import Clip, write_clip
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -119,6 +120,24 @@ def test_still_profile_enlarges_small_frames_and_video_profile_does_not():
     lines = still.detect(img)
     assert len(lines) == 1 and _match(gt, lines)[0] >= 0.75
     _check_geometry(lines, 320, 240)
+
+
+def test_loading_the_detector_does_not_build_vggs_classifier():
+    """CRAFT's backbone is torchvision's VGG16, whose 480 MB classifier CRAFT drops: built in
+    memory and randomly initialised first, it made loading peak 650 MB above the weights
+    (issue 22: a 1080p episode within 2 GB). Measured in a fresh process."""
+    import subprocess
+    import sys
+
+    code = ("import resource, torch\n"
+            "from kseg.detect import Detector\n"
+            "a = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "Detector(profile='video')\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - a) // 1024)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=str(Path(__file__).resolve().parents[1]))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert int(r.stdout.split()[-1]) < 300, r.stdout  # MB of peak the load adds (was ~650)
 
 
 def test_unknown_profile_is_refused():

@@ -570,6 +570,26 @@ def test_temporal_fill_reuses_the_fill_of_a_still_shot_but_not_of_a_drift():
     assert len(calls) == 5 and tf2.stats["reused_frames"] == 0
 
 
+def test_temporal_fill_history_is_bounded_in_bytes_and_keeps_one_answer(monkeypatch):
+    """Issue 22 (memory): a wide 1080p caption's history is capped by HISTORY_BYTES, not only by
+    DEPTH frames, and only the last frame's answer (the one a still shot reuses) is kept."""
+    import kseg.video.temporal as temporal
+    from kseg.erase import erase
+
+    monkeypatch.setattr(temporal, "HISTORY_BYTES", 12 * 60 * 400 * 4)  # 12 frames of this crop
+    rng = np.random.default_rng(6)
+    base = rng.integers(0, 255, (60, 700, 3), dtype=np.uint8)
+    mask = np.zeros((60, 400), bool)
+    mask[20:40, 30:370:10] = True
+    tf = temporal.TemporalFill(lambda c, m: erase(c, m, grow=2), 2)
+    for i in range(30):  # a pan: every frame is filled afresh and kept
+        tf.fill("ev", i, base[:, 3 * i:3 * i + 400].copy(), mask)
+    hist = tf._hist["ev"]
+    assert len(hist) == 12 < temporal.DEPTH
+    assert hist[-1].out is not None and all(e.out is None for e in list(hist)[:-1])
+    assert all(e.gray.dtype == np.uint8 for e in hist)
+
+
 def test_corrupt_packets_in_the_middle_are_skipped_with_a_warning(tmp_path):
     """Damaged bytes mid-file (a bad sector, a broken download): the run warns, keeps going,
     and writes a playable video with (about) every frame."""

@@ -27,6 +27,8 @@ import numpy as np
 from kseg.erase import erase_region, grow_mask
 
 DEPTH = 48  # earlier frames kept per caption event (2 s at 24 fps; fewer recover less of a pan)
+HISTORY_BYTES = 48 << 20  # ... but at most this much of them: a wide 1080p caption's crops are
+# 2.3 MB a frame with their grey, and a 1080p episode must stay within 2 GB (issue 22)
 STEP = 1.5  # px of extra motion before an earlier frame is worth a look
 RING = 6  # px around the grown mask used to check the motion model
 MAX_RING_ERR = 8.0  # mean |difference| (0-255) on the ring above which the motion model is refused
@@ -36,12 +38,10 @@ def _motion(prev: np.ndarray, cur: np.ndarray, away: np.ndarray) -> tuple[float,
     """Background translation from ``prev`` to ``cur`` (grey crops): the median of
     Lucas-Kanade tracks of corners away from the caption. Phase correlation was tried
     first and measured biased towards zero (the caption and its fill are static)."""
-    p0 = cv2.goodFeaturesToTrack(prev.astype(np.uint8), maxCorners=200, qualityLevel=0.01,
-                                 minDistance=5, mask=away)
+    p0 = cv2.goodFeaturesToTrack(prev, maxCorners=200, qualityLevel=0.01, minDistance=5, mask=away)
     if p0 is None or len(p0) < 8:
         return None
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev.astype(np.uint8), cur.astype(np.uint8), p0, None,
-                                         winSize=(15, 15), maxLevel=2)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, winSize=(15, 15), maxLevel=2)
     good = st.ravel() == 1
     if good.sum() < 8:
         return None
@@ -98,9 +98,9 @@ def _warp(e_rgb: np.ndarray, keep_out: np.ndarray, tx: float, ty: float,
 class _Entry:
     index: int
     rgb: np.ndarray  # the decoded crop (caption present)
-    gray: np.ndarray  # float32 grey of the spatially filled crop (for motion estimation)
+    gray: np.ndarray  # uint8 grey of the spatially filled crop (for motion estimation)
     shift: tuple[float, float] | None  # background motion from the previous entry to this one
-    out: np.ndarray | None = None  # what fill() returned for it
+    out: np.ndarray | None = None  # what fill() returned for it (kept for the last entry only)
     anchor: np.ndarray | None = None  # when ``out`` was reused: the crop it was computed on
 
 
@@ -145,12 +145,14 @@ class TemporalFill:
                 self.stats["reused_frames"] += 1
                 out = crop.copy()
                 out[grown] = prev.out[grown]
+                prev.out = None  # only the last answer is ever reused (a 1080p crop: MBs a frame)
                 hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out, anchor))
                 return out
         spatial = self.eraser(crop, mask, region=grown) if self._takes_region else self.eraser(crop, mask)
-        gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY)
         if not hist or hist[-1].index != index - 1:
-            hist = self._hist[key] = deque(maxlen=self.depth)
+            per = crop.nbytes + gray.nbytes
+            hist = self._hist[key] = deque(maxlen=max(8, min(self.depth, HISTORY_BYTES // max(1, per))))
         self.stats["hidden_pixels"] += int(grown.sum())
         out = spatial
         shift = None
@@ -158,6 +160,8 @@ class TemporalFill:
             shift = _motion(hist[-1].gray, gray, masks.away)
             if shift is not None:
                 out = self._from_history(hist, crop, spatial, masks, shift)
+        if hist:
+            hist[-1].out = None
         hist.append(_Entry(index, crop.copy(), gray, shift, out))
         return out
 
