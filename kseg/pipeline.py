@@ -130,25 +130,26 @@ class SegmentPipeline:
         return str(getattr(self.segmenter, "name", type(self.segmenter).__name__))
 
     def process(self, image: np.ndarray, name: str = "<array>", known: list[Box] | None = None,
-                rows: tuple[int, int] | None = None) -> FrameResult:
+                rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> FrameResult:
         """Run the stages on one uint8 frame (RGB, grey or RGBA: the alpha is dropped);
         ``name`` is recorded as ``"image"``. A bad array is a one-line InputError.
 
         ``known``: boxes of captions the caller already has, shown unchanged in this frame
         (video's live events): detected lines inside them are not segmented, read or styled
         again, unless a new line sits next to one (a caption growing by a line is read whole).
-        ``rows``: (top, bottom) of the only band where new text can be (video's trigger saw
-        it rise there); a detector that takes ``rows`` reads just that band."""
+        ``rows``, ``cols``: (top, bottom) and (left, right) of the only window where new text
+        can be (video's trigger saw it rise there); a detector that takes them reads just that."""
         from kseg.imageio import as_rgb
 
         image = as_rgb(image, "SegmentPipeline.process")
         h, w = image.shape[:2]
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
-        if rows is not None and "rows" in inspect.signature(self.detector.detect).parameters:
-            lines: list[TextLine] = list(self.detector.detect(image, rows=rows))
-        else:
-            lines = list(self.detector.detect(image))
+        window: dict[str, tuple[int, int]] = {}
+        if rows is not None or cols is not None:
+            takes = inspect.signature(self.detector.detect).parameters
+            window = {k: v for k, v in (("rows", rows), ("cols", cols)) if v is not None and k in takes}
+        lines: list[TextLine] = list(self.detector.detect(image, **window))
         if known:
             lines = _unknown(lines, known)
         t1 = time.perf_counter()

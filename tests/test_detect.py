@@ -172,6 +172,24 @@ def test_video_profile_of_a_still_detector_shares_its_network(detector):
 
 
 @pytest.mark.slow
+def test_a_window_reads_only_its_box_and_a_line_cut_by_its_side_reads_the_whole_frame(detector):
+    """The trigger also knows the columns where a caption rose (issue 22: analysis cost follows
+    what changed): a window is read at the frame's scale and finds the lines in it as the whole
+    frame does; lines cut by its left or right side that reach into it make the whole frame read."""
+    img, gt = subtitle_frame(lines=TWO_LINES, extra=True)
+    full = detector.detect(img)
+    subs = [ln for ln in full if ln.box[1] > 360]
+    x0, y0 = min(ln.box[0] for ln in subs), min(ln.box[1] for ln in subs)
+    x1, y1 = max(ln.box[2] for ln in subs), max(ln.box[3] for ln in subs)
+    assert x1 - x0 < 0.7 * img.shape[1]  # the window below is narrower than the frame
+    win = detector.detect(img, rows=(y0, y1), cols=(x0, x1))
+    assert [ln.box for ln in win] == [ln.box for ln in subs]  # cut from the whole frame's input grid
+    mid = (x0 + x1) // 2
+    cut = detector.detect(img, rows=(y0, y1), cols=(mid - 10, mid + 10))
+    assert [ln.box for ln in cut] == [ln.box for ln in full]
+
+
+@pytest.mark.slow
 def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
     """translate-video's trigger asks for the rows where a caption rose: the lines there are
     found as on the whole frame, text elsewhere is not read, and a line cut by the band's edge
@@ -183,10 +201,10 @@ def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
     band = detector.detect(img, rows=(top, 720))
     assert len(band) == len(subs) == 2
     assert all(max(abs(a - b) for a, b in zip(x.box, y.box)) <= 4 for x, y in zip(band, subs))
-    # a band is grown to whole 32-row blocks at the frame's scale, so it is read neither squashed
-    # nor stretched: its lines come out as on the whole frame (3 px off before)
+    # a band is cut from the whole frame's CRAFT input on its 32-px grid, so it is read neither
+    # squashed nor stretched: its lines come out as on the whole frame (3 px off before)
     band = detector.detect(img, rows=(top - 5, 700))
-    assert len(band) == 2 and all(max(abs(a - b) for a, b in zip(x.box, y.box)) <= 1 for x, y in zip(band, subs))
+    assert [ln.box for ln in band] == [ln.box for ln in subs]
     # rows through the bottom of the tall caption top left: the band's margin cuts it -> whole frame
     big = next(ln for ln in full if ln.box[1] < 360)
     assert big.box[3] - big.box[1] > 0.08 * 720 + 6

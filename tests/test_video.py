@@ -903,10 +903,13 @@ def test_a_triggered_detection_reads_the_rows_that_changed(tmp_path):
     asked: list = []
 
     class BandInk(InkDetector):
-        def detect(self, image, rows=None):
+        def detect(self, image, rows=None, cols=None):
             asked.append(rows)
+            widths.append(cols)
             lines = super().detect(image)
             return [ln for ln in lines if rows is None or (ln.box[3] > rows[0] and ln.box[1] < rows[1])]
+
+    widths: list = []
 
     src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
     pipe = SegmentPipeline(detector=BandInk(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
@@ -918,6 +921,11 @@ def test_a_triggered_detection_reads_the_rows_that_changed(tmp_path):
     assert bands, asked
     ys = [e.box[1] for e in seen] + [e.box[3] for e in seen]  # the captions' rows (bottom of the frame)
     assert all(r[0] <= min(ys) and max(ys) <= r[1] + 8 and r[1] - r[0] < 60 for r in bands), (bands, ys)
+    # and the columns: each caption was read from a window holding its columns, one of them
+    # narrower than the frame (a word on the left: the right of the frame is not read)
+    wins = [c for c in widths if c is not None]
+    assert all(any(c[0] <= e.box[0] + 8 and e.box[2] <= c[1] + 8 for c in wins) for e in seen), (wins, seen)
+    assert min(c[1] - c[0] for c in wins) < 0.5 * 160, wins
 
 
 def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkeypatch):

@@ -285,65 +285,72 @@ class Detector:
         other.low_text = float(prof["low_text"])
         return other
 
-    def _input_size(self, h: int, w: int, ref_h: int | None = None) -> tuple[int, int]:
-        """CRAFT's input size for an h x w image; ``ref_h``: the height of the frame a band of
-        h rows was cut from (the band is read at the frame's scale)."""
-        H = max(h, ref_h or h)
-        s = min(self.max_upscale, self.detect_height / H, self.max_side / max(H, w))
+    def _input_size(self, h: int, w: int) -> tuple[int, int]:
+        """CRAFT's input size for an h x w image."""
+        s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))
         # CRAFT needs multiples of 32; snapping each side separately (a <2% aspect change)
         # avoids easyocr's zero padding, which would cost up to 7% more compute.
         th = max(32, int(round(h * s / 32)) * 32)
         tw = max(32, int(round(w * s / 32)) * 32)
         return th, tw
 
-    def _whole_blocks(self, a: int, b: int, h: int, w: int) -> tuple[int, int]:
-        """Rows a..b grown (down first, then up) to a whole number of CRAFT's 32-row blocks at
-        the frame's scale. Otherwise ``_input_size`` snaps the band's height and reads it
-        squashed or stretched by up to 16/(its scaled height), as the whole frame never is:
-        a 200-row band of a 720p frame by 10 %, enough to read a shirt's name tag as text."""
-        s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))
-        need = int(math.ceil((b - a) * s / 32 - 1e-6)) * 32 / s
-        extra = max(0, int(math.ceil(need - (b - a))))
-        down = min(extra, h - b)
-        return max(0, a - (extra - down)), b + down
-
-    def heatmaps(self, image: np.ndarray, ref_h: int | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def heatmaps(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """CRAFT (text, link) score maps at half the input size, and the factors (fx, fy)
         that map map coordinates back to full-frame pixels. ``image``: HxW, HxWx3 RGB or
-        HxWx4 RGBA uint8."""
+        HxWx4 RGBA uint8. ``window``: (x0, y0, x1, y1) of CRAFT's input for the whole frame,
+        multiples of 32: only that part of it goes through the network (map coordinates are
+        then relative to the window's corner)."""
         from easyocr.imgproc import normalizeMeanVariance
 
         h, w = image.shape[:2]
-        th, tw = self._input_size(h, w, ref_h)
+        th, tw = self._input_size(h, w)
         interp = cv2.INTER_AREA if th < h else cv2.INTER_CUBIC if th > h else cv2.INTER_LINEAR
-        small = _to_rgb(cv2.resize(image, (tw, th), interpolation=interp))
-        x = torch.from_numpy(normalizeMeanVariance(small)).permute(2, 0, 1)[None]
+        small = cv2.resize(image, (tw, th), interpolation=interp)
+        if window is not None:
+            x0, y0, x1, y1 = window
+            small = small[y0:y1, x0:x1]
+        x = torch.from_numpy(normalizeMeanVariance(_to_rgb(small))).permute(2, 0, 1)[None]
         x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             y, _ = self.net(x)
         y = y[0].float().cpu().numpy()
-        return y[:, :, 0], y[:, :, 1], w / y.shape[1], h / y.shape[0]
+        return y[:, :, 0], y[:, :, 1], 2 * w / tw, 2 * h / th
 
-    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[TextLine]:
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None,
+               cols: tuple[int, int] | None = None) -> list[TextLine]:
         """The caption lines of one RGB frame, as boxes (the prompts SAM gets), in reading order.
 
-        ``rows``: (top, bottom) where new text showed: only that band and a margin of
-        ``BAND_MARGIN`` of the frame height each side is read, at the frame's scale (the cost
-        follows the band's height; text reads as in the whole frame). Lines cut by the band's
+        ``rows``: (top, bottom) where new text showed, ``cols``: (left, right): only that
+        window and a margin of ``BAND_MARGIN`` of the frame height each side goes through the
+        network, cut from the whole frame's input on CRAFT's 32-px grid, so text in it reads as
+        in the whole frame and the cost follows the window's area. Lines cut by the window's
         edge are dropped when they lie in the margin, and make the whole frame be read when
-        they reach into the rows asked for."""
+        they reach into the window asked for."""
         image = _check_image(image)
         h, w = image.shape[:2]
-        if rows is not None:
+        if rows is not None or cols is not None:
+            r0, r1 = rows if rows is not None else (0, h)
+            c0, c1 = cols if cols is not None else (0, w)
             m = max(32, round(BAND_MARGIN * h))
-            a, b = max(0, int(rows[0]) - m), min(h, int(rows[1]) + m)
-            a, b = self._whole_blocks(a, b, h, w)
-            if b - a < 0.8 * h:
+            th, tw = self._input_size(h, w)
+            sy, sx = th / h, tw / w
+
+            def grid(lo: float, hi: float, scale: float, size: int) -> tuple[int, int]:
+                return (max(0, int(math.floor(lo * scale / 32)) * 32),
+                        min(size, int(math.ceil(hi * scale / 32)) * 32))
+
+            ya, yb = grid(r0 - m, r1 + m, sy, th)
+            xa, xb = grid(c0 - m, c1 + m, sx, tw)
+            if (yb - ya) * (xb - xa) < 0.8 * th * tw:
+                a, b, c, d = ya / sy, yb / sy, xa / sx, xb / sx  # the window in frame pixels
                 edge = max(2, round(0.01 * h))
                 kept, whole = [], False
-                for ln in (_shifted(x, a) for x in self._detect(image[a:b], ref_h=h)):
-                    if (a > 0 and ln.box[1] <= a + edge) or (b < h and ln.box[3] >= b - edge):
-                        if ln.box[3] > rows[0] and ln.box[1] < rows[1]:
+                for ln in self._detect(image, (xa, ya, xb, yb)):
+                    x0, y0, x1, y1 = ln.box
+                    if ((ya > 0 and y0 <= a + edge) or (yb < th and y1 >= b - edge) or
+                            (xa > 0 and x0 <= c + edge) or (xb < tw and x1 >= d - edge)):
+                        if y1 > r0 and y0 < r1 and x1 > c0 and x0 < c1:
                             whole = True
                             break
                         continue
@@ -352,20 +359,21 @@ class Detector:
                     return _reading_order(kept)
         return self._detect(image)
 
-    def _detect(self, image: np.ndarray, ref_h: int | None = None) -> list[TextLine]:
+    def _detect(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None) -> list[TextLine]:
         from easyocr.craft_utils import getDetBoxes
 
         h, w = image.shape[:2]
         if h == 0 or w == 0:
             return []
-        text, link, fx, fy = self.heatmaps(image, ref_h)
+        text, link, fx, fy = self.heatmaps(image, window)
+        ox, oy = (window[0] * fx / 2, window[1] * fy / 2) if window is not None else (0.0, 0.0)
         boxes, _, _ = getDetBoxes(text, link, self.text_threshold, self.link_threshold, self.low_text)
         words = [_Word(np.asarray(b)) for b in boxes]
         lines = []
         for group in _group(words, self.gap_ths, self.height_ths):
             poly_map, angle = _line_polygon([words[i] for i in group], self.straight_deg)
             score = _mean_in_polygon(text, poly_map)
-            poly = poly_map * (fx, fy)
+            poly = poly_map * (fx, fy) + (ox, oy)
             if min(np.linalg.norm(poly[0] - poly[3]), np.linalg.norm(poly[0] - poly[1])) < self.min_height:
                 continue
             poly[:, 0] = poly[:, 0].clip(0, w)
@@ -383,12 +391,6 @@ class Detector:
         return _reading_order(lines)
 
     __call__ = detect
-
-
-def _shifted(ln: TextLine, dy: int) -> TextLine:
-    x0, y0, x1, y1 = ln.box
-    return TextLine(box=(x0, y0 + dy, x1, y1 + dy), polygon=[(x, y + dy) for x, y in ln.polygon],
-                    score=ln.score, angle=ln.angle)
 
 
 def _mean_in_polygon(textmap: np.ndarray, poly: np.ndarray) -> float:

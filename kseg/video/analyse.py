@@ -28,14 +28,19 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         pipeline = for_video()
 
     try:  # a pipeline of the caller's own may not take the captions already known
-        takes_known = {"known", "rows"} <= set(inspect.signature(pipeline.process).parameters)
+        params = set(inspect.signature(pipeline.process).parameters)
     except (TypeError, ValueError):
-        takes_known = False
+        params = set()
+    takes_known = {"known", "rows"} <= params
+    takes_cols = "cols" in params
 
     def analyze(image: np.ndarray, index: int, known: list | None = None,
-                rows: tuple[int, int] | None = None) -> list[Detected]:
-        if takes_known and (known or rows):
-            res = pipeline.process(image, f"frame {index}", known=known, rows=rows)
+                rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> list[Detected]:
+        if takes_known and (known or rows or cols):
+            window = {"cols": cols} if takes_cols and cols is not None else {}
+            if cols is not None and rows is None:
+                rows = (0, image.shape[0])
+            res = pipeline.process(image, f"frame {index}", known=known, rows=rows, **window)
         else:
             res = pipeline.process(image, f"frame {index}")
         if not res.regions:
@@ -49,6 +54,7 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         return out
 
     analyze.takes_known = takes_known  # type: ignore[attr-defined]  # EventTracker passes its live captions
+    analyze.takes_cols = takes_known and takes_cols  # type: ignore[attr-defined]  # ... and a window
     fuse = getattr(getattr(pipeline, "recognizer", None), "fuse", None)
     if fuse is not None:
         analyze.fuse = fuse  # type: ignore[attr-defined]  # EventTracker reads events over frames

@@ -134,24 +134,28 @@ class Event:
                 "caption": self.caption.to_json()}
 
 
-def _caption_rows(hit: np.ndarray) -> tuple[int, int] | None:
-    """First and last block row of the places with >= 3 hit blocks within 5 adjacent columns
-    of a 2-block band (a line of text), or None. Stray hits elsewhere (a face that held still,
-    an icon) do not widen the rows the detector then reads."""
+def _caption_place(hit: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(first row, last row, first column, last column) in blocks of the places with >= 3 hit
+    blocks within 5 adjacent columns of a 2-block band (a line of text), or None. Stray hits
+    elsewhere (a face that held still, an icon) do not widen what the detector then reads."""
     if hit.size == 0:
         return None
     h32 = hit.astype(np.float32)
     band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
     run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
-    ok = np.nonzero(run.max(axis=1) >= 3)[0]
-    if not len(ok):
+    qr, qc = np.nonzero(run >= 3)
+    if not len(qr):
         return None
-    rows = [r for q in ok for r in (q, q + 1) if r < hit.shape[0] and hit[r].any()]
-    return min(rows), max(rows)
+    # the hit blocks of the qualifying windows (2 rows from qr, columns qc-2..qc+2)
+    sel = np.zeros_like(hit)
+    for r, c in zip(qr, qc):
+        sel[r:r + 2, max(0, c - 2):c + 3] = True
+    ys, xs = np.nonzero(sel & hit)
+    return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
 
 
 def _caption_shaped(hit: np.ndarray) -> bool:
-    return _caption_rows(hit) is not None
+    return _caption_place(hit) is not None
 
 
 def box_iou(a: Box, b: Box) -> float:
@@ -303,7 +307,7 @@ class EventTracker:
         # what the scheduled detection looks at: the band of rows where the stable edges that
         # asked for it rose, or the whole frame when anything else asked too (a cut's watch,
         # the safety net, the first frame)
-        self.band: tuple[int, int] | None = None
+        self.band: tuple[int, int, int, int] | None = None  # frame box the next detection reads
         self.whole = False
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
@@ -313,8 +317,8 @@ class EventTracker:
 
     # ------------------------------------------------------------------ cheap per-frame signals
 
-    def _signals(self, i: int, gray: np.ndarray) -> tuple[bool, tuple[int, int] | None]:
-        """(scene cut, the frame rows of a caption-like change or None) from the downscaled luma."""
+    def _signals(self, i: int, gray: np.ndarray) -> tuple[bool, tuple[int, int, int, int] | None]:
+        """(scene cut, the frame box of a caption-like change or None) from the downscaled luma."""
         h, w = gray.shape
         s = max(1, h // self.small_height)
         small = cv2.resize(gray, (max(8, w // s), max(8, h // s)), interpolation=cv2.INTER_AREA)
@@ -350,10 +354,12 @@ class EventTracker:
                 # new stable edges in >= 3 blocks, kept for two frames: a caption has settled
                 hit = grown & self.prev_grown if self.prev_grown is not None else grown
                 self.prev_grown = grown
-                rows = _caption_rows(hit)
-                self.rise = self.rise + 1 if rows is not None else 0
-                if self.rise == 1:  # the frame rows of the line-shaped blocks that rose
-                    change = (int(rows[0]) * BLOCK * s, min(h, (int(rows[1]) + 1) * BLOCK * s))
+                place = _caption_place(hit)
+                self.rise = self.rise + 1 if place is not None else 0
+                if self.rise == 1:  # the frame box of the line-shaped blocks that rose
+                    r0, r1, c0, c1 = place
+                    px = BLOCK * s
+                    change = (c0 * px, r0 * px, min(w, (c1 + 1) * px), min(h, (r1 + 1) * px))
         else:
             self.counts = None
             self.hist_counts.clear()
@@ -424,21 +430,23 @@ class EventTracker:
             self._schedule(i + SETTLE, force=True)
             if w.rows is None:  # after a cut: anywhere
                 self.whole = True
-            else:
-                self._add_band(w.rows)
+            else:  # the ended caption's rows, the whole width (the next line may be longer)
+                self._add_band((0, w.rows[0], gray.shape[1], w.rows[1]))
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
             self.whole = True
         if self.due is not None and i >= self.due:
             self.due = None
-            rows = None if self.whole else self.band
+            box = None if self.whole else self.band
             self.whole, self.band = False, None
-            done += self._detect(i, gray, rgb(), rows)
+            done += self._detect(i, gray, rgb(), box)
         return done
 
-    def _add_band(self, rows: tuple[int, int]) -> None:
-        a, b = int(rows[0]), int(rows[1])
-        self.band = (a, b) if self.band is None else (min(a, self.band[0]), max(b, self.band[1]))
+    def _add_band(self, box: tuple[int, int, int, int]) -> None:
+        """Add a frame box (x0, y0, x1, y1) to what the next detection reads."""
+        b = tuple(int(v) for v in box)
+        self.band = b if self.band is None else (min(b[0], self.band[0]), min(b[1], self.band[1]),
+                                                 max(b[2], self.band[2]), max(b[3], self.band[3]))
 
     def _schedule(self, at: int, force: bool = False) -> None:
         if not force and at - self.last_detect < self.min_gap:
@@ -547,7 +555,10 @@ class EventTracker:
                 break
         return start, fade_from, alpha
 
-    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Event]:
+    def _detect(self, i: int, gray: np.ndarray, image: np.ndarray,
+                box: tuple[int, int, int, int] | None = None) -> list[Event]:
+        """Detect on frame i: the whole frame, or only ``box`` (x0, y0, x1, y1) where new text
+        can be (an analyzer that takes ``cols`` reads that window, else its rows)."""
         self.last_detect = i
         self.detections.append(i)
         if self.on_detect:
@@ -556,7 +567,12 @@ class EventTracker:
         if getattr(self.analyzer, "takes_known", False):
             # captions shown unchanged in this very frame (presence on) are not analysed again
             known = [ev.box for ev in self.live if ev.end is None and ev.last_on == i and ev.at < i]
-            found = self.analyzer(image, i, known=known, rows=rows)
+            if box is None:
+                found = self.analyzer(image, i, known=known, rows=None)
+            elif getattr(self.analyzer, "takes_cols", False):
+                found = self.analyzer(image, i, known=known, rows=(box[1], box[3]), cols=(box[0], box[2]))
+            else:
+                found = self.analyzer(image, i, known=known, rows=(box[1], box[3]))
         else:
             found = self.analyzer(image, i)
         for det in found:
