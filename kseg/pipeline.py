@@ -182,8 +182,10 @@ class SegmentPipeline:
         ]
         t3 = time.perf_counter()
         seconds["recognize"] = t3 - t2
+        left_out: list[Box] = []
         if not self.all_text:
             korean = [i for i, t in enumerate(texts) if not not_korean(t.text)]
+            left_out = [lines[i].box for i in range(len(lines)) if i not in korean]
             lines, masks, texts = [lines[i] for i in korean], [masks[i] for i in korean], [texts[i] for i in korean]
 
         full = np.zeros((h, w), np.uint8)
@@ -194,7 +196,7 @@ class SegmentPipeline:
         seconds["total"] = time.perf_counter() - t0
         regions = [Region(line=l, mask=m, text=t) for l, m, t in zip(lines, masks, texts)]
         return FrameResult(image=name, width=w, height=h, model=self.model_name,
-                           regions=regions, mask=full, seconds=seconds)
+                           regions=regions, mask=full, seconds=seconds, left_out=left_out)
 
 
     def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:

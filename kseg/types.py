@@ -91,6 +91,8 @@ class FrameResult:
     mask: np.ndarray  # uint8 H x W, 255 on caption pixels
     seconds: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. "captions" from translate
+    # boxes of text found and left out because it has no Korean (a logo, a clock); not in the JSON
+    left_out: list[Box] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""

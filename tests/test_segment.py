@@ -560,3 +560,7 @@ def test_text_with_no_korean_is_left_alone_unless_all_text():
     texts, ink = run()
     assert texts == ["안녕하세요!!", "!!!"] and ink == 1200  # the logo's pixels are not in the mask
     assert run(all_text=True) == (["MBC", "안녕하세요!!", "!!!"], 1800)
+    # where the left-out text was is reported beside the result (video stops watching there)
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
+    assert len(res.left_out) == 1 and res.left_out[0][1] <= 10 < res.left_out[0][3]
+    assert "left_out" not in res.to_json()

@@ -928,6 +928,32 @@ def test_a_triggered_detection_reads_the_rows_that_changed(tmp_path):
     assert min(c[1] - c[0] for c in wins) < 0.5 * 160, wins
 
 
+def test_a_ticking_clock_the_detector_left_out_no_longer_triggers_detections():
+    """Issue 22 (analysis cost follows what changes): a clock's digits change every second, so its
+    edges rise again and again and each rise triggered a detection that found only the clock,
+    which the pipeline leaves out (no Korean). Text the analyzer reports as left out is not
+    watched any more, until the next cut."""
+    from kseg.video.events import EventTracker
+
+    def run(report: bool) -> list[int]:
+        def analyzer(image, index, known=None, rows=None, cols=None):
+            analyzer.left_out = [(200, 10, 300, 50)] if report else []
+            return []
+
+        analyzer.takes_known, analyzer.takes_cols, analyzer.left_out = True, True, []
+        tr = EventTracker(analyzer, 24.0)
+        bg = _texture(240, 640, seed=3)
+        for i in range(120):  # a pan under a clock that ticks every 12 frames
+            img = np.ascontiguousarray(bg[:, (4 * i) % 320:(4 * i) % 320 + 320]).copy()
+            cv2.putText(img, f"1:{59 - i // 12:02d}", (210, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 3)
+            tr.push(i, cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), lambda img=img: img)
+        return tr.detections
+
+    assert len(run(False)) >= 5  # the first frame, then nearly every tick
+    # the first frame (the clock read there and left out), then only the periodic look (4 s)
+    assert run(True) == [0, 96]
+
+
 def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkeypatch):
     """A channel logo is live from the first frame to the last: once it has been on screen for
     OVERLAY_SECONDS it is certain to be an overlay, so rendering goes on beside the analysis

@@ -43,6 +43,8 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
             res = pipeline.process(image, f"frame {index}", known=known, rows=rows, **window)
         else:
             res = pipeline.process(image, f"frame {index}")
+        # text read and left out (a clock, a logo): the tracker stops watching its place
+        analyze.left_out = list(getattr(res, "left_out", []))  # type: ignore[attr-defined]
         if not res.regions:
             return []
         out = []
@@ -54,6 +56,7 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         return out
 
     analyze.takes_known = takes_known  # type: ignore[attr-defined]  # EventTracker passes its live captions
+    analyze.left_out = []  # type: ignore[attr-defined]
     analyze.takes_cols = takes_known and takes_cols  # type: ignore[attr-defined]  # ... and a window
     fuse = getattr(getattr(pipeline, "recognizer", None), "fuse", None)
     if fuse is not None:

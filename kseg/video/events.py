@@ -308,6 +308,7 @@ class EventTracker:
         # asked for it rose, or the whole frame when anything else asked too (a cut's watch,
         # the safety net, the first frame)
         self.band: tuple[int, int, int, int] | None = None  # frame box the next detection reads
+        self.muted: list[Box] = []  # text read and left out by the analyzer, until the next cut
         self.whole = False
         self.index = -1
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
@@ -343,9 +344,12 @@ class EventTracker:
             b = BLOCK
             hh, ww = (stable.shape[0] // b) * b, (stable.shape[1] // b) * b
             counts = stable[:hh, :ww].reshape(hh // b, b, ww // b, b).sum(axis=(1, 3))
-            # blocks of live captions do not count: they are tracked by the presence test
+            # blocks of live captions do not count: they are tracked by the presence test; nor
+            # those of text the detector read and left out (a clock ticks: new edges every second)
             for ev in self.live:
                 counts[self._blocks(ev.box, s)] = 0
+            for box in self.muted:
+                counts[self._blocks(box, s)] = 0
             self.counts = counts
             self.hist_counts.append(counts)
             if len(self.hist_counts) > 7:
@@ -422,6 +426,7 @@ class EventTracker:
         cut, change = self._signals(i, gray)
         if cut:
             self.cuts.append(i)
+            self.muted = []  # a new shot: what was left out may be gone, and is read again
             self._watch(i, None, gray.shape[0])
         if change is not None:
             self._schedule(i + SETTLE)
@@ -575,6 +580,9 @@ class EventTracker:
                 found = self.analyzer(image, i, known=known, rows=(box[1], box[3]))
         else:
             found = self.analyzer(image, i)
+        for b in getattr(self.analyzer, "left_out", []):
+            if not any(box_iou(b, x) >= 0.5 for x in self.muted):
+                self.muted = [*self.muted[-31:], tuple(int(v) for v in b)]
         for det in found:
             m = det.mask
             if m.sum() < 8:
