@@ -143,13 +143,18 @@ def _caption_place(hit: np.ndarray) -> tuple[int, int, int, int] | None:
     h32 = hit.astype(np.float32)
     band = h32[:-1] + h32[1:] if hit.shape[0] > 1 else h32
     run = cv2.filter2D(band, -1, np.ones((1, 5), np.float32), borderType=cv2.BORDER_CONSTANT)
-    qr, qc = np.nonzero(run >= 3)
-    if not len(qr):
+    q = run >= 3
+    if not q.any():
         return None
-    # the hit blocks of the qualifying windows (2 rows from qr, columns qc-2..qc+2)
+    # the hit blocks of the qualifying windows (rows r and r + 1, columns c - 2 .. c + 2)
+    qh = q.copy()
+    for k in (1, 2):
+        qh[:, k:] |= q[:, :-k]
+        qh[:, :-k] |= q[:, k:]
     sel = np.zeros_like(hit)
-    for r, c in zip(qr, qc):
-        sel[r:r + 2, max(0, c - 2):c + 3] = True
+    sel[:len(qh)] |= qh
+    if hit.shape[0] > 1:
+        sel[1:] |= qh
     ys, xs = np.nonzero(sel & hit)
     return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
 
