@@ -186,3 +186,18 @@ def test_bad_options_are_one_clear_error(kw, words):
     img = textured(20, 20)
     with pytest.raises(EraseError, match=words):
         erase(img, np.zeros((20, 20), bool), **kw)
+
+
+def test_remembered_groups_are_those_of_the_mask_given():
+    """fill_region remembers the groups of the last few masks (video erases one region per
+    frame): a different mask, or the same buffer changed in place, gets its own groups."""
+    from kseg.erase.fill import _groups_of, groups
+
+    m = np.zeros((60, 200), bool)
+    m[20:30, 10:40] = True
+    assert _groups_of(m) == groups(m)
+    m[20:30, 150:190] = True  # changed in place: a second group
+    assert _groups_of(m) == groups(m) and len(groups(m)) == 2
+    others = [np.roll(m, k, axis=1) for k in range(1, 7)]  # more masks than are remembered
+    for o in others + others[::-1]:
+        assert _groups_of(o) == groups(o)
