@@ -15,10 +15,13 @@ recognition, style and translation run once per event; per frame only the cheap 
 * **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
   gradients whose pixels did not change since the previous frame). Burned-in captions are
   static while footage moves, so a caption appearing shows as blocks that gain stable edges
-  and keep them. The detector runs ``SETTLE`` frames after that, on the band of rows where
-  they rose (``Detector.detect(rows=)``: the cost follows the band); on the whole frame at the
-  first frame and, as a safety net, every ``sample_every`` seconds without any detection.
-  Captions a detection finds shown unchanged (live events) are not segmented or read again.
+  and keep them. The detector runs ``SETTLE`` frames after that, on the window of the
+  line-shaped blocks that rose (``Detector.detect(rows=, cols=)``: the cost follows the
+  window); on the whole frame at the first frame and, as a safety net, every ``sample_every``
+  seconds without any detection. The blocks of live captions, and of text the analyzer read
+  and left out (a ticking clock, a logo: ``analyzer.left_out``) until the next cut, do not
+  count. Captions a detection finds shown unchanged (live events) are not segmented or read
+  again.
 * **Watches** (after a scene cut or the end of an event): there the trigger above is blind (a
   caption that comes with the cut, or replaces the last line in place, adds no stable edges
   *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
