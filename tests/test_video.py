@@ -954,6 +954,53 @@ def test_a_ticking_clock_the_detector_left_out_no_longer_triggers_detections():
     assert run(True) == [0, 96]
 
 
+def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
+    """Issue 22, as a user runs it: a 4-second clip with the channel's logo in the top-left corner
+    from the first frame to the last and one caption at the bottom. The caption is erased and
+    translated; the logo is an overlay, untouched and listed; --include-overlays takes it too."""
+    class LogoAndCaption(InkDetector):  # the logo top left, the caption at the bottom
+        def detect(self, image, rows=None, cols=None):
+            out = []
+            for y0, y1 in ((0, 60), (120, 180)):
+                out += [TextLine((ln.box[0], ln.box[1] + y0, ln.box[2], ln.box[3] + y0),
+                                 [(x, y + y0) for x, y in ln.polygon], ln.score)
+                        for ln in super().detect(image[y0:y1])]
+            return out
+
+    def draw(img, i):
+        cv2.putText(img, "TV", (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+        if 30 <= i <= 60:
+            _caption(img, "HELLO")
+
+    src = tmp_path / "in.mp4"
+    bg = _texture(180, 640, seed=4)
+    with av.open(str(src), "w") as oc:
+        v = oc.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.options = {"crf": "16", "preset": "ultrafast"}
+        for i in range(96):
+            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
+            draw(img, i)
+            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        oc.mux(v.encode(None))
+    pipe = SegmentPipeline(detector=LogoAndCaption(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    tr = EchoTranslator()
+    s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=tr)
+    assert s["events"] == 1 and len(tr.seen) == 1
+    assert len(s["overlays"]) == 1 and s["overlays"][0]["included"] is False
+    assert s["overlays"][0]["box"][3] < 0.22 * 180 and s["overlays"][0]["start_time"] == 0.0
+
+    def logo_ink(path: Path) -> int:  # white pixels of the logo's corner, frame 80
+        with av.open(str(path)) as c:
+            fr = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][80]
+        return int((fr[:40, :80].min(axis=2) > 215).sum())
+
+    assert logo_ink(tmp_path / "out.mp4") >= 0.8 * logo_ink(src) > 0
+    s2 = translate_video(src, tmp_path / "out2.mp4", pipeline=pipe, erase_only=True, include_overlays=True)
+    assert s2["events"] == 2 and s2["overlays"][0]["included"] is True
+    assert logo_ink(tmp_path / "out2.mp4") < 0.2 * logo_ink(src)
+
+
 def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkeypatch):
     """A channel logo is live from the first frame to the last: once it has been on screen for
     OVERLAY_SECONDS it is certain to be an overlay, so rendering goes on beside the analysis
