@@ -110,6 +110,21 @@ class InkDetector:
         return [TextLine(box, poly, 0.9)]
 
 
+class RowsInk(InkDetector):
+    """InkDetector per band of rows: one line for each (a logo at the top, a caption below)."""
+
+    def __init__(self, *bands: tuple[int, int]):
+        self.bands = bands
+
+    def detect(self, image, rows=None):
+        out = []
+        for y0, y1 in self.bands:
+            out += [TextLine((ln.box[0], ln.box[1] + y0, ln.box[2], ln.box[3] + y0),
+                             [(x, y + y0) for x, y in ln.polygon], ln.score)
+                    for ln in super().detect(image[y0:y1])]
+        return out
+
+
 class InkSegmenter:
     name = "ink"
 
@@ -958,15 +973,6 @@ def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
     """Issue 22, as a user runs it: a 4-second clip with the channel's logo in the top-left corner
     from the first frame to the last and one caption at the bottom. The caption is erased and
     translated; the logo is an overlay, untouched and listed; --include-overlays takes it too."""
-    class LogoAndCaption(InkDetector):  # the logo top left, the caption at the bottom
-        def detect(self, image, rows=None, cols=None):
-            out = []
-            for y0, y1 in ((0, 60), (120, 180)):
-                out += [TextLine((ln.box[0], ln.box[1] + y0, ln.box[2], ln.box[3] + y0),
-                                 [(x, y + y0) for x, y in ln.polygon], ln.score)
-                        for ln in super().detect(image[y0:y1])]
-            return out
-
     def draw(img, i):
         cv2.putText(img, "TV", (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
         if 30 <= i <= 60:
@@ -983,7 +989,8 @@ def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
             draw(img, i)
             oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         oc.mux(v.encode(None))
-    pipe = SegmentPipeline(detector=LogoAndCaption(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    pipe = SegmentPipeline(detector=RowsInk((0, 60), (120, 180)), segmenter=InkSegmenter(),
+                           recognizer_impl=WidthReader())
     tr = EchoTranslator()
     s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=tr)
     assert s["events"] == 1 and len(tr.seen) == 1
@@ -1010,15 +1017,6 @@ def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkey
     monkeypatch.setattr(job, "OVERLAY_MIN", 1.0)
     monkeypatch.setattr(job, "OVERLAY_SECONDS", 0.5)
 
-    class LogoAndCaption(InkDetector):  # the logo top left, a caption later at the bottom
-        def detect(self, image, rows=None):
-            out = []
-            for y0, y1 in ((0, 40), (60, 96)):
-                out += [TextLine((ln.box[0], ln.box[1] + y0, ln.box[2], ln.box[3] + y0),
-                                 [(x, y + y0) for x, y in ln.polygon], ln.score)
-                        for ln in super().detect(image[y0:y1])]
-            return out
-
     # 10 s: rendering may trail the analysis by LOOKBACK (2.5 s) + 0.5 s, so it has 7 s to start
     src = make_video(tmp_path / "in.mp4", 240, captions=[(60, 68, "HELLO")])  # shorter than 0.5 s
     with av.open(str(src)) as c:  # draw a logo on every frame
@@ -1034,7 +1032,8 @@ def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkey
     out.mux(v.encode(None))
     out.close()
     order: list[tuple[str, int]] = []
-    pipe = SegmentPipeline(detector=LogoAndCaption(), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    # the logo top left, a caption later at the bottom
+    pipe = SegmentPipeline(detector=RowsInk((0, 40), (60, 96)), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
     s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe,
                         progress=lambda stage, done, total: order.append((stage, done)))
     assert s["events"] == 1 and len(s["overlays"]) == 1
