@@ -38,8 +38,6 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
                 rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> list[Detected]:
         if takes_known and (known or rows or cols):
             window = {"cols": cols} if takes_cols and cols is not None else {}
-            if cols is not None and rows is None:
-                rows = (0, image.shape[0])
             res = pipeline.process(image, f"frame {index}", known=known, rows=rows, **window)
         else:
             res = pipeline.process(image, f"frame {index}")

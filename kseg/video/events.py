@@ -312,10 +312,10 @@ class EventTracker:
         self.cuts: list[int] = []
         self.detections: list[int] = []
         self.dropped: list[dict] = []  # what looked like a caption and was not (see _close)
-        # what the scheduled detection looks at: the band of rows where the stable edges that
-        # asked for it rose, or the whole frame when anything else asked too (a cut's watch,
-        # the safety net, the first frame)
-        self.band: tuple[int, int, int, int] | None = None  # frame box the next detection reads
+        # what the scheduled detection looks at: the frame box (x0, y0, x1, y1) where the stable
+        # edges that asked for it rose (or an ended caption's rows), or the whole frame when a
+        # cut's watch, the safety net or the first frame asked too
+        self.band: tuple[int, int, int, int] | None = None
         self.muted: list[Box] = []  # text read and left out by the analyzer, until the next cut
         self.whole = False
         self.index = -1
@@ -580,12 +580,10 @@ class EventTracker:
         if getattr(self.analyzer, "takes_known", False):
             # captions shown unchanged in this very frame (presence on) are not analysed again
             known = [ev.box for ev in self.live if ev.end is None and ev.last_on == i and ev.at < i]
-            if box is None:
-                found = self.analyzer(image, i, known=known, rows=None)
-            elif getattr(self.analyzer, "takes_cols", False):
-                found = self.analyzer(image, i, known=known, rows=(box[1], box[3]), cols=(box[0], box[2]))
-            else:
-                found = self.analyzer(image, i, known=known, rows=(box[1], box[3]))
+            window: dict[str, tuple[int, int] | None] = {"rows": None if box is None else (box[1], box[3])}
+            if box is not None and getattr(self.analyzer, "takes_cols", False):
+                window["cols"] = (box[0], box[2])
+            found = self.analyzer(image, i, known=known, **window)
         else:
             found = self.analyzer(image, i)
         for b in getattr(self.analyzer, "left_out", []):

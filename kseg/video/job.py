@@ -274,8 +274,10 @@ def _place_span(ev: Event, events: list[Event]) -> tuple[float, float]:
                 (ev.start_time, ev.end_time))
 
 
-def _in_top_corner(box: tuple, shape: tuple[int, int] | None) -> bool:
-    if not shape:
+def _corner_logo(box: tuple, shape: tuple[int, int] | None, start: float, seconds: float) -> bool:
+    """Text in a top corner (CORNER_TOP, CORNER_SIDE) on screen from ``start`` s into the range
+    for ``seconds``: an overlay by the corner rule above."""
+    if not shape or start > CORNER_FROM or seconds < CORNER_SECONDS:
         return False
     H, W = shape[:2]
     x0, _, x1, y1 = box
@@ -294,7 +296,7 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
         # ev.overlay already set: the analysis found it certain while it was on screen
         ev.overlay = (ev.overlay or d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and
                                                               d >= OVERLAY_SHARE * duration)
-                      or (a <= CORNER_FROM and d >= CORNER_SECONDS and _in_top_corner(ev.box, shape)))
+                      or _corner_logo(ev.box, shape, a, d))
     return events if job.o.include_overlays else [e for e in events if not e.overlay]
 
 
@@ -304,8 +306,7 @@ def _certain_overlay(job: _Job) -> Callable[[tuple, int, int], bool]:
     need not wait for its end (an episode's logo ends with the episode)."""
     def certain(box: tuple, start: int, i: int) -> bool:
         on = (i - start) / job.fps
-        return on >= OVERLAY_SECONDS or (start / job.fps <= CORNER_FROM and on >= CORNER_SECONDS
-                                         and _in_top_corner(box, job.shape))
+        return on >= OVERLAY_SECONDS or _corner_logo(box, job.shape, start / job.fps, on)
     return certain
 
 
