@@ -144,7 +144,7 @@ class TemporalFill:
                 # a still shot: last frame's answer is this frame's (and costs nothing)
                 self.stats["reused_frames"] += 1
                 out = crop.copy()
-                out[grown] = prev.out[grown]
+                cv2.copyTo(prev.out, grown.view(np.uint8), out)  # boolean indexing costs 100x
                 prev.out = None  # only the last answer is ever reused (a 1080p crop: MBs a frame)
                 hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out, anchor))
                 return out
@@ -196,7 +196,7 @@ class TemporalFill:
                 sub = todo[y0:y1, x0:x1]
                 take = sub & ok
                 if take.any():
-                    res[y0:y1, x0:x1][take] = warped[take]
+                    cv2.copyTo(warped, take.view(np.uint8), res[y0:y1, x0:x1])  # in place, through the view
                     sub &= ~take  # a view: clears todo
                     if not todo.any():
                         break
