@@ -6,7 +6,7 @@
 With ``--real`` the clips of bench/real/clips.json (real broadcast footage; events, cuts and the
 text that is not captions set by hand) are run instead: events P/R (text that is not a caption
 but became an event counts against precision), timing, cuts, detector runs, frames/s, × real
-time, the decode+encode-only speed of the same clip (the ceiling) and peak RSS.
+time, the decode+encode-only speed of the same clip (the ceiling, timed before each run) and peak RSS.
 
 For each size the clip of examples/make_clip.py is rendered (captions with known frames and
 text over pans, a static shot, cuts, fades, a caption that grows by a word; AAC audio), then
@@ -193,9 +193,12 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                 if p.exitcode != 0:
                     raise SystemExit(f"bench_video: could not make {made.name}")
                 src, c = made, _repeat_truth(c, repeat)
-            ceil = statistics.median(_ceiling(src, tmp / "ceiling.mp4") for _ in range(runs))
-            walls, res = [], None
+            # the ceiling is timed right before each run and the share taken per pair: on a
+            # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
+            # and runs timed later compare two different machines
+            walls, ceils, res = [], [], None
             for _ in range(runs):
+                ceils.append(_ceiling(src, tmp / "ceiling.mp4"))
                 events: list[dict] = []
                 t0 = time.perf_counter()
                 s = translate_video(src, tmp / "out.mp4", erase_only=True, pipeline=pipe,
@@ -208,7 +211,7 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             strays = [e for e in events if id(e) not in matched]
             cut_hits = sum(any(abs(x - t) <= 1 for x in s["cuts"]) for t in c["cuts"])
             false_cuts = [x for x in s["cuts"] if not any(abs(x - t) <= 1 for t in c["cuts"] + c.get("flashes", []))]
-            wall = statistics.median(walls)
+            wall, ceil = statistics.median(walls), statistics.median(ceils)
             fps = s["frames"] / wall
             rows.append({"clip": c["clip"], "frames": s["frames"], "events": len(events), "truth": len(c["events"]),
                          "precision": m["precision"], "recall": m["recall"], "start_err_max": m["start_err_max"],
@@ -217,7 +220,8 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                          "cuts": f"{cut_hits}/{len(c['cuts'])}", "false_cuts": false_cuts,
                          "detections": s["detections"], "fps": fps,
                          "realtime": fps / float(s["video"]["fps"]) if s.get("video") else float("nan"),
-                         "ceiling_fps": s["frames"] / ceil, "of_ceiling": ceil / wall,
+                         "ceiling_fps": s["frames"] / ceil,
+                         "of_ceiling": statistics.median(c_ / w_ for c_, w_ in zip(ceils, walls)),
                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                          "texts": [(e["start"], e["end"], e["text"]) for e, _ in m["pairs"]]})
     if as_json:
