@@ -6,9 +6,12 @@ For every annotated ``caption`` line of bench/real that carries a ``"fill"`` (th
 class a viewer names for the letters: white, black, grey, yellow, orange, red, pink, purple,
 blue, sky, green, brown; set by looking at the frames, see bench/real/FORMAT.md), text-SAM
 segments the line from its annotated box and ``kseg.style.measure_style`` measures its style;
-the measured fill's colour class must equal the annotated one. Printed per genre and overall,
-beside the naive baseline (the mask's mean colour) and the outline's class (how often the
-outline was taken for the fill: an inverted caption).
+the measured fill's colour class must equal the annotated one (for a line in several
+colours, ``Style.fill`` is the colour of most of its letters, as the annotation is). A line
+text-SAM leaves empty gets its best non-empty mask (``segment_forced``), as the pipeline's
+rescue gives it. Printed per genre and overall, beside the naive baseline (the mask's mean
+colour) and the outline's class (how often the outline was taken for the fill: an inverted
+caption).
 
 ``--sheets DIR`` writes numbered contact sheets of every caption line (the crop, then swatches
 of the measured fill and outline) to annotate fills from and to look at what was measured.
@@ -71,17 +74,23 @@ def measure(frames: list[dict]):
             continue
         tls = [_line(ln["box"]) for ln in lines]
         masks = seg.segment(img, tls)
-        for ln, tl, m in zip(lines, tls, masks):
+        # a caption text-SAM calls empty gets its best non-empty mask, as the pipeline's rescue
+        # gives it when the reader reads Korean there (an empty mask is neither erased nor
+        # re-rendered, so its style would never be used)
+        empty = [i for i, m in enumerate(masks) if not m.mask.any()]
+        for i, m in zip(empty, seg.segment_forced(img, [tls[i] for i in empty]) if empty else []):
+            masks[i] = m
+        for k, (ln, tl, m) in enumerate(zip(lines, tls, masks)):
             st = measure_style(img, tl, m.mask)
             px = img[m.mask]
             mean = tuple(int(v) for v in px.mean(axis=0)) if len(px) else (0, 0, 0)
-            yield fr, ln, img, st, mean
+            yield fr, ln, img, st, mean, k in empty
 
 
 def sheets(frames: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tiles, k = [], 0
-    for fr, ln, img, st, _ in measure(frames):
+    for fr, ln, img, st, _, _ in measure(frames):
         x0, y0, x1, y1 = ln["box"]
         crop = img[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4]
         s = 56 / max(1, crop.shape[0])
@@ -114,9 +123,11 @@ def main() -> None:
         return
     acc: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
     wrong = []
-    for fr, ln, img, st, mean in measure(frames):
+    forced = 0
+    for fr, ln, img, st, mean, was_empty in measure(frames):
         if "fill" not in ln:
             continue
+        forced += was_empty
         got, base = colour_class(st.fill), colour_class(mean)
         inverted = st.outline is not None and colour_class(st.outline) == ln["fill"] and got != ln["fill"]
         rec = (got == ln["fill"], base == ln["fill"], inverted)
@@ -141,6 +152,7 @@ def main() -> None:
         t.add_row(g, str(len(v)), f"{sum(r[0] for r in v) / len(v):.1%}", f"{sum(r[1] for r in v) / len(v):.1%}",
                   f"{sum(r[2] for r in v) / len(v):.1%}")
     Console().print(t)
+    print(f"{forced} of {len(acc['all'])} lines measured on text-SAM's best non-empty mask (its first answer was empty)")
     for w in wrong[:40]:
         print(json.dumps(w, ensure_ascii=False), file=sys.stderr)
 

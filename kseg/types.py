@@ -128,6 +128,20 @@ class Shadow:
 
 
 @dataclass
+class ColourRun:
+    """A stretch of a line whose letters have one colour (lines in two or more colours)."""
+
+    start: float  # share of the line's ink width where the run begins (0 = left end)
+    end: float
+    fill: RGB
+    fill2: RGB | None = None  # bottom end of a vertical gradient
+
+    def to_json(self) -> dict[str, Any]:
+        rgb = lambda c: None if c is None else [int(v) for v in c]  # noqa: E731
+        return {"start": self.start, "end": self.end, "fill": rgb(self.fill), "fill2": rgb(self.fill2)}
+
+
+@dataclass
 class Banner:
     box: Box  # the opaque/translucent plate behind the text, full-frame pixels
     color: RGB
@@ -159,6 +173,9 @@ class Style:
     banner: Banner | None = None
     angle: float = 0.0  # degrees, counter-clockwise
     align: str = "center"  # left | center | right, within the caption block
+    # letters in several colours: the runs left to right (``fill`` is the colour of most
+    # letters); None for a line in one colour
+    runs: list[ColourRun] | None = None
 
     @property
     def weight(self) -> float:
@@ -176,6 +193,7 @@ class Style:
             "banner": self.banner.to_json() if self.banner else None,
             "text_height": round(self.text_height, 2), "stroke_width": round(self.stroke_width, 2),
             "weight": round(self.weight, 4), "angle": round(self.angle, 2), "align": self.align,
+            "runs": [r.to_json() for r in self.runs] if self.runs else None,
         }
 
     @classmethod
@@ -188,7 +206,9 @@ class Style:
                    outline2=_rgb(d.get("outline2")), outline2_width=float(d.get("outline2_width", 0)),
                    shadow=Shadow(_rgb(sh["color"]), float(sh["dx"]), float(sh["dy"])) if sh else None,
                    banner=Banner(tuple(bn["box"]), _rgb(bn["color"]), float(bn["opacity"])) if bn else None,
-                   angle=float(d.get("angle", 0.0)), align=d.get("align", "center"))
+                   angle=float(d.get("angle", 0.0)), align=d.get("align", "center"),
+                   runs=[ColourRun(float(r["start"]), float(r["end"]), _rgb(r["fill"]), _rgb(r.get("fill2")))
+                         for r in d["runs"]] if d.get("runs") else None)
 
 
 @dataclass

@@ -122,6 +122,37 @@ def test_two_colour_line_keeps_a_thin_outline_and_no_sideways_shadow():
     assert s.shadow is None or (s.shadow.dy >= 0 and abs(s.shadow.dx) <= 2 * s.shadow.dy + 4)
 
 
+@pytest.mark.parametrize("split,major", [(0.3, (250, 240, 90)), (0.75, (255, 120, 170))])
+def test_two_colour_line_fill_is_the_colour_of_most_letters(split, major):
+    """A white name then yellow words: the English takes the colour of most letters (what a
+    viewer calls the caption's colour), and the runs say where each colour was."""
+    img, line, foot, _ = render(fill=(250, 240, 90), outline=(20, 20, 20), ow=3, text="KSEG 2024 ABCD", scale=2.0)
+    left = np.all(img == (250, 240, 90), axis=2)
+    xs = np.nonzero(left.any(0))[0]
+    x0, x1 = int(xs.min()), int(xs.max()) + 1  # the letters' extent
+    cut = int(x0 + split * (x1 - x0))
+    left[:, cut:] = False
+    img[left] = (255, 120, 170)
+    s = measure_style(img, line, foot)
+    assert de(s.fill, major) <= 8, s.fill
+    assert s.runs is not None and len(s.runs) == 2
+    assert de(s.runs[0].fill, (255, 120, 170)) <= 8 and de(s.runs[1].fill, (250, 240, 90)) <= 8
+    assert s.runs[0].start == 0.0 and s.runs[-1].end == 1.0
+    assert abs(s.runs[0].end - (cut - x0) / (x1 - x0)) <= 0.1
+    again = Style.from_json(s.to_json())
+    assert again.runs == s.runs and again.fill == s.fill
+
+
+def test_one_colour_and_gradient_lines_have_no_runs():
+    """A vertical gradient spans every letter alike: it is one colour run, not several."""
+    for kw in ({}, {"gradient": (255, 40, 0)}):
+        img, line, foot, _ = render(fill=(255, 240, 0), ow=4, outline=(0, 0, 0), text="KSEG 2024 ABCD", scale=2.0,
+                                    **kw)
+        s = measure_style(img, line, foot)
+        assert s.runs is None
+        assert s.to_json()["runs"] is None
+
+
 def test_no_outline_when_the_footprint_is_the_fill():
     img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
     s = measure_style(img, line, foot)

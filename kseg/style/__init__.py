@@ -18,7 +18,10 @@ direction, for text height and gradients, uses the line's angle):
    the shadow; a second outline is a colour change along that distance profile;
 4. banner: straight colour steps above, below and beside the line (a plate's border, sharp
    even when the plate is translucent); opacity from how much footage texture shows
-   through inside compared with just outside.
+   through inside compared with just outside;
+5. colour runs: the fill's letters grouped by colour along the line (a white name, then
+   yellow words); the fill reported is the colour of most letters, the runs say where each
+   colour was.
 
 No library does this layer split; OpenCV (distance transforms, connected components) and
 SciPy (FFT correlation) do the heavy lifting.
@@ -35,13 +38,16 @@ from scipy.signal import fftconvolve
 
 from kseg.errors import InputError
 from kseg.imageio import as_rgb
-from kseg.types import Banner, Caption, FrameResult, Shadow, Style, TextLine
+from kseg.types import Banner, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
 __all__ = ["measure_style", "group_captions", "measure_captions"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
 GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradient
+RUN_DE = 30.0  # pieces of a line (gradient taken out) this far apart in Lab are different colours
+# (30: 1 of the 278 one-colour synthetic held-out lines comes out in runs, 4 at 20)
+RUN_SHARE = 0.1  # a colour on less than this share of the line's width is not a run of its own
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
@@ -135,7 +141,9 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     boxed = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(line.box[3] - line.box[1])
     text_height = min(_extent(v[fill]), max(4.0, boxed))
     stroke = _stroke(fill)
-    fill_rgb, fill2_rgb = _fill_colour(rgb, lab, fill, v)
+    u = xx * down[1] - yy * down[0]  # position along the upright line
+    runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height), u, v)
+    fill_rgb, fill2_rgb = _fill_colour(rgb, lab, major if major is not None else fill, v)
 
     # glyph body vs shadow: first guess of the ring width from the footprint edge
     d_fill = _dt(~fill)  # distance of every non-fill pixel to the fill
@@ -170,7 +178,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
-                 angle=round(angle, 2))
+                 angle=round(angle, 2), runs=runs)
 
 
 def _fill_prob(img: np.ndarray, line: TextLine, crop: np.ndarray, at: tuple[int, int, int, int]) -> np.ndarray | None:
@@ -438,6 +446,111 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray 
                     pending.remove(c)
                     grew = True
     return fill
+
+
+def _unfilled_letters(lab, F, fill, u, v, text_height: float) -> np.ndarray:
+    """Letters of a second colour that the fill layer left out: stretches of the footprint at
+    least a letter wide that hold no fill, split into their own layers, kept when their rim
+    has the colour of the fill's rim (a pink word and a yellow word inside one black outline:
+    one caption in two colours, not a logo or a sticker beside it)."""
+    extra = np.zeros_like(F)
+    if not fill.any() or text_height < 6:
+        return extra
+    rim = _dilate(fill, 2) & F & ~fill
+    if rim.sum() < 10:
+        return extra  # no outline: the footprint is the fill, nothing left out
+    rim_lab = np.median(lab[rim], axis=0)
+    lo = int(np.floor(u[F].min()))
+    fu = np.round(u[F]).astype(np.int64) - lo
+    n = int(fu.max()) + 1
+    has_f = np.bincount(fu, minlength=n) > 0
+    has_fill = np.bincount(np.clip(np.round(u[fill]).astype(np.int64) - lo, 0, n - 1), minlength=n) > 0
+    k = max(1, int(0.25 * text_height))  # the gaps between letters are not stretches
+    near = np.convolve(has_fill.astype(np.float64), np.ones(2 * k + 1), mode="same") > 0
+    edges = np.flatnonzero(np.diff(np.r_[0, (has_f & ~near).astype(np.int8), 0]))
+    for s, e in zip(edges[::2], edges[1::2]):
+        if e - s < 0.5 * text_height:
+            continue
+        part = F & (u >= s + lo - k - 0.5) & (u < e + lo + k - 0.5)
+        if part.sum() < 20:
+            continue
+        inner = _split_fill(lab, part, v)
+        if inner.all() or not inner.any():
+            continue
+        ring = _dilate(inner, 2) & part & ~inner
+        if ring.sum() >= 10 and float(_de(np.median(lab[ring], axis=0), rim_lab)) < DISTINCT:
+            extra |= inner
+    return extra
+
+
+def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarray | None]:
+    """Letters in more than one colour (a white name, then yellow words; one red word): the
+    fill's pieces along the line (runs of occupied columns: syllables, words) grouped by
+    colour, with the line's vertical gradient taken out first so that a gradient (which spans
+    every piece alike) is not mistaken for a colour change. Returns the runs, left to right,
+    and the fill pixels of the colour of most letters (by width), or (None, None) for a
+    line in one colour."""
+    core = fill & (_dt(fill) >= 1.5)
+    if core.sum() < 10:
+        core = fill
+    if core.sum() < 20:
+        return None, None
+    pl = lab[core].astype(np.float64)
+    pv = v[core].astype(np.float64)
+    _, slope = _fit_rows(pl, pv)
+    res = pl - np.outer(pv, slope)
+    fu = np.round(u[fill]).astype(np.int64)
+    lo = int(fu.min())
+    occ = np.bincount(fu - lo) > 0
+    edges = np.flatnonzero(np.diff(np.r_[0, occ.astype(np.int8), 0]))
+    cu = np.round(u[core]).astype(np.int64)
+    pieces = []  # (start, end, colour, pixels)
+    for s, e in zip(edges[::2] + lo, edges[1::2] + lo):
+        sel = (cu >= s) & (cu < e)
+        if sel.sum() >= 8:
+            pieces.append((int(s), int(e), np.median(res[sel], axis=0), float(sel.sum())))
+    if len(pieces) < 2:
+        return None, None
+    groups: list[dict] = []
+    for p in sorted(pieces, key=lambda p: -p[3]):  # the biggest pieces set the colours
+        g = min(groups, key=lambda g: float(_de(g["c"], p[2])), default=None)
+        if g is not None and float(_de(g["c"], p[2])) < RUN_DE:
+            g["c"] = (g["c"] * g["n"] + p[2] * p[3]) / (g["n"] + p[3])
+            g["n"] += p[3]
+            g["w"] += p[1] - p[0]
+            g["p"].append(p)
+        else:
+            groups.append({"c": p[2].copy(), "n": p[3], "w": p[1] - p[0], "p": [p]})
+    total = float(sum(g["w"] for g in groups))
+    big = [g for g in groups if g["w"] >= RUN_SHARE * total]
+    if len(big) < 2:
+        return None, None
+    hi = int(fu.max()) + 1
+    span = float(max(1, hi - lo))
+    # every piece (the small groups' too) to its nearest big colour, then runs left to right
+    label = {}
+    for g in groups:
+        for p in g["p"]:
+            label[p[0]] = min(range(len(big)), key=lambda k: float(_de(big[k]["c"], p[2])))
+    cols = []
+    for k, g in enumerate(big):
+        m = np.zeros_like(fill)
+        for p in (p for p in pieces if label[p[0]] == k):
+            m |= (u >= p[0] - 0.5) & (u < p[1] - 0.5)
+        cols.append(m & fill)
+    runs: list[ColourRun] = []
+    for p in sorted(pieces, key=lambda p: p[0]):
+        k = label[p[0]]
+        if runs and runs[-1][0] == k:
+            runs[-1][2] = p[1]
+        else:
+            runs.append([k, p[0] if runs else lo, p[1]])
+    colour = [_fill_colour(rgb, lab, m, v) for m in cols]
+    ends = [r[1] for r in runs[1:]] + [hi]  # a run ends where the next begins
+    out = [ColourRun(start=round((r[1] - lo) / span, 3), end=round((e - lo) / span, 3),
+                     fill=colour[r[0]][0], fill2=colour[r[0]][1]) for r, e in zip(runs, ends)]
+    major = max(range(len(big)), key=lambda k: big[k]["w"])
+    return out, cols[major]
 
 
 def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
