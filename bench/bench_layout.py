@@ -56,7 +56,7 @@ def main() -> None:
 
     frames = [f for f in load_annotations(args.images) if f["image"].exists()]
     rows = []
-    for k, (fr, ln, img, st, _) in enumerate(measure(frames)):
+    for k, (fr, ln, img, st, _, _) in enumerate(measure(frames)):
         x0, y0, x1, y1 = ln["box"]
         cap = Caption([0], (x0, y0, x1, y1), ln["text"], st)
         sp = prepare(cap, english(ln["text"], args.ratio, k), img.shape)
