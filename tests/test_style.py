@@ -153,6 +153,22 @@ def test_one_colour_and_gradient_lines_have_no_runs():
         assert s.to_json()["runs"] is None
 
 
+@pytest.mark.parametrize("ink", [(20, 20, 20), (170, 20, 20)])
+def test_thin_dark_letters_keep_their_ink_colour(ink):
+    """1-2 px strokes on a light plate are all anti-aliased edge: their median is the ink
+    blended with the plate (black measured grey, red measured pink), the darkest is the ink."""
+    img = np.full((60, 300, 3), 225, np.uint8)
+    cv2.putText(img, "THIN CAPTION 24", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    foot = cv2.dilate((np.abs(img.astype(int) - 225).sum(2) > 30).astype(np.uint8), np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(foot)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    s = measure_style(img, line, foot.astype(bool))
+    assert s.stroke_width < 2.5
+    assert de(s.fill, ink) <= 12, s.fill  # the plain median: 18.9 / 15.8
+
+
 def test_no_outline_when_the_footprint_is_the_fill():
     img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
     s = measure_style(img, line, foot)
