@@ -169,6 +169,28 @@ def test_thin_dark_letters_keep_their_ink_colour(ink):
     assert de(s.fill, ink) <= 12, s.fill  # the plain median: 18.9 / 15.8
 
 
+def test_thin_black_letters_on_a_coloured_plate_are_not_tinted_by_it():
+    """4:2:0 keeps colour at half resolution: a 1-2 px black stroke on a yellow plate decodes
+    yellowish-brown. The plate's tint goes; a red ink on a white plate keeps its own."""
+    def measured(ink, plate):
+        img = np.full((60, 300, 3), plate, np.uint8)
+        cv2.putText(img, "THIN CAPTION 24", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+        ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+        for c in (1, 2):  # chroma at half resolution, as broadcast video carries it
+            half = cv2.resize(ycc[..., c], (150, 30), interpolation=cv2.INTER_AREA)
+            ycc[..., c] = cv2.resize(half, (300, 60), interpolation=cv2.INTER_LINEAR)
+        img = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+        diff = np.abs(img.astype(int) - np.int32(plate)).sum(2) > 40
+        foot = cv2.dilate(diff.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        ys, xs = np.nonzero(foot)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+        lab = rgb2lab(np.asarray(measure_style(img, line, foot).fill, float).reshape(1, 1, 3) / 255)[0, 0]
+        return float(np.hypot(lab[1], lab[2]))
+    assert measured((15, 15, 15), (245, 215, 40)) <= 6  # 10.5 with the plate's tint
+    assert measured((170, 20, 20), (250, 250, 250)) >= 25
+
+
 def test_no_outline_when_the_footprint_is_the_fill():
     img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
     s = measure_style(img, line, foot)

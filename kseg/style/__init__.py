@@ -54,6 +54,8 @@ RUN_SHARE = 0.1  # a colour on less than this share of the line's width is not a
 THIN_STROKE = 3.0
 INK_DARKER = 30.0
 INK_SHARE = 0.10
+BLEED_CHROMA = 15.0  # ... and lose the part of their tint that points the way the plate's does,
+BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two point this close
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
@@ -575,7 +577,21 @@ def _thin_dark_ink(rgb, lab, fill) -> tuple[int, int, int] | None:
     L = lab[fill][:, 0]
     if float(np.median(lab[around][:, 0])) - float(np.median(L)) <= INK_DARKER:
         return None
-    return _rgb(np.median(rgb[fill][L <= np.percentile(L, 100 * INK_SHARE)], axis=0))
+    ink = _rgb(np.median(rgb[fill][L <= np.percentile(L, 100 * INK_SHARE)], axis=0))
+    # dark ink tinted the way the plate is: the plate's colour bled in (4:2:0 keeps chroma at
+    # half resolution, and a 1-2 px stroke has no pixel of its own there), so that tint goes
+    far = _dilate(fill, 5) & ~_dilate(fill, 2)
+    if far.sum() < 10:
+        return ink
+    plate = np.median(lab[far], axis=0)[1:]
+    il = _lab(np.uint8([ink]))[0].astype(np.float64)
+    na, ni = float(np.linalg.norm(plate)), float(np.linalg.norm(il[1:]))
+    if na > BLEED_CHROMA and ni > 1e-6 and float(plate @ il[1:]) / (na * ni) > BLEED_COS:
+        d = plate / na
+        il[1:] -= float(il[1:] @ d) * d
+        lab32 = np.array([[[il[0] * 255 / 100, il[1] + 128, il[2] + 128]]], np.float64)
+        ink = _rgb(cv2.cvtColor(np.clip(lab32, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)[0, 0])
+    return ink
 
 
 def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
