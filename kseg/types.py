@@ -127,6 +127,10 @@ class Shadow:
         return {"color": list(self.color), "dx": round(self.dx, 2), "dy": round(self.dy, 2)}
 
 
+def _rgb_json(c) -> list[int] | None:
+    return None if c is None else [int(v) for v in c]
+
+
 @dataclass
 class ColourRun:
     """A stretch of a line whose letters have one colour (lines in two or more colours)."""
@@ -137,8 +141,7 @@ class ColourRun:
     fill2: RGB | None = None  # bottom end of a vertical gradient
 
     def to_json(self) -> dict[str, Any]:
-        rgb = lambda c: None if c is None else [int(v) for v in c]  # noqa: E731
-        return {"start": self.start, "end": self.end, "fill": rgb(self.fill), "fill2": rgb(self.fill2)}
+        return {"start": self.start, "end": self.end, "fill": _rgb_json(self.fill), "fill2": _rgb_json(self.fill2)}
 
 
 @dataclass
@@ -184,7 +187,7 @@ class Style:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
-        rgb = lambda c: None if c is None else [int(v) for v in c]  # noqa: E731
+        rgb = _rgb_json
         return {
             "fill": rgb(self.fill), "fill2": rgb(self.fill2),
             "outline": rgb(self.outline), "outline_width": round(self.outline_width, 2),

@@ -151,9 +151,10 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
     runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height), u, v)
-    fill_rgb, fill2_rgb = _fill_colour(rgb, lab, major if major is not None else fill, v)
+    main = major if major is not None else fill  # the letters of the line's main colour
+    fill_rgb, fill2_rgb = _fill_colour(rgb, lab, main, v)
     if stroke < THIN_STROKE:
-        ink = _thin_dark_ink(rgb, lab, major if major is not None else fill)
+        ink = _thin_dark_ink(rgb, lab, main)
         if ink is not None and _lab(np.uint8([ink]))[0, 0] < _lab(np.uint8([fill_rgb]))[0, 0]:
             fill_rgb, fill2_rgb = ink, None  # the core's fit is darker where strokes have a core
 
@@ -502,9 +503,7 @@ def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarr
     every piece alike) is not mistaken for a colour change. Returns the runs, left to right,
     and the fill pixels of the colour of most letters (by width), or (None, None) for a
     line in one colour."""
-    core = fill & (_dt(fill) >= 1.5)
-    if core.sum() < 10:
-        core = fill
+    core = _core(fill)
     if core.sum() < 20:
         return None, None
     pl = lab[core].astype(np.float64)
@@ -565,6 +564,13 @@ def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarr
     return out, cols[major]
 
 
+def _core(fill: np.ndarray) -> np.ndarray:
+    """The fill's pixels at least 1.5 px inside it (their colour is the fill's, not a blend
+    with what surrounds it), or the whole fill where strokes are too thin to have them."""
+    core = fill & (_dt(fill) >= 1.5)
+    return core if core.sum() >= 10 else fill
+
+
 def _thin_dark_ink(rgb, lab, fill) -> tuple[int, int, int] | None:
     """The ink colour of thin dark letters on something lighter (a plate, a cloud, a light
     outline): strokes 1-3 px wide are all edge, so their median is the ink blended with its
@@ -589,16 +595,13 @@ def _thin_dark_ink(rgb, lab, fill) -> tuple[int, int, int] | None:
     if na > BLEED_CHROMA and ni > 1e-6 and float(plate @ il[1:]) / (na * ni) > BLEED_COS:
         d = plate / na
         il[1:] -= float(il[1:] @ d) * d
-        lab32 = np.array([[[il[0] * 255 / 100, il[1] + 128, il[2] + 128]]], np.float64)
-        ink = _rgb(cv2.cvtColor(np.clip(lab32, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)[0, 0])
+        ink = _rgb(255 * cv2.cvtColor(il.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])  # _lab's inverse
     return ink
 
 
 def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
     """Robust fill colour; for a vertical gradient its top and bottom ends."""
-    core = fill & (_dt(fill) >= 1.5)
-    if core.sum() < 10:
-        core = fill
+    core = _core(fill)
     px = rgb[core].astype(np.float64)
     pv = v[core].astype(np.float64)
     a, b = _fit_rows(px, pv)
