@@ -132,6 +132,32 @@ def test_broadcast_engine_is_deterministic_and_labels_only_known_characters():
     assert not display & train  # held-out display faces never train
 
 
+def test_broadcast_scene_clean_footage_is_the_same_frame_without_the_caption():
+    """bench_erase --engine broadcast scores erasing against it: it must be the very footage
+    under the line, through the same degradations, and leave the line's own stream unchanged."""
+    import cv2
+
+    from kseg.synth import broadcast
+
+    try:
+        broadcast.broadcast_faces("eval")
+    except RuntimeError:
+        pytest.skip("no Korean fonts installed")
+    for i in range(8):
+        sc = broadcast.broadcast_scene(1, i, "eval", clean=True)
+        assert sc.clean.shape == sc.image.shape and sc.clean.dtype == np.uint8
+        plain = broadcast.broadcast_scene(1, i, "eval")
+        assert plain.clean is None and np.array_equal(plain.image, sc.image)  # same line either way
+        near = cv2.dilate(sc.foot.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+        diff = np.abs(sc.image.astype(int) - sc.clean).mean(2)
+        assert diff[sc.foot].mean() > 8  # the caption is there and not in the clean footage
+        if (~near).sum() > 500:  # away from it the same picture, up to the codec's coding of each
+            assert np.median(diff[~near]) <= 1 and diff[~near].mean() < 4
+    line = broadcast.render_broadcast_line(1, 3, "eval")
+    sc = broadcast.broadcast_scene(1, 3, "eval")
+    assert line.text == sc.text and np.array_equal(line.image, sc.image)
+
+
 def test_small_caption_variation_blurs_only_training_lines_of_broadcast_size():
     import random
 

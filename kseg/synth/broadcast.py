@@ -22,6 +22,7 @@ from __future__ import annotations
 import colorsys
 import random
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -405,7 +406,42 @@ def broadcast_degrade(rs: random.Random, rng: np.random.Generator, img: np.ndarr
 
 def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: bool = True):
     """Line ``index`` of a (seed, split) broadcast stream, cut as the pipeline cuts lines."""
-    from .lines import cut_sample
+    sc = broadcast_scene(seed, index, split)
+    img = sc.image
+    if sc.ra is not None:
+        img = _tiny(sc.ra, img, sc.ink_box[3] - sc.ink_box[1])
+    return sc.cut(img, jitter)
+
+
+@dataclass
+class BroadcastScene:
+    """One broadcast line drawn on its own piece of footage (the line's layers plus 0.8x its
+    height of context each side), after the episode's degradations. ``clean``: the same
+    footage through the same degradations without the line (``broadcast_scene(clean=True)``),
+    what a perfect eraser would give back."""
+    image: np.ndarray  # RGB uint8
+    clean: np.ndarray | None
+    foot: np.ndarray  # bool: every layer of the line (shadow, outlines, extrusion, fill) >= 0.25
+    fill: np.ndarray  # bool: the fill layer >= 0.5
+    ink_box: tuple[int, int, int, int]
+    text: str
+    kind: str
+    family: str
+    style: dict
+    rs: random.Random
+    ra: random.Random | None
+
+    def cut(self, img: np.ndarray, jitter: bool):
+        from .lines import cut_sample
+
+        return cut_sample(self.rs, img, self.foot, self.fill, self.ink_box, jitter, self.text, self.kind,
+                          self.family)
+
+
+def broadcast_scene(seed: int, index: int, split: str = "train", clean: bool = False) -> BroadcastScene:
+    """The canvas of ``render_broadcast_line``'s line ``index`` (same random streams, so the
+    same line), with its clean footage when ``clean``."""
+    import copy
 
     rs = random.Random(f"bline:{seed}:{index}:{split}")
     rng = np.random.default_rng(rs.getrandbits(63))
@@ -444,6 +480,7 @@ def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: b
         # bright footage behind white captions: the hard case real vlogs have
         bg = np.clip(bg.astype(np.float32) * rs.uniform(0.3, 0.7) + rs.uniform(110, 200), 0, 255).astype(np.uint8)
     canvas = bg.astype(np.float32)
+    back = bg  # the footage, before any part of the caption (its plate included) is drawn
     if style["banner"]:
         pad = int(style["size"] * style["banner"]["pad"])
         a = np.zeros((H, W), np.float32)
@@ -453,11 +490,12 @@ def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: b
             a = cv2.GaussianBlur(a, (0, 0), max(1.0, pad / 3))
             a = np.clip(a * 2 - 0.5, 0, 1) * style["banner"]["opacity"]
         _composite(canvas, a, style["banner"]["color"], 0, 0)
+        back = np.clip(canvas, 0, 255).astype(np.uint8)  # a plate is not erased: it stays in the clean frame
     _paint(canvas, layers, style, ctx, ctx, split_x)
     img = np.clip(canvas, 0, 255).astype(np.uint8)
+    # the clean footage goes through the same degradations, from copies of the same streams
+    cleaned = broadcast_degrade(copy.deepcopy(rs), copy.deepcopy(rng), back, frame_h) if clean else None
     img = broadcast_degrade(rs, rng, img, frame_h)
-    if ra is not None:
-        img = _tiny(ra, img, lh)
     foot = np.zeros((H, W), bool)
     fill = np.zeros((H, W), bool)
     ink = np.maximum(layers["shadow"], np.maximum(layers["outline2"], layers["fill"]))
@@ -465,8 +503,8 @@ def render_broadcast_line(seed: int, index: int, split: str = "train", jitter: b
         ink = np.maximum(ink, layers["extrude"])
     foot[ctx:ctx + lH, ctx:ctx + lW] = ink >= 0.25
     fill[ctx:ctx + lH, ctx:ctx + lW] = layers["fill"] >= 0.5
-    return cut_sample(rs, img, foot, fill, (ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx), jitter,
-                      text, kind, face.family)
+    return BroadcastScene(img, cleaned, foot, fill, (ib[0] + ctx, ib[1] + ctx, ib[2] + ctx, ib[3] + ctx), text,
+                          kind, face.family, style, rs, ra)
 
 
 def preview(n: int, out: Path, seed: int = 0, split: str = "train") -> Path:
