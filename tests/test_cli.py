@@ -275,6 +275,7 @@ def _check_real(recs: list[dict], paths: dict[str, Path], out: Path) -> None:
     assert _no_temp_files(out)
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     """Real CRAFT + text-SAM (random weights) through the CLI; recogniser stand-in."""
     from conftest import FakeRecognizer

@@ -36,7 +36,7 @@ def _check_geometry(lines: list[TextLine], w: int, h: int) -> None:
         assert 0.0 <= l.score <= 1.0
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+@pytest.mark.parametrize("size", [(1280, 720), pytest.param((1920, 1080), marks=pytest.mark.slow)])
 def test_two_line_subtitle_gives_two_lines(detector, size):
     img, gt = subtitle_frame(*size, lines=TWO_LINES, seed=3)
     lines = detector.detect(img)
@@ -47,6 +47,7 @@ def test_two_line_subtitle_gives_two_lines(detector, size):
     _check_geometry(lines, *size)
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_variety_caption_elsewhere_is_found_and_sorted_first(detector):
     img, gt = subtitle_frame(lines=TWO_LINES, extra=True)
     lines = detector.detect(img)
@@ -56,6 +57,7 @@ def test_variety_caption_elsewhere_is_found_and_sorted_first(detector):
     assert [l.box[1] for l in lines] == sorted(l.box[1] for l in lines)
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_rotated_caption_keeps_its_polygon(detector):
     img, gt = subtitle_frame(lines=("정말 미안해 내가 잘못했어",), angle=8.0, seed=1)
     lines = detector.detect(img)
@@ -89,6 +91,7 @@ def test_grayscale_and_rgba_inputs(detector):
         assert min(_match(gt, lines)) >= 0.5
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_caption_at_frame_edge_is_clipped(detector):
     img = background(1280, 720, 1)
     gt = draw_captions(img, [Caption("가장자리 자막", (60, 700), 40)])
@@ -122,6 +125,7 @@ def test_still_profile_enlarges_small_frames_and_video_profile_does_not():
     _check_geometry(lines, 320, 240)
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_loading_the_detector_does_not_build_vggs_classifier():
     """CRAFT's backbone is torchvision's VGG16, whose 480 MB classifier CRAFT drops: built in
     memory and randomly initialised first, it made loading peak 650 MB above the weights

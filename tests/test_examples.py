@@ -38,7 +38,9 @@ def _truth(name: str):
 MIN_IOU = {"drama": 0.8, "variety": 0.85, "news": 0.45}
 
 
-@pytest.mark.parametrize("name", ["drama", "news", "variety"])
+# one kind in the fast subset; all three in make test
+@pytest.mark.parametrize("name", ["drama", pytest.param("news", marks=pytest.mark.slow),
+                                  pytest.param("variety", marks=pytest.mark.slow)])
 def test_example_masks_match_the_rendered_truth(pipe, name):
     import cv2
 
@@ -72,6 +74,7 @@ def test_example_masks_match_the_rendered_truth(pipe, name):
     assert "score" in res.seconds
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_frame_without_captions_gives_no_regions(pipe):
     res = pipe.process(load_image(EX / "no_caption.png"), "no_caption")
     assert res.regions == [] and not res.mask.any()

@@ -238,6 +238,7 @@ def test_eval_ocr_cli_table_json_and_bad_views(tmp_path):
     assert bad.exit_code == 1 and "cannot load kseg-ocr model" in bad.output
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_reading_wider_than_training_reads_held_out_lines_better():
     # STRETCH widens the network input at reading time only; the shipped model reads held-out
     # synthetic lines at least as well with it (bench/real shows the larger gain).

@@ -626,6 +626,7 @@ def test_corrupt_packets_in_the_middle_are_skipped_with_a_warning(tmp_path):
         assert sum(1 for _ in c.decode(video=0)) == s["frames"]
 
 
+@pytest.mark.slow  # real models: in make test, not make test-fast
 def test_4k_frames_are_processed(tmp_path):
     src = make_video(tmp_path / "uhd.mp4", n=4, size=(3840, 2160), captions=[(0, 3, "hello 4K")])
     out = tmp_path / "uhd.out.mp4"
