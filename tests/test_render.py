@@ -13,7 +13,7 @@ import pytest
 from kseg.errors import InputError
 from kseg.render import (BOLD_WEIGHT, BUNDLED_BOLD, BUNDLED_REGULAR, RenderInfo, load_family,
                          load_font, prepare, render_caption)
-from kseg.types import Banner, Caption, Shadow, Style
+from kseg.types import Banner, Caption, ColourRun, Shadow, Style
 
 GREY = (90, 90, 90)
 RED, BLUE, GREEN, YELLOW = (230, 20, 20), (20, 40, 220), (20, 200, 40), (250, 240, 30)
@@ -102,6 +102,26 @@ def test_gradient_top_and_bottom_differ():
     top = c[y0 + 2:y0 + 6][ink[y0 + 2:y0 + 6]].mean(0)
     bot = c[y1 - 6:y1 - 2][ink[y1 - 6:y1 - 2]].mean(0)
     assert top[0] > bot[0] + 60 and bot[2] > top[2] + 60  # yellow-ish on top, blue-ish below
+
+
+def test_a_line_in_two_colours_is_drawn_in_two_colours_word_by_word():
+    """A pink word then yellow ones in the Korean: the English words take the run at their
+    place in the line, whole words, outlines included; one run draws one colour."""
+    runs = [ColourRun(0.0, 0.4, RED), ColourRun(0.4, 1.0, YELLOW)]
+    c = canvas()
+    info = render_caption(c, caption(box=(60, 100, 580, 140), fill=RED, text_height=36.0, outline=BLUE,
+                                     outline_width=2.0, runs=runs), "Huge news now")
+    assert len(info.lines) == 1
+    red, yellow = near(c, RED, 30), near(c, YELLOW, 30)
+    assert red.sum() > 200 and yellow.sum() > 200
+    rx0, _, rx1, _ = bbox(red)
+    yx0, _, yx1, _ = bbox(yellow)
+    assert rx1 <= yx0  # "Huge" red, then "news now" yellow: no word split between the two
+    assert (yx1 - yx0) > 1.5 * (rx1 - rx0)
+    plain = canvas()
+    render_caption(plain, caption(box=(60, 100, 580, 140), fill=RED, text_height=36.0, outline=BLUE, outline_width=2.0,
+                                  runs=[ColourRun(0.0, 1.0, RED)]), "Huge news now")
+    assert near(plain, YELLOW, 30).sum() == 0
 
 
 def test_shadow_falls_down_right_in_its_colour():

@@ -2,6 +2,8 @@
 shadows, grouping of lines into captions, and odd inputs that must not crash."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -141,6 +143,23 @@ def test_two_colour_line_fill_is_the_colour_of_most_letters(split, major):
     assert abs(s.runs[0].end - (cut - x0) / (x1 - x0)) <= 0.1
     again = Style.from_json(s.to_json())
     assert again.runs == s.runs and again.fill == s.fill
+
+
+def test_second_colour_inside_a_white_outline_is_found_as_a_run():
+    """The README's styled figure (docs/make_styled_figure.py, its third caption, with the
+    text-SAM mask kseg made for it; tests/data/two_colour*.png): pink letters in a white and a
+    dark-pink outline, then yellow "발생!!". The pink word's layers are told apart with the
+    fill net's judgement, as the line's own fill is: peeled ring by ring, the white ring was
+    taken for its letters and the whole line came out yellow."""
+    data = Path(__file__).parent / "data"
+    img = cv2.cvtColor(cv2.imread(str(data / "two_colour.png")), cv2.COLOR_BGR2RGB)
+    mask = cv2.imread(str(data / "two_colour.mask.png"), cv2.IMREAD_GRAYSCALE) > 127
+    line = TextLine((34, 37, 502, 144), [(34, 37), (501, 37), (501, 143), (34, 143)], 1.0)
+    s = measure_style(img, line, mask)
+    assert de(s.fill, (255, 120, 170)) <= 10, s.fill  # most letters are pink
+    assert s.runs is not None and len(s.runs) == 2
+    assert de(s.runs[0].fill, (255, 120, 170)) <= 10 and de(s.runs[1].fill, (255, 240, 90)) <= 10
+    assert 0.55 <= s.runs[0].end <= 0.75
 
 
 def test_one_colour_and_gradient_lines_have_no_runs():

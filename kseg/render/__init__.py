@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -519,16 +520,50 @@ def _draw_block(lines: list[str], fnt: Any, st: Any, style: Style, asc: float, d
     if st.outline > 0:
         _over(P, A, style.outline, ring1)
     fill_col: Any = style.fill
-    if style.fill2 is not None:  # vertical gradient over each line, ascender to descender
-        t = np.zeros(ch, np.float32)
+    runs = style.runs if style.runs and len(style.runs) > 1 else None
+    if style.fill2 is not None or runs or any(r.fill2 is not None for r in runs or []):
+        t = np.zeros(ch, np.float32)  # 0 at each line's ascender, 1 at its descender
         for _, by, _ in placed:
             rows = np.arange(int(by - asc - outer), int(math.ceil(by + desc + outer)) + 1)
             rows = rows[(rows >= 0) & (rows < ch)]
             t[rows] = np.clip((rows - (by - asc)) / max(asc + desc, 1e-6), 0, 1)
-        top, bot = np.asarray(style.fill, np.float32), np.asarray(style.fill2, np.float32)
-        fill_col = np.broadcast_to((top * (1 - t[:, None]) + bot * t[:, None])[:, None, :], (ch, cw, 3))
+
+        def column(top: Any, bottom: Any) -> np.ndarray:  # (ch, 1, 3): a gradient, or one colour
+            a = np.asarray(top, np.float32)
+            b = a if bottom is None else np.asarray(bottom, np.float32)
+            return (a * (1 - t[:, None]) + b * t[:, None])[:, None, :]
+
+        fill_col = np.ascontiguousarray(np.broadcast_to(column(style.fill, style.fill2), (ch, cw, 3)))
+        if runs:
+            for run, (x0, x1, y0, y1) in _run_spans(lines, placed, fnt, runs, asc, desc, outer, cw, ch):
+                fill_col[y0:y1, x0:x1] = column(run.fill, run.fill2)[y0:y1]
     _over(P, A, fill_col, fill)
     return _Block(P, A, pad, block_w, block_h, core_h, outer)
+
+
+def _run_spans(lines: list[str], placed: list, fnt: Any, runs: list, asc: float, desc: float, outer: float,
+               cw: int, ch: int) -> list[tuple[Any, tuple[int, int, int, int]]]:
+    """Where each English word is drawn (x0, x1, y0, y1 in the block) and the Korean colour
+    run it takes: the run at the word's middle, as a share of the English text's letters.
+    Word order differs between the languages, so a coloured word is not mapped to its
+    translation; what is kept is the line's look: a white name first, then yellow words."""
+    total = sum(len(s.replace(" ", "")) for s in lines) or 1
+    seen = 0
+    out = []
+    for (bx, by, _), s in zip(placed, lines):
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", s)]
+        xs = [(bx + fnt.getlength(s[:a]), bx + fnt.getlength(s[:b])) for a, b in words]
+        y0, y1 = max(0, int(by - asc - outer) - 1), min(ch, int(math.ceil(by + desc + outer)) + 2)
+        for k, ((a, b), (wx0, wx1)) in enumerate(zip(words, xs)):
+            n = b - a
+            share = (seen + n / 2) / total
+            seen += n
+            run = next((r for r in runs if r.start <= share < r.end), runs[-1] if share >= 1 else runs[0])
+            # a word's columns reach half way to its neighbours, so outlines of letters are whole
+            left = 0 if k == 0 else (xs[k - 1][1] + wx0) / 2
+            right = cw if k == len(words) - 1 else (wx1 + xs[k + 1][0]) / 2
+            out.append((run, (max(0, int(left)), min(cw, int(math.ceil(right))), y0, y1)))
+    return out
 
 
 def _anchor(caption: Caption, style: Style, blk: _Block, H: int) -> tuple[float, float, float, float]:

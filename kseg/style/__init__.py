@@ -140,7 +140,8 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     yy, xx = np.mgrid[cy0:cy1, cx0:cx1]
     v = xx * down[0] + yy * down[1]  # upright row coordinate of every pixel
 
-    fill = _split_fill(lab, F, v, _fill_prob(img, line, rgb, (cx0, cy0, cx1, cy1)))
+    prob = _fill_prob(img, line, rgb, (cx0, cy0, cx1, cy1))
+    fill = _split_fill(lab, F, v, prob)
     if fill.sum() < 3:
         fill = F.copy()
     # the letters are no taller than the line the detector boxed: a fill that is (a mask's
@@ -150,7 +151,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     text_height = min(_extent(v[fill]), max(4.0, boxed))
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
-    runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height), u, v)
+    runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height, prob), u, v)
     main = major if major is not None else fill  # the letters of the line's main colour
     fill_rgb, fill2_rgb = _fill_colour(rgb, lab, main, v)
     if stroke < THIN_STROKE:
@@ -461,11 +462,13 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray 
     return fill
 
 
-def _unfilled_letters(lab, F, fill, u, v, text_height: float) -> np.ndarray:
+def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray | None = None) -> np.ndarray:
     """Letters of a second colour that the fill layer left out: stretches of the footprint at
     least a letter wide that hold no fill, split into their own layers, kept when their rim
     has the colour of the fill's rim (a pink word and a yellow word inside one black outline:
-    one caption in two colours, not a logo or a sticker beside it)."""
+    one caption in two colours, not a logo or a sticker beside it). ``prob``: kseg-fill's
+    judgement, which tells the stretch's letters from its rings as it does the line's (peeled
+    from the outside in, a white inner outline around thin pink letters was taken for them)."""
     extra = np.zeros_like(F)
     if not fill.any() or text_height < 6:
         return extra
@@ -487,7 +490,7 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float) -> np.ndarray:
         part = F & (u >= s + lo - k - 0.5) & (u < e + lo + k - 0.5)
         if part.sum() < 20:
             continue
-        inner = _split_fill(lab, part, v)
+        inner = _split_fill(lab, part, v, prob)
         if inner.all() or not inner.any():
             continue
         ring = _dilate(inner, 2) & part & ~inner
