@@ -496,6 +496,22 @@ def test_ass_named_styles_colours_and_position():
     assert "Caption2" in lines[3] and "\\pos" not in lines[3]
 
 
+def test_ass_colours_the_words_of_a_line_in_two_colours_as_the_burned_in_english():
+    import pysubs2
+
+    from kseg.types import ColourRun
+
+    runs = [ColourRun(0.0, 0.4, (255, 120, 170)), ColourRun(0.4, 1.0, (250, 240, 90))]
+    a = ass_text([AssLine(1.0, 2.0, "Huge\nnews {now}", (320, 400), fill=(255, 120, 170), runs=runs)], 640, 480)
+    subs = pysubs2.SSAFile.from_string(a)
+    st = subs.styles["Caption1"]
+    assert (st.primarycolor.r, st.primarycolor.g, st.primarycolor.b) == (255, 120, 170)  # the line's main colour
+    assert subs[0].text == "Huge\\N{\\1c&H5AF0FA&}news (now)"  # BGR; the rest of the line stays yellow
+    assert subs[0].plaintext == "Huge\nnews (now)"
+    one = ass_text([AssLine(1.0, 2.0, "Huge news", (320, 400), runs=[ColourRun(0.0, 1.0, (255, 255, 255))])], 640, 480)
+    assert "\\1c" not in one
+
+
 # ---------------------------------------------------------------- the real models, end to end
 
 @pytest.mark.slow

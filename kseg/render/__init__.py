@@ -541,24 +541,34 @@ def _draw_block(lines: list[str], fnt: Any, st: Any, style: Style, asc: float, d
     return _Block(P, A, pad, block_w, block_h, core_h, outer)
 
 
-def _run_spans(lines: list[str], placed: list, fnt: Any, runs: list, asc: float, desc: float, outer: float,
-               cw: int, ch: int) -> list[tuple[Any, tuple[int, int, int, int]]]:
-    """Where each English word is drawn (x0, x1, y0, y1 in the block) and the Korean colour
-    run it takes: the run at the word's middle, as a share of the English text's letters.
-    Word order differs between the languages, so a coloured word is not mapped to its
-    translation; what is kept is the line's look: a white name first, then yellow words."""
+def word_runs(lines: list[str], runs: list) -> list[list[tuple[int, int, Any]]]:
+    """For each English line, its words as (start, end, colour run): the Korean run at the
+    word's middle, as a share of the English text's letters. Word order differs between the
+    languages, so a coloured word is not mapped to its translation; what is kept is the
+    line's look (a white name first, then yellow words). Also used for the .ass colours."""
     total = sum(len(s.replace(" ", "")) for s in lines) or 1
     seen = 0
     out = []
-    for (bx, by, _), s in zip(placed, lines):
-        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", s)]
-        xs = [(bx + fnt.getlength(s[:a]), bx + fnt.getlength(s[:b])) for a, b in words]
-        y0, y1 = max(0, int(by - asc - outer) - 1), min(ch, int(math.ceil(by + desc + outer)) + 2)
-        for k, ((a, b), (wx0, wx1)) in enumerate(zip(words, xs)):
-            n = b - a
+    for s in lines:
+        words = []
+        for m in re.finditer(r"\S+", s):
+            n = m.end() - m.start()
             share = (seen + n / 2) / total
             seen += n
             run = next((r for r in runs if r.start <= share < r.end), runs[-1] if share >= 1 else runs[0])
+            words.append((m.start(), m.end(), run))
+        out.append(words)
+    return out
+
+
+def _run_spans(lines: list[str], placed: list, fnt: Any, runs: list, asc: float, desc: float, outer: float,
+               cw: int, ch: int) -> list[tuple[Any, tuple[int, int, int, int]]]:
+    """Where each English word is drawn (x0, x1, y0, y1 in the block), with its run."""
+    out = []
+    for (bx, by, _), s, words in zip(placed, lines, word_runs(lines, runs)):
+        xs = [(bx + fnt.getlength(s[:a]), bx + fnt.getlength(s[:b])) for a, b, _ in words]
+        y0, y1 = max(0, int(by - asc - outer) - 1), min(ch, int(math.ceil(by + desc + outer)) + 2)
+        for k, ((_, _, run), (wx0, wx1)) in enumerate(zip(words, xs)):
             # a word's columns reach half way to its neighbours, so outlines of letters are whole
             left = 0 if k == 0 else (xs[k - 1][1] + wx0) / 2
             right = cw if k == len(words) - 1 else (wx1 + xs[k + 1][0]) / 2

@@ -100,6 +100,32 @@ def _ass_escape(s: str) -> str:
     return s.replace("\\", "/").replace("{", "(").replace("}", ")").replace("\n", "\\N")
 
 
+def _coloured(ln: AssLine) -> str:
+    """The line's text, with ``\\1c`` overrides where a word takes another colour run than the
+    style's fill (as the burned-in English draws it: ``kseg.render.word_runs``)."""
+    if not ln.runs or len(ln.runs) < 2:
+        return _ass_escape(ln.text)
+    from kseg.render import word_runs
+
+    lines = ln.text.split("\n")
+    base = tuple(int(v) for v in ln.fill)
+    cur = base
+    out = []
+    for s, words in zip(lines, word_runs(lines, ln.runs)):
+        part, at = [], 0
+        for a, b, run in words:
+            col = tuple(int(v) for v in run.fill)
+            part.append(_ass_escape(s[at:a]))
+            if col != cur:
+                part.append("{\\1c&H%02X%02X%02X&}" % (col[2], col[1], col[0]))  # inline tags are BGR
+                cur = col
+            part.append(_ass_escape(s[a:b]))
+            at = b
+        part.append(_ass_escape(s[at:]))
+        out.append("".join(part))
+    return "\\N".join(out)
+
+
 @dataclass
 class AssLine:
     start: float
@@ -115,6 +141,7 @@ class AssLine:
     shadow_depth: float = 0.0
     bold: bool = False
     angle: float = 0.0
+    runs: list | None = None  # the caption's colour runs (kseg.types.ColourRun): words coloured inline
 
     def look(self) -> tuple:
         """What makes two lines share a named style (position aside)."""
@@ -166,7 +193,7 @@ def ass_file(lines: list[AssLine], width: int, height: int, font: str = "Noto Sa
         placed = pos == home[look] and (ln.align != 2 or abs(pos[0] - width / 2) <= 1)
         tags = "" if placed else f"{{\\an{ln.align}\\pos({pos[0]},{pos[1]})}}"
         subs.append(pysubs2.SSAEvent(start=_ms(ln.start), end=max(_ms(ln.end), _ms(ln.start) + 10),
-                                     style=names[look], text=tags + _ass_escape(ln.text)))
+                                     style=names[look], text=tags + _coloured(ln)))
     return subs
 
 
