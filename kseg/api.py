@@ -77,13 +77,14 @@ def erase(image: Image, mask: np.ndarray | None = None, *, method: str = "auto",
 
 
 def translate(image: Image, translator: Any, *, font: str | os.PathLike[str] | None = None,
-              erase_method: str = "auto", pipeline_obj: Any = None,
+              font_scale: float = 1.0, erase_method: str = "auto", pipeline_obj: Any = None,
               **segment_options: Any) -> tuple[np.ndarray, FrameResult]:
     """The frame with its Korean captions replaced by English in their style, and the result.
 
     ``translator``: a spec (``"tm:memory.tsv"``, ``"openai:URL"``, ``"deepl"``), a translator
     object, or a plain function ``str -> str | None``. Captions left untranslated stay as they
-    are; ``result.extra["captions"]`` says what was done with each.
+    are; ``result.extra["captions"]`` says what was done with each. ``font_scale``: the
+    English this much larger than the size matched to the Korean (0.25-4).
     """
     from kseg.pipeline import CaptionPipeline
     from kseg.translate import as_translator, get_translator
@@ -91,7 +92,8 @@ def translate(image: Image, translator: Any, *, font: str | os.PathLike[str] | N
     arr, name = _image(image, "kseg.translate")
     tr = get_translator(translator) if isinstance(translator, str) else as_translator(translator)
     pipe = pipeline_obj or pipeline(**segment_options)
-    result, out, _ = CaptionPipeline(pipe, tr, erase_method=erase_method, font=font).translate(arr, name)
+    result, out, _ = CaptionPipeline(pipe, tr, erase_method=erase_method, font=font,
+                                     font_scale=font_scale).translate(arr, name)
     return out, result
 
 

@@ -356,7 +356,7 @@ class CaptionPipeline:
     CONTEXT = 3  # captions of context on each side
 
     def __init__(self, segment: SegmentPipeline, translator: Any = None, *,
-                 erase_method: str = "auto", font: str | os.PathLike[str] | None = None,
+                 erase_method: str = "auto", font: str | os.PathLike[str] | None = None, font_scale: float = 1.0,
                  strict: bool = False):
         self.segment = segment
         self.strict = strict
@@ -367,6 +367,9 @@ class CaptionPipeline:
         self.translator = translator
         self.erase_method = erase_method
         self.font = font
+        from kseg.render import check_font_scale
+
+        self.font_scale = check_font_scale(font_scale)
         self.history: list[str] = []
         self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, TM entry, similarity)
 
@@ -429,7 +432,7 @@ class CaptionPipeline:
         for k, c in enumerate(captions):
             if c.translation is None:
                 continue
-            info = render_caption(out, c, c.translation, font=self.font)
+            info = render_caption(out, c, c.translation, font=self.font, font_scale=self.font_scale)
             rendered[k] = info.to_json()
             if not info.fitted:
                 problems["unfitted"].append(c.translation)

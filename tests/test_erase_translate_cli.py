@@ -106,6 +106,18 @@ def test_translate_tm_writes_english_frame_and_json(cli, frame_png, tm, tmp_path
     assert (img[y0:y1, x0:x1].min(axis=2) >= 240).sum() > 20
 
 
+def test_translate_font_scale_draws_the_english_larger(cli, frame_png, tm, tmp_path):
+    sizes = []
+    for k, scale in enumerate(("1", "1.5")):
+        out = tmp_path / f"out{k}"
+        r = cli("translate", frame_png, "-o", out, "--translator", f"tm:{tm}", "--no-cache", "--json", "--quiet",
+                "--font-scale", scale)
+        assert r.exit_code == 0, r.output
+        (cap,) = _records(r.stdout)[0]["captions"]
+        sizes.append(cap["render"]["font_size"])
+    assert 1.3 * sizes[0] <= sizes[1] <= 1.6 * sizes[0], sizes
+
+
 def test_translate_tm_miss_is_reported_and_left_untouched(cli, frame_png, tmp_path):
     tm = tmp_path / "other.tsv"
     tm.write_text("잘 자\tGood night\n", encoding="utf-8")
@@ -135,6 +147,8 @@ def test_translate_strict_miss_fails_the_frame(cli, frame_png, tmp_path):
     (["--translator", "openai:http://127.0.0.1:9/v1"], 2, "--llm-model"),
     (["--translator", "tm:/nonexistent/tm.tsv"], 1, "/nonexistent/tm.tsv"),
     (["--erase-method", "magic", "--translator", "tm:x"], 2, "--erase-method"),
+    (["--font-scale", "9", "--translator", "tm:x"], 2, "--font-scale"),
+    (["--font-scale", "0", "--translator", "tm:x"], 2, "--font-scale"),
 ])
 def test_translate_bad_options_one_line(cli, frame_png, tmp_path, args, code, needle):
     r = cli("translate", frame_png, "-o", tmp_path / "o", *args)
@@ -191,7 +205,7 @@ def test_help_documents_options():
     runner = CliRunner()
     for cmd, opts in {"erase": ["--method", "--out", "--json", "--quiet", "--model"],
                       "translate": ["--translator", "--llm-model", "--glossary", "--cache",
-                                    "--no-cache", "--timeout", "--retries", "--strict", "--font",
+                                    "--no-cache", "--timeout", "--retries", "--strict", "--font", "--font-scale",
                                     "--erase-method", "--json", "--quiet"]}.items():
         r = runner.invoke(app, [cmd, "--help"], terminal_width=200)
         assert r.exit_code == 0

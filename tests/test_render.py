@@ -124,6 +124,17 @@ def test_a_line_in_two_colours_is_drawn_in_two_colours_word_by_word():
     assert near(plain, YELLOW, 30).sum() == 0
 
 
+def test_font_scale_sizes_the_english_and_its_width_budget_alike():
+    cap = caption(text_height=24.0)
+    base = prepare(cap, "Hello there friend", (360, 640, 3))
+    big = prepare(cap, "Hello there friend", (360, 640, 3), font_scale=1.5)
+    assert abs(big.info.font_size / base.info.font_size - 1.5) <= 0.1
+    assert len(big.info.lines) == len(base.info.lines)  # the budget grew with it: not wrapped more
+    for bad in (0, 0.1, 5, float("nan")):
+        with pytest.raises(ValueError, match="font scale"):
+            prepare(cap, "Hello", (360, 640, 3), font_scale=bad)
+
+
 def test_shadow_falls_down_right_in_its_colour():
     c = canvas()
     info = render_caption(c, caption(fill=(255, 255, 255), text_height=40.0,

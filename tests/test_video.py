@@ -411,6 +411,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("kseg: error:") and why in lines[0], r.output
     r = _cli(str(text), "-o", str(tmp_path / "o.mp4"))
     assert r.exit_code == 2 and "--translator" in r.output  # no translator: usage error
+    r = _cli(str(text), "-o", str(tmp_path / "o.mp4"), "--erase-only", "--font-scale", "7")
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and "--font-scale" in lines[0]
+    with pytest.raises(InputError, match="font-scale"):  # the library call says the same
+        translate_video(text, tmp_path / "o.mp4", erase_only=True, pipeline=fake_pipeline(), font_scale=0.0)
 
 
 def test_zero_frame_video(tmp_path):

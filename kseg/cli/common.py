@@ -87,6 +87,17 @@ def _check_font(font: Path | None) -> None:
         raise typer.Exit(1)
 
 
+def _check_font_scale(font_scale: float) -> None:
+    """A --font-scale outside its range is a one-line usage error (exit 2)."""
+    from kseg.render import check_font_scale
+
+    try:
+        check_font_scale(font_scale)
+    except ValueError as e:
+        _error(f"--font-scale: {e}")
+        raise typer.Exit(2)
+
+
 def _warn(message: str) -> None:
     _stderr.print(f"kseg: warning: {_line(message)}", markup=False)
 

@@ -8,7 +8,7 @@ import typer
 
 from kseg.errors import KsegError
 
-from .common import app, AllTextOpt, DetectOpt, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _error, _short, _warn
+from .common import app, AllTextOpt, DetectOpt, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _check_font_scale, _error, _short, _warn
 
 
 def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "auto",
@@ -160,6 +160,9 @@ def translate(
     font: Annotated[Path | None, typer.Option(
         "--font", help="Font for the English (.ttf/.otf/.ttc); default: the bundled Noto Sans.",
         show_default=False)] = None,
+    font_scale: Annotated[float, typer.Option(
+        "--font-scale", help="English this much larger (or smaller) than the size matched to the "
+        "Korean ink height, its width budget alike (0.25-4).")] = 1.0,
     erase_method: Annotated[str, typer.Option(
         "--erase-method", help="Inpainting method, as for erase --method.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print each frame's JSON as one line.")] = False,
@@ -186,6 +189,7 @@ def translate(
         _error(f"--erase-method must be one of {', '.join(_erase_methods())}, not {erase_method!r}")
         raise typer.Exit(2)
     _check_font(font)
+    _check_font_scale(font_scale)
     scheme = translator.split(":", 1)[0]
     if scheme not in ("tm", "openai", "deepl"):
         _error(f"--translator {translator!r}: use tm:FILE, openai:URL or deepl[:URL]")
@@ -219,7 +223,7 @@ def translate(
 
     def setup() -> Any:
         return CaptionPipeline(_make_pipeline(model, recognizer, device, lm, detect, all_text), tr,
-                               erase_method=erase_method, font=font, strict=strict)
+                               erase_method=erase_method, font=font, font_scale=font_scale, strict=strict)
 
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet,
                                label="translating"))

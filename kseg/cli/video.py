@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import AllTextOpt, _check_font, _emit_json, _error, _failure_text, _stderr, _warn
+from .common import AllTextOpt, _check_font, _check_font_scale, _emit_json, _error, _failure_text, _stderr, _warn
 from .progress import _progress
 
 
@@ -74,6 +74,9 @@ RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries (with back-o
 FontOpt = Annotated[Path | None, typer.Option(
     "--font", help="Font for the English (.ttf/.otf/.ttc); default: the bundled Noto Sans.",
     show_default=False)]
+FontScaleOpt = Annotated[float, typer.Option(
+    "--font-scale", help="English this much larger (or smaller) than the size matched to the Korean "
+    "ink height, its width budget alike (0.25-4).")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="SAM model, as for segment.", show_default=False)]
 RecognizerOpt = Annotated[str, typer.Option(
@@ -136,6 +139,7 @@ def translate_video(
     timeout: TimeoutOpt = 30.0,
     retries: RetriesOpt = 3,
     font: FontOpt = None,
+    font_scale: FontScaleOpt = 1.0,
     model: ModelOpt = None,
     recognizer: RecognizerOpt = "auto",
     lm: LmOpt = "auto",
@@ -171,13 +175,14 @@ def translate_video(
     from kseg.video import VideoOptions
 
     _check_font(font)
+    _check_font_scale(font_scale)
     tr_opts: dict[str, Any] = {"cache": cache, "no_cache": no_cache, "timeout": timeout,
                                "retries": retries, **({"llm_model": llm_model} if llm_model else {}),
                                **({"glossary": glossary} if glossary else {})}
     options = VideoOptions(translator=translator, srt=srt, srt_source=srt_source, ass=ass,
                            erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
                            crf=crf, preset=preset, sample_every=sample_every, font=font,
-                           temporal=temporal, translator_options=tr_opts, strict=strict,
+                           font_scale=font_scale, temporal=temporal, translator_options=tr_opts, strict=strict,
                            include_overlays=include_overlays, subs_mux=subs_mux)
     inputs, season = _season_inputs(src, out)
     if season or ray is not None:

@@ -443,13 +443,15 @@ WIDTH_TARGET = 1.1  # English kept within this many Korean line widths where wra
 HEIGHT_SLACK = 0.1  # ... and no more than this much smaller than the Korean for it
 
 
-def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float
+def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, font_scale: float = 1.0
                   ) -> tuple[float, Any, bool, int, float | None]:
     """(widest line in pixels, the plate rule for ``_layout``, subtitle?, side margin, the width
     to keep within first: WIDTH_TARGET x the Korean line, None on a banner, whose plate is its
-    own width rule)."""
+    own width rule). ``font_scale``: the user's size factor widens the budget alike, so that
+    larger English is not wrapped and shrunk back to the Korean's size."""
     subtitle = _is_subtitle(caption, W, H)
     up_w, _ = _upright_size(caption.box, style.angle)
+    up_w *= font_scale
     margin = max(2, round(MARGIN * W))
     frame_w = max(1.0, W - 2 * margin)
     if subtitle:
@@ -596,15 +598,29 @@ def _anchor(caption: Caption, style: Style, blk: _Block, H: int) -> tuple[float,
     return ax, ay, fx, fy
 
 
+FONT_SCALES = (0.25, 4.0)  # the --font-scale range
+
+
+def check_font_scale(font_scale: float) -> float:
+    """``font_scale`` as a float, or ValueError with the range."""
+    f = float(font_scale)
+    if not (math.isfinite(f) and FONT_SCALES[0] <= f <= FONT_SCALES[1]):
+        raise ValueError(f"font scale must be between {FONT_SCALES[0]:g} and {FONT_SCALES[1]:g}, got {font_scale!r}")
+    return f
+
+
 def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
-            max_lines: int | None = None, min_scale: float = 0.6) -> Sprite:
+            max_lines: int | None = None, min_scale: float = 0.6, font_scale: float = 1.0) -> Sprite:
     """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
 
-    Raises InputError for an unreadable ``font``. Empty text gives an empty sprite.
+    ``font_scale``: the English this much larger (or smaller) than the size matched to the
+    Korean, and its width budget with it. Raises InputError for an unreadable ``font``,
+    ValueError for a font scale outside FONT_SCALES. Empty text gives an empty sprite.
     """
     H, W = int(frame_shape[0]), int(frame_shape[1])
     if H < 1 or W < 1:
         raise ValueError(f"frame_shape must be at least 1x1, got {tuple(frame_shape)}")
+    font_scale = check_font_scale(font_scale)
     fam = load_family(font)
     words = text.split()
     if not words:
@@ -619,8 +635,8 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     if not (math.isfinite(th) and th >= 1):  # unmeasured: from the box and line count
         ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
         th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
-    base = max(1.0, th / asc_em)
-    max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base)
+    base = max(1.0, font_scale * th / asc_em)
+    max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base, font_scale)
     n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")
@@ -708,5 +724,5 @@ def render_caption(canvas: np.ndarray, caption: Caption, text: str, **kw: Any) -
     return sprite.info
 
 
-__all__ = ["BOLD_WEIGHT", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font",
+__all__ = ["BOLD_WEIGHT", "FONT_SCALES", "check_font_scale", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font",
            "prepare", "render_caption"]

@@ -118,6 +118,7 @@ class VideoOptions:
     preset: str = "veryfast"
     sample_every: float = 4.0  # seconds between full detections when nothing changes
     font: Any = None  # font for the English; None: the bundled Noto Sans
+    font_scale: float = 1.0  # the English this much larger than the size matched to the Korean
     temporal: bool = True  # fill from earlier frames where the background moved
     overlap: bool = True  # analyse in a thread while rendering
     strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
@@ -188,6 +189,12 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
     """Check the paths, load what is not given, open (or resume) the state folder."""
     if o.start is not None and o.end is not None and o.end <= o.start:
         raise InputError(f"--end {o.end} is not after --start {o.start}")
+    from kseg.render import check_font_scale
+
+    try:
+        check_font_scale(o.font_scale)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"--font-scale: {e}") from None
     info = io.probe(src)
     _check_out(out, src)
     for p in (o.srt, o.srt_source, o.ass):
@@ -382,7 +389,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         if job.translating:
             translate_events([e for e in settled if o.include_overlays or not e.overlay], job.tr_obj, job.tr_spec,
                              state=job.state, warn=job.warn)
-        made = _plans(new, job.shape, o.erase_only, o.font)
+        made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale)
         plans.extend(made)
         return made
 
@@ -409,7 +416,7 @@ def _muxed(job: _Job, out: Path, events: list[Event], plans: list[_Plan]) -> lis
     o = job.o
     english = [e for e in events if e.translation]
     if out.suffix.lower() in MATROSKA:  # only the track that will be used is made
-        en_srt, en_ass = None, ass_text(_ass_lines(plans, english, job.shape, o.font), job.shape[1], job.shape[0])
+        en_srt, en_ass = None, ass_text(_ass_lines(plans, english, job.shape, o.font, o.font_scale), job.shape[1], job.shape[0])
     else:
         en_srt, en_ass = srt_text([Cue(e.start_time, e.end_time, e.translation) for e in english]), None
     ko_srt = (srt_text([Cue(e.start_time, e.end_time, "\n".join(e.lines)) for e in events])
@@ -435,7 +442,7 @@ def _sidecars(job: _Job, events: list[Event], plans: list[_Plan]) -> dict[str, s
         write_srt(o.srt, [Cue(e.start_time, e.end_time, e.translation) for e in events if e.translation])
         outputs["srt"] = str(o.srt)
     if o.ass is not None:
-        write_ass(o.ass, _ass_lines(plans, events, job.shape, o.font), job.shape[1], job.shape[0])
+        write_ass(o.ass, _ass_lines(plans, events, job.shape, o.font, o.font_scale), job.shape[1], job.shape[0])
         outputs["ass"] = str(o.ass)
     return outputs
 
@@ -483,7 +490,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
             on_event(ev)
     if not o.overlap:
         t_render = time.perf_counter()
-        plans = _plans(events, job.shape, o.erase_only, o.font)
+        plans = _plans(events, job.shape, o.erase_only, o.font, o.font_scale)
         stats = render(src, out, plans, eraser=job.eraser, temporal=job.filler, options=job.encode,
                        start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job),
                        before_commit=_strict_check(job))

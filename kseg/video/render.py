@@ -59,7 +59,8 @@ def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
             max(b[3] for b in boxes))
 
 
-def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any) -> list[_Plan]:
+def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
+           font_scale: float = 1.0) -> list[_Plan]:
     H, W = shape
     plans = []
     for ev in events:
@@ -69,7 +70,7 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
                 continue  # nothing to say instead: the Korean stays
             from kseg.render import prepare
 
-            sprite = prepare(ev.caption, ev.translation, (H, W, 3), font=font)
+            sprite = prepare(ev.caption, ev.translation, (H, W, 3), font=font, font_scale=font_scale)
         x0, y0, x1, y1 = ev.box
         m = max(12, int(0.6 * (y1 - y0)))  # context for inpainting, and the eraser's growth
         cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
@@ -148,7 +149,8 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                         progress=progress)
 
 
-def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], font: Any) -> list[AssLine]:
+def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], font: Any,
+               font_scale: float = 1.0) -> list[AssLine]:
     from kseg.render import prepare
 
     H, W = shape
@@ -157,7 +159,7 @@ def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], 
     for ev in events:
         if not ev.translation:
             continue
-        sp = sprites.get(ev.id) or prepare(ev.caption, ev.translation, (H, W, 3), font=font)
+        sp = sprites.get(ev.id) or prepare(ev.caption, ev.translation, (H, W, 3), font=font, font_scale=font_scale)
         st = ev.caption.style
         x0, y0, x1, y1 = sp.info.box
         align = {"left": 1, "right": 3}.get(st.align, 2)
