@@ -20,11 +20,12 @@ import sys
 import tarfile
 from pathlib import Path
 
-# (npm package, family name) -- Korean families on Fontsource (OFL-1.1) and Pretendard (OFL-1.1)
+# (npm package, family name) -- Korean families on Fontsource (OFL-1.1) and Pretendard (OFL-1.1).
+# Google's Dokdo has no @fontsource/dokdo on the npm registry (404): no model was drawn with it.
 FONTSOURCE = [
     "black-han-sans", "do-hyeon", "jua", "gugi", "sunflower", "gothic-a1", "ibm-plex-sans-kr",
     "gowun-dodum", "gowun-batang", "dongle", "gasoek-one", "bagel-fat-one", "single-day", "gaegu",
-    "poor-story", "stylish", "yeon-sung", "cute-font", "hi-melody", "dokdo", "east-sea-dokdo",
+    "poor-story", "stylish", "yeon-sung", "cute-font", "hi-melody", "east-sea-dokdo",
     "song-myung", "hahmlet", "orbit", "gamja-flower", "kirang-haerang", "black-and-white-picture",
     "nanum-gothic", "noto-sans-kr", "noto-serif-kr", "moirai-one", "diphylleia", "grandiflora-one",
 ]
