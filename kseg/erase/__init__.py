@@ -140,7 +140,8 @@ def _soft_shadow(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     # on textured footage the two sides differ by chance in proportion to its contrast
     near = (cv2.dilate(g.view(np.uint8), np.ones((2 * SHADOW_REACH + 1,) * 2, np.uint8)) > 0) & ~g
     best, at = max(SHADOW_DARKER, SHADOW_NOISE * float(luma[near].std())) if near.any() else SHADOW_DARKER, None
-    text = float(luma[m.astype(bool)].mean())
+    # the letters' lightness: the mask may hold the shadow's core too, which drags a mean down
+    text = float(np.percentile(luma[m.astype(bool)], 90))
     # a shadow darkens the whole line: both halves must show it (textured footage can make
     # one side of a few letters darker by chance)
     halves = np.zeros((h, w), bool), np.zeros((h, w), bool)
@@ -173,6 +174,80 @@ def _soft_shadow(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     return out
 
 
+TAIL_REACH = 10  # px: the farthest a soft shadow's blur is followed beyond the erased region
+TAIL_DARKER = 3.0  # levels: the least darkening next to the region taken for a shadow's tail
+TAIL_KEEP = 0.2  # ... followed while its side stays darker by this share of that
+TAIL_MIN = 1.5  # ... and by at least this many levels of luma
+
+
+def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.ndarray:
+    """``grown`` widened over the blurred tail of a drop shadow. A white vlog caption's shadow
+    fades out over several pixels beyond any fixed grow (and beyond SAM's mask, which often
+    holds the shadow's core); the fill takes the pixels just outside the region as its
+    boundary and smears that darkening back over the letters as a ghost of them. Each 1-px
+    ring around the region is split by the way it faces; a ring facing down (or sideways)
+    that is darker than the same ring facing the opposite way, on both halves of the line,
+    and more so the nearer it is, is shadow. Plates and even footage darken every side alike,
+    a plate's edge a few pixels off is a step that grows with distance, and a gradient
+    darkens one side at every distance: all are left alone."""
+    y0, y1, x0, x1 = _padded_box(grown, TAIL_REACH + 4)
+    g = grown[y0:y1, x0:x1]
+    m = mask[y0:y1, x0:x1]
+    luma = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    near = (cv2.dilate(g.view(np.uint8), np.ones((2 * TAIL_REACH + 1,) * 2, np.uint8)) > 0) & ~g
+    # a shadow is cast by letters lighter than around them (the mask may hold its core too)
+    if not m.any() or not near.any() or float(np.percentile(luma[m], 90)) <= float(luma[near].mean()) + SHADOW_UNDER:
+        return grown
+    d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)
+    face = np.round(np.arctan2(gy, gx) / (np.pi / 4)).astype(np.int32) % 8  # 0 right, 2 down, 4 left, 6 up
+    h, w = g.shape
+    mid = int(np.flatnonzero(m.any(0))[[0, -1]].sum()) // 2
+    # mean luma of every (ring, facing, half of the line), from one pass of bincounts
+    top = TAIL_REACH + 3
+    ring = np.minimum(np.ceil(d).astype(np.int32), top + 1)
+    half = np.broadcast_to((np.arange(w) >= mid).astype(np.int32), (h, w))
+    out_px = ~g & (ring <= top)
+    key = ((ring * 8 + face) * 2 + half)[out_px]
+    size = (top + 2) * 16
+    cnt = np.bincount(key, minlength=size).reshape(top + 2, 8, 2)
+    tot = np.bincount(key, luma[out_px], size).reshape(top + 2, 8, 2)
+
+    def darker(k: int, r: int) -> float:
+        """How much darker ring r facing k is than facing the opposite way (the lesser of the
+        line's two halves)."""
+        o = (k + 4) % 8
+        if (cnt[r, k] < 8).any() or (cnt[r, o] < 8).any():
+            return 0.0
+        return float(np.min(tot[r, o] / cnt[r, o] - tot[r, k] / cnt[r, k]))
+
+    # on textured footage the two sides differ by chance with its fine detail
+    detail = float((luma - cv2.GaussianBlur(luma, (0, 0), 2.0))[near].std())
+    best, at, floor = max(TAIL_DARKER, SHADOW_NOISE * detail), None, 0.0
+    for k in (0, 1, 2, 3, 4):  # shadows fall down or sideways
+        far = max(0.0, darker(k, top))
+        v = min(darker(k, 1), darker(k, 2)) - far
+        if v > best:
+            best, at, floor = v, k, far
+    if at is None:
+        return grown
+    prof = [darker(at, r) - floor for r in range(1, top)]
+    if max(prof) > prof[0] + 1.0:  # darkest next to the region, or not a tail
+        return grown
+    reach = 0
+    for r in range(1, TAIL_REACH + 1):
+        if prof[r - 1] < max(TAIL_MIN, TAIL_KEEP * best) or (r > 1 and prof[r - 1] > prof[r - 2] + 1.0):
+            break
+        reach = r
+    if not reach:
+        return grown
+    sides = np.isin(face, [(at - 1) % 8, at, (at + 1) % 8])
+    out = grown.copy()
+    out[y0:y1, x0:x1] |= sides & (d <= reach)
+    return out
+
+
 def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
             or image.shape[2] != 3:
@@ -187,12 +262,12 @@ def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def erase_region(image: np.ndarray, mask: np.ndarray, grow: int | None = None) -> np.ndarray:
     """The pixels ``erase`` fills (bool H x W): the grown mask, the soft drop shadow it left out
-    and the caption-coloured gaps it encloses. Video erases every frame of a caption event with
+    and that shadow's blurred tail, and the caption-coloured gaps it encloses. Video erases every frame of a caption event with
     the region of its first frame, so that it does not flicker."""
     m = _check(image, mask)
     g = grow_mask(m, grow)
     if g.any():
-        g = _fill_holes(image, m, _soft_shadow(image, m, g))
+        g = _shadow_tail(image, m, _fill_holes(image, m, _soft_shadow(image, m, g)))
     return g
 
 
