@@ -178,6 +178,7 @@ TAIL_REACH = 10  # px: the farthest a soft shadow's blur is followed beyond the 
 TAIL_DARKER = 3.0  # levels: the least darkening next to the region taken for a shadow's tail
 TAIL_KEEP = 0.2  # ... followed while its side stays darker by this share of that
 TAIL_MIN = 1.5  # ... and by at least this many levels of luma
+TAIL_DETAIL = 5.0  # px: footage detail finer than this (a smooth gradient is not) makes sides differ by chance
 
 
 def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.ndarray:
@@ -223,7 +224,7 @@ def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
         return float(np.min(tot[r, o] / cnt[r, o] - tot[r, k] / cnt[r, k]))
 
     # on textured footage the two sides differ by chance with its fine detail
-    detail = float((luma - cv2.GaussianBlur(luma, (0, 0), 2.0))[near].std())
+    detail = float((luma - cv2.GaussianBlur(luma, (0, 0), TAIL_DETAIL))[near].std())
     best, at, floor = max(TAIL_DARKER, SHADOW_NOISE * detail), None, 0.0
     for k in (0, 1, 2, 3, 4):  # shadows fall down or sideways
         far = max(0.0, darker(k, top))
