@@ -107,15 +107,22 @@ def test_caption_coloured_gaps_inside_the_mask_are_erased_and_counters_kept():
     assert np.array_equal(out[50:70, 140:160], img[50:70, 140:160])  # the counter is untouched
 
 
+def shadowed_letters(base, dx: int, blur: float, opacity: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(clean, image, letters, shadow): white "HELLO 24" over flat footage ``base`` with a grey
+    drop shadow 3 px down and ``dx`` right, blurred by ``blur``, of that ``opacity``."""
+    clean = np.full((120, 320, 3), base, np.uint8)
+    letters = np.zeros((120, 320), np.uint8)
+    cv2.putText(letters, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3, cv2.LINE_AA)
+    shadow = cv2.GaussianBlur(np.roll(np.roll(letters, 3, 0), dx, 1).astype(np.float32), (0, 0), blur) / 255.0
+    img = clean.astype(np.float32) * (1 - opacity * shadow[..., None])
+    img = np.where(letters[..., None] > 127, 255.0, img).astype(np.uint8)
+    return clean, img, letters, shadow
+
+
 def test_soft_shadow_left_out_of_the_mask_is_erased_with_the_letters():
     """White vlog letters whose blurred grey drop shadow SAM did not mask: the shadow is found
     (darker below-right than above-left of the letters) and erased too, leaving no ghost."""
-    clean = np.full((120, 320, 3), (150, 170, 150), np.uint8)
-    letters = np.zeros((120, 320), np.uint8)
-    cv2.putText(letters, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3, cv2.LINE_AA)
-    shadow = cv2.GaussianBlur(np.roll(np.roll(letters, 3, 0), 3, 1).astype(np.float32), (0, 0), 2.0) / 255.0
-    img = clean.astype(np.float32) * (1 - 0.7 * shadow[..., None])
-    img = np.where(letters[..., None] > 127, 255.0, img).astype(np.uint8)
+    clean, img, letters, shadow = shadowed_letters((150, 170, 150), 3, 2.0, 0.7)
     foot = letters > 127
     ghost = (shadow > 0.1) & ~grow_mask(foot)
     assert np.abs(img[ghost].astype(int) - clean[ghost]).mean() > 20  # the shadow is there to see
@@ -133,12 +140,7 @@ def test_soft_shadow_whose_core_is_in_the_mask_is_erased_to_its_tail():
     blur, which fades out well beyond any grow, is followed outwards. Left there, the fill
     smeared it back over the letters as a dark ghost (18 levels off on average before). On a
     plate (every side alike) nothing beyond the grown mask changes."""
-    clean = np.full((120, 320, 3), (200, 205, 195), np.uint8)
-    letters = np.zeros((120, 320), np.uint8)
-    cv2.putText(letters, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3, cv2.LINE_AA)
-    shadow = cv2.GaussianBlur(np.roll(np.roll(letters, 3, 0), 2, 1).astype(np.float32), (0, 0), 5.0) / 255.0
-    img = clean.astype(np.float32) * (1 - 0.9 * shadow[..., None])
-    img = np.where(letters[..., None] > 127, 255.0, img).astype(np.uint8)
+    clean, img, letters, shadow = shadowed_letters((200, 205, 195), 2, 5.0, 0.9)
     foot = (letters > 127) | (shadow > 0.4)
     area = grow_mask(foot, 14)
     err = np.abs(erase(img, foot).astype(int) - clean)[area].mean()
