@@ -523,7 +523,7 @@ def _draw_block(lines: list[str], fnt: Any, st: Any, style: Style, asc: float, d
         _over(P, A, style.outline, ring1)
     fill_col: Any = style.fill
     runs = style.runs if style.runs and len(style.runs) > 1 else None
-    if style.fill2 is not None or runs or any(r.fill2 is not None for r in runs or []):
+    if style.fill2 is not None or runs:  # a gradient, or colour runs (each may be a gradient too)
         t = np.zeros(ch, np.float32)  # 0 at each line's ascender, 1 at its descender
         for _, by, _ in placed:
             rows = np.arange(int(by - asc - outer), int(math.ceil(by + desc + outer)) + 1)

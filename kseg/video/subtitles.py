@@ -108,8 +108,7 @@ def _coloured(ln: AssLine) -> str:
     from kseg.render import word_runs
 
     lines = ln.text.split("\n")
-    base = tuple(int(v) for v in ln.fill)
-    cur = base
+    cur = tuple(int(v) for v in ln.fill)  # the style's colour, until a word needs another
     out = []
     for s, words in zip(lines, word_runs(lines, ln.runs)):
         part, at = [], 0
