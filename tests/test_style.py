@@ -519,3 +519,39 @@ def test_text_height_is_never_taller_than_the_boxed_line():
     line = TextLine((110, 85, 390, 115), [(110, 85), (390, 85), (390, 115), (110, 115)], 1.0)
     s = measure_style(img, line, foot)
     assert s.text_height <= 30 + 1e-6
+
+
+def _plate_above_dark_letters(plate_prob: float):
+    """A footprint of dark letter bars with a strip of yellow plate above them (a mask that
+    took in part of the plate), and a fill-probability map that scores the letters 0.9."""
+    from kseg.style import _lab
+
+    rgb = np.zeros((40, 90, 3), np.uint8)
+    F = np.zeros((40, 90), bool)
+    rgb[:14] = (235, 220, 40)
+    F[:14] = True
+    for x in range(4, 86, 12):  # letter strokes below the strip, background between them
+        rgb[14:38, x:x + 6] = (30, 28, 26)
+        F[14:38, x:x + 6] = True
+    prob = np.where(F & (np.arange(40)[:, None] >= 14), 0.9, plate_prob).astype(np.float32)
+    v = np.repeat(np.arange(40, dtype=np.float64)[:, None], 90, axis=1)
+    return _lab(rgb), F, v, prob
+
+
+def test_a_plate_strip_is_not_taken_in_as_a_gradient_band():
+    """Black letters on a yellow plate measured yellow: the plate strip above them passed as
+    the top band of a vertical gradient. The fill model scoring the strip far below the
+    letters keeps it out."""
+    from kseg.style import _split_fill
+
+    lab, F, v, prob = _plate_above_dark_letters(plate_prob=0.1)
+    fill = _split_fill(lab, F, v, prob)
+    assert fill[20:30].any() and not fill[:14].any()
+
+
+def test_a_band_the_fill_model_calls_letters_still_joins_the_gradient():
+    from kseg.style import _split_fill
+
+    lab, F, v, prob = _plate_above_dark_letters(plate_prob=0.8)
+    fill = _split_fill(lab, F, v, prob)
+    assert fill[20:30].any() and fill[:14].all()

@@ -59,6 +59,7 @@ BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two poi
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
+BAND_PROB = 0.5  # a gradient band kseg-fill scores under this share of the fill's probability is not fill
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -455,11 +456,19 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray 
             near = cv2.dilate(fill.astype(np.uint8), L.K3).astype(bool)
             for c in list(pending):
                 m = L.mask_of(c)
-                if (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span:
+                if (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span and _band_like(m, fill, prob):
                     fill |= m
                     pending.remove(c)
                     grew = True
     return fill
+
+
+def _band_like(m: np.ndarray, fill: np.ndarray, prob: np.ndarray | None) -> bool:
+    """Could ``m`` be another band of the fill's vertical gradient? Not when kseg-fill scores it
+    under half the fill's probability: a plate strip, a cloud or a sticker above or below the
+    letters is not letters (a plate taken in as a "gradient" made black text on a yellow
+    plate come out yellow)."""
+    return prob is None or float(prob[m].mean()) >= BAND_PROB * float(prob[fill].mean())
 
 
 def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray | None = None) -> np.ndarray:
