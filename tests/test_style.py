@@ -555,3 +555,25 @@ def test_a_band_the_fill_model_calls_letters_still_joins_the_gradient():
     lab, F, v, prob = _plate_above_dark_letters(plate_prob=0.8)
     fill = _split_fill(lab, F, v, prob)
     assert fill[20:30].any() and fill[:14].all()
+
+
+def test_letters_of_two_colours_the_fill_model_scores_alike_are_both_fill():
+    """White words then yellow words in one blue outline: kseg-fill scored both as letters
+    (the yellow a little higher) and the yellow alone was the fill, so a mostly white line was
+    drawn yellow. Both colours are fill; the colour runs then pick the majority."""
+    from kseg.style import _lab, _split_fill
+
+    rgb = np.zeros((30, 150, 3), np.uint8)
+    F = np.zeros((30, 150), bool)
+    prob = np.zeros((30, 150), np.float32)
+    for k, x in enumerate(range(4, 144, 20)):
+        white = k < 5
+        rgb[3:27, x:x + 14] = (30, 60, 200)  # the outline around each letter
+        F[3:27, x:x + 14] = True
+        prob[3:27, x:x + 14] = 0.15
+        rgb[7:23, x + 4:x + 10] = (250, 250, 250) if white else (250, 240, 30)
+        prob[7:23, x + 4:x + 10] = 0.55 if white else 0.65
+    v = np.repeat(np.arange(30, dtype=np.float64)[:, None], 150, axis=1)
+    fill = _split_fill(_lab(rgb), F, v, prob)
+    letters = (rgb[..., 0] == 250)
+    assert fill[letters].all() and not fill[F & ~letters].any()

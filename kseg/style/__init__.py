@@ -59,6 +59,7 @@ BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two poi
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
+LETTER_GAP = 0.15  # ... and counts another colour as letters too within this much of its best
 BAND_PROB = 0.5  # a gradient band kseg-fill scores under this share of the fill's probability is not fill
 
 
@@ -396,20 +397,33 @@ def _rule_core(L: _Layers, centers: np.ndarray) -> int | None:
     return core
 
 
-def _judged_core(L: _Layers, lbl: np.ndarray, prob: np.ndarray, rule: int | None) -> tuple[int, np.ndarray] | None:
+def _judged_core(L: _Layers, lbl: np.ndarray, prob: np.ndarray, rule: int | None,
+                 centers: np.ndarray) -> tuple[int, np.ndarray] | None:
     """The colour cluster kseg-fill calls fill (highest mean fill probability among clusters
     holding at least 5 % of the footprint) when it beats the layer rule's pick by FILL_MARGIN,
     and that colour's pieces the net agrees are fill (a green outer outline around a green fill
-    is the same cluster, not the same layer); None to keep the rule's answer."""
+    is the same cluster, not the same layer); None to keep the rule's answer.
+
+    Clusters of another colour (RUN_DE or more away) that the net scores as letters too (at
+    least 0.5, and within LETTER_GAP of the best) join the fill: a white name and yellow words
+    are one line in two colours, whose runs then say which colour most letters have (the
+    yellow words alone were taken for the fill)."""
     F = L.F
     big = max(3.0, 0.05 * float(F.sum()))
     mean = {c: float(prob[lbl == c].mean()) for c in L.present if (lbl == c).sum() >= big}
     if not mean:
         return None
     core = max(mean, key=mean.get)
-    if rule is not None and (rule == core or mean[core] - mean.get(rule, 0.0) < FILL_MARGIN):
+    top = mean[core]
+    if rule is not None and (rule == core or top - mean.get(rule, 0.0) < FILL_MARGIN):
+        if rule not in mean:
+            return None
+        core = rule  # the rule's pick stands; other letter colours may still join it
+    also = [c for c in mean if c != core and mean[c] >= max(0.5, top - LETTER_GAP)
+            and float(_de(centers[c], centers[core])) >= RUN_DE]
+    if core == rule and not also:
         return None
-    units = [u for u in range(L.U) if L.colour_of[u] == core]
+    units = [u for u in range(L.U) if L.colour_of[u] == core or L.colour_of[u] in also]
     up = {u: float(prob[L.unit == u].mean()) for u in units}
     keep = [u for u in units if up[u] >= 0.5] or [max(up, key=up.get)]
     drop = [u for u in units if u not in keep]
@@ -435,7 +449,7 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray 
     rule = _rule_core(L, centers)
     judged = None
     if prob is not None:
-        judged = _judged_core(_Layers(F, lbl, present), lbl, prob, rule)
+        judged = _judged_core(_Layers(F, lbl, present), lbl, prob, rule, centers)
     if judged is not None:
         core, fill = judged
         cols = sorted(present)
