@@ -379,8 +379,24 @@ def test_plain_progress_lines_at_a_steady_interval(monkeypatch):
     for i in range(1, 101):
         now[0] = i * 0.5  # 2 frames a second
         p("render", i * 2, 200)
-    assert len(lines) == 5 and lines[0] == "kseg: rendering 40/200 frames (20%), 4.2 frames/s, ETA 0:38"
+    assert len(lines) == 5 and lines[0] == "kseg: rendering 40/200 frames (20%), 4.0 frames/s, ETA 0:40"
     assert lines[-1].startswith("kseg: rendering 200/200 frames (100%)")
+
+
+def test_plain_progress_of_a_stage_done_at_once_has_no_rate(monkeypatch):
+    """Every caption found in the cache: the translate stage reports 7/7 in its first call, and
+    printed "7000000000.0 captions/s"."""
+    from kseg.cli import progress
+
+    lines = []
+    monkeypatch.setattr(progress._stderr, "print", lambda s, **kw: lines.append(s))
+    now = [100.0]
+    p = progress._PlainProgress(every=10.0)
+    p.clock = lambda: now[0]
+    p("translate", 7, 7)
+    now[0] = 111.0
+    p("analyse", 3, None)  # a stage's first report, no total
+    assert lines == ["kseg: translating 7/7 captions (100%)", "kseg: analysing 3 frames"]
 
 
 def test_no_color_is_honoured():

@@ -8,6 +8,7 @@ from .common import _stderr
 
 
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+MIN_ELAPSED = 0.5  # seconds of a stage before a rate means anything
 
 
 class _PlainProgress:
@@ -18,24 +19,26 @@ class _PlainProgress:
         import time
 
         self.clock, self.every = time.monotonic, every
-        self.started: dict[str, float] = {}
+        self.started: dict[str, tuple[float, int]] = {}
         self.last = self.clock()
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         now = self.clock()
-        t0 = self.started.setdefault(stage, now)
+        t0, d0 = self.started.setdefault(stage, (now, done))
         if now - self.last < self.every and not (total and done >= total):
             return
         self.last = now
         unit = "captions" if stage == "translate" else "frames"
-        rate = done / max(1e-9, now - t0)
         what = {"analyse": "analysing", "translate": "translating", "render": "rendering"}.get(stage, stage)
-        if total:
-            eta = (total - done) / rate if rate > 0 else 0.0
-            line = (f"kseg: {what} {done}/{total} {unit} ({100 * done / total:.0f}%), {rate:.1f} {unit}/s, "
-                    f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
-        else:
-            line = f"kseg: {what} {done} {unit}, {rate:.1f} {unit}/s"
+        line = f"kseg: {what} {done}/{total} {unit} ({100 * done / total:.0f}%)" if total else f"kseg: {what} {done} {unit}"
+        # the rate since this stage's first report: a stage done in one report (every caption
+        # found in the cache) has none, rather than billions of captions a second
+        if now - t0 >= MIN_ELAPSED and done > d0:
+            rate = (done - d0) / (now - t0)
+            line += f", {rate:.1f} {unit}/s"
+            if total:
+                eta = (total - done) / rate
+                line += f", ETA {int(eta // 60)}:{int(eta % 60):02d}"
         _stderr.print(line, markup=False, highlight=False)
 
 
