@@ -179,25 +179,27 @@ def main() -> int:
     say = lambda m: err.print(f"bench: {m}", markup=False)  # noqa: E731
     load0 = os.getloadavg()[0]
 
-    frames = load_broadcast(args.frames, say) if args.engine == "broadcast" else load_frames(args.frames, say)
-    kinds = BROADCAST_KINDS if args.engine == "broadcast" else KINDS
+    broadcast = args.engine == "broadcast"
+    frames = load_broadcast(args.frames, say) if broadcast else load_frames(args.frames, say)
+    kinds = BROADCAST_KINDS if broadcast else KINDS
+    per = "line" if broadcast else "720p frame"  # what the times are measured on: every line, or 720p frames
     masks = {"true": {s: fr.label >= 1 for s, fr in frames}}
     if "sam" in sources:
         masks["sam"] = sam_masks(frames, say)
 
-    # rows: (name, source) -> {"psnr": {kind: [..]}, "ssim": [..], "ms720": [..]}
+    # rows: (name, source) -> {"psnr": {kind: [..]}, "ssim": [..], "ms": [..] (one per timed frame)}
     rows: dict[tuple[str, str], dict] = {}
 
     def record(key, kind, fr, area, out, sec):
-        r = rows.setdefault(key, {"psnr": {k: [] for k in kinds}, "ssim": [], "ms720": []})
+        r = rows.setdefault(key, {"psnr": {k: [] for k in kinds}, "ssim": [], "ms": []})
         r["psnr"][kind].append(psnr(out, fr.clean, area))
         r["ssim"].append(ssim(out, fr.clean, area))
-        if args.engine == "broadcast" or fr.image.shape[0] == 720:  # broadcast: every line
-            r["ms720"].append(1000 * sec)
+        if broadcast or fr.image.shape[0] == 720:
+            r["ms"].append(1000 * sec)
 
     for i, (stem, fr) in enumerate(frames):
         h, w = fr.label.shape
-        area = fr.area if args.engine == "broadcast" else caption_area(fr.meta, h, w)
+        area = fr.area if broadcast else caption_area(fr.meta, h, w)
         kind = fr.meta["lines"][0]["style"]["kind"]
         out, sec = timed(lambda: box_baseline(fr.image, area), args.runs)
         record(("box baseline (Telea on padded boxes)", "-"), kind, fr, area, out, sec)
@@ -214,25 +216,23 @@ def main() -> int:
 
     base = mean_all(next(iter(rows.values())))
     counts = {k: len(v) for k, v in next(iter(rows.values()))["psnr"].items()}
-    n720 = len(next(iter(rows.values()))["ms720"])
-    what = "broadcast lines" if args.engine == "broadcast" else "synth frames"
-    timed_on = f"{n720} lines" if args.engine == "broadcast" else f"{n720} 720p frames"
+    n_timed = len(next(iter(rows.values()))["ms"])
+    what = "broadcast lines" if broadcast else "synth frames"
     per_kind = ", ".join(f"{k} {counts[k]}" for k in kinds)
     table = Table(title=f"erase on {len(frames)} held-out {what}: PSNR (dB) in the caption area vs the clean "
                         f"frame; mean over frames ({per_kind}); ms = median of {args.runs} runs, mean over the "
-                        f"{timed_on}, one thread")
-    ms_col = "ms / line" if args.engine == "broadcast" else "ms / 720p frame"
-    for col in ("method", "mask", "all", *kinds, "SSIM", "gain vs box", ms_col):
+                        f"{n_timed} {per}s, one thread")
+    for col in ("method", "mask", "all", *kinds, "SSIM", "gain vs box", f"ms / {per}"):
         table.add_column(col, justify="left" if col in ("method", "mask") else "right")
     result = {}
     for (name, src), r in rows.items():
         allp = mean_all(r)
-        per = {k: float(np.mean(v)) if v else float("nan") for k, v in r["psnr"].items()}
-        ms = float(np.mean(r["ms720"])) if r["ms720"] else float("nan")
-        result[f"{name} / {src}"] = {"psnr": allp, **{f"psnr_{k}": v for k, v in per.items()},
+        by_kind = {k: float(np.mean(v)) if v else float("nan") for k, v in r["psnr"].items()}
+        ms = float(np.mean(r["ms"])) if r["ms"] else float("nan")
+        result[f"{name} / {src}"] = {"psnr": allp, **{f"psnr_{k}": v for k, v in by_kind.items()},
                                      "ssim": float(np.mean(r["ssim"])), "gain_db": allp - base,
-                                     "ms_720p": ms}
-        table.add_row(name, src, f"{allp:.2f}", *(f"{per[k]:.2f}" for k in kinds),
+                                     "ms_line" if broadcast else "ms_720p": ms}
+        table.add_row(name, src, f"{allp:.2f}", *(f"{by_kind[k]:.2f}" for k in kinds),
                       f"{np.mean(r['ssim']):.4f}", f"{allp - base:+.2f} dB", f"{ms:.1f}")
     Console(highlight=False, width=200).print(table)
     verdicts = []
