@@ -21,13 +21,14 @@ def _frame() -> np.ndarray:
 
 
 def test_import_kseg_names_the_api_without_loading_torch():
-    code = ("import sys, kseg; names = [n for n in kseg.__all__ if n != '__version__']; "
-            "print([m for m in ('torch', 'av', 'cv2') if m in sys.modules]); "
-            "print(all(getattr(kseg, n) is not None for n in names))")
+    code = "import sys, kseg; print([m for m in ('torch', 'av', 'cv2') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT).stdout.split("\n")
-    assert out[0] == "[]" and out[1] == "True"
+    assert out[0] == "[]"
     import kseg
+
+    # every name resolves (this process: resolving them imports torch, which a fresh one pays for)
+    assert all(getattr(kseg, n) is not None for n in kseg.__all__ if n != "__version__")
 
     with pytest.raises(AttributeError):
         kseg.no_such_name  # noqa: B018

@@ -69,7 +69,7 @@ def test_rotated_caption_keeps_its_polygon(detector):
 
 def test_no_text_gives_empty_list(detector):
     assert detector.detect(background(1280, 720, seed=4)) == []
-    assert detector.detect(np.zeros((720, 1280, 3), np.uint8)) == []
+    assert detector.with_profile("video").detect(np.zeros((720, 1280, 3), np.uint8)) == []
 
 
 def test_huge_image_is_downscaled_not_oom(detector):
@@ -109,10 +109,11 @@ def test_small_frame_and_bad_input(detector):
         detector.detect(np.zeros((720, 1280, 2), np.uint8))
 
 
-def test_still_profile_enlarges_small_frames_and_video_profile_does_not():
+def test_still_profile_enlarges_small_frames_and_video_profile_does_not(detector):
     # Memes and screenshots are 200-400 px tall with 15-30 px captions, which CRAFT misses at
     # their own size; translate-video keeps its fast input (never enlarged).
-    still, video = Detector(profile="still"), Detector(profile="video")
+    still, video = detector, detector.with_profile("video")
+    assert still.profile == "still"
     assert still._input_size(240, 320) == (704, 960)  # 3x, the most a frame is enlarged
     assert video._input_size(240, 320) == (256, 320)  # only snapped to multiples of 32
     assert video._input_size(1080, 1920) == (384, 672)

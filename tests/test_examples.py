@@ -25,6 +25,19 @@ def pipe():
     return SegmentPipeline(model=None, recognizer="auto", device="cpu")
 
 
+@pytest.fixture(scope="module")
+def processed(pipe):
+    """The pipeline's result for an example, computed once for the module (the tests only read it)."""
+    done: dict = {}
+
+    def get(name: str):
+        if name not in done:
+            done[name] = pipe.process(load_image(EX / f"{name}.png"), name)
+        return done[name]
+
+    return get
+
+
 def _truth(name: str):
     meta = json.loads((EX / f"{name}.truth.json").read_text())
     r = meta["render"]
@@ -41,12 +54,11 @@ MIN_IOU = {"drama": 0.8, "variety": 0.85, "news": 0.45}
 # one kind in the fast subset; all three in make test
 @pytest.mark.parametrize("name", ["drama", pytest.param("news", marks=pytest.mark.slow),
                                   pytest.param("variety", marks=pytest.mark.slow)])
-def test_example_masks_match_the_rendered_truth(pipe, name):
+def test_example_masks_match_the_rendered_truth(processed, name):
     import cv2
 
     meta, fr = _truth(name)
-    img = load_image(EX / f"{name}.png")
-    res = pipe.process(img, name)
+    res = processed(name)
     assert res.model == "text-sam"
     pred = res.mask > 0
     gt = fr.label >= 1
@@ -80,9 +92,9 @@ def test_frame_without_captions_gives_no_regions(pipe):
     assert res.regions == [] and not res.mask.any()
 
 
-def test_drama_text_is_read(pipe):
+def test_drama_text_is_read(processed):
     meta, _ = _truth("drama")
-    res = pipe.process(load_image(EX / "drama.png"), "drama")
+    res = processed("drama")
     got = "".join(r.text.text for r in res.regions).replace(" ", "")
     want = "".join(ln["text"] for ln in meta["lines"]).replace(" ", "")
     from kseg.evaluate.metrics import edit_distance

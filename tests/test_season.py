@@ -59,14 +59,18 @@ def test_season_runs_skips_and_resumes(tmp_path):
     assert [r["status"] for r in again] == ["skipped"] * 3
     assert {p.name: _digest(p) for p in out.glob("*.mp4")} == first
     # an interrupted episode (its state folder left behind, no output) is resumed, not skipped
-    (out / "ep02.mp4").unlink()
+    before = tmp_path / "ep02.before.mp4"
+    (out / "ep02.mp4").rename(before)
     ep = plan_season(eps, out, VideoOptions())[1]
     ep.state_dir.mkdir()
     assert ep.status() == "unfinished" and ep.options(VideoOptions()).resume
     redo = translate_season(eps, out, translator=f"tm:{_tm(tmp_path)}", srt=str(out / "{name}.en.srt"),
                             pipeline=fake_pipeline(), warn=lambda m: None)
     assert [r["status"] for r in redo] == ["skipped", "done", "skipped"]
-    assert _digest(out / "ep02.mp4") == first["ep02.mp4"] and not ep.state_dir.exists()
+    assert not ep.state_dir.exists()
+    # the same pictures, not the same bytes: libx264 may encode identical frames differently
+    # from run to run on a loaded machine (docs/experiments/2026-12-02-seasons.md)
+    assert _close_pictures(out / "ep02.mp4", before)
 
 
 def test_season_paths_need_a_name_template(tmp_path):
@@ -132,6 +136,15 @@ def _pictures(path: Path):
 
     with av.open(str(path)) as c:
         return [(round(float(f.time), 4), f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+
+
+def _close_pictures(a: Path, b: Path, mean: float = 1.0) -> bool:
+    """Same frame times, each picture within ``mean`` levels on average (lossy re-encodes)."""
+    import numpy as np
+
+    pa, pb = _pictures(a), _pictures(b)
+    return len(pa) == len(pb) and all(ta == tb and np.abs(x.astype(np.int16) - y).mean() <= mean
+                                      for (ta, x), (tb, y) in zip(pa, pb))
 
 
 def _same_pictures(a: Path, b: Path) -> bool:
