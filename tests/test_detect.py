@@ -126,6 +126,18 @@ def test_still_profile_enlarges_small_frames_and_video_profile_does_not(detector
     _check_geometry(lines, 320, 240)
 
 
+def test_a_vertical_video_keeps_its_small_captions(detector):
+    # A phone's vertical video sets its captions by its width: scaled by its 1280 rows to 384
+    # the 17-px line below was 5 px in CRAFT's input and missed; the short side is scaled now.
+    video = detector.with_profile("video")
+    assert video._input_size(1280, 720) == (672, 384) and video._input_size(720, 1280) == (384, 672)
+    for seed in range(2):
+        img, gt = subtitle_frame(720, 1280, lines=("오늘 밤에 같이 갈래요?",), seed=seed, size_frac=0.013)
+        lines = video.detect(img)
+        assert len(lines) == 1 and _match(gt, lines)[0] >= 0.5
+        _check_geometry(lines, 720, 1280)
+
+
 @pytest.mark.slow  # real models: in make test, not make test-fast
 def test_loading_the_detector_does_not_build_vggs_classifier():
     """CRAFT's backbone is torchvision's VGG16, whose 480 MB classifier CRAFT drops: built in

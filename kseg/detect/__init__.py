@@ -3,8 +3,8 @@
     det = Detector(device="cpu")          # loads craft_mlt_25k.pth once (~1 s)
     lines: list[TextLine] = det.detect(image_rgb_uint8)
 
-CRAFT runs on a rescaled copy of the frame (``detect_height`` rows), with settings from one of
-two profiles:
+CRAFT runs on a rescaled copy of the frame (``detect_height`` pixels on its short side: the
+rows of a landscape frame), with settings from one of two profiles:
 
 - ``"still"`` (``kseg segment/erase/translate`` on images, the default): 1024 rows, small
   images (memes, screenshots, collages of 240-px-tall frames) enlarged up to 3x, and CRAFT's
@@ -236,8 +236,9 @@ class Detector:
         """
         profile: "still" or "video" (see the module docstring): the defaults of
             ``detect_height``, ``max_upscale``, ``text_threshold`` and ``low_text``.
-        detect_height: rows of the CRAFT input. Captions scale with frame height, so this
-            fixes their size in the network whatever the aspect.
+        detect_height: the CRAFT input's short side (its rows for a landscape frame).
+            Captions scale with the frame's short side (a vertical video's with its width),
+            so this fixes their size in the network whatever the aspect.
         max_upscale: the most a small frame is enlarged to reach ``detect_height`` (1 = never).
         text_threshold / low_text: CRAFT's character-score thresholds (a word needs a peak
             above ``text_threshold``; its extent is where the score exceeds ``low_text``).
@@ -287,7 +288,10 @@ class Detector:
 
     def _input_size(self, h: int, w: int) -> tuple[int, int]:
         """CRAFT's input size for an h x w image."""
-        s = min(self.max_upscale, self.detect_height / h, self.max_side / max(h, w))
+        # the short side, not the rows: a portrait frame (a phone's vertical video, a collage of
+        # stacked stills) sets its captions by its width, and scaled by its height they came
+        # out small enough for CRAFT to miss (docs/experiments, eleventh session)
+        s = min(self.max_upscale, self.detect_height / min(h, w), self.max_side / max(h, w))
         # CRAFT needs multiples of 32; snapping each side separately (a <2% aspect change)
         # avoids easyocr's zero padding, which would cost up to 7% more compute.
         th = max(32, int(round(h * s / 32)) * 32)
