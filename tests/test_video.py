@@ -1066,3 +1066,18 @@ def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkey
         res = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert (res[64][:40].min(axis=2) > 215).sum() > 20  # the logo is still there
     assert (res[64][60:].min(axis=2) > 215).sum() < 5  # the caption is not
+
+
+def test_single_input_takes_overwrite_and_refuses_ray_cpus_without_ray(tmp_path, monkeypatch):
+    import kseg.cli.video as cli_video
+
+    monkeypatch.setattr(cli_video, "_pipeline", lambda *a, **k: fake_pipeline())
+    src = make_video(tmp_path / "ep.mp4", 12, captions=[(2, 8, "HELLO")])
+    out = tmp_path / "ep.en.mp4"
+    out.write_bytes(b"an old output")
+    r = _cli(str(src), "-o", str(out), "--erase-only", "--overwrite", "-q")
+    assert r.exit_code == 0, r.output
+    with av.open(str(out)) as c:  # the old bytes replaced by a whole video
+        assert sum(1 for _ in c.decode(video=0)) == 12
+    r = _cli(str(src), "-o", str(out), "--erase-only", "--ray-cpus", "2", "-q")
+    assert r.exit_code == 2 and "--ray" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -100,7 +100,8 @@ SubsMuxOpt = Annotated[bool, typer.Option(
     "default); otherwise it is burned in as well.")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Season: also redo episodes whose output exists (by default they are "
-    "skipped; unfinished ones are always resumed).")]
+    "skipped; unfinished ones are always resumed). A single input's output file is always replaced "
+    "(once the new one is complete).")]
 RayOpt = Annotated[str | None, typer.Option(
     "--ray", help="Season: run the episodes as Ray tasks. auto: the running Ray cluster (RAY_ADDRESS, "
     "or a head on this machine), else a local one on this machine's cores; or a cluster address "
@@ -194,9 +195,11 @@ def translate_video(
                                                       "device": device, "lm": lm,
                                                       **({"all_text": True} if all_text else {})},
                                     as_json=as_json, quiet=quiet))
-    if overwrite or ray_cpus != 1:
-        _error("--overwrite and --ray-cpus are for seasons (several inputs or an output folder)")
+    if ray_cpus != 1:
+        _error("--ray-cpus is for Ray tasks: give --ray too")
         raise typer.Exit(2)
+    # --overwrite needs no check here: a single input's output file is always replaced
+    # (atomically, once the new one is complete); seasons skip finished episodes without it
     _single(inputs[0], out, options, _pipeline(model, recognizer, device, lm, all_text), as_json, quiet)
 
 
