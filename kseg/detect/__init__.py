@@ -6,11 +6,11 @@
 CRAFT runs on a rescaled copy of the frame (``detect_height`` pixels on its short side: the
 rows of a landscape frame), with settings from one of two profiles:
 
-- ``"still"`` (``kseg segment/erase/translate`` on images, the default): 1024 rows, small
+- ``"still"`` (``kseg segment/erase/translate`` on images, the default): 1024 px, small
   images (memes, screenshots, collages of 240-px-tall frames) enlarged up to 3x, and CRAFT's
   thresholds a little lower. Real stills carry 15-30 px captions that CRAFT misses at their own
   size: on bench/real this raised detection recall from 0.67 to 0.90 (docs/experiments).
-- ``"video"`` (translate-video's tracker): 384 rows, never enlarged. Broadcast frames are
+- ``"video"`` (translate-video's tracker): 384 px, never enlarged. Broadcast frames are
   720p/1080p with captions >= ~3% of the frame height (>= ~11 px in the network input), and
   every frame's cost counts.
 """
