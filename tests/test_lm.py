@@ -182,6 +182,47 @@ def test_small_caption_variation_blurs_only_training_lines_of_broadcast_size():
     assert broadcast._tiny(Never(0), img, 40) is img  # the other 85 % of lines
 
 
+def test_heavy_and_stacked_line_variations_touch_only_training_lines():
+    """Training lines may be drawn heavier or with the next caption line beside them; the eval
+    and display splits, whose scores are compared across models, must stay as they were."""
+    import random
+
+    from kseg.synth import broadcast
+    from kseg.synth import _text_layers
+
+    try:
+        face = broadcast.broadcast_faces("train")[0]
+    except RuntimeError:
+        pytest.skip("no Korean fonts installed")
+
+    class Always(random.Random):
+        def random(self):
+            return 0.0
+
+    style = broadcast.broadcast_style(random.Random(3), "drama", 720)
+    bold = broadcast._embolden(Always(0), style)
+    assert bold["embolden"] >= 1 and "embolden" not in style
+    plain, _ = _text_layers(face, "자막 테스트", style)
+    heavy, _ = _text_layers(face, "자막 테스트", bold)
+    assert (heavy["fill"] > 0.5).sum() > 1.2 * (plain["fill"] > 0.5).sum()
+
+    canvas = np.zeros((300, 600, 3), np.float32)
+    box = (100, 120, 500, 170)
+    broadcast._neighbour(Always(0), canvas, face, dict(style, fill=(255, 255, 255), gradient=None,
+                                                      shadow=None, outline_w=0, outline2=None), "drama", box)
+    ink = canvas.max(2) > 128
+    assert ink.any() and not ink[box[1]:box[3]].any()  # beside the line, never on it
+    assert (ink[:box[1]].any() or ink[box[3]:].any())
+
+    for split in ("eval", "display"):
+        try:
+            a = broadcast.render_broadcast_line(2, 5, split)
+        except RuntimeError:
+            continue
+        b = broadcast.broadcast_scene(2, 5, split, neighbour=True)
+        assert np.array_equal(a.image, b.image)
+
+
 def test_x264_round_trip_keeps_the_picture():
     from kseg.synth.broadcast import x264_round_trip
 

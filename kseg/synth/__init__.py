@@ -297,17 +297,19 @@ def _text_layers(face: FontFace, text: str, style: dict) -> tuple[dict[str, np.n
     """Alpha layers (float 0..1) of one line, in a local canvas, plus the ink box in it."""
     size = style["size"]
     font = face.load(size)
+    bold = int(style.get("embolden") or 0)  # px the fill's strokes are thickened by (a heavier face)
     ow = int(style.get("outline_w") or 0)
     o2 = style.get("outline2")
     ow2 = ow + (int(o2["w"]) if o2 else 0)
     sh = style.get("shadow")
-    pad = ow2 + (int(abs(sh["dx"]) + abs(sh["dy"]) + 3 * sh["blur"]) + 2 if sh else 0) + 4
-    l, t, r, b = font.getbbox(text, stroke_width=ow2)
+    pad = ow2 + bold + (int(abs(sh["dx"]) + abs(sh["dy"]) + 3 * sh["blur"]) + 2 if sh else 0) + 4
+    l, t, r, b = font.getbbox(text, stroke_width=ow2 + bold)
     w, h = r - l + 2 * pad, b - t + 2 * pad
     org = (pad - l, pad - t)
 
     def draw(stroke: int) -> np.ndarray:
         im = Image.new("L", (w, h), 0)
+        stroke += bold
         ImageDraw.Draw(im).text(org, text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
         return np.asarray(im, np.float32) / 255.0
 
