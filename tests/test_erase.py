@@ -152,6 +152,54 @@ def test_soft_shadow_whose_core_is_in_the_mask_is_erased_to_its_tail():
     assert not (changed & ~grow_mask(letters > 127)).any()
 
 
+def glowing_letters(base, glow, texture: float = 0.0, seed: int = 0):
+    """(clean, image, letters): white "HELLO 24" with a dark outline and a soft ``glow`` colour
+    halo on every side (blur 3 px), over footage ``base`` with fine ``texture`` (grain sd)."""
+    rng = np.random.default_rng(seed)
+    clean = np.clip(np.full((120, 320, 3), base, np.float32) + rng.normal(0, texture, (120, 320, 1)), 0, 255)
+    letters = np.zeros((120, 320), np.uint8)
+    cv2.putText(letters, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 7, cv2.LINE_AA)
+    halo = np.clip(cv2.GaussianBlur(cv2.dilate(letters, np.ones((5, 5), np.uint8)).astype(np.float32), (0, 0), 3.0)
+                   / 255 * 1.6, 0, 1)[..., None]
+    img = clean * (1 - 0.8 * halo) + np.float32(glow) * 0.8 * halo
+    inner = np.zeros_like(letters)
+    cv2.putText(inner, "HELLO 24", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3, cv2.LINE_AA)
+    img = np.where(letters[..., None] > 127, (90, 20, 70), img)
+    img = np.where(inner[..., None] > 127, 255, img)
+    return clean.astype(np.uint8), img.astype(np.uint8), letters > 127
+
+
+def test_soft_glow_around_the_letters_is_erased_with_them():
+    """A variety caption's pink halo on every side of its outline, beyond the mask and the
+    grow: found (every side tinted alike, fading ring by ring) and erased, where before the
+    fill spread its tint over the letters as a pink silhouette. Without a halo, on grainy
+    footage, or on a plate around the letters (its colour does not fade), nothing beyond the
+    grown mask changes."""
+    from kseg.erase import _glow_reach, erase_region
+
+    clean, img, foot = glowing_letters((150, 110, 90), (255, 120, 200))
+    area = grow_mask(foot, 14)
+    halo = grow_mask(foot, 6) & ~grow_mask(foot)
+    assert np.abs(img[halo].astype(int) - clean[halo]).mean() > 10  # the halo is there to see
+    assert np.abs(erase(img, foot).astype(int) - clean)[area].mean() < 5  # 15.7 before
+    assert (erase_region(img, foot) & ~grow_mask(foot)).any()
+
+    for base, tex in (((150, 110, 90), 0.0), ((120, 120, 120), 14.0)):
+        clean, _, foot = glowing_letters(base, (0, 0, 0), tex)
+        plain = np.where(foot[..., None], 250, clean).astype(np.uint8)  # no halo at all
+        assert not (erase_region(plain, foot) & ~grow_mask(foot)).any()
+    for y0, y1 in ((35, 95), (41, 84)):  # the second plate ends 1-2 px beyond the grown mask
+        plate = np.full((120, 320, 3), (150, 110, 90), np.uint8)
+        plate[y0:y1, 15:290] = (30, 40, 160)
+        on_plate = np.where(foot[..., None], 250, plate).astype(np.uint8)
+        assert not (erase_region(on_plate, foot) & ~grow_mask(foot)).any()
+    # a plate whose edge runs through the grown mask (the drop-shadow rule takes its darker
+    # side, as it did before): the glow rule alone sees its bottom side keep its colour
+    plate[:] = (150, 110, 90)
+    plate[46:88, 15:290] = (30, 40, 160)
+    assert _glow_reach(np.where(foot[..., None], 250, plate).astype(np.uint8), grow_mask(foot)) == 0
+
+
 def test_empty_mask_returns_a_copy():
     img = textured()
     for m in (np.zeros(img.shape[:2], bool), np.zeros(img.shape[:2], np.uint8)):

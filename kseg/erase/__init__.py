@@ -4,8 +4,9 @@
     clean = erase(image, mask, method="telea", grow=3)
 
 Only pixels of ``grow_mask(mask, grow)`` change, plus small gaps it encloses that have the
-caption's colour (specks SAM left inside a stroke) and a soft drop shadow the mask left out
-(found by its darkening below the letters); everything else is returned bit for bit,
+caption's colour (specks SAM left inside a stroke), a soft drop shadow the mask left out
+(found by its darkening below the letters) and a soft glow around the letters (found by the
+same tint on every side, fading outwards); everything else is returned bit for bit,
 so a caption's neighbourhood keeps its real texture (a box remover smears the whole box).
 
 Methods ("auto" = the best measured, see bench/bench_erase.py): ``harmonic`` (membrane fill,
@@ -249,6 +250,87 @@ def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     return out
 
 
+GLOW_REACH = 8  # px: the farthest a glow is followed beyond the erased region
+GLOW_MIN = 4.0  # CIE dE: the least tint next to the region, on every side, taken for a glow
+GLOW_FADE = 0.7  # ... the second ring at most this share of the first (a glow fades; a plate does not)
+GLOW_EACH = 0.9  # ... and so on every side
+GLOW_KEEP = 0.12  # ... followed while a ring keeps this share of the first ring's tint
+GLOW_FLOOR = 0.7  # ... and at least this many units of dE
+GLOW_SOFT = 8.0  # dE per px: the steepest a glow's zone is (90th percentile); an edge is steeper
+GLOW_GROUP = 12  # px: caption pixels closer than this are one caption, with one glow or none
+
+
+def _glow(image: np.ndarray, grown: np.ndarray) -> np.ndarray:
+    """``grown`` widened over a soft glow around the letters. Variety captions often have a
+    blurred halo (pink, purple, black) on every side of their outline, fading over several
+    pixels beyond any fixed grow; the fill takes its tint at the region's border and spreads
+    it over the letters, a coloured silhouette of them. Each caption (group of mask pixels) is
+    looked at on its own: the mean colour of each 1-px ring around its region, by the way the
+    ring faces (right, down, left, up), against the ring ``GLOW_REACH`` + 3 px out. A glow
+    tints every facing the same way, most next to the region, and fades ring by ring; even
+    footage and textures do not tint every side alike, and a plate around the letters keeps
+    its colour for several rings and is left alone."""
+    n, lab = cv2.connectedComponents(cv2.dilate(grown.view(np.uint8), np.ones((GLOW_GROUP,) * 2, np.uint8)))
+    out = grown
+    for k in range(1, n):
+        g = grown & (lab == k)
+        reach = _glow_reach(image, g)
+        if reach:
+            y0, y1, x0, x1 = _padded_box(g, reach + 1)
+            d = cv2.distanceTransform((~g[y0:y1, x0:x1]).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            out = out.copy() if out is grown else out
+            out[y0:y1, x0:x1] |= d <= reach
+    return out
+
+
+def _glow_reach(image: np.ndarray, grown: np.ndarray) -> int:
+    """How many px of glow lie around ``grown`` (one caption's region); 0 for none."""
+    y0, y1, x0, x1 = _padded_box(grown, GLOW_REACH + 6)
+    g = grown[y0:y1, x0:x1]
+    lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)
+    face = np.round(np.arctan2(gy, gx) / (np.pi / 2)).astype(np.int32) % 4  # 0 right, 1 down, 2 left, 3 up
+    top = GLOW_REACH + 3
+    ring = np.minimum(np.ceil(d).astype(np.int32), top + 1)
+    px = ~g & (ring <= top)
+    key = (ring * 4 + face)[px]
+    size = (top + 2) * 4
+    cnt = np.bincount(key, minlength=size).reshape(top + 2, 4)[1:top + 1]
+    if (cnt < 8).any():  # a frame's edge or a neighbour cuts the rings short
+        return 0
+    mean = np.stack([np.bincount(key, lab[..., c][px], size) for c in range(3)], -1).reshape(top + 2, 4, 3)
+    mean = mean[1:top + 1] / cnt[..., None]
+    tint = mean[:-1] - mean[-1]  # rings 1..top-1 against the far ring, per facing
+    u = tint[0].mean(0)
+    if float(np.linalg.norm(u)) < GLOW_MIN:
+        return 0
+    each = tint @ (u / np.linalg.norm(u))  # rings x facings
+    prof = each.min(1)  # the tint every facing shares
+    if (each[1] > GLOW_EACH * each[0]).any():  # a facing that keeps its colour: a plate's side
+        return 0
+    # on textured footage the sides differ by chance with its fine detail
+    near = (d > 0) & (d <= top)
+    detail = float((lab[..., 0] - cv2.GaussianBlur(lab[..., 0], (0, 0), TAIL_DETAIL))[near].std())
+    if prof[0] < max(GLOW_MIN, SHADOW_NOISE * detail) or prof[1] > GLOW_FADE * prof[0] or prof[1:].max() > prof[0]:
+        return 0
+    reach = 1
+    while reach < GLOW_REACH and prof[reach] >= max(GLOW_FLOOR, GLOW_KEEP * prof[0]):
+        reach += 1
+    # a glow is soft: no sharp edge across it. A balloon, burst or plate behind the letters
+    # whose edge lies a few px out at varying distances also fades ring by ring on average,
+    # but through an edge (it is the caption's graphic, not a halo, and keeps its shape)
+    slope = np.zeros(d.shape, np.float32)
+    for c in range(3):
+        sx = cv2.Sobel(lab[..., c], cv2.CV_32F, 1, 0, ksize=3)
+        sy = cv2.Sobel(lab[..., c], cv2.CV_32F, 0, 1, ksize=3)
+        np.maximum(slope, np.hypot(sx, sy) / 8, out=slope)  # dE per px
+    if float(np.percentile(slope[(d > 0) & (d <= reach + 1)], 90)) > GLOW_SOFT:
+        return 0
+    return reach
+
+
 def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
             or image.shape[2] != 3:
@@ -263,12 +345,13 @@ def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def erase_region(image: np.ndarray, mask: np.ndarray, grow: int | None = None) -> np.ndarray:
     """The pixels ``erase`` fills (bool H x W): the grown mask, the soft drop shadow it left out
-    and that shadow's blurred tail, and the caption-coloured gaps it encloses. Video erases every frame of a caption event with
+    and that shadow's blurred tail, a glow around the letters, and the caption-coloured gaps it
+    encloses. Video erases every frame of a caption event with
     the region of its first frame, so that it does not flicker."""
     m = _check(image, mask)
     g = grow_mask(m, grow)
     if g.any():
-        g = _shadow_tail(image, m, _fill_holes(image, m, _soft_shadow(image, m, g)))
+        g = _glow(image, _shadow_tail(image, m, _fill_holes(image, m, _soft_shadow(image, m, g))))
     return g
 
 
