@@ -346,8 +346,8 @@ def _check(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def erase_region(image: np.ndarray, mask: np.ndarray, grow: int | None = None) -> np.ndarray:
     """The pixels ``erase`` fills (bool H x W): the grown mask, the soft drop shadow it left out
     and that shadow's blurred tail, a glow around the letters, and the caption-coloured gaps it
-    encloses. Video erases every frame of a caption event with
-    the region of its first frame, so that it does not flicker."""
+    encloses. Video erases every frame of a caption event with the region of its first frame,
+    so that it does not flicker."""
     m = _check(image, mask)
     g = grow_mask(m, grow)
     if g.any():
