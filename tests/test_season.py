@@ -70,7 +70,7 @@ def test_season_runs_skips_and_resumes(tmp_path):
     assert not ep.state_dir.exists()
     # the same pictures, not the same bytes: libx264 may encode identical frames differently
     # from run to run on a loaded machine (docs/experiments/2026-12-02-seasons.md)
-    assert _same_pictures(out / "ep02.mp4", before, mean=1.0)
+    assert _same_pictures(out / "ep02.mp4", before, lossy=True)
 
 
 def test_season_paths_need_a_name_template(tmp_path):
@@ -138,13 +138,20 @@ def _pictures(path: Path):
         return [(round(float(f.time), 4), f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
 
 
-def _same_pictures(a: Path, b: Path, mean: float = 0.0) -> bool:
-    """Same frame times and pictures: identical, or with ``mean`` > 0 within that many levels
-    on average (a lossy re-encode)."""
+def _same_pictures(a: Path, b: Path, lossy: bool = False) -> bool:
+    """Same frame times and pictures: identical, or with ``lossy`` within the noise of a second
+    libx264 encoding. On a loaded machine libx264 was seen to encode the same frames a little
+    differently, and the difference drifts along the P-frames: up to 1.3 levels on average and
+    17 at most over the whole frame by the end of a 48-frame clip. A caption erased or drawn
+    differently changes its pixels by 100 levels or more."""
     import numpy as np
 
+    def near(x, y) -> bool:
+        d = np.abs(x.astype(np.int16) - y)
+        return float(d.mean()) <= 2.5 and int(d.max()) <= 40
+
+    same = near if lossy else np.array_equal
     pa, pb = _pictures(a), _pictures(b)
-    same = np.array_equal if mean == 0 else lambda x, y: np.abs(x.astype(np.int16) - y).mean() <= mean
     return len(pa) == len(pb) and all(ta == tb and same(x, y) for (ta, x), (tb, y) in zip(pa, pb))
 
 
