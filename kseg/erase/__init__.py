@@ -182,6 +182,23 @@ TAIL_MIN = 1.5  # ... and by at least this many levels of luma
 TAIL_DETAIL = 5.0  # px: footage detail finer than this (a smooth gradient is not) makes sides differ by chance
 
 
+def _rings(g: np.ndarray, top: int, facings: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distance, ring, facing) of each pixel around the region ``g``: its Euclidean distance
+    (px), the 1-px ring it lies in (capped at ``top`` + 1) and the way the ring faces there,
+    in ``facings`` steps clockwise from right (8: 0 right, 2 down, 4 left, 6 up)."""
+    d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)
+    face = np.round(np.arctan2(gy, gx) / (2 * np.pi / facings)).astype(np.int32) % facings
+    return d, np.minimum(np.ceil(d).astype(np.int32), top + 1), face
+
+
+def _detail(luma: np.ndarray, near: np.ndarray) -> float:
+    """The footage's fine detail on ``near``: on textured footage the sides of a caption differ
+    by chance in proportion to it (a smooth gradient does not count)."""
+    return float((luma - cv2.GaussianBlur(luma, (0, 0), TAIL_DETAIL))[near].std())
+
+
 def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.ndarray:
     """``grown`` widened over the blurred tail of a drop shadow. A white vlog caption's shadow
     fades out over several pixels beyond any fixed grow (and beyond SAM's mask, which often
@@ -200,15 +217,11 @@ def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
     # a shadow is cast by letters lighter than around them (the mask may hold its core too)
     if not m.any() or not near.any() or float(np.percentile(luma[m], 90)) <= float(luma[near].mean()) + SHADOW_UNDER:
         return grown
-    d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)
-    face = np.round(np.arctan2(gy, gx) / (np.pi / 4)).astype(np.int32) % 8  # 0 right, 2 down, 4 left, 6 up
+    top = TAIL_REACH + 3
+    d, ring, face = _rings(g, top, 8)
     h, w = g.shape
     mid = int(np.flatnonzero(m.any(0))[[0, -1]].sum()) // 2
     # mean luma of every (ring, facing, half of the line), from one pass of bincounts
-    top = TAIL_REACH + 3
-    ring = np.minimum(np.ceil(d).astype(np.int32), top + 1)
     half = np.broadcast_to((np.arange(w) >= mid).astype(np.int32), (h, w))
     out_px = ~g & (ring <= top)
     key = ((ring * 8 + face) * 2 + half)[out_px]
@@ -224,9 +237,7 @@ def _shadow_tail(image: np.ndarray, mask: np.ndarray, grown: np.ndarray) -> np.n
             return 0.0
         return float(np.min(tot[r, o] / cnt[r, o] - tot[r, k] / cnt[r, k]))
 
-    # on textured footage the two sides differ by chance with its fine detail
-    detail = float((luma - cv2.GaussianBlur(luma, (0, 0), TAIL_DETAIL))[near].std())
-    best, at, floor = max(TAIL_DARKER, SHADOW_NOISE * detail), None, 0.0
+    best, at, floor = max(TAIL_DARKER, SHADOW_NOISE * _detail(luma, near)), None, 0.0
     for k in (0, 1, 2, 3, 4):  # shadows fall down or sideways
         far = max(0.0, darker(k, top))
         v = min(darker(k, 1), darker(k, 2)) - far
@@ -270,14 +281,18 @@ def _glow(image: np.ndarray, grown: np.ndarray) -> np.ndarray:
     tints every facing the same way, most next to the region, and fades ring by ring; even
     footage and textures do not tint every side alike, and a plate around the letters keeps
     its colour for several rings and is left alone."""
-    n, lab = cv2.connectedComponents(cv2.dilate(grown.view(np.uint8), np.ones((GLOW_GROUP,) * 2, np.uint8)))
+    near = cv2.dilate(grown.view(np.uint8), np.ones((GLOW_GROUP,) * 2, np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    H, W = grown.shape
+    pad = GLOW_REACH + 6  # what _glow_reach looks at around a caption
     out = grown
     for k in range(1, n):
-        g = grown & (lab == k)
-        reach = _glow_reach(image, g)
+        x, y, w, h = stats[k, :4]
+        y0, y1, x0, x1 = max(0, y - pad), min(H, y + h + pad), max(0, x - pad), min(W, x + w + pad)
+        g = grown[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == k)
+        reach = _glow_reach(image[y0:y1, x0:x1], g)
         if reach:
-            y0, y1, x0, x1 = _padded_box(g, reach + 1)
-            d = cv2.distanceTransform((~g[y0:y1, x0:x1]).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
             out = out.copy() if out is grown else out
             out[y0:y1, x0:x1] |= d <= reach
     return out
@@ -288,12 +303,8 @@ def _glow_reach(image: np.ndarray, grown: np.ndarray) -> int:
     y0, y1, x0, x1 = _padded_box(grown, GLOW_REACH + 6)
     g = grown[y0:y1, x0:x1]
     lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-    d = cv2.distanceTransform((~g).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3)
-    face = np.round(np.arctan2(gy, gx) / (np.pi / 2)).astype(np.int32) % 4  # 0 right, 1 down, 2 left, 3 up
     top = GLOW_REACH + 3
-    ring = np.minimum(np.ceil(d).astype(np.int32), top + 1)
+    d, ring, face = _rings(g, top, 4)  # facing 0 right, 1 down, 2 left, 3 up
     px = ~g & (ring <= top)
     key = (ring * 4 + face)[px]
     size = (top + 2) * 4
@@ -304,16 +315,15 @@ def _glow_reach(image: np.ndarray, grown: np.ndarray) -> int:
     mean = mean[1:top + 1] / cnt[..., None]
     tint = mean[:-1] - mean[-1]  # rings 1..top-1 against the far ring, per facing
     u = tint[0].mean(0)
-    if float(np.linalg.norm(u)) < GLOW_MIN:
+    strength = float(np.linalg.norm(u))
+    if strength < GLOW_MIN:
         return 0
-    each = tint @ (u / np.linalg.norm(u))  # rings x facings
+    each = tint @ (u / strength)  # rings x facings
     prof = each.min(1)  # the tint every facing shares
     if (each[1] > GLOW_EACH * each[0]).any():  # a facing that keeps its colour: a plate's side
         return 0
-    # on textured footage the sides differ by chance with its fine detail
-    near = (d > 0) & (d <= top)
-    detail = float((lab[..., 0] - cv2.GaussianBlur(lab[..., 0], (0, 0), TAIL_DETAIL))[near].std())
-    if prof[0] < max(GLOW_MIN, SHADOW_NOISE * detail) or prof[1] > GLOW_FADE * prof[0] or prof[1:].max() > prof[0]:
+    noise = SHADOW_NOISE * _detail(lab[..., 0], (d > 0) & (d <= top))
+    if prof[0] < max(GLOW_MIN, noise) or prof[1] > GLOW_FADE * prof[0] or prof[1:].max() > prof[0]:
         return 0
     reach = 1
     while reach < GLOW_REACH and prof[reach] >= max(GLOW_FLOOR, GLOW_KEEP * prof[0]):
