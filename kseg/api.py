@@ -33,30 +33,33 @@ def _image(image: Image, who: str) -> tuple[np.ndarray, str]:
 
 
 def pipeline(model: str | None = None, recognizer: str = "auto", device: str = "auto",
-             lm: str = "auto", detect: str = "still", all_text: bool = False) -> Any:
+             lm: str = "auto", detect: str = "still", all_text: bool = False, include_overlays: bool = False) -> Any:
     """The ``SegmentPipeline`` for these options, loaded on first use and shared afterwards."""
-    key = (model, recognizer, device, lm, detect, all_text)
+    key = (model, recognizer, device, lm, detect, all_text, include_overlays)
     with _lock:
         if key not in _pipes:
             from kseg.pipeline import SegmentPipeline
 
             _pipes[key] = SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm,
-                                           detect=detect, all_text=all_text)
+                                           detect=detect, all_text=all_text,
+                                           include_overlays=include_overlays)
         return _pipes[key]
 
 
 def segment(image: Image, *, model: str | None = None, recognizer: str = "auto", device: str = "auto",
             lm: str = "auto", detect: str = "still", all_text: bool = False,
-            pipeline_obj: Any = None) -> FrameResult:
+            include_overlays: bool = False, pipeline_obj: Any = None) -> FrameResult:
     """Find, segment (SAM) and read the burned-in Korean captions of one frame.
 
     ``image``: a file path, or an array in any common layout (H x W grey, RGB, RGBA; uint8 or
     uint16). Returns a ``FrameResult``: ``.regions`` (box, mask, text per line), ``.mask`` (all
     caption pixels), ``.to_json()``. Options as for ``kseg segment`` (``detect``: "still" or
-    the faster "video" text detector profile; ``all_text``: keep text with no Korean in it).
+    the faster "video" text detector profile; ``all_text``: keep text with no Korean in it;
+    ``include_overlays``: keep small text in a top corner, a logo's or programme bar's place,
+    which is otherwise left alone and listed in ``.overlays``).
     """
     arr, name = _image(image, "kseg.segment")
-    pipe = pipeline_obj or pipeline(model, recognizer, device, lm, detect, all_text)
+    pipe = pipeline_obj or pipeline(model, recognizer, device, lm, detect, all_text, include_overlays)
     return pipe.process(arr, name)
 
 

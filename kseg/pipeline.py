@@ -28,6 +28,17 @@ MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as
 # sure: on bench/real that kept 13 of the 23 captions SAM refused, and 2 of its 46 non-captions
 # (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
 RESCUE_SCORE = 0.6
+# A still frame shows no time, so the video stage's overlay evidence (text that stays put) is
+# missing; what is left is where broadcasters put their on-screen graphics: the channel logo
+# and the programme's title bar sit small in a top corner. Text whose box ends in the top
+# CORNER_TOP of the frame, lies within CORNER_SIDE of the left or right edge and is shorter
+# than CORNER_HEIGHT of the frame's short side is such an overlay, left alone unless
+# include_overlays. Set with bench/real in view (so not blind): it takes 19 of the pipeline's
+# 78 stray regions (9 programme bars, 6 logos, 4 other) and none of its 187 captions; wider
+# bounds (0.2 / 0.3 / 0.1) took 29 strays and 3 captions (docs/experiments).
+CORNER_TOP = 0.15
+CORNER_SIDE = 0.25
+CORNER_HEIGHT = 0.08
 _LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
 
 
@@ -72,6 +83,13 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
     return [ln for ln, h in zip(lines, home) if h is None or h in growing]
 
 
+def corner_overlay(box: Box, height: int, width: int) -> bool:
+    """Whether a line's box is where a still frame's logo or programme bar sits (CORNER_*)."""
+    x0, y0, x1, y1 = box
+    return (y1 <= CORNER_TOP * height and (x1 <= CORNER_SIDE * width or x0 >= (1 - CORNER_SIDE) * width)
+            and y1 - y0 < CORNER_HEIGHT * min(height, width))
+
+
 def _box_area(box) -> int:
     return max(1, (box[2] - box[0]) * (box[3] - box[1]))
 
@@ -92,11 +110,15 @@ class SegmentPipeline:
         lm: str = "auto",
         detect: str = "still",
         all_text: bool = False,
+        include_overlays: bool = False,
     ):
         """``detect``: the text detector's profile, "still" (images: finer, enlarges small
         frames) or "video" (translate-video: fast); see ``kseg.detect``. ``all_text``: keep
-        regions with no Korean in them too (``not_korean``), which are left out by default."""
+        regions with no Korean in them too (``not_korean``), which are left out by default.
+        ``include_overlays``: keep text in a top corner (``corner_overlay``: a logo, a
+        programme bar) too; by default it is left out and listed in ``FrameResult.overlays``."""
         self.all_text = all_text
+        self.include_overlays = include_overlays
         # Most likely to fail first (a missing model file), so the user is not kept waiting.
         if segmenter is None:
             from kseg.segment import TextSegmenter
@@ -122,6 +144,9 @@ class SegmentPipeline:
             return self
         other = copy.copy(self)
         other.detector = with_profile("video")
+        # the video stage tells overlays by how long text stays (kseg.video.job), which a
+        # corner rule for stills would pre-empt: a short caption in a corner is still a caption
+        other.include_overlays = True
         return other
 
     @property
@@ -187,6 +212,12 @@ class SegmentPipeline:
             korean = [i for i, t in enumerate(texts) if not not_korean(t.text)]
             left_out = [lines[i].box for i in range(len(lines)) if i not in korean]
             lines, masks, texts = [lines[i] for i in korean], [masks[i] for i in korean], [texts[i] for i in korean]
+        overlays: list[Region] = []
+        if not self.include_overlays:
+            corner = [corner_overlay(ln.box, h, w) for ln in lines]
+            overlays = [Region(line=l, mask=m, text=t) for l, m, t, c in zip(lines, masks, texts, corner) if c]
+            kept = [i for i, c in enumerate(corner) if not c]
+            lines, masks, texts = [lines[i] for i in kept], [masks[i] for i in kept], [texts[i] for i in kept]
 
         full = np.zeros((h, w), np.uint8)
         for m in masks:
@@ -196,7 +227,7 @@ class SegmentPipeline:
         seconds["total"] = time.perf_counter() - t0
         regions = [Region(line=l, mask=m, text=t) for l, m, t in zip(lines, masks, texts)]
         return FrameResult(image=name, width=w, height=h, model=self.model_name,
-                           regions=regions, mask=full, seconds=seconds, left_out=left_out)
+                           regions=regions, mask=full, seconds=seconds, left_out=left_out, overlays=overlays)
 
 
     def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:

@@ -93,6 +93,9 @@ class FrameResult:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. "captions" from translate
     # boxes of text found and left out because it has no Korean (a logo, a clock); not in the JSON
     left_out: list[Box] = field(default_factory=list)
+    # text in a top corner (a logo, a programme bar: kseg.pipeline.corner_overlay), read and
+    # left alone; in the JSON as "overlays" (box and text), so a script sees what was skipped
+    overlays: list[Region] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
@@ -102,6 +105,7 @@ class FrameResult:
             "height": self.height,
             "model": self.model,
             "regions": [r.to_json() for r in self.regions],
+            "overlays": [{"box": [int(v) for v in r.line.box], "text": r.text.text} for r in self.overlays],
             **self.extra,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }

@@ -22,7 +22,7 @@ from conftest import ROOT, caption_frame, fake_pipeline, sha256
 from kseg.cli import app
 from kseg.errors import ModelError
 
-JSON_KEYS = {"image", "width", "height", "model", "regions", "seconds"}
+JSON_KEYS = {"image", "width", "height", "model", "regions", "overlays", "seconds"}
 REGION_KEYS = {"box", "polygon", "text", "recognizer", "ocr_score", "iou_predictions",
                "chosen", "stability", "mask_area"}
 
@@ -282,7 +282,7 @@ def test_real_detector_and_segmenter(random_text_sam, tmp_path, monkeypatch):
     from kseg.pipeline import SegmentPipeline
 
     monkeypatch.setenv("KSEG_MODELS", str(random_text_sam))
-    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto", detect="still", all_text=False: SegmentPipeline(
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", lambda model, rec, device, lm="auto", detect="still", all_text=False, include_overlays=False: SegmentPipeline(
         model=model, device="cpu", recognizer_impl=FakeRecognizer()))
     paths = _real_inputs(tmp_path)
     out = tmp_path / "out"

@@ -535,6 +535,46 @@ def test_segment_forced_refuses_the_empty_answer():
     assert seg.segment_forced(img, []) == []
 
 
+def test_text_in_a_top_corner_is_an_overlay_on_stills_unless_included():
+    """A still's channel logo or programme bar (small, top corner) is read, reported under
+    "overlays" and left out of the mask; captions elsewhere, and the same text with
+    include_overlays or in video (which tells overlays by time), are kept."""
+    from conftest import FakeDetector, FakeSegmenter
+    from kseg.pipeline import SegmentPipeline, corner_overlay
+    from kseg.types import Recognition
+
+    img = np.zeros((360, 640, 3), np.uint8)
+    img[10:30, 20:120] = 255  # top-left corner: a programme bar
+    img[10:30, 540:620] = 255  # top-right corner: a Korean logo
+    img[10:30, 270:370] = 255  # top centre: a caption
+    img[300:330, 200:440] = 255  # bottom: a caption
+    reads = {20: "무한상사", 540: "무한도전", 270: "1년 후", 200: "안녕하세요"}
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition(reads[line.box[0]], "fake", 0.9)
+
+    def run(**kw):
+        return SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader(),
+                               **kw).process(img)
+
+    res = run()
+    assert [r.text.text for r in res.regions] == ["1년 후", "안녕하세요"]
+    assert int(res.mask.astype(bool).sum()) == 20 * 100 + 30 * 240  # the corners' pixels are not in it
+    js = res.to_json()
+    assert sorted(o["text"] for o in js["overlays"]) == ["무한도전", "무한상사"]
+    assert all(len(o["box"]) == 4 for o in js["overlays"])
+    assert sorted(r.text.text for r in run(include_overlays=True).regions) == ["1년 후", "무한도전", "무한상사", "안녕하세요"]
+    assert run(include_overlays=True).to_json()["overlays"] == []
+    # translate-video's pipeline keeps them: its overlay rule is how long text stays
+    pipe = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader())
+    pipe.detector.with_profile = lambda p: pipe.detector
+    assert pipe.for_video().include_overlays and not pipe.include_overlays
+    # a tall corner title is not small: a caption (a variety show's big corner caption)
+    assert not corner_overlay((10, 5, 150, 50), 360, 640) and corner_overlay((10, 5, 150, 25), 360, 640)
+    assert not corner_overlay((10, 40, 150, 60), 360, 640)  # below the top 15 %
+
+
 def test_text_with_no_korean_is_left_alone_unless_all_text():
     from conftest import FakeDetector, FakeSegmenter
     from kseg.pipeline import SegmentPipeline, not_korean

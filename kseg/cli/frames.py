@@ -8,16 +8,16 @@ import typer
 
 from kseg.errors import KsegError
 
-from .common import app, AllTextOpt, DetectOpt, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _check_font_scale, _error, _short, _warn
+from .common import app, AllTextOpt, StillOverlaysOpt, DetectOpt, Device, LM, LM_HELP, Recognizer, run_batch, _check_font, _check_font_scale, _error, _short, _warn
 
 
 def _make_pipeline(model: str | None, recognizer: str, device: str, lm: str = "auto",
-                   detect: str = "still", all_text: bool = False) -> Any:
+                   detect: str = "still", all_text: bool = False, include_overlays: bool = False) -> Any:
     """The one place the CLI builds the segment pipeline (tests replace it)."""
     from kseg.pipeline import SegmentPipeline
 
     return SegmentPipeline(model=model, recognizer=recognizer, device=device, lm=lm, detect=detect,
-                           all_text=all_text)
+                           all_text=all_text, include_overlays=include_overlays)
 
 
 @app.command()
@@ -42,6 +42,7 @@ def segment(
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     detect: DetectOpt = "still",
     all_text: AllTextOpt = False,
+    include_overlays: StillOverlaysOpt = False,
     device: Annotated[Device, typer.Option(
         "--device", help="Where models run; auto uses CUDA when available.")] = "auto",
     quiet: Annotated[bool, typer.Option(
@@ -63,7 +64,7 @@ def segment(
         written = write_outputs(result, image, out_dir, stem)
         return {**result.to_json(), "outputs": {k: str(v) for k, v in written.items()}}
 
-    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device, lm, detect, all_text), work,
+    code = run_batch(paths, out, lambda: _make_pipeline(model, recognizer, device, lm, detect, all_text, include_overlays), work,
                      as_json=as_json, quiet=quiet, label="segmenting")
     raise typer.Exit(code)
 
@@ -98,6 +99,7 @@ def erase(
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     detect: DetectOpt = "still",
     all_text: AllTextOpt = False,
+    include_overlays: StillOverlaysOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Remove every burned-in caption: inpaint exactly the SAM caption masks, never whole boxes.
@@ -119,7 +121,7 @@ def erase(
         dest = write_png(out_dir / f"{stem}.erased.png", erased)
         return {**result.to_json(), "outputs": {"erased": str(dest)}}
 
-    setup = lambda: CaptionPipeline(_make_pipeline(model, recognizer, device, "auto", detect, all_text),  # noqa: E731
+    setup = lambda: CaptionPipeline(_make_pipeline(model, recognizer, device, "auto", detect, all_text, include_overlays),  # noqa: E731
                                     erase_method=method)
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet, label="erasing"))
 
@@ -172,6 +174,7 @@ def translate(
     lm: Annotated[LM, typer.Option("--lm", help=LM_HELP)] = "auto",
     detect: DetectOpt = "still",
     all_text: AllTextOpt = False,
+    include_overlays: StillOverlaysOpt = False,
     device: Annotated[Device, typer.Option("--device", help="Where models run.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
@@ -222,7 +225,7 @@ def translate(
         return {**result.to_json(), "outputs": {"en": str(png), "json": str(js)}}
 
     def setup() -> Any:
-        return CaptionPipeline(_make_pipeline(model, recognizer, device, lm, detect, all_text), tr,
+        return CaptionPipeline(_make_pipeline(model, recognizer, device, lm, detect, all_text, include_overlays), tr,
                                erase_method=erase_method, font=font, font_scale=font_scale, strict=strict)
 
     raise typer.Exit(run_batch(paths, out, setup, work, as_json=as_json, quiet=quiet,
