@@ -33,9 +33,8 @@ RESCUE_SCORE = 0.6
 # and the programme's title bar sit small in a top corner. Text whose box ends in the top
 # CORNER_TOP of the frame, lies within CORNER_SIDE of the left or right edge and is shorter
 # than CORNER_HEIGHT of the frame's short side is such an overlay, left alone unless
-# include_overlays. Set with bench/real in view (so not blind): it takes 19 of the pipeline's
-# 78 stray regions (9 programme bars, 6 logos, 4 other) and none of its 187 captions; wider
-# bounds (0.2 / 0.3 / 0.1) took 29 strays and 3 captions (docs/experiments).
+# include_overlays. The bounds were set on bench/real, the tightest that lose no caption there
+# (docs/experiments/2026-12-02-real-footage.md, thirteenth session).
 CORNER_TOP = 0.15
 CORNER_SIDE = 0.25
 CORNER_HEIGHT = 0.08
