@@ -269,6 +269,7 @@ GLOW_KEEP = 0.12  # ... followed while a ring keeps this share of the first ring
 GLOW_FLOOR = 0.7  # ... and at least this many units of dE
 GLOW_SOFT = 8.0  # dE per px: the steepest a glow's zone is (90th percentile); an edge is steeper
 GLOW_GROUP = 12  # px: caption pixels closer than this are one caption, with one glow or none
+GLOW_WINDOW = GLOW_REACH + 6  # px around a caption that _glow_reach measures (its rings and the far one)
 
 
 def _glow(image: np.ndarray, grown: np.ndarray) -> np.ndarray:
@@ -284,11 +285,11 @@ def _glow(image: np.ndarray, grown: np.ndarray) -> np.ndarray:
     near = cv2.dilate(grown.view(np.uint8), np.ones((GLOW_GROUP,) * 2, np.uint8))
     n, lab, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
     H, W = grown.shape
-    pad = GLOW_REACH + 6  # what _glow_reach looks at around a caption
     out = grown
     for k in range(1, n):
         x, y, w, h = stats[k, :4]
-        y0, y1, x0, x1 = max(0, y - pad), min(H, y + h + pad), max(0, x - pad), min(W, x + w + pad)
+        y0, y1 = max(0, y - GLOW_WINDOW), min(H, y + h + GLOW_WINDOW)
+        x0, x1 = max(0, x - GLOW_WINDOW), min(W, x + w + GLOW_WINDOW)
         g = grown[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == k)
         reach = _glow_reach(image[y0:y1, x0:x1], g)
         if reach:
@@ -300,7 +301,7 @@ def _glow(image: np.ndarray, grown: np.ndarray) -> np.ndarray:
 
 def _glow_reach(image: np.ndarray, grown: np.ndarray) -> int:
     """How many px of glow lie around ``grown`` (one caption's region); 0 for none."""
-    y0, y1, x0, x1 = _padded_box(grown, GLOW_REACH + 6)
+    y0, y1, x0, x1 = _padded_box(grown, GLOW_WINDOW)
     g = grown[y0:y1, x0:x1]
     lab = cv2.cvtColor(image[y0:y1, x0:x1].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
     top = GLOW_REACH + 3
