@@ -6,8 +6,8 @@ read after ``kseg erase``, and what else it changed.
 
 Every annotated frame of bench/real goes through the ``kseg erase`` path
 (``CaptionPipeline.erase``: CRAFT -> text-SAM -> reading -> erase of the union of the regions
-kept). Beside it, the box baseline: ``cv2.inpaint`` Telea over each of the same regions' boxes
-padded by 10 % of their height, as box-based caption removers do. Per annotated line, on the
+kept). Beside it, bench_erase.py's box baseline: ``cv2.inpaint`` Telea over each of the same
+regions' boxes padded by 10 % of their height, as box-based caption removers do. Per annotated line, on the
 frame before and after erasing:
 
 * legible syllables: the annotated text's Hangul syllables minus the edit distance of kseg's
@@ -44,23 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_erase import box_baseline, caption_area  # noqa: E402
 from bench_real import _line, load_annotations, norm  # noqa: E402
 
 from kseg.evaluate.metrics import edit_distance  # noqa: E402
 
 CLEAN_SIGNAL = 0.10
 CHANGED = 12  # 8-bit levels: above codec noise of a re-encoded PNG, below any visible edit
-PAD = 0.10  # the box baseline's padding, as bench_erase.py
 KINDS = ("caption", "logo", "bar", "scene")
-
-
-def box_baseline(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    h, w = image.shape[:2]
-    area = np.zeros((h, w), np.uint8)
-    for x0, y0, x1, y1 in boxes:
-        p = int(round(PAD * (y1 - y0)))
-        area[max(0, y0 - p):min(h, y1 + p), max(0, x0 - p):min(w, x1 + p)] = 1
-    return cv2.inpaint(image, area, 3, cv2.INPAINT_TELEA) if area.any() else image.copy()
 
 
 def text_signal(det, image: np.ndarray, boxes: list) -> list[float]:
@@ -97,16 +88,14 @@ def changed_outside(before: np.ndarray, after: np.ndarray, caption_boxes: list) 
 def run(frames: list[dict], say, save: Path | None) -> dict:
     import torch
 
-    from kseg.detect import Detector
     from kseg.pipeline import CaptionPipeline, SegmentPipeline
-
-    torch.set_num_threads(2)
-    pipe = CaptionPipeline(SegmentPipeline(device="cpu"))
     from kseg.recognize import kseg_model_path
     from kseg.recognize.kseg_ocr import KsegOCRRecognizer
 
+    torch.set_num_threads(2)
+    pipe = CaptionPipeline(SegmentPipeline(device="cpu"))
     rec = KsegOCRRecognizer(kseg_model_path(), lm="none")
-    det = Detector(device="cpu")
+    det = pipe.segment.detector  # the still profile's CRAFT, already loaded
     rows = []
     outside = {"kseg": [0, 0], "box": [0, 0]}
     t0 = time.perf_counter()
@@ -116,7 +105,8 @@ def run(frames: list[dict], say, save: Path | None) -> dict:
             continue
         img = np.ascontiguousarray(bgr[..., ::-1])
         result, erased = pipe.erase(img, fr["id"])
-        base = box_baseline(img, [tuple(r.line.box) for r in result.regions])
+        found = {"lines": [{"box": r.line.box} for r in result.regions]}
+        base = box_baseline(img, caption_area(found, *img.shape[:2]))
         lines = [ln for ln in fr["lines"] if ln["kind"] in KINDS and not ln.get("illegible")]
         boxes = [tuple(map(int, ln["box"])) for ln in lines]
         pix = {n: text_signal(det, im, boxes) for n, im in (("before", img), ("kseg", erased), ("box", base))}
