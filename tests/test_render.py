@@ -415,3 +415,25 @@ def test_banner_prefers_shrinking_inside_the_plate_to_growing_it():
                    c.shape).info
     # without a plate a free caption wraps at the Korean's size to keep to its width (1.1x)
     assert len(free.lines) == 2 and free.scale == 1.0 and free.box[2] - free.box[0] <= 1.1 * 240
+
+
+def test_a_full_width_band_lends_its_width_instead_of_growing_over_the_picture():
+    """A letterbox band or edge-to-edge bar has the frame's margins, not a design kept around
+    the Korean: long English runs along it on one line rather than wrapping and growing the
+    band over the picture."""
+    c = canvas()
+    band = (0, 310, 640, 360)
+    c[band[1]:band[3]] = (0, 0, 0)
+    before = c.copy()
+    text = "Today I arrived in Vienna, the city of music"
+    cap = caption(box=(250, 322, 390, 346), fill=(255, 255, 255), text_height=20.0,
+                  banner=Banner(box=band, color=(0, 0, 0), opacity=1.0))
+    info = render_caption(c, cap, text)
+    assert len(info.lines) == 1 and info.scale >= 0.9 and info.fitted
+    x0, y0, x1, y1 = bbox(changed(before, c))
+    assert band[1] <= y0 and y1 <= band[3] and x1 - x0 > 2 * 140
+    # the same plate made narrower than the frame keeps the Korean's margins: it wraps or shrinks
+    narrow = replace(cap, style=replace(cap.style, banner=Banner(box=(150, 310, 490, 360), color=(0, 0, 0),
+                                                                  opacity=1.0)))
+    info = prepare(narrow, text, c.shape).info
+    assert len(info.lines) > 1 or info.scale < 0.9

@@ -12,7 +12,7 @@ from skimage.morphology import skeletonize
 
 from kseg.errors import InputError
 from kseg.style import group_captions, measure_style
-from kseg.types import FrameResult, LineMask, Recognition, Region, Style, TextLine
+from kseg.types import Banner, FrameResult, LineMask, Recognition, Region, Style, TextLine
 
 W, H = 560, 200
 
@@ -577,3 +577,31 @@ def test_letters_of_two_colours_the_fill_model_scores_alike_are_both_fill():
     fill = _split_fill(_lab(rgb), F, v, prob)
     letters = (rgb[..., 0] == 250)
     assert fill[letters].all() and not fill[F & ~letters].any()
+
+
+def test_a_plate_running_to_the_frame_edge_is_a_banner():
+    """A bar or letterbox band at the bottom has no step below the text: the one above is the
+    evidence, and the plate ends at the frame."""
+    bbox = (0, 95, W, H)
+    img, line, foot, _ = render(ow=0, org=(40, 170), scale=2.0,
+                                banner={"box": bbox, "color": (20, 30, 90), "opacity": 1.0})
+    s = measure_style(img, line, foot)
+    assert s.banner is not None
+    assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, bbox)), s.banner.box
+    # the same text low in the frame on footage, with no plate, has none
+    img, line, foot, _ = render(org=(40, 170), scale=2.0)
+    assert measure_style(img, line, foot).banner is None
+
+
+def test_a_subtitle_half_on_the_letterbox_band_is_one_caption():
+    """A film's two-line subtitle with its first line on the picture and its second on the black
+    band below: the band is the frame's, so the lines still join (a plate the caption's own
+    design puts behind one line only keeps them apart)."""
+    band = Banner(box=(0, 650, 1280, 720), color=(0, 0, 0), opacity=1.0)
+    boxes = [(480, 600, 800, 640), (500, 660, 780, 700)]
+    caps = group_captions(_result(boxes, ["하지만 영양가가 높은", "귀중한 단백질원이죠"]),
+                          [_style(), _style(banner=band)])
+    assert len(caps) == 1 and caps[0].text == "하지만 영양가가 높은 귀중한 단백질원이죠"
+    plate = Banner(box=(470, 650, 810, 710), color=(0, 0, 0), opacity=1.0)
+    caps = group_captions(_result(boxes, ["a", "b"]), [_style(), _style(banner=plate)])
+    assert len(caps) == 2

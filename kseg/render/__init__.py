@@ -55,6 +55,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from kseg.errors import InputError
+from kseg.style import EDGE_BAND
 from kseg.types import Box, Caption, Style
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
@@ -462,6 +463,11 @@ def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, f
     if style.banner is not None:  # the plate's width is free to use, margins kept
         b = style.banner.box
         inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
+        if b[2] - b[0] >= EDGE_BAND * W:
+            # an edge-to-edge bar or letterbox band: its margins are the frame's, not a
+            # design kept around the text, so the English may run as wide as a subtitle
+            # rather than wrap or shrink to the Korean's width, or grow the band over the picture
+            inner = max(inner, SUBTITLE_WIDTH * W)
         max_w = min(frame_w, max(max_w, inner))
         plate = (max(1, len(caption.regions)), float(max(inner, up_w)))
     elif not subtitle:

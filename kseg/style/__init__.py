@@ -118,6 +118,7 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 
 # ----------------------------------------------------------------------------- measure
 
+EDGE_BAND = 0.95  # a plate at least this share of the frame wide, at its top or bottom, is a band
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
@@ -785,6 +786,14 @@ def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
     bot = edge(0, by1, min(H - 2, by1 + limit), (bx0, bx1), False)
     T = top + 1 if top is not None else (0 if by0 <= 3 else None)
     B = bot + 1 if bot is not None else (H if by1 >= H - 3 else None)
+    # A plate that runs on to the frame's edge (a letterbox band or a bar at the bottom) has
+    # no step on that side: when the search reached the edge, its step on the other side is
+    # the evidence, and the plate ends at the frame.
+    if B is None and top is not None and by1 + limit >= H - 2:
+        B = H
+    from_bottom = T is None and bot is not None and by0 - limit <= 2
+    if from_bottom:
+        T = 0
     if T is None or B is None or B - T < th:
         return None
     left = edge(1, 2, bx0, (T, B), True)
@@ -795,6 +804,8 @@ def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
     for found, x0_, x1_ in ((left, 0, min(W, 16)), (right, max(0, W - 16), W)):
         if found is None:
             if top is not None and np.nan_to_num(steps(0, top + 1, top + 2, (x0_, x1_)))[0] < 10.0:
+                return None
+            if from_bottom and np.nan_to_num(steps(0, bot, bot + 1, (x0_, x1_)))[0] < 10.0:
                 return None
     opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
     return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3))
@@ -842,8 +853,20 @@ def _box_of(region) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in region.line.box)  # type: ignore[return-value]
 
 
-def _same_caption(bi, bj, si: Style, sj: Style) -> bool:
-    """Two lines (bi above bj) belong to one caption block."""
+def edge_band(banner: Banner | None, frame: tuple[int, int] | None) -> bool:
+    """Whether a plate is the frame's letterbox band or an edge-to-edge bar: as wide as the frame
+    (``EDGE_BAND``) and reaching its top or bottom. Such a band is not the caption's design: a
+    film's two-line subtitle often has one line on the picture and one on the band."""
+    if banner is None or frame is None:
+        return False
+    W, H = frame
+    x0, y0, x1, y1 = banner.box
+    return x1 - x0 >= EDGE_BAND * W and (y0 <= 0.02 * H or y1 >= 0.98 * H)
+
+
+def _same_caption(bi, bj, si: Style, sj: Style, frame: tuple[int, int] | None = None) -> bool:
+    """Two lines (bi above bj) belong to one caption block; ``frame`` (width, height) lets a
+    line on a letterbox band join one on the picture."""
     hi, hj = max(1.0, si.text_height), max(1.0, sj.text_height)
     if max(hi, hj) / min(hi, hj) > 1.35:
         return False
@@ -855,7 +878,7 @@ def _same_caption(bi, bj, si: Style, sj: Style) -> bool:
         return False
     if float(_de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) > 25.0:
         return False
-    if (si.banner is None) != (sj.banner is None):
+    if (si.banner is None) != (sj.banner is None) and not (edge_band(si.banner, frame) or edge_band(sj.banner, frame)):
         return False
     wi, wj = bi[2] - bi[0], bj[2] - bj[0]
     overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])
@@ -905,7 +928,8 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
 
     for a, i in enumerate(order):
         for j in order[a + 1:]:
-            if _same_caption(_box_of(regions[i]), _box_of(regions[j]), styles[i], styles[j]):
+            if _same_caption(_box_of(regions[i]), _box_of(regions[j]), styles[i], styles[j],
+                             (result.width, result.height)):
                 # one line below another joins only the block's last line (no skipping)
                 ri, rj = find(i), find(j)
                 if ri != rj:
