@@ -582,12 +582,19 @@ def test_caption_layer_context_line_retry_and_fuzzy(tmp_path):
     caps = [CaptionText("통째로", ["통째로"]),
             CaptionText("첫 줄입니다 둘째 줄이에요", ["첫 줄입니다", "둘째 줄이에요"]),  # held line by line
             CaptionText("내일 아침 9시까지 보고서 올러", ["내일 아침 9시까지 보고서 올러"]),  # OCR slip: fuzzy
-            CaptionText("없는 자막", ["없는", "자막"])]
+            CaptionText("없는 자막", ["없는", "자막"]),
+            # held line by line, one line an OCR slip: the slip matched alone, the block joined
+            CaptionText("첫 줄입니다 둘재 줄이에요", ["첫 줄입니다", "둘재 줄이에요"]),
+            CaptionText("첫 줄입니다 전혀 없는 다른 줄", ["첫 줄입니다", "전혀 없는 다른 줄"])]  # one line unknown
     out, hits = translate_captions(tr, caps, context=1, history=["앞 장면"])
-    assert out == ["Whole.", "First line. Second line.", "Report by 9 tomorrow.", None]
-    assert [(h.caption, h.entry) for h in hits] == [("내일 아침 9시까지 보고서 올러", "내일아침9시까지보고서올려")]
+    assert out == ["Whole.", "First line. Second line.", "Report by 9 tomorrow.", None,
+                   "First line. Second line.", None]
+    assert [(h.caption, h.entry) for h in hits] == [("내일 아침 9시까지 보고서 올러", "내일아침9시까지보고서올려"),
+                                                    ("둘재 줄이에요", "둘째줄이에요")]
     assert tr.fuzzy_hits[0][0] == "내일 아침 9시까지 보고서 올러"  # the memory reports what it used
-    first = {r.text: r for r in seen}
+    first: dict[str, R] = {}
+    for r in seen:
+        first.setdefault(r.text, r)
     assert first["통째로"].before == ["앞 장면"] and first["통째로"].after == ["첫 줄입니다 둘째 줄이에요"]
     assert first["첫 줄입니다"].before == ["통째로"]  # a line inherits its block's context
     # only some captions (a video batch): answers in the order asked, context from all

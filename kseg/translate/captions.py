@@ -4,9 +4,10 @@ Any translator answers ``TranslationRequest``s; what a *caption* needs on top is
 - context: the neighbouring captions on each side, so names and tone stay consistent;
 - a two-line block the translator has no answer for is asked again line by line (a translation
   memory often holds a subtitle's lines separately), and joined when every line has one;
-- a translation memory's fuzzy match (``TMTranslator.fuzzy``) for what is still missing: OCR is
-  rarely letter-perfect, and the memory is the user's list of the show's captions. The
-  translator reports the entry it used, and this layer returns it for the caller to show.
+- a translation memory's fuzzy match (``TMTranslator.fuzzy``) for what is still missing, the
+  whole block first, then line by line: OCR is rarely letter-perfect, and the memory is the
+  user's list of the show's captions. The translator reports the entry it used, and this layer
+  returns it for the caller to show.
 """
 from __future__ import annotations
 
@@ -58,14 +59,17 @@ def translate_captions(translator: Any, captions: Sequence[CaptionText], *, indi
 
         raise KsegError(f"translator {getattr(translator, 'name', '?')}: {len(out)} answers for "
                         f"{len(reqs)} captions")
+    by_line: dict[int, tuple[list[str], list[Any]]] = {}  # blocks still missing: lines, answers
     for j, k in enumerate(idx):
         lines = [ln for ln in captions[k].lines if ln.strip()]
         if _ok(out[j]) or len(lines) < 2:
             continue
-        got = translator.translate([TranslationRequest(ln, before=reqs[j].before, after=reqs[j].after)
-                                    for ln in lines])
+        got = list(translator.translate([TranslationRequest(ln, before=reqs[j].before, after=reqs[j].after)
+                                         for ln in lines]))
         if len(got) == len(lines) and all(_ok(g) for g in got):
             out[j] = " ".join(g.strip() for g in got)
+        elif len(got) == len(lines):
+            by_line[j] = (lines, got)
     hits: list[FuzzyHit] = []
     fuzzy = getattr(translator, "fuzzy", None)
     for j, k in enumerate(idx):
@@ -76,4 +80,17 @@ def translate_captions(translator: Any, captions: Sequence[CaptionText], *, indi
             entry, english, ratio = hit
             out[j] = english
             hits.append(FuzzyHit(texts[k], entry, ratio))
+            continue
+        if j not in by_line:
+            continue
+        # a memory that holds the lines separately, and a line OCR did not read letter-perfect
+        lines, got = by_line[j]
+        used: list[FuzzyHit] = []
+        for n, ln in enumerate(lines):
+            if not _ok(got[n]) and (h := fuzzy(ln)) is not None:
+                got[n] = h[1]
+                used.append(FuzzyHit(ln, h[0], h[2]))
+        if all(_ok(g) for g in got):
+            out[j] = " ".join(g.strip() for g in got)
+            hits += used
     return [t.strip() if _ok(t) else None for t in out], hits
