@@ -424,7 +424,7 @@ class CaptionPipeline:
         translation (a TM miss, no readable text) are left as they are, not erased.
         """
         from kseg.erase import erase
-        from kseg.render import render_caption
+        from kseg.render import place
         from kseg.translate.captions import CaptionText, translate_captions
 
         if self.translator is None:
@@ -459,12 +459,14 @@ class CaptionPipeline:
                     method=self.erase_method) if done else image.copy()
         t3 = time.perf_counter()
         rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
-        for k, c in enumerate(captions):
-            if c.translation is None:
+        sprites = place(captions, [c.translation for c in captions], out.shape, font=self.font,
+                        font_scale=self.font_scale)
+        for k, (c, sp) in enumerate(zip(captions, sprites)):
+            if sp is None:
                 continue
-            info = render_caption(out, c, c.translation, font=self.font, font_scale=self.font_scale)
-            rendered[k] = info.to_json()
-            if not info.fitted:
+            sp.draw(out)
+            rendered[k] = sp.info.to_json()
+            if not sp.info.fitted:
                 problems["unfitted"].append(c.translation)
         t4 = time.perf_counter()
         result.extra["captions"] = [{**c.to_json(), **({"render": rendered[k]} if k in rendered else {})}

@@ -437,3 +437,52 @@ def test_a_full_width_band_lends_its_width_instead_of_growing_over_the_picture()
                                                                   opacity=1.0)))
     info = prepare(narrow, text, c.shape).info
     assert len(info.lines) > 1 or info.scale < 0.9
+
+
+# ------------------------------------------------------------------------- a frame's captions together
+
+def _clear(sprites) -> bool:
+    from kseg.render import sprite_rect
+
+    rects = [sprite_rect(s) for s in sprites if s is not None and s.rgba.size]
+    return not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for k, a in enumerate(rects) for b in rects[k + 1:])
+
+
+def test_a_frames_captions_do_not_cover_each_other():
+    """A one-word label just above a line (a name tag over a quote): the line's English wraps
+    upward and the label's runs down; laid out together, neither covers the other, and each
+    keeps its text."""
+    from kseg.render import place
+
+    label = caption(box=(60, 238, 130, 258), fill=(255, 255, 255), text_height=16.0)
+    line = caption(box=(60, 262, 420, 300), fill=(255, 220, 0), text_height=30.0)
+    texts = ["Voice actor replaced", "A tone of voice that breaks the immersion"]
+    alone = [prepare(c, t, (360, 640, 3)) for c, t in zip([label, line], texts)]
+    assert not _clear(alone)  # the case: laid out alone they overlap
+    sprites = place([label, line], texts, (360, 640, 3))
+    assert _clear(sprites)
+    assert [" ".join(s.info.lines) for s in sprites] == texts and all(s.info.fitted for s in sprites)
+    assert all(s.info.scale >= 0.5 for s in sprites)
+    # a caption left in Korean (no translation) is kept clear too, and gets no sprite
+    sprites = place([label, line], [None, texts[1]], (360, 640, 3))
+    from kseg.render import sprite_rect
+
+    r = sprite_rect(sprites[1])
+    assert sprites[0] is None and not (r[1] < label.box[3] and label.box[1] < r[3] and r[0] < label.box[2])
+    # one caption alone is exactly what prepare gives
+    one = place([line], [texts[1]], (360, 640, 3))[0]
+    assert (one.x, one.y, one.info) == (alone[1].x, alone[1].y, alone[1].info)
+
+
+def test_a_caption_on_its_plate_is_not_moved_off_it():
+    from kseg.render import place
+
+    plate = Banner(box=(40, 250, 600, 320), color=(20, 40, 160), opacity=1.0)
+    tag = caption(box=(60, 228, 160, 250), fill=(255, 255, 255), text_height=16.0)
+    line = caption(box=(120, 268, 520, 302), fill=(255, 255, 255), text_height=26.0, banner=plate)
+    texts = ["Manager Jung (41)", "Honestly I just did it without knowing what it was at all"]
+    sprites = place([tag, line], texts, (360, 640, 3))
+    b = sprites[1].info.box
+    assert plate.box[1] <= b[1] and b[3] <= plate.box[3] + 2  # still on the plate
+    assert _clear(sprites)

@@ -723,6 +723,93 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
     return P2, A2, ux0, uy0
 
 
+CLASH_MIN_SCALE = 0.5  # how far English that runs into a neighbour may shrink to keep clear of it
+CLASH_GAP = 2  # pixels kept between two captions' English
+
+
+def sprite_rect(sp: Sprite) -> Box:
+    """Every pixel a sprite draws (text, outline, shadow, grown plate), frame coordinates."""
+    h, w = sp.rgba.shape[:2]
+    return (sp.x, sp.y, sp.x + w, sp.y + h)
+
+
+def _meets(a: Box, b: Box, gap: int = 0) -> bool:
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+def _moved(sp: Sprite, dy: int) -> Sprite:
+    b = sp.info.box
+    info = RenderInfo((b[0], b[1] + dy, b[2], b[3] + dy), sp.info.font_size, sp.info.lines, sp.info.fitted,
+                      sp.info.scale)
+    return Sprite(sp.rgba, sp.x, sp.y + dy, info, bold=sp.bold, font=sp.font)
+
+
+def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[int, ...], *,
+          obstacles: list[Box] = (), **kw: Any) -> list[Sprite | None]:
+    """Sprites for the captions of one frame (None where ``texts`` has none) that keep clear of
+    each other, of the captions left in Korean and of ``obstacles`` (English already on screen).
+
+    Each caption is laid out alone (``prepare``, kw as for it) first. Broadcast captions are
+    packed tight (a one-word label over a line, a name tag over a quote), and English wrapped to
+    more lines, or a plate grown for it, then covers its neighbour. The caption whose English
+    reaches further out of its own Korean box is laid out again: among its layout moved up or
+    down into free space (by at most its own height; never off its plate, which stays in the
+    picture), and layouts with fewer lines, smaller
+    (down to ``CLASH_MIN_SCALE``) but fitting the frame, each moved alike, the one that covers
+    the least of its neighbours wins; then one left in place (the English stays where the
+    Korean was), then the largest, then the one moved least. Repeated
+    while any caption not yet laid out again covers another."""
+    H = int(frame_shape[0])
+    sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t else None
+                                    for c, t in zip(captions, texts)]
+
+    def keepout(i: int) -> list[Box]:
+        out = list(obstacles)
+        for j, (c, sp) in enumerate(zip(captions, sprites)):
+            if j != i and sp is None:  # left in Korean
+                out.append(tuple(int(v) for v in c.box))
+            elif j != i and sp.rgba.size:
+                out.append(sprite_rect(sp))
+        return out
+
+    def covered(r: Box, others: list[Box]) -> int:
+        return sum(max(0, min(r[2], o[2]) - max(r[0], o[0])) * max(0, min(r[3], o[3]) - max(r[1], o[1]))
+                   for o in others)
+
+    def reach(i: int) -> int:  # how far caption i's English runs out of its Korean box
+        r, b = sprite_rect(sprites[i]), captions[i].box
+        return max(0, b[0] - r[0]) + max(0, b[1] - r[1]) + max(0, r[2] - b[2]) + max(0, r[3] - b[3])
+
+    done: set[int] = set()
+    while True:
+        hit = [i for i, sp in enumerate(sprites) if sp is not None and sp.rgba.size and i not in done
+               and any(_meets(sprite_rect(sp), o) for o in keepout(i))]
+        if not hit:
+            break
+        i = max(hit, key=reach)
+        done.add(i)
+        c, others = captions[i], keepout(i)
+        layouts = [sprites[i]]
+        kept = {k: v for k, v in kw.items() if k not in ("max_lines", "min_scale")}
+        for n in range(max(1, len(c.regions)), len(sprites[i].info.lines)):
+            sp = prepare(c, texts[i], frame_shape, max_lines=n, min_scale=CLASH_MIN_SCALE, **kept)
+            if sp.rgba.size and sp.info.fitted:
+                layouts.append(sp)
+        best, key = sprites[i], None
+        for sp in layouts:
+            r = sprite_rect(sp)
+            moves = [0] if c.style.banner is not None else \
+                [0] + [d for o in others if _meets(r, o) for d in (o[1] - CLASH_GAP - r[3], o[3] + CLASH_GAP - r[1])]
+            for dy in moves:
+                if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < 0 or r[3] + dy > H)):
+                    continue
+                k = (covered((r[0], r[1] + dy, r[2], r[3] + dy), others), dy != 0, -sp.info.scale, abs(dy))
+                if key is None or k < key:
+                    best, key = (_moved(sp, dy) if dy else sp), k
+        sprites[i] = best
+    return sprites
+
+
 def render_caption(canvas: np.ndarray, caption: Caption, text: str, **kw: Any) -> RenderInfo:
     """``prepare`` + ``draw`` for one still frame; kw as for ``prepare``."""
     sprite = prepare(caption, text, canvas.shape, **kw)
@@ -731,4 +818,4 @@ def render_caption(canvas: np.ndarray, caption: Caption, text: str, **kw: Any) -
 
 
 __all__ = ["BOLD_WEIGHT", "FONT_SCALES", "check_font_scale", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font",
-           "prepare", "render_caption"]
+           "place", "prepare", "render_caption", "sprite_rect"]

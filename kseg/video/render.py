@@ -59,18 +59,45 @@ def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
             max(b[3] for b in boxes))
 
 
+def _together(a: Event, b: Event) -> bool:
+    return a.erase_from <= b.erase_to and b.erase_from <= a.erase_to
+
+
+def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale: float,
+             live: list[_Plan]) -> dict[int, Any]:
+    """Each translated event's sprite, laid out with the events on screen at the same time
+    (``kseg.render.place``) so that their English does not cover each other, nor a caption
+    left in Korean, nor the English of ``live`` plans (events settled before) shown then."""
+    from kseg.render import place, sprite_rect
+
+    H, W = shape
+    groups: list[list[Event]] = []
+    for ev in sorted(events, key=lambda e: e.erase_from):  # events that overlap in time, chained
+        if groups and any(_together(ev, e) for e in groups[-1]):
+            groups[-1].append(ev)
+        else:
+            groups.append([ev])
+    out: dict[int, Any] = {}
+    for g in groups:
+        shown = [sprite_rect(p.sprite) for p in live if getattr(p.sprite, "rgba", None) is not None
+                 and p.sprite.rgba.size and any(_together(p.ev, e) for e in g)]
+        sprites = place([e.caption for e in g], [e.translation for e in g], (H, W, 3), obstacles=shown,
+                        font=font, font_scale=font_scale)
+        out.update({e.id: sp for e, sp in zip(g, sprites) if sp is not None})
+    return out
+
+
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
-           font_scale: float = 1.0) -> list[_Plan]:
+           font_scale: float = 1.0, live: list[_Plan] = ()) -> list[_Plan]:
     H, W = shape
     plans = []
+    sprites = {} if erase_only else _sprites(events, shape, font, font_scale, list(live))
     for ev in events:
         sprite = None
         if not erase_only:
             if ev.translation is None:
                 continue  # nothing to say instead: the Korean stays
-            from kseg.render import prepare
-
-            sprite = prepare(ev.caption, ev.translation, (H, W, 3), font=font, font_scale=font_scale)
+            sprite = sprites[ev.id]
         x0, y0, x1, y1 = ev.box
         m = max(12, int(0.6 * (y1 - y0)))  # context for inpainting, and the eraser's growth
         cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
