@@ -12,10 +12,15 @@ Korean line's (<= 1.1x counts), how many lines it took, and how often it was shr
 allows a wider block where wrapping cannot avoid it: "unavoidable" is a line whose narrowest
 possible block (the best break into at most one line more than the Korean's, at most 10 %
 below the matched size, as ``kseg.render`` measures widths) is still wider than 1.1x.
+
+A second table lays each frame's captions (lines grouped as ``kseg.style.group_captions`` does)
+out alone and together (``kseg.render.place``, what ``kseg translate`` and translate-video
+draw): the pairs of English blocks that cover each other, and what placing them cost.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 from pathlib import Path
@@ -56,7 +61,9 @@ def main() -> None:
 
     frames = [f for f in load_annotations(args.images) if f["image"].exists()]
     rows = []
+    by_frame: dict[tuple[str, str], list] = {}
     for k, (fr, ln, img, st, _, _) in enumerate(measure(frames)):
+        by_frame.setdefault((fr["source"], fr["id"]), []).append((ln, img, copy.deepcopy(st)))
         x0, y0, x1, y1 = ln["box"]
         cap = Caption([0], (x0, y0, x1, y1), ln["text"], st)
         sp = prepare(cap, english(ln["text"], args.ratio, k), img.shape)
@@ -83,6 +90,65 @@ def main() -> None:
     t.add_row(f"{np.median(a[:, 0]):.2f}", f"{np.mean(np.abs(a[:, 0] - 1) <= 0.1):.1%}", f"{np.median(a[:, 1]):.2f}",
               f"{np.mean(a[:, 1] <= 1.1):.1%}", f"{np.mean((a[:, 1] <= 1.1) | unav):.1%} ({unav.sum()} unavoidable)",
               f"{a[:, 2].mean():.2f}", f"{np.mean(a[:, 3] < 0.999):.1%}", f"{np.mean([not r[4] for r in rows]):.1%}")
+    Console().print(t)
+    together(by_frame, args.ratio)
+
+
+def _overlaps(sprites, shape) -> int:
+    """Pairs of English blocks (text, outline, shadow, plate) that draw on a same pixel."""
+    masks = []
+    for s in sprites:
+        if s is not None and s.rgba.size:
+            m = np.zeros(shape[:2], bool)
+            h, w = s.rgba.shape[:2]
+            x0, y0, x1, y1 = max(0, s.x), max(0, s.y), min(shape[1], s.x + w), min(shape[0], s.y + h)
+            if x0 < x1 and y0 < y1:
+                m[y0:y1, x0:x1] = s.rgba[y0 - s.y:y1 - s.y, x0 - s.x:x1 - s.x, 3] > 25
+            masks.append(m)
+    return sum(1 for i, a in enumerate(masks) for b in masks[i + 1:] if (a & b).any())
+
+
+def together(by_frame: dict, ratio: float) -> None:
+    """A frame's captions laid out alone (``prepare`` each) and together (``kseg.render.place``):
+    how many pairs of English blocks cover each other, and what placing them costs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kseg.render import place, prepare
+    from kseg.style import group_captions
+    from kseg.types import FrameResult, LineMask, Recognition, Region
+
+    from bench_real import _line
+
+    n_frames = pairs_alone = pairs_together = adjusted = moved = 0
+    scales = []
+    for k, (key, items) in enumerate(sorted(by_frame.items())):
+        img = items[0][1]
+        H, W = img.shape[:2]
+        regions = [Region(line=_line(ln["box"]), mask=LineMask(np.zeros((1, 1), bool), [], [], 0),
+                          text=Recognition(ln["text"], "annotation")) for ln, _, _ in items]
+        res = FrameResult(image=key[1], width=W, height=H, model="", regions=regions,
+                          mask=np.zeros((H, W), np.uint8))
+        caps = group_captions(res, [st for _, _, st in items])
+        if len(caps) < 2:
+            continue
+        n_frames += 1
+        texts = [english(c.text, ratio, 1000 + 37 * k + i) for i, c in enumerate(caps)]
+        alone = [prepare(c, t, img.shape) for c, t in zip(caps, texts)]
+        placed = place(caps, texts, img.shape)
+        pairs_alone += _overlaps(alone, img.shape)
+        pairs_together += _overlaps(placed, img.shape)
+        for a, p in zip(alone, placed):
+            if (a.x, a.y, a.info.lines) != (p.x, p.y, p.info.lines):
+                adjusted += 1
+                moved += a.info.lines == p.info.lines and a.info.scale == p.info.scale
+                scales.append(p.info.scale / max(1e-6, a.info.scale))
+    t = Table(title=f"A frame's captions laid out alone and together ({n_frames} real frames with 2+ captions)")
+    for c in ("English pairs that overlap: alone", "together (place)", "captions re-laid", "of them only moved",
+              "size kept by the re-laid (median)"):
+        t.add_column(c)
+    t.add_row(str(pairs_alone), str(pairs_together), str(adjusted), str(moved),
+              f"{np.median(scales):.2f}" if scales else "-")
     Console().print(t)
 
 

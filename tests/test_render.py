@@ -441,12 +441,16 @@ def test_a_full_width_band_lends_its_width_instead_of_growing_over_the_picture()
 
 # ------------------------------------------------------------------------- a frame's captions together
 
-def _clear(sprites) -> bool:
-    from kseg.render import sprite_rect
-
-    rects = [sprite_rect(s) for s in sprites if s is not None and s.rgba.size]
-    return not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-                   for k, a in enumerate(rects) for b in rects[k + 1:])
+def _clear(sprites, shape=(360, 640)) -> bool:
+    """No pixel drawn by two of the sprites."""
+    drawn = np.zeros(shape, int)
+    for s in sprites:
+        if s is not None and s.rgba.size:
+            layer = np.zeros((shape[0], shape[1], 3), np.uint8)
+            before = layer.copy()
+            s.draw(layer)
+            drawn += (layer != before).any(axis=2)
+    return int(drawn.max()) <= 1
 
 
 def test_a_frames_captions_do_not_cover_each_other():

@@ -725,16 +725,13 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
 
 CLASH_MIN_SCALE = 0.5  # how far English that runs into a neighbour may shrink to keep clear of it
 CLASH_GAP = 2  # pixels kept between two captions' English
+_INK = 25  # alpha (of 255) from which a sprite's pixel counts as drawn
 
 
 def sprite_rect(sp: Sprite) -> Box:
     """Every pixel a sprite draws (text, outline, shadow, grown plate), frame coordinates."""
     h, w = sp.rgba.shape[:2]
     return (sp.x, sp.y, sp.x + w, sp.y + h)
-
-
-def _meets(a: Box, b: Box, gap: int = 0) -> bool:
-    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
 
 
 def _moved(sp: Sprite, dy: int) -> Sprite:
@@ -744,46 +741,73 @@ def _moved(sp: Sprite, dy: int) -> Sprite:
     return Sprite(sp.rgba, sp.x, sp.y + dy, info, bold=sp.bold, font=sp.font)
 
 
+def _covers(sp: Sprite, grown: np.ndarray, dy: int, ob: Sprite | Box) -> int:
+    """Pixels of ``sp`` moved by ``dy`` (its ink ``grown`` by CLASH_GAP) that land on ``ob``: the
+    drawn pixels of another sprite, or a box (a caption left in Korean). Pixels, not rectangles:
+    a wrapped block's rectangle holds empty corners another caption may use."""
+    g = CLASH_GAP
+    x0, y0 = sp.x - g, sp.y + dy - g
+    h, w = grown.shape
+    if isinstance(ob, Sprite):
+        if not ob.rgba.size:
+            return 0
+        ox, oy = ob.x, ob.y
+        oh, ow = ob.rgba.shape[:2]
+    else:
+        ox, oy, ow, oh = int(ob[0]), int(ob[1]), int(ob[2] - ob[0]), int(ob[3] - ob[1])
+    ix0, iy0, ix1, iy1 = max(x0, ox), max(y0, oy), min(x0 + w, ox + ow), min(y0 + h, oy + oh)
+    if ix0 >= ix1 or iy0 >= iy1:
+        return 0
+    mine = grown[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+    if isinstance(ob, Sprite):
+        return int(np.count_nonzero(mine & (ob.rgba[iy0 - oy:iy1 - oy, ix0 - ox:ix1 - ox, 3] > _INK)))
+    return int(np.count_nonzero(mine))
+
+
+def _grown(sp: Sprite) -> np.ndarray:
+    ink = np.pad(sp.rgba[..., 3] > _INK, CLASH_GAP).astype(np.uint8)
+    return cv2.dilate(ink, np.ones((2 * CLASH_GAP + 1,) * 2, np.uint8)).astype(bool)
+
+
 def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[int, ...], *,
-          obstacles: list[Box] = (), **kw: Any) -> list[Sprite | None]:
-    """Sprites for the captions of one frame (None where ``texts`` has none) that keep clear of
-    each other, of the captions left in Korean and of ``obstacles`` (English already on screen).
+          obstacles: list[Sprite | Box] = (), **kw: Any) -> list[Sprite | None]:
+    """Sprites for the captions of one frame (None where ``texts`` has none) whose drawn pixels
+    keep clear of each other, of the captions left in Korean and of ``obstacles`` (English
+    already on screen, or boxes).
 
     Each caption is laid out alone (``prepare``, kw as for it) first. Broadcast captions are
     packed tight (a one-word label over a line, a name tag over a quote), and English wrapped to
     more lines, or a plate grown for it, then covers its neighbour. The caption whose English
     reaches further out of its own Korean box is laid out again: among its layout moved up or
     down into free space (by at most its own height; never off its plate, which stays in the
-    picture), and layouts with fewer lines, smaller
-    (down to ``CLASH_MIN_SCALE``) but fitting the frame, each moved alike, the one that covers
-    the least of its neighbours wins; then one left in place (the English stays where the
-    Korean was), then the largest, then the one moved least. Repeated
-    while any caption not yet laid out again covers another."""
+    picture), and layouts with fewer lines, smaller (down to ``CLASH_MIN_SCALE``) but fitting
+    the frame, each moved alike, the one that covers the least of its neighbours wins; then one
+    left in place (the English stays where the Korean was), then the largest, then the one
+    moved least. Repeated while any caption not yet laid out again covers another."""
     H = int(frame_shape[0])
     sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t else None
                                     for c, t in zip(captions, texts)]
 
-    def keepout(i: int) -> list[Box]:
+    def keepout(i: int) -> list[Sprite | Box]:
         out = list(obstacles)
         for j, (c, sp) in enumerate(zip(captions, sprites)):
             if j != i and sp is None:  # left in Korean
                 out.append(tuple(int(v) for v in c.box))
             elif j != i and sp.rgba.size:
-                out.append(sprite_rect(sp))
+                out.append(sp)
         return out
-
-    def covered(r: Box, others: list[Box]) -> int:
-        return sum(max(0, min(r[2], o[2]) - max(r[0], o[0])) * max(0, min(r[3], o[3]) - max(r[1], o[1]))
-                   for o in others)
 
     def reach(i: int) -> int:  # how far caption i's English runs out of its Korean box
         r, b = sprite_rect(sprites[i]), captions[i].box
         return max(0, b[0] - r[0]) + max(0, b[1] - r[1]) + max(0, r[2] - b[2]) + max(0, r[3] - b[3])
 
+    def covered(sp: Sprite, grown: np.ndarray, dy: int, others: list[Sprite | Box]) -> int:
+        return sum(_covers(sp, grown, dy, o) for o in others)
+
     done: set[int] = set()
     while True:
         hit = [i for i, sp in enumerate(sprites) if sp is not None and sp.rgba.size and i not in done
-               and any(_meets(sprite_rect(sp), o) for o in keepout(i))]
+               and covered(sp, _grown(sp), 0, keepout(i))]
         if not hit:
             break
         i = max(hit, key=reach)
@@ -797,13 +821,17 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
                 layouts.append(sp)
         best, key = sprites[i], None
         for sp in layouts:
-            r = sprite_rect(sp)
-            moves = [0] if c.style.banner is not None else \
-                [0] + [d for o in others if _meets(r, o) for d in (o[1] - CLASH_GAP - r[3], o[3] + CLASH_GAP - r[1])]
+            grown, r = _grown(sp), sprite_rect(sp)
+            moves = [0]
+            if c.style.banner is None:
+                for o in others:
+                    if _covers(sp, grown, 0, o):
+                        q = sprite_rect(o) if isinstance(o, Sprite) else o
+                        moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
             for dy in moves:
                 if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < 0 or r[3] + dy > H)):
                     continue
-                k = (covered((r[0], r[1] + dy, r[2], r[3] + dy), others), dy != 0, -sp.info.scale, abs(dy))
+                k = (covered(sp, grown, dy, others), dy != 0, -sp.info.scale, abs(dy))
                 if key is None or k < key:
                     best, key = (_moved(sp, dy) if dy else sp), k
         sprites[i] = best
