@@ -459,8 +459,11 @@ class CaptionPipeline:
                     method=self.erase_method) if done else image.copy()
         t3 = time.perf_counter()
         rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
-        sprites = place(captions, [c.translation for c in captions], out.shape, font=self.font,
-                        font_scale=self.font_scale)
+        # other text on screen (logos, programme bars, English already there) is kept clear too
+        on_screen = [tuple(int(v) for v in o.line.box) for o in result.overlays] + \
+            [tuple(int(v) for v in b) for b in result.left_out]
+        sprites = place(captions, [c.translation for c in captions], out.shape, obstacles=on_screen,
+                        font=self.font, font_scale=self.font_scale)
         for k, (c, sp) in enumerate(zip(captions, sprites)):
             if sp is None:
                 continue

@@ -591,6 +591,13 @@ def test_a_plate_running_to_the_frame_edge_is_a_banner():
     # the same text low in the frame on footage, with no plate, has none
     img, line, foot, _ = render(org=(40, 170), scale=2.0)
     assert measure_style(img, line, foot).banner is None
+    # a bar whose lower edge is soft, over footage of another colour, does not run to the edge
+    bg = footage(3)
+    bg[95:185] = (20, 30, 90)
+    bg[170:200] = cv2.GaussianBlur(bg, (0, 0), 8)[170:200]
+    img, line, foot, _ = render(ow=0, org=(40, 160), scale=2.0, bg=bg)
+    s = measure_style(img, line, foot)
+    assert s.banner is None or s.banner.box[3] < H - 5, s.banner
 
 
 def test_a_subtitle_half_on_the_letterbox_band_is_one_caption():

@@ -119,6 +119,7 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 # ----------------------------------------------------------------------------- measure
 
 EDGE_BAND = 0.95  # a plate at least this share of the frame wide, at its top or bottom, is a band
+EDGE_PLATE_DE = 10.0  # a plate running to the frame's edge has this one colour on both sides of the text
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
@@ -788,10 +789,22 @@ def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
     B = bot + 1 if bot is not None else (H if by1 >= H - 3 else None)
     # A plate that runs on to the frame's edge (a letterbox band or a bar at the bottom) has
     # no step on that side: when the search reached the edge, its step on the other side is
-    # the evidence, and the plate ends at the frame.
-    if B is None and top is not None and by1 + limit >= H - 2:
+    # the evidence, and the plate ends at the frame, if what lies between the text and the edge
+    # has the colour of the plate on the text's other side (a bar whose soft lower edge the
+    # search missed has the footage there, not the plate).
+    def same_plate(a0: int, a1: int, b0: int, b1: int) -> bool:
+        """Rows [a0, a1) and [b0, b1) (ink left out) have one colour, within EDGE_PLATE_DE."""
+        if a1 - a0 < 1 or b1 - b0 < 1:
+            return False
+        pa = lab[a0:a1, bx0:bx1][~ink[a0:a1, bx0:bx1]]
+        pb = lab[b0:b1, bx0:bx1][~ink[b0:b1, bx0:bx1]]
+        if len(pa) < 10 or len(pb) < 10:
+            return False
+        return float(_de(np.median(pa, axis=0), np.median(pb, axis=0))) < EDGE_PLATE_DE
+
+    if B is None and top is not None and by1 + limit >= H - 2 and same_plate(top + 2, by0, by1, H):
         B = H
-    from_bottom = T is None and bot is not None and by0 - limit <= 2
+    from_bottom = T is None and bot is not None and by0 - limit <= 2 and same_plate(by1, bot, 0, by0)
     if from_bottom:
         T = 0
     if T is None or B is None or B - T < th:
