@@ -490,3 +490,21 @@ def test_a_caption_on_its_plate_is_not_moved_off_it():
     b = sprites[1].info.box
     assert plate.box[1] <= b[1] and b[3] <= plate.box[3] + 2  # still on the plate
     assert _clear(sprites)
+
+
+def test_english_keeps_clear_of_other_text_on_screen():
+    """A channel logo or programme bar (``obstacles``) is not a caption, but the English grown
+    for a caption beside it must not cover it either."""
+    from kseg.render import place, sprite_rect
+
+    line = caption(box=(60, 262, 420, 300), fill=(255, 220, 0), text_height=30.0)
+    text = "A tone of voice that breaks the immersion"
+    alone = prepare(line, text, (360, 640, 3))
+    r = sprite_rect(alone)
+    logo = (r[0], r[1], r[0] + 60, r[1] + 20)  # where the wrapped English's first line lands
+    sp = place([line], [text], (360, 640, 3), obstacles=[logo])[0]
+    a = sp.rgba[..., 3] > 25
+    ys, xs = np.nonzero(a)
+    ys, xs = ys + sp.y, xs + sp.x
+    assert not ((xs >= logo[0]) & (xs < logo[2]) & (ys >= logo[1]) & (ys < logo[3])).any()
+    assert " ".join(sp.info.lines) == text and sp.info.fitted

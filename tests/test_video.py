@@ -1081,3 +1081,53 @@ def test_single_input_takes_overwrite_and_refuses_ray_cpus_without_ray(tmp_path,
         assert sum(1 for _ in c.decode(video=0)) == 12
     r = _cli(str(src), "-o", str(out), "--erase-only", "--ray-cpus", "2", "-q")
     assert r.exit_code == 2 and "--ray" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_events_on_screen_together_keep_their_english_apart():
+    """A label over a line shown at the same time: their English is laid out together
+    (``kseg.render.place``), also when the label's event was settled before the line's, and an
+    event at another time is laid out alone; a logo left as it is is kept clear too."""
+    from kseg.render import prepare, sprite_rect
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.render import _plans
+
+    def ev(k, f0, f1, box, text, h, translation=None):
+        st = Style(fill=(255, 220, 0), text_height=h, stroke_width=2.4)
+        x0, y0, x1, y1 = box
+        return Event(id=k, start=f0, end=f1, erase_from=f0, erase_to=f1, box=box,
+                     mask=np.ones((y1 - y0, x1 - x0), bool), caption=Caption([0], box, text, st),
+                     lines=[text], detected_at=f0, translation=translation)
+
+    label = ev(1, 0, 40, (60, 238, 130, 258), "성우 교체", 16.0, "Voice actor replaced")
+    line = ev(2, 10, 50, (60, 262, 420, 300), "몰입도 방해하는 목소리 톤", 30.0,
+              "A tone of voice that breaks the immersion")
+    later = ev(3, 100, 120, (60, 262, 420, 300), "몰입도 방해하는 목소리 톤", 30.0,
+               "A tone of voice that breaks the immersion")
+    shape = (360, 640)
+
+    def apart(a, b) -> bool:
+        ra, rb = sprite_rect(a), sprite_rect(b)
+        ma = np.zeros(shape, bool)
+        mb = np.zeros(shape, bool)
+        ma[max(0, ra[1]):ra[3], max(0, ra[0]):ra[2]] = a.rgba[max(0, -ra[1]):, max(0, -ra[0]):, 3] > 25
+        mb[max(0, rb[1]):rb[3], max(0, rb[0]):rb[2]] = b.rgba[max(0, -rb[1]):, max(0, -rb[0]):, 3] > 25
+        return not (ma & mb).any()
+
+    alone = [prepare(e.caption, e.translation, shape + (3,)) for e in (label, line)]
+    assert not apart(*alone)
+    plans = {p.ev.id: p for p in _plans([label, line, later], shape, False, None)}
+    assert apart(plans[1].sprite, plans[2].sprite)
+    assert (plans[3].sprite.x, plans[3].sprite.y) == (alone[1].x, alone[1].y)  # alone at its time
+    # settled one after the other: the line keeps clear of the label's English already planned
+    first = _plans([label], shape, False, None)
+    second = _plans([line], shape, False, None, live=first, settled=[label])
+    assert apart(first[0].sprite, second[0].sprite)
+    # a logo event left as it is (no translation) on screen then is kept clear as well
+    logo = ev(4, 0, 200, (sprite_rect(alone[1])[0], sprite_rect(alone[1])[1],
+                          sprite_rect(alone[1])[0] + 60, sprite_rect(alone[1])[1] + 20), "MBC", 20.0)
+    sp = _plans([line], shape, False, None, settled=[logo])[0].sprite
+    r = sprite_rect(sp)
+    x0, y0, x1, y1 = logo.box
+    ink = sp.rgba[max(0, y0 - r[1]):max(0, y1 - r[1]), max(0, x0 - r[0]):max(0, x1 - r[0]), 3] > 25
+    assert not ink.any()

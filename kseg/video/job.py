@@ -389,7 +389,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         if job.translating:
             translate_events([e for e in settled if o.include_overlays or not e.overlay], job.tr_obj, job.tr_spec,
                              state=job.state, warn=job.warn)
-        made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans)
+        made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=settled)
         plans.extend(made)
         return made
 

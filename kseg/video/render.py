@@ -64,11 +64,12 @@ def _together(a: Event, b: Event) -> bool:
 
 
 def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale: float,
-             live: list[_Plan]) -> dict[int, Any]:
+             live: list[_Plan], settled: list[Event]) -> dict[int, Any]:
     """Each translated event's sprite, laid out with the events on screen at the same time
     (``kseg.render.place``) so that their English does not cover each other, nor a caption
-    left in Korean, nor the English of ``live`` plans (events settled before) shown then."""
-    from kseg.render import place, sprite_rect
+    left in Korean, nor what events settled before show then: the English of ``live`` plans,
+    the text of ``settled`` events left as they are (logos and bars, untranslated captions)."""
+    from kseg.render import place
 
     H, W = shape
     groups: list[list[Event]] = []
@@ -79,8 +80,11 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
             groups.append([ev])
     out: dict[int, Any] = {}
     for g in groups:
-        shown = [sprite_rect(p.sprite) for p in live if getattr(p.sprite, "rgba", None) is not None
-                 and p.sprite.rgba.size and any(_together(p.ev, e) for e in g)]
+        ids = {e.id for e in g}
+        shown: list[Any] = [p.sprite for p in live if getattr(p.sprite, "rgba", None) is not None
+                            and p.sprite.rgba.size and any(_together(p.ev, e) for e in g)]
+        shown += [tuple(int(v) for v in e.box) for e in settled
+                  if e.id not in ids and e.translation is None and any(_together(e, f) for f in g)]
         sprites = place([e.caption for e in g], [e.translation for e in g], (H, W, 3), obstacles=shown,
                         font=font, font_scale=font_scale)
         out.update({e.id: sp for e, sp in zip(g, sprites) if sp is not None})
@@ -88,10 +92,10 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
 
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
-           font_scale: float = 1.0, live: list[_Plan] = ()) -> list[_Plan]:
+           font_scale: float = 1.0, live: list[_Plan] = (), settled: list[Event] = ()) -> list[_Plan]:
     H, W = shape
     plans = []
-    sprites = {} if erase_only else _sprites(events, shape, font, font_scale, list(live))
+    sprites = {} if erase_only else _sprites(events, shape, font, font_scale, list(live), list(settled))
     for ev in events:
         sprite = None
         if not erase_only:
