@@ -508,3 +508,6 @@ def test_english_keeps_clear_of_other_text_on_screen():
     ys, xs = ys + sp.y, xs + sp.x
     assert not ((xs >= logo[0]) & (xs < logo[2]) & (ys >= logo[1]) & (ys < logo[3])).any()
     assert " ".join(sp.info.lines) == text and sp.info.fitted
+    # an empty translation (erase only) is an empty sprite, and no obstacle to the others
+    empty, other = place([line, caption(box=(60, 200, 420, 238))], ["", "Hello"], (360, 640, 3))
+    assert empty.rgba.size == 0 and other.info.lines == ["Hello"]

@@ -785,7 +785,7 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
     left in place (the English stays where the Korean was), then the largest, then the one
     moved least. Repeated while any caption not yet laid out again covers another."""
     H = int(frame_shape[0])
-    sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t else None
+    sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t is not None else None
                                     for c, t in zip(captions, texts)]
 
     def keepout(i: int) -> list[Sprite | Box]:
