@@ -42,6 +42,8 @@ Decisions (issue: render):
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import os
 import re
@@ -735,10 +737,13 @@ def sprite_rect(sp: Sprite) -> Box:
 
 
 def _moved(sp: Sprite, dy: int) -> Sprite:
+    """``sp`` moved down by ``dy``, sharing its pixels and blend weights (as the video stage's
+    ``_draw`` moves a sprite)."""
     b = sp.info.box
-    info = RenderInfo((b[0], b[1] + dy, b[2], b[3] + dy), sp.info.font_size, sp.info.lines, sp.info.fitted,
-                      sp.info.scale)
-    return Sprite(sp.rgba, sp.x, sp.y + dy, info, bold=sp.bold, font=sp.font)
+    out = copy.copy(sp)
+    out.y += dy
+    out.info = dataclasses.replace(sp.info, box=(b[0], b[1] + dy, b[2], b[3] + dy))
+    return out
 
 
 def _covers(sp: Sprite, grown: np.ndarray, dy: int, ob: Sprite | Box) -> int:
