@@ -374,6 +374,26 @@ def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.
     return out
 
 
+def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any], method: str) -> np.ndarray:
+    """Erase ``captions``: a caption on a plate inside its plate alone (``kseg.style.plate_box``),
+    the rest together."""
+    from kseg.erase import default_grow, erase
+    from kseg.style import plate_box
+
+    if not captions:
+        return image.copy()
+    grow = default_grow(np.zeros(image.shape[:2], bool))  # the frame's, not a plate's
+    plated = [(c, plate_box(c, image.shape)) for c in captions]
+    rest = [i for c, p in plated if p is None for i in c.regions]
+    out = erase(image, union_mask(result, rest), method=method, grow=grow) if rest else image.copy()
+    for c, p in plated:
+        if p is not None:
+            L, T, R, B = p
+            m = union_mask(result, c.regions)[T:B, L:R]
+            out[T:B, L:R] = erase(np.ascontiguousarray(out[T:B, L:R]), m, method=method, grow=grow)
+    return out
+
+
 class CaptionPipeline:
     """``kseg erase`` / ``kseg translate`` for still frames, on top of ``SegmentPipeline``.
 
@@ -423,7 +443,6 @@ class CaptionPipeline:
         ``{"untranslated": [korean...], "unfitted": [english...]}``. Captions without a
         translation (a TM miss, no readable text) are left as they are, not erased.
         """
-        from kseg.erase import erase
         from kseg.render import place
         from kseg.translate.captions import CaptionText, translate_captions
 
@@ -455,8 +474,7 @@ class CaptionPipeline:
                 problems["untranslated"].append(c.text)
             else:
                 done.append(c)
-        out = erase(image, union_mask(result, [i for c in done for i in c.regions]),
-                    method=self.erase_method) if done else image.copy()
+        out = _erase_captions(image, result, done, self.erase_method)
         t3 = time.perf_counter()
         rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
         # other text on screen (logos, programme bars, English already there) is kept clear too

@@ -38,9 +38,9 @@ from scipy.signal import fftconvolve
 
 from kseg.errors import InputError
 from kseg.imageio import as_rgb
-from kseg.types import Banner, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
+from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions", "measure_captions"]
+__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -121,6 +121,8 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 EDGE_BAND = 0.95  # a plate at least this share of the frame wide, at its top or bottom, is a band
 EDGE_PLATE_DE = 10.0  # a plate running to the frame's edge has this one colour on both sides of the text
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
+CUT_GROW = 2  # px around the detector's line box that the plate search keeps of the mask
+PLATE_MARGIN = 1.0  # a plate reaches at most this many text heights above or below its line
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
 
@@ -192,7 +194,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
 
     outline, o_w, outline2, o2_w = _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab)
 
-    banner = _banner(img, full)
+    banner = _banner(img, full, line.box)
     return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
@@ -738,13 +740,15 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
 
 # ----------------------------------------------------------------------------- banner
 
-def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
+def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner | None:
     """A plate behind the line: straight colour steps above, below and beside the text.
 
     Found from edges rather than uniformity, so a translucent plate over busy footage
     (uneven inside, but with a sharp, straight border) is found too; flat footage has
     no such steps."""
     H, W = img.shape[:2]
+    if box is not None and CUT_GROW >= 0:
+        full = _cut_to_line(full, box)  # the rim bits a mask took are not text
     ys, xs = np.nonzero(full)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
     th = by1 - by0
@@ -808,6 +812,10 @@ def _banner(img: np.ndarray, full: np.ndarray) -> Banner | None:
     if from_bottom:
         T = 0
     if T is None or B is None or B - T < th:
+        return None
+    # a plate hugs its line: steps farther above or below belong to the picture (a panel's
+    # edge, a wall, the next caption's plate), not to a plate behind this text
+    if (T > 0 and by0 - T > PLATE_MARGIN * th) or (B < H and B - by1 > PLATE_MARGIN * th):
         return None
     left = edge(1, 2, bx0, (T, B), True)
     right = edge(1, bx1, W - 2, (T, B), False)
@@ -969,4 +977,43 @@ def measure_captions(image: np.ndarray, result: FrameResult) -> tuple[list[Style
     """Every region's style, and the regions grouped into captions: what still frames
     (``kseg.pipeline.caption_styles``) and video events (``kseg.video.analyse``) both need."""
     styles = [measure_style(image, r.line, r.mask.mask) for r in result.regions]
+    for r, st in zip(result.regions, styles):
+        if st.banner is not None:
+            r.mask.mask = _cut_to_line(r.mask.mask, r.line.box, st.banner.box)
     return styles, group_captions(result, styles)
+
+
+def plate_box(caption: Caption, shape: tuple[int, ...]) -> Box | None:
+    """The plate a caption's text lies on (its style's banner, clipped to the frame), or None.
+
+    Erasing a plated caption stays inside it and fills from the plate alone: grown past the
+    plate's edge, the erase cut holes in its rim and smeared the rim's colour into the plate
+    under the letters, where the English is drawn next."""
+    banner = caption.style.banner
+    if banner is None:
+        return None
+    H, W = shape[:2]
+    L, T, R, B = banner.box
+    L, T, R, B = max(0, L), max(0, T), min(W, R), min(H, B)
+    x0, y0, x1, y1 = caption.box
+    s = max(0, CUT_GROW)
+    if R - L < 4 or B - T < 4 or x0 < L - s or y0 < T - s or x1 > R + s or y1 > B + s:
+        return None  # lines of the caption off the plate (a name tag over it): erased as usual
+    return (int(L), int(T), int(R), int(B))
+
+
+def _cut_to_line(mask: np.ndarray, box: Box, plate: Box | None = None) -> np.ndarray:
+    """A line's mask without what lies beyond its line box (CUT_GROW px round it) or its plate.
+
+    text-SAM's mask of a line on a small plate takes bits of the plate's rim with the letters;
+    the plate search leaves them out (``_banner``), and so must the erase: it would cut holes
+    in the rim the English is then drawn inside, and smear the rim's colour into the plate."""
+    x0, y0, x1, y1 = box
+    g = max(0, CUT_GROW)
+    x0, y0, x1, y1 = max(0, x0 - g), max(0, y0 - g), x1 + g, y1 + g
+    if plate is not None:
+        x0, y0, x1, y1 = max(x0, plate[0]), max(y0, plate[1]), min(x1, plate[2]), min(y1, plate[3])
+    cut = np.zeros_like(mask)
+    cut[y0:max(y0, y1), x0:max(x0, x1)] = True
+    kept = mask & cut
+    return kept if kept.sum() >= MIN_PIXELS else mask

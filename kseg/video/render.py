@@ -93,6 +93,8 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
            font_scale: float = 1.0, live: list[_Plan] = (), settled: list[Event] = ()) -> list[_Plan]:
+    from kseg.style import plate_box
+
     H, W = shape
     plans = []
     sprites = {} if erase_only else _sprites(events, shape, font, font_scale, list(live), list(settled))
@@ -107,6 +109,12 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
         cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
         mc = np.zeros((cy1 - cy0, cx1 - cx0), bool)
         mc[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = ev.mask
+        plate = plate_box(ev.caption, (H, W)) if ev.caption is not None else None
+        if plate is not None:  # erased inside its plate alone, as on stills
+            L, T, R, B = max(plate[0], cx0), max(plate[1], cy0), min(plate[2], cx1), min(plate[3], cy1)
+            if L < R and T < B and mc[T - cy0:B - cy0, L - cx0:R - cx0].any():
+                mc = mc[T - cy0:B - cy0, L - cx0:R - cx0].copy()
+                cx0, cy0, cx1, cy1 = L, T, R, B
         box = (cx0, cy0, cx1, cy1)
         if sprite is not None:
             sh, sw = sprite.rgba.shape[:2]
