@@ -279,6 +279,49 @@ def test_small_plate_is_found_by_its_own_edges_not_a_stronger_one_farther_out():
     assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, bbox)), s.banner.box
 
 
+def _rimmed_plate(margin: int = 6, rim: int = 4):
+    """Dark letters on a small white plate with a dark rim, and text-SAM's kind of mask: the
+    letters plus bits of the rim under them."""
+    _, line, _, _ = render(ow=0)
+    x0, y0, x1, y1 = line.box
+    inner = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    bg = footage(3)
+    bg[inner[1] - rim:inner[3] + rim, inner[0] - rim:inner[2] + rim] = (30, 30, 30)
+    img, line, foot, _ = render(ow=0, fill=(40, 40, 40), bg=bg,
+                                banner={"box": inner, "color": (245, 245, 245), "opacity": 1.0})
+    bits = np.zeros_like(foot)
+    for x in range(x0 + 10, x1 - 10, 60):  # rim bits under and over the letters, into the rim
+        bits[inner[3] - 2:inner[3] + rim, x:x + 12] = True
+        bits[inner[1] - rim:inner[1] + 2, x + 20:x + 32] = True
+    return img, line, foot | bits, inner
+
+
+def test_a_small_plate_is_found_when_the_mask_takes_bits_of_its_rim():
+    """On a real clip text-SAM's mask of a line on a white rounded plate ran into the plate's
+    rim, and the plate search, starting from the mask's box, began past the plate's edge."""
+    img, line, mask, inner = _rimmed_plate()
+    s = measure_style(img, line, mask)
+    assert s.banner is not None
+    assert all(abs(a - b) <= 2 for a, b in zip(s.banner.box, inner)), (s.banner.box, inner)
+
+
+def test_steps_far_above_and_below_a_line_are_not_its_plate():
+    """A panel or wall whose edges lie 1.3 text heights from the line (within the search's
+    reach) is the picture, not a plate behind the text (the cap ``PLATE_MARGIN``)."""
+    _, line, _, th = render(ow=0)
+    x0, y0, x1, y1 = line.box
+    h = y1 - y0
+    bg = np.full((H, W, 3), 90, np.float32)
+    d = int(1.3 * h)
+    bg[max(0, y0 - d):y1 + d, x0 - 10:x1 + 10] = (200, 200, 60)
+    img, line, foot, _ = render(ow=0, fill=(20, 20, 20), bg=bg)
+    assert measure_style(img, line, foot).banner is None
+    near = np.full((H, W, 3), 90, np.float32)
+    near[y0 - 8:y1 + 8, x0 - 10:x1 + 10] = (200, 200, 60)  # the same, hugging the line: a plate
+    img, line, foot, _ = render(ow=0, fill=(20, 20, 20), bg=near)
+    assert measure_style(img, line, foot).banner is not None
+
+
 def test_no_banner_on_footage():
     img, line, foot, _ = render()
     assert measure_style(img, line, foot).banner is None
@@ -612,3 +655,39 @@ def test_a_subtitle_half_on_the_letterbox_band_is_one_caption():
     plate = Banner(box=(470, 650, 810, 710), color=(0, 0, 0), opacity=1.0)
     caps = group_captions(_result(boxes, ["a", "b"]), [_style(), _style(banner=plate)])
     assert len(caps) == 2
+
+
+def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
+    """``kseg translate`` erases a caption on a plate within the plate alone: the rim bits in
+    its mask are not filled (holes in the rim), and the fill is not drawn from the rim (grey
+    smears under the English)."""
+    from kseg.pipeline import CaptionPipeline, SegmentPipeline
+
+    img, line, mask, inner = _rimmed_plate(margin=14)
+
+    class Det:
+        def detect(self, rgb):
+            return [line]
+
+    class Seg:
+        name = "fixed"
+
+        def segment(self, rgb, lines):
+            return [LineMask(mask=mask.copy(), iou_predictions=[0.9], stability=[0.9], chosen=0) for _ in lines]
+
+    class Rec:
+        def recognize(self, image, ln, m):
+            return Recognition(text="안녕하세요", recognizer="fixed", score=0.9)
+
+    pipe = CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()), lambda k: "Hi.")
+    result, out, problems = pipe.translate(img, "plate")
+    assert problems["untranslated"] == []
+    L, T, R, B = inner
+    rim = np.zeros(img.shape[:2], bool)  # top and sides: the English's plate may grow downwards
+    rim[T - 4:B, L - 4:R + 4] = True
+    rim[T:B, L:R] = False
+    assert np.array_equal(out[rim], img[rim])
+    x0, y0, x1, y1 = line.box
+    sides = np.zeros(img.shape[:2], bool)  # the plate beside the short English: letters gone, plain white
+    sides[y0:y1, x0:x0 + 60] = sides[y0:y1, x1 - 60:x1] = True
+    assert out[sides].min() >= 200, out[sides].min()

@@ -1131,3 +1131,29 @@ def test_events_on_screen_together_keep_their_english_apart():
     x0, y0, x1, y1 = logo.box
     ink = sp.rgba[max(0, y0 - r[1]):max(0, y1 - r[1]), max(0, x0 - r[0]):max(0, x1 - r[0]), 3] > 25
     assert not ink.any()
+
+
+def test_a_plated_events_erase_stays_inside_its_plate():
+    """translate-video erases a caption on a plate inside the plate alone (as ``kseg translate``
+    does): its crop is the plate's box, so the rim bits of its mask are not filled and the fill
+    is not drawn from the rim; a caption off its plate (a name tag over it) keeps the usual crop."""
+    from kseg.types import Banner, Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.render import _plans
+
+    def ev(k, box, plate):
+        st = Style(fill=(40, 40, 40), text_height=30.0, stroke_width=3.0,
+                   banner=Banner(box=plate, color=(245, 245, 245), opacity=1.0))
+        x0, y0, x1, y1 = box
+        mask = np.ones((y1 - y0, x1 - x0), bool)
+        mask[-3:] = False
+        mask[-3:, ::20] = True  # bits of the rim under the letters
+        return Event(id=k, start=0, end=20, erase_from=0, erase_to=20, box=box, mask=mask,
+                     caption=Caption([0], box, "안녕하세요", st), lines=["안녕하세요"], detected_at=0,
+                     translation="Hello")
+
+    on = _plans([ev(1, (100, 200, 400, 246), (90, 196, 410, 244))], (360, 640), True, None)[0]
+    assert on.crop == (100 - 10, 200 - 4, 400 + 10, 244)
+    assert on.mask_crop.shape == (244 - 196, 410 - 90) and on.mask_crop[4:, 10:310].any()
+    off = _plans([ev(2, (100, 150, 400, 246), (90, 196, 410, 244))], (360, 640), True, None)[0]
+    assert off.crop[1] < 150 and off.crop[3] > 246
