@@ -322,6 +322,16 @@ def test_steps_far_above_and_below_a_line_are_not_its_plate():
     assert measure_style(img, line, foot).banner is not None
 
 
+def test_the_picture_between_letterbox_bars_is_not_a_plate():
+    """A big line on a letterboxed frame: the bars' edges are steps above and below it within
+    a text height, but the "plate" they make is the whole picture, which the English was then
+    drawn on, hiding the frame (a real 4:3 frame with a vertical caption)."""
+    bg = footage(5)
+    bg[:30] = bg[170:] = 0
+    img, line, foot, _ = render(ow=0, fill=(250, 200, 60), bg=bg)
+    assert measure_style(img, line, foot).banner is None
+
+
 def test_no_banner_on_footage():
     img, line, foot, _ = render()
     assert measure_style(img, line, foot).banner is None

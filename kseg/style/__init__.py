@@ -123,6 +123,7 @@ EDGE_PLATE_DE = 10.0  # a plate running to the frame's edge has this one colour 
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
 CUT_GROW = 2  # px around the detector's line box that the plate search keeps of the mask
 PLATE_MARGIN = 1.0  # a plate reaches at most this many text heights above or below its line
+PLATE_AREA_MAX = 0.6  # share of the frame: bench/real's plates take at most 0.17, a letterboxed picture 0.7+
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
 
@@ -828,6 +829,8 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
                 return None
             if from_bottom and np.nan_to_num(steps(0, bot, bot + 1, (x0_, x1_)))[0] < 10.0:
                 return None
+    if (R - L) * (B - T) > PLATE_AREA_MAX * W * H:
+        return None  # the picture between letterbox bars, not a plate: drawn, it hid the frame
     opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
     return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3))
 
@@ -858,6 +861,11 @@ def _opacity(img, inkf, box) -> tuple[float, tuple[int, int, int]]:
         return 1.0, _rgb(np.median(inner, axis=0) if inner.size else (0, 0, 0))
     t_in, t_out = float(np.mean(tex[inside])), float(np.mean(tex[outside]))
     if t_out < 2.0:  # flat footage: no way to tell, call it opaque
+        return 1.0, _rgb(plate_rgb)
+    if t_in >= t_out:
+        # more detail inside than around: the plate's own (shading, codec ringing round the
+        # letters), not footage showing through; taken as 0.3 opaque, its colour came out
+        # black for white plates, and a plate grown for the English was drawn dark
         return 1.0, _rgb(plate_rgb)
     alpha = float(np.clip(1.0 - t_in / t_out, 0.0, 1.0))
     alpha = 1.0 if alpha > 0.9 else max(0.3, alpha)
