@@ -374,22 +374,19 @@ def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.
     return out
 
 
-def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any], method: str) -> np.ndarray:
-    """Erase ``captions``: a caption on a plate inside its plate alone (``kseg.style.plate_box``),
-    the rest together."""
+def _erase_plated(image: np.ndarray, result: FrameResult, groups: list[tuple[list[int], Box | None]],
+                  method: str) -> np.ndarray:
+    """Erase groups of regions (a caption's lines, or one line) each on its plate or None: one
+    on a plate inside the plate alone (``kseg.style.plate_box``), the rest together."""
     from kseg.erase import default_grow, erase
-    from kseg.style import plate_box
 
-    if not captions:
-        return image.copy()
     grow = default_grow(np.zeros(image.shape[:2], bool))  # the frame's, not a plate's
-    plated = [(c, plate_box(c, image.shape)) for c in captions]
-    rest = [i for c, p in plated if p is None for i in c.regions]
+    rest = [i for regions, p in groups if p is None for i in regions]
     out = erase(image, union_mask(result, rest), method=method, grow=grow) if rest else image.copy()
-    for c, p in plated:
+    for regions, p in groups:
         if p is not None:
             L, T, R, B = p
-            m = union_mask(result, c.regions)[T:B, L:R]
+            m = union_mask(result, regions)[T:B, L:R]
             out[T:B, L:R] = erase(np.ascontiguousarray(out[T:B, L:R]), m, method=method, grow=grow)
     return out
 
@@ -424,13 +421,14 @@ class CaptionPipeline:
         self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, TM entry, similarity)
 
     def erase(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray]:
-        """Segment, then inpaint every caption found: (result, erased RGB frame)."""
-        from kseg.erase import erase
+        """Segment, then inpaint every caption found: (result, erased RGB frame). A line on a
+        plate is erased inside the plate alone, as ``translate`` does."""
+        from kseg.style import line_plate
 
         result = self.segment.process(image, name)
         t0 = time.perf_counter()
-        erased = erase(image, union_mask(result), method=self.erase_method) if result.regions \
-            else image.copy()
+        erased = _erase_plated(image, result, [([i], line_plate(image, r.line, r.mask.mask))
+                                               for i, r in enumerate(result.regions)], self.erase_method)
         result.seconds["erase"] = time.perf_counter() - t0
         result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]
         return result, erased
@@ -474,7 +472,9 @@ class CaptionPipeline:
                 problems["untranslated"].append(c.text)
             else:
                 done.append(c)
-        out = _erase_captions(image, result, done, self.erase_method)
+        from kseg.style import plate_box
+
+        out = _erase_plated(image, result, [(c.regions, plate_box(c, image.shape)) for c in done], self.erase_method)
         t3 = time.perf_counter()
         rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
         # other text on screen (logos, programme bars, English already there) is kept clear too

@@ -40,7 +40,7 @@ from kseg.errors import InputError
 from kseg.imageio import as_rgb
 from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box"]
+__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "line_plate"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -997,13 +997,26 @@ def plate_box(caption: Caption, shape: tuple[int, ...]) -> Box | None:
     Erasing a plated caption stays inside it and fills from the plate alone: grown past the
     plate's edge, the erase cut holes in its rim and smeared the rim's colour into the plate
     under the letters, where the English is drawn next."""
-    banner = caption.style.banner
+    return _on_plate(caption.box, caption.style.banner, shape)
+
+
+def line_plate(image: np.ndarray, line: TextLine, mask) -> Box | None:
+    """``plate_box`` of one line, from its plate search alone: what ``kseg erase`` needs,
+    without measuring the rest of the style."""
+    img = as_rgb(image, "line_plate")
+    full = _as_mask(mask, img.shape[:2])
+    if full.sum() < MIN_PIXELS:
+        return None
+    return _on_plate(line.box, _banner(img, full, line.box), img.shape)
+
+
+def _on_plate(box: Box, banner: Banner | None, shape: tuple[int, ...]) -> Box | None:
     if banner is None:
         return None
     H, W = shape[:2]
     L, T, R, B = banner.box
     L, T, R, B = max(0, L), max(0, T), min(W, R), min(H, B)
-    x0, y0, x1, y1 = caption.box
+    x0, y0, x1, y1 = box
     s = max(0, CUT_GROW)
     if R - L < 4 or B - T < 4 or x0 < L - s or y0 < T - s or x1 > R + s or y1 > B + s:
         return None  # lines of the caption off the plate (a name tag over it): erased as usual
