@@ -421,14 +421,15 @@ class CaptionPipeline:
         self.fuzzy_hits: list[tuple[str, str, float]] = []  # (caption, TM entry, similarity)
 
     def erase(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray]:
-        """Segment, then inpaint every caption found: (result, erased RGB frame). A line on a
-        plate is erased inside the plate alone, as ``translate`` does."""
-        from kseg.style import line_plate
+        """Segment, then inpaint every caption found: (result, erased RGB frame).
 
+        Unlike ``translate``, not inside each caption's plate: with nothing drawn over the plate
+        afterwards, text past a plate edge found short (a descender, a label the mask took in)
+        left legible costs more than a hole in the rim (bench_erase_real: 84.6 -> 83.1 % of
+        caption lines erased clean when confined)."""
         result = self.segment.process(image, name)
         t0 = time.perf_counter()
-        erased = _erase_plated(image, result, [([i], line_plate(image, r.line, r.mask.mask))
-                                               for i, r in enumerate(result.regions)], self.erase_method)
+        erased = _erase_plated(image, result, [(list(range(len(result.regions))), None)], self.erase_method)
         result.seconds["erase"] = time.perf_counter() - t0
         result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]
         return result, erased

@@ -701,8 +701,3 @@ def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
     sides = np.zeros(img.shape[:2], bool)  # the plate beside the short English: letters gone, plain white
     sides[y0:y1, x0:x0 + 60] = sides[y0:y1, x1 - 60:x1] = True
     assert out[sides].min() >= 200, out[sides].min()
-    # kseg erase (no English drawn): the whole rim, bottom included, stays; the letters go
-    _, erased = pipe.erase(img, "plate")
-    rim[B:B + 4, L - 4:R + 4] = True
-    assert np.array_equal(erased[rim], img[rim])
-    assert erased[y0:y1, x0:x1].min() >= 200

@@ -40,7 +40,7 @@ from kseg.errors import InputError
 from kseg.imageio import as_rgb
 from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "line_plate"]
+__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -998,16 +998,6 @@ def plate_box(caption: Caption, shape: tuple[int, ...]) -> Box | None:
     plate's edge, the erase cut holes in its rim and smeared the rim's colour into the plate
     under the letters, where the English is drawn next."""
     return _on_plate(caption.box, caption.style.banner, shape)
-
-
-def line_plate(image: np.ndarray, line: TextLine, mask) -> Box | None:
-    """``plate_box`` of one line, from its plate search alone: what ``kseg erase`` needs,
-    without measuring the rest of the style."""
-    img = as_rgb(image, "line_plate")
-    full = _as_mask(mask, img.shape[:2])
-    if full.sum() < MIN_PIXELS:
-        return None
-    return _on_plate(line.box, _banner(img, full, line.box), img.shape)
 
 
 def _on_plate(box: Box, banner: Banner | None, shape: tuple[int, ...]) -> Box | None:
