@@ -425,8 +425,8 @@ class CaptionPipeline:
 
         Unlike ``translate``, not inside each caption's plate: with nothing drawn over the plate
         afterwards, text past a plate edge found short (a descender, a label the mask took in)
-        left legible costs more than a hole in the rim (bench_erase_real: 84.6 -> 83.1 % of
-        caption lines erased clean when confined)."""
+        left legible costs more than a hole in the rim (measured with bench/bench_erase_real.py,
+        docs/experiments)."""
         result = self.segment.process(image, name)
         t0 = time.perf_counter()
         erased = _erase_plated(image, result, [(list(range(len(result.regions))), None)], self.erase_method)
