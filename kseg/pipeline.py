@@ -374,19 +374,20 @@ def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.
     return out
 
 
-def _erase_plated(image: np.ndarray, result: FrameResult, groups: list[tuple[list[int], Box | None]],
-                  method: str) -> np.ndarray:
-    """Erase groups of regions (a caption's lines, or one line) each on its plate or None: one
-    on a plate inside the plate alone (``kseg.style.plate_box``), the rest together."""
+def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any], method: str) -> np.ndarray:
+    """Erase ``captions``: one on a plate inside the plate alone (``kseg.style.plate_box``), the
+    rest together."""
     from kseg.erase import default_grow, erase
+    from kseg.style import plate_box
 
     grow = default_grow(np.zeros(image.shape[:2], bool))  # the frame's, not a plate's
-    rest = [i for regions, p in groups if p is None for i in regions]
+    plates = [plate_box(c, image.shape) for c in captions]
+    rest = [i for c, p in zip(captions, plates) if p is None for i in c.regions]
     out = erase(image, union_mask(result, rest), method=method, grow=grow) if rest else image.copy()
-    for regions, p in groups:
+    for c, p in zip(captions, plates):
         if p is not None:
             L, T, R, B = p
-            m = union_mask(result, regions)[T:B, L:R]
+            m = union_mask(result, c.regions)[T:B, L:R]
             out[T:B, L:R] = erase(np.ascontiguousarray(out[T:B, L:R]), m, method=method, grow=grow)
     return out
 
@@ -427,9 +428,12 @@ class CaptionPipeline:
         afterwards, text past a plate edge found short (a descender, a label the mask took in)
         left legible costs more than a hole in the rim (measured with bench/bench_erase_real.py,
         docs/experiments)."""
+        from kseg.erase import erase
+
         result = self.segment.process(image, name)
         t0 = time.perf_counter()
-        erased = _erase_plated(image, result, [(list(range(len(result.regions))), None)], self.erase_method)
+        erased = erase(image, union_mask(result), method=self.erase_method) if result.regions \
+            else image.copy()
         result.seconds["erase"] = time.perf_counter() - t0
         result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]
         return result, erased
@@ -473,9 +477,7 @@ class CaptionPipeline:
                 problems["untranslated"].append(c.text)
             else:
                 done.append(c)
-        from kseg.style import plate_box
-
-        out = _erase_plated(image, result, [(c.regions, plate_box(c, image.shape)) for c in done], self.erase_method)
+        out = _erase_captions(image, result, done, self.erase_method)
         t3 = time.perf_counter()
         rendered: dict[int, dict[str, Any]] = {}  # caption index -> how its English was drawn
         # other text on screen (logos, programme bars, English already there) is kept clear too

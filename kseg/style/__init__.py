@@ -748,7 +748,7 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     (uneven inside, but with a sharp, straight border) is found too; flat footage has
     no such steps."""
     H, W = img.shape[:2]
-    if box is not None and CUT_GROW >= 0:
+    if box is not None:
         full = _cut_to_line(full, box)  # the rim bits a mask took are not text
     ys, xs = np.nonzero(full)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
@@ -997,17 +997,14 @@ def plate_box(caption: Caption, shape: tuple[int, ...]) -> Box | None:
     Erasing a plated caption stays inside it and fills from the plate alone: grown past the
     plate's edge, the erase cut holes in its rim and smeared the rim's colour into the plate
     under the letters, where the English is drawn next."""
-    return _on_plate(caption.box, caption.style.banner, shape)
-
-
-def _on_plate(box: Box, banner: Banner | None, shape: tuple[int, ...]) -> Box | None:
+    banner = caption.style.banner
     if banner is None:
         return None
     H, W = shape[:2]
     L, T, R, B = banner.box
     L, T, R, B = max(0, L), max(0, T), min(W, R), min(H, B)
-    x0, y0, x1, y1 = box
-    s = max(0, CUT_GROW)
+    x0, y0, x1, y1 = caption.box
+    s = CUT_GROW
     if R - L < 4 or B - T < 4 or x0 < L - s or y0 < T - s or x1 > R + s or y1 > B + s:
         return None  # lines of the caption off the plate (a name tag over it): erased as usual
     return (int(L), int(T), int(R), int(B))
@@ -1020,7 +1017,7 @@ def _cut_to_line(mask: np.ndarray, box: Box, plate: Box | None = None) -> np.nda
     the plate search leaves them out (``_banner``), and so must the erase: it would cut holes
     in the rim the English is then drawn inside, and smear the rim's colour into the plate."""
     x0, y0, x1, y1 = box
-    g = max(0, CUT_GROW)
+    g = CUT_GROW
     x0, y0, x1, y1 = max(0, x0 - g), max(0, y0 - g), x1 + g, y1 + g
     if plate is not None:
         x0, y0, x1, y1 = max(x0, plate[0]), max(y0, plate[1]), min(x1, plate[2]), min(y1, plate[3])
