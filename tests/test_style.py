@@ -279,6 +279,25 @@ def test_small_plate_is_found_by_its_own_edges_not_a_stronger_one_farther_out():
     assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, bbox)), s.banner.box
 
 
+def test_a_rounded_plates_weak_side_is_not_passed_for_a_stronger_step_in_the_picture():
+    """A real light plate with a thin pale rim, a white shirt beyond it and a dark suit beyond
+    that: the shirt-suit step is the strongest one to the right, and the plate was taken across
+    the shirt to it (drawn over the picture). The plate's top and bottom borders end at its
+    rim, so its side is looked for there."""
+    _, line, _, _ = render(ow=0, scale=1.6)
+    x0, y0, x1, y1 = line.box
+    inner = (x0 - 12, y0 - 8, x1 + 12, y1 + 8)
+    bg = np.full((H, W, 3), 90, np.float32)
+    bg[inner[1] - 3:inner[3] + 3, inner[0] - 3:inner[2] + 3] = (150, 185, 225)  # the pale rim
+    bg[:, inner[2] + 3:500] = 250  # the shirt
+    bg[:, 500:] = (20, 20, 60)  # the suit
+    img, line, foot, _ = render(ow=0, scale=1.6, fill=(20, 20, 80), bg=bg,
+                                banner={"box": inner, "color": (235, 240, 240), "opacity": 1.0})
+    s = measure_style(img, line, foot)
+    assert s.banner is not None
+    assert abs(s.banner.box[2] - inner[2]) <= 4, (s.banner.box, inner)
+
+
 def _rimmed_plate(margin: int = 6, rim: int = 4):
     """Dark letters on a small white plate with a dark rim, and text-SAM's kind of mask: the
     letters plus bits of the rim under them."""

@@ -123,6 +123,7 @@ EDGE_PLATE_DE = 10.0  # a plate running to the frame's edge has this one colour 
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
 CUT_GROW = 2  # px around the detector's line box that the plate search keeps of the mask
 PLATE_MARGIN = 1.0  # a plate reaches at most this many text heights above or below its line
+EDGE_CHUNK = 16  # px: a plate's top and bottom borders are followed in pieces this long
 PLATE_AREA_MAX = 0.6  # share of the frame: bench/real's plates take at most 0.17, a letterboxed picture 0.7+
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
 
@@ -818,8 +819,38 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     # edge, a wall, the next caption's plate), not to a plate behind this text
     if (T > 0 and by0 - T > PLATE_MARGIN * th) or (B < H and B - by1 > PLATE_MARGIN * th):
         return None
+    # The plate's top and bottom borders run from the text to its sides. A rounded plate's side
+    # step is weak beside busy footage: searched across the whole frame, a stronger step out in
+    # the picture (a shirt against a suit) took the plate across the frame to it.
+    rows = ([top + 1] if top is not None else []) + ([bot] if bot is not None else [])
+
+    def runs_to(toward_low: bool) -> int:
+        """Column where the farther-reaching border stops (the frame's edge if it runs there)."""
+        best = bx0 if toward_low else bx1
+        for r in rows:
+            pos, miss, c = best, 0, (bx0 if toward_low else bx1)
+            while miss < 2 and (c > 0 if toward_low else c < W):
+                c0, c1 = (max(0, c - EDGE_CHUNK), c) if toward_low else (c, min(W, c + EDGE_CHUNK))
+                if np.nan_to_num(steps(0, r, r + 1, (c0, c1)))[0] >= 10.0:
+                    miss, pos = 0, (c0 if toward_low else c1)
+                else:
+                    miss += 1
+                c = c0 if toward_low else c1
+            best = min(best, pos) if toward_low else max(best, pos)
+        return best if rows else (0 if toward_low else W)
+
     left = edge(1, 2, bx0, (T, B), True)
     right = edge(1, bx1, W - 2, (T, B), False)
+    # a side edge beyond where the borders run may be the picture's: an edge within them (and a
+    # rounded corner) wins. Not finding one is no proof: a label or a like-coloured background
+    # on the border hides its step, so the far edge then stays.
+    corner = max(EDGE_CHUNK, th // 2)
+    if left is not None and left < (lo := runs_to(True)) - corner:
+        near = edge(1, max(2, lo - corner), bx0, (T, B), True)
+        left = left if near is None else near
+    if right is not None and right > (hi := runs_to(False)) + corner:
+        near = edge(1, bx1, min(W - 2, hi + corner), (T, B), False)
+        right = right if near is None else near
     L = left + 1 if left is not None else 0
     R = right + 1 if right is not None else W
     # without a side edge the plate must reach the frame edge: the top step runs on there
