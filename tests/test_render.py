@@ -281,6 +281,23 @@ def test_banner_text_that_fits_leaves_plate_alone():
     assert plate[0] < x0 and x1 < plate[2] and plate[1] < y0 and y1 < plate[3]
 
 
+def test_english_well_inside_a_loose_plate_does_not_grow_it():
+    """One plate behind a block of lines (a real translucent rounded plate with four lines):
+    English a little wider than its Korean line but far inside the plate. Keeping the Korean's
+    100-px margins grew the plate into rectangles round the rounded one; the margins kept are
+    capped at a text height (``PLATE_PAD``)."""
+    c = canvas()
+    plate = (100, 40, 540, 220)
+    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
+    before = c.copy()
+    cap = caption(box=(280, 105, 360, 135), fill=(255, 255, 255), text_height=22.0,
+                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    info = render_caption(c, cap, "Rain in the city today")
+    assert info.box[0] < 280 and info.box[2] > 360  # wider than the Korean line
+    x0, y0, x1, y1 = bbox(changed(before, c))
+    assert plate[0] <= x0 and x1 <= plate[2] and plate[1] <= y0 and y1 <= plate[3]
+
+
 # ----------------------------------------------------------------------- drawing
 
 def test_empty_text_renders_nothing():

@@ -74,6 +74,7 @@ SHADOW_BLUR = 0.035  # em, Gaussian sigma
 SHADOW_OPACITY = 0.85
 FAUX_BOLD = 0.03  # em of stroke in the fill colour when the font has no bold face
 LINE_GAP = 0.10  # em between one line's descender and the next line's ascender
+PLATE_PAD = 1.0  # text heights of the old plate's margin kept round the English, at most
 
 FontArg = str | os.PathLike[str] | None
 
@@ -695,8 +696,12 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
     bn = style.banner
     assert bn is not None
     b0, b1, b2, b3 = bn.box
-    ml, mt = max(0, kbox[0] - b0), max(0, kbox[1] - b1)
-    mr, mb = max(0, b2 - kbox[2]), max(0, b3 - kbox[3])
+    # the Korean's margins are kept around the English, up to PLATE_PAD text heights: a plate
+    # far wider or taller than its line (one plate behind a block of lines) needs no growing
+    # for English that stays well inside it, and a rectangle grown round a rounded plate shows
+    pad = max(2.0, PLATE_PAD * style.text_height)
+    ml, mt = min(pad, max(0, kbox[0] - b0)), min(pad, max(0, kbox[1] - b1))
+    mr, mb = min(pad, max(0, b2 - kbox[2])), min(pad, max(0, b3 - kbox[3]))
     # the English box already includes descenders below the Korean-matched baseline
     want = (ebox[0] - ml, ebox[1] - mt, ebox[2] + mr, max(ebox[3] - desc, ebox[1]) + mb)
     want = (int(want[0]), int(want[1]), int(want[2]), int(max(want[3], ebox[3] + 1)))
