@@ -232,3 +232,19 @@ def test_a_band_reads_only_its_rows_at_the_frame_scale(detector):
     assert big.box[1] < lo - round(0.08 * 720) < big.box[3]  # the band's top margin cuts it
     assert detector.detect(img, rows=(lo, lo + 10)) == []
     assert [ln.box for ln in detector.detect(img, rows=(0, 720))] == [ln.box for ln in full]
+
+
+def test_closing_punctuation_in_a_narrow_box_joins_its_line():
+    """A real caption's "...?" came as a box taller than wide beside a short word: its long
+    side, vertical, was taken as the direction to compare along, so it became a line of its own
+    (dropped later as no Korean, and left on the frame by erase and translate)."""
+    from kseg.detect import _group, _Word
+
+    def box(x0, y0, x1, y1):
+        return _Word(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32))
+
+    words = [box(111, 380, 237, 442), box(245, 387, 324, 440), box(348, 394, 371, 434)]
+    assert sorted(map(sorted, _group(words, 1.0, 0.5))) == [[0, 1, 2]]
+    # boxes with a direction still decide: a vertical column of words is not joined sideways
+    column = [box(100, 100, 130, 220), box(150, 100, 180, 220)]
+    assert len(_group(column, 1.0, 0.5)) == 2

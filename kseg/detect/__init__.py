@@ -38,6 +38,7 @@ PROFILES: dict[str, dict[str, float]] = {
     "still": {"detect_height": 1024, "max_upscale": 3.0, "text_threshold": 0.6, "low_text": 0.35},
 }
 DEFAULT_DETECT_HEIGHT = int(PROFILES["video"]["detect_height"])
+AXIS_RATIO = 2.0  # a word box this elongated gives the direction two boxes are compared along
 BAND_MARGIN = 0.08  # of the frame height read above and below a band (Detector.detect(rows=))
 
 
@@ -152,7 +153,13 @@ def _same_line(a: _Word, b: _Word, gap_ths: float, height_ths: float) -> bool:
     # come out axis-aligned), so only clearly long words may veto on angle.
     if a.ratio >= 2.5 and b.ratio >= 2.5 and abs(float(a.u @ b.normal)) > math.sin(math.radians(20)):
         return False
-    u = a.u if a.ratio >= b.ratio else b.u
+    # Two boxes of one or two glyphs each (ratio under AXIS_RATIO) have no direction either:
+    # a narrow "...?" box is taller than wide, and its "axis" was vertical, so a caption's
+    # closing punctuation became a line of its own (then dropped, and left on the frame).
+    if max(a.ratio, b.ratio) < AXIS_RATIO:
+        u = np.array([1.0, 0.0], np.float32)
+    else:
+        u = a.u if a.ratio >= b.ratio else b.u
     n = np.array([-u[1], u[0]], np.float32)
     ha = np.ptp(a.pts @ n)
     hb = np.ptp(b.pts @ n)
