@@ -28,6 +28,10 @@ MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as
 # sure: on bench/real that kept 13 of the 23 captions SAM refused, and 2 of its 46 non-captions
 # (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
 RESCUE_SCORE = 0.6
+# A plated caption's letters are erased this share of their text height beyond the mask (inside
+# the plate, where the fill is near exact): news letters' soft dark halo, which the glow search
+# cannot see on a plate that hugs its line, was left as a ghost of the line under the English.
+PLATE_HALO = 0.15
 # A still frame shows no time, so the video stage's overlay evidence (text that stays put) is
 # missing; what is left is where broadcasters put their on-screen graphics: the channel logo
 # and the programme's title bar sit small in a top corner. Text whose box ends in the top
@@ -374,10 +378,19 @@ def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.
     return out
 
 
+def plate_mask(mask: np.ndarray, text_height: float) -> np.ndarray:
+    """A plated caption's mask grown by PLATE_HALO of its text height (translate and
+    translate-video erase this inside the plate)."""
+    from kseg.erase import grow_mask
+
+    halo = round(PLATE_HALO * text_height)
+    return grow_mask(mask, halo) if halo > 0 and mask.any() else mask.copy()
+
+
 def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any], method: str) -> np.ndarray:
-    """Erase ``captions``: one on a plate inside the plate alone (``kseg.style.plate_box``), the
-    rest together."""
-    from kseg.erase import default_grow, erase
+    """Erase ``captions``: one on a plate inside the plate alone (``kseg.style.plate_box``), along
+    its rows where the plate is even along them (``kseg.erase.erase_plate``), the rest together."""
+    from kseg.erase import default_grow, erase, erase_plate
     from kseg.style import plate_box
 
     grow = default_grow(np.zeros(image.shape[:2], bool))  # the frame's, not a plate's
@@ -387,8 +400,10 @@ def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any],
     for c, p in zip(captions, plates):
         if p is not None:
             L, T, R, B = p
-            m = union_mask(result, c.regions)[T:B, L:R]
-            out[T:B, L:R] = erase(np.ascontiguousarray(out[T:B, L:R]), m, method=method, grow=grow)
+            m = plate_mask(union_mask(result, c.regions)[T:B, L:R], c.style.text_height)
+            crop = np.ascontiguousarray(out[T:B, L:R])
+            filled = erase_plate(crop, m, grow=grow) if method == "auto" else None
+            out[T:B, L:R] = filled if filled is not None else erase(crop, m, method=method, grow=grow)
     return out
 
 

@@ -274,3 +274,44 @@ def test_remembered_groups_are_those_of_the_mask_given():
     others = [np.roll(m, k, axis=1) for k in range(1, 7)]  # more masks than are remembered
     for o in others + others[::-1]:
         assert _groups_of(o) == groups(o)
+
+
+def _shaded_plate(h: int = 60, w: int = 420) -> np.ndarray:
+    """A silver news bar: bright middle, darker towards dark rim lines, even along its rows."""
+    y = np.linspace(0, 1, h)[:, None]
+    grey = 225 - 80 * (1 - np.sin(np.pi * y)) ** 1.5
+    plate = np.repeat(np.repeat(grey[:, :, None], w, 1), 3, 2)
+    plate[:3] = plate[-3:] = 40
+    return np.clip(plate, 0, 255).astype(np.uint8)
+
+
+def test_a_shaded_plate_is_filled_along_its_rows():
+    """Letters cover most of a shaded plate's height: the membrane fill draws the rims' dark in
+    from above and below (a grey band where the letters were), the row fill restores the plate."""
+    from kseg.erase import erase_plate, erase_region
+
+    clean = _shaded_plate()
+    img = clean.copy()
+    cv2.putText(img, "KSEG 2024", (20, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (20, 20, 20), 5, cv2.LINE_AA)
+    foot = np.abs(img.astype(int) - clean).max(-1) > 0
+    region = erase_region(img, foot)
+    rows = erase_plate(img, foot)
+    assert rows is not None
+    assert psnr(rows, clean, region) > psnr(erase(img, foot), clean, region) + 8
+    assert np.array_equal(rows[~region], img[~region])  # nothing else changes
+    # every frame of a video event is filled the same way, without asking again
+    again = erase_plate(img, foot, region=region, check=False)
+    assert np.array_equal(again, rows)
+
+
+def test_a_plate_with_texture_along_its_rows_is_left_to_the_membrane_fill():
+    """A translucent plate over footage has no row structure: the row fill declines (None) and
+    the caller's membrane fill erases it."""
+    from kseg.erase import erase_plate
+
+    clean = textured(60, 420, seed=3)
+    img = clean.copy()
+    cv2.putText(img, "KSEG 2024", (20, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 4, cv2.LINE_AA)
+    foot = np.abs(img.astype(int) - clean).max(-1) > 0
+    assert erase_plate(img, foot) is None
+    assert erase_plate(img, np.zeros_like(foot)) is not None  # nothing to erase: a copy

@@ -720,3 +720,49 @@ def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
     sides = np.zeros(img.shape[:2], bool)  # the plate beside the short English: letters gone, plain white
     sides[y0:y1, x0:x0 + 60] = sides[y0:y1, x1 - 60:x1] = True
     assert out[sides].min() >= 200, out[sides].min()
+
+
+def test_a_plated_captions_soft_dark_halo_is_erased_with_it():
+    """A news bar's white letters with a soft dark halo that the mask leaves out: erased inside
+    the plate with the letters grown by PLATE_HALO of the text height, else the halo stays as a
+    dark ghost of the Korean line under the English."""
+    from kseg.pipeline import CaptionPipeline, SegmentPipeline
+
+    H_, W_ = 240, 640
+    img = np.full((H_, W_, 3), 90, np.uint8)
+    plate = (40, 120, 600, 190)
+    img[plate[1]:plate[3], plate[0]:plate[2]] = (30, 90, 170)
+    text = np.zeros((H_, W_), np.uint8)
+    cv2.putText(text, "KSEG NEWS 2024", (70, 172), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4, cv2.LINE_AA)
+    letters = text > 127
+    halo = cv2.GaussianBlur((cv2.dilate(text, np.ones((9, 9), np.uint8)) > 0).astype(np.float32), (0, 0), 3)
+    halo[: plate[1]] = halo[plate[3]:] = 0
+    img = np.clip(img * (1 - 0.9 * halo[..., None]), 0, 255).astype(np.uint8)
+    img[letters] = 255
+    ys, xs = np.nonzero(letters)
+    bx = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    line = TextLine(box=bx, polygon=[(bx[0], bx[1]), (bx[2], bx[1]), (bx[2], bx[3]), (bx[0], bx[3])], score=0.9)
+    mask = cv2.dilate(letters.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+    class Det:
+        def detect(self, rgb):
+            return [line]
+
+    class Seg:
+        name = "fixed"
+
+        def segment(self, rgb, lines):
+            return [LineMask(mask=mask.copy(), iou_predictions=[0.9], stability=[0.9], chosen=0) for _ in lines]
+
+    class Rec:
+        def recognize(self, image, ln, m):
+            return Recognition(text="안녕하세요", recognizer="fixed", score=0.9)
+
+    pipe = CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()), lambda k: "Hi.")
+    result, out, problems = pipe.translate(img, "news")
+    assert result.extra["captions"][0]["style"]["banner"] is not None
+    x0, y0, x1, y1 = line.box
+    sides = np.zeros((H_, W_), bool)  # the plate after the short English: no ghost of the letters
+    sides[y0 - 4:y1 + 4, x1 - 200:x1 + 4] = True
+    err = np.abs(out[sides].astype(int) - (30, 90, 170)).max(-1)
+    assert np.percentile(err, 90) <= 15, np.percentile(err, 90)  # 90 (a dark ghost) without the halo

@@ -1157,3 +1157,39 @@ def test_a_plated_events_erase_stays_inside_its_plate():
     assert on.mask_crop.shape == (244 - 196, 410 - 90) and on.mask_crop[4:, 10:310].any()
     off = _plans([ev(2, (100, 150, 400, 246), (90, 196, 410, 244))], (360, 640), True, None)[0]
     assert off.crop[1] < 150 and off.crop[3] > 246
+
+
+def test_a_plated_event_on_a_shaded_plate_is_filled_along_its_rows_every_frame():
+    """As on stills (``kseg.erase.erase_plate``): decided on the event's first frame, then each
+    frame's rows are filled over that same region (no flicker between fills)."""
+    from kseg.types import Banner, Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.render import _plans, _plate_rows
+
+    H, W = 360, 640
+    plate = (80, 190, 560, 250)
+    yy = np.linspace(0, 1, plate[3] - plate[1])[:, None, None]
+    frame = np.full((H, W, 3), 90, np.uint8)
+    frame[plate[1]:plate[3], plate[0]:plate[2]] = np.clip(225 - 90 * (1 - np.sin(np.pi * yy)) ** 1.5, 0, 255)
+    clean = frame.copy()
+    cv2.putText(frame, "KSEG 2024", (120, 236), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (20, 20, 20), 5, cv2.LINE_AA)
+    foot = np.abs(frame.astype(int) - clean).max(-1) > 0
+    ys, xs = np.nonzero(foot)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    st = Style(fill=(20, 20, 20), text_height=30.0, stroke_width=4.0,
+               banner=Banner(box=plate, color=(225, 225, 225), opacity=1.0))
+    ev = Event(id=1, start=0, end=20, erase_from=0, erase_to=20, box=box,
+               mask=foot[box[1]:box[3], box[0]:box[2]].copy(), caption=Caption([0], box, "안녕하세요", st),
+               lines=["안녕하세요"], detected_at=0, translation="Hello")
+    p = _plans([ev], (H, W), True, None)[0]
+    x0, y0, x1, y1 = p.crop
+    outs = []
+    for noise in (0, 1):
+        crop = frame[y0:y1, x0:x1].copy()
+        crop[::2] = np.clip(crop[::2].astype(int) + noise, 0, 255)
+        assert _plate_rows(p, crop)
+        outs.append(crop)
+    region = p.rows
+    assert region is not None and region.any()
+    err = np.abs(outs[0].astype(int) - clean[y0:y1, x0:x1])[region].max()
+    assert err <= 12, err  # the plate's shading restored where the letters were

@@ -24,7 +24,7 @@ from .fill import FILLS, fill_region
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
-__all__ = ["METHODS", "erase", "erase_region", "grow_mask", "default_grow", "EraseError"]
+__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "EraseError"]
 
 
 class EraseError(KsegError):
@@ -364,6 +364,72 @@ def erase_region(image: np.ndarray, mask: np.ndarray, grow: int | None = None) -
     if g.any():
         g = _glow(image, _shadow_tail(image, m, _fill_holes(image, m, _soft_shadow(image, m, g))))
     return g
+
+
+ROW_RUN = 2  # known pixels nearest a gap on either side that the row fill averages (JPEG noise)
+ROW_CHECK = 3  # px of known plate round the region that the row fill must predict better first,
+ROW_MARGIN = 0.7  # ... by this factor of the membrane fill's squared error
+
+
+def _row_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``image`` with each row's ``hole`` pixels interpolated between the row's other pixels
+    (each the mean of its 2 ROW_RUN + 1 neighbours in the row), rows with none from above and
+    below (membrane)."""
+    out = image.copy()
+    src = image.astype(np.float32)
+    known = ~hole
+    k = np.ones(2 * ROW_RUN + 1, np.float32) / (2 * ROW_RUN + 1)
+    left_over = np.zeros_like(hole)
+    for y in np.flatnonzero(hole.any(1)):
+        xs = np.flatnonzero(known[y])
+        if xs.size == 0:
+            left_over[y] = hole[y]
+            continue
+        vals = src[y, xs]
+        if xs.size > 2 * ROW_RUN:
+            vals = np.stack([np.convolve(np.pad(vals[:, c], ROW_RUN, mode="edge"), k, "valid")
+                             for c in range(3)], axis=1)
+        gx = np.flatnonzero(hole[y])
+        out[y, gx] = np.clip(np.stack([np.interp(gx, xs, vals[:, c]) for c in range(3)], axis=1) + 0.5,
+                             0, 255).astype(np.uint8)
+    if left_over.any():
+        fill_region(out, left_over, "harmonic")
+    return out
+
+
+def erase_plate(image: np.ndarray, mask: np.ndarray, grow: int | None = None,
+                region: np.ndarray | None = None, check: bool = True) -> np.ndarray | None:
+    """``erase`` for a caption on a plate (``image`` is the plate's crop): each row of the
+    erased region interpolated between the plate's pixels to its left and right, or None where
+    that predicts the plate worse than ``erase``'s membrane fill does, for ``erase`` to fill.
+
+    Written here because no inpainting library knows a plate's structure: broadcast plates are
+    shaded top to bottom (a silver bar's bright middle between dark rims, a news bar in two
+    tones) and even along their rows. Letters cover most of such a plate's height, so a
+    membrane or Telea fill draws the rims' colour in from above and below and leaves a blurred
+    band; along a row the plate's own colour is on both sides of every gap. Which fill suits a
+    plate (a flat one, a translucent one over footage) is decided on the plate itself: both
+    fill the region grown by ROW_CHECK px, and the ring of known pixels that adds is compared
+    (bench/bench_erase_plates.py). ``check=False`` fills by rows without asking (video: every
+    frame of a caption event is filled the way its first frame was, so that it does not flicker).
+    """
+    m = _check(image, mask)
+    g = erase_region(image, m, grow) if region is None else _check(image, region)
+    if not g.any():
+        return image.copy()
+    if not check:
+        return _row_fill(image, g)
+    ring = grow_mask(g, ROW_CHECK) & ~g
+    if ring.sum() < 20 or (~(g | ring)).sum() < 20:
+        return None
+    test = g | ring
+    truth = image[ring].astype(np.float32)
+    by_rows = _row_fill(image, test)[ring].astype(np.float32)
+    membrane = image.copy()
+    fill_region(membrane, test, "harmonic")
+    if float(np.mean((by_rows - truth) ** 2)) >= ROW_MARGIN * float(np.mean((membrane[ring].astype(np.float32) - truth) ** 2)):
+        return None
+    return _row_fill(image, g)
 
 
 def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",

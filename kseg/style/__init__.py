@@ -742,6 +742,68 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
 
 # ----------------------------------------------------------------------------- banner
 
+class _Steps:
+    """Colour steps across the rows or columns of a frame, the letters (``ink``) left out: what
+    the plate search (``_banner``) reads a plate's borders from."""
+
+    def __init__(self, lab: np.ndarray, ink: np.ndarray):
+        self.lab, self.ink = lab, ink
+        self.H, self.W = ink.shape
+
+    def steps(self, axis: int, lo: int, hi: int, span: tuple[int, int]) -> np.ndarray:
+        """Per row (axis 0) / column (axis 1) in [lo, hi): median colour step across it."""
+        lab, ink = self.lab, self.ink
+        out = np.full(max(0, hi - lo), np.nan)
+        a0, a1 = span
+        for i, k in enumerate(range(lo, hi)):
+            if k - 2 < 0 or k + 1 > (self.H if axis == 0 else self.W) - 1:
+                continue
+            if axis == 0:
+                d = _de(lab[k + 1, a0:a1], lab[k - 2, a0:a1])
+                ok = ~(ink[k + 1, a0:a1] | ink[k - 2, a0:a1])
+            else:
+                d = _de(lab[a0:a1, k + 1], lab[a0:a1, k - 2])
+                ok = ~(ink[a0:a1, k + 1] | ink[a0:a1, k - 2])
+            if ok.sum() >= max(3, 0.3 * ok.size):
+                out[i] = float(np.median(d[ok]))
+        return out
+
+    def edge(self, axis: int, lo: int, hi: int, span, toward_low: bool) -> int | None:
+        """The plate's border in [lo, hi): the strong step nearest the text (toward_low: the
+        text is above / right of the range), None without a clear one."""
+        sc = self.steps(axis, lo, hi, span)
+        if np.all(np.isnan(sc)):
+            return None
+        best = float(np.nanmax(sc))
+        typical = float(np.nanmedian(sc))
+        if best < 10.0 or best < 2.5 * max(typical, 2.0):
+            return None
+        # the plate's border is the strong step nearest the text, not the strongest one: a
+        # small badge's edge beside a bigger caption or a graphic farther out is weaker
+        strong = np.flatnonzero(np.nan_to_num(sc) >= max(10.0, 2.5 * max(typical, 2.0), PLATE_NEAR * best))
+        i = int(strong[-1] if toward_low else strong[0])
+        return lo + i - 1 if toward_low else lo + i  # first plate row/col
+
+    def runs_to(self, rows: list[int], start: int, toward_low: bool) -> int:
+        """Column where the farther-reaching of the border ``rows`` stops, followed from the
+        text's side ``start`` in EDGE_CHUNK pieces (the frame's edge if it runs there)."""
+        W = self.W
+        if not rows:
+            return 0 if toward_low else W
+        best = start
+        for r in rows:
+            pos, miss, c = start, 0, start
+            while miss < 2 and (c > 0 if toward_low else c < W):
+                c0, c1 = (max(0, c - EDGE_CHUNK), c) if toward_low else (c, min(W, c + EDGE_CHUNK))
+                if np.nan_to_num(self.steps(0, r, r + 1, (c0, c1)))[0] >= 10.0:
+                    miss, pos = 0, (c0 if toward_low else c1)
+                else:
+                    miss += 1
+                c = c0 if toward_low else c1
+            best = min(best, pos) if toward_low else max(best, pos)
+        return best
+
+
 def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner | None:
     """A plate behind the line: straight colour steps above, below and beside the text.
 
@@ -758,36 +820,8 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     ink = _dilate(full, 2)
     limit = max(6, int(1.5 * th))
 
-    def steps(axis: int, lo: int, hi: int, span: tuple[int, int]) -> np.ndarray:
-        """Per row (axis 0) / column (axis 1) in [lo, hi): median colour step across it."""
-        out = np.full(max(0, hi - lo), np.nan)
-        a0, a1 = span
-        for i, k in enumerate(range(lo, hi)):
-            if k - 2 < 0 or k + 1 > (H if axis == 0 else W) - 1:
-                continue
-            if axis == 0:
-                d = _de(lab[k + 1, a0:a1], lab[k - 2, a0:a1])
-                ok = ~(ink[k + 1, a0:a1] | ink[k - 2, a0:a1])
-            else:
-                d = _de(lab[a0:a1, k + 1], lab[a0:a1, k - 2])
-                ok = ~(ink[a0:a1, k + 1] | ink[a0:a1, k - 2])
-            if ok.sum() >= max(3, 0.3 * ok.size):
-                out[i] = float(np.median(d[ok]))
-        return out
-
-    def edge(axis: int, lo: int, hi: int, span, toward_low: bool) -> int | None:
-        sc = steps(axis, lo, hi, span)
-        if np.all(np.isnan(sc)):
-            return None
-        best = float(np.nanmax(sc))
-        typical = float(np.nanmedian(sc))
-        if best < 10.0 or best < 2.5 * max(typical, 2.0):
-            return None
-        # the plate's border is the strong step nearest the text, not the strongest one: a
-        # small badge's edge beside a bigger caption or a graphic farther out is weaker
-        strong = np.flatnonzero(np.nan_to_num(sc) >= max(10.0, 2.5 * max(typical, 2.0), PLATE_NEAR * best))
-        i = int(strong[-1] if toward_low else strong[0])
-        return lo + i - 1 if toward_low else lo + i  # first plate row/col
+    S = _Steps(lab, ink)
+    steps, edge = S.steps, S.edge
 
     top = edge(0, max(2, by0 - limit), by0, (bx0, bx1), True)
     bot = edge(0, by1, min(H - 2, by1 + limit), (bx0, bx1), False)
@@ -823,32 +857,16 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     # step is weak beside busy footage: searched across the whole frame, a stronger step out in
     # the picture (a shirt against a suit) took the plate across the frame to it.
     rows = ([top + 1] if top is not None else []) + ([bot] if bot is not None else [])
-
-    def runs_to(toward_low: bool) -> int:
-        """Column where the farther-reaching border stops (the frame's edge if it runs there)."""
-        best = bx0 if toward_low else bx1
-        for r in rows:
-            pos, miss, c = best, 0, (bx0 if toward_low else bx1)
-            while miss < 2 and (c > 0 if toward_low else c < W):
-                c0, c1 = (max(0, c - EDGE_CHUNK), c) if toward_low else (c, min(W, c + EDGE_CHUNK))
-                if np.nan_to_num(steps(0, r, r + 1, (c0, c1)))[0] >= 10.0:
-                    miss, pos = 0, (c0 if toward_low else c1)
-                else:
-                    miss += 1
-                c = c0 if toward_low else c1
-            best = min(best, pos) if toward_low else max(best, pos)
-        return best if rows else (0 if toward_low else W)
-
     left = edge(1, 2, bx0, (T, B), True)
     right = edge(1, bx1, W - 2, (T, B), False)
     # a side edge beyond where the borders run may be the picture's: an edge within them (and a
     # rounded corner) wins. Not finding one is no proof: a label or a like-coloured background
     # on the border hides its step, so the far edge then stays.
     corner = max(EDGE_CHUNK, th // 2)
-    if left is not None and left < (lo := runs_to(True)) - corner:
+    if left is not None and left < (lo := S.runs_to(rows, bx0, True)) - corner:
         near = edge(1, max(2, lo - corner), bx0, (T, B), True)
         left = left if near is None else near
-    if right is not None and right > (hi := runs_to(False)) + corner:
+    if right is not None and right > (hi := S.runs_to(rows, bx1, False)) + corner:
         near = edge(1, bx1, min(W - 2, hi + corner), (T, B), False)
         right = right if near is None else near
     L = left + 1 if left is not None else 0

@@ -23,6 +23,10 @@ class _Plan:
     crop: tuple[int, int, int, int]  # region erased (box + margin)
     mask_crop: np.ndarray
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
+    # on a plate (crop = the plate): the frame's grow, then whether its rows are filled
+    # (kseg.erase.erase_plate, decided on the event's first frame) and the region they fill
+    plate_grow: int | None = None
+    rows: np.ndarray | None = None
 
 
 _libc: Any = None
@@ -93,6 +97,8 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
            font_scale: float = 1.0, live: list[_Plan] = (), settled: list[Event] = ()) -> list[_Plan]:
+    from kseg.erase import default_grow
+    from kseg.pipeline import plate_mask
     from kseg.style import plate_box
 
     H, W = shape
@@ -113,16 +119,38 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
         if plate is not None:  # erased inside its plate alone, as on stills
             L, T, R, B = max(plate[0], cx0), max(plate[1], cy0), min(plate[2], cx1), min(plate[3], cy1)
             if L < R and T < B and mc[T - cy0:B - cy0, L - cx0:R - cx0].any():
-                mc = mc[T - cy0:B - cy0, L - cx0:R - cx0].copy()
+                mc = plate_mask(mc[T - cy0:B - cy0, L - cx0:R - cx0], ev.caption.style.text_height)
                 cx0, cy0, cx1, cy1 = L, T, R, B
+                grow = default_grow(np.zeros((H, 1), bool))  # the frame's, as the eraser's
+            else:
+                plate = None
         box = (cx0, cy0, cx1, cy1)
         if sprite is not None:
             sh, sw = sprite.rgba.shape[:2]
             sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H))))
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)),
+                           plate_grow=grow if plate is not None else None))
     return plans
+
+
+def _plate_rows(p: _Plan, crop: np.ndarray) -> bool:
+    """Fill a plated event's crop along the plate's rows if its first frame chose that (as
+    stills do, ``kseg.erase.erase_plate``); every frame then gets the same region and fill."""
+    from kseg.erase import erase_plate, erase_region
+
+    if p.rows is None:
+        region = erase_region(crop, p.mask_crop, p.plate_grow)
+        filled = erase_plate(crop, p.mask_crop, region=region)
+        if filled is None:
+            p.plate_grow = None  # the plate's rows do not predict it: the usual fill from now on
+            return False
+        p.rows = region
+        crop[:] = filled
+        return True
+    crop[:] = erase_plate(crop, p.mask_crop, region=p.rows, check=False)
+    return True
 
 
 def _draw(sprite: Any, canvas: np.ndarray, a: float, origin: tuple[int, int] = (0, 0)) -> None:
@@ -169,6 +197,8 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             x0, y0, x1, y1 = p.crop
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+            if p.plate_grow is not None and _plate_rows(p, crop):
+                continue
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))
         for p in todo:
@@ -179,7 +209,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                     temporal.drop(id(p))
                 if p.sprite is not None:
                     p.sprite = _Spent(p.sprite.info, bool(getattr(p.sprite, "bold", False)))
-                p.mask_crop = None
+                p.mask_crop = p.rows = None
                 _trim()
         return io.Patch(bx0, by0, img)
 
