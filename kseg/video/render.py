@@ -178,6 +178,11 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
            progress: Callable[[int, float], None] | None = None,
            before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
+    from kseg.erase import erase
+
+    # plated events are filled along their plate's rows where that suits the plate, as on
+    # stills; a caller's own eraser is used as given
+    by_rows = getattr(eraser, "func", None) is erase
     by_frame: dict[int, list[_Plan]] = {}
     for p in plans:
         for i in range(p.ev.erase_from, p.ev.erase_to + 1):
@@ -197,7 +202,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             x0, y0, x1, y1 = p.crop
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
-            if p.plate_grow is not None and _plate_rows(p, crop):
+            if by_rows and p.plate_grow is not None and _plate_rows(p, crop):
                 continue
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))
