@@ -281,17 +281,22 @@ def test_banner_text_that_fits_leaves_plate_alone():
     assert plate[0] < x0 and x1 < plate[2] and plate[1] < y0 and y1 < plate[3]
 
 
+def _on_green_plate(plate, box, text_height: float):
+    """A canvas with an opaque green plate (what erase left), its copy, and a white caption on it."""
+    c = canvas()
+    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
+    cap = caption(box=box, fill=(255, 255, 255), text_height=text_height,
+                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    return c, c.copy(), cap
+
+
 def test_english_well_inside_a_loose_plate_does_not_grow_it():
     """One plate behind a block of lines (a real translucent rounded plate with four lines):
     English a little wider than its Korean line but far inside the plate. Keeping the Korean's
     100-px margins grew the plate into rectangles round the rounded one; the margins kept are
     capped at a text height (``PLATE_PAD``)."""
-    c = canvas()
     plate = (100, 40, 540, 220)
-    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
-    before = c.copy()
-    cap = caption(box=(280, 105, 360, 135), fill=(255, 255, 255), text_height=22.0,
-                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    c, before, cap = _on_green_plate(plate, (280, 105, 360, 135), 22.0)
     info = render_caption(c, cap, "Rain in the city today")
     assert info.box[0] < 280 and info.box[2] > 360  # wider than the Korean line
     x0, y0, x1, y1 = bbox(changed(before, c))
@@ -418,12 +423,8 @@ def test_bundled_fonts_and_licence_ship():
 
 
 def test_banner_prefers_shrinking_inside_the_plate_to_growing_it():
-    c = canvas()
     plate = (150, 80, 490, 160)
-    c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
-    before = c.copy()
-    cap = caption(box=(200, 105, 440, 135), fill=(255, 255, 255), text_height=20.0,
-                  banner=Banner(box=plate, color=GREEN, opacity=1.0))
+    c, before, cap = _on_green_plate(plate, (200, 105, 440, 135), 20.0)
     info = render_caption(c, cap, "Heavy rain warning tonight")
     assert len(info.lines) == 1 and 0.6 <= info.scale < 1.0 and info.fitted
     x0, y0, x1, y1 = bbox(changed(before, c))

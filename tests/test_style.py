@@ -686,13 +686,10 @@ def test_a_subtitle_half_on_the_letterbox_band_is_one_caption():
     assert len(caps) == 2
 
 
-def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
-    """``kseg translate`` erases a caption on a plate within the plate alone: the rim bits in
-    its mask are not filled (holes in the rim), and the fill is not drawn from the rim (grey
-    smears under the English)."""
+def _fixed_pipeline(line: TextLine, mask: np.ndarray):
+    """``kseg translate``'s pipeline with its detector, segmenter and reader fixed to ``line``
+    and ``mask`` (reading 안녕하세요), translating everything to "Hi."."""
     from kseg.pipeline import CaptionPipeline, SegmentPipeline
-
-    img, line, mask, inner = _rimmed_plate(margin=14)
 
     class Det:
         def detect(self, rgb):
@@ -708,7 +705,16 @@ def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
         def recognize(self, image, ln, m):
             return Recognition(text="안녕하세요", recognizer="fixed", score=0.9)
 
-    pipe = CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()), lambda k: "Hi.")
+    return CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()), lambda k: "Hi.")
+
+
+def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
+    """``kseg translate`` erases a caption on a plate within the plate alone: the rim bits in
+    its mask are not filled (holes in the rim), and the fill is not drawn from the rim (grey
+    smears under the English)."""
+    img, line, mask, inner = _rimmed_plate(margin=14)
+
+    pipe = _fixed_pipeline(line, mask)
     result, out, problems = pipe.translate(img, "plate")
     assert problems["untranslated"] == []
     L, T, R, B = inner
@@ -726,8 +732,6 @@ def test_a_plated_captions_soft_dark_halo_is_erased_with_it():
     """A news bar's white letters with a soft dark halo that the mask leaves out: erased inside
     the plate with the letters grown by PLATE_HALO of the text height, else the halo stays as a
     dark ghost of the Korean line under the English."""
-    from kseg.pipeline import CaptionPipeline, SegmentPipeline
-
     H_, W_ = 240, 640
     img = np.full((H_, W_, 3), 90, np.uint8)
     plate = (40, 120, 600, 190)
@@ -744,21 +748,7 @@ def test_a_plated_captions_soft_dark_halo_is_erased_with_it():
     line = TextLine(box=bx, polygon=[(bx[0], bx[1]), (bx[2], bx[1]), (bx[2], bx[3]), (bx[0], bx[3])], score=0.9)
     mask = cv2.dilate(letters.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
-    class Det:
-        def detect(self, rgb):
-            return [line]
-
-    class Seg:
-        name = "fixed"
-
-        def segment(self, rgb, lines):
-            return [LineMask(mask=mask.copy(), iou_predictions=[0.9], stability=[0.9], chosen=0) for _ in lines]
-
-    class Rec:
-        def recognize(self, image, ln, m):
-            return Recognition(text="안녕하세요", recognizer="fixed", score=0.9)
-
-    pipe = CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()), lambda k: "Hi.")
+    pipe = _fixed_pipeline(line, mask)
     result, out, problems = pipe.translate(img, "news")
     assert result.extra["captions"][0]["style"]["banner"] is not None
     x0, y0, x1, y1 = line.box
