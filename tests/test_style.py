@@ -756,3 +756,24 @@ def test_a_plated_captions_soft_dark_halo_is_erased_with_it():
     sides[y0 - 4:y1 + 4, x1 - 200:x1 + 4] = True
     err = np.abs(out[sides].astype(int) - (30, 90, 170)).max(-1)
     assert np.percentile(err, 90) <= 15, np.percentile(err, 90)  # 90 (a dark ghost) without the halo
+
+
+def test_a_plate_hugging_its_line_is_found_when_the_mask_takes_its_rim_rows():
+    """A real silver bar with a dark rim on a dark suit: the plate hugs its line, so the step
+    into the plate lies between the mask's rim bits (just above the line box) and the letters.
+    The border search stopped at the mask's top and the line's height counted the rim bits:
+    no plate, and translate erased the bar with a band instead of along its rows."""
+    _, line, _, _ = render(ow=0)
+    x0, y0, x1, y1 = line.box
+    inner = (x0 - 10, y0 - 1, x1 + 10, y1 + 1)
+    bg = np.full((H, W, 3), 40, np.float32)  # the suit, as dark as the rim
+    bg[inner[1] - 3:inner[3] + 3, inner[0] - 3:inner[2] + 3] = 55
+    img, line, foot, _ = render(ow=0, fill=(30, 30, 30), bg=bg,
+                                banner={"box": inner, "color": (225, 225, 225), "opacity": 1.0})
+    mask = foot.copy()
+    for x in range(x0 + 10, x1 - 50, 90):  # text-SAM's bits of the rim rows above and below
+        mask[y0 - 4:y0, x:x + 40] = True
+        mask[y1:y1 + 4, x + 30:x + 70] = True
+    s = measure_style(img, line, mask)
+    assert s.banner is not None
+    assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, inner)), (s.banner.box, inner)

@@ -815,7 +815,7 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
         full = _cut_to_line(full, box)  # the rim bits a mask took are not text
     ys, xs = np.nonzero(full)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-    th = by1 - by0
+    th = by1 - by0 if box is None else min(by1 - by0, box[3] - box[1])
     lab = _lab(img)
     ink = _dilate(full, 2)
     limit = max(6, int(1.5 * th))
@@ -823,8 +823,13 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     S = _Steps(lab, ink)
     steps, edge = S.steps, S.edge
 
-    top = edge(0, max(2, by0 - limit), by0, (bx0, bx1), True)
-    bot = edge(0, by1, min(H - 2, by1 + limit), (bx0, bx1), False)
+    # the border rows are looked for up to the line box, not only to the mask's top and bottom,
+    # and the line is as tall as its box: on a plate that hugs its line (a real silver bar) the
+    # step into the plate lies between the mask's rim bits and the letters, and counted in the
+    # line's height the rim bits made the plate too low for it
+    t_end, b_start = (max(by0, box[1]), min(by1, box[3])) if box is not None else (by0, by1)
+    top = edge(0, max(2, by0 - limit), t_end, (bx0, bx1), True)
+    bot = edge(0, b_start, min(H - 2, by1 + limit), (bx0, bx1), False)
     T = top + 1 if top is not None else (0 if by0 <= 3 else None)
     B = bot + 1 if bot is not None else (H if by1 >= H - 3 else None)
     # A plate that runs on to the frame's edge (a letterbox band or a bar at the bottom) has
