@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_erase_plates.py [--n 40] [--seed 0] [--json]
 
 Real broadcast plates are shaded top to bottom: a silver bar with a bright middle between dark
-rims, a news bar in two tones, a plain flat plate, a slow gradient; some are translucent over
+rims, a news bar in two tones, a plain flat plate, a slow gradient; some have round ends and a
+coloured rim (the plate's box then holds footage in its corners); some are translucent over
 footage. This bench draws such plates (their vertical profiles are made up to look like the
 plates of bench/real, nothing is fitted to it) with a Korean line on each (NanumGothic, dark
 or white letters, with or without an outline), puts both the captioned and the clean frame
@@ -34,13 +35,13 @@ import numpy as np  # noqa: E402
 from kseg.detect.synthetic import FONT, Caption, background, draw_captions  # noqa: E402
 from kseg.erase import default_grow, erase, erase_plate, erase_region  # noqa: E402
 
-KINDS = ("flat", "gradient", "silver", "two-tone", "drift", "translucent")
+KINDS = ("flat", "gradient", "silver", "two-tone", "drift", "rounded", "translucent")
 TEXTS = ("오늘 밤에 같이 갈래요?", "사실 뭔지도 모르고 그냥 한겁니다", "중부 대설주의보", "댁에서 뭐하고 계셨어요?",
          "10년 후에도 계속 했으면 좋겠다", "속초 월드킹!")
 
 
-def plate(kind: str, rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, float]:
-    """(h x w x 3 float plate colours, opacity)."""
+def plate(kind: str, rng: np.random.Generator, h: int, w: int):
+    """(h x w x 3 float plate colours, opacity: a number, or h x w x 1 where the plate is)."""
     y = np.linspace(0.0, 1.0, h)[:, None, None]
     a = rng.uniform(30, 240, 3)
     b = np.clip(a + rng.uniform(-90, 90, 3), 0, 255)
@@ -60,6 +61,16 @@ def plate(kind: str, rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarr
     elif kind == "drift":
         x = np.linspace(0.0, 1.0, w)[None, :, None]
         p = a + (b - a) * (0.3 * y + 0.7 * x) * 0.5
+    elif kind == "rounded":  # a light plate with round ends and a coloured rim: the box's corners are footage
+        p = np.broadcast_to(np.clip(a + 120, 0, 255), (h, w, 3)).astype(np.float32).copy()
+        shape = np.zeros((h, w), np.uint8)
+        r = h // 2
+        cv2.rectangle(shape, (r, 0), (w - 1 - r, h - 1), 1, -1)
+        cv2.circle(shape, (r, r), r, 1, -1)
+        cv2.circle(shape, (w - 1 - r, r), r, 1, -1)
+        rim = shape.astype(bool) & ~cv2.erode(shape, np.ones((5, 5), np.uint8)).astype(bool)
+        p[rim] = b * 0.5
+        return p, shape.astype(np.float32)[..., None]
     else:  # translucent: flat colour over the footage
         return np.broadcast_to(a, (h, w, 3)).astype(np.float32), float(rng.uniform(0.4, 0.75))
     return np.broadcast_to(p, (h, w, 3)).astype(np.float32), 1.0
