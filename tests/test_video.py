@@ -1164,6 +1164,7 @@ def test_a_plated_event_on_a_shaded_plate_is_filled_along_its_rows_every_frame()
     frame's rows are filled over that same region (no flicker between fills)."""
     from kseg.types import Banner, Caption, Style
     from kseg.video.events import Event
+    from kseg.erase import default_grow
     from kseg.video.render import _plans, _plate_rows
 
     H, W = 360, 640
@@ -1187,7 +1188,7 @@ def test_a_plated_event_on_a_shaded_plate_is_filled_along_its_rows_every_frame()
     for noise in (0, 1):
         crop = frame[y0:y1, x0:x1].copy()
         crop[::2] = np.clip(crop[::2].astype(int) + noise, 0, 255)
-        assert _plate_rows(p, crop)
+        assert _plate_rows(p, crop, default_grow(np.zeros((H, 1), bool)))  # the frame's, as the eraser's
         outs.append(crop)
     region = p.rows
     assert region is not None and region.any()

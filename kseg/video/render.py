@@ -23,9 +23,9 @@ class _Plan:
     crop: tuple[int, int, int, int]  # region erased (box + margin)
     mask_crop: np.ndarray
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
-    # on a plate (crop = the plate): the frame's grow, then whether its rows are filled
-    # (kseg.erase.erase_plate, decided on the event's first frame) and the region they fill
-    plate_grow: int | None = None
+    # on a plate (crop = the plate), until its first frame finds the plate's rows do not
+    # predict it (kseg.erase.erase_plate); then the region its rows fill on every frame
+    plated: bool = False
     rows: np.ndarray | None = None
 
 
@@ -97,7 +97,6 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
            font_scale: float = 1.0, live: list[_Plan] = (), settled: list[Event] = ()) -> list[_Plan]:
-    from kseg.erase import default_grow
     from kseg.pipeline import plate_mask
     from kseg.style import plate_box
 
@@ -121,7 +120,6 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             if L < R and T < B and mc[T - cy0:B - cy0, L - cx0:R - cx0].any():
                 mc = plate_mask(mc[T - cy0:B - cy0, L - cx0:R - cx0], ev.caption.style.text_height)
                 cx0, cy0, cx1, cy1 = L, T, R, B
-                grow = default_grow(np.zeros((H, 1), bool))  # the frame's, as the eraser's
             else:
                 plate = None
         box = (cx0, cy0, cx1, cy1)
@@ -131,20 +129,21 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
         plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)),
-                           plate_grow=grow if plate is not None else None))
+                           plated=plate is not None))
     return plans
 
 
-def _plate_rows(p: _Plan, crop: np.ndarray) -> bool:
+def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
     """Fill a plated event's crop along the plate's rows if its first frame chose that (as
-    stills do, ``kseg.erase.erase_plate``); every frame then gets the same region and fill."""
+    stills do, ``kseg.erase.erase_plate``); every frame then gets the same region and fill.
+    ``grow``: the eraser's, so that the region is the one it would fill."""
     from kseg.erase import erase_plate, erase_region
 
     if p.rows is None:
-        region = erase_region(crop, p.mask_crop, p.plate_grow)
+        region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.plate_grow = None  # the plate's rows do not predict it: the usual fill from now on
+            p.plated = False  # the plate's rows do not predict it: the usual fill from now on
             return False
         p.rows = region
         crop[:] = filled
@@ -183,6 +182,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
     # plated events are filled along their plate's rows where that suits the plate, as on
     # stills; a caller's own eraser is used as given
     by_rows = getattr(eraser, "func", None) is erase
+    grow = eraser.keywords.get("grow") if by_rows else None  # the frame's, as the eraser fills
     by_frame: dict[int, list[_Plan]] = {}
     for p in plans:
         for i in range(p.ev.erase_from, p.ev.erase_to + 1):
@@ -202,7 +202,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             x0, y0, x1, y1 = p.crop
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
-            if by_rows and p.plate_grow is not None and _plate_rows(p, crop):
+            if by_rows and p.plated and _plate_rows(p, crop, grow):
                 continue
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))
