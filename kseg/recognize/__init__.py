@@ -31,6 +31,7 @@ from kseg.types import Recognition, TextLine
 __all__ = [
     "Recognizer", "TesseractRecognizer", "EasyOCRRecognizer", "NoneRecognizer",
     "get_recognizer", "available_recognizers", "line_strip", "text_pixels", "NAMES",
+    "is_stacked", "stack_cells",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,15 @@ def line_strip(
     image: np.ndarray, line: TextLine, mask: np.ndarray | None = None, margin: float = STRIP_MARGIN,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The line cut out and rotated upright (its polygon's top edge made horizontal), with
-    ``margin`` x line height around it so outline and shadow are kept; the mask likewise."""
+    ``margin`` x line height around it so outline and shadow are kept; the mask likewise.
+    A stacked (vertical) caption comes back as its syllable cells laid side by side
+    (``_stacked_strip``)."""
     image = as_rgb(image, "recognize")
+    if mask is not None and mask.shape[:2] != image.shape[:2]:
+        raise InputError(f"mask shape {mask.shape} does not match image {image.shape[:2]}")
+    stacked = _stacked_strip(image, line, mask, margin)
+    if stacked is not None:
+        return stacked
     poly = np.asarray(line.polygon, np.float64)
     if len(poly) == 4:
         tl, tr, _, bl = poly
@@ -80,8 +88,6 @@ def line_strip(
     strip = cv2.warpAffine(image, a, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mstrip = None
     if mask is not None:
-        if mask.shape[:2] != image.shape[:2]:
-            raise InputError(f"mask shape {mask.shape} does not match image {image.shape[:2]}")
         mstrip = cv2.warpAffine(mask.astype(np.uint8), a, size, flags=cv2.INTER_NEAREST,
                                 borderValue=0).astype(bool)
     return strip, mstrip
@@ -114,6 +120,144 @@ def text_pixels(strip: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     # of whichever polarity has more of them.
     candidates = [_interior(bright.astype(bool)), _interior(~bright.astype(bool))]
     return max(candidates, key=lambda t: int(t.sum()))
+
+
+# ---------------------------------------------------------------------------------------
+# Stacked (vertical) captions
+#
+# Why this is kseg's own: variety shows stack short captions top to bottom, one upright
+# syllable per row. CRAFT finds such a column as one line whose polygon runs along it, and
+# turning that polygon level lays every syllable on its side. No OCR library kseg uses reads
+# vertical Korean (EasyOCR and Tesseract's kor model are horizontal), so the column is cut into
+# syllable cells and the cells are laid side by side, which every recogniser then reads as a
+# horizontal line.
+
+STACK_RATIO = 1.6  # a line box at least this much taller than wide may be a stacked caption
+_CELL = (0.45, 1.4)  # a syllable cell's height, in ink widths of the column
+_CUT_INK = 0.2  # a cut row holds at most this much ink (x ink width): outline, not a stroke
+_BLANK = 0.05  # a row with less ink than this (x ink width) is blank
+_CELL_GAP = 0.12  # gap between laid-out cells, x ink width (Korean letter spacing)
+_WORD_GAP = 0.6  # a step between cell centres this much (x ink width) over the median is a space
+
+
+def stack_cells(ink: np.ndarray) -> list[tuple[int, int]] | None:
+    """Row ranges [start, end) of the syllable cells of a stacked column, or None where the
+    column does not cut into 2+ syllable-sized cells.
+
+    ``ink``: bool glyph-fill map of the column (rows top to bottom). The cuts are chosen by
+    dynamic programming over rows: each cell costs (inked height / ink width - 1)^2
+    (syllables are about square; a dot or a dash is too short to be one) plus the ink of the
+    row it is cut at; blank rows cost nothing. Cells come back trimmed to their inked rows. Plain "cut at empty rows" fails on outlined captions, whose outlines join the
+    syllables with a few pixels of ink per row, and on syllables like 그 that are half as
+    tall as they are wide."""
+    prof = ink.sum(1).astype(np.float64)
+    cols = ink.sum(0)
+    if prof.max(initial=0) == 0:
+        return None
+    dense = np.flatnonzero(cols >= 0.1 * cols.max())
+    cw = float(dense[-1] - dense[0] + 1)
+    rows = np.flatnonzero(prof > _BLANK * cw)
+    if cw < 4 or rows.size == 0:
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    lo, hi = _CELL[0] * cw, _CELL[1] * cw
+    inked = prof[y0:y1] > _BLANK * cw
+    n = y1 - y0
+    # first inked row at or after r, last inked row before r (within [y0, y1))
+    nxt, prv = np.full(n + 1, n), np.full(n + 1, -1)
+    for r in range(n - 1, -1, -1):
+        nxt[r] = r if inked[r] else nxt[r + 1]
+    for r in range(1, n + 1):
+        prv[r] = r - 1 if inked[r - 1] else prv[r - 1]
+    inf = float("inf")
+    cost = np.full(n + 1, inf)
+    back = np.full(n + 1, -1, np.int64)  # start of the cell ending at each row boundary
+    cost[0] = 0.0
+    span = int(math.ceil(2 * hi))  # a cell with its blank rows
+    for e in range(1, n + 1):
+        cut = prof[y0 + e] / cw if y0 + e < len(prof) else 0.0
+        if e < n and cut > _CUT_INK:
+            continue  # a cell may not end inside a stroke
+        for s in range(max(0, e - span), e):
+            if cost[s] == inf or nxt[s] >= e:
+                continue
+            ext = prv[e] - nxt[s] + 1  # the cell's inked height: its blank rows cost nothing
+            if not lo <= ext <= hi:
+                continue
+            c = cost[s] + (ext / cw - 1.0) ** 2 + cut
+            if c < cost[e]:
+                cost[e], back[e] = c, s
+    if cost[n] == inf:
+        return None
+    cells, e = [], n
+    while e > 0:
+        s = int(back[e])
+        cells.append((y0 + int(nxt[s]), y0 + int(prv[e]) + 1))
+        e = s
+    cells.reverse()
+    return cells if len(cells) >= 2 else None
+
+
+def _stacked_strip(image: np.ndarray, line: TextLine, mask: np.ndarray | None, margin: float
+                   ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A stacked caption's cells laid side by side as one upright strip (section comment), or
+    None where ``line`` is not one."""
+    x0, y0, x1, y1 = (int(v) for v in line.box)
+    w, h = x1 - x0, y1 - y0
+    if w < 4 or h < STACK_RATIO * w:
+        return None
+    m = int(round(max(2.0, margin * w)))
+    # the box with its margin, replicated past the frame edge as line_strip does
+    a = np.float32([[1, 0, m - x0], [0, 1, m - y0]])
+    size = (w + 2 * m, h + 2 * m)
+    crop = cv2.warpAffine(image, a, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    mcrop = None
+    if mask is not None:
+        mcrop = cv2.warpAffine(mask.astype(np.uint8), a, size, flags=cv2.INTER_NEAREST,
+                               borderValue=0).astype(bool)
+    ink = text_pixels(crop, mcrop)
+    cells = stack_cells(ink)
+    if cells is None:
+        return None
+    inky = ink.sum(0)
+    dense = np.flatnonzero(inky >= 0.1 * inky.max())
+    cw = float(dense[-1] - dense[0] + 1)
+    pad_x = max(1, int(round(_CELL_GAP * cw / 2)))
+    ch = max(e - s for s, e in cells)
+    pad_y = int(round(max(2.0, margin * ch)))
+    out_h = ch + 2 * pad_y
+    # Padding is the background's colour (median of the crop outside the glyphs and their
+    # footprint): replicating a cell's edge row would smear its cut-row ink into streaks.
+    bg_sel = ~(ink | mcrop) if mcrop is not None else ~ink
+    bg = np.median(crop[bg_sel], axis=0) if bg_sel.any() else np.median(crop.reshape(-1, 3), axis=0)
+    bg = tuple(int(v) for v in bg)
+    # syllables sit at an even pitch; a word space shows as a longer step between centres
+    pitch = float(np.median(np.diff([(s + e) / 2 for s, e in cells])))
+    pieces, mpieces = [], []
+    for k, (s, e) in enumerate(cells):
+        left = m if k == 0 else pad_x
+        right = m if k == len(cells) - 1 else pad_x
+        if k and (s + e - sum(cells[k - 1])) / 2 > pitch + _WORD_GAP * cw:
+            left += int(round(0.35 * cw))  # a word space, about as wide as a space is
+        # the syllable's own columns (no column-wide gaps); specks of stray ink left out
+        colsum = ink[s:e].sum(0)
+        own = np.flatnonzero(colsum >= max(1.0, 0.1 * colsum.max()))
+        xa, xb = max(0, int(own[0]) - left), min(crop.shape[1], int(own[-1]) + 1 + right)
+        top = (out_h - (e - s)) // 2
+        bottom = out_h - (e - s) - top
+        piece = crop[s:e, xa:xb]
+        pieces.append(cv2.copyMakeBorder(piece, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=bg))
+        if mcrop is not None:
+            mp = mcrop[s:e, xa:xb].astype(np.uint8)
+            mpieces.append(cv2.copyMakeBorder(mp, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=0))
+    strip = np.ascontiguousarray(np.concatenate(pieces, axis=1))
+    mstrip = np.concatenate(mpieces, axis=1).astype(bool) if mcrop is not None else None
+    return strip, mstrip
+
+
+def is_stacked(image: np.ndarray, line: TextLine, mask: np.ndarray | None = None) -> bool:
+    """Whether ``line`` is a stacked (vertical) caption, read cell by cell (section comment)."""
+    return _stacked_strip(as_rgb(image, "recognize"), line, mask, STRIP_MARGIN) is not None
 
 
 def _interior(binary: np.ndarray) -> np.ndarray:
