@@ -107,3 +107,21 @@ def test_stack_cells_rejects_empty_and_blank():
     one = np.zeros((200, 40), bool)
     one[20:180, 15:25] = True  # one stroke, top to bottom: nowhere to cut
     assert stack_cells(one) is None
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="models/kseg-ocr.safetensors not in this checkout")
+def test_video_fuses_stacked_frames():
+    """Video reads a caption once from all its frames (``fuse`` over ``line_strip``s): a stacked
+    caption's strips from noisy frames must line up cell for cell."""
+    from kseg.evaluate.metrics import edit_distance
+    from kseg.recognize.kseg_ocr import KsegOCRRecognizer
+
+    img, line, mask = stacked("오늘도화이팅", seed=3)
+    rng = np.random.default_rng(0)
+    strips = []
+    for _ in range(5):
+        noisy = np.clip(img.astype(np.int16) + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+        strips.append(line_strip(noisy, line, mask))
+    assert len({s.shape for s, _ in strips}) == 1  # the same cells in every frame
+    got = KsegOCRRecognizer(MODEL).fuse(strips)[0].replace(" ", "")
+    assert edit_distance(got, "오늘도화이팅") <= 1, got
