@@ -248,3 +248,66 @@ def test_closing_punctuation_in_a_narrow_box_joins_its_line():
     # boxes with a direction still decide: a vertical column of words is not joined sideways
     column = [box(100, 100, 130, 220), box(150, 100, 180, 220)]
     assert len(_group(column, 1.0, 0.5)) == 2
+
+
+@pytest.mark.parametrize("text,marks", [("시무룩...", "..."), ("거기서 나와...?", "...?"), ("여기 망했어요~~", "~~")])
+def test_trailing_marks_craft_scores_low_stay_in_the_line(detector, text, marks):
+    """CRAFT scores a caption's closing "..." or "~~" under the threshold a word needs: the
+    line must still reach over it, or it is read, erased and translated without it."""
+    from PIL import ImageFont
+
+    from kseg.detect.synthetic import FONT
+
+    img = background(960, 540, 4)
+    masks: list[np.ndarray] = []
+    size = 44
+    poly = draw_captions(img, [Caption(text, (480, 440), size)], masks)[0]
+    font = ImageFont.truetype(FONT, size)
+    body = font.getlength(text[:-len(marks)])
+    x_right = float(poly[:, 0].max())
+    lines = [l for l in detector.detect(img) if l.box[1] < 440 < l.box[3]]
+    assert len(lines) == 1
+    x0, _, x1, _ = lines[0].box
+    # the line reaches past the last syllable, to the marks' far end (within a few px)
+    assert x1 >= x_right - 4, (lines[0].box, x_right, body)
+    assert x1 <= x_right + 0.5 * size  # and no further
+
+
+def _score_map(blobs: list[tuple[int, int, int, int, float]], shape=(60, 200)) -> np.ndarray:
+    """A CRAFT text-score map: each (x0, y0, x1, y1, peak) a blob peaking at its centre."""
+    m = np.zeros(shape, np.float32)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    for x0, y0, x1, y1, peak in blobs:
+        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+        m = np.maximum(m, peak * np.clip(1 - ((xx - cx) / rx) ** 2 - ((yy - cy) / ry) ** 2, 0, 1))
+    return m
+
+
+def _level(x0, y0, x1, y1) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def test_punctuation_tails_reach_over_low_scored_marks_only():
+    from kseg.detect import _punctuation_tails
+
+    line = _level(20, 20, 100, 40)  # 20 map px tall: syllables at 20-100
+    syllables = [(20 + 20 * k, 20, 40 + 20 * k, 40, 0.9) for k in range(4)]
+    dots = (106, 33, 122, 39, 0.45)  # "..." at the baseline, scored under a word's threshold
+    # a closing mark within a gap of the line: the line reaches over it
+    (p,) = _punctuation_tails(_score_map(syllables + [dots]), [line], [0.0], 1.0)
+    assert 116 <= p[:, 0].max() <= 124 and p[:, 0].min() == 20 and np.array_equal(p[:, 1], line[:, 1])
+    # an opening "..." likewise, on the left
+    (p,) = _punctuation_tails(_score_map(syllables + [(2, 33, 16, 39, 0.4)]), [line], [0.0], 1.0)
+    assert p[:, 0].min() <= 7 and p[:, 0].max() == 100
+    # nothing there, a mark too faint, one further than a gap, or something reaching past the
+    # line's rows (the line below, a plate's edge): the line is left as it is
+    for blobs in (syllables, syllables + [(106, 33, 122, 39, 0.2)], syllables + [(135, 33, 150, 39, 0.45)],
+                  syllables + [(106, 34, 122, 50, 0.45)]):
+        (p,) = _punctuation_tails(_score_map(blobs), [line], [0.0], 1.0)
+        assert np.array_equal(p, line)
+    # another line on the same rows is not taken over; a tilted line keeps its polygon
+    other = _level(106, 22, 160, 40)
+    p, q = _punctuation_tails(_score_map(syllables + [dots]), [line, other], [0.0, 0.0], 1.0)
+    assert np.array_equal(p, line) and np.array_equal(q, other)
+    (p,) = _punctuation_tails(_score_map(syllables + [dots]), [line], [5.0], 1.0)
+    assert np.array_equal(p, line)

@@ -380,9 +380,11 @@ class Detector:
         ox, oy = (window[0] * fx / 2, window[1] * fy / 2) if window is not None else (0.0, 0.0)
         boxes, _, _ = getDetBoxes(text, link, self.text_threshold, self.link_threshold, self.low_text)
         words = [_Word(np.asarray(b)) for b in boxes]
+        found = [_line_polygon([words[i] for i in group], self.straight_deg)
+                 for group in _group(words, self.gap_ths, self.height_ths)]
+        tails = _punctuation_tails(text, [p for p, _ in found], [a for _, a in found], self.gap_ths)
         lines = []
-        for group in _group(words, self.gap_ths, self.height_ths):
-            poly_map, angle = _line_polygon([words[i] for i in group], self.straight_deg)
+        for poly_map, (_, angle) in zip(tails, found):
             score = _mean_in_polygon(text, poly_map)
             poly = poly_map * (fx, fy) + (ox, oy)
             if min(np.linalg.norm(poly[0] - poly[3]), np.linalg.norm(poly[0] - poly[1])) < self.min_height:
@@ -402,6 +404,74 @@ class Detector:
         return _reading_order(lines)
 
     __call__ = detect
+
+
+# A caption's closing "...", "~~" or "?" (and an opening "...") is small next to its syllables,
+# and CRAFT scores it 0.3-0.5, under the threshold a word needs: the line came out without it,
+# so a "시무룩..." was read, erased and translated as "시무룩." (docs/experiments, eighteenth
+# session). Such marks are added to the line they sit beside, never made lines of their own.
+TAIL_SCORE = 0.3  # a column of the line's rows scoring this much holds ink of a mark
+TAIL_MIN = 0.25  # x line height: a shorter run beyond the line's end is its last glyph's halo
+TAIL_MAX = 1.5  # x line height: the most added at either end (a "...?" is about 1.2)
+
+
+def _tail(band: np.ndarray, blocked: np.ndarray, start: int, step: int, max_gap: float, max_len: float) -> int:
+    """How far (in map columns) marks reach from ``start`` in direction ``step``: the last
+    column scoring ``TAIL_SCORE`` before a gap longer than ``max_gap``, a column another line
+    holds, the map's edge or ``max_len``; 0 when none is found."""
+    reach, gap = 0, 0
+    for k in range(1, int(max_len) + 1):
+        c = start + step * k
+        if c < 0 or c >= len(band) or blocked[c]:
+            break
+        if band[c] >= TAIL_SCORE:
+            reach, gap = k, 0
+        else:
+            gap += 1
+            if gap > max_gap:
+                break
+    return reach
+
+
+def _punctuation_tails(text: np.ndarray, polys: list[np.ndarray], angles: list[float], gap_ths: float
+                       ) -> list[np.ndarray]:
+    """Each line's polygon (map coordinates) widened over the punctuation CRAFT scored too low
+    to box at its ends (comment above). Level lines only: a tilted line keeps its polygon."""
+    H, W = text.shape
+    spans = [(p.min(0), p.max(0)) for p in polys]
+    out = []
+    for k, (poly, angle) in enumerate(zip(polys, angles)):
+        (x0, y0), (x1, y1) = spans[k]
+        h = float(y1 - y0)
+        r0, r1 = max(0, int(math.floor(y0))), min(H, int(math.ceil(y1)))
+        if angle != 0.0 or h < 2 or r1 - r0 < 2 or len(poly) != 4:
+            out.append(poly)
+            continue
+        band = text[r0:r1].max(0)
+        blocked = np.zeros(W, bool)
+        for j, ((ox0, oy0), (ox1, oy1)) in enumerate(spans):
+            if j != k and oy1 > y0 + 0.25 * h and oy0 < y1 - 0.25 * h:  # another line on these rows
+                blocked[max(0, int(math.floor(ox0))):max(0, int(math.ceil(ox1)))] = True
+        grow = []
+        for start, step in ((int(math.ceil(x1)), 1), (int(math.floor(x0)), -1)):
+            reach = _tail(band, blocked, start, step, gap_ths * h, TAIL_MAX * h)
+            if reach < TAIL_MIN * h:
+                grow.append(0)
+                continue
+            a, b = sorted((start + step, start + step * reach))
+            rows = np.flatnonzero((text[r0:r1, max(0, a):min(W, b + 1)] >= TAIL_SCORE).any(1))
+            # a mark lies inside the line's rows; what reaches their top or bottom edge is part
+            # of something taller (the line above or below, a plate's edge, the scene)
+            inside = rows.size and rows[0] > 0 and rows[-1] < r1 - r0 - 1
+            grow.append(reach + 1 if inside else 0)  # +1: the mark's last column whole
+        if not any(grow):
+            out.append(poly)
+            continue
+        p = poly.copy()  # TL, TR, BR, BL of a level line
+        p[[1, 2], 0] = min(W, x1 + grow[0])
+        p[[0, 3], 0] = max(0, x0 - grow[1])
+        out.append(p)
+    return out
 
 
 def _mean_in_polygon(textmap: np.ndarray, poly: np.ndarray) -> float:
