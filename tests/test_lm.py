@@ -78,6 +78,19 @@ def test_kiwi_does_not_overrule_a_clear_reading():
     assert lm.decode(logp, cs, lm.default_lm()) == "퍅퍅"
 
 
+def test_the_bonus_does_not_pay_for_marks_the_lm_does_not_charge():
+    """Kiwi scores "나와..." and "나와...." alike; a per-character bonus on the dots made the
+    beam read real captions' "..." as "....". Marks are left to the pixels (CTC)."""
+    kiwi = lm.default_lm()
+    assert kiwi.score("거기서 나와...") == kiwi.score("거기서 나와....")
+    assert lm.charged("거기서 나와...?") == lm.charged("거기서 나와") == 5
+    assert lm.charged("baby가 셋…") == 6
+    nbest = [("거기서 나와...", -1.0), ("거기서 나와....", -1.6)]
+    assert lm.rescore(nbest, kiwi, 0.3, 1.5)[0] == "거기서 나와..."
+    # a syllable still earns it: the bonus keeps offsetting the LM's cost per syllable
+    assert lm.rescore([("만들어 보자", -1.0), ("만들어 보자고", -1.6)], kiwi, 0.3, 1.5)[0] == "만들어 보자고"
+
+
 def test_lines_without_hangul_skip_the_lm():
     from kseg.synth.corpus import default_charset
 
