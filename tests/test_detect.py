@@ -311,3 +311,10 @@ def test_punctuation_tails_reach_over_low_scored_marks_only():
     assert np.array_equal(p, line) and np.array_equal(q, other)
     (p,) = _punctuation_tails(_score_map(syllables + [dots]), [line], [5.0], 1.0)
     assert np.array_equal(p, line)
+    # two lines with a low-scored word between them: both reach into it, and share it
+    right = _level(140, 20, 180, 40)
+    between = (104, 24, 136, 38, 0.4)
+    blobs = syllables + [(140, 20, 160, 40, 0.9), (160, 20, 180, 40, 0.9), between]
+    p, q = _punctuation_tails(_score_map(blobs), [line, right], [0.0, 0.0], 1.0)
+    assert p[:, 0].max() > 100 and q[:, 0].min() < 140  # both grew
+    assert p[:, 0].max() <= q[:, 0].min()  # and do not overlap: nothing is read twice

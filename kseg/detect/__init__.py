@@ -471,6 +471,20 @@ def _punctuation_tails(text: np.ndarray, polys: list[np.ndarray], angles: list[f
         p[[1, 2], 0] = min(W, x1 + grow[0])
         p[[0, 3], 0] = max(0, x0 - grow[1])
         out.append(p)
+    # two lines on the same rows that both reached into the gap between them share it at its
+    # middle: overlapping, each read the unboxed syllables there ("울고" read twice)
+    for i in range(len(out)):
+        for j in range(len(out)):
+            (ax0, ay0), (ax1, ay1) = spans[i]
+            (bx0, by0), (bx1, by1) = spans[j]
+            if i == j or ax1 > bx0 or not (by1 > ay0 + 0.25 * (ay1 - ay0) and by0 < ay1 - 0.25 * (ay1 - ay0)):
+                continue  # j is not to the right of i on i's rows
+            right, left = out[i][:, 0].max(), out[j][:, 0].min()
+            if right > left and angles[i] == 0.0 and angles[j] == 0.0 and len(out[i]) == len(out[j]) == 4:
+                mid = (max(ax1, left) + min(bx0, right)) / 2
+                out[i], out[j] = out[i].copy(), out[j].copy()
+                out[i][[1, 2], 0] = max(ax1, mid)
+                out[j][[0, 3], 0] = min(bx0, mid)
     return out
 
 
