@@ -433,6 +433,14 @@ def _tail(band: np.ndarray, blocked: np.ndarray, start: int, step: int, max_gap:
     return reach
 
 
+def _on_rows(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether span ``b`` ((x0, y0), (x1, y1)) reaches into the middle half of ``a``'s rows."""
+    (_, ay0), (_, ay1) = a
+    (_, by0), (_, by1) = b
+    h = ay1 - ay0
+    return bool(by1 > ay0 + 0.25 * h and by0 < ay1 - 0.25 * h)
+
+
 def _punctuation_tails(text: np.ndarray, polys: list[np.ndarray], angles: list[float], gap_ths: float
                        ) -> list[np.ndarray]:
     """Each line's polygon (map coordinates) widened over the punctuation CRAFT scored too low
@@ -444,13 +452,13 @@ def _punctuation_tails(text: np.ndarray, polys: list[np.ndarray], angles: list[f
         (x0, y0), (x1, y1) = spans[k]
         h = float(y1 - y0)
         r0, r1 = max(0, int(math.floor(y0))), min(H, int(math.ceil(y1)))
-        if angle != 0.0 or h < 2 or r1 - r0 < 2 or len(poly) != 4:
+        if angle != 0.0 or h < 2 or r1 - r0 < 2:
             out.append(poly)
             continue
         band = text[r0:r1].max(0)
         blocked = np.zeros(W, bool)
-        for j, ((ox0, oy0), (ox1, oy1)) in enumerate(spans):
-            if j != k and oy1 > y0 + 0.25 * h and oy0 < y1 - 0.25 * h:  # another line on these rows
+        for j, ((ox0, _), (ox1, _)) in enumerate(spans):
+            if j != k and _on_rows(spans[k], spans[j]):  # another line on these rows
                 blocked[max(0, int(math.floor(ox0))):max(0, int(math.ceil(ox1)))] = True
         grow = []
         for start, step in ((int(math.ceil(x1)), 1), (int(math.floor(x0)), -1)):
@@ -475,12 +483,11 @@ def _punctuation_tails(text: np.ndarray, polys: list[np.ndarray], angles: list[f
     # middle: overlapping, each read the unboxed syllables there ("울고" read twice)
     for i in range(len(out)):
         for j in range(len(out)):
-            (ax0, ay0), (ax1, ay1) = spans[i]
-            (bx0, by0), (bx1, by1) = spans[j]
-            if i == j or ax1 > bx0 or not (by1 > ay0 + 0.25 * (ay1 - ay0) and by0 < ay1 - 0.25 * (ay1 - ay0)):
+            ax1, bx0 = spans[i][1][0], spans[j][0][0]
+            if i == j or ax1 > bx0 or not _on_rows(spans[i], spans[j]):
                 continue  # j is not to the right of i on i's rows
             right, left = out[i][:, 0].max(), out[j][:, 0].min()
-            if right > left and angles[i] == 0.0 and angles[j] == 0.0 and len(out[i]) == len(out[j]) == 4:
+            if right > left and angles[i] == 0.0 and angles[j] == 0.0:
                 mid = (max(ax1, left) + min(bx0, right)) / 2
                 out[i], out[j] = out[i].copy(), out[j].copy()
                 out[i][[1, 2], 0] = max(ax1, mid)

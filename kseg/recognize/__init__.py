@@ -140,6 +140,14 @@ _CELL_GAP = 0.12  # gap between laid-out cells, x ink width (Korean letter spaci
 _WORD_GAP = 0.6  # a step between cell centres this much (x ink width) over the median is a space
 
 
+def _ink_width(ink: np.ndarray) -> float:
+    """The column's ink width: the span of columns holding at least a tenth of the inkiest
+    one's ink (a stray speck beside the column does not widen it)."""
+    cols = ink.sum(0)
+    dense = np.flatnonzero(cols >= 0.1 * cols.max())
+    return float(dense[-1] - dense[0] + 1)
+
+
 def stack_cells(ink: np.ndarray) -> list[tuple[int, int]] | None:
     """Row ranges [start, end) of the syllable cells of a stacked column, or None where the
     column does not cut into 2+ syllable-sized cells.
@@ -147,15 +155,14 @@ def stack_cells(ink: np.ndarray) -> list[tuple[int, int]] | None:
     ``ink``: bool glyph-fill map of the column (rows top to bottom). The cuts are chosen by
     dynamic programming over rows: each cell costs (inked height / ink width - 1)^2
     (syllables are about square; a dot or a dash is too short to be one) plus the ink of the
-    row it is cut at; blank rows cost nothing. Cells come back trimmed to their inked rows. Plain "cut at empty rows" fails on outlined captions, whose outlines join the
-    syllables with a few pixels of ink per row, and on syllables like 그 that are half as
-    tall as they are wide."""
+    row it is cut at; blank rows cost nothing. Cells come back trimmed to their inked rows.
+    Plain "cut at empty rows" fails on outlined captions, whose outlines join the syllables
+    with a few pixels of ink per row, and on syllables like 그 that are half as tall as they
+    are wide."""
     prof = ink.sum(1).astype(np.float64)
-    cols = ink.sum(0)
     if prof.max(initial=0) == 0:
         return None
-    dense = np.flatnonzero(cols >= 0.1 * cols.max())
-    cw = float(dense[-1] - dense[0] + 1)
+    cw = _ink_width(ink)
     rows = np.flatnonzero(prof > _BLANK * cw)
     if cw < 4 or rows.size == 0:
         return None
@@ -219,9 +226,7 @@ def _stacked_strip(image: np.ndarray, line: TextLine, mask: np.ndarray | None, m
     cells = stack_cells(ink)
     if cells is None:
         return None
-    inky = ink.sum(0)
-    dense = np.flatnonzero(inky >= 0.1 * inky.max())
-    cw = float(dense[-1] - dense[0] + 1)
+    cw = _ink_width(ink)
     pad_x = max(1, int(round(_CELL_GAP * cw / 2)))
     ch = max(e - s for s, e in cells)
     pad_y = int(round(max(2.0, margin * ch)))
