@@ -14,7 +14,8 @@ colour) and the outline's class (how often the outline was taken for the fill: a
 caption).
 
 ``--sheets DIR`` writes numbered contact sheets of every caption line (the crop, then swatches
-of the measured fill and outline) to annotate fills from and to look at what was measured.
+of the measured fill and outline) to annotate fills from and to look at what was measured; the
+lines whose fill was missed are listed on stderr with their tile number on those sheets.
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def main() -> None:
     acc: dict[str, list[tuple[bool, bool, bool]]] = defaultdict(list)
     wrong = []
     forced = 0
-    for fr, ln, img, st, mean, was_empty in measure(frames):
+    for tile, (fr, ln, img, st, mean, was_empty) in enumerate(measure(frames)):
         if "fill" not in ln:
             continue
         forced += was_empty
@@ -134,7 +135,7 @@ def main() -> None:
         acc[fr["genre"]].append(rec)
         acc["all"].append(rec)
         if got != ln["fill"]:
-            wrong.append({"source": fr["source"], "id": fr["id"], "text": ln["text"], "fill": ln["fill"], "got": got,
+            wrong.append({"tile": tile, "source": fr["source"], "id": fr["id"], "text": ln["text"], "fill": ln["fill"], "got": got,
                           "measured": list(st.fill), "outline": list(st.outline) if st.outline else None})
     if args.json:
         print(json.dumps({g: {"lines": len(v), "fill_correct": sum(r[0] for r in v) / len(v),
