@@ -28,6 +28,13 @@ MIN_INK = 0.02  # least fraction of its box a line's mask must cover to count as
 # sure: on bench/real that kept 13 of the 23 captions SAM refused, and 2 of its 46 non-captions
 # (0.5: 16 and 3; 0.7: 11 and 2; docs/experiments/2026-12-02-real-footage.md).
 RESCUE_SCORE = 0.6
+# ... or when CRAFT scored it as a line at least this high (its mean text score inside the line)
+# and the reader reads Hangul in it, however unsure: big display captions that text-SAM refuses
+# and the reader reads at 0.4-0.6 score 0.37-0.42 there, the refused non-captions below 0.36.
+# Measured leaving one bench/real repository out at a time (threshold chosen on the other nine):
+# 3 more captions found, no stray added. Set for the still profile only; the video profile's
+# smaller frames score differently and were not measured, so it does not use it.
+RESCUE_CRAFT = {"still": 0.36}
 # A plated caption's letters are erased this share of their text height beyond the mask (inside
 # the plate, where the fill is near exact): news letters' soft dark halo, which the glow search
 # cannot see on a plate that hugs its line, was left as a ghost of the line under the English.
@@ -234,8 +241,9 @@ class SegmentPipeline:
 
 
     def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:
-        """Lines SAM found no ink in that the reader reads as Korean (``RESCUE_SCORE``): their
-        masks become SAM's best non-empty output (in place); returns their indices.
+        """Lines SAM found no ink in that the reader reads as Korean (sure of it, ``RESCUE_SCORE``, or
+        in a line CRAFT scored high, ``RESCUE_CRAFT``): their masks become SAM's best non-empty
+        output (in place); returns their indices.
 
         Why a second judge: text-SAM learned its empty answer on rendered false alarms, and on
         real footage it also gives it to real captions (handwriting on a translucent plate,
@@ -247,10 +255,11 @@ class SegmentPipeline:
         dropped = [i for i in range(len(lines)) if i not in kept]
         if forced is None or not dropped:
             return []
+        craft = RESCUE_CRAFT.get(getattr(self.detector, "profile", None))
         sure = []
         for i in dropped:
             r = self.recognizer.recognize(image, lines[i], None)
-            if r.score >= RESCUE_SCORE and has_hangul(r.text):
+            if has_hangul(r.text) and (r.score >= RESCUE_SCORE or (craft is not None and lines[i].score >= craft)):
                 sure.append(i)
         if not sure:
             return []

@@ -1,6 +1,7 @@
 """The segment stage: tiles, IoU ranking, model resolution and safe loading."""
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import pickle
@@ -518,6 +519,56 @@ def test_a_box_sam_calls_empty_is_kept_only_when_the_reader_reads_korean_in_it()
     del Refusing.segment_forced
     res = SegmentPipeline(detector=FakeDetector(), segmenter=Refusing(), recognizer_impl=Reader()).process(img)
     assert res.regions == []
+
+
+def test_a_refused_box_craft_scored_high_is_kept_when_the_reader_reads_hangul_still_profile_only():
+    # big display captions: text-SAM refuses them and the reader is unsure, but CRAFT scored the
+    # line well above the refused non-captions; the still profile keeps them, the video one not
+    from conftest import FakeDetector
+    from kseg.pipeline import RESCUE_CRAFT, RESCUE_SCORE, SegmentPipeline
+    from kseg.types import LineMask, Recognition
+
+    img = np.zeros((90, 200, 3), np.uint8)
+    img[10:20, 20:80] = 255
+    img[40:50, 20:80] = 255
+    img[70:80, 20:80] = 255
+    th = RESCUE_CRAFT["still"]
+    craft = {10: th + 0.02, 40: th + 0.02, 70: th - 0.02}
+    reads = {10: ("정색", RESCUE_SCORE - 0.2), 40: ("EN", RESCUE_SCORE - 0.2), 70: ("헤!", RESCUE_SCORE - 0.2)}
+
+    class Scored(FakeDetector):
+        def __init__(self, profile):
+            self.profile = profile
+
+        def detect(self, rgb):
+            return [dataclasses.replace(ln, score=craft[ln.box[1]]) for ln in super().detect(rgb)]
+
+    class Refusing:
+        name = "refusing"
+
+        def segment(self, rgb, lines):
+            return [LineMask(np.zeros(rgb.shape[:2], bool), [0.9], [0.0], 0) for _ in lines]
+
+        def segment_forced(self, rgb, lines):
+            out = []
+            for ln in lines:
+                m = np.zeros(rgb.shape[:2], bool)
+                x0, y0, x1, y1 = ln.box
+                m[y0:y1, x0:x1] = True
+                out.append(LineMask(m, [0.9], [0.9], 0))
+            return out
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            text, score = reads[line.box[1]]
+            return Recognition(text, "fake", score)
+
+    def kept(profile):
+        res = SegmentPipeline(detector=Scored(profile), segmenter=Refusing(), recognizer_impl=Reader()).process(img)
+        return [r.line.box[1] for r in res.regions]
+
+    assert kept("still") == [10]  # Hangul in a high-scoring line; not Latin, not a low-scoring line
+    assert kept("video") == []
 
 
 def test_segment_forced_refuses_the_empty_answer():
