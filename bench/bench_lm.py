@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SETTINGS = [(0.3, 1.5, 2.0, None), (0.2, 1.0, 2.0, None), (0.3, 1.5, 1.0, None), (0.5, 2.0, 2.0, None),
+SETTINGS = [(0.3, 1.5, 4.0, None), (0.3, 1.5, 2.0, None), (0.2, 1.0, 2.0, None), (0.3, 1.5, 1.0, None), (0.5, 2.0, 2.0, None),
             (0.3, 1.5, 2.0, -4.0), (0.3, 1.5, 2.0, -6.0)]
 
 

@@ -76,6 +76,25 @@ def test_kiwi_does_not_overrule_a_clear_reading():
     # a rare but clearly read name: the LM may prefer another syllable, the evidence wins
     logp = _line_logp(cs, [{"퍅": 0.95, "팍": 0.03}, {"퍅": 0.95, "팍": 0.03}])
     assert lm.decode(logp, cs, lm.default_lm()) == "퍅퍅"
+    # ... nor with the wider margin the recogniser lets same-length readings compete from: Kiwi
+    # prefers "퍅" (one syllable dropped, 3.4 nats off), which a plain 4-nat margin would read
+    from kseg.recognize.kseg_ocr import LM_SWAP_MARGIN
+
+    assert lm.decode(logp, cs, lm.default_lm(), swap_margin=LM_SWAP_MARGIN) == "퍅퍅"
+    assert lm.decode(logp, cs, lm.default_lm(), margin=LM_SWAP_MARGIN) == "퍅"  # what it guards against
+
+
+def test_a_wider_swap_margin_lets_kiwi_fix_an_unclear_syllable():
+    pytest.importorskip("kiwipiepy")
+    from kseg.synth.corpus import default_charset
+
+    cs = default_charset()
+    # 사랑해요 with its second syllable read as 람 at 0.85 (랑 at 0.12): 1.96 nats apart, out of a
+    # 1-nat margin's reach; a same-length margin of 4 lets Kiwi choose between them
+    cols = [{"사": 0.97}, {"람": 0.85, "랑": 0.12}, {"해": 0.97}, {"요": 0.97}]
+    logp = _line_logp(cs, cols)
+    assert lm.decode(logp, cs, lm.default_lm(), margin=1.0) == "사람해요"
+    assert lm.decode(logp, cs, lm.default_lm(), margin=1.0, swap_margin=4.0) == "사랑해요"
 
 
 def test_the_bonus_does_not_pay_for_marks_the_lm_does_not_charge():

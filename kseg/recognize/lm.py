@@ -121,18 +121,25 @@ def charged(text: str) -> int:
 
 
 def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: float,
-            margin: float = 2.0, fluent: float | None = FLUENT) -> tuple[str, float]:
+            margin: float = 2.0, fluent: float | None = FLUENT, swap_margin: float | None = None) -> tuple[str, float]:
     """The candidate maximising CTC log-prob + ``weight`` x LM score + ``bonus`` x characters;
     the bonus offsets the LM's preference for shorter lines (each syllable costs it log-prob).
     Only candidates within ``margin`` nats of the best reading compete: the LM breaks near-ties
     the pixels leave open, it never overrules a clear reading (a rare name, a made-up word).
     And the LM may replace the best reading only by a fluent one (Kiwi score per character at
-    least ``fluent``): where no alternative is Korean (a name, random syllables) it has no say."""
+    least ``fluent``): where no alternative is Korean (a name, random syllables) it has no say.
+    ``swap_margin`` (wider than ``margin``) lets readings with as many letters and digits as the
+    best one compete from further off: the LM may then swap a syllable the pixels left unclear,
+    but never drop or add one (Kiwi prefers shorter lines: a clearly read rare name lost a
+    syllable when every reading within 4 nats competed)."""
     best, best_s = nbest[0][0], NEG
     first = max(nbest, key=lambda x: x[1])[0]
     top = max(c for _, c in nbest)
+    n_first = charged(first)
     for text, ctc in nbest:
-        if ctc < top - margin:
+        if ctc < top - max(margin, swap_margin or margin):
+            continue
+        if ctc < top - margin and charged(text) != n_first:
             continue
         if fluent is not None and text != first and lm.score(text) / max(1, len(text.replace(" ", ""))) < fluent:
             continue
@@ -143,7 +150,7 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
 
 
 def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.3, bonus: float = 1.5,
-           beam: int = 10, margin: float = 2.0, fluent: float | None = FLUENT) -> str:
+           beam: int = 10, margin: float = 2.0, fluent: float | None = FLUENT, swap_margin: float | None = None) -> str:
     """A line's text from its (T, C) log-probabilities: greedy when no LM or nothing to choose
     between, else the beam's n-best rescored by the LM."""
     ids = logp.argmax(-1)
@@ -160,7 +167,7 @@ def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.
             texts[t] = s
     if len(texts) < 2:
         return greedy
-    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin, fluent)[0]
+    return rescore(sorted(texts.items(), key=lambda kv: -kv[1]), lm, weight, bonus, margin, fluent, swap_margin)[0]
 
 
 def collapse(ids) -> tuple[int, ...]:
