@@ -44,10 +44,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def main() -> None:
     from kseg.paths import cache_dir
-    from kseg.synth.broadcast import extra_fonts, real_words
-
-    from kseg.synth.corpus import default_charset
     from kseg.synth import PHOTOS_EVAL, PHOTOS_TRAIN, _photo, korean_fonts
+    from kseg.synth.broadcast import extra_fonts, real_words
+    from kseg.synth.corpus import default_charset
 
     out = Path(sys.argv[1])
     (out / "photos").mkdir(parents=True, exist_ok=True)

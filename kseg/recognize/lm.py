@@ -135,15 +135,14 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
     best, best_s = nbest[0][0], NEG
     first = max(nbest, key=lambda x: x[1])[0]
     top = max(c for _, c in nbest)
-    n_first = charged(first)
+    n_first, swap = charged(first), max(margin, swap_margin or margin)
     for text, ctc in nbest:
-        if ctc < top - max(margin, swap_margin or margin):
-            continue
-        if ctc < top - margin and charged(text) != n_first:
+        n = charged(text)
+        if ctc < top - (swap if n == n_first else margin):
             continue
         if fluent is not None and text != first and lm.score(text) / max(1, len(text.replace(" ", ""))) < fluent:
             continue
-        s = ctc + weight * lm.score(text) + bonus * charged(text)
+        s = ctc + weight * lm.score(text) + bonus * n
         if s > best_s:
             best, best_s = text, s
     return best, best_s
