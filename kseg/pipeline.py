@@ -93,11 +93,23 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
     return [ln for ln, h in zip(lines, home) if h is None or h in growing]
 
 
-def corner_overlay(box: Box, height: int, width: int) -> bool:
-    """Whether a line's box is where a still frame's logo or programme bar sits (CORNER_*)."""
+def corner_overlay(box: Box, height: int, width: int, tiles: list[Box] | None = None) -> bool:
+    """Whether a line's box is where a still frame's logo or programme bar sits (CORNER_*): in
+    the top corner of the frame, or of the collage tile that holds it (``tiles``, from
+    ``kseg.detect.panels``: fans' collages of screenshots keep each one's logo and bar)."""
+    from kseg.detect.panels import panel_of
+
+    def corner(x0: int, y0: int, x1: int, y1: int, height: int, width: int) -> bool:
+        return (y1 <= CORNER_TOP * height and (x1 <= CORNER_SIDE * width or x0 >= (1 - CORNER_SIDE) * width)
+                and y1 - y0 < CORNER_HEIGHT * min(height, width))
+
+    if corner(*box, height, width):
+        return True
+    tile = panel_of(box, tiles) if tiles and len(tiles) > 1 else None
+    if tile is None:
+        return False
     x0, y0, x1, y1 = box
-    return (y1 <= CORNER_TOP * height and (x1 <= CORNER_SIDE * width or x0 >= (1 - CORNER_SIDE) * width)
-            and y1 - y0 < CORNER_HEIGHT * min(height, width))
+    return corner(x0 - tile[0], y0 - tile[1], x1 - tile[0], y1 - tile[1], tile[3] - tile[1], tile[2] - tile[0])
 
 
 def _box_area(box) -> int:
@@ -224,7 +236,10 @@ class SegmentPipeline:
             lines, masks, texts = [lines[i] for i in korean], [masks[i] for i in korean], [texts[i] for i in korean]
         overlays: list[Region] = []
         if not self.include_overlays:
-            corner = [corner_overlay(ln.box, h, w) for ln in lines]
+            from kseg.detect.panels import panels
+
+            tiles = panels(image) if lines else []
+            corner = [corner_overlay(ln.box, h, w, tiles) for ln in lines]
             overlays = [Region(line=l, mask=m, text=t) for l, m, t, c in zip(lines, masks, texts, corner) if c]
             kept = [i for i, c in enumerate(corner) if not c]
             lines, masks, texts = [lines[i] for i in kept], [masks[i] for i in kept], [texts[i] for i in kept]

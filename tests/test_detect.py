@@ -318,3 +318,47 @@ def test_punctuation_tails_reach_over_low_scored_marks_only():
     p, q = _punctuation_tails(_score_map(blobs), [line, right], [0.0, 0.0], 1.0)
     assert p[:, 0].max() > 100 and q[:, 0].min() < 140  # both grew
     assert p[:, 0].max() <= q[:, 0].min()  # and do not overlap: nothing is read twice
+
+
+def _picture(h: int, w: int, seed: int) -> np.ndarray:
+    """A photo-like picture: a smooth colour gradient with a few shapes and grain."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    c0, c1, c2 = rng.uniform(20, 235, 3), rng.uniform(-0.3, 0.3, 3), rng.uniform(-0.3, 0.3, 3)
+    img = np.clip(c0 + c1 * xx[..., None] + c2 * yy[..., None], 0, 255)
+    for _ in range(4):
+        x, y = int(rng.integers(0, w - 20)), int(rng.integers(0, h - 20))
+        img[y:y + int(rng.integers(10, h // 2)), x:x + int(rng.integers(10, w // 2))] = rng.uniform(0, 255, 3)
+    return np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_panels_finds_the_tiles_of_a_collage_and_not_of_a_frame():
+    """Screenshots tiled in a grid (with or without a gutter, a split screen inside one tile)
+    come back tile by tile; one picture, even with straight edges across it (a plate, a
+    thirds grid drawn on it, an edge off the middle), is one panel."""
+    from kseg.detect.panels import panel_of, panels
+
+    # 2 x 2 screenshots of 360 x 202 with a 3-px white gutter
+    grid = np.full((407, 723, 3), 255, np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 363), (205, 0), (205, 363))):
+        grid[y:y + 202, x:x + 360] = _picture(202, 360, n)
+    tiles = panels(grid)
+    assert len(tiles) == 4
+    for t, (y, x) in zip(sorted(tiles, key=lambda t: (t[1], t[0])), ((0, 0), (0, 363), (205, 0), (205, 363))):
+        assert abs(t[0] - x) <= 2 and abs(t[1] - y) <= 2 and abs(t[2] - (x + 360)) <= 2 and abs(t[3] - (y + 202)) <= 2
+    assert panel_of((380, 215, 420, 230), tiles) == next(t for t in tiles if t[0] > 300 and t[1] > 150)
+    assert panel_of((300, 190, 420, 230), tiles) is None  # straddles four tiles
+    # a stack of three with no gutter, the middle one a split screen
+    stack = np.concatenate([_picture(200, 400, 10), np.concatenate([_picture(200, 200, 11), _picture(200, 200, 12)], 1),
+                            _picture(200, 400, 13)], 0)
+    assert sorted(panels(stack)) == [(0, 0, 400, 200), (0, 200, 200, 400), (0, 400, 400, 600), (200, 200, 400, 400)]
+
+    one = _picture(360, 640, 20)
+    assert panels(one) == [(0, 0, 640, 360)]
+    plate = one.copy()
+    plate[270:330] = (30, 30, 30)  # a full-width lower-third plate, off the middle
+    assert panels(plate) == [(0, 0, 640, 360)]
+    thirds = one.copy()
+    thirds[119:121] = thirds[239:241] = thirds[:, 212:214] = thirds[:, 426:428] = 240  # a thirds grid drawn on it
+    assert panels(thirds) == [(0, 0, 640, 360)]
+    assert panels(np.zeros((50, 80, 3), np.uint8)) == [(0, 0, 80, 50)]  # too small to hold tiles

@@ -626,6 +626,34 @@ def test_text_in_a_top_corner_is_an_overlay_on_stills_unless_included():
     assert not corner_overlay((10, 40, 150, 60), 360, 640)  # below the top 15 %
 
 
+def test_a_collage_tiles_logo_is_an_overlay_on_stills():
+    """Fans' collages of screenshots: the logo in a tile's top corner (not the frame's) is an
+    overlay; each tile's caption, and a caption high in the middle of a tile, stay captions."""
+    from conftest import FakeDetector, FakeSegmenter
+    from test_detect import _picture
+    from kseg.pipeline import SegmentPipeline
+    from kseg.types import Recognition
+
+    img = np.full((407, 723, 3), 0, np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 363), (205, 0), (205, 363))):
+        img[y:y + 202, x:x + 360] = np.minimum(_picture(202, 360, n), 240)  # no white: FakeDetector's "text"
+    img[212:226, 375:430] = 255  # the bottom-right tile's logo: the frame's middle, its tile's top-left
+    img[370:390, 450:640] = 255  # its caption
+    img[215:235, 150:250] = 255  # the bottom-left tile's caption, high in the middle of its tile
+    reads = {55: "무한도전", 190: "안녕하세요", 100: "1년 후"}  # by width: the tile is cropped below
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition(reads[line.box[2] - line.box[0]], "fake", 0.9)
+
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
+    assert sorted(r.text.text for r in res.regions) == ["1년 후", "안녕하세요"]
+    assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
+    one = img[205:407, 363:723].copy()  # the same tile alone: its logo in the frame's corner
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(one)
+    assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
+
+
 def test_text_with_no_korean_is_left_alone_unless_all_text():
     from conftest import FakeDetector, FakeSegmenter
     from kseg.pipeline import SegmentPipeline, not_korean

@@ -1,0 +1,117 @@
+"""The pictures a still frame is made of: one for a frame, each tile for a collage.
+
+Fans share episodes as collages ("zzal"): screenshots tiled in a grid or a stack, each with
+its channel logo and programme bar in its own top corner. The still profile's corner rule
+(``kseg.pipeline.corner_overlay``) looks for those in the frame's corners; in a collage it has
+to look in each tile's. No library finds the tiles of a collage, and the cue is simple: a
+tile border is a straight line across the whole picture where almost every column (row)
+changes abruptly, and the tiles a collage maker lays out along one axis are of equal size.
+Both are required, so a plate's edge, a horizon or a table top (which span part of the width,
+or split it unevenly) do not make a frame a collage. A tile may be split again (a split
+screen inside one screenshot), as a guillotine layout is.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from kseg.types import Box
+
+SEAM_SHARE = 0.75  # a border changes this share of the columns (rows) it crosses at least ...
+SEAM_STEP = 20  # ... by this much (largest channel difference, 0-255) ...
+SEAM_CONTRAST = 3.0  # ... and this many times the typical change of the lines around it
+MIN_TILE = 96  # pixels: a tile is a screenshot, not a strip
+MAX_TILES = 8  # along one axis
+TOLERANCE = 0.015  # of the length: how far from equal a tile's border may sit
+BAND = 8  # pixels: the widest gutter between two tiles (a border then has two edges)
+MAX_DEPTH = 3
+ACROSS = 4
+
+
+def _change(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    """How much lines ``a`` and ``b`` (stacks of lines along ``axis``) differ: the change that
+    SEAM_SHARE of their pixels reach (largest channel difference)."""
+    step = cv2.absdiff(a, b)
+    step = step.max(axis=2) if step.ndim == 3 else step
+    k = int((1 - SEAM_SHARE) * (step.shape[1 - axis] - 1))
+    return np.partition(step, k, axis=1 - axis).take(k, axis=1 - axis).astype(np.float32)
+
+
+def _sparse(picture: np.ndarray, axis: int) -> np.ndarray:
+    """Every ACROSS-th pixel along the lines of ``axis``: enough for a share, and 4x cheaper."""
+    return picture[:, ::ACROSS] if axis == 0 else picture[::ACROSS]
+
+
+def _borders(picture: np.ndarray, axis: int) -> list[int]:
+    """Positions ``i`` (a line of ``axis``) where lines i-1 and i differ as a tile border does."""
+    p = _sparse(picture, axis)
+    strength = _change(p[1:], p[:-1], 0) if axis == 0 else _change(p[:, 1:], p[:, :-1], 1)
+    out = []
+    for i in np.flatnonzero(strength >= SEAM_STEP):
+        around = np.concatenate([strength[max(0, i - 12):max(0, i - 4)], strength[i + 5:i + 13]])
+        if around.size and strength[i] < SEAM_CONTRAST * max(2.0, float(np.median(around))):
+            continue
+        out.append(int(i) + 1)
+    return out
+
+
+def _equal_cuts(borders: list[int], length: int) -> list[tuple[int, int]] | None:
+    """The gutters (first and last border of each) of the most tiles of equal size that
+    ``borders`` allow along ``length``; None when no split into 2+ tiles fits."""
+    best = None
+    for k in range(2, MAX_TILES + 1):
+        if length / k < MIN_TILE:
+            break
+        tol = max(3.0, TOLERANCE * length) + BAND
+        cuts = []
+        for j in range(1, k):
+            near = [b for b in borders if abs(b - j * length / k) <= tol]
+            if not near or max(near) - min(near) > BAND:
+                break
+            cuts.append((min(near), max(near)))
+        else:
+            best = cuts
+    return best
+
+
+def _apart(picture: np.ndarray, axis: int, first: int, last: int) -> bool:
+    """Whether the lines either side of a gutter (borders ``first`` .. ``last``) belong to
+    different pictures: a line drawn across one picture (a thirds grid) has the same picture
+    on both sides, a collage's gutter does not."""
+    p = _sparse(picture, axis)
+    a, b = (p[first - 1:first], p[last:last + 1]) if axis == 0 else (p[:, first - 1:first], p[:, last:last + 1])
+    return float(_change(a, b, axis)[0]) >= SEAM_STEP
+
+
+def panels(image: np.ndarray, box: Box | None = None, depth: int = 0) -> list[Box]:
+    """The tiles of ``image`` (within ``box``) as (x0, y0, x1, y1), gutters left out; the
+    whole box when it is not a collage."""
+    if box is None:
+        box = (0, 0, image.shape[1], image.shape[0])
+    x0, y0, x1, y1 = box
+    if depth >= MAX_DEPTH:
+        return [box]
+    picture = image[y0:y1, x0:x1]
+    for axis in (0, 1):
+        length = picture.shape[axis]
+        cuts = _equal_cuts(_borders(picture, axis), length)
+        if not cuts or not all(_apart(picture, axis, a, b) for a, b in cuts):
+            continue
+        edges = [0] + [e for a, b in cuts for e in (a, b)] + [length]
+        out: list[Box] = []
+        for a, b in zip(edges[0::2], edges[1::2]):
+            tile = (x0, y0 + a, x1, y0 + b) if axis == 0 else (x0 + a, y0, x0 + b, y1)
+            out += panels(image, tile, depth + 1)
+        return out
+    return [box]
+
+
+def panel_of(box: Box, tiles: list[Box]) -> Box | None:
+    """The tile holding nine tenths of ``box``; None when it straddles tiles."""
+    area = max(1, (box[2] - box[0]) * (box[3] - box[1]))
+    for t in tiles:
+        ix = max(0, min(box[2], t[2]) - max(box[0], t[0]))
+        iy = max(0, min(box[3], t[3]) - max(box[1], t[1]))
+        if ix * iy >= 0.9 * area:
+            return t
+    return None
