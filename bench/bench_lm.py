@@ -1,5 +1,6 @@
 """The Korean language model's settings, measured: CER / exact lines of kseg's recogniser on
-held-out synthetic lines, greedy beside each (weight, bonus, margin, fluency gate) setting.
+held-out synthetic lines, greedy beside each (weight, bonus, margin, fluency gate, swap margin,
+beam width) setting; the first row is what kseg ships.
 
     python bench/bench_lm.py [--model M] [--lines 150] [--seed 700] [--real data/real]
 
@@ -18,8 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SETTINGS = [(0.3, 1.5, 4.0, None), (0.3, 1.5, 2.0, None), (0.2, 1.0, 2.0, None), (0.3, 1.5, 1.0, None), (0.5, 2.0, 2.0, None),
-            (0.3, 1.5, 2.0, -4.0), (0.3, 1.5, 2.0, -6.0)]
+# (weight, bonus, margin, fluency gate, swap margin, beam)
+SETTINGS = [(0.3, 1.5, 2.0, None, 4.0, 40), (0.3, 1.5, 2.0, None, 4.0, 10), (0.3, 1.5, 2.0, None, 4.0, 20),
+            (0.3, 1.5, 2.0, None, 4.0, 80), (0.3, 1.5, 2.0, None, None, 10), (0.3, 1.5, 4.0, None, None, 10),
+            (0.2, 1.0, 2.0, None, None, 10), (0.5, 2.0, 2.0, None, None, 10), (0.3, 1.5, 2.0, -4.0, None, 10)]
 
 
 def synthetic(rec, n: int, seed: int) -> dict[str, list]:
@@ -77,7 +80,7 @@ def main() -> int:
         for logp, truth in items:
             got = (lm.decode(logp, rec.codec.charset, None) if setting is None else
                    lm.decode(logp, rec.codec.charset, kiwi, setting[0], setting[1], margin=setting[2],
-                             fluent=setting[3]))
+                             fluent=setting[3], swap_margin=setting[4], beam=setting[5]))
             g, t = "".join(got.split()), "".join(truth.split())
             e += edit_distance(g, t)
             n += len(t)
@@ -85,7 +88,7 @@ def main() -> int:
         return e / max(1, n), ex / max(1, len(items))
 
     t = Table(title=f"{a.model.name}: CER / exact lines (spaces ignored), {a.lines} synthetic lines per split")
-    t.add_column("weight, bonus, margin, gate")
+    t.add_column("weight, bonus, margin, gate, swap margin, beam")
     for k in sets:
         t.add_column(f"{k} ({len(sets[k])})", justify="right")
     base = {k: score(v, None) for k, v in sets.items()}

@@ -97,6 +97,24 @@ def test_a_wider_swap_margin_lets_kiwi_fix_an_unclear_syllable():
     assert lm.decode(logp, cs, lm.default_lm(), margin=1.0, swap_margin=4.0) == "사랑해요"
 
 
+def test_the_recognisers_wider_beam_finds_a_line_whose_syllables_are_all_second_guesses():
+    """Five unclear syllables, each read second best (0.42 against 0.55): the true line is the
+    32nd of the beam's candidates, 1.35 nats off the best, so a 10-wide beam never shows it to
+    Kiwi, and the recogniser's (LM_BEAM) does."""
+    pytest.importorskip("kiwipiepy")
+    from kseg.recognize.kseg_ocr import LM_BEAM, LM_SWAP_MARGIN
+    from kseg.synth.corpus import default_charset
+
+    cs = default_charset()
+    cols = [{"오": 0.97}, {"놀": 0.55, "늘": 0.42}, {"은": 0.97}, {" ": 0.97}, {"낼": 0.55, "날": 0.42},
+            {"시": 0.55, "씨": 0.42}, {"가": 0.97}, {" ": 0.97}, {"종": 0.55, "좋": 0.42}, {"내": 0.55, "네": 0.42},
+            {"요": 0.97}]
+    logp = _line_logp(cs, cols)
+    kiwi = lm.default_lm()
+    assert lm.decode(logp, cs, kiwi, swap_margin=LM_SWAP_MARGIN, beam=10) != "오늘은 날씨가 좋네요"
+    assert lm.decode(logp, cs, kiwi, swap_margin=LM_SWAP_MARGIN, beam=LM_BEAM) == "오늘은 날씨가 좋네요"
+
+
 def test_the_bonus_does_not_pay_for_marks_the_lm_does_not_charge():
     """Kiwi scores "나와..." and "나와...." alike; a per-character bonus on the dots made the
     beam read real captions' "..." as "....". Marks are left to the pixels (CTC)."""
