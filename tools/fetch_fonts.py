@@ -63,6 +63,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path(".cache/fonts"))
     a = ap.parse_args()
+    try:
+        import fontTools  # noqa: F401  (merges each face's Korean and Latin subsets)
+    except ImportError:
+        print("fetch_fonts: needs fontTools: pip install -e '.[train]' (or run `make fonts`)", file=sys.stderr)
+        return 2
     npm, ttf = a.out / "npm", a.out / "ttf"
     ttf.mkdir(parents=True, exist_ok=True)
     lic: dict[str, dict] = {}
