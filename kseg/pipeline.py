@@ -224,8 +224,13 @@ class SegmentPipeline:
         lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
 
         _separate_lines(lines, masks)
+        from kseg.detect import reading_line
+
+        # the detector's boxes are taller than the letters (Detector.read_shrink); a stand-in
+        # detector's are what they are
+        shrink = float(getattr(self.detector, "read_shrink", 0.0))
         texts: list[Recognition] = [
-            self.recognizer.recognize(image, line, m.mask) for line, m in zip(lines, masks)
+            self.recognizer.recognize(image, reading_line(line, shrink), m.mask) for line, m in zip(lines, masks)
         ]
         t3 = time.perf_counter()
         seconds["recognize"] = t3 - t2

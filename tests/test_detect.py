@@ -362,3 +362,23 @@ def test_panels_finds_the_tiles_of_a_collage_and_not_of_a_frame():
     thirds[119:121] = thirds[239:241] = thirds[:, 212:214] = thirds[:, 426:428] = 240  # a thirds grid drawn on it
     assert panels(thirds) == [(0, 0, 640, 360)]
     assert panels(np.zeros((50, 80, 3), np.uint8)) == [(0, 0, 80, 50)]  # too small to hold tiles
+
+
+def test_reading_line_moves_top_and_bottom_in_along_the_lines_own_up_direction():
+    from kseg.detect import READ_SHRINK, Detector, reading_line
+    from kseg.types import TextLine
+
+    assert Detector.read_shrink == READ_SHRINK > 0
+    flat = TextLine((10, 20, 110, 40), [(10, 20), (110, 20), (110, 40), (10, 40)], 0.9)
+    r = reading_line(flat, 0.2)
+    assert r.box == (10, 22, 110, 38) and r.score == 0.9
+    assert np.allclose(r.polygon, [(10, 22), (110, 22), (110, 38), (10, 38)])
+    # tilted: the edges move along the line's sides, not straight down
+    tilt = TextLine((0, 0, 104, 40), [(4, 0), (104, 10), (100, 40), (0, 30)], 0.8, angle=-5.7)
+    q = np.asarray(reading_line(tilt, 0.5).polygon)
+    assert np.allclose(q[0], (4 - 1, 0 + 7.5)) and np.allclose(q[3], (0 + 1, 30 - 7.5))
+    assert reading_line(tilt, 0.0) is tilt
+    stacked = TextLine((0, 0, 30, 120), [(0, 0), (30, 0), (30, 120), (0, 120)], 0.9)
+    assert reading_line(stacked, 0.2) is stacked  # a vertical caption's cells are the reader's to cut
+    curved = TextLine((0, 0, 50, 20), [(0, 0), (25, 2), (50, 0), (50, 20), (0, 20)], 0.9)
+    assert reading_line(curved, 0.2) is curved

@@ -654,6 +654,33 @@ def test_a_collage_tiles_logo_is_an_overlay_on_stills():
     assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
 
 
+def test_lines_are_read_from_the_detectors_box_moved_in_by_its_read_shrink():
+    """CRAFT's boxes are taller than the letters: the reader gets them moved in by the
+    detector's read_shrink (the mask, the region and the JSON keep the detector's box); a
+    detector that does not declare one is read from its own boxes."""
+    from conftest import FakeDetector, FakeSegmenter
+    from kseg.pipeline import SegmentPipeline
+    from kseg.types import Recognition
+
+    img = np.zeros((120, 200, 3), np.uint8)
+    img[40:80, 20:180] = 255
+    seen = []
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            seen.append(line.box)
+            return Recognition("안녕", "fake", 0.9)
+
+    class Loose(FakeDetector):
+        read_shrink = 0.25
+
+    res = SegmentPipeline(detector=Loose(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
+    assert seen == [(20, 45, 180, 75)] and res.regions[0].line.box == (20, 40, 180, 80)
+    seen.clear()
+    SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
+    assert seen == [(20, 40, 180, 80)]
+
+
 def test_text_with_no_korean_is_left_alone_unless_all_text():
     from conftest import FakeDetector, FakeSegmenter
     from kseg.pipeline import SegmentPipeline, not_korean
