@@ -53,12 +53,15 @@ _LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
 
 
 def not_korean(text: str) -> bool:
-    """Text with no Korean in it and at least two Latin letters or digits: a channel logo (MBC,
-    KBS2, LIVE, NEWS, HD), a clock or score, English already on screen. kseg replaces Korean
-    captions, so by default it leaves these alone; symbols alone (!!, ♥, ~~) stay captions."""
+    """Text with no Korean in it and a Latin letter or digit: a channel logo (MBC, KBS2, LIVE,
+    NEWS, HD), a clock or score, English already on screen, a lone letter or number (a name
+    tag's, a jersey's). kseg replaces Korean captions, and such text has nothing to translate,
+    so by default it leaves it alone; symbols alone (!!, ♥, ~~) stay captions, as the marks of
+    a caption block. (Two letters were required until a name tag on a shirt, read "A", became a
+    caption event on bench/real's clip.)"""
     from kseg.translate.base import HANGUL  # syllables and jamo (ㅋㅋ, ㅠㅠ)
 
-    return not HANGUL.search(text) and len(_LATIN_OR_DIGIT.findall(text)) >= 2
+    return not HANGUL.search(text) and _LATIN_OR_DIGIT.search(text) is not None
 
 
 def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:

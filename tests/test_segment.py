@@ -686,8 +686,8 @@ def test_text_with_no_korean_is_left_alone_unless_all_text():
     from kseg.pipeline import SegmentPipeline, not_korean
     from kseg.types import Recognition
 
-    assert [not_korean(t) for t in ("MBC", "KBS2", "10:23:52", "I'm Korea", "baby가", "ㅋㅋ", "!!", "♥", "A", "")] \
-        == [True, True, True, True, False, False, False, False, False, False]
+    assert [not_korean(t) for t in ("MBC", "KBS2", "10:23:52", "I'm Korea", "baby가", "ㅋㅋ", "!!", "♥", "A", "3", "")] \
+        == [True, True, True, True, False, False, False, False, True, True, False]
     img = np.zeros((90, 200, 3), np.uint8)
     img[10:20, 20:80] = 255
     img[40:50, 20:80] = 255
