@@ -278,10 +278,13 @@ class SegmentPipeline:
         dropped = [i for i in range(len(lines)) if i not in kept]
         if forced is None or not dropped:
             return []
+        from kseg.detect import reading_line
+
         craft = RESCUE_CRAFT.get(getattr(self.detector, "profile", None))
+        shrink = float(getattr(self.detector, "read_shrink", 0.0))
         sure = []
         for i in dropped:
-            r = self.recognizer.recognize(image, lines[i], None)
+            r = self.recognizer.recognize(image, reading_line(lines[i], shrink), None)
             if has_hangul(r.text) and (r.score >= RESCUE_SCORE or (craft is not None and lines[i].score >= craft)):
                 sure.append(i)
         if not sure:

@@ -680,6 +680,20 @@ def test_lines_are_read_from_the_detectors_box_moved_in_by_its_read_shrink():
     SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
     assert seen == [(20, 40, 180, 80)]
 
+    class Refusing(FakeSegmenter):  # text-SAM says "no caption": the rescue reads the same box
+        def segment(self, rgb, lines):
+            out = super().segment(rgb, lines)
+            for m in out:
+                m.mask[:] = False
+            return out
+
+        def segment_forced(self, rgb, lines):
+            return super().segment(rgb, lines)
+
+    seen.clear()
+    res = SegmentPipeline(detector=Loose(), segmenter=Refusing(), recognizer_impl=Reader()).process(img)
+    assert seen == [(20, 45, 180, 75)] * 2 and len(res.regions) == 1
+
 
 def test_text_with_no_korean_is_left_alone_unless_all_text():
     from conftest import FakeDetector, FakeSegmenter
