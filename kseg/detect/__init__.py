@@ -227,8 +227,9 @@ def _line_polygon(words: list[_Word], straight_deg: float) -> tuple[np.ndarray, 
 def reading_line(line: TextLine, shrink: float) -> TextLine:
     """``line`` with its top and bottom edges moved towards each other by ``shrink`` of its
     height (along the line's own up direction, so a tilted line stays tilted): the box the
-    reader reads a detected line from (``READ_SHRINK``). Other polygons than quadrilaterals,
-    stacked (vertical) lines and ``shrink`` 0 come back unchanged."""
+    reader reads a detected line from (``READ_SHRINK``; its corners are fractional pixels, for
+    reading only). Other polygons than quadrilaterals, stacked (vertical) lines and ``shrink``
+    0 come back unchanged."""
     if shrink <= 0 or len(line.polygon) != 4:
         return line
     p = np.asarray(line.polygon, np.float64)

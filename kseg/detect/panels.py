@@ -24,8 +24,8 @@ MIN_TILE = 96  # pixels: a tile is a screenshot, not a strip
 MAX_TILES = 8  # along one axis
 TOLERANCE = 0.015  # of the length: how far from equal a tile's border may sit
 BAND = 8  # pixels: the widest gutter between two tiles (a border then has two edges)
-MAX_DEPTH = 3
-ACROSS = 4
+MAX_DEPTH = 3  # levels of tiles in tiles
+ACROSS = 4  # every this-many-th pixel along a border is looked at
 
 
 def _change(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:

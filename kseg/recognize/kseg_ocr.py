@@ -234,7 +234,7 @@ LM_SWAP_MARGIN = 4.0
 # the true line was among the n-best of 118 of bench/real's 205 caption lines at 10 and of 138 at
 # 40, and Kiwi picked it more often (CER 0.194 -> 0.182 with the other settings unchanged; 80:
 # 0.180). Chosen on the synthetic held-out splits: display faces 0.1227 / 0.1211 / 0.1221 and the
-# eval split 0.0220 / 0.0227 / 0.0230 at 10 / 40 / 80; ~1 ms a line more than 10.
+# eval split 0.0220 / 0.0227 / 0.0230 at 10 / 40 / 80; decoding costs ~2.5 ms a line more than at 10.
 LM_BEAM = 40
 # Reading widens the network input by this factor (training does not), unless the model file
 # says its own (metadata "read_stretch", chosen on the synthetic held-out split when it ships).
