@@ -73,13 +73,11 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
         m = max(4, (k[3] - k[1]) // 6)
         return (k[0] - m, k[1] - m, k[2] + m, k[3] + m)
 
-    def inside(b: Box, k: Box) -> bool:
-        ix = max(0, min(b[2], k[2]) - max(b[0], k[0]))
-        iy = max(0, min(b[3], k[3]) - max(b[1], k[1]))
-        return ix * iy >= 0.9 * max(1, (b[2] - b[0]) * (b[3] - b[1]))
+    from kseg.detect.panels import panel_of
 
     boxes = [grow(k) for k in known]
-    home = [next((n for n, k in enumerate(boxes) if inside(ln.box, k)), None) for ln in lines]
+    holders = [panel_of(ln.box, boxes) for ln in lines]
+    home = [None if k is None else boxes.index(k) for k in holders]
     # the line height of each known caption, from its lines found again
     height = {n: float(np.median([b.box[3] - b.box[1] for b, hh in zip(lines, home) if hh == n]))
               for n in set(home) if n is not None}
@@ -227,13 +225,8 @@ class SegmentPipeline:
         lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
 
         _separate_lines(lines, masks)
-        from kseg.detect import reading_line
-
-        # the detector's boxes are taller than the letters (Detector.read_shrink); a stand-in
-        # detector's are what they are
-        shrink = float(getattr(self.detector, "read_shrink", 0.0))
         texts: list[Recognition] = [
-            self.recognizer.recognize(image, reading_line(line, shrink), m.mask) for line, m in zip(lines, masks)
+            self.recognizer.recognize(image, self.reading_line(line), m.mask) for line, m in zip(lines, masks)
         ]
         t3 = time.perf_counter()
         seconds["recognize"] = t3 - t2
@@ -263,6 +256,14 @@ class SegmentPipeline:
                            regions=regions, mask=full, seconds=seconds, left_out=left_out, overlays=overlays)
 
 
+    def reading_line(self, line: TextLine) -> TextLine:
+        """The box a detected line is read from: the detector's moved in by its ``read_shrink``
+        (CRAFT's boxes are taller than the letters, ``kseg.detect.reading_line``); a stand-in
+        detector's boxes as they are."""
+        from kseg.detect import reading_line
+
+        return reading_line(line, float(getattr(self.detector, "read_shrink", 0.0)))
+
     def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:
         """Lines SAM found no ink in that the reader reads as Korean (sure of it, ``RESCUE_SCORE``, or
         in a line CRAFT scored high, ``RESCUE_CRAFT``): their masks become SAM's best non-empty
@@ -278,13 +279,10 @@ class SegmentPipeline:
         dropped = [i for i in range(len(lines)) if i not in kept]
         if forced is None or not dropped:
             return []
-        from kseg.detect import reading_line
-
         craft = RESCUE_CRAFT.get(getattr(self.detector, "profile", None))
-        shrink = float(getattr(self.detector, "read_shrink", 0.0))
         sure = []
         for i in dropped:
-            r = self.recognizer.recognize(image, reading_line(lines[i], shrink), None)
+            r = self.recognizer.recognize(image, self.reading_line(lines[i]), None)
             if has_hangul(r.text) and (r.score >= RESCUE_SCORE or (craft is not None and lines[i].score >= craft)):
                 sure.append(i)
         if not sure:

@@ -107,7 +107,8 @@ def panels(image: np.ndarray, box: Box | None = None, depth: int = 0) -> list[Bo
 
 
 def panel_of(box: Box, tiles: list[Box]) -> Box | None:
-    """The tile holding nine tenths of ``box``; None when it straddles tiles."""
+    """The first of ``tiles`` (a collage's tiles, or any boxes: the pipeline's known captions)
+    holding nine tenths of ``box``; None when it straddles them."""
     area = max(1, (box[2] - box[0]) * (box[3] - box[1]))
     for t in tiles:
         ix = max(0, min(box[2], t[2]) - max(box[0], t[0]))

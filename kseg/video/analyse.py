@@ -33,10 +33,8 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
         params = set()
     takes_known = {"known", "rows"} <= params
     takes_cols = "cols" in params
-    from kseg.detect import reading_line
-
     # other frames of a caption are read from the box its first frame was read from
-    shrink = float(getattr(getattr(pipeline, "detector", None), "read_shrink", 0.0))
+    read_box = getattr(pipeline, "reading_line", lambda line: line)
 
     def analyze(image: np.ndarray, index: int, known: list | None = None,
                 rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> list[Detected]:
@@ -54,7 +52,7 @@ def make_analyzer(pipeline: Any) -> Callable[[np.ndarray, int], list[Detected]]:
             masks = [res.regions[k].mask.mask for k in cap.regions]
             m = np.logical_or.reduce(masks) if masks else np.zeros(image.shape[:2], bool)
             out.append(Detected(cap, m, [res.regions[k].text.text for k in cap.regions], masks,
-                                [reading_line(res.regions[k].line, shrink) for k in cap.regions]))
+                                [read_box(res.regions[k].line) for k in cap.regions]))
         return out
 
     analyze.takes_known = takes_known  # type: ignore[attr-defined]  # EventTracker passes its live captions
