@@ -35,6 +35,17 @@ RESCUE_SCORE = 0.6
 # 3 more captions found, no stray added. Set for the still profile only; the video profile's
 # smaller frames score differently and were not measured, so it does not use it.
 RESCUE_CRAFT = {"still": 0.36}
+# A still frame's line is read from its box moved in by the detector's ``read_shrink`` and
+# again moved in by each of these shares of its height (``kseg.detect.reading_line``), and the
+# reading the reader is surest of kept: how far CRAFT's box overshoots the letters varies from
+# line to line (outlines, shadows, tall and short syllables), and the reader's confidence tells
+# which box framed the letters best. Chosen on the synthetic eval split's frames through the
+# whole pipeline (120 frames, 164 lines), CER: 0.2 alone 0.0485; the surest of 0.2, 0.1 and 0.3
+# 0.0418 (of 0.2 and 0.3: 0.0448). Reading is 1-3 % of a still frame's time (22 -> 43 ms of
+# 1.6 s a frame there). Recognisers without ``recognize_best`` (Tesseract, EasyOCR, stand-ins)
+# read the one box; video reads each event from many frames instead (``fuse``);
+# docs/experiments/2026-12-02-real-footage.md, twenty-first session.
+READ_SHRINKS = {"still": (0.1, 0.3)}
 # A plated caption's letters are erased this share of their text height beyond the mask (inside
 # the plate, where the fill is near exact): news letters' soft dark halo, which the glow search
 # cannot see on a plate that hugs its line, was left as a ghost of the line under the English.
@@ -225,9 +236,7 @@ class SegmentPipeline:
         lines, masks = [lines[i] for i in keep], [masks[i] for i in keep]
 
         _separate_lines(lines, masks)
-        texts: list[Recognition] = [
-            self.recognizer.recognize(image, self.reading_line(line), m.mask) for line, m in zip(lines, masks)
-        ]
+        texts: list[Recognition] = [self._read(image, line, m.mask) for line, m in zip(lines, masks)]
         t3 = time.perf_counter()
         seconds["recognize"] = t3 - t2
         left_out: list[Box] = []
@@ -263,6 +272,18 @@ class SegmentPipeline:
         from kseg.detect import reading_line
 
         return reading_line(line, float(getattr(self.detector, "read_shrink", 0.0)))
+
+    def _read(self, image: np.ndarray, line: TextLine, mask: np.ndarray) -> Recognition:
+        """A kept line's reading: from ``reading_line``'s box, or, on still frames with a reader
+        that can choose (``recognize_best``), the most confident of it and ``READ_SHRINKS``' boxes."""
+        from kseg.detect import reading_line
+
+        box = self.reading_line(line)
+        best = getattr(self.recognizer, "recognize_best", None)
+        more = READ_SHRINKS.get(getattr(self.detector, "profile", None), ())
+        if best is None or not more or box is line:  # no shrink declared, or a box it leaves as is
+            return self.recognizer.recognize(image, box, mask)
+        return best(image, [box, *(reading_line(line, s) for s in more)], mask)
 
     def _rescue(self, image: np.ndarray, lines: list[TextLine], masks: list[LineMask], keep: list[int]) -> list[int]:
         """Lines SAM found no ink in that the reader reads as Korean (sure of it, ``RESCUE_SCORE``, or

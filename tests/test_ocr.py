@@ -217,6 +217,26 @@ def test_recognizer_views_option(tmp_path):
 
 
 
+def test_recognize_best_keeps_the_most_confident_box_of_a_line():
+    """Of several boxes of one line (a still frame's moved-in boxes), the reading of the one the
+    reader is surest of is kept, whatever their order; the others are never decoded."""
+    from kseg.recognize import kseg_model_path
+    from kseg.types import TextLine
+
+    rec = KsegOCRRecognizer(kseg_model_path(), lm="none")
+    s = render_line(0, 1, "eval")
+    x0, y0, x1, y1 = s.line.box
+    cut = y0 + (y1 - y0) // 3  # the top third of the letters only
+    top = TextLine((x0, y0, x1, cut), [(x0, y0), (x1, y0), (x1, cut), (x0, cut)], 1.0)
+    whole, part = rec.recognize(s.image, s.line, s.mask), rec.recognize(s.image, top, s.mask)
+    assert whole.score > part.score and whole.text != part.text
+    for boxes in ([s.line, top], [top, s.line]):
+        assert rec.recognize_best(s.image, boxes, s.mask) == whole
+    assert rec.recognize_best(s.image, [top], s.mask) == part
+    with pytest.raises(ValueError, match="at least one box"):
+        rec.recognize_best(s.image, [], s.mask)
+
+
 def test_eval_ocr_cli_table_json_and_bad_views(tmp_path):
     from typer.testing import CliRunner
 

@@ -695,6 +695,49 @@ def test_lines_are_read_from_the_detectors_box_moved_in_by_its_read_shrink():
     assert seen == [(20, 45, 180, 75)] * 2 and len(res.regions) == 1
 
 
+def test_still_lines_are_read_from_the_most_confident_of_several_moved_in_boxes():
+    """On a still frame a reader that can choose (recognize_best) gets the detector's moved-in box
+    first, then the box moved in by each of READ_SHRINKS; other readers, and video, read one box."""
+    from conftest import FakeDetector, FakeSegmenter
+    from kseg.pipeline import READ_SHRINKS, SegmentPipeline
+    from kseg.types import Recognition
+
+    assert READ_SHRINKS["still"] == (0.1, 0.3) and "video" not in READ_SHRINKS
+    img = np.zeros((120, 200, 3), np.uint8)
+    img[40:80, 20:180] = 255
+    offered, single = [], []
+
+    class Chooser:
+        def recognize(self, image, line, mask):
+            single.append(line.box)
+            return Recognition("안녕", "fake", 0.9)
+
+        def recognize_best(self, image, lines, mask):
+            offered.append([ln.box for ln in lines])
+            return Recognition("반가워", "fake", 0.95)
+
+    class Plain:
+        def recognize(self, image, line, mask):
+            single.append(line.box)
+            return Recognition("안녕", "fake", 0.9)
+
+    class Still(FakeDetector):
+        read_shrink, profile = 0.2, "still"
+
+    class Video(Still):
+        profile = "video"
+
+    res = SegmentPipeline(detector=Still(), segmenter=FakeSegmenter(), recognizer_impl=Chooser()).process(img)
+    # a 40-px box: 0.2 moves each edge 4 px, 0.1 2 px, 0.3 6 px
+    assert offered == [[(20, 44, 180, 76), (20, 42, 180, 78), (20, 46, 180, 74)]] and not single
+    assert res.regions[0].text.text == "반가워" and res.regions[0].line.box == (20, 40, 180, 80)
+    offered.clear()
+    SegmentPipeline(detector=Still(), segmenter=FakeSegmenter(), recognizer_impl=Plain()).process(img)
+    SegmentPipeline(detector=Video(), segmenter=FakeSegmenter(), recognizer_impl=Chooser()).process(img)
+    SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Chooser()).process(img)
+    assert not offered and single == [(20, 44, 180, 76), (20, 44, 180, 76), (20, 40, 180, 80)]
+
+
 def test_text_with_no_korean_is_left_alone_unless_all_text():
     from conftest import FakeDetector, FakeSegmenter
     from kseg.pipeline import SegmentPipeline, not_korean

@@ -364,3 +364,23 @@ class KsegOCRRecognizer:
         strip, mstrip = line_strip(image, line, mask)
         text, score = self.read_strip(strip, mstrip)
         return Recognition(text, self.name, round(score, 4))
+
+    def recognize_best(self, image: np.ndarray, lines: list[TextLine], mask: np.ndarray | None) -> Recognition:
+        """The reading of the box of one line (of several: a still frame's moved-in boxes) the
+        reader is surest of, by the score ``decode`` reports, taken from each box's
+        log-probabilities (framings averaged where unsure) before any decoding; the first box wins
+        a tie. Only the winner is decoded: the beam search and Kiwi are the dearer half."""
+        from kseg.recognize import line_strip
+
+        best: tuple[float, torch.Tensor] | None = None
+        for line in lines:
+            logp = self.strip_logp(*line_strip(image, line, mask))
+            p, ids = logp.exp().max(-1)
+            keep = ids != 0
+            score = float(p[keep].mean()) if bool(keep.any()) else 0.0
+            if best is None or score > best[0]:
+                best = (score, logp)
+        if best is None:
+            raise ValueError("recognize_best needs at least one box")
+        text, score = self.decode(best[1])
+        return Recognition(text, self.name, round(score, 4))
