@@ -173,6 +173,15 @@ def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: in
     return [base, *_reframed(src, base, cfg, n - 1)]
 
 
+def _confidence(logp: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """A reading's confidence and each column's best label, from (T, C) log-probabilities: the
+    mean probability of the columns that emit a character (0 where none does). ``decode``
+    reports it; ``recognize_best`` picks a line's box by it before decoding."""
+    p, ids = logp.exp().max(-1)
+    keep = ids != 0
+    return (float(p[keep].mean()) if bool(keep.any()) else 0.0), ids
+
+
 def to_tensor(imgs: list[np.ndarray], pad_to: int = 4) -> torch.Tensor:
     """Right-pad (edge-replicated) a list of HxWxC uint8 images into one (B, C, H, W) float batch."""
     w = max(i.shape[1] for i in imgs)
@@ -331,14 +340,12 @@ class KsegOCRRecognizer:
 
     def decode(self, logp: torch.Tensor) -> tuple[str, float]:
         """Text and confidence (mean max-probability of the emitted columns) of (T, C) log-probs."""
-        p, ids = logp.exp().max(-1)
-        keep = ids != 0
+        score, ids = _confidence(logp)
         if self.lm is None:
             text = self.codec.decode(ids.tolist())
         else:
             text = lmmod.decode(logp.cpu().numpy(), self.codec.charset, self.lm, self.lm_weight, self.lm_bonus,
                                 swap_margin=LM_SWAP_MARGIN, beam=LM_BEAM)
-        score = float(p[keep].mean()) if bool(keep.any()) else 0.0
         return text, score
 
     def read_strip(self, strip: np.ndarray, footprint: np.ndarray | None) -> tuple[str, float]:
@@ -375,9 +382,7 @@ class KsegOCRRecognizer:
         best: tuple[float, torch.Tensor] | None = None
         for line in lines:
             logp = self.strip_logp(*line_strip(image, line, mask))
-            p, ids = logp.exp().max(-1)
-            keep = ids != 0
-            score = float(p[keep].mean()) if bool(keep.any()) else 0.0
+            score, _ = _confidence(logp)
             if best is None or score > best[0]:
                 best = (score, logp)
         if best is None:
