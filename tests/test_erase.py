@@ -315,3 +315,34 @@ def test_a_plate_with_texture_along_its_rows_is_left_to_the_membrane_fill():
     foot = np.abs(img.astype(int) - clean).max(-1) > 0
     assert erase_plate(img, foot) is None
     assert erase_plate(img, np.zeros_like(foot)) is not None  # nothing to erase: a copy
+
+
+def test_remembered_pyramids_fill_as_a_fresh_one():
+    """The harmonic fill remembers the pyramid of the last few holes (video fills one hole per
+    frame): a hole changed in place, or more holes than are remembered, fill as the first time."""
+    import kseg.erase.fill as fill
+
+    rng = np.random.default_rng(3)
+    crop = rng.integers(0, 255, (40, 90, 3), dtype=np.uint8)
+    hole = np.zeros((40, 90), bool)
+    hole[10:30, 20:70] = True
+    fill._recent_levels = []
+    first = fill.harmonic(crop, hole)
+    assert fill._levels_of(hole.copy()) is fill._levels_of(hole)  # remembered, by content
+    assert np.array_equal(fill.harmonic(crop, hole), first)
+    hole[12:18, 75:85] = True  # changed in place
+    fill._recent_levels = []
+    fresh = fill.harmonic(crop, hole)
+    hole2 = hole.copy()
+    hole2[12:18, 75:85] = False
+    fill._recent_levels = []
+    fill.harmonic(crop, hole2)
+    assert np.array_equal(fill.harmonic(crop, hole), fresh)
+    others = [np.roll(hole, k, axis=1) for k in range(1, 7)]  # more holes than are remembered
+    expect = []
+    for o in others:
+        fill._recent_levels = []
+        expect.append(fill.harmonic(crop, o))
+    for o, e in zip(others + others[::-1], expect + expect[::-1]):
+        assert np.array_equal(fill.harmonic(crop, o), e)
+    assert not np.abs(fresh - first).max() == 0  # the changed hole did fill differently

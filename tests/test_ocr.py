@@ -319,3 +319,26 @@ def test_ocr_soup_averages_one_runs_checkpoints(tmp_path):
     with pytest.raises(ModelError, match="config or charset"):
         soup([tmp_path / "a.safetensors", tmp_path / "c.safetensors"], tmp_path / "x.safetensors")
     assert main(["-o", str(tmp_path / "y.safetensors"), str(tmp_path / "missing.safetensors")]) == 1
+
+
+def test_fused_frames_read_as_each_would_alone():
+    """Fusion sends all frames of a caption through the network in one batch; no strip's
+    log-probabilities may change for it (no padding, framings kept with their strip), and a
+    caption fused from copies of one frame reads exactly as that frame."""
+    from kseg.recognize import kseg_model_path
+    from kseg.recognize.kseg_ocr import _at_width, _source
+
+    rec = KsegOCRRecognizer(kseg_model_path(), lm="none")
+    strips = [(s.strip, s.footprint) for s in (render_line(3, i, "eval") for i in range(4))]
+    srcs = [_source(s, f, rec.cfg) for s, f in strips]
+    w = int(np.median([rec._base(src).shape[1] for src in srcs]))
+    bases = [_at_width(rec._base(src), w, rec.cfg.height) for src in srcs]
+    batched = rec._framed(srcs, bases, rec._logp(bases))
+    alone = [rec.strip_logp(s, f, width=w) for s, f in strips]
+    unsure = sum(not torch.equal(b, rec._logp([base])[0]) for b, base in zip(batched, bases))
+    assert unsure >= 1  # some strip took the extra framings, so that path is covered
+    for b, a in zip(batched, alone):
+        assert torch.allclose(b, a, atol=1e-4)
+    s, f = strips[0]
+    assert rec.fuse([(s, f)] * 3)[0] == rec.read_strip(s, f)[0]
+    assert rec.fuse(strips)[0] == rec.fuse(strips[::-1])[0]

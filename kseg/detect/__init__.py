@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from kseg._inference import fold_batchnorm
 from kseg.errors import InputError, ModelError
 from kseg.types import TextLine
 
@@ -106,6 +107,7 @@ def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
     except Exception as e:  # corrupt / truncated / incompatible file
         raise ModelError(f"cannot load CRAFT weights {path}: {e}") from e
     net.eval()
+    fold_batchnorm(net)  # the 20 BatchNorms of its VGG16-BN and U-net: 5-9 % of CRAFT's time
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
 
 

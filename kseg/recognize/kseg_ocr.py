@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kseg._inference import fold_batchnorm
 from kseg.errors import ModelError
 from kseg.recognize import lm as lmmod
 from kseg.recognize.strip import mask_input, to_height
@@ -173,6 +174,14 @@ def views(strip: np.ndarray, footprint: np.ndarray | None, cfg: OCRConfig, n: in
     return [base, *_reframed(src, base, cfg, n - 1)]
 
 
+def _at_width(base: np.ndarray, width: int | None, height: int) -> np.ndarray:
+    """``base`` (height x W x C) scaled to ``width`` columns; itself when None or already so."""
+    if width is None or base.shape[1] == width:
+        return base
+    out = cv2.resize(base, (width, height), interpolation=cv2.INTER_AREA)
+    return out if out.ndim == 3 else out[..., None]
+
+
 def _confidence(logp: torch.Tensor) -> tuple[float, torch.Tensor]:
     """A reading's confidence and each column's best label, from (T, C) log-probabilities: the
     mean probability of the columns that emit a character (0 where none does). ``decode``
@@ -298,6 +307,7 @@ class KsegOCRRecognizer:
             raise ValueError(f"stretch must be within 0.5..3, not {stretch}")
         self.device, self.views, self.unsure, self.stretch = device, views, unsure, stretch
         self.model, self.cfg, self.codec = load_model(Path(path), device)
+        fold_batchnorm(self.model)  # reading only (training loads its own copy): 8 % of the CRNN's time
         self.lm = None if lm == "none" else lmmod.default_lm()
         if lm == "kiwi" and self.lm is None:
             raise ModelError("--lm kiwi needs kiwipiepy: pip install kiwipiepy kiwipiepy-model")
@@ -326,17 +336,29 @@ class KsegOCRRecognizer:
 
     def _src_logp(self, src: np.ndarray, base: np.ndarray, width: int | None) -> torch.Tensor:
         """``strip_logp`` from the prepared source and its network-height copy."""
-        if width is not None and base.shape[1] != width:
-            base = cv2.resize(base, (width, self.cfg.height), interpolation=cv2.INTER_AREA)
-            base = base if base.ndim == 3 else base[..., None]
-        logp = self._logp([base])[0]
-        p, ids = logp.exp().max(-1)
-        keep = ids != 0
-        if self.views > 1 and (not bool(keep.any()) or float(p[keep].min()) < self.unsure):
-            # the other framings are made only here: a sure line (about half) never needs them
-            more = self._logp(_reframed(src, base, self.cfg, self.views - 1))
-            logp = torch.cat([logp[None], more]).mean(0).log_softmax(-1)
-        return logp
+        base = _at_width(base, width, self.cfg.height)
+        return self._framed([src], [base], self._logp([base]))[0]
+
+    def _framed(self, srcs: list[np.ndarray], bases: list[np.ndarray], logps: torch.Tensor) -> list[torch.Tensor]:
+        """Each strip's (T, C) log-probabilities ``logps[k]``, averaged with ``views - 1`` other
+        framings where the reader is unsure; the other framings of all unsure strips of one width
+        go through the network in one batch."""
+        out = list(logps)
+        if self.views <= 1:
+            return out
+        by_width: dict[int, list[int]] = {}
+        for k, logp in enumerate(out):
+            p, ids = logp.exp().max(-1)
+            keep = ids != 0
+            if not bool(keep.any()) or float(p[keep].min()) < self.unsure:
+                by_width.setdefault(bases[k].shape[1], []).append(k)
+        # a sure line (about half) never needs the other framings, which are only made here
+        n = self.views - 1
+        for ks in by_width.values():
+            more = self._logp([im for k in ks for im in _reframed(srcs[k], bases[k], self.cfg, n)])
+            for j, k in enumerate(ks):
+                out[k] = torch.cat([out[k][None], more[j * n:(j + 1) * n]]).mean(0).log_softmax(-1)
+        return out
 
     def decode(self, logp: torch.Tensor) -> tuple[str, float]:
         """Text and confidence (mean max-probability of the emitted columns) of (T, C) log-probs."""
@@ -362,7 +384,10 @@ class KsegOCRRecognizer:
         srcs = [_source(s, f, self.cfg) for s, f in strips]
         bases = [self._base(src) for src in srcs]
         w = int(np.median([b.shape[1] for b in bases]))
-        logps = [self._src_logp(src, base, w) for src, base in zip(srcs, bases)]
+        bases = [_at_width(b, w, self.cfg.height) for b in bases]
+        # one batch through the network, not one call per frame: the strips share one width, so
+        # none is padded and each reads as it would alone
+        logps = self._framed(srcs, bases, self._logp(bases))
         return self.decode(torch.stack(logps).mean(0).log_softmax(-1))
 
     def recognize(self, image: np.ndarray, line: TextLine, mask: np.ndarray | None) -> Recognition:
