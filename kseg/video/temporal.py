@@ -178,10 +178,11 @@ class TemporalFill:
             # an earlier frame shifted less than STEP px from the last one tried shows nothing new
             if max(abs(tx - last[0]), abs(ty - last[1])) >= STEP:
                 last = (tx, ty)
+                whole = None
                 if not checked:
                     # the first earlier frame used must match this one around the caption
                     checked = True
-                    warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (0, 0, w, h))
+                    warped, ok = whole = _warp(e.rgb, masks.keep_out, tx, ty, (0, 0, w, h))
                     check = masks.ring & ok.astype(bool)
                     if check.sum() < 20:
                         return spatial
@@ -191,7 +192,11 @@ class TemporalFill:
                 # warp only the box of what is still missing
                 bx, by, bw, bh = cv2.boundingRect(todo.view(np.uint8))
                 x0, y0, x1, y1 = bx, by, bx + bw, by + bh
-                warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (x0, y0, x1, y1))
+                if whole is not None:  # the frame just checked: cut from its warp (the same pixels)
+                    warped = whole[0][y0:y1, x0:x1]
+                    ok = np.ascontiguousarray(whole[1][y0:y1, x0:x1])
+                else:
+                    warped, ok = _warp(e.rgb, masks.keep_out, tx, ty, (x0, y0, x1, y1))
                 ok = cv2.erode(ok, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
                 sub = todo[y0:y1, x0:x1]
                 take = sub & ok
