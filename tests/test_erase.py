@@ -326,22 +326,22 @@ def test_remembered_pyramids_fill_as_a_fresh_one():
     crop = rng.integers(0, 255, (40, 90, 3), dtype=np.uint8)
     hole = np.zeros((40, 90), bool)
     hole[10:30, 20:70] = True
-    fill._recent_levels = []
+    fill._levels_of.recent = []
     first = fill.harmonic(crop, hole)
     assert fill._levels_of(hole.copy()) is fill._levels_of(hole)  # remembered, by content
     assert np.array_equal(fill.harmonic(crop, hole), first)
     hole[12:18, 75:85] = True  # changed in place
-    fill._recent_levels = []
+    fill._levels_of.recent = []
     fresh = fill.harmonic(crop, hole)
     hole2 = hole.copy()
     hole2[12:18, 75:85] = False
-    fill._recent_levels = []
+    fill._levels_of.recent = []
     fill.harmonic(crop, hole2)
     assert np.array_equal(fill.harmonic(crop, hole), fresh)
     others = [np.roll(hole, k, axis=1) for k in range(1, 7)]  # more holes than are remembered
     expect = []
     for o in others:
-        fill._recent_levels = []
+        fill._levels_of.recent = []
         expect.append(fill.harmonic(crop, o))
     for o, e in zip(others + others[::-1], expect + expect[::-1]):
         assert np.array_equal(fill.harmonic(crop, o), e)

@@ -29,6 +29,7 @@ FINE_SWEEPS = 8
 CV_RADIUS = 3  # cv2.inpaint neighbourhood radius
 GROUP_GAP = 16  # caption pixels closer than this share one crop (fewer, larger crops)
 MARGIN = 6  # known pixels kept around each hole in its crop
+RECENT_MASKS = 4  # captions on screen at once, in practice
 
 
 def _sor(est: np.ndarray, sets: tuple[np.ndarray, np.ndarray], sweeps: int) -> np.ndarray:
@@ -72,24 +73,6 @@ def _levels(hole: np.ndarray) -> list[_Level]:
             return out
         weight = cv2.pyrDown(weight)
         h = weight < 0.5  # mostly-unknown pixels are solved for
-
-
-_recent_levels: list[tuple[np.ndarray, list[_Level]]] = []
-
-
-def _levels_of(hole: np.ndarray) -> list[_Level]:
-    """``_levels(hole)``, remembered for the last few holes: video fills the same caption's
-    hole on every frame of its event, and the pyramid of its weights, the pixels to solve for
-    and their red/black split were a fifth of the fill's time (comparing the hole costs 1 % of
-    that)."""
-    global _recent_levels
-    recent = _recent_levels  # replaced, never changed in place: safe across threads
-    for m, levels in recent:
-        if m.shape == hole.shape and np.array_equal(m, hole):
-            return levels
-    levels = _levels(hole)
-    _recent_levels = [(hole.copy(), levels), *recent[:RECENT_GROUPS - 1]]
-    return levels
 
 
 def harmonic(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -145,22 +128,28 @@ def groups(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
             for x, y, bw, bh, _ in stats[1:n]]
 
 
-_recent_groups: list[tuple[np.ndarray, list[tuple[int, int, int, int]]]] = []
-RECENT_GROUPS = 4  # captions on screen at once, in practice
+class _ByMask:
+    """``fn(mask)`` remembered for the last few masks, found by content (``functools`` caches
+    need hashable arguments; hashing a mask costs as much as comparing it): video erases the
+    same caption's region on every frame of its event. Comparing a mask costs about 1 % of a
+    fill's grouping (a 16x16 dilation and a labelling) and of its pyramid (a fifth of the fill)."""
+
+    def __init__(self, fn: Callable[[np.ndarray], object], size: int = RECENT_MASKS):
+        self.fn, self.size = fn, size
+        self.recent: list[tuple[np.ndarray, object]] = []
+
+    def __call__(self, mask: np.ndarray):  # noqa: ANN204 - whatever fn returns
+        recent = self.recent  # replaced, never changed in place: safe across threads
+        for m, value in recent:
+            if m.shape == mask.shape and np.array_equal(m, mask):
+                return value
+        value = self.fn(mask)
+        self.recent = [(mask.copy(), value), *recent[:self.size - 1]]
+        return value
 
 
-def _groups_of(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """``groups(mask)``, remembered for the last few masks: video erases the same caption region
-    on every frame of its event (a 16x16 dilation and a labelling of the crop each time, 2 ms;
-    comparing the mask costs 1 % of that)."""
-    global _recent_groups
-    recent = _recent_groups  # replaced, never changed in place: safe across threads
-    for m, boxes in recent:
-        if m.shape == mask.shape and np.array_equal(m, mask):
-            return boxes
-    boxes = groups(mask)
-    _recent_groups = [(mask.copy(), boxes), *recent[:RECENT_GROUPS - 1]]
-    return boxes
+_groups_of = _ByMask(groups)
+_levels_of = _ByMask(_levels)
 
 
 def fill_region(out: np.ndarray, mask: np.ndarray, method: str) -> None:
