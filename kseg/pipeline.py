@@ -246,10 +246,12 @@ class SegmentPipeline:
             lines, masks, texts = [lines[i] for i in korean], [masks[i] for i in korean], [texts[i] for i in korean]
         overlays: list[Region] = []
         if not self.include_overlays:
-            from kseg.detect.panels import panels
+            from kseg.detect.panels import panels, repeated_in_tiles
 
             tiles = panels(image) if lines else []
-            corner = [corner_overlay(ln.box, h, w, tiles) for ln in lines]
+            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if len(tiles) > 1 else None
+            corner = [corner_overlay(ln.box, h, w, tiles) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
+                      for ln in lines]
             overlays = [Region(line=l, mask=m, text=t) for l, m, t, c in zip(lines, masks, texts, corner) if c]
             kept = [i for i, c in enumerate(corner) if not c]
             lines, masks, texts = [lines[i] for i in kept], [masks[i] for i in kept], [texts[i] for i in kept]

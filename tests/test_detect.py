@@ -382,3 +382,36 @@ def test_reading_line_moves_top_and_bottom_in_along_the_lines_own_up_direction()
     assert reading_line(stacked, 0.2) is stacked  # a vertical caption's cells are the reader's to cut
     curved = TextLine((0, 0, 50, 20), [(0, 0), (25, 2), (50, 0), (50, 20), (0, 20)], 0.9)
     assert reading_line(curved, 0.2) is curved
+
+
+def test_text_repeated_near_the_top_of_collage_tiles_is_a_graphic():
+    """A programme's title drawn at the same place near the top of each screenshot of a collage
+    is its graphic; each tile's own caption is not, nor is the same caption repeated lower down
+    in consecutive frames, nor anything in a single picture."""
+    from kseg.detect.panels import panels, repeated_in_tiles
+    from kseg.detect.synthetic import Caption, draw_captions
+
+    def box(poly, x, y):
+        p = np.asarray(poly)
+        return (int(p[:, 0].min()) + x - 2, int(p[:, 1].min()) + y - 2, int(p[:, 0].max()) + x + 2,
+                int(p[:, 1].max()) + y + 2)
+
+    tiles_xy = ((0, 0), (0, 363), (205, 0), (205, 363))
+    grid = np.full((407, 723, 3), 255, np.uint8)
+    boxes = []
+    for n, (y, x) in enumerate(tiles_xy):
+        tile = _picture(202, 360, 30 + n)
+        words = ("안녕하세요", "정말요?", "그럼요", "내일 봐요")[n]
+        polys = draw_captions(tile, [Caption("무한도전", (50, 18), 18), Caption(words, (180, 165), 26, fill=(255, 230, 0)),
+                                     Caption("같은 자막", (250, 110), 20)], [])
+        boxes.append([box(p, x, y) for p in polys])
+        grid[y:y + 202, x:x + 360] = tile
+    gray = cv2.cvtColor(grid, cv2.COLOR_RGB2GRAY)
+    tiles = panels(grid)
+    assert len(tiles) == 4
+    for title, own, same in boxes:
+        assert repeated_in_tiles(gray, title, tiles)
+        assert not repeated_in_tiles(gray, own, tiles)
+        assert not repeated_in_tiles(gray, same, tiles)  # repeated, but where captions sit
+    one = grid[:202, :360].copy()
+    assert not repeated_in_tiles(cv2.cvtColor(one, cv2.COLOR_RGB2GRAY), boxes[0][0], panels(one))

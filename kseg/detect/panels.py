@@ -116,3 +116,43 @@ def panel_of(box: Box, tiles: list[Box]) -> Box | None:
         if ix * iy >= 0.9 * area:
             return t
     return None
+
+
+# A collage's tiles are frames of one programme, and its graphics (channel logo, title bar)
+# sit at the same place in each, as they stay put from frame to frame in video. Text near the
+# top of a tile whose pixels recur at the same place (within REPEAT_SHIFT of the tile's height)
+# in another tile of about the same size (REPEAT_SIZE) with a normalised correlation of at
+# least REPEAT_MATCH is such a graphic. Only near the top (REPEAT_TOP of the tile): a collage
+# of consecutive frames repeats its bottom caption too. Set on bench/real: 14 of its 48 strays,
+# no caption (docs/experiments/2026-12-02-real-footage.md, twenty-second session).
+REPEAT_TOP = 0.25
+REPEAT_SHIFT = 0.05
+REPEAT_SIZE = 0.15
+REPEAT_MATCH = 0.7
+
+
+def repeated_in_tiles(gray: np.ndarray, box: Box, tiles: list[Box]) -> bool:
+    """Whether the text in ``box`` (of ``gray``, the whole picture's luma) recurs at the same
+    place near the top of another collage tile: the programme's graphic, not a caption."""
+    tile = panel_of(box, tiles) if len(tiles) > 1 else None
+    if tile is None:
+        return False
+    x0, y0, x1, y1 = (int(v) for v in box)
+    tw, th = tile[2] - tile[0], tile[3] - tile[1]
+    if y0 - tile[1] > REPEAT_TOP * th:
+        return False
+    patch = gray[y0:y1, x0:x1]
+    if min(patch.shape) < 4 or float(patch.std()) < 5:  # a flat patch correlates with anything
+        return False
+    pad = max(4, int(REPEAT_SHIFT * th))
+    H, W = gray.shape
+    for o in tiles:
+        if o == tile or abs(o[2] - o[0] - tw) > REPEAT_SIZE * tw or abs(o[3] - o[1] - th) > REPEAT_SIZE * th:
+            continue
+        ox, oy = x0 - tile[0] + o[0], y0 - tile[1] + o[1]
+        win = gray[max(0, oy - pad):min(H, oy + (y1 - y0) + pad), max(0, ox - pad):min(W, ox + (x1 - x0) + pad)]
+        if win.shape[0] < patch.shape[0] or win.shape[1] < patch.shape[1]:
+            continue
+        if float(cv2.matchTemplate(win, patch, cv2.TM_CCOEFF_NORMED).max()) >= REPEAT_MATCH:
+            return True
+    return False
