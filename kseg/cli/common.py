@@ -262,8 +262,10 @@ ALL_TEXT_HELP = ("Also treat text with no Korean in it as captions (by default a
 DetectOpt = Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)]
 AllTextOpt = Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)]
 STILL_OVERLAYS_HELP = ("Also treat small text in a top corner of the frame (the top 15 %, within a quarter of the "
-                       "width from either side: where channel logos and programme title bars sit) as captions. "
-                       "By default it is left as it is and listed under \"overlays\" in the JSON.")
+                       "width from either side: where channel logos and programme title bars sit), of each "
+                       "screenshot of a collage too, and text repeated at the same place near the top of a "
+                       "collage's screenshots, as captions. By default it is left as it is and listed under "
+                       "\"overlays\" in the JSON.")
 StillOverlaysOpt = Annotated[bool, typer.Option("--include-overlays", help=STILL_OVERLAYS_HELP)]
 LM = Literal["auto", "kiwi", "none"]
 LM_HELP = ("Korean language model for kseg's recogniser: kiwi (beam search rescored by Kiwi), none "
