@@ -150,7 +150,8 @@ class SegmentPipeline:
         frames) or "video" (translate-video: fast); see ``kseg.detect``. ``all_text``: keep
         regions with no Korean in them too (``not_korean``), which are left out by default.
         ``include_overlays``: keep text in a top corner (``corner_overlay``: a logo, a
-        programme bar) too; by default it is left out and listed in ``FrameResult.overlays``."""
+        programme bar) or repeated near the top of a collage's tiles (``repeated_in_tiles``) too;
+        by default it is left out and listed in ``FrameResult.overlays``."""
         self.all_text = all_text
         self.include_overlays = include_overlays
         # Most likely to fail first (a missing model file), so the user is not kept waiting.
@@ -250,10 +251,10 @@ class SegmentPipeline:
 
             tiles = panels(image) if lines else []
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if len(tiles) > 1 else None
-            corner = [corner_overlay(ln.box, h, w, tiles) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
-                      for ln in lines]
-            overlays = [Region(line=l, mask=m, text=t) for l, m, t, c in zip(lines, masks, texts, corner) if c]
-            kept = [i for i, c in enumerate(corner) if not c]
+            overlay = [corner_overlay(ln.box, h, w, tiles) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
+                       for ln in lines]
+            overlays = [Region(line=l, mask=m, text=t) for l, m, t, o in zip(lines, masks, texts, overlay) if o]
+            kept = [i for i, o in enumerate(overlay) if not o]
             lines, masks, texts = [lines[i] for i in kept], [masks[i] for i in kept], [texts[i] for i in kept]
 
         full = np.zeros((h, w), np.uint8)

@@ -93,8 +93,9 @@ class FrameResult:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. "captions" from translate
     # boxes of text found and left out because it has no Korean (a logo, a clock); not in the JSON
     left_out: list[Box] = field(default_factory=list)
-    # text in a top corner (a logo, a programme bar: kseg.pipeline.corner_overlay), read and
-    # left alone; in the JSON as "overlays" (box and text), so a script sees what was skipped
+    # text in a top corner (a logo, a programme bar: kseg.pipeline.corner_overlay) or repeated
+    # near the top of a collage's tiles (kseg.detect.panels.repeated_in_tiles), read and left
+    # alone; in the JSON as "overlays" (box and text), so a script sees what was skipped
     overlays: list[Region] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
