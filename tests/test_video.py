@@ -1194,3 +1194,46 @@ def test_a_plated_event_on_a_shaded_plate_is_filled_along_its_rows_every_frame()
     assert region is not None and region.any()
     err = np.abs(outs[0].astype(int) - clean[y0:y1, x0:x1])[region].max()
     assert err <= 12, err  # the plate's shading restored where the letters were
+
+
+def test_the_look_back_ring_keeps_large_frames_decimated_and_answers_as_the_whole_frame():
+    """Issue 22 (memory): 2.5 s of 1080p luma was 155 MB; the ring keeps every other row and
+    column of frames over a megapixel, and the presence test reads only those pixels of every
+    frame, so a kept frame gives exactly the answer of the whole one; a caption that fades in
+    before it is detected still starts where it shows."""
+    from kseg.types import Caption, Style
+    from kseg.video.events import Detected, EventTracker, Presence, ring_grid
+
+    assert [ring_grid(s) for s in [(720, 1280), (1080, 1920), (1920, 1080), (2160, 3840)]] == [1, 2, 2, 4]
+    h, w = 1080, 1920
+    bg = _texture(h, w * 2, seed=5)
+    ink = np.zeros((h, w), np.uint8)
+    cv2.putText(ink, "A CAPTION HERE", (500, 1000), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 9, cv2.LINE_AA)
+    mask = ink > 128
+
+    def frame(i: int) -> np.ndarray:
+        img = np.ascontiguousarray(bg[:, 3 * i:3 * i + w]).copy()
+        a = float(np.clip((i - 9) / 6, 0, 1)) if i < 40 else 0.0  # fades in over frames 10-14, off at 40
+        img[mask] = (img[mask] * (1 - a) + 255 * a).astype(np.uint8)
+        return img
+
+    grays = [cv2.cvtColor(frame(i), cv2.COLOR_RGB2GRAY) for i in range(50)]
+    p = Presence(grays[20], mask, 2)
+    for g in grays[5:45:3]:
+        assert p(g) == p(np.ascontiguousarray(g[::2, ::2]), decimated=True)
+
+    def analyzer(image, index):
+        if index < 20:  # found late (frame 22): the start is where the ring shows it
+            return []
+        st = Style(fill=(255, 255, 255), text_height=60, stroke_width=0)
+        return [Detected(caption=Caption([0], (500, 930, 1100, 1010), "A CAPTION HERE", st),
+                         mask=mask, lines=["A CAPTION HERE"])]
+
+    tr = EventTracker(analyzer, 24.0, sample_every=1.0)
+    events = []
+    for i, g in enumerate(grays):
+        events += tr.push(i, g, lambda i=i: frame(i))
+    assert tr.grid == 2 and tr.ring[-1][1].shape == (540, 960)
+    assert len(events) == 1
+    ev = events[0]
+    assert abs(ev.start - 13) <= 1 and ev.erase_from <= 11 and abs(ev.end - 39) <= 1

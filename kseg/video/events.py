@@ -182,20 +182,40 @@ def _bbox(mask: np.ndarray) -> Box | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+RING_PIXELS = 1_000_000  # the look-back ring keeps frames larger than this decimated
+
+
+def ring_grid(shape: tuple[int, ...]) -> int:
+    """The decimation (1, 2, 4, ...) of the look-back ring's frames: a 1080p frame is kept at a
+    quarter of its pixels (39 instead of 155 MB for 2.5 s), 720p whole. Presence tests read
+    only the grid's pixels of every frame, so a kept frame answers exactly as the whole one."""
+    g = 1
+    while shape[0] * shape[1] > RING_PIXELS * g * g:
+        g *= 2
+    return g
+
+
 MOVE_SEARCH = 32  # px around a caption looked at for it when it seems to end
 MOVE_CORR = 0.75  # correlation of the pattern found elsewhere for it to count as moved
 MIN_FRAMES = 3  # an event shorter than this is a transition or a detector flicker, not a caption
 class Presence:
     """Visibility of a fixed pattern (the caption's luma) in later frames; see module doc."""
 
-    def __init__(self, ref_gray: np.ndarray, mask: np.ndarray):
+    def __init__(self, ref_gray: np.ndarray, mask: np.ndarray, grid: int = 1):
+        """``grid``: the test reads only pixels whose frame row and column are multiples of it,
+        so that a frame kept decimated by ``grid`` (``g[::grid, ::grid]``, the tracker's ring
+        of large frames) gives exactly the values the full frame gives."""
         h, w = mask.shape
         ring = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         bb = _bbox(ring) or (0, 0, 1, 1)
-        self.box = bb
         x0, y0, x1, y1 = bb
+        step = max(1, int(np.sqrt(ring[y0:y1, x0:x1].sum() / 20000)))  # 4K captions: subsample, same answer
+        step = -(-step // grid) * grid
+        # the box starts on the grid, so the subsample's rows and columns are frame multiples of it
+        x0, y0 = x0 - x0 % grid, y0 - y0 % grid
+        self.box = (x0, y0, x1, y1)
+        self.grid = grid
         sel = ring[y0:y1, x0:x1]
-        step = max(1, int(np.sqrt(sel.sum() / 20000)))  # 4K captions: subsample, same answer
         if step > 1:
             sub = np.zeros_like(sel)
             sub[::step, ::step] = True
@@ -206,13 +226,20 @@ class Presence:
         self.r0 = r - r.mean()
         self.rr = float(self.r0 @ self.r0)
         self.valid = self.rr > 25.0 * max(1, len(r))  # a flat patch has no pattern to follow
+        g = grid  # the same pixels in a frame decimated by the grid
+        self.sel_small = sel[::g, ::g] if g > 1 else sel
 
-    def __call__(self, gray: np.ndarray) -> tuple[float, float]:
-        """(slope, correlation) of this frame's pixels on the reference's."""
+    def __call__(self, gray: np.ndarray, decimated: bool = False) -> tuple[float, float]:
+        """(slope, correlation) of this frame's pixels on the reference's; ``decimated``: ``gray``
+        is the frame decimated by the grid, as the tracker's ring keeps large frames."""
         if not self.valid:
             return 0.0, 0.0
         x0, y0, x1, y1 = self.box
-        x = gray[y0:y1, x0:x1][self.sel].astype(np.float32)
+        g = self.grid
+        if decimated and g > 1:
+            x = gray[y0 // g:-(-y1 // g), x0 // g:-(-x1 // g)][self.sel_small].astype(np.float32)
+        else:
+            x = gray[y0:y1, x0:x1][self.sel].astype(np.float32)
         x0_ = x - x.mean()
         xr = float(x0_ @ self.r0)
         xx = float(x0_ @ x0_)
@@ -220,8 +247,8 @@ class Presence:
         corr = xr / np.sqrt(self.rr * xx) if xx > 0 else 0.0
         return slope, corr
 
-    def visible(self, gray: np.ndarray) -> float:
-        s, c = self(gray)
+    def visible(self, gray: np.ndarray, decimated: bool = False) -> float:
+        s, c = self(gray, decimated)
         return float(s) if c >= CORR else 0.0
 
     def moved(self, gray: np.ndarray) -> bool:
@@ -296,7 +323,8 @@ class EventTracker:
         self.min_gap = max(1, int(round(min_gap * self.fps)))
         self.small_height = small_height
         self.on_detect = on_detect
-        self.ring: deque[tuple[int, np.ndarray]] = deque()
+        self.ring: deque[tuple[int, np.ndarray]] = deque()  # luma, decimated by ``grid``
+        self.grid = 0  # set by the first frame (``ring_grid``)
         self.live: list[_Live] = []
         self.next_id = 0
         self.last_detect = -10 ** 9
@@ -413,8 +441,12 @@ class EventTracker:
     # ------------------------------------------------------------------ main loop
 
     def _buffer(self, i: int, gray: np.ndarray) -> None:
-        self.ring.append((i, gray))
-        cap = max(4, min(int(self.buffer_seconds * self.fps), self.max_buffer_bytes // max(1, gray.nbytes)))
+        if not self.grid:
+            self.grid = ring_grid(gray.shape)
+        g = self.grid
+        kept = gray if g == 1 else gray[::g, ::g].copy()
+        self.ring.append((i, kept))
+        cap = max(4, min(int(self.buffer_seconds * self.fps), self.max_buffer_bytes // max(1, kept.nbytes)))
         while len(self.ring) > cap:
             self.ring.popleft()
 
@@ -556,7 +588,7 @@ class EventTracker:
                 continue
             if stop is not None and j < stop:
                 break
-            v = p.visible(g)
+            v = p.visible(g, decimated=self.grid > 1)
             if not fading and v >= ON:
                 start = fade_from = j
                 continue
@@ -607,12 +639,12 @@ class EventTracker:
                 overlaps.append((ev, grown))
             if same is not None:
                 continue
-            p = Presence(gray, m)
+            p = Presence(gray, m, self.grid)
             if not p.valid:
                 continue
             start, fade_from, alpha = self._scan_back(p, i)
             for ev, grown in overlaps:  # the caption changed in place: switch where new ink shows
-                pg = Presence(gray, grown)
+                pg = Presence(gray, grown, self.grid)
                 switch = self._scan_back(pg, i, stop=ev.start)[0] if pg.valid else start
                 if switch <= ev.start + 1:
                     self.live.remove(ev)  # the old detection was this caption, read incompletely
