@@ -12,6 +12,8 @@ recognition, style and translation run once per event; per frame only the cheap 
   event is *on* where the slope is >= 0.5 (``ON``); fade frames above ``FADE`` are erased too.
   Boundaries come from this test frame by frame, backwards through a ring buffer of recent
   luma frames for the start, so they do not depend on when the detector happened to run.
+  Frames over a megapixel are kept decimated in it (``ring_grid``) and the test reads only
+  those pixels of every frame, so a 1080p ring is a quarter of the memory with the same answers.
 * **Trigger** (per frame, whole picture, ~1 ms): a downscaled map of *stable edges* (strong
   gradients whose pixels did not change since the previous frame). Burned-in captions are
   static while footage moves, so a caption appearing shows as blocks that gain stable edges
