@@ -228,8 +228,7 @@ class Presence:
         self.r0 = r - r.mean()
         self.rr = float(self.r0 @ self.r0)
         self.valid = self.rr > 25.0 * max(1, len(r))  # a flat patch has no pattern to follow
-        g = grid  # the same pixels in a frame decimated by the grid
-        self.sel_small = sel[::g, ::g] if g > 1 else sel
+        self.sel_small = sel[::grid, ::grid]  # the same pixels in a frame decimated by the grid
 
     def __call__(self, gray: np.ndarray, decimated: bool = False) -> tuple[float, float]:
         """(slope, correlation) of this frame's pixels on the reference's; ``decimated``: ``gray``
@@ -238,7 +237,7 @@ class Presence:
             return 0.0, 0.0
         x0, y0, x1, y1 = self.box
         g = self.grid
-        if decimated and g > 1:
+        if decimated:
             x = gray[y0 // g:-(-y1 // g), x0 // g:-(-x1 // g)][self.sel_small].astype(np.float32)
         else:
             x = gray[y0:y1, x0:x1][self.sel].astype(np.float32)
@@ -590,7 +589,7 @@ class EventTracker:
                 continue
             if stop is not None and j < stop:
                 break
-            v = p.visible(g, decimated=self.grid > 1)
+            v = p.visible(g, decimated=True)  # the ring's frames are kept decimated by the grid
             if not fading and v >= ON:
                 start = fade_from = j
                 continue
