@@ -207,7 +207,6 @@ class Presence:
         """``grid``: the test reads only pixels whose frame row and column are multiples of it,
         so that a frame kept decimated by ``grid`` (``g[::grid, ::grid]``, the tracker's ring
         of large frames) gives exactly the values the full frame gives."""
-        h, w = mask.shape
         ring = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         bb = _bbox(ring) or (0, 0, 1, 1)
         x0, y0, x1, y1 = bb
