@@ -15,7 +15,8 @@ below the matched size, as ``kseg.render`` measures widths) is still wider than 
 
 A second table lays each frame's captions (lines grouped as ``kseg.style.group_captions`` does)
 out alone and together (``kseg.render.place``, what ``kseg translate`` and translate-video
-draw): the pairs of English blocks that cover each other, and what placing them cost.
+draw): the pairs of English blocks that cover each other, what placing them cost, and how
+many captions' English left the Korean line it replaces (``_off_line``).
 """
 from __future__ import annotations
 
@@ -108,6 +109,15 @@ def _overlaps(sprites, shape) -> int:
     return sum(1 for i, a in enumerate(masks) for b in masks[i + 1:] if (a & b).any())
 
 
+def _off_line(sp, box) -> bool:
+    """English drawn away from the Korean it replaces: the rows its block and the Korean line
+    share are less than half of the shorter one's (a viewer looks for the caption where it was)."""
+    if sp is None or not sp.rgba.size:
+        return False
+    y0, y1 = sp.y, sp.y + sp.rgba.shape[0]
+    return min(y1, box[3]) - max(y0, box[1]) < 0.5 * min(y1 - y0, box[3] - box[1])
+
+
 def together(by_frame: dict, ratio: float) -> None:
     """A frame's captions laid out alone (``prepare`` each) and together (``kseg.render.place``):
     how many pairs of English blocks cover each other, and what placing them costs."""
@@ -120,7 +130,7 @@ def together(by_frame: dict, ratio: float) -> None:
 
     from bench_real import _line
 
-    n_frames = pairs_alone = pairs_together = adjusted = moved = 0
+    n_frames = pairs_alone = pairs_together = adjusted = moved = off_alone = off_together = n_caps = 0
     scales = []
     for k, (key, items) in enumerate(sorted(by_frame.items())):
         img = items[0][1]
@@ -138,6 +148,9 @@ def together(by_frame: dict, ratio: float) -> None:
         placed = place(caps, texts, img.shape)
         pairs_alone += _overlaps(alone, img.shape)
         pairs_together += _overlaps(placed, img.shape)
+        n_caps += len(caps)
+        off_alone += sum(_off_line(sp, c.box) for sp, c in zip(alone, caps))
+        off_together += sum(_off_line(sp, c.box) for sp, c in zip(placed, caps))
         for a, p in zip(alone, placed):
             if (a.x, a.y, a.info.lines) != (p.x, p.y, p.info.lines):
                 adjusted += 1
@@ -145,10 +158,11 @@ def together(by_frame: dict, ratio: float) -> None:
                 scales.append(p.info.scale / max(1e-6, a.info.scale))
     t = Table(title=f"A frame's captions laid out alone and together ({n_frames} real frames with 2+ captions)")
     for c in ("English pairs that overlap: alone", "together (place)", "captions re-laid", "of them only moved",
-              "size kept by the re-laid (median)"):
+              "size kept by the re-laid (median)", f"English off its Korean line (of {n_caps}): alone",
+              "together"):
         t.add_column(c)
     t.add_row(str(pairs_alone), str(pairs_together), str(adjusted), str(moved),
-              f"{np.median(scales):.2f}" if scales else "-")
+              f"{np.median(scales):.2f}" if scales else "-", str(off_alone), str(off_together))
     Console().print(t)
 
 

@@ -497,6 +497,32 @@ def test_a_frames_captions_do_not_cover_each_other():
     assert (one.x, one.y, one.info) == (alone[1].x, alone[1].y, alone[1].info)
 
 
+def test_english_that_runs_into_a_neighbour_stays_on_its_own_line():
+    """A tag sits just above a caption at the bottom of a frame (real variety layout: 현실 직시
+    over 아나 완전 큰일 났다). The caption's English wraps to two lines that grow up into the tag;
+    moved above the tag it would land on the speaker's face: it stays where the Korean was (the
+    tag's English or its own drawn smaller) and still covers nothing."""
+    from kseg.render import place, sprite_rect
+
+    shape = (318, 564, 3)
+    # the styles kseg measured on that frame (a translucent plate under the tag; a gradient
+    # line with a hard shadow)
+    tag = caption(box=(135, 227, 198, 249), fill=(36, 64, 75), text_height=21.0, stroke_width=2.0,
+                  banner=Banner(box=(129, 223, 244, 251), color=(0, 19, 99), opacity=0.449))
+    line = caption(box=(125, 239, 440, 293), fill=(255, 255, 215), fill2=(204, 65, 0), outline=(14, 2, 0),
+                   outline_width=1.0, shadow=Shadow((3, 2, 9), 3.0, 3.0), text_height=53.0, stroke_width=5.25)
+    texts = ["That's my style", "Thank you so much"]
+    alone = prepare(line, texts[1], shape)
+    assert len(alone.info.lines) == 2 and sprite_rect(alone)[1] < tag.box[3]  # the case: it grows into the tag
+    sprites = place([tag, line], texts, shape)
+    assert _clear(sprites, shape[:2])
+    r = sprite_rect(sprites[1])
+    shared = min(r[3], line.box[3]) - max(r[1], line.box[1])
+    assert shared >= 0.5 * min(r[3] - r[1], line.box[3] - line.box[1])  # on its own line
+    assert [" ".join(s.info.lines) for s in sprites] == texts and all(s.info.fitted for s in sprites)
+    assert all(s.info.scale >= 0.5 for s in sprites)  # never below CLASH_MIN_SCALE
+
+
 def test_a_caption_on_its_plate_is_not_moved_off_it():
     from kseg.render import place
 

@@ -731,6 +731,7 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
 
 
 CLASH_MIN_SCALE = 0.5  # how far English that runs into a neighbour may shrink to keep clear of it
+CLASH_SHRINK = (0.85, 0.7, 0.6, 0.5)  # sizes tried, of the one given, when no layout keeps clear on its line
 CLASH_GAP = 2  # pixels kept between two captions' English
 _INK = 25  # alpha (of 255) from which a sprite's pixel counts as drawn
 
@@ -779,6 +780,14 @@ def _grown(sp: Sprite) -> np.ndarray:
     return cv2.dilate(ink, np.ones((2 * CLASH_GAP + 1,) * 2, np.uint8)).astype(bool)
 
 
+def _off_line(rect: Box, dy: int, box: Box) -> bool:
+    """Whether a block (``rect`` moved down by ``dy``) has left the Korean line it replaces: the
+    rows they share are less than half of the shorter one's. A viewer looks for the caption
+    where it was."""
+    y0, y1 = rect[1] + dy, rect[3] + dy
+    return min(y1, box[3]) - max(y0, box[1]) < 0.5 * min(y1 - y0, box[3] - box[1])
+
+
 def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[int, ...], *,
           obstacles: list[Sprite | Box] = (), **kw: Any) -> list[Sprite | None]:
     """Sprites for the captions of one frame (None where ``texts`` has none) whose drawn pixels
@@ -792,8 +801,9 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
     down into free space (by at most its own height; never off its plate, which stays in the
     picture), and layouts with fewer lines, smaller (down to ``CLASH_MIN_SCALE``) but fitting
     the frame, each moved alike, the one that covers the least of its neighbours wins; then one
-    left in place (the English stays where the Korean was), then the largest, then the one
-    moved least. Repeated while any caption not yet laid out again covers another."""
+    still on its Korean line (``_off_line``: a smaller English where the Korean was beats a
+    larger one moved over a face), then one left in place, then the largest, then the one moved
+    least. Repeated while any caption not yet laid out again covers another."""
     H = int(frame_shape[0])
     sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t is not None else None
                                     for c, t in zip(captions, texts)]
@@ -823,27 +833,49 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
         i = max(hit, key=reach)
         done.add(i)
         c, others = captions[i], keepout(i)
-        layouts = [sprites[i]]
         kept = {k: v for k, v in kw.items() if k not in ("max_lines", "min_scale")}
-        for n in range(max(1, len(c.regions)), len(sprites[i].info.lines)):
-            sp = prepare(c, texts[i], frame_shape, max_lines=n, min_scale=CLASH_MIN_SCALE, **kept)
-            if sp.rgba.size and sp.info.fitted:
-                layouts.append(sp)
-        best, key = sprites[i], None
-        for sp in layouts:
-            grown, r = _grown(sp), sprite_rect(sp)
-            moves = [0]
-            if c.style.banner is None:
-                for o in others:
-                    if _covers(sp, grown, 0, o):
-                        q = sprite_rect(o) if isinstance(o, Sprite) else o
-                        moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
-            for dy in moves:
-                if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < 0 or r[3] + dy > H)):
-                    continue
-                k = (covered(sp, grown, dy, others), dy != 0, -sp.info.scale, abs(dy))
-                if key is None or k < key:
-                    best, key = (_moved(sp, dy) if dy else sp), k
+
+        def laid(n: int, shrink: float = 1.0) -> Sprite | None:
+            """Caption i's English in at most ``n`` lines, ``shrink`` times the size it is given."""
+            fs = float(kept.get("font_scale", 1.0)) * shrink
+            if fs < FONT_SCALES[0]:
+                return None
+            sp = prepare(c, texts[i], frame_shape, max_lines=n, min_scale=min(1.0, CLASH_MIN_SCALE / shrink),
+                         **{**kept, "font_scale": fs})
+            if not (sp.rgba.size and sp.info.fitted):
+                return None
+            if shrink != 1.0:  # the JSON's scale stays relative to the size matched to the Korean
+                sp.info = dataclasses.replace(sp.info, scale=sp.info.scale * shrink)
+            return sp
+
+        def ranked(layouts: list[Sprite]) -> tuple[Sprite | None, tuple | None]:
+            best, key = None, None
+            for sp in layouts:
+                grown, r = _grown(sp), sprite_rect(sp)
+                moves = [0]
+                if c.style.banner is None:
+                    for o in others:
+                        if _covers(sp, grown, 0, o):
+                            q = sprite_rect(o) if isinstance(o, Sprite) else o
+                            moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
+                for dy in moves:
+                    if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < 0 or r[3] + dy > H)):
+                        continue
+                    k = (covered(sp, grown, dy, others), _off_line(r, dy, c.box), dy != 0, -sp.info.scale, abs(dy))
+                    if key is None or k < key:
+                        best, key = (_moved(sp, dy) if dy else sp), k
+            return best, key
+
+        n_max = len(sprites[i].info.lines)
+        best, key = ranked([sprites[i]] + [sp for n in range(max(1, len(c.regions)), n_max)
+                                           if (sp := laid(n)) is not None])
+        if key is not None and (key[0] or key[1]):
+            # still on a neighbour or off its own line: smaller, where the Korean was
+            more = [sp for f in CLASH_SHRINK for n in range(max(1, len(c.regions)), n_max + 1)
+                    if (sp := laid(n, f)) is not None]
+            b2, k2 = ranked(more)
+            if k2 is not None and k2 < key:
+                best, key = b2, k2
         sprites[i] = best
     return sprites
 
