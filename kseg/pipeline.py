@@ -210,6 +210,13 @@ class SegmentPipeline:
             takes = inspect.signature(self.detector.detect).parameters
             window = {k: v for k, v in (("rows", rows), ("cols", cols)) if v is not None and k in takes}
         lines: list[TextLine] = list(self.detector.detect(image, **window))
+        tiles: list[Box] | None = None
+        collage = getattr(self.detector, "detect_collage", None)
+        if collage is not None and not window and getattr(self.detector, "profile", None) == "still":
+            from kseg.detect.panels import panels
+
+            tiles = panels(image)
+            lines = list(collage(image, tiles, lines))
         if known:
             lines = _unknown(lines, known)
         t1 = time.perf_counter()
@@ -249,7 +256,7 @@ class SegmentPipeline:
         if not self.include_overlays:
             from kseg.detect.panels import panels, repeated_in_tiles
 
-            tiles = panels(image) if lines else []
+            tiles = (panels(image) if tiles is None else tiles) if lines else []
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if len(tiles) > 1 else None
             overlay = [corner_overlay(ln.box, h, w, tiles) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
                        for ln in lines]

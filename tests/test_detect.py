@@ -415,3 +415,44 @@ def test_text_repeated_near_the_top_of_collage_tiles_is_a_graphic():
         assert not repeated_in_tiles(gray, same, tiles)  # repeated, but where captions sit
     one = grid[:202, :360].copy()
     assert not repeated_in_tiles(cv2.cvtColor(one, cv2.COLOR_RGB2GRAY), boxes[0][0], panels(one))
+
+
+@pytest.mark.slow  # 10 s: a 1200 x 896 collage read whole and tile by tile
+def test_a_collages_screenshots_are_read_at_their_own_scale(detector):
+    """48 screenshots of 200 x 112 in one 1200 x 896 collage, each with a 6-px caption: read
+    whole, the collage is enlarged 1.1x (its short side sets the scale, its long side caps it)
+    and CRAFT misses some captions; each screenshot read as its own frame is enlarged 3x."""
+    from kseg.detect.panels import panels
+
+    still = detector.with_profile("still")
+    rows, truth = [], []
+    for r in range(8):
+        row = []
+        for c in range(6):
+            shot = background(200, 112, seed=10 * r + c)
+            poly = draw_captions(shot, [Caption("같이 갈래요?", (100, 90), 6, stroke_width=1)])[0]
+            truth.append(poly + (200 * c, 112 * r))
+            shot[:2] = shot[-2:] = shot[:, :2] = shot[:, -2:] = 255  # a white gutter
+            row.append(shot)
+        rows.append(np.hstack(row))
+    collage = np.vstack(rows)
+    tiles = panels(collage)
+    assert len(tiles) == 48
+
+    def found(lines: list[TextLine]) -> int:
+        n = 0
+        for p in truth:
+            (tx0, ty0), (tx1, ty1) = p.min(0), p.max(0)
+            n += any(max(0, min(l.box[2], tx1) - max(l.box[0], tx0)) * max(0, min(l.box[3], ty1) - max(l.box[1], ty0))
+                     >= 0.5 * (tx1 - tx0) * (ty1 - ty0) for l in lines)
+        return n
+
+    whole = still.detect(collage)
+    both = still.detect_collage(collage, tiles, whole)
+    _check_geometry(both, 1200, 896)
+    assert found(both) >= max(45, found(whole) + 3)
+    assert len(both) <= len(truth) + 6  # no screenshot's texture read as many lines
+    # not a collage, or screenshots that gain little from being read alone: the whole frame's lines
+    assert still.detect_collage(collage, [(0, 0, 1200, 896)], whole) == whole
+    four = collage[:224, :400]
+    assert still.detect_collage(four, panels(four), whole[:1]) == whole[:1]

@@ -767,3 +767,40 @@ def test_text_with_no_korean_is_left_alone_unless_all_text():
     res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
     assert len(res.left_out) == 1 and res.left_out[0][1] <= 10 < res.left_out[0][3]
     assert "left_out" not in res.to_json()
+
+
+def test_a_still_collage_is_detected_screenshot_by_screenshot():
+    """A fans' collage of screenshots gets the detector's collage reading (each screenshot as a
+    frame of its own) in the still profile; the video profile and detectors without it read
+    the frame whole, and the corner rule still sees the same tiles."""
+    from conftest import FakeDetector, FakeSegmenter
+    from kseg.pipeline import SegmentPipeline
+    from kseg.types import Recognition
+    from test_detect import _picture
+
+    grid = np.zeros((404, 720, 3), np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 360), (202, 0), (202, 360))):
+        grid[y:y + 202, x:x + 360] = np.minimum(_picture(202, 360, n), 240)  # no white: no fake text
+    grid[150:170, 400:600] = 255  # one caption, in the second screenshot
+    calls = []
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition("안녕하세요", "fake", 0.9)
+
+    class Still(FakeDetector):
+        read_shrink, profile = 0.2, "still"
+
+        def detect_collage(self, image, tiles, whole):
+            calls.append((sorted(tiles), [ln.box for ln in whole]))
+            return whole
+
+    class Video(Still):
+        profile = "video"
+
+    res = SegmentPipeline(detector=Still(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(grid)
+    assert len(calls) == 1 and len(calls[0][0]) == 4 and calls[0][1] == [(400, 150, 600, 170)]
+    assert [r.line.box for r in res.regions] == [(400, 150, 600, 170)]
+    SegmentPipeline(detector=Video(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(grid)
+    SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(grid)
+    assert len(calls) == 1

@@ -46,6 +46,9 @@ DEFAULT_DETECT_HEIGHT = int(PROFILES["video"]["detect_height"])
 # (half at the top, half at the bottom; ``reading_line``). Chosen on the synthetic eval split's
 # frames (the detector's boxes on rendered captions): see docs/experiments, twentieth session.
 READ_SHRINK = 0.2
+# A collage's screenshots are read one by one (``Detector.detect_collage``) when each would be
+# enlarged at least this much more than the whole collage is.
+COLLAGE_GAIN = 1.2
 AXIS_RATIO = 2.0  # a word box this elongated gives the direction two boxes are compared along
 BAND_MARGIN = 0.08  # of the frame height read above and below a band (Detector.detect(rows=))
 
@@ -399,6 +402,36 @@ class Detector:
                     return _reading_order(kept)
         return self._detect(image)
 
+    def detect_collage(self, image: np.ndarray, tiles: list[tuple[int, int, int, int]],
+                       whole: list[TextLine] | None = None) -> list[TextLine]:
+        """The lines of a fans' collage of screenshots (``tiles``: ``kseg.detect.panels``), each
+        screenshot read as a frame of its own, plus those of the whole frame (``whole``, the
+        ``detect`` of it when given) that no screenshot's lines cover (a title across tiles).
+
+        Why: the whole collage is scaled for CRAFT by its own short side (and capped by
+        ``max_side``), so a 16-screenshot collage gets under half the enlargement one of its
+        screenshots would, and small or decorated captions in it went unseen (bench/real: a
+        green-and-red 34-px name tag missed at 1.3x, found at 3x). Collages whose screenshots
+        would gain less than ``COLLAGE_GAIN`` in scale are read whole only."""
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        whole = list(self.detect(image)) if whole is None else list(whole)
+        if len(tiles) < 2:
+            return whole
+        frame_scale = self._input_size(h, w)[0] / h
+        if min(self._input_size(y1 - y0, x1 - x0)[0] / (y1 - y0) for x0, y0, x1, y1 in tiles) \
+                < COLLAGE_GAIN * frame_scale:
+            return whole
+        found: list[TextLine] = []
+        for x0, y0, x1, y1 in tiles:
+            for ln in self._detect(image[y0:y1, x0:x1]):
+                b = ln.box
+                found.append(TextLine(box=(b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0),
+                                      polygon=[(px + x0, py + y0) for px, py in ln.polygon],
+                                      score=ln.score, angle=ln.angle))
+        rest = [ln for ln in whole if _covered_by(ln.box, [f.box for f in found]) < 0.5]
+        return _reading_order(found + rest)
+
     def _detect(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None) -> list[TextLine]:
         from easyocr.craft_utils import getDetBoxes
 
@@ -534,6 +567,17 @@ def _mean_in_polygon(textmap: np.ndarray, poly: np.ndarray) -> float:
     cv2.fillPoly(m, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
     vals = crop[m.astype(bool)]
     return float(np.clip(vals.mean(), 0.0, 1.0)) if vals.size else 0.0
+
+
+def _covered_by(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]]) -> float:
+    """The share of ``box``'s area that lies under at least one of ``others``."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    for a0, b0, a1, b1 in others:
+        m[max(0, b0 - y0):max(0, min(y1, b1) - y0), max(0, a0 - x0):max(0, min(x1, a1) - x0)] = True
+    return float(m.mean())
 
 
 def _reading_order(lines: list[TextLine]) -> list[TextLine]:
