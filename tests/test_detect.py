@@ -456,3 +456,12 @@ def test_a_collages_screenshots_are_read_at_their_own_scale(detector):
     assert still.detect_collage(collage, [(0, 0, 1200, 896)], whole) == whole
     four = collage[:224, :400]
     assert still.detect_collage(four, panels(four), whole[:1]) == whole[:1]
+    # nor when the screenshots together would cost more than COLLAGE_BUDGET whole frames
+    import kseg.detect
+
+    budget = kseg.detect.COLLAGE_BUDGET
+    try:
+        kseg.detect.COLLAGE_BUDGET = 2.0
+        assert still.detect_collage(collage, tiles, whole) == whole
+    finally:
+        kseg.detect.COLLAGE_BUDGET = budget

@@ -49,6 +49,9 @@ READ_SHRINK = 0.2
 # A collage's screenshots are read one by one (``Detector.detect_collage``) when each would be
 # enlarged at least this much more than the whole collage is.
 COLLAGE_GAIN = 1.2
+# ... and when their inputs together are at most this many times the whole collage's (bench/real's
+# collages: 1.7-5.1x, about what they then take longer)
+COLLAGE_BUDGET = 8.0
 AXIS_RATIO = 2.0  # a word box this elongated gives the direction two boxes are compared along
 BAND_MARGIN = 0.08  # of the frame height read above and below a band (Detector.detect(rows=))
 
@@ -412,15 +415,18 @@ class Detector:
         ``max_side``), so a 16-screenshot collage gets under half the enlargement one of its
         screenshots would, and small or decorated captions in it went unseen (bench/real: a
         green-and-red 34-px name tag missed at 1.3x, found at 3x). Collages whose screenshots
-        would gain less than ``COLLAGE_GAIN`` in scale are read whole only."""
+        would gain less than ``COLLAGE_GAIN`` in scale, or whose screenshots together would cost
+        more than ``COLLAGE_BUDGET`` times the whole frame's CRAFT input (a scan of hundreds of
+        tiles), are read whole only."""
         image = _check_image(image)
         h, w = image.shape[:2]
         whole = list(self.detect(image)) if whole is None else list(whole)
         if len(tiles) < 2:
             return whole
-        frame_scale = self._input_size(h, w)[0] / h
-        if min(self._input_size(y1 - y0, x1 - x0)[0] / (y1 - y0) for x0, y0, x1, y1 in tiles) \
-                < COLLAGE_GAIN * frame_scale:
+        th, tw = self._input_size(h, w)
+        sizes = [self._input_size(y1 - y0, x1 - x0) for x0, y0, x1, y1 in tiles]
+        if min(a / (y1 - y0) for (a, _), (_, y0, _, y1) in zip(sizes, tiles)) < COLLAGE_GAIN * th / h \
+                or sum(a * b for a, b in sizes) > COLLAGE_BUDGET * th * tw:
             return whole
         found: list[TextLine] = []
         for x0, y0, x1, y1 in tiles:
