@@ -131,6 +131,18 @@ def test_translate_tm_miss_is_reported_and_left_untouched(cli, frame_png, tmp_pa
     assert region["translation"] is None
 
 
+def test_translate_tm_lines_of_marks_alone_are_skipped_with_a_warning(cli, frame_png, tmp_path):
+    """A TM exported from a show's subtitles holds lines such as "!!!": one warning line names
+    each, and the frame is translated from the rest."""
+    tm = tmp_path / "show.tsv"
+    tm.write_text("!!!\t!!!\n안녕하세요\tHello\n", encoding="utf-8")
+    r = cli("translate", frame_png, "-o", tmp_path / "out", "--translator", f"tm:{tm}", "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert f"kseg: warning: {tm}:1: '!!!' has no letters to match; skipped" in r.stderr.splitlines()
+    region = json.loads((tmp_path / "out" / "ep01_0001.json").read_text(encoding="utf-8"))["regions"][0]
+    assert region["translation"] == "Hello"
+
+
 def test_translate_strict_miss_fails_the_frame(cli, frame_png, tmp_path):
     tm = tmp_path / "other.tsv"
     tm.write_text("잘 자\tGood night\n", encoding="utf-8")

@@ -531,7 +531,7 @@ def test_tm_json_forms(tmp_path):
     ("안녕하세요\tHello.\n괜찮아? Are you okay?\n", ":2:", "no TAB"),
     ("# c\n\n안녕하세요\t\n", ":3:", "no English"),
     ("\tHello.\n", ":1:", "empty Korean"),
-    ("...\tDots\n", ":1:", "no letters"),
+    ("...\tDots\n", ": ", "no entries"),  # its one entry skipped (below)
     ("안녕\tHi\n안녕\tHello\n", ":2:", "different English (line 1)"),
     ("# only a comment\n", ": ", "no entries"),
     ('{"안녕": "Hi",\n "x": }', ":2:", "invalid JSON"),
@@ -545,6 +545,18 @@ def test_tm_malformed(tmp_path, text, where, words):
         get_translator(f"tm:{p}")
     msg = str(e.value)
     assert msg.startswith(str(p) + where) and words in msg, msg
+
+
+def test_tm_lines_without_letters_are_skipped_with_a_warning(tmp_path, caplog):
+    """A TM made from a show's subtitles holds lines of marks alone; they can never match (a
+    caption without letters is not translated), so they are skipped, named, and the rest works."""
+    p = tm_file(tmp_path, "안녕하세요\tHello.\n!!!\t!!!\n...\t...\n괜찮아?\tAre you okay?\n", "show.tsv")
+    with caplog.at_level("WARNING", logger="kseg.translate"):
+        tr = get_translator(f"tm:{p}")
+    assert tr.translate([R("안녕하세요"), R("괜찮아?"), R("!!!")]) == ["Hello.", "Are you okay?", None]
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [f"{p}:2: '!!!' has no letters to match; skipped", f"{p}:3: '...' has no letters to match; skipped"]
+    assert tr.misses == []  # "!!!" is not a miss: nothing to translate
 
 
 def test_tm_unreadable_files(tmp_path):

@@ -19,6 +19,7 @@ Batch commands over images (``segment`` now; ``erase``, ``translate`` later) reu
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -50,10 +51,21 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _LibraryWarnings(logging.Handler):
+    """The library's own warnings (loggers ``kseg.*``: an unusable translation cache, TM lines
+    skipped) as the command line's one-line ``kseg: warning:``, not Python's bare fallback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _warn(record.getMessage())
+
+
 @app.callback()
 def _main(version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print kseg's version and exit.")] = False) -> None:
     """Find, segment (SAM), erase and translate burned-in Korean captions in video frames."""
+    log = logging.getLogger("kseg")
+    if not any(isinstance(h, _LibraryWarnings) for h in log.handlers):
+        log.addHandler(_LibraryWarnings(logging.WARNING))
 
 
 models_app = typer.Typer(help="List and download segmentation models.", no_args_is_help=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError, plain_text
 from ..types import TranslationRequest
-from .base import caption_error, digest, has_text, shorten
+from .base import caption_error, digest, has_text, log, shorten
 
 HEADERS = {("ko", "en"), ("korean", "english"), ("source", "target"), ("kor", "eng"),
            ("한국어", "영어")}
@@ -122,8 +122,13 @@ def load_pairs(path: str | Path) -> list[tuple[int | str, str, str]]:
             raise _fail(path, where, "empty Korean text")
         if not en:
             raise _fail(path, where, f"no English for {shorten(ko)!r}")
+    # a line of marks alone ("!!!", "...", "♪~") is never looked up (a caption without letters
+    # is not translated), but a TM made from a show's subtitles holds such lines: skipped with a
+    # warning, not the whole file refused
+    for where, ko, _ in pairs:
         if not has_text(ko):
-            raise _fail(path, where, f"{shorten(ko)!r} has no letters to match")
+            log.warning("%s", _fail(path, where, f"{shorten(ko)!r} has no letters to match; skipped"))
+    pairs = [(where, ko, en) for where, ko, en in pairs if has_text(ko)]
     if not pairs:
         raise _fail(path, None, "no entries")
     return pairs
