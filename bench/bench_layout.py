@@ -110,12 +110,11 @@ def _overlaps(sprites, shape) -> int:
 
 
 def _off_line(sp, box) -> bool:
-    """English drawn away from the Korean it replaces: the rows its block and the Korean line
-    share are less than half of the shorter one's (a viewer looks for the caption where it was)."""
-    if sp is None or not sp.rgba.size:
-        return False
-    y0, y1 = sp.y, sp.y + sp.rgba.shape[0]
-    return min(y1, box[3]) - max(y0, box[1]) < 0.5 * min(y1 - y0, box[3] - box[1])
+    """English drawn away from the Korean it replaces, by the rule ``kseg.render.place`` ranks
+    layouts with (``kseg.render._off_line``); no English is never off its line."""
+    from kseg.render import _off_line as off_line, sprite_rect
+
+    return sp is not None and bool(sp.rgba.size) and off_line(sprite_rect(sp), 0, box)
 
 
 def together(by_frame: dict, ratio: float) -> None:
