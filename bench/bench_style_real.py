@@ -149,7 +149,7 @@ def main() -> None:
         acc["all"].append(rec)
         if got != ln["fill"]:
             wrong.append({"tile": tile, "source": fr["source"], "id": fr["id"], "text": ln["text"], "fill": ln["fill"], "got": got,
-                          "measured": list(st.fill), "outline": list(st.outline) if st.outline else None})
+                          "gradient_holds_it": rec[3], "measured": list(st.fill), "outline": list(st.outline) if st.outline else None})
     if args.json:
         print(json.dumps({g: {"lines": len(v), "fill_correct": sum(r[0] for r in v) / len(v),
                               "fill_correct_gradients_any_end": sum(r[3] for r in v) / len(v),
@@ -169,7 +169,7 @@ def main() -> None:
                   f"{sum(r[1] for r in v) / len(v):.1%}", f"{sum(r[2] for r in v) / len(v):.1%}")
     Console().print(t)
     print(f"{forced} of {len(acc['all'])} lines measured on text-SAM's best non-empty mask (its first answer was empty)")
-    for w in wrong[:40]:
+    for w in wrong:
         print(json.dumps(w, ensure_ascii=False), file=sys.stderr)
 
 
