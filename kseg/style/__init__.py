@@ -56,6 +56,7 @@ INK_DARKER = 30.0
 INK_SHARE = 0.10
 BLEED_CHROMA = 15.0  # ... and lose the part of their tint that points the way the plate's does,
 BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two point this close
+DARK_INK = 30.0  # letters of any stroke darker than this (Lab L) lose that tint too
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
@@ -166,6 +167,8 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
         ink = _thin_dark_ink(rgb, lab, main)
         if ink is not None and _lab(np.uint8([ink]))[0, 0] < _lab(np.uint8([fill_rgb]))[0, 0]:
             fill_rgb, fill2_rgb = ink, None  # the core's fit is darker where strokes have a core
+    if fill2_rgb is None:
+        fill_rgb = _unbleed(fill_rgb, lab, main, dark_only=True)
 
     # glyph body vs shadow: first guess of the ring width from the footprint edge
     d_fill = _dt(~fill)  # distance of every non-fill pixel to the fill
@@ -616,14 +619,23 @@ def _thin_dark_ink(rgb, lab, fill) -> tuple[int, int, int] | None:
     if float(np.median(lab[around][:, 0])) - float(np.median(L)) <= INK_DARKER:
         return None
     ink = _rgb(np.median(rgb[fill][L <= np.percentile(L, 100 * INK_SHARE)], axis=0))
-    # dark ink tinted the way the plate is: the plate's colour bled in (4:2:0 keeps chroma at
-    # half resolution, and a 1-2 px stroke has no pixel of its own there), so that tint goes
+    return _unbleed(ink, lab, fill)
+
+
+def _unbleed(ink: tuple[int, int, int], lab, fill, dark_only: bool = False) -> tuple[int, int, int]:
+    """Dark ink tinted the way its surroundings are loses that tint: their colour bled in (4:2:0
+    keeps chroma at half resolution, so a 1-3 px stroke has little chroma of its own; black
+    letters inside a yellow glow measured olive). ``dark_only``: only for ink darker than
+    DARK_INK and less colourful than the surroundings (letters of a colour of their own, red on
+    a yellow plate, are more colourful than what bled into them)."""
     far = _dilate(fill, 5) & ~_dilate(fill, 2)
     if far.sum() < 10:
         return ink
     plate = np.median(lab[far], axis=0)[1:]
     il = _lab(np.uint8([ink]))[0].astype(np.float64)
     na, ni = float(np.linalg.norm(plate)), float(np.linalg.norm(il[1:]))
+    if dark_only and (il[0] >= DARK_INK or ni >= na):
+        return ink
     if na > BLEED_CHROMA and ni > 1e-6 and float(plate @ il[1:]) / (na * ni) > BLEED_COS:
         d = plate / na
         il[1:] -= float(il[1:] @ d) * d
