@@ -248,6 +248,33 @@ def test_black_letters_in_a_coloured_glow_stay_black(ink, glow, f):
         assert chroma >= 50, s.fill
 
 
+@pytest.mark.parametrize("text,border", [("남을 거라고 생각한다", True), ("음", False), ("흑", False), ("를", False)])
+def test_a_plate_border_in_the_letters_colour_does_not_make_them_taller(text, border):
+    """Dark letters on a white plate with a dark border: the border runs a few rows above the
+    letters in their colour, and SAM's footprint (the plate) takes it in. The letters' height is
+    theirs alone (bench/real `mudozzal/0008`: measured 56 px for 45-px letters, the English drawn
+    a fifth too tall); a stroke of the letters' own, a jamo apart from the rest, still counts."""
+    from PIL import Image, ImageDraw
+
+    from kseg.synth import require_fonts
+
+    font = require_fonts("eval")[0].load(48 if border else 96)
+    img = Image.fromarray(footage(3, 620, 200).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = d.textbbox((60, 50), text, font=font)
+    d.rectangle((x0 - 20, y0 - 14, x1 + 20, y1 + 12), fill=(238, 238, 234))
+    if border:
+        d.line((x0 - 20, y0 - 9, x0 + 60, y0 - 9), fill=(60, 60, 60), width=3)  # the border's dark edge
+    d.text((60, 50), text, font=font, fill=(60, 60, 60))
+    rgb = np.asarray(img)
+    foot = np.zeros(rgb.shape[:2], bool)
+    foot[y0 - 14:y1 + 12, x0 - 20:x1 + 20] = True
+    box = (x0 - 20, y0 - 14, x1 + 20, y1 + 12)
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    s = measure_style(rgb, line, foot)
+    assert abs(s.text_height - (y1 - y0)) <= 3, (s.text_height, y1 - y0)
+
+
 def test_no_outline_when_the_footprint_is_the_fill():
     img, line, foot, _ = render(fill=(255, 255, 255), ow=0)
     s = measure_style(img, line, foot)

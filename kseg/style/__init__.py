@@ -56,6 +56,10 @@ INK_DARKER = 30.0
 INK_SHARE = 0.10
 BLEED_CHROMA = 15.0  # ... and lose the part of their tint that points the way the plate's does,
 BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two point this close
+# a band of fill rows this many empty rows away from the letters, and under this share of their
+# height, is not letters (a plate's border): the text height leaves it out
+DETACHED_GAP = 2
+DETACHED_BAND = 0.25
 DARK_INK = 30.0  # letters of any stroke darker than this (Lab L) lose that tint too
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
@@ -157,7 +161,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     # plate, outline or shadow taken in with it) would size the English too big
     poly = np.asarray(line.polygon, np.float64)
     boxed = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(line.box[3] - line.box[1])
-    text_height = min(_extent(v[fill]), max(4.0, boxed))
+    text_height = min(_letter_extent(v[fill], 0.4 * boxed), max(4.0, boxed))
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
     runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height, prob), u, v)
@@ -244,6 +248,32 @@ def _extent(vals: np.ndarray) -> float:
         return 0.0
     lo, hi = np.percentile(vals, [0.5, 99.5])
     return float(hi - lo + 1.0)
+
+
+def _letter_extent(vals: np.ndarray, least: float = 0.0) -> float:
+    """``_extent`` of a line's fill rows without bands the letters do not reach: the fill's rows
+    split where DETACHED_GAP or more rows in a row hold no fill (a line of letters has none
+    inside it), and a band under DETACHED_BAND of the letters' height beyond such a gap is left
+    out (a plate's border or the edge of the line above taken in with the letters' colour made
+    the English a fifth too tall). A band of letters under ``least`` rows (scattered specks of
+    a fill that missed the letters) is no measure: the plain extent then."""
+    if vals.size == 0:
+        return 0.0
+    r = np.round(vals).astype(np.int64)
+    lo = int(r.min())
+    occ = np.bincount(r - lo)
+    rows = np.flatnonzero(occ)
+    cuts = np.flatnonzero(np.diff(rows) > DETACHED_GAP)
+    if not len(cuts):
+        return _extent(vals)
+    bands = np.split(rows, cuts + 1)
+    main = max(range(len(bands)), key=lambda k: int(occ[bands[k]].sum()))
+    height = float(bands[main][-1] - bands[main][0] + 1)
+    if occ[bands[main]].sum() < 0.5 * vals.size or height < least:
+        return _extent(vals)  # scattered pieces, no band of letters to measure from
+    keep = [b for k, b in enumerate(bands) if k == main or b[-1] - b[0] + 1 >= DETACHED_BAND * height]
+    sel = np.isin(r - lo, np.concatenate(keep))
+    return _extent(vals[sel])
 
 
 def _stroke(fill: np.ndarray) -> float:
