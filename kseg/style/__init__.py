@@ -56,11 +56,11 @@ INK_DARKER = 30.0
 INK_SHARE = 0.10
 BLEED_CHROMA = 15.0  # ... and lose the part of their tint that points the way the plate's does,
 BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two point this close
+DARK_INK = 30.0  # letters of any stroke darker than this (Lab L) lose that tint too
 # a band of fill rows this many empty rows away from the letters, and under this share of their
 # height, is not letters (a plate's border): the text height leaves it out
 DETACHED_GAP = 2
 DETACHED_BAND = 0.25
-DARK_INK = 30.0  # letters of any stroke darker than this (Lab L) lose that tint too
 # kseg-fill overrules the layer rule when its pick's mean fill probability is this much higher
 # (0.1: best on the synthetic held-out set, docs/experiments/2026-12-02-real-footage.md)
 FILL_MARGIN = 0.1
