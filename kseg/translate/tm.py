@@ -125,13 +125,15 @@ def load_pairs(path: str | Path) -> list[tuple[int | str, str, str]]:
     # a line of marks alone ("!!!", "...", "♪~") is never looked up (a caption without letters
     # is not translated), but a TM made from a show's subtitles holds such lines: skipped with a
     # warning, not the whole file refused
-    for where, ko, _ in pairs:
-        if not has_text(ko):
+    kept = []
+    for where, ko, en in pairs:
+        if has_text(ko):
+            kept.append((where, ko, en))
+        else:
             log.warning("%s", _fail(path, where, f"{shorten(ko)!r} has no letters to match; skipped"))
-    pairs = [(where, ko, en) for where, ko, en in pairs if has_text(ko)]
-    if not pairs:
+    if not kept:
         raise _fail(path, None, "no entries")
-    return pairs
+    return kept
 
 
 FUZZY = 0.7  # least similarity for a fuzzy match (images and video alike)
