@@ -53,13 +53,17 @@ PLATE_HALO = 0.15
 # A still frame shows no time, so the video stage's overlay evidence (text that stays put) is
 # missing; what is left is where broadcasters put their on-screen graphics: the channel logo
 # and the programme's title bar sit small in a top corner. Text whose box ends in the top
-# CORNER_TOP of the frame, lies within CORNER_SIDE of the left or right edge and is shorter
-# than CORNER_HEIGHT of the frame's short side is such an overlay, left alone unless
-# include_overlays. The bounds were set on bench/real, the tightest that lose no caption there
-# (docs/experiments/2026-12-02-real-footage.md, thirteenth session).
-CORNER_TOP = 0.15
-CORNER_SIDE = 0.25
-CORNER_HEIGHT = 0.08
+# CORNER_TOP of the frame (or of its collage tile), lies within CORNER_LEFT of the left edge
+# or CORNER_RIGHT of the right one and is shorter than CORNER_HEIGHT of the short side is such
+# an overlay, left alone unless include_overlays. Korean variety shows keep the programme bar
+# top left, reaching further in than a logo; captions do come top right (a teaser, a date),
+# hence the two sides. Chosen on bench/real's regions in tile coordinates, bounds picked
+# leaving one repository out at a time: 13 of 33 strays left out, 1 of 205 captions lost
+# (docs/experiments/2026-12-02-real-footage.md, twenty-sixth session).
+CORNER_TOP = 0.19
+CORNER_LEFT = 0.36
+CORNER_RIGHT = 0.25
+CORNER_HEIGHT = 0.16
 _LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
 
 
@@ -107,19 +111,19 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
 
 def corner_overlay(box: Box, height: int, width: int, tiles: list[Box] | None = None) -> bool:
     """Whether a line's box is where a still frame's logo or programme bar sits (CORNER_*): in
-    the top corner of the frame, or of the collage tile that holds it (``tiles``, from
-    ``kseg.detect.panels``: fans' collages of screenshots keep each one's logo and bar)."""
+    the top corner of the collage tile that holds it (``tiles``, from ``kseg.detect.panels``:
+    fans' collages of screenshots keep each one's logo and bar), else of the frame. In a
+    collage the frame's corner is not asked about: its top fifth is the first screenshots'
+    captions as much as their graphics."""
     from kseg.detect.panels import panel_of
 
     def corner(x0: int, y0: int, x1: int, y1: int, height: int, width: int) -> bool:
-        return (y1 <= CORNER_TOP * height and (x1 <= CORNER_SIDE * width or x0 >= (1 - CORNER_SIDE) * width)
+        return (y1 <= CORNER_TOP * height and (x1 <= CORNER_LEFT * width or x0 >= (1 - CORNER_RIGHT) * width)
                 and y1 - y0 < CORNER_HEIGHT * min(height, width))
 
-    if corner(*box, height, width):
-        return True
     tile = panel_of(box, tiles) if tiles and len(tiles) > 1 else None
     if tile is None:
-        return False
+        return corner(*box, height, width)
     x0, y0, x1, y1 = box
     return corner(x0 - tile[0], y0 - tile[1], x1 - tile[0], y1 - tile[1], tile[3] - tile[1], tile[2] - tile[0])
 

@@ -622,8 +622,12 @@ def test_text_in_a_top_corner_is_an_overlay_on_stills_unless_included():
     pipe.detector.with_profile = lambda p: pipe.detector
     assert pipe.for_video().include_overlays and not pipe.include_overlays
     # a tall corner title is not small: a caption (a variety show's big corner caption)
-    assert not corner_overlay((10, 5, 150, 50), 360, 640) and corner_overlay((10, 5, 150, 25), 360, 640)
-    assert not corner_overlay((10, 40, 150, 60), 360, 640)  # below the top 15 %
+    assert not corner_overlay((10, 2, 150, 64), 360, 640) and corner_overlay((10, 5, 150, 25), 360, 640)
+    assert not corner_overlay((10, 50, 150, 72), 360, 640)  # below the top 19 %
+    # a programme bar reaches further in from the left than a logo does; a caption top right
+    # (a teaser's date) starts nearer the middle
+    assert corner_overlay((40, 25, 220, 60), 360, 640)
+    assert not corner_overlay((460, 20, 620, 45), 360, 640) and corner_overlay((490, 20, 620, 45), 360, 640)
 
 
 def test_a_collage_tiles_logo_is_an_overlay_on_stills():

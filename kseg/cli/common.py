@@ -273,9 +273,10 @@ ALL_TEXT_HELP = ("Also treat text with no Korean in it as captions (by default a
                  "channel logos, clocks, English already on screen).")
 DetectOpt = Annotated[DetectProfile, typer.Option("--detect", help=DETECT_HELP)]
 AllTextOpt = Annotated[bool, typer.Option("--all-text", help=ALL_TEXT_HELP)]
-STILL_OVERLAYS_HELP = ("Also treat small text in a top corner of the frame (the top 15 %, within a quarter of the "
-                       "width from either side: where channel logos and programme title bars sit), of each "
-                       "screenshot of a collage too, and text repeated at the same place near the top of a "
+STILL_OVERLAYS_HELP = ("Also treat small text in a top corner of the frame (the top 19 %, within 36 % of the width "
+                       "from the left or a quarter from the right: where channel logos and programme title "
+                       "bars sit; in a collage, of each "
+                       "screenshot instead), and text repeated at the same place near the top of a "
                        "collage's screenshots, as captions. By default it is left as it is and listed under "
                        "\"overlays\" in the JSON.")
 StillOverlaysOpt = Annotated[bool, typer.Option("--include-overlays", help=STILL_OVERLAYS_HELP)]
