@@ -632,7 +632,8 @@ def test_text_in_a_top_corner_is_an_overlay_on_stills_unless_included():
 
 def test_a_collage_tiles_logo_is_an_overlay_on_stills():
     """Fans' collages of screenshots: the logo in a tile's top corner (not the frame's) is an
-    overlay; each tile's caption, and a caption high in the middle of a tile, stay captions."""
+    overlay; each tile's caption, a caption high in the middle of a tile, and one in the
+    frame's top corner but low in its tile, stay captions."""
     from conftest import FakeDetector, FakeSegmenter
     from test_detect import _picture
     from kseg.pipeline import SegmentPipeline
@@ -644,14 +645,15 @@ def test_a_collage_tiles_logo_is_an_overlay_on_stills():
     img[212:226, 375:430] = 255  # the bottom-right tile's logo: the frame's middle, its tile's top-left
     img[370:390, 450:640] = 255  # its caption
     img[215:235, 150:250] = 255  # the bottom-left tile's caption, high in the middle of its tile
-    reads = {55: "무한도전", 190: "안녕하세요", 100: "1년 후"}  # by width: the tile is cropped below
+    img[50:66, 30:110] = 255  # the top-left tile's caption: in the frame's top corner, not its tile's
+    reads = {55: "무한도전", 190: "안녕하세요", 100: "1년 후", 80: "설이?"}  # by width: the tile is cropped below
 
     class Reader:
         def recognize(self, image, line, mask):
             return Recognition(reads[line.box[2] - line.box[0]], "fake", 0.9)
 
     res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
-    assert sorted(r.text.text for r in res.regions) == ["1년 후", "안녕하세요"]
+    assert sorted(r.text.text for r in res.regions) == ["1년 후", "설이?", "안녕하세요"]
     assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
     one = img[205:407, 363:723].copy()  # the same tile alone: its logo in the frame's corner
     res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(one)
