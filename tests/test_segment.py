@@ -102,6 +102,21 @@ def test_each_box_is_decoded_on_its_own_tile(random_model):
     assert c.shape == logits.shape
 
 
+def test_a_lines_mask_does_not_depend_on_the_other_lines_in_the_frame(random_model):
+    """The tiles of one canvas are encoded as a batch: the encoder's convolutions would
+    otherwise reach from one line's tile into the next, and a caption's mask (in video, the
+    same caption on frames with other text) would change with what else is on screen."""
+    seg = TextSegmenter(str(random_model), "cpu")
+    img = np.random.default_rng(2).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    one = [TextLine((100, 280, 540, 320), [], 0.9)]
+    two = one + [TextLine((300, 40, 380, 70), [], 0.8)]  # a narrower tile: no padding added to the first
+    t1, a, ia, _, _ = seg._run(img, one)
+    t2, b, ib, _, _ = seg._run(img, two)
+    assert t2[1].width <= t2[0].width and t2[0].row == 0
+    h, w = t1[0].height, t1[0].width
+    assert torch.allclose(a[0][:, :h, :w], b[0][:, :h, :w], atol=1e-4) and torch.allclose(ia[0], ib[0], atol=1e-5)
+
+
 def test_missing_embedded_model_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setenv("KSEG_MODELS", str(tmp_path))
     with pytest.raises(ModelError, match="kseg train"):

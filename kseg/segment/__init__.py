@@ -3,8 +3,8 @@
     seg = TextSegmenter(model=None, device="auto")   # None = embedded text-SAM
     masks: list[LineMask] = seg.segment(image_rgb_uint8, lines)
 
-Every line becomes a zoomed tile (see tiles.py); all tiles share one canvas, one
-encoder pass, and each box gets a multimask decoder call on its own tile's rows of the
+Every line becomes a zoomed tile (see tiles.py); the tiles share one canvas, encoded as
+one batch of tiles, and each box gets a multimask decoder call on its own tile's rows of the
 embedding (an official ViT: one batched call, as SamPredictor makes). Of SAM's three masks per box
 the one with the highest predicted IoU is kept, stability score breaking ties. Where
 the model has an edge refiner (refine.py), the chosen logits, pasted back onto the
@@ -131,6 +131,18 @@ class TextSegmenter:
             iou[i] = q[0]
         return out, iou
 
+    def _encode_tiles(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """The canvas's ``n`` stacked tiles encoded as a batch and their embeddings stacked back
+        (the same work as one pass): the encoder's convolutions, dilated at 1/16, reach across
+        the tiles of one canvas, so a line's mask would depend on the lines above and below it
+        (a caption got an empty answer among nine lines and a mask alone)."""
+        _, c, hc, w = x.shape
+        h = hc // n
+        batch = x.reshape(c, n, h, w).permute(1, 0, 2, 3)
+        emb = self.sam.image_encoder(batch.contiguous(memory_format=torch.channels_last))
+        k, eh, ew = emb.shape[1:]
+        return emb.permute(1, 0, 2, 3).reshape(1, k, n * eh, ew)
+
     @torch.inference_mode()
     def logits(self, canvas: np.ndarray, boxes: np.ndarray, rows=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(N,3,Hc,Wc) mask logits at canvas resolution and (N,3) predicted IoU.
@@ -139,8 +151,11 @@ class TextSegmenter:
         t0 = time.perf_counter()
         b = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
         if self.predictor is None:
-            x = torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None]
-            emb = self.sam.image_encoder(normalize(self.sam, x).contiguous(memory_format=torch.channels_last))
+            x = normalize(self.sam, torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None])
+            if rows is not None and len(rows) > 1 and len({h for _, h, _ in rows}) == 1:
+                emb = self._encode_tiles(x, len(rows))
+            else:
+                emb = self.sam.image_encoder(x.contiguous(memory_format=torch.channels_last))
             t1 = time.perf_counter()
             if rows is None:
                 masks, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
