@@ -176,15 +176,19 @@ class SegmentPipeline:
         self.recognizer = recognizer_impl
 
     def for_video(self) -> "SegmentPipeline":
-        """This pipeline with the video detector profile (same loaded models); itself when it
-        has it already or its detector has no profiles (a stand-in)."""
+        """This pipeline with the video detector profile (same loaded models) and no still
+        overlay rule; itself when it is that already (a detector without profiles, a stand-in,
+        keeps its own)."""
         with_profile = getattr(self.detector, "with_profile", None)
-        if with_profile is None or getattr(self.detector, "profile", None) == "video":
+        video = with_profile is None or getattr(self.detector, "profile", None) == "video"
+        # the video stage tells overlays by how long text stays (kseg.video.job), which a
+        # corner rule for stills would pre-empt: a short caption in a corner is still a caption,
+        # and a logo left out of every frame's analysis is never reported as an overlay
+        if video and self.include_overlays:
             return self
         other = copy.copy(self)
-        other.detector = with_profile("video")
-        # the video stage tells overlays by how long text stays (kseg.video.job), which a
-        # corner rule for stills would pre-empt: a short caption in a corner is still a caption
+        if not video:
+            other.detector = with_profile("video")
         other.include_overlays = True
         return other
 
