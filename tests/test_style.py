@@ -330,6 +330,24 @@ def test_banner_found_with_its_box(opacity):
         assert s.banner.opacity < 0.9
 
 
+def test_straight_edges_round_text_with_the_footage_inside_are_not_a_plate():
+    """Text inside a rectangle of the picture's own lines (a car window, a collage tile's
+    border): the steps round it are all there, but the inside shows the footage's detail as
+    much as the outside does, which no plate lets through. It was taken for a plate at the
+    floor opacity, 0.3, and the English got a faint box of footage colour."""
+    img, line, foot, _ = render(ow=0)
+    img = img.copy()
+    x0, y0, x1, y1 = (20, 50, 540, 160)
+    img[y0:y0 + 3, x0:x1] = 0
+    img[y1 - 3:y1, x0:x1] = 0
+    img[y0:y1, x0:x0 + 3] = 0
+    img[y0:y1, x1 - 3:x1] = 0
+    assert measure_style(img, line, foot).banner is None
+    # a translucent plate over the same footage is still one
+    img, line, foot, _ = render(ow=0, banner={"box": (x0, y0, x1, y1), "color": (20, 30, 90), "opacity": 0.6})
+    assert measure_style(img, line, foot).banner is not None
+
+
 def test_small_plate_is_found_by_its_own_edges_not_a_stronger_one_farther_out():
     """A caption's badge beside a graphic with a harder edge: the plate's sides are the strong
     steps nearest the text (the strongest one was taken before, and gave a plate 3x too wide)."""

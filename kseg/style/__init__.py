@@ -846,6 +846,13 @@ class _Steps:
         return best
 
 
+# A "plate" whose inside shows more than 70 % of the footage's detail around it is straight
+# edges of the picture (a car window, a tile's border) on either side of text, not a plate: on
+# bench/real the steps found round such text gave opacities at this floor (three of the 13
+# plates found where there is none), and drawn, the English got a faint box of footage colour.
+MIN_PLATE_OPACITY = 0.3
+
+
 def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner | None:
     """A plate behind the line: straight colour steps above, below and beside the text.
 
@@ -928,6 +935,8 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     if (R - L) * (B - T) > PLATE_AREA_MAX * W * H:
         return None  # the picture between letterbox bars, not a plate: drawn, it hid the frame
     opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
+    if opacity < MIN_PLATE_OPACITY:
+        return None
     return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3))
 
 
@@ -964,7 +973,9 @@ def _opacity(img, inkf, box) -> tuple[float, tuple[int, int, int]]:
         # black for white plates, and a plate grown for the English was drawn dark
         return 1.0, _rgb(plate_rgb)
     alpha = float(np.clip(1.0 - t_in / t_out, 0.0, 1.0))
-    alpha = 1.0 if alpha > 0.9 else max(0.3, alpha)
+    if alpha < MIN_PLATE_OPACITY:
+        return alpha, _rgb(plate_rgb)  # not a plate: _banner drops it
+    alpha = 1.0 if alpha > 0.9 else alpha
     if alpha < 1.0:
         bg = np.median(img[outside], axis=0).astype(np.float64)
         col = (plate_rgb - (1 - alpha) * bg) / alpha
