@@ -848,8 +848,8 @@ class _Steps:
 
 # A "plate" whose inside shows more than 70 % of the footage's detail around it is straight
 # edges of the picture (a car window, a tile's border) on either side of text, not a plate: on
-# bench/real the steps found round such text gave opacities at this floor (three of the 13
-# plates found where there is none), and drawn, the English got a faint box of footage colour.
+# bench/real the six plates measured at this floor were all such edges (three round captions,
+# three round logos and specks), and drawn, the English got a faint box of footage colour.
 MIN_PLATE_OPACITY = 0.3
 
 
