@@ -15,6 +15,10 @@ rescue gives it. Printed per genre and overall, beside the naive baseline (the m
 colour) and the outline's class (how often the outline was taken for the fill: an inverted
 caption).
 
+A second table scores the plates ``measure_style`` finds against the ``"plate"`` annotation
+(opaque, translucent or none): how many annotated plates are found, how many are found where
+none is, and how many found plates have the right kind of opacity.
+
 ``--sheets DIR`` writes numbered contact sheets of every caption line (the crop, then swatches
 of the measured fill and outline) to annotate fills from and to look at what was measured; the
 lines whose fill was missed are listed on stderr with their tile number on those sheets.
@@ -74,6 +78,16 @@ def on_gradient(st, name: str) -> bool:
         return False
     mid = tuple((a + b) // 2 for a, b in zip(st.fill, st.fill2))
     return name in {colour_class(st.fill), colour_class(mid), colour_class(st.fill2)}
+
+
+def plate_row(v: list[tuple[str, float | None]]) -> dict:
+    """Plates annotated and found; a found plate's opacity is right when an opaque one measures
+    at least 0.9 (what the renderer draws as solid) and a translucent one less."""
+    real = [(a, o) for a, o in v if a != "none"]
+    found = [(a, o) for a, o in real if o is not None]
+    right = sum((a == "opaque") == (o >= 0.9) for a, o in found)
+    return {"lines": len(v), "plates": len(real), "found": len(found), "recall": len(found) / max(1, len(real)),
+            "false": sum(a == "none" and o is not None for a, o in v), "opacity_right": right}
 
 
 def measure(frames: list[dict]):
@@ -136,9 +150,14 @@ def main() -> None:
         sheets(frames, args.sheets)
         return
     acc: dict[str, list[tuple[bool, bool, bool, bool]]] = defaultdict(list)
+    plates: dict[str, list[tuple[str, float | None]]] = defaultdict(list)  # (annotated, opacity found)
     wrong = []
     forced = 0
     for tile, (fr, ln, img, st, mean, was_empty) in enumerate(measure(frames)):
+        if "plate" in ln:
+            found = (ln["plate"], st.banner.opacity if st.banner is not None else None)
+            plates[fr["genre"]].append(found)
+            plates["all"].append(found)
         if "fill" not in ln:
             continue
         forced += was_empty
@@ -151,10 +170,11 @@ def main() -> None:
             wrong.append({"tile": tile, "source": fr["source"], "id": fr["id"], "text": ln["text"], "fill": ln["fill"], "got": got,
                           "gradient_holds_it": rec[3], "measured": list(st.fill), "outline": list(st.outline) if st.outline else None})
     if args.json:
-        print(json.dumps({g: {"lines": len(v), "fill_correct": sum(r[0] for r in v) / len(v),
-                              "fill_correct_gradients_any_end": sum(r[3] for r in v) / len(v),
-                              "baseline": sum(r[1] for r in v) / len(v), "inverted": sum(r[2] for r in v) / len(v)}
-                          for g, v in acc.items()}))
+        print(json.dumps({"fill": {g: {"lines": len(v), "fill_correct": sum(r[0] for r in v) / len(v),
+                                       "fill_correct_gradients_any_end": sum(r[3] for r in v) / len(v),
+                                       "baseline": sum(r[1] for r in v) / len(v), "inverted": sum(r[2] for r in v) / len(v)}
+                                   for g, v in acc.items()},
+                          "plates": {g: plate_row(v) for g, v in plates.items()}}))
         return
     from rich.console import Console
     from rich.table import Table
@@ -169,6 +189,15 @@ def main() -> None:
                   f"{sum(r[1] for r in v) / len(v):.1%}", f"{sum(r[2] for r in v) / len(v):.1%}")
     Console().print(t)
     print(f"{forced} of {len(acc['all'])} lines measured on text-SAM's best non-empty mask (its first answer was empty)")
+    t = Table(title="real captions: plates found (bench/real's \"plate\" annotations)")
+    for c in ("genre", "lines", "with a plate", "found (recall)", "plates found where none is",
+              "opaque / translucent told right, of those found"):
+        t.add_column(c)
+    for g in sorted(plates, key=lambda g: (g == "all", g)):
+        r = plate_row(plates[g])
+        t.add_row(g, str(r["lines"]), str(r["plates"]), f"{r['found']} ({r['recall']:.0%})" if r["plates"] else "-",
+                  f"{r['false']} of {r['lines'] - r['plates']}", f"{r['opacity_right']} of {r['found']}")
+    Console().print(t)
     for w in wrong:
         print(json.dumps(w, ensure_ascii=False), file=sys.stderr)
 
