@@ -381,6 +381,36 @@ def test_a_rounded_plates_weak_side_is_not_passed_for_a_stronger_step_in_the_pic
     assert abs(s.banner.box[2] - inner[2]) <= 4, (s.banner.box, inner)
 
 
+def test_a_plate_frame_in_the_letters_colour_taken_in_by_the_mask_does_not_make_them_taller():
+    """Dark letters on a light plate inside a dark frame, and a mask that takes in the frame's
+    lower side and its ends (bench/real's clip: the letters 58 px, measured 71 on the video's
+    box, and the English ran out of the plate). The frame's sides join it to the letters' rows,
+    so no empty row sets it apart; the letters lie inside the line the detector boxed."""
+    from PIL import Image, ImageDraw
+
+    from kseg.synth import require_fonts
+
+    font = require_fonts("eval")[0].load(48)
+    img = Image.fromarray(footage(5, 720, 220).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = d.textbbox((60, 60), "남을 거라고 생각한다", font=font)
+    frame = (x0 - 24, y0 - 12, x1 + 24, y1 + 16)
+    d.rectangle(frame, fill=(232, 232, 228), outline=(60, 60, 60), width=5)
+    d.text((60, 60), "남을 거라고 생각한다", font=font, fill=(60, 60, 60))
+    rgb = np.asarray(img)
+    letters = np.zeros(rgb.shape[:2], bool)
+    letters[y0:y1, x0:x1] = np.all(np.abs(rgb[y0:y1, x0:x1].astype(int) - 60) <= 60, axis=2)
+    foot = cv2.dilate(letters.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    fx0, fy0, fx1, fy1 = frame
+    foot[fy1 - 5:fy1 + 1, fx0:fx1 + 1] = True  # the frame's lower side
+    foot[y0:fy1 + 1, fx0:fx0 + 6] = True  # and its ends, up to the letters' rows
+    foot[y0:fy1 + 1, fx1 - 5:fx1 + 1] = True
+    box = (x0 - 4, y0 - 4, x1 + 4, y1 + 4)  # the detector's line, a little round the letters
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    s = measure_style(rgb, line, foot)
+    assert abs(s.text_height - (y1 - y0)) <= 3, (s.text_height, y1 - y0)
+
+
 def _rimmed_plate(margin: int = 6, rim: int = 4):
     """Dark letters on a small white plate with a dark rim, and text-SAM's kind of mask: the
     letters plus bits of the rim under them."""
