@@ -162,6 +162,37 @@ def test_second_colour_inside_a_white_outline_is_found_as_a_run():
     assert 0.55 <= s.runs[0].end <= 0.75
 
 
+def test_dark_words_beside_red_ones_in_one_white_outline_are_one_line_in_two_colours():
+    """Dark words with two red ones in the middle, all in one white outline (bench/real's clip:
+    `내가 진짜 이런 얘기 안 하려고 했는데...`; the Lab values are the ones measured there). Through
+    4:2:0 the red letters bleed pink into their outline; compared with the dark words' neutral
+    outline it was another colour, so when the fill layer was the red word the dark words were
+    left out of the line's runs and the English came out red for 84 % of its width."""
+    from kseg.style import _unfilled_letters
+
+    h, w = 60, 420
+    lab = np.zeros((h, w, 3), np.float32)
+    lab[...] = (60.0, 0.0, 0.0)  # the plate around the line
+    F = np.zeros((h, w), bool)
+    fill = np.zeros((h, w), bool)
+    dark = np.zeros((h, w), bool)
+    for k, x in enumerate(range(10, 400, 40)):  # ten "letters", the 4th to 6th red
+        is_red = 3 <= k <= 5
+        F[10:50, x:x + 34] = True
+        lab[10:50, x:x + 34] = (87.6, 11.9, 8.4) if is_red else (77.8, 1.2, 2.1)  # the outline
+        lab[14:46, x + 4:x + 30] = (39.4, 50.5, 29.7) if is_red else (21.9, 1.1, 2.5)  # the letter
+        (fill if is_red else dark)[14:46, x + 4:x + 30] = True
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    extra = _unfilled_letters(lab, F, fill, xx, yy, 32.0)
+    assert (extra & dark).sum() >= 0.8 * dark.sum(), (extra & dark).sum() / dark.sum()
+    # an outline of another colour (blue round the dark words) still keeps them apart
+    blue = lab.copy()
+    blue[F & ~fill & ~np.isin(xx, range(130, 250))] = (45.0, 20.0, -60.0)
+    blue[dark] = (21.9, 1.1, 2.5)
+    extra = _unfilled_letters(blue, F, fill, xx, yy, 32.0)
+    assert not (extra & dark).any()
+
+
 def test_one_colour_and_gradient_lines_have_no_runs():
     """A vertical gradient spans every letter alike: it is one colour run, not several."""
     for kw in ({}, {"gradient": (255, 40, 0)}):
