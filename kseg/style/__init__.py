@@ -245,12 +245,12 @@ def _in_line(line: TextLine, origin: tuple[int, int], shape: tuple[int, int]) ->
     The letters lie inside the line the detector found; a fill layer that runs beyond it has
     taken in a plate's rim or frame of the letters' colour (dark text in a plate framed in dark
     grey), and measured with it the letters came out a fifth too tall, the English with them."""
-    poly = np.asarray(line.polygon, np.float64) - np.asarray(origin, np.float64)
+    poly = np.asarray(line.polygon, np.float64)
     if len(poly) < 3:
         x0, y0, x1, y1 = line.box
-        poly = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64) - np.asarray(origin, np.float64)
+        poly = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
     m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(poly).astype(np.int32)], 1)
+    cv2.fillPoly(m, [np.round(poly - np.asarray(origin, np.float64)).astype(np.int32)], 1)
     return _dilate(m.astype(bool), CUT_GROW)
 
 
@@ -580,18 +580,19 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
     return extra
 
 
-def _untinted(rim: np.ndarray, letters: np.ndarray) -> np.ndarray:
-    """A rim's Lab colour without the tint its letters bled into it: 4:2:0 keeps chroma at half
-    resolution, so the white outline of red letters measures pink, and next to the white outline
-    of the same line's black letters it was another caption's (bench/real's clip: the dark words
-    of a line with two red ones were left out of its colour runs). Only chroma pointing the way
-    the letters' does is taken off (BLEED_COS), so an outline of another colour stays that colour."""
-    rim = np.asarray(rim, np.float64).copy()
-    c, d = rim[1:], np.asarray(letters, np.float64)[1:]
+def _untinted(colour: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """A Lab colour without the tint a neighbour (``source``, Lab) bled into it: 4:2:0 keeps
+    chroma at half resolution, so the white outline of red letters measures pink (next to the
+    white outline of the same line's black letters it was another caption's: bench/real's clip),
+    and thin black letters in a yellow glow olive (``_unbleed``). Only chroma pointing the way
+    the source's does is taken off (BLEED_COS), and only from a source of colour (BLEED_CHROMA),
+    so a colour of its own stays that colour."""
+    colour = np.asarray(colour, np.float64).copy()
+    c, d = colour[1:], np.asarray(source, np.float64)[1:]
     nc, nd = float(np.linalg.norm(c)), float(np.linalg.norm(d))
     if nc > 1e-6 and nd > BLEED_CHROMA and float(c @ d) / (nc * nd) > BLEED_COS:
-        rim[1:] = c - float(c @ d) / nd ** 2 * d
-    return rim
+        colour[1:] = c - float(c @ d) / nd ** 2 * d
+    return colour
 
 
 def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarray | None]:
@@ -694,15 +695,13 @@ def _unbleed(ink: tuple[int, int, int], lab, fill, dark_only: bool = False) -> t
     far = _dilate(fill, 5) & ~_dilate(fill, 2)
     if far.sum() < 10:
         return ink
-    plate = np.median(lab[far], axis=0)[1:]
+    plate = np.median(lab[far], axis=0)
     il = _lab(np.uint8([ink]))[0].astype(np.float64)
-    na, ni = float(np.linalg.norm(plate)), float(np.linalg.norm(il[1:]))
-    if dark_only and (il[0] >= DARK_INK or ni >= na):
+    if dark_only and (il[0] >= DARK_INK or np.linalg.norm(il[1:]) >= np.linalg.norm(plate[1:])):
         return ink
-    if na > BLEED_CHROMA and ni > 1e-6 and float(plate @ il[1:]) / (na * ni) > BLEED_COS:
-        d = plate / na
-        il[1:] -= float(il[1:] @ d) * d
-        ink = _rgb(255 * cv2.cvtColor(il.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])  # _lab's inverse
+    un = _untinted(il, plate)
+    if not np.array_equal(un, il):
+        ink = _rgb(255 * cv2.cvtColor(un.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])  # _lab's inverse
     return ink
 
 
