@@ -552,7 +552,7 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
     extra = np.zeros_like(F)
     if not fill.any() or text_height < 6:
         return extra
-    rim = _dilate(fill, 2) & F & ~fill
+    rim = _rim(fill, F)
     if rim.sum() < 10:
         return extra  # no outline: the footprint is the fill, nothing left out
     rim_lab = _untinted(np.median(lab[rim], axis=0), np.median(lab[fill], axis=0))
@@ -573,11 +573,20 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
         inner = _split_fill(lab, part, v, prob)
         if inner.all() or not inner.any():
             continue
-        ring = _dilate(inner, 2) & part & ~inner
+        ring = _rim(inner, part)
         if ring.sum() >= 10 and float(_de(_untinted(np.median(lab[ring], axis=0), np.median(lab[inner], axis=0)),
                                           rim_lab)) < DISTINCT:
             extra |= inner
     return extra
+
+
+def _rim(letters: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """The outline round ``letters``, 2-3 px out: the first pixel past a letter's edge holds its
+    blend into the outline (dark letters' rings measured L 71-83 in a white outline read 94.6
+    round the red word beside them: bench/real's clip through the video's box, the dark words
+    taken for another caption). A thin outline keeps its 0-2 px ring."""
+    band = F & _dilate(letters, 3) & ~_dilate(letters, 1)
+    return band if band.sum() >= 10 else _dilate(letters, 2) & F & ~letters
 
 
 def _untinted(colour: np.ndarray, source: np.ndarray) -> np.ndarray:
