@@ -239,6 +239,37 @@ def test_dark_words_in_a_blurred_outline_join_the_red_word_in_it():
     assert not (extra & dark).any()
 
 
+def _soft_shadowed(ink, bg) -> np.ndarray:
+    """Thin letters with a soft drop shadow, blurred and with chroma at half resolution: a
+    vlog's captions over a bright scene, as a 720p episode decodes them."""
+    h, w = 90, 520
+    m = np.zeros((h, w), np.uint8)
+    cv2.putText(m, "SOFT SHADOW 24", (12, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, cv2.LINE_AA)
+    a = m.astype(np.float32)[..., None] / 255
+    sh = cv2.GaussianBlur(np.roll(a[..., 0], (2, 2), (0, 1)), (0, 0), 1.5)[..., None]
+    img = np.full((h, w, 3), bg, np.float32) * (1 - 0.6 * sh)
+    img = cv2.GaussianBlur(img * (1 - a) + np.float32(ink) * a, (0, 0), 1.0)
+    ycc = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
+    for c in (1, 2):
+        half = cv2.resize(ycc[..., c], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        ycc[..., c] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), cv2.dilate((m > 40).astype(np.uint8), np.ones((5, 5), np.uint8))
+
+
+@pytest.mark.parametrize("bg", [(40, 160, 60), (200, 60, 40), (230, 200, 40)])
+def test_white_letters_lose_the_tint_of_the_scene_behind_them(bg):
+    """Thin white letters over a green, red or yellow scene took its tint through 4:2:0 (measured
+    (233, 248, 235), ΔE00 8-10 from white); pale yellow letters over a blue one keep theirs."""
+    rgb, foot = _soft_shadowed((255, 255, 255), bg)
+    ys, xs = np.nonzero(foot)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    s = measure_style(rgb, line, foot.astype(bool))
+    assert de(s.fill, (255, 255, 255)) <= 5, s.fill
+    rgb, foot = _soft_shadowed((250, 245, 190), (40, 80, 200))
+    assert de(measure_style(rgb, line, foot.astype(bool)).fill, (250, 245, 190)) <= 8
+
+
 def test_one_colour_and_gradient_lines_have_no_runs():
     """A vertical gradient spans every letter alike: it is one colour run, not several."""
     for kw in ({}, {"gradient": (255, 40, 0)}):

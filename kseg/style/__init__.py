@@ -57,6 +57,8 @@ INK_SHARE = 0.10
 BLEED_CHROMA = 15.0  # ... and lose the part of their tint that points the way the plate's does,
 BLEED_COS = 0.8  # when the plate is this colourful (Lab chroma) and the two point this close
 DARK_INK = 30.0  # letters of any stroke darker than this (Lab L) lose that tint too
+LIGHT_INK = 85.0  # ... and so do letters lighter than this, white with a tint
+LIGHT_CHROMA = 12.0  # under this chroma (pale yellow letters keep theirs)
 # a band of fill rows this many empty rows away from the letters, and under this share of their
 # height, is not letters (a plate's border): the text height leaves it out
 DETACHED_GAP = 2
@@ -699,14 +701,18 @@ def _unbleed(ink: tuple[int, int, int], lab, fill, dark_only: bool = False) -> t
     """Dark ink tinted the way its surroundings are loses that tint: their colour bled in (4:2:0
     keeps chroma at half resolution, so a 1-3 px stroke has little chroma of its own; black
     letters inside a yellow glow measured olive). ``dark_only``: only for ink darker than
-    DARK_INK and less colourful than the surroundings (letters of a colour of their own, red on
-    a yellow plate, are more colourful than what bled into them)."""
+    DARK_INK, or white with a tint (lighter than LIGHT_INK, chroma under LIGHT_CHROMA: thin
+    white letters over a green scene measured mint), and less colourful than the surroundings
+    (letters of a colour of their own, red on a yellow plate, are more colourful than what bled
+    into them)."""
     far = _dilate(fill, 5) & ~_dilate(fill, 2)
     if far.sum() < 10:
         return ink
     plate = np.median(lab[far], axis=0)
     il = _lab(np.uint8([ink]))[0].astype(np.float64)
-    if dark_only and (il[0] >= DARK_INK or np.linalg.norm(il[1:]) >= np.linalg.norm(plate[1:])):
+    chroma = float(np.linalg.norm(il[1:]))
+    if dark_only and (DARK_INK <= il[0] <= LIGHT_INK or chroma >= np.linalg.norm(plate[1:])
+                      or (il[0] > LIGHT_INK and chroma >= LIGHT_CHROMA)):
         return ink
     un = _untinted(il, plate)
     if not np.array_equal(un, il):
