@@ -270,6 +270,29 @@ def test_white_letters_lose_the_tint_of_the_scene_behind_them(bg):
     assert de(measure_style(rgb, line, foot.astype(bool)).fill, (250, 245, 190)) <= 8
 
 
+def test_thin_dark_words_beside_a_bold_red_one_make_a_run_of_their_own():
+    """`진짜 고맙다 이건 진짜 고맙다` (bench/real): a bold red phrase, then thinner dark words,
+    one white outline. The dark words, found as the line's second colour, have strokes too thin
+    for a core 1.5 px in; their pieces were dropped and the line came out all red. Thin pieces
+    of the fill layer's own colour (small pale syllables of a gradient line) still are."""
+    from kseg.style import _colour_runs, _lab
+
+    h, w = 60, 640
+    rgb = np.full((h, w, 3), 245, np.uint8)
+    red, dark = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    cv2.putText(red, "BOLD", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 255, 7)
+    cv2.putText(dark, "thin dark words", (190, 45), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 1)
+    red, dark = red > 127, dark > 127  # the dark strokes 1-2 px: no core
+    rgb[red], rgb[dark] = (200, 30, 30), (40, 40, 40)
+    lab = _lab(rgb)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    runs, major = _colour_runs(rgb, lab, red | dark, xx, yy, dark)
+    assert runs is not None and len(runs) == 2, runs
+    assert de(runs[1].fill, (40, 40, 40)) < 10 and (major & dark).sum() > 0.5 * dark.sum()
+    runs, _ = _colour_runs(rgb, lab, red | dark, xx, yy)  # not a second layer's letters
+    assert runs is None
+
+
 def test_one_colour_and_gradient_lines_have_no_runs():
     """A vertical gradient spans every letter alike: it is one colour run, not several."""
     for kw in ({}, {"gradient": (255, 40, 0)}):

@@ -48,6 +48,7 @@ GRADIENT_DE = 12.0  # fill ends further apart than this are reported as a gradie
 RUN_DE = 30.0  # pieces of a line (gradient taken out) this far apart in Lab are different colours
 # (30: 1 of the 278 one-colour synthetic held-out lines comes out in runs, 4 at 20)
 RUN_SHARE = 0.1  # a colour on less than this share of the line's width is not a run of its own
+THIN_SHARE = 0.1  # a second colour's letters with fewer core pixels than this share are thin
 # thin dark letters (stroke under THIN_STROKE px, INK_DARKER lightness below their surroundings)
 # take the colour of their darkest INK_SHARE of pixels (bench/real: same classes, colours
 # darker and purer; synthetic news fill ΔE00 median 6.4 -> 6.0, docs/experiments)
@@ -169,7 +170,8 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     text_height = min(_letter_extent(v[lettered], 0.4 * boxed), max(4.0, boxed))
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
-    runs, major = _colour_runs(rgb, lab, fill | _unfilled_letters(lab, F, fill, u, v, text_height, prob), u, v)
+    extra = _unfilled_letters(lab, F, fill, u, v, text_height, prob)
+    runs, major = _colour_runs(rgb, lab, fill | extra, u, v, extra)
     main = major if major is not None else fill  # the letters of the line's main colour
     fill_rgb, fill2_rgb = _fill_colour(rgb, lab, main, v)
     if stroke < THIN_STROKE:
@@ -606,7 +608,7 @@ def _untinted(colour: np.ndarray, source: np.ndarray) -> np.ndarray:
     return colour
 
 
-def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarray | None]:
+def _colour_runs(rgb, lab, fill, u, v, extra: np.ndarray | None = None) -> tuple[list[ColourRun] | None, np.ndarray | None]:
     """Letters in more than one colour (a white name, then yellow words; one red word): the
     fill's pieces along the line (runs of occupied columns: syllables, words) grouped by
     colour, with the line's vertical gradient taken out first so that a gradient (which spans
@@ -625,11 +627,22 @@ def _colour_runs(rgb, lab, fill, u, v) -> tuple[list[ColourRun] | None, np.ndarr
     occ = np.bincount(fu - lo) > 0
     edges = np.flatnonzero(np.diff(np.r_[0, occ.astype(np.int8), 0]))
     cu = np.round(u[core]).astype(np.int64)
+    # letters of the second colour ``extra`` found, when they are all thin (small dark words
+    # beside a bold red phrase), have too few core pixels: measured on all their pixels rather
+    # than dropped (not the fill layer's own thin pieces, nor fragments of a second layer that
+    # has a core elsewhere: the small pale syllables of a bouncing gradient line are blends)
+    res_all = lab[fill].astype(np.float64) - np.outer(v[fill].astype(np.float64), slope)
+    thin = extra is not None and (core & extra).sum() < THIN_SHARE * extra.sum()
+    in_extra = extra[fill] if thin else np.zeros(len(fu), bool)
     pieces = []  # (start, end, colour, pixels)
     for s, e in zip(edges[::2] + lo, edges[1::2] + lo):
         sel = (cu >= s) & (cu < e)
         if sel.sum() >= 8:
             pieces.append((int(s), int(e), np.median(res[sel], axis=0), float(sel.sum())))
+            continue
+        sel = (fu >= s) & (fu < e)
+        if sel.sum() >= 8 and in_extra[sel].mean() > 0.5:
+            pieces.append((int(s), int(e), np.median(res_all[sel], axis=0), float(sel.sum())))
     if len(pieces) < 2:
         return None, None
     groups: list[dict] = []
