@@ -64,6 +64,7 @@ CORNER_TOP = 0.19
 CORNER_LEFT = 0.36
 CORNER_RIGHT = 0.25
 CORNER_HEIGHT = 0.16
+SCREEN_ASPECT = (1.25, 1.9)  # width / height of a screenshot: 4:3 to 16:9 and a little wider
 _LATIN_OR_DIGIT = re.compile("[A-Za-z0-9]")
 
 
@@ -109,23 +110,30 @@ def _unknown(lines: list[TextLine], known: list[Box]) -> list[TextLine]:
     return [ln for ln, h in zip(lines, home) if h is None or h in growing]
 
 
-def corner_overlay(box: Box, height: int, width: int, tiles: list[Box] | None = None) -> bool:
+def corner_overlay(box: Box, height: int, width: int, tiles: list[Box] | None = None,
+                   outer: list[Box] | None = None) -> bool:
     """Whether a line's box is where a still frame's logo or programme bar sits (CORNER_*): in
     the top corner of the collage tile that holds it (``tiles``, from ``kseg.detect.panels``:
     fans' collages of screenshots keep each one's logo and bar), else of the frame. In a
     collage the frame's corner is not asked about: its top fifth is the first screenshots'
-    captions as much as their graphics."""
+    captions as much as their graphics. ``outer``: tiles that ``panels`` split again; one shaped
+    like a screenshot (SCREEN_ASPECT) is one holding a split screen, whose logo sits in its own
+    corner, not in the part's (a row of two screenshots is too wide to be asked)."""
     from kseg.detect.panels import panel_of
 
     def corner(x0: int, y0: int, x1: int, y1: int, height: int, width: int) -> bool:
         return (y1 <= CORNER_TOP * height and (x1 <= CORNER_LEFT * width or x0 >= (1 - CORNER_RIGHT) * width)
                 and y1 - y0 < CORNER_HEIGHT * min(height, width))
 
+    def in_corner_of(tile: Box) -> bool:
+        x0, y0, x1, y1 = box
+        return corner(x0 - tile[0], y0 - tile[1], x1 - tile[0], y1 - tile[1], tile[3] - tile[1], tile[2] - tile[0])
+
     tile = panel_of(box, tiles) if tiles and len(tiles) > 1 else None
     if tile is None:
         return corner(*box, height, width)
-    x0, y0, x1, y1 = box
-    return corner(x0 - tile[0], y0 - tile[1], x1 - tile[0], y1 - tile[1], tile[3] - tile[1], tile[2] - tile[0])
+    screens = [t for t in outer or [] if SCREEN_ASPECT[0] <= (t[2] - t[0]) / max(1, t[3] - t[1]) <= SCREEN_ASPECT[1]]
+    return in_corner_of(tile) or any(in_corner_of(t) for t in screens if panel_of(box, [t]) is not None)
 
 
 def _box_area(box) -> int:
@@ -219,11 +227,12 @@ class SegmentPipeline:
             window = {k: v for k, v in (("rows", rows), ("cols", cols)) if v is not None and k in takes}
         lines: list[TextLine] = list(self.detector.detect(image, **window))
         tiles: list[Box] | None = None
+        outer: list[Box] = []  # tiles split again (panels)
         collage = getattr(self.detector, "detect_collage", None)
         if collage is not None and not window and getattr(self.detector, "profile", None) == "still":
             from kseg.detect.panels import panels
 
-            tiles = panels(image)
+            tiles = panels(image, outer=outer)
             lines = list(collage(image, tiles, lines))
         if known:
             lines = _unknown(lines, known)
@@ -264,9 +273,9 @@ class SegmentPipeline:
         if not self.include_overlays:
             from kseg.detect.panels import panels, repeated_in_tiles
 
-            tiles = (panels(image) if tiles is None else tiles) if lines else []
+            tiles = (panels(image, outer=outer) if tiles is None else tiles) if lines else []
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if len(tiles) > 1 else None
-            overlay = [corner_overlay(ln.box, h, w, tiles) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
+            overlay = [corner_overlay(ln.box, h, w, tiles, outer) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
                        for ln in lines]
             overlays = [Region(line=l, mask=m, text=t) for l, m, t, o in zip(lines, masks, texts, overlay) if o]
             kept = [i for i, o in enumerate(overlay) if not o]

@@ -675,6 +675,36 @@ def test_a_collage_tiles_logo_is_an_overlay_on_stills():
     assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
 
 
+def test_a_split_screen_screenshots_logo_is_an_overlay_in_a_collage():
+    """A screenshot of a split screen (three people in a car, side by side) is cut into its
+    parts by ``panels``; its logo sits in the screenshot's top corner, past the first part's
+    (bench/real: the programme logo of more/0001 read as a caption). A caption low in a part
+    stays one, and so does one in the top left of the collage's row of two screenshots (too wide
+    to be a screenshot) outside the first screenshot's corner."""
+    from conftest import FakeDetector, FakeSegmenter
+    from test_detect import _picture
+    from kseg.pipeline import SegmentPipeline
+    from kseg.types import Recognition
+
+    img = np.full((407, 723, 3), 0, np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 363), (205, 0), (205, 363))):
+        img[y:y + 202, x:x + 360] = np.minimum(_picture(202, 360, n), 240)  # no white: FakeDetector's "text"
+    for k in range(3):  # the top-left screenshot is a split screen
+        img[0:202, 120 * k:120 * (k + 1)] = np.minimum(_picture(202, 120, 10 + k), 240)
+    img[8:22, 10:80] = 255  # its logo: the screenshot's corner, the first part's middle
+    img[150:170, 130:230] = 255  # a caption low in the middle part
+    img[8:24, 150:230] = 255  # a caption at the top of the middle part: the row's corner, no screenshot's
+    reads = {70: "무한도전", 100: "안녕하세요", 80: "설이?"}
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition(reads[line.box[2] - line.box[0]], "fake", 0.9)
+
+    res = SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(img)
+    assert [o["text"] for o in res.to_json()["overlays"]] == ["무한도전"]
+    assert sorted(r.text.text for r in res.regions) == ["설이?", "안녕하세요"]
+
+
 def test_lines_are_read_from_the_detectors_box_moved_in_by_its_read_shrink():
     """CRAFT's boxes are taller than the letters: the reader gets them moved in by the
     detector's read_shrink (the mask, the region and the JSON keep the detector's box); a

@@ -83,9 +83,11 @@ def _apart(picture: np.ndarray, axis: int, first: int, last: int) -> bool:
     return float(_change(a, b, axis)[0]) >= SEAM_STEP
 
 
-def panels(image: np.ndarray, box: Box | None = None, depth: int = 0) -> list[Box]:
+def panels(image: np.ndarray, box: Box | None = None, depth: int = 0, outer: list[Box] | None = None) -> list[Box]:
     """The tiles of ``image`` (within ``box``) as (x0, y0, x1, y1), gutters left out; the
-    whole box when it is not a collage."""
+    whole box when it is not a collage. ``outer``, when given, receives the tiles that were
+    split again (a screenshot holding a split screen, or a photo with a hard vertical edge
+    taken for one): its logo sits in the screenshot's corner, not in the part's."""
     if box is None:
         box = (0, 0, image.shape[1], image.shape[0])
     x0, y0, x1, y1 = box
@@ -101,7 +103,9 @@ def panels(image: np.ndarray, box: Box | None = None, depth: int = 0) -> list[Bo
         out: list[Box] = []
         for a, b in zip(edges[0::2], edges[1::2]):
             tile = (x0, y0 + a, x1, y0 + b) if axis == 0 else (x0 + a, y0, x0 + b, y1)
-            out += panels(image, tile, depth + 1)
+            out += panels(image, tile, depth + 1, outer)
+        if outer is not None and depth > 0:
+            outer.append(box)
         return out
     return [box]
 
