@@ -145,7 +145,15 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
         s = ctc + weight * lm.score(text) + bonus * n
         if s > best_s:
             best, best_s = text, s
-    return best, best_s
+    # the LM chooses the letters, the pixels the marks and spaces around them: of the readings
+    # with the winner's letters, the one the network is surest of (Kiwi scored "보자.." over
+    # "보자..." and "세리." over "세리", and dropped a comma, on bench/real's captions)
+    key = _letters(best)
+    return max(((t, c) for t, c in nbest if _letters(t) == key), key=lambda x: x[1])[0], best_s
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())
 
 
 def decode(logp: np.ndarray, charset: str, lm: KiwiLM | None, weight: float = 0.3, bonus: float = 1.5,
