@@ -293,6 +293,34 @@ def test_thin_dark_words_beside_a_bold_red_one_make_a_run_of_their_own():
     assert runs is None
 
 
+def _red_in_outline(outline, ow: int) -> Style:
+    """Red letters in a thin outline, blurred a little, chroma at half resolution."""
+    h, w = 80, 760
+    img = np.full((h, w, 3), 120, np.float32)
+    m = np.zeros((h, w), np.uint8)
+    cv2.putText(m, "REALLY THANKS", (20, 55), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 2, cv2.LINE_AA)
+    m = m > 127
+    img[cv2.dilate(m.astype(np.uint8), disk(ow)).astype(bool)] = outline
+    img[m] = (200, 30, 30)
+    ycc = cv2.cvtColor(np.clip(cv2.GaussianBlur(img, (0, 0), 0.6), 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
+    for c in (1, 2):
+        half = cv2.resize(ycc[..., c], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        ycc[..., c] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    foot = cv2.dilate(m.astype(np.uint8), disk(ow + 1)).astype(bool)
+    ys, xs = np.nonzero(foot)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    return measure_style(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), line, foot)
+
+
+def test_a_white_outline_round_red_letters_is_not_measured_pink():
+    """A 2-px white outline round red letters takes their chroma through 4:2:0: measured
+    (255, 209, 210), ΔE00 17 from white, and the English drawn with a pink halo (bench/real's
+    `진짜 고맙다`). A pastel pink outline of its own keeps its pink."""
+    assert de(_red_in_outline((250, 250, 250), 2).outline, (250, 250, 250)) <= 10
+    assert de(_red_in_outline((255, 170, 200), 3).outline, (255, 170, 200)) <= 6
+
+
 def test_one_colour_and_gradient_lines_have_no_runs():
     """A vertical gradient spans every letter alike: it is one colour run, not several."""
     for kw in ({}, {"gradient": (255, 40, 0)}):
