@@ -321,6 +321,36 @@ def test_a_white_outline_round_red_letters_is_not_measured_pink():
     assert de(_red_in_outline((255, 170, 200), 3).outline, (255, 170, 200)) <= 6
 
 
+def test_a_plate_frame_in_the_letters_colour_does_not_join_their_words():
+    """Dark words with a red one in a white outline, on a plate whose dark frame text-SAM's mask
+    took in (bench/real's clip through translate-video's box on its first frame): the frame
+    runs the line's whole length, so every column held the letters' colour and the words were
+    one piece: no colour runs, the English all one colour. The frame lies outside the line."""
+    h, w = 90, 700
+    img = np.full((h, w, 3), 215, np.uint8)
+    x, letters = 30, []
+    for t, col in (("dark words", (40, 40, 40)), ("RED", (200, 30, 30)), ("more dark", (40, 40, 40))):
+        m = np.zeros((h, w), np.uint8)
+        cv2.putText(m, t, (x, 58), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 255, 3, cv2.LINE_AA)
+        x += cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, 1.3, 3)[0][0] + 25
+        letters.append((m > 127, col))
+    ink = np.any([m for m, _ in letters], 0)
+    ring = cv2.dilate(ink.astype(np.uint8), disk(3)).astype(bool)
+    img[ring] = (250, 250, 250)
+    for m, col in letters:
+        img[m] = col
+    ys, xs = np.nonzero(ink)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    frame = np.zeros((h, w), bool)
+    frame[box[1] - 9:box[1] - 6, box[0] - 10:box[2] + 10] = True  # the frame above and below
+    frame[box[3] + 6:box[3] + 9, box[0] - 10:box[2] + 10] = True
+    img[frame] = (40, 40, 40)
+    line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
+    s = measure_style(img, line, ring | frame)
+    assert s.runs is not None and [de(r.fill, (200, 30, 30)) < 10 for r in s.runs] == [False, True, False], s.runs
+    assert de(s.fill, (40, 40, 40)) < 10
+
+
 def test_one_colour_and_gradient_lines_have_no_runs():
     """A vertical gradient spans every letter alike: it is one colour run, not several."""
     for kw in ({}, {"gradient": (255, 40, 0)}):

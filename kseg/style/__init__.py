@@ -165,14 +165,20 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     # plate, outline or shadow taken in with it) would size the English too big
     poly = np.asarray(line.polygon, np.float64)
     boxed = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(line.box[3] - line.box[1])
-    lettered = fill & _in_line(line, (cx0, cy0), F.shape)
+    in_line = _in_line(line, (cx0, cy0), F.shape)
+    lettered = fill & in_line
     if lettered.sum() < max(MIN_PIXELS, 0.5 * fill.sum()):
         lettered = fill  # the box missed the letters (a loose mask's line): no guide
     text_height = min(_letter_extent(v[lettered], 0.4 * boxed), max(4.0, boxed))
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
     extra = _unfilled_letters(lab, F, fill, u, v, text_height, prob)
-    runs, major = _colour_runs(rgb, lab, fill | extra, u, v, extra)
+    # the colour runs are cut where no letter is, so a plate frame in the letters' colour that
+    # the mask took in (it runs the line's whole length) would join every word into one piece
+    letters = fill | extra
+    if (letters & in_line).sum() >= max(MIN_PIXELS, 0.5 * letters.sum()):
+        letters &= in_line
+    runs, major = _colour_runs(rgb, lab, letters, u, v, extra)
     main = major if major is not None else fill  # the letters of the line's main colour
     fill_rgb, fill2_rgb = _fill_colour(rgb, lab, main, v)
     if stroke < THIN_STROKE:
