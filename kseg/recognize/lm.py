@@ -147,7 +147,8 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
             best, best_s = text, s
     # the LM chooses the letters, the pixels the marks and spaces around them: of the readings
     # with the winner's letters, the one the network is surest of (Kiwi scored "보자.." over
-    # "보자..." and "세리." over "세리", and dropped a comma, on bench/real's captions)
+    # "보자..." and "세리." over "세리", and dropped a comma, on bench/real's captions); the
+    # score returned stays the winner's
     key = _letters(best)
     return max(((t, c) for t, c in nbest if _letters(t) == key), key=lambda x: x[1])[0], best_s
 

@@ -104,6 +104,11 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb)[:-1] + (3,))
 
 
+def _from_lab(lab: np.ndarray) -> tuple[int, int, int]:
+    """One Lab colour back to RGB (``_lab``'s inverse)."""
+    return _rgb(255 * cv2.cvtColor(np.asarray(lab, np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])
+
+
 def _de(a, b) -> np.ndarray:
     return np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32), axis=-1)
 
@@ -738,7 +743,7 @@ def _unbleed(ink: tuple[int, int, int], lab, fill, dark_only: bool = False) -> t
         return ink
     un = _untinted(il, plate)
     if not np.array_equal(un, il):
-        ink = _rgb(255 * cv2.cvtColor(un.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])  # _lab's inverse
+        ink = _from_lab(un)
     return ink
 
 
@@ -756,9 +761,7 @@ def _light_untinted(colour: tuple[int, int, int], fills: list[tuple[int, int, in
         fc = float(np.linalg.norm(fl[1:]))
         if fc > BLEED_CHROMA and 0.0 < float(un[1:] @ fl[1:]) / fc < OUTLINE_BLEED * fc:
             un = _untinted(un, fl)
-    if np.array_equal(un, ol):
-        return colour
-    return _rgb(255 * cv2.cvtColor(un.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_LAB2RGB)[0, 0])
+    return colour if np.array_equal(un, ol) else _from_lab(un)
 
 
 def _fill_colour(rgb, lab, fill, v) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
