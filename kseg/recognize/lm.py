@@ -117,7 +117,7 @@ def charged(text: str) -> int:
     scores punctuation as free or better ("나와...", "나와...." and "나와." alike), so a bonus
     per mark only paid the beam to add marks ("...." read for "..." on real captions;
     docs/experiments, eighteenth session)."""
-    return sum(c.isalnum() for c in unicodedata.normalize("NFKC", text))
+    return len(_letters(text))
 
 
 def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: float,
@@ -154,6 +154,7 @@ def rescore(nbest: list[tuple[str, float]], lm: KiwiLM, weight: float, bonus: fl
 
 
 def _letters(text: str) -> str:
+    """``text``'s letters and digits (NFKC): what Kiwi is asked to choose, and charged for."""
     return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())
 
 

@@ -171,19 +171,13 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     poly = np.asarray(line.polygon, np.float64)
     boxed = float(np.linalg.norm(poly[3] - poly[0])) if len(poly) == 4 else float(line.box[3] - line.box[1])
     in_line = _in_line(line, (cx0, cy0), F.shape)
-    lettered = fill & in_line
-    if lettered.sum() < max(MIN_PIXELS, 0.5 * fill.sum()):
-        lettered = fill  # the box missed the letters (a loose mask's line): no guide
-    text_height = min(_letter_extent(v[lettered], 0.4 * boxed), max(4.0, boxed))
+    text_height = min(_letter_extent(v[_within(fill, in_line)], 0.4 * boxed), max(4.0, boxed))
     stroke = _stroke(fill)
     u = xx * down[1] - yy * down[0]  # position along the upright line
     extra = _unfilled_letters(lab, F, fill, u, v, text_height, prob)
     # the colour runs are cut where no letter is, so a plate frame in the letters' colour that
     # the mask took in (it runs the line's whole length) would join every word into one piece
-    letters = fill | extra
-    if (letters & in_line).sum() >= max(MIN_PIXELS, 0.5 * letters.sum()):
-        letters &= in_line
-    runs, major = _colour_runs(rgb, lab, letters, u, v, extra)
+    runs, major = _colour_runs(rgb, lab, _within(fill | extra, in_line), u, v, extra)
     main = major if major is not None else fill  # the letters of the line's main colour
     fill_rgb, fill2_rgb = _fill_colour(rgb, lab, main, v)
     if stroke < THIN_STROKE:
@@ -270,6 +264,13 @@ def _in_line(line: TextLine, origin: tuple[int, int], shape: tuple[int, int]) ->
     m = np.zeros(shape, np.uint8)
     cv2.fillPoly(m, [np.round(poly - np.asarray(origin, np.float64)).astype(np.int32)], 1)
     return _dilate(m.astype(bool), CUT_GROW)
+
+
+def _within(letters: np.ndarray, in_line: np.ndarray) -> np.ndarray:
+    """``letters`` inside the detector's line (``_in_line``), or all of them where that keeps
+    under half (the box missed the letters, a loose mask's line: no guide)."""
+    inside = letters & in_line
+    return inside if inside.sum() >= max(MIN_PIXELS, 0.5 * letters.sum()) else letters
 
 
 def _dilate(m: np.ndarray, r: int) -> np.ndarray:
@@ -570,10 +571,9 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
     extra = np.zeros_like(F)
     if not fill.any() or text_height < 6:
         return extra
-    rim = _rim(fill, F)
-    if rim.sum() < 10:
+    rim_lab = _rim_lab(lab, fill, F)
+    if rim_lab is None:
         return extra  # no outline: the footprint is the fill, nothing left out
-    rim_lab = _untinted(np.median(lab[rim], axis=0), np.median(lab[fill], axis=0))
     lo = int(np.floor(u[F].min()))
     fu = np.round(u[F]).astype(np.int64) - lo
     n = int(fu.max()) + 1
@@ -591,9 +591,8 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
         inner = _split_fill(lab, part, v, prob)
         if inner.all() or not inner.any():
             continue
-        ring = _rim(inner, part)
-        if ring.sum() >= 10 and float(_de(_untinted(np.median(lab[ring], axis=0), np.median(lab[inner], axis=0)),
-                                          rim_lab)) < DISTINCT:
+        ring_lab = _rim_lab(lab, inner, part)
+        if ring_lab is not None and float(_de(ring_lab, rim_lab)) < DISTINCT:
             extra |= inner
     return extra
 
@@ -605,6 +604,15 @@ def _rim(letters: np.ndarray, F: np.ndarray) -> np.ndarray:
     taken for another caption). A thin outline keeps its 0-2 px ring."""
     band = F & _dilate(letters, 3) & ~_dilate(letters, 1)
     return band if band.sum() >= 10 else _dilate(letters, 2) & F & ~letters
+
+
+def _rim_lab(lab: np.ndarray, letters: np.ndarray, F: np.ndarray) -> np.ndarray | None:
+    """The colour of the outline round ``letters`` (``_rim``) without the tint they bled into
+    it (``_untinted``); None where the footprint holds under 10 px of outline."""
+    rim = _rim(letters, F)
+    if rim.sum() < 10:
+        return None
+    return _untinted(np.median(lab[rim], axis=0), np.median(lab[letters], axis=0))
 
 
 def _untinted(colour: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -645,9 +653,9 @@ def _colour_runs(rgb, lab, fill, u, v, extra: np.ndarray | None = None) -> tuple
     # beside a bold red phrase), have too few core pixels: measured on all their pixels rather
     # than dropped (not the fill layer's own thin pieces, nor fragments of a second layer that
     # has a core elsewhere: the small pale syllables of a bouncing gradient line are blends)
-    res_all = lab[fill].astype(np.float64) - np.outer(v[fill].astype(np.float64), slope)
     thin = extra is not None and (core & extra).sum() < THIN_SHARE * extra.sum()
     in_extra = extra[fill] if thin else np.zeros(len(fu), bool)
+    res_all = lab[fill].astype(np.float64) - np.outer(v[fill].astype(np.float64), slope) if thin else None
     pieces = []  # (start, end, colour, pixels)
     for s, e in zip(edges[::2] + lo, edges[1::2] + lo):
         sel = (cu >= s) & (cu < e)
