@@ -210,12 +210,7 @@ def _blurred_two_colour_line(outline_of_dark=(250, 250, 250)):
         img[cv2.dilate(m.astype(np.uint8), disk(5)).astype(bool)] = (250, 250, 250) if col[0] > 100 else outline_of_dark
     for m, col in letters:
         img[m] = col
-    img = cv2.GaussianBlur(img, (0, 0), 1.2)
-    ycc = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    for c in (1, 2):
-        half = cv2.resize(ycc[..., c], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        ycc[..., c] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    rgb = _chroma_reduced(np.clip(cv2.GaussianBlur(img, (0, 0), 1.2), 0, 255).astype(np.uint8), 2)
     allm = np.any([m for m, _ in letters], 0)
     F = cv2.dilate(allm.astype(np.uint8), disk(6)).astype(bool)
     red = cv2.erode(letters[2][0].astype(np.uint8), disk(1)).astype(bool)
@@ -249,11 +244,8 @@ def _soft_shadowed(ink, bg) -> np.ndarray:
     sh = cv2.GaussianBlur(np.roll(a[..., 0], (2, 2), (0, 1)), (0, 0), 1.5)[..., None]
     img = np.full((h, w, 3), bg, np.float32) * (1 - 0.6 * sh)
     img = cv2.GaussianBlur(img * (1 - a) + np.float32(ink) * a, (0, 0), 1.0)
-    ycc = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    for c in (1, 2):
-        half = cv2.resize(ycc[..., c], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        ycc[..., c] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), cv2.dilate((m > 40).astype(np.uint8), np.ones((5, 5), np.uint8))
+    return (_chroma_reduced(np.clip(img, 0, 255).astype(np.uint8), 2),
+            cv2.dilate((m > 40).astype(np.uint8), np.ones((5, 5), np.uint8)))
 
 
 @pytest.mark.parametrize("bg", [(40, 160, 60), (200, 60, 40), (230, 200, 40)])
@@ -302,15 +294,12 @@ def _red_in_outline(outline, ow: int) -> Style:
     m = m > 127
     img[cv2.dilate(m.astype(np.uint8), disk(ow)).astype(bool)] = outline
     img[m] = (200, 30, 30)
-    ycc = cv2.cvtColor(np.clip(cv2.GaussianBlur(img, (0, 0), 0.6), 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    for c in (1, 2):
-        half = cv2.resize(ycc[..., c], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        ycc[..., c] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    rgb = _chroma_reduced(np.clip(cv2.GaussianBlur(img, (0, 0), 0.6), 0, 255).astype(np.uint8), 2)
     foot = cv2.dilate(m.astype(np.uint8), disk(ow + 1)).astype(bool)
     ys, xs = np.nonzero(foot)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     line = TextLine(box, [(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])], 1.0)
-    return measure_style(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB), line, foot)
+    return measure_style(rgb, line, foot)
 
 
 def test_a_white_outline_round_red_letters_is_not_measured_pink():
@@ -383,11 +372,7 @@ def test_thin_black_letters_on_a_coloured_plate_are_not_tinted_by_it():
     def measured(ink, plate):
         img = np.full((60, 300, 3), plate, np.uint8)
         cv2.putText(img, "THIN CAPTION 24", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
-        ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
-        for c in (1, 2):  # chroma at half resolution, as broadcast video carries it
-            half = cv2.resize(ycc[..., c], (150, 30), interpolation=cv2.INTER_AREA)
-            ycc[..., c] = cv2.resize(half, (300, 60), interpolation=cv2.INTER_LINEAR)
-        img = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+        img = _chroma_reduced(img, 2)  # chroma at half resolution, as broadcast video carries it
         diff = np.abs(img.astype(int) - np.int32(plate)).sum(2) > 40
         foot = cv2.dilate(diff.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         ys, xs = np.nonzero(foot)
