@@ -1,6 +1,7 @@
 """Inference-only rewrites of loaded networks (never of a model being trained or saved)."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -31,4 +32,34 @@ def fold_batchnorm(net: nn.Module) -> int:
     return folded
 
 
-__all__ = ["fold_batchnorm"]
+class _SignClampReLU(nn.Module):
+    """ReLU for bfloat16 activations as an int16 clamp on the same bits.
+
+    Why: torch's CPU ``relu_`` on bfloat16 is not vectorised in the builds kseg runs on (a
+    64 x 384 x 672 activation: 14 ms on one thread, against 1.2 ms for this and 9 ms for the
+    AMX convolution before it), so CRAFT spent a fifth of its time in ReLUs. A bfloat16 is
+    negative exactly when its sign bit is set, i.e. when its bits read as an int16 are
+    negative, so clamping them at 0 gives ReLU's values (relu keeps a -0.0 that this makes +0.0:
+    equal in every later sum; CRAFT's heatmaps come out bit for bit the same)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.bfloat16 or torch.is_grad_enabled():
+            return torch.relu(x)
+        x.view(torch.int16).clamp_(min=0)  # in place, as the nn.ReLU(inplace=True) it replaces
+        return x
+
+
+def fast_bf16_relu(net: nn.Module) -> int:
+    """Replace each in-place ``nn.ReLU`` of an inference-only network by ``_SignClampReLU``
+    (in place); returns how many were replaced. Out-of-place ReLUs are left alone (their input
+    may be used again)."""
+    swapped = 0
+    for parent in net.modules():
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, nn.ReLU) and child.inplace:
+                parent._modules[name] = _SignClampReLU()
+                swapped += 1
+    return swapped
+
+
+__all__ = ["fold_batchnorm", "fast_bf16_relu"]

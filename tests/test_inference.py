@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from kseg._inference import fold_batchnorm
+from kseg._inference import _SignClampReLU, fast_bf16_relu, fold_batchnorm
 
 
 def _net() -> nn.Module:
@@ -53,3 +53,41 @@ def test_fold_keeps_the_network_dtype(dtype):
         out = net(x.to(dtype)).float()
     assert all(p.dtype == dtype for p in net.parameters())
     assert torch.allclose(ref, out, atol=0.1 if dtype == torch.bfloat16 else 1e-5)
+
+
+def test_the_bf16_relu_gives_torchs_relu_values():
+    x = torch.randn(3, 8, 33, 47).to(torch.bfloat16)
+    x[0, 0, 0, :4] = torch.tensor([-0.0, 0.0, float("-inf"), float("inf")])
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        ref = torch.relu(x)
+        out = _SignClampReLU()(x.clone())
+    assert torch.equal(out, ref)
+    # the very bits, but for relu's -0.0, which comes out +0.0 (equal to it in every later sum)
+    assert torch.equal(out.view(torch.int16), ref.view(torch.int16).clamp(min=0))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bf16_relu_swap_keeps_the_output_and_leaves_training_alone():
+    net = _net().eval()
+    fold_batchnorm(net)
+    net = net.to(torch.bfloat16)
+    x = torch.randn(2, 3, 17, 23).to(torch.bfloat16)
+    with torch.inference_mode():
+        before = net(x)
+        assert fast_bf16_relu(net) == 1
+        after = net(x)
+    assert torch.equal(before, after)
+    assert not any(isinstance(m, nn.ReLU) for m in net.modules())
+    # with gradients on (a copy trained further) it is torch's relu, so autograd still works
+    y = torch.randn(5, requires_grad=True)
+    _SignClampReLU()(y * 1.0).sum().backward()
+    assert torch.equal(y.grad, (y > 0).float())
+
+
+def test_craft_gets_the_bf16_relu_only_in_bf16():
+    from kseg.detect import Detector
+
+    swapped = lambda d: sum(isinstance(m, _SignClampReLU) for m in d.net.modules())  # noqa: E731
+    assert swapped(Detector(dtype="bfloat16")) == 23
+    assert swapped(Detector(dtype="float32")) == 0

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from kseg._inference import fold_batchnorm
+from kseg._inference import fast_bf16_relu, fold_batchnorm
 from kseg.errors import InputError, ModelError
 from kseg.types import TextLine
 
@@ -114,6 +114,8 @@ def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
         raise ModelError(f"cannot load CRAFT weights {path}: {e}") from e
     net.eval()
     fold_batchnorm(net)  # the 20 BatchNorms of its VGG16-BN and U-net: 5-9 % of CRAFT's time
+    if dtype == torch.bfloat16:
+        fast_bf16_relu(net)  # its 18 ReLUs: a fifth of CRAFT's time in bfloat16
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
 
 
