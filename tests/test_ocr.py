@@ -281,8 +281,8 @@ def test_reading_wider_than_training_reads_held_out_lines_better():
             KsegOCRRecognizer(path, stretch=bad)
 
 
-def test_bfloat16_reads_as_float32_does():
-    """The recogniser runs in bfloat16 on CPUs that have it natively (its convolutions 8x
+def test_bfloat16_convolutions_read_as_float32_does():
+    """The recogniser runs its convolutions in bfloat16 on CPUs that have them natively (8x
     faster); the readings of held-out lines must be what float32 reads, near enough."""
     from kseg._inference import Bf16Part
     from kseg.evaluate.metrics import edit_distance
@@ -292,8 +292,7 @@ def test_bfloat16_reads_as_float32_does():
     path = kseg_model_path()
     bf16 = KsegOCRRecognizer(path, lm="none", dtype="bfloat16")
     fp32 = KsegOCRRecognizer(path, lm="none", dtype="float32")
-    assert all(isinstance(getattr(bf16.model, k), Bf16Part) for k in ("cnn", "rnn", "head"))
-    assert bf16.dtype == "bfloat16"
+    assert isinstance(bf16.model.cnn, Bf16Part) and bf16.dtype == "bfloat16"
     assert not isinstance(fp32.model.cnn, Bf16Part) and fp32.dtype == "float32"
     errs, same, worst = {"bf16": 0, "fp32": 0}, 0, 0.0
     for i in range(40):

@@ -311,11 +311,10 @@ class KsegOCRRecognizer:
         if dtype not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"dtype must be auto, float32 or bfloat16, not {dtype!r}")
         if dtype == "bfloat16" or (dtype == "auto" and device == "cpu" and fast_cpu_bf16()):
-            # the whole network in bfloat16, float32 between its parts (Bf16Part): the
-            # convolutions (with their projection, one cast each way) 8x faster, the rest 2-3x
-            m = self.model
-            m.cnn, m.proj = Bf16Part(nn.Sequential(m.cnn, m.proj)), nn.Identity()
-            m.rnn, m.head = Bf16Part(m.rnn), Bf16Part(m.head)
+            # the convolutions and their projection in bfloat16, one cast each way: four fifths
+            # of the network's time in float32, an eighth of that in bfloat16 (Bf16Part)
+            self.model.cnn = Bf16Part(nn.Sequential(self.model.cnn, self.model.proj))
+            self.model.proj = nn.Identity()
         self.dtype = "bfloat16" if isinstance(self.model.cnn, Bf16Part) else "float32"
         self.lm = None if lm == "none" else lmmod.default_lm()
         if lm == "kiwi" and self.lm is None:
