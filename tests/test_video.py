@@ -1237,3 +1237,43 @@ def test_the_look_back_ring_keeps_large_frames_decimated_and_answers_as_the_whol
     assert len(events) == 1
     ev = events[0]
     assert abs(ev.start - 13) <= 1 and ev.erase_from <= 11 and abs(ev.end - 39) <= 1
+
+
+def test_the_analysis_waits_for_a_slow_renderer_but_never_while_it_waits():
+    """The analysis runs at most ``ahead`` frames past the renderer (where rendering is the
+    slower pass the events found would pile up with their masks for the whole episode); a
+    renderer waiting for a caption to end must never stop it (that would be a deadlock)."""
+    import threading
+    import time
+
+    from kseg.video.job import _Feed
+
+    feed = _Feed(lag=10, ahead=20)
+    most = [0]
+
+    def analysis(live_from: int | None, until: int) -> None:
+        for i in range(200):
+            feed.advance(i, i / 30, live_from if live_from is not None and i < until else None)
+            most[0] = max(most[0], i - max(feed.asked, 0))
+        feed.finish()
+
+    t = threading.Thread(target=analysis, args=(None, 0), daemon=True)
+    t.start()
+    for i in range(0, 200, 5):  # a renderer slower than the analysis
+        feed.settled(i)
+        time.sleep(0.002)
+    feed.settled(10 ** 12)
+    t.join(5)
+    assert not t.is_alive() and most[0] <= 20 + 5
+
+    # a caption live from frame 3 to frame 150: the renderer waits at frame 3 meanwhile
+    feed = _Feed(lag=10, ahead=20)
+    t = threading.Thread(target=analysis, args=(3, 150), daemon=True)
+    t.start()
+    r = threading.Thread(target=feed.settled, args=(3,), daemon=True)  # returns once the caption
+    r.start()  # has ended and the analysis is 10 frames past it
+    r.join(5)
+    assert not r.is_alive() and feed.frontier >= 150
+    feed.settled(10 ** 12)
+    t.join(5)
+    assert not t.is_alive()
