@@ -162,10 +162,24 @@ def _repeat_truth(c: dict, n: int) -> dict:
                 flashes=[x + r * f for r in range(n) for x in c.get("flashes", [])])
 
 
-def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: int | None = None) -> None:
+def _memory(c: dict, path: Path) -> Path:
+    """A translation memory for a clip's annotated captions (English of about their length):
+    what a user's memory for the episode would hold. The readings find it by the memory's fuzzy
+    match, as a user's slightly misread lines do."""
+    texts = list(dict.fromkeys(e["text"] for e in c["events"]))  # a repeated clip repeats its lines
+    rows = ["ko\ten"] + [f"{t}\tThe English for caption {k + 1}, about as long as its Korean line"
+                          for k, t in enumerate(texts)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: int | None = None,
+               translate: bool = False) -> None:
     """translate-video on bench/real's clips (bench/real/clips.json: events, cuts and the text
     that is not captions, set by looking at every frame); ``repeat``: each clip played that many
-    times in a row, ``height``: scaled to that many rows (``_repeated``)."""
+    times in a row, ``height``: scaled to that many rows (``_repeated``); ``translate``: English
+    drawn from a translation memory of the clip's captions (``_memory``) instead of
+    ``--erase-only``."""
     import resource
 
     from kseg.pipeline import SegmentPipeline
@@ -197,12 +211,13 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
             # and runs timed later compare two different machines
             walls, ceils, res = [], [], None
+            how = ({"translator": f"tm:{_memory(c, tmp / 'memory.tsv')}"} if translate else {"erase_only": True})
             for _ in range(runs):
                 ceils.append(_ceiling(src, tmp / "ceiling.mp4"))
                 events: list[dict] = []
                 t0 = time.perf_counter()
-                s = translate_video(src, tmp / "out.mp4", erase_only=True, pipeline=pipe,
-                                    on_event=lambda e: events.append(e.to_json()))
+                s = translate_video(src, tmp / "out.mp4", pipeline=pipe,
+                                    on_event=lambda e: events.append(e.to_json()), **how)
                 walls.append(time.perf_counter() - t0)
                 res = (s, events)
             s, events = res
@@ -218,7 +233,7 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                          "end_err_max": m["end_err_max"], "within2": m["within2"],
                          "strays": [(e["start"], e["end"], e["text"]) for e in strays],
                          "cuts": f"{cut_hits}/{len(c['cuts'])}", "false_cuts": false_cuts,
-                         "detections": s["detections"], "fps": fps,
+                         "detections": s["detections"], "fps": fps, "translated": s.get("translated"),
                          "realtime": fps / float(s["video"]["fps"]) if s.get("video") else float("nan"),
                          "ceiling_fps": s["frames"] / ceil,
                          "of_ceiling": statistics.median(c_ / w_ for c_, w_ in zip(ceils, walls)),
@@ -231,12 +246,14 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
     from rich.table import Table
 
     how = (f" played {repeat} times in a row" if repeat > 1 else "") + (f", scaled to {height} rows" if height else "")
-    t = Table(title=f"translate-video --erase-only on bench/real clips{how} (median of {runs} runs)")
-    for col in ("clip", "events/truth", "P", "R", "±2 fr", "start/end err max", "cuts found", "false cuts",
+    mode = "with a translation memory" if translate else "--erase-only"
+    t = Table(title=f"translate-video {mode} on bench/real clips{how} (median of {runs} runs)")
+    for col in ("clip", "events/truth", "translated", "P", "R", "±2 fr", "start/end err max", "cuts found", "false cuts",
                 "detector runs", "frames/s", "× real time", "decode+encode only", "share of it", "peak RSS MB"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["clip"], f"{r['events']}/{r['truth']}", f"{r['precision']:.2f}", f"{r['recall']:.2f}",
+        t.add_row(r["clip"], f"{r['events']}/{r['truth']}", "-" if r["translated"] is None else str(r["translated"]),
+                  f"{r['precision']:.2f}", f"{r['recall']:.2f}",
                   f"{r['within2']:.2f}", f"{r['start_err_max']}/{r['end_err_max']}", r["cuts"], str(r["false_cuts"]),
                   str(r["detections"]), f"{r['fps']:.1f}", f"{r['realtime']:.2f}", f"{r['ceiling_fps']:.0f} fr/s",
                   f"{r['of_ceiling']:.2f}", f"{r['peak_rss_mb']:.0f}")
@@ -256,10 +273,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="with --real: play each clip this many times in a row "
                     "(re-encoded once, CRF 16): the steady state of a long input")
     ap.add_argument("--height", type=int, help="with --real: scale each clip to this many rows first (e.g. 1080)")
+    ap.add_argument("--translate", action="store_true", help="with --real: draw English from a translation memory "
+                    "of the clip's captions, as a user runs it (default: --erase-only)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.real:
-        real_clips(args.real, args.runs, args.json, args.repeat, args.height)
+        real_clips(args.real, args.runs, args.json, args.repeat, args.height, args.translate)
         return
     from make_clip import Clip, write_clip
 
