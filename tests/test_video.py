@@ -1277,3 +1277,31 @@ def test_the_analysis_waits_for_a_slow_renderer_but_never_while_it_waits():
     feed.settled(10 ** 12)
     t.join(5)
     assert not t.is_alive()
+
+
+def test_a_four_frame_caption_right_at_a_hard_cut_is_an_event(tmp_path):
+    """Issue 22: captions as short as 4 frames, and captions that start on the first frame of a
+    new shot, are found; the cut is reported."""
+    fps, n, w, h = 24, 60, 160, 96
+    shots = [_texture(h, w * 2, seed=1), _texture(h, w * 2, seed=7)[:, ::-1] // 2 + 60]
+    caps = [(20, 23, "CUT"), (36, 50, "AFTER THE CUT")]
+    path = tmp_path / "cut.mp4"
+    with av.open(str(path), "w") as oc:
+        v = oc.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.options = {"crf": "16", "preset": "ultrafast"}
+        for i in range(n):
+            bg = shots[0] if i < 20 else shots[1]
+            img = np.ascontiguousarray(bg[:, (3 * i) % w:(3 * i) % w + w])
+            for s, e, text in caps:
+                if s <= i <= e:
+                    _caption(img, text)
+            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        oc.mux(v.encode(None))
+    seen = []
+    s = translate_video(path, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
+    assert any(abs(c - 20) <= 1 for c in s["cuts"]), s["cuts"]
+    got = sorted((e.start, e.end) for e in seen)
+    assert len(got) == 2, got
+    for (a, b), (s0, e0, _) in zip(got, caps):
+        assert abs(a - s0) <= 2 and abs(b - e0) <= 2, got

@@ -31,7 +31,9 @@ recognition, style and translation run once per event; per frame only the cheap 
   the detector runs (``SETTLE`` frames on, on the whole frame or the ended caption's rows)
   when they show. Over moving footage nothing does,
   and the detector (the bulk of the analysis time) is saved; over a still shot the watch
-  fires, as it should.
+  fires, as it should. A cut also has the whole frame read ``SETTLE`` frames after it: a
+  caption that comes with the new shot may be gone before stable edges can show (they need
+  ``STILL_SPAN`` unchanged frames), and over moving footage they never do.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
@@ -468,6 +470,11 @@ class EventTracker:
             self.cuts.append(i)
             self.muted = []  # a new shot: what was left out may be gone, and is read again
             self._watch(i, None, gray.shape[0])
+            # a caption that comes with the new shot can be gone before the watch could see its
+            # stable edges (STILL_SPAN + 2 frames on, and never over moving footage): the whole
+            # frame is read SETTLE frames after every cut (issue 22: a 6-frame line after a cut)
+            self._schedule(i + SETTLE, force=True)
+            self.whole = True
         if change is not None:
             self._schedule(i + SETTLE)
             self._add_band(change)
