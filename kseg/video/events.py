@@ -24,16 +24,15 @@ recognition, style and translation run once per event; per frame only the cheap 
   and left out (a ticking clock, a logo: ``analyzer.left_out``) until the next cut, do not
   count. Captions a detection finds shown unchanged (live events) are not segmented or read
   again.
-* **Watches** (after a scene cut or the end of an event): there the trigger above is blind (a
-  caption that comes with the cut, or replaces the last line in place, adds no stable edges
-  *since* the frames before), so for ``WATCH`` s the region (the whole frame, or the ended
-  caption's blocks) is watched for caption-shaped stable edges at all, two frames running;
-  the detector runs (``SETTLE`` frames on, on the whole frame or the ended caption's rows)
-  when they show. Over moving footage nothing does,
-  and the detector (the bulk of the analysis time) is saved; over a still shot the watch
-  fires, as it should. A cut also has the whole frame read ``SETTLE`` frames after it: a
-  caption that comes with the new shot may be gone before stable edges can show (they need
-  ``STILL_SPAN`` unchanged frames), and over moving footage they never do.
+* **After a cut** the whole frame is read ``SETTLE`` frames on: a caption that comes with the
+  new shot adds no stable edges *since* the frames before, may be gone before stable edges
+  could show (they need ``STILL_SPAN`` unchanged frames), and over moving footage they never do.
+* **Watches** (after the end of an event): a caption that replaces the last line in place adds
+  no stable edges either, so for ``WATCH`` s the ended caption's blocks are watched for
+  caption-shaped stable edges at all, two frames running; the detector runs (``SETTLE`` frames
+  on, on the ended caption's rows) when they show. Over moving footage nothing does, and the
+  detector (the bulk of the analysis time) is saved; over a still shot the watch fires, as it
+  should.
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
@@ -303,11 +302,11 @@ class _Live:
 
 @dataclass
 class _Watch:
-    """A region looked at for a caption after a cut or a caption's end (module doc)."""
+    """An ended caption's place, looked at for the line that replaces it (module doc)."""
 
-    blocks: tuple[slice, slice] | None  # count blocks; None: the whole frame
+    blocks: tuple[slice, slice]  # its blocks of stable-edge counts
     until: int  # last frame looked at
-    rows: tuple[int, int] | None = None  # the frame rows the detector then reads; None: all
+    rows: tuple[int, int]  # the frame rows the detector then reads
     prev: np.ndarray | None = None  # the blocks with stable edges in the frame before
 
 
@@ -418,11 +417,11 @@ class EventTracker:
         return (slice(max(0, y0 // s // b - 1), y1 // s // b + 2),
                 slice(max(0, x0 // s // b - 1), x1 // s // b + 2))
 
-    def _watch(self, i: int, box: Box | None, h: int) -> None:
-        """Look for a caption in ``box`` (None: anywhere) for the next WATCH s (module doc)."""
-        blocks = None if box is None else self._blocks(box, max(1, h // self.small_height))
-        rows = None if box is None else (box[1], box[3])  # an ended caption: its rows (the next line)
-        self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps)), rows))
+    def _watch(self, i: int, box: Box, h: int) -> None:
+        """Look for a caption in an ended caption's ``box`` for the next WATCH s (module doc);
+        the detector then reads its rows (the next line)."""
+        blocks = self._blocks(box, max(1, h // self.small_height))
+        self.watches.append(_Watch(blocks, i + STILL_SPAN + 1 + int(round(WATCH * self.fps)), (box[1], box[3])))
 
     def _watched(self, i: int) -> list[_Watch]:
         """The watches whose region shows caption-shaped stable edges, this frame and the one
@@ -433,7 +432,7 @@ class EventTracker:
             if self.counts is None:
                 w.prev = None
                 continue
-            on = (self.counts if w.blocks is None else self.counts[w.blocks]) >= BLOCK_EDGES
+            on = self.counts[w.blocks] >= BLOCK_EDGES
             if w.prev is not None and _caption_shaped(on & w.prev):
                 self.watches.remove(w)
                 fired.append(w)
@@ -469,10 +468,9 @@ class EventTracker:
         if cut:
             self.cuts.append(i)
             self.muted = []  # a new shot: what was left out may be gone, and is read again
-            self._watch(i, None, gray.shape[0])
-            # a caption that comes with the new shot can be gone before the watch could see its
-            # stable edges (STILL_SPAN + 2 frames on, and never over moving footage): the whole
-            # frame is read SETTLE frames after every cut (issue 22: a 6-frame line after a cut)
+            # a caption that comes with the new shot can be gone before stable edges could show
+            # it (STILL_SPAN + 2 frames on, and never over moving footage): the whole frame is
+            # read SETTLE frames after every cut (issue 22: a 6-frame line after a cut)
             self._schedule(i + SETTLE, force=True)
             self.whole = True
         if change is not None:
@@ -480,10 +478,8 @@ class EventTracker:
             self._add_band(change)
         for w in self._watched(i):
             self._schedule(i + SETTLE, force=True)
-            if w.rows is None:  # after a cut: anywhere
-                self.whole = True
-            else:  # the ended caption's rows, the whole width (the next line may be longer)
-                self._add_band((0, w.rows[0], gray.shape[1], w.rows[1]))
+            # the ended caption's rows, the whole width (the next line may be longer)
+            self._add_band((0, w.rows[0], gray.shape[1], w.rows[1]))
         if self.due is None and i - self.last_detect >= self.sample_every:
             self._schedule(i)
             self.whole = True
