@@ -233,7 +233,7 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                          "end_err_max": m["end_err_max"], "within2": m["within2"],
                          "strays": [(e["start"], e["end"], e["text"]) for e in strays],
                          "cuts": f"{cut_hits}/{len(c['cuts'])}", "false_cuts": false_cuts,
-                         "detections": s["detections"], "fps": fps, "translated": s.get("translated"),
+                         "detections": s["detections"], "fps": fps, "translated": s.get("translated") if translate else None,
                          "realtime": fps / float(s["video"]["fps"]) if s.get("video") else float("nan"),
                          "ceiling_fps": s["frames"] / ceil,
                          "of_ceiling": statistics.median(c_ / w_ for c_, w_ in zip(ceils, walls)),
