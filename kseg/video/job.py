@@ -39,22 +39,22 @@ class _Feed:
     it is detected on, so a caption detected later cannot reach back to ``i``) and no
     caption still on screen started at or before it.
 
-    The analysis waits while it is more than ``ahead`` frames past the frame the renderer asked
-    for last, unless the renderer is itself waiting for it: where the renderer is the slower
-    pass (1080p and up), the events found but not yet drawn, each with its masks, would
-    otherwise pile up for as long as the episode runs (issue 22's flat memory).
+    The analysis waits while it is more than ``ahead`` (>= ``lag``) frames past the frame the
+    renderer asked for last, unless a caption still on screen started at or before that frame
+    (the renderer then needs the analysis to see it end): where the renderer is the slower pass
+    (1080p and up), the events found but not yet drawn, each with its masks, would otherwise
+    pile up for as long as the episode runs (issue 22's flat memory).
     """
 
     def __init__(self, lag: int, ahead: int | None = None):
         self.cv = threading.Condition()
         self.lag = lag
-        self.ahead = 2 * lag if ahead is None else ahead
+        self.ahead = max(lag, 2 * lag if ahead is None else ahead)
         self.events: list[Event] = []
         self.times: list[float] = []
         self.frontier = -1
         self.live_start: int | None = None
         self.asked = -1  # the frame the renderer asked about last
-        self.waiting = False  # the renderer is waiting for the analysis
         self.done = False
         self.error: BaseException | None = None
         self.stop = False
@@ -66,14 +66,18 @@ class _Feed:
 
     def advance(self, i: int, t: float, live_start: int | None) -> None:
         with self.cv:
-            while not self.stop and not self.waiting and i - self.asked > self.ahead:
-                self.cv.wait(0.5)
             if self.stop:
                 raise _Stopped()
             if i >= len(self.times):
                 self.times.append(t)
             self.frontier, self.live_start = i, live_start
             self.cv.notify_all()
+            # frame i is published first: a caption that ended at it is what the renderer waits for
+            while (not self.stop and i - self.asked > self.ahead
+                   and (live_start is None or live_start > self.asked)):
+                self.cv.wait(0.5)
+            if self.stop:
+                raise _Stopped()
 
     def finish(self, error: BaseException | None = None) -> None:
         with self.cv:
@@ -87,9 +91,7 @@ class _Feed:
             self.cv.notify_all()
             while not self.done and not (self.frontier >= i + self.lag and
                                          (self.live_start is None or self.live_start > i)):
-                self.waiting = True
                 self.cv.wait(0.5)
-            self.waiting = False
             if self.error is not None:
                 raise self.error
             return list(self.events)
