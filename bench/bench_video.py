@@ -211,13 +211,13 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
             # and runs timed later compare two different machines
             walls, ceils, res = [], [], None
-            how = ({"translator": f"tm:{_memory(c, tmp / 'memory.tsv')}"} if translate else {"erase_only": True})
+            opts = ({"translator": f"tm:{_memory(c, tmp / 'memory.tsv')}"} if translate else {"erase_only": True})
             for _ in range(runs):
                 ceils.append(_ceiling(src, tmp / "ceiling.mp4"))
                 events: list[dict] = []
                 t0 = time.perf_counter()
                 s = translate_video(src, tmp / "out.mp4", pipeline=pipe,
-                                    on_event=lambda e: events.append(e.to_json()), **how)
+                                    on_event=lambda e: events.append(e.to_json()), **opts)
                 walls.append(time.perf_counter() - t0)
                 res = (s, events)
             s, events = res

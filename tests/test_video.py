@@ -47,12 +47,14 @@ def _caption(img: np.ndarray, text: str) -> None:
 
 def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: int = 24,
                captions: list[tuple[int, int, str]] = (), audio: bool = False, rotation: int = 0,
-               pts: list[int] | None = None, time_base: Fraction | None = None, gop: int | None = None) -> Path:
+               pts: list[int] | None = None, time_base: Fraction | None = None, gop: int | None = None,
+               cut: int | None = None) -> Path:
     """Frames 0..n-1 over a panning texture; captions = (first, last, text) in display orientation;
-    ``gop``: a keyframe every so many frames."""
+    ``gop``: a keyframe every so many frames; ``cut``: from that frame on, another shot (a hard cut)."""
     w, h = size
     dw, dh = (h, w) if rotation in (90, 270) else (w, h)
     bg = _texture(dh, dw * 2)
+    shot2 = None if cut is None else _texture(dh, dw * 2, seed=7)[:, ::-1] // 2 + 60
     oc = av.open(str(path), "w")
     v = oc.add_stream("libx264", rate=fps)
     v.width, v.height = w, h
@@ -68,7 +70,7 @@ def make_video(path: Path, n: int = 48, size: tuple[int, int] = (160, 96), fps: 
         a.layout = "mono"
     for i in range(n):
         x = (3 * i) % dw
-        img = np.ascontiguousarray(bg[:, x:x + dw])
+        img = np.ascontiguousarray((shot2 if shot2 is not None and i >= cut else bg)[:, x:x + dw])
         for s, e, text in captions:
             if s <= i <= e:
                 _caption(img, text)
@@ -1282,22 +1284,8 @@ def test_the_analysis_waits_for_a_slow_renderer_but_never_while_it_waits():
 def test_a_four_frame_caption_right_at_a_hard_cut_is_an_event(tmp_path):
     """Issue 22: captions as short as 4 frames, and captions that start on the first frame of a
     new shot, are found; the cut is reported."""
-    fps, n, w, h = 24, 60, 160, 96
-    shots = [_texture(h, w * 2, seed=1), _texture(h, w * 2, seed=7)[:, ::-1] // 2 + 60]
     caps = [(20, 23, "CUT"), (36, 50, "AFTER THE CUT")]
-    path = tmp_path / "cut.mp4"
-    with av.open(str(path), "w") as oc:
-        v = oc.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        v.options = {"crf": "16", "preset": "ultrafast"}
-        for i in range(n):
-            bg = shots[0] if i < 20 else shots[1]
-            img = np.ascontiguousarray(bg[:, (3 * i) % w:(3 * i) % w + w])
-            for s, e, text in caps:
-                if s <= i <= e:
-                    _caption(img, text)
-            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        oc.mux(v.encode(None))
+    path = make_video(tmp_path / "cut.mp4", 60, captions=caps, cut=20)
     seen = []
     s = translate_video(path, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline(), on_event=seen.append)
     assert any(abs(c - 20) <= 1 for c in s["cuts"]), s["cuts"]
