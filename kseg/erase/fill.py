@@ -5,7 +5,8 @@
   Navier-Stokes variant, whose single-pass transport leaves streaks across wide holes),
   and skimage's biharmonic solver is a sparse direct solve far too slow per video frame,
   so it is written here: a mask-weighted Gaussian pyramid gives the coarse answer and a
-  few red-black SOR sweeps per level refine it (cascadic multigrid).
+  few red-black SOR sweeps per level refine it (cascadic multigrid; at full resolution on the
+  luma only).
 * ``telea`` / ``ns``: ``cv2.inpaint`` (the floor the issue asks to beat).
 """
 from __future__ import annotations
@@ -102,7 +103,16 @@ def harmonic(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
             est = base
             cv2.copyTo(up, lv.hole.view(np.uint8), est)  # np.where's gather costs 3x this
         if lv.sets is not None:
-            est = _sor(est, lv.sets, FINE_SWEEPS if k == 0 else SOR_SWEEPS)
+            if k == 0 and est.shape[2] == 3:
+                # the full-resolution sweeps on the luma only: the upsampled coarse answer's
+                # chroma is kept (a change d of the luma is d on every channel; the weights
+                # sum to 1). Sharp detail at the border is luma; 28 % less time a fill, on
+                # every erased video frame (docs/experiments, thirtieth session)
+                luma = cv2.cvtColor(est, cv2.COLOR_RGB2GRAY)
+                solved = _sor(luma.copy(), lv.sets, FINE_SWEEPS)
+                est += cv2.subtract(solved, luma)[..., None]
+            else:
+                est = _sor(est, lv.sets, FINE_SWEEPS if k == 0 else SOR_SWEEPS)
     return est
 
 
