@@ -121,15 +121,25 @@ class TextSegmenter:
         never reaches outside its tile, so its tile is all it needs (and what training mostly
         showed it: canvases of one tile)."""
         n = boxes.shape[0]
-        out = torch.full((n, 3, *canvas_hw), -20.0, device=emb.device)
+        out = torch.full((n, 3, max(h for _, h, _ in rows), canvas_hw[1]), -20.0, device=emb.device)
         iou = torch.empty((n, 3), device=emb.device)
         for i, (r0, h, w) in enumerate(rows):
             e = emb[:, :, r0 // STRIDE:(r0 + h) // STRIDE, :w // STRIDE]
             bx = boxes[i:i + 1] - torch.tensor([0.0, r0, 0.0, r0], device=emb.device)
             m, q = decode(self.sam, e, (h, w), STRIDE, boxes=bx)
-            out[i, :, r0:r0 + h, :w] = m[0]
+            out[i, :, :h, :w] = m[0]
             iou[i] = q[0]
         return out, iou
+
+    @staticmethod
+    def _by_tile(logits: torch.Tensor, rows) -> torch.Tensor:
+        """Canvas-sized logits (N,3,Hc,Wc) cut to each box's own tile, as ``_decode_per_tile``
+        gives them (what lies outside a box's tile is never used)."""
+        out = torch.full((logits.shape[0], logits.shape[1], max(h for _, h, _ in rows), logits.shape[-1]), -20.0,
+                         device=logits.device)
+        for i, (r0, h, w) in enumerate(rows):
+            out[i, :, :h, :w] = logits[i, :, r0:r0 + h, :w]
+        return out
 
     def _encode_tiles(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """The canvas's ``n`` stacked tiles encoded as a batch and their embeddings stacked back
@@ -144,21 +154,24 @@ class TextSegmenter:
         return emb.permute(1, 0, 2, 3).reshape(1, k, n * eh, ew)
 
     @torch.inference_mode()
-    def logits(self, canvas: np.ndarray, boxes: np.ndarray, rows=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N,3,Hc,Wc) mask logits at canvas resolution and (N,3) predicted IoU.
-
-        ``rows`` ((row, height, width) of each box's tile) decodes each box on its own tile."""
+    def logits(self, canvas: np.ndarray, boxes: np.ndarray, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N,3,H,Wc) mask logits of each box on its own tile, at canvas resolution (box i's
+        tile is rows 0..its height; -20 beyond it), and (N,3) predicted IoU. ``rows``: (row,
+        height, width) of each box's tile in the canvas. Canvas-sized logits for every box would
+        grow with the square of the lines (11 lines of a 1080p news frame: 150 MB more at
+        the peak, with their stability scores)."""
         t0 = time.perf_counter()
         b = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
         if self.predictor is None:
             x = normalize(self.sam, torch.as_tensor(canvas, device=self.device).permute(2, 0, 1)[None])
-            if rows is not None and len(rows) > 1 and len({h for _, h, _ in rows}) == 1:
+            if self.per_tile and len(rows) > 1 and len({h for _, h, _ in rows}) == 1:
                 emb = self._encode_tiles(x, len(rows))
             else:
                 emb = self.sam.image_encoder(x.contiguous(memory_format=torch.channels_last))
             t1 = time.perf_counter()
-            if rows is None:
+            if not self.per_tile:
                 masks, iou = decode(self.sam, emb, canvas.shape[:2], STRIDE, boxes=b)
+                masks = self._by_tile(masks, rows)
             else:
                 masks, iou = self._decode_per_tile(emb, b, rows, canvas.shape[:2])
         else:
@@ -167,6 +180,7 @@ class TextSegmenter:
             tb = self.predictor.transform.apply_boxes_torch(b, canvas.shape[:2])
             masks, iou, _ = self.predictor.predict_torch(None, None, boxes=tb, multimask_output=True,
                                                          return_logits=True)
+            masks = self._by_tile(masks, rows)
         self.timings = {"encode": t1 - t0, "decode": time.perf_counter() - t1}
         return masks, iou
 
@@ -174,8 +188,7 @@ class TextSegmenter:
         tl = [tiles.tile_for_box(ln.box, self.tile_h) for ln in lines]
         canvas = tiles.build_canvas(image, tl)
         boxes = np.stack([t.to_tile(ln.box) for t, ln in zip(tl, lines)])
-        rows = [(t.row, t.height, t.width) for t in tl] if self.per_tile else None
-        logits, iou = self.logits(canvas, boxes, rows)
+        logits, iou = self.logits(canvas, boxes, [(t.row, t.height, t.width) for t in tl])
         # an output with no pixel above either threshold is 0/0 in SAM's formula: call it unstable
         stab = torch.nan_to_num(calculate_stability_score(logits, self.sam.mask_threshold, 1.0), nan=0.0)
         idx = choose(iou, stab)
@@ -222,7 +235,7 @@ class TextSegmenter:
         replace it with its surroundings, far worse on the held-out news frames where it happens
         than even the box baseline (bench/bench_erase.py)."""
         for i, t in enumerate(tl):
-            m = logits[i, :, t.row:t.row + t.height, :t.width] > self.sam.mask_threshold
+            m = logits[i, :, :t.height, :t.width] > self.sam.mask_threshold
             bx0, by0, bx1, by1 = boxes[i]
             x0, x1 = max(0, int(round(bx0))), min(t.width, int(round(bx1)))
             y0, y1 = max(0, int(round(by0 - t.row))), min(t.height, int(round(by1 - t.row)))
@@ -238,9 +251,10 @@ class TextSegmenter:
                     idx[i] = max(ok, key=lambda j: float(iou[i, j]))
 
     def pasted_logits(self, image: np.ndarray, logit: torch.Tensor, t: tiles.Tile):
-        """One output's tile logits on the frame (refined where the model can): (values, rect)."""
+        """One output's tile logits (``logit``: its rows of ``logits()``) on the frame, refined where
+        the model can: (values, rect)."""
         h, w = image.shape[:2]
-        vals, (x0, y0, x1, y1) = tiles.paste(logit[t.row:t.row + t.height, :t.width].float().cpu().numpy(), t, w, h)
+        vals, (x0, y0, x1, y1) = tiles.paste(logit[:t.height, :t.width].float().cpu().numpy(), t, w, h)
         if self.refiner is not None and vals.size:
             t0 = time.perf_counter()
             vals = refine_window(self.refiner, image[y0:y1, x0:x1], vals)
