@@ -18,7 +18,7 @@ from kseg.errors import InputError, OutputError
 from kseg.video import io
 from kseg.video.analyse import analyse, make_analyzer, set_times
 from kseg.video.events import BUFFER_SECONDS, Detected, Event, box_iou
-from kseg.video.render import _ass_lines, _Plan, _plans, _trim, render
+from kseg.video.render import _ass_lines, _Plan, _plans, render
 from kseg.video.state import STATE_VERSION, State, Warn, _file_key
 from kseg.video.subtitles import Cue, write_ass, write_srt
 from kseg.video.translate import SrtTranslator, translate_events
@@ -253,9 +253,6 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
     resumed = state.open(o.resume, warn)
     translating = (not o.erase_only or o.srt is not None or o.ass is not None or o.subs_mux) and tr_obj is not None
     announced = _frames_in_range(info, o, fps)  # the total until the analysis has counted the frames
-    # loading the models leaves ~130 MB of freed temporaries in the heap: handed back before
-    # the episode starts, off the peak a 1080p episode must keep under 2 GB
-    _trim()
     return _Job(src, _render_target(out, o), o, info, fps, analyzer, tr_obj, o.translator or getattr(tr_obj, "name", "translator"),
                 translating, eraser, filler, state, resumed, announced,
                 tuple(reversed(info.display_size)), io.EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset),
