@@ -19,7 +19,6 @@ of the Korean font installed (NanumGothic Bold, from fonts-nanum).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
@@ -49,6 +48,7 @@ class Cue:
     shadow: bool = False
     anchor: str = "center"  # center | left (a line that grows word by word keeps its left edge)
     x_left: float = 0.3  # for anchor=left: fraction of the width
+    vlog: bool = False  # a vlog's caption: white, no outline, a soft grey drop shadow
 
 
 CUES = [
@@ -71,6 +71,10 @@ SECONDS = 16.0
 
 def _style(cue: Cue, h: int) -> dict:
     size = int(round(h * 0.055))
+    if cue.vlog:
+        return {"kind": "vlog", "size": size, "fill": cue.fill, "gradient": None, "outline": None, "outline_w": 0,
+                "outline2": None, "shadow": {"color": (70, 70, 70), "dx": 2, "dy": 3, "blur": 3.0, "opacity": 0.75},
+                "banner": None, "angle": 0.0}
     return {"kind": "drama", "size": size, "fill": cue.fill, "gradient": None,
             "outline": (0, 0, 0), "outline_w": max(1, round(size * 0.07)), "outline2": None,
             "shadow": {"color": (0, 0, 0), "dx": 2, "dy": 2, "blur": 1.5, "opacity": 0.8}
@@ -101,17 +105,24 @@ def _background(kind: str, name: str, w: int, h: int, seed: int) -> np.ndarray:
 class Clip:
     """Frame i of the clip (with and without captions) and its truth, computed on demand."""
 
-    def __init__(self, size: tuple[int, int] = (1280, 720), fps: int = 24, seconds: float = SECONDS):
+    def __init__(self, size: tuple[int, int] = (1280, 720), fps: int = 24, seconds: float = SECONDS,
+                 cues: list[Cue] | None = None, shots: list | None = None, shake: float = 0.0):
+        """``cues``/``shots``: another script (default CUES, SHOTS); ``shake``: a hand-held
+        camera's wobble on top of each shot's motion, in px (a smooth random walk of that
+        size, and a little rotation), seeded, so the clip stays a pure function of the arguments."""
         from kseg.synth import FontFace, _text_layers
 
         self.w, self.h = size
         self.fps = fps
         self.n = int(round(seconds * fps))
-        self.cuts = [int(round(s[0] * fps)) for s in SHOTS]
-        self._bgs = [_background(k, nm, self.w, self.h, i) for i, (_, k, nm, _) in enumerate(SHOTS)]
+        self.cues = CUES if cues is None else cues
+        self.shots = SHOTS if shots is None else shots
+        self.cuts = [int(round(s[0] * fps)) for s in self.shots]
+        self._bgs = [_background(k, nm, self.w, self.h, i) for i, (_, k, nm, _) in enumerate(self.shots)]
+        self._wobble = _wobble(self.n, shake) if shake > 0 else None
         face = FontFace(FONT, 0, "NanumGothic", "Bold")
         self.layers = []  # per cue: list of (layers, x, y) per line, the style, the footprint box
-        for cue in CUES:
+        for cue in self.cues:
             st = _style(cue, self.h)
             rendered = [_text_layers(face, t, st) for t in cue.lines]
             line_h = max(b[3] - b[1] for _, b in rendered)
@@ -143,12 +154,17 @@ class Clip:
         k = self.shot(i)
         bg = self._bgs[k]
         t = i - self.cuts[k]
-        dx, dy = SHOTS[k][3]
+        dx, dy = self.shots[k][3]
         H, W = bg.shape[:2]
         x = int(round((W - self.w) / 2 + dx * t - dx * 60))
         y = int(round((H - self.h) / 2 + dy * t - dy * 60))
         x, y = min(max(x, 0), W - self.w), min(max(y, 0), H - self.h)
-        return np.ascontiguousarray(bg[y:y + self.h, x:x + self.w])
+        if self._wobble is None:
+            return np.ascontiguousarray(bg[y:y + self.h, x:x + self.w])
+        wx, wy, angle = self._wobble[i]
+        M = cv2.getRotationMatrix2D((x + self.w / 2, y + self.h / 2), angle, 1.0)
+        M[:, 2] -= (x + wx, y + wy)
+        return cv2.warpAffine(bg, M, (self.w, self.h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     def frame(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(captioned frame, clean frame, footprint mask of the visible captions)."""
@@ -157,7 +173,7 @@ class Clip:
         clean = self.clean(i)
         canvas = clean.astype(np.float32)
         foot = np.zeros((self.h, self.w), np.float32)
-        for cue, (placed, st) in zip(CUES, self.layers):
+        for cue, (placed, st) in zip(self.cues, self.layers):
             a = self.alpha(cue, i)
             if a <= 0:
                 continue
@@ -169,7 +185,7 @@ class Clip:
 
     def truth(self) -> dict:
         events = []
-        for cue, (placed, st) in zip(CUES, self.layers):
+        for cue, (placed, st) in zip(self.cues, self.layers):
             vis = [i for i in range(self.n) if self.alpha(cue, i) > 0]
             half = [i for i in vis if self.alpha(cue, i) >= 0.5]
             boxes = []
@@ -186,6 +202,18 @@ class Clip:
         return {"video": "clip.mp4", "width": self.w, "height": self.h, "fps": self.fps, "frames": self.n,
                 "cuts": self.cuts[1:], "audio": "AAC stereo 48 kHz, tones", "events": events,
                 "made_by": "examples/make_clip.py"}
+
+
+def _wobble(n: int, size: float, seed: int = 7) -> np.ndarray:
+    """(dx, dy, degrees) per frame: a hand-held camera, a smoothed random walk about 0."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 1, (n + 30, 3))
+    k = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    smooth = np.stack([np.convolve(steps[:, j], k / k.sum(), "same") for j in range(3)], 1)[15:15 + n]
+    walk = np.cumsum(smooth, 0)
+    walk -= np.linspace(walk[0], walk[-1], n)  # back where it started: it wanders, does not drift away
+    walk /= np.maximum(np.abs(walk).max(0), 1e-6)
+    return walk * np.array([size, size, 0.15 * size / 4])
 
 
 def audio_samples(seconds: float, rate: int = 48000) -> np.ndarray:

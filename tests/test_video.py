@@ -538,6 +538,31 @@ def test_example_clip_end_to_end_with_real_models(tmp_path):
     assert _audio_packets(tmp_path / "out.mp4")[0] > 100
 
 
+@pytest.mark.slow
+def test_a_hand_held_vlog_with_short_captions_at_cuts_gives_every_event(tmp_path):
+    """Issue 22's footage, rendered with known truth (bench/bench_video.py --handheld): a wobbling
+    hand-held camera, six hard cuts, white captions with only a soft shadow, three of them 4-6
+    frames long starting right at a cut, the last on screen to the final frame."""
+    import sys
+
+    sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "examples")]
+    try:
+        from bench_video import handheld_clip, match
+        from make_clip import write_clip
+    finally:
+        del sys.path[:2]
+    clip = handheld_clip((640, 360))
+    src = tmp_path / "vlog.mp4"
+    write_clip(src, clip, crf=23, audio=False)
+    truth = clip.truth()
+    events: list[dict] = []
+    s = translate_video(src, tmp_path / "out.mp4", erase_only=True, on_event=lambda e: events.append(e.to_json()))
+    m = match(events, truth["events"])
+    assert m["recall"] == 1.0 and m["precision"] == 1.0, [(e["start"], e["end"], e["text"]) for e in events]
+    assert m["within2"] == 1.0, (m["start_err_max"], m["end_err_max"])
+    assert all(any(abs(x - t) <= 1 for x in s["cuts"]) for t in truth["cuts"]), s["cuts"]
+
+
 def test_temporal_fill_uses_earlier_frames_on_a_pan_and_refuses_other_motion():
     """Under a static caption on a panning background, the hidden pixels are taken from
     earlier frames (closer to the truth than spatial inpainting); when the motion is not a
