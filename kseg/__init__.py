@@ -26,6 +26,27 @@ _EXPORTS = {
     "Region": "kseg.types", "Caption": "kseg.types", "Style": "kseg.types", "KsegError": "kseg.errors",
     "InputError": "kseg.errors", "OutputError": "kseg.errors", "ModelError": "kseg.errors",
 }
+
+
+def _no_triton_without_a_gpu() -> None:
+    """torchvision (EasyOCR's CRAFT is built on it) imports torch._dynamo, which loads Triton, the
+    GPU kernel compiler: 60-75 MB of resident memory (libtriton and its modules) that a Linux
+    machine with no GPU can never use, counted against translate-video's 2 GB at 1080p. kseg
+    compiles nothing; there the import is refused as if Triton were not installed (torch then
+    does without it). ``KSEG_TRITON=1`` keeps it."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or "triton" in sys.modules or os.environ.get("KSEG_TRITON") == "1":
+        return
+    # NVIDIA, AMD (ROCm), WSL and any DRM device (Intel XPU's Triton): a GPU may be there
+    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg", "/dev/dri")):
+        return
+    sys.modules["triton"] = None  # type: ignore[assignment]
+
+
+_no_triton_without_a_gpu()
+
 # Stage packages that are also the package-top functions (kseg/_callable.py says how)
 _CALLABLE = ("segment", "erase", "translate")
 __all__ = ["__version__", *_EXPORTS, *_CALLABLE]

@@ -91,3 +91,24 @@ def test_craft_gets_the_bf16_relu_only_in_bf16():
     swapped = lambda d: sum(isinstance(m, _SignClampReLU) for m in d.net.modules())  # noqa: E731
     assert swapped(Detector(dtype="bfloat16")) == 23
     assert swapped(Detector(dtype="float32")) == 0
+
+
+def test_triton_is_kept_out_of_a_linux_process_without_a_gpu():
+    """torchvision's import chain loads Triton (60-75 MB resident) where it can never run; on a
+    Linux machine without a GPU device importing kseg refuses it, KSEG_TRITON=1 keeps it."""
+    import os
+    import subprocess
+    import sys
+
+    gpu = any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg", "/dev/dri"))
+    if not sys.platform.startswith("linux") or gpu:
+        pytest.skip("only a Linux machine without a GPU refuses Triton")
+    code = ("import kseg, sys\n"
+            "import torch.utils._triton as t\n"
+            "print(sys.modules['triton'] is None, t.has_triton_package())")
+    env = {k: v for k, v in os.environ.items() if k != "KSEG_TRITON"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["True", "False"]
+    out = subprocess.run([sys.executable, "-c", "import kseg, sys; print(sys.modules.get('triton', 'absent') is None)"],
+                         capture_output=True, text=True, env={**env, "KSEG_TRITON": "1"}, check=True)
+    assert out.stdout.split() == ["False"]
