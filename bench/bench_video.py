@@ -131,6 +131,22 @@ def _ceiling(src: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _timed(src: Path, out: Path, pipe, runs: int, ceiling: Path | None = None, **opts):
+    """translate_video run ``runs`` times: (its wall times, the decode+encode ceiling timed right
+    before each run when ``ceiling`` names a scratch file, the last run's summary and events).
+    On a shared machine whose speed drifts within minutes, each run is paired with its ceiling."""
+    walls, ceils, res = [], [], None
+    for _ in range(runs):
+        if ceiling is not None:
+            ceils.append(_ceiling(src, ceiling))
+        events: list[dict] = []
+        t0 = time.perf_counter()
+        s = translate_video(src, out, pipeline=pipe, on_event=lambda e, ev=events: ev.append(e.to_json()), **opts)
+        walls.append(time.perf_counter() - t0)
+        res = (s, events)
+    return walls, ceils, *res
+
+
 def _repeated(src: Path, n: int, out: Path, height: int | None = None) -> Path:
     """``src`` played ``n`` times in a row, re-encoded (libx264, CRF 16, the source's rate; no
     audio): a longer input from the same real footage, where start-up and the wait for a
@@ -215,17 +231,8 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             # the ceiling is timed right before each run and the share taken per pair: on a
             # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
             # and runs timed later compare two different machines
-            walls, ceils, res = [], [], None
             opts = ({"translator": f"tm:{_memory(c, tmp / 'memory.tsv')}"} if translate else {"erase_only": True})
-            for _ in range(runs):
-                ceils.append(_ceiling(src, tmp / "ceiling.mp4"))
-                events: list[dict] = []
-                t0 = time.perf_counter()
-                s = translate_video(src, tmp / "out.mp4", pipeline=pipe,
-                                    on_event=lambda e: events.append(e.to_json()), **opts)
-                walls.append(time.perf_counter() - t0)
-                res = (s, events)
-            s, events = res
+            walls, ceils, s, events = _timed(src, tmp / "out.mp4", pipe, runs, tmp / "ceiling.mp4", **opts)
             m = match(events, c["events"], texts=True)
             matched = {id(e) for e, _ in m["pairs"]}
             strays = [e for e in events if id(e) not in matched]
@@ -327,16 +334,8 @@ def handheld(runs: int, sizes: str, as_json: bool, shake: float = 6.0) -> None:
             truth = json.loads(src.with_suffix(".json").read_text())
             tm = tmp / "vlog.tm.tsv"
             tm.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
-            walls, ceils, res = [], [], None
-            for _ in range(runs):
-                ceils.append(_ceiling(src, tmp / "ceiling.mp4"))
-                events: list[dict] = []
-                t0 = time.perf_counter()
-                s = translate_video(src, tmp / f"out{h}.mp4", translator=f"tm:{tm}", srt_source=tmp / "ko.srt",
-                                    pipeline=pipe, on_event=lambda e: events.append(e.to_json()))
-                walls.append(time.perf_counter() - t0)
-                res = (s, events)
-            s, events = res
+            walls, ceils, s, events = _timed(src, tmp / f"out{h}.mp4", pipe, runs, tmp / "ceiling.mp4",
+                                             translator=f"tm:{tm}", srt_source=tmp / "ko.srt")
             m = match(events, truth["events"])
             cut_hits = sum(any(abs(x - t) <= 1 for x in s["cuts"]) for t in truth["cuts"])
             false_cuts = [x for x in s["cuts"] if not any(abs(x - t) <= 1 for t in truth["cuts"])]
@@ -417,15 +416,8 @@ def main() -> None:
             truth = clip.truth()
             tm = tmp / "clip.tm.tsv"
             tm.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
-            walls, res = [], None
-            for r in range(args.runs):
-                events = []
-                t0 = time.perf_counter()
-                s = translate_video(src, tmp / f"out{h}.mp4", translator=f"tm:{tm}", srt_source=tmp / "ko.srt",
-                                    pipeline=pipe, on_event=lambda e: events.append(e.to_json()))
-                walls.append(time.perf_counter() - t0)
-                res = (s, events)
-            s, events = res
+            walls, _, s, events = _timed(src, tmp / f"out{h}.mp4", pipe, args.runs, translator=f"tm:{tm}",
+                                         srt_source=tmp / "ko.srt")
             m = match(events, truth["events"])
             k = cer(m["pairs"], read_srt(tmp / "ko.srt"))
             translate_video(src, tmp / f"erase{h}.mp4", erase_only=True, pipeline=pipe)
