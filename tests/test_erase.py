@@ -364,3 +364,12 @@ def test_the_fine_level_solved_on_luma_fills_as_all_three_channels_would():
     assert err.mean() < 0.6 and err.max() < 2  # every channel's change across the hole kept
     luma = (got * [0.299, 0.587, 0.114]).sum(-1)
     assert np.abs(luma - (clean * [0.299, 0.587, 0.114]).sum(-1))[hole].mean() < 1.0
+    # relaxation is linear: the luma of a colour fill is the fill of the picture's luma, as
+    # when every channel was relaxed (a textured border, where the fine sweeps matter)
+    rng = np.random.default_rng(5)
+    crop = cv2.GaussianBlur(rng.integers(0, 255, (50, 160, 3), np.uint8), (0, 0), 1.5)
+    hole = np.zeros((50, 160), bool)
+    hole[12:38, 20:140] = True
+    got = (fill.harmonic(crop, hole) * [0.299, 0.587, 0.114]).sum(-1)
+    grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)
+    assert np.abs(got - fill.harmonic(grey, hole)[..., 0])[hole].max() < 0.6
