@@ -504,6 +504,25 @@ def test_banner_found_with_its_box(opacity):
         assert s.banner.opacity < 0.9
 
 
+def test_the_plate_search_reads_the_frames_lab_row_by_row_with_the_same_answer(monkeypatch):
+    """The plate search converts to Lab only the rows it reads (the whole frame cost 18-44 ms
+    for every caption): the same values, the same plates as from the whole frame's Lab."""
+    import kseg.style as st
+
+    img, line, foot, _ = render(ow=0, banner={"box": (20, 50, 540, 160), "color": (20, 30, 90), "opacity": 0.6})
+    lazy = st._RowLab(img)
+    full = st._lab(img)
+    for key in [(70, slice(30, 300)), (slice(55, 90), 200), (slice(60, 70), slice(10, 500)), 3]:
+        assert np.array_equal(lazy[key], full[key])
+    assert not lazy.done.all()  # rows nobody asked for were not converted
+    got = [measure_style(*render(ow=0, banner={"box": (20, 50, 540, 160), "color": c, "opacity": o})[:3]).banner
+           for c, o in [((20, 30, 90), 1.0), ((200, 40, 40), 0.6)]] + [measure_style(img, line, foot).banner]
+    monkeypatch.setattr(st, "_RowLab", st._lab)
+    want = [measure_style(*render(ow=0, banner={"box": (20, 50, 540, 160), "color": c, "opacity": o})[:3]).banner
+            for c, o in [((20, 30, 90), 1.0), ((200, 40, 40), 0.6)]] + [measure_style(img, line, foot).banner]
+    assert got == want and all(b is not None for b in got)
+
+
 def test_straight_edges_round_text_with_the_footage_inside_are_not_a_plate():
     """Text inside a rectangle of the picture's own lines (a car window, a collage tile's
     border): the steps round it are all there, but the inside shows the footage's detail as

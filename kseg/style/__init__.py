@@ -883,6 +883,27 @@ def _outlines(rgb, lab, ring, d_fill, width, fill_rgb, bg_lab):
 
 # ----------------------------------------------------------------------------- banner
 
+class _RowLab:
+    """``_lab`` of a frame, converted a span of rows at a time as it is read: the plate search
+    reads a few text heights around its line and the rows of a plate found, and the whole
+    frame's Lab cost 18 ms (720p) to 44 ms (1080p) for every caption measured. Indexed like
+    the array (``[rows, cols]``), with the same values."""
+
+    def __init__(self, img: np.ndarray):
+        self.img = img
+        self.lab = np.empty(img.shape[:2] + (3,), np.float32)
+        self.done = np.zeros(img.shape[0], bool)
+
+    def __getitem__(self, key):
+        rows = np.atleast_1d(np.arange(self.img.shape[0])[key[0] if isinstance(key, tuple) else key])
+        need = rows[~self.done[rows]]
+        if need.size:
+            lo, hi = int(need.min()), int(need.max()) + 1
+            self.lab[lo:hi] = _lab(self.img[lo:hi])
+            self.done[lo:hi] = True
+        return self.lab[key]
+
+
 class _Steps:
     """Colour steps across the rows or columns of a frame, the letters (``ink``) left out: what
     the plate search (``_banner``) reads a plate's borders from."""
@@ -964,7 +985,7 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     ys, xs = np.nonzero(full)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
     th = by1 - by0 if box is None else min(by1 - by0, box[3] - box[1])
-    lab = _lab(img)
+    lab = _RowLab(img)
     ink = _dilate(full, 2)
     limit = max(6, int(1.5 * th))
 
