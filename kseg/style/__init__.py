@@ -917,6 +917,8 @@ class _Steps:
         lab, ink = self.lab, self.ink
         out = np.full(max(0, hi - lo), np.nan)
         a0, a1 = span
+        # the rows read below, converted at once (``_RowLab``; a view of an array)
+        lab[max(0, lo - 2):hi + 1] if axis == 0 else lab[max(0, a0):a1]  # noqa: B018
         for i, k in enumerate(range(lo, hi)):
             if k - 2 < 0 or k + 1 > (self.H if axis == 0 else self.W) - 1:
                 continue
