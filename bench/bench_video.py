@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,6 +132,31 @@ def _ceiling(src: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _made_apart(fn, *args: Any, name: str) -> None:
+    """``fn(*args)`` in a child process (it writes a clip): the frames it decodes or draws must
+    not count in the peak RSS of this process, which is measured."""
+    import multiprocessing
+
+    p = multiprocessing.get_context("spawn").Process(target=fn, args=args)
+    p.start()
+    p.join()
+    if p.exitcode != 0:
+        raise SystemExit(f"bench_video: could not make {name}")
+
+
+def _cuts_found(found: list[int], cuts: list[int], flashes: list[int] = ()) -> tuple[str, list[int]]:
+    """("hits/truth", the false cuts): a cut counts within 1 frame; a flash (a frame of
+    animation a detector may flag) is neither required nor false."""
+    hits = sum(any(abs(x - t) <= 1 for x in found) for t in cuts)
+    return f"{hits}/{len(cuts)}", [x for x in found if not any(abs(x - t) <= 1 for t in [*cuts, *flashes])]
+
+
+def _tm(truth: dict, path: Path) -> Path:
+    """A translation memory of a rendered clip's captions and their English."""
+    path.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
+    return path
+
+
 def _timed(src: Path, out: Path, pipe, runs: int, ceiling: Path | None = None, **opts):
     """translate_video run ``runs`` times: (its wall times, the decode+encode ceiling timed right
     before each run when ``ceiling`` names a scratch file, the last run's summary and events).
@@ -218,15 +244,8 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                       file=sys.stderr)
                 continue
             if repeat > 1 or height:
-                # made in a child process: its decoded frames must not count in this one's peak RSS
-                import multiprocessing
-
                 made = tmp / f"{c['clip']}.x{repeat}.mp4"
-                p = multiprocessing.get_context("spawn").Process(target=_repeated, args=(src, repeat, made, height))
-                p.start()
-                p.join()
-                if p.exitcode != 0:
-                    raise SystemExit(f"bench_video: could not make {made.name}")
+                _made_apart(_repeated, src, repeat, made, height, name=made.name)
                 src, c = made, _repeat_truth(c, repeat)
             # the ceiling is timed right before each run and the share taken per pair: on a
             # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
@@ -236,15 +255,14 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             m = match(events, c["events"], texts=True)
             matched = {id(e) for e, _ in m["pairs"]}
             strays = [e for e in events if id(e) not in matched]
-            cut_hits = sum(any(abs(x - t) <= 1 for x in s["cuts"]) for t in c["cuts"])
-            false_cuts = [x for x in s["cuts"] if not any(abs(x - t) <= 1 for t in c["cuts"] + c.get("flashes", []))]
+            cuts, false_cuts = _cuts_found(s["cuts"], c["cuts"], c.get("flashes", []))
             wall, ceil = statistics.median(walls), statistics.median(ceils)
             fps = s["frames"] / wall
             rows.append({"clip": c["clip"], "frames": s["frames"], "events": len(events), "truth": len(c["events"]),
                          "precision": m["precision"], "recall": m["recall"], "start_err_max": m["start_err_max"],
                          "end_err_max": m["end_err_max"], "within2": m["within2"],
                          "strays": [(e["start"], e["end"], e["text"]) for e in strays],
-                         "cuts": f"{cut_hits}/{len(c['cuts'])}", "false_cuts": false_cuts,
+                         "cuts": cuts, "false_cuts": false_cuts,
                          "detections": s["detections"], "fps": fps, "translated": s.get("translated") if translate else None,
                          "realtime": fps / float(s["video"]["fps"]) if s.get("video") else float("nan"),
                          "ceiling_fps": s["frames"] / ceil,
@@ -314,7 +332,6 @@ def _write_handheld(size: tuple[int, int], shake: float, path: Path) -> None:
 def handheld(runs: int, sizes: str, as_json: bool, shake: float = 6.0) -> None:
     """translate-video on ``handheld_clip`` at each size: the real-clip table (events, ±2 frames,
     cuts, detector runs, frames/s, the decode+encode ceiling, peak RSS) and the Korean CER."""
-    import multiprocessing
     import resource
 
     from kseg.pipeline import SegmentPipeline
@@ -326,19 +343,13 @@ def handheld(runs: int, sizes: str, as_json: bool, shake: float = 6.0) -> None:
         for size in sizes.split(","):
             w, h = (int(v) for v in size.split("x"))
             src = tmp / f"vlog{h}.mp4"
-            p = multiprocessing.get_context("spawn").Process(target=_write_handheld, args=((w, h), shake, src))
-            p.start()
-            p.join()
-            if p.exitcode != 0:
-                raise SystemExit(f"bench_video: could not make {src.name}")
+            _made_apart(_write_handheld, (w, h), shake, src, name=src.name)
             truth = json.loads(src.with_suffix(".json").read_text())
-            tm = tmp / "vlog.tm.tsv"
-            tm.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
+            tm = _tm(truth, tmp / "vlog.tm.tsv")
             walls, ceils, s, events = _timed(src, tmp / f"out{h}.mp4", pipe, runs, tmp / "ceiling.mp4",
                                              translator=f"tm:{tm}", srt_source=tmp / "ko.srt")
             m = match(events, truth["events"])
-            cut_hits = sum(any(abs(x - t) <= 1 for x in s["cuts"]) for t in truth["cuts"])
-            false_cuts = [x for x in s["cuts"] if not any(abs(x - t) <= 1 for t in truth["cuts"])]
+            cuts, false_cuts = _cuts_found(s["cuts"], truth["cuts"])
             wall = statistics.median(walls)
             matched = {id(e) for e, _ in m["pairs"]}
             rows.append({"size": size, "frames": s["frames"], "events": len(events), "truth": len(truth["events"]),
@@ -348,8 +359,8 @@ def handheld(runs: int, sizes: str, as_json: bool, shake: float = 6.0) -> None:
                                     if not any(t is tt for _, tt in m["pairs"])],
                          "strays": [(e["start"], e["end"], e["text"]) for e in events if id(e) not in matched],
                          "cer": cer(m["pairs"], read_srt(tmp / "ko.srt")), "translated": s["translated"],
-                         "cuts": f"{cut_hits}/{len(truth['cuts'])}", "false_cuts": false_cuts,
-                         "detections": s["detections"], "fps": s["frames"] / wall, "realtime": s["frames"] / wall / 30,
+                         "cuts": cuts, "false_cuts": false_cuts,
+                         "detections": s["detections"], "fps": s["frames"] / wall, "realtime": s["frames"] / wall / truth["fps"],
                          "ceiling_fps": s["frames"] / statistics.median(ceils),
                          "of_ceiling": statistics.median(c_ / w_ for c_, w_ in zip(ceils, walls)),
                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
@@ -414,8 +425,7 @@ def main() -> None:
             src = tmp / f"clip{h}.mp4"
             write_clip(src, clip)
             truth = clip.truth()
-            tm = tmp / "clip.tm.tsv"
-            tm.write_text("".join(f"{e['text']}\t{e['translation']}\n" for e in truth["events"]))
+            tm = _tm(truth, tmp / "clip.tm.tsv")
             walls, _, s, events = _timed(src, tmp / f"out{h}.mp4", pipe, args.runs, translator=f"tm:{tm}",
                                          srt_source=tmp / "ko.srt")
             m = match(events, truth["events"])
