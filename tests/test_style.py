@@ -517,7 +517,13 @@ def test_the_plate_search_reads_the_frames_lab_row_by_row_with_the_same_answer(m
     assert not lazy.done.all()  # rows nobody asked for were not converted
     got = [measure_style(*render(ow=0, banner={"box": (20, 50, 540, 160), "color": c, "opacity": o})[:3]).banner
            for c, o in [((20, 30, 90), 1.0), ((200, 40, 40), 0.6)]] + [measure_style(img, line, foot).banner]
-    monkeypatch.setattr(st, "_RowLab", st._lab)
+
+    class Whole(st._RowLab):  # the whole frame's Lab at once, as before
+        def __init__(self, img):
+            super().__init__(img)
+            self.lab[:], self.done[:] = st._lab(img), True
+
+    monkeypatch.setattr(st, "_RowLab", Whole)
     want = [measure_style(*render(ow=0, banner={"box": (20, 50, 540, 160), "color": c, "opacity": o})[:3]).banner
             for c, o in [((20, 30, 90), 1.0), ((200, 40, 40), 0.6)]] + [measure_style(img, line, foot).banner]
     assert got == want and all(b is not None for b in got)

@@ -894,13 +894,20 @@ class _RowLab:
         self.lab = np.empty(img.shape[:2] + (3,), np.float32)
         self.done = np.zeros(img.shape[0], bool)
 
+    def convert(self, lo: int, hi: int) -> None:
+        """Rows [lo, hi) converted, those not converted yet at once (one conversion, not a row
+        at a time as a step search reads them)."""
+        lo, hi = max(0, lo), min(self.img.shape[0], hi)
+        need = np.flatnonzero(~self.done[lo:hi])
+        if need.size:
+            a, b = lo + int(need[0]), lo + int(need[-1]) + 1
+            self.lab[a:b] = _lab(self.img[a:b])
+            self.done[a:b] = True
+
     def __getitem__(self, key):
         rows = np.atleast_1d(np.arange(self.img.shape[0])[key[0] if isinstance(key, tuple) else key])
-        need = rows[~self.done[rows]]
-        if need.size:
-            lo, hi = int(need.min()), int(need.max()) + 1
-            self.lab[lo:hi] = _lab(self.img[lo:hi])
-            self.done[lo:hi] = True
+        if rows.size:
+            self.convert(int(rows.min()), int(rows.max()) + 1)
         return self.lab[key]
 
 
@@ -908,7 +915,7 @@ class _Steps:
     """Colour steps across the rows or columns of a frame, the letters (``ink``) left out: what
     the plate search (``_banner``) reads a plate's borders from."""
 
-    def __init__(self, lab: np.ndarray, ink: np.ndarray):
+    def __init__(self, lab: _RowLab, ink: np.ndarray):
         self.lab, self.ink = lab, ink
         self.H, self.W = ink.shape
 
@@ -917,8 +924,10 @@ class _Steps:
         lab, ink = self.lab, self.ink
         out = np.full(max(0, hi - lo), np.nan)
         a0, a1 = span
-        # the rows read below, converted at once (``_RowLab``; a view of an array)
-        lab[max(0, lo - 2):hi + 1] if axis == 0 else lab[max(0, a0):a1]  # noqa: B018
+        if axis == 0:  # the rows read below, converted at once
+            lab.convert(lo - 2, hi + 1)
+        else:
+            lab.convert(a0, a1)
         for i, k in enumerate(range(lo, hi)):
             if k - 2 < 0 or k + 1 > (self.H if axis == 0 else self.W) - 1:
                 continue
