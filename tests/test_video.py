@@ -910,6 +910,12 @@ def test_text_in_a_top_corner_from_the_first_frame_is_an_overlay_even_in_a_short
     flagged = ev(6, 0.0, 3.5, (62, 28, 301, 109))
     flagged.overlay = True  # flagged by the analysis: stays an overlay whatever it adds up to
     assert _mark_overlays(J, [flagged], 3.5) == [] and flagged.overlay
+    # a clip shorter than CORNER_SECONDS: the corner from its first frame to its last is all it
+    # can show (a still frame's corner rule asks no more); leaving the corner earlier is a caption
+    short, gone = ev(7, 0.0, 2.1, (62, 28, 301, 109)), ev(8, 0.0, 1.2, (62, 28, 301, 109))
+    assert _mark_overlays(J, [short], 2.1) == [] and short.overlay
+    assert _mark_overlays(J, [gone], 2.1) == [gone] and not gone.overlay
+    assert _mark_overlays(J, [ev(9, 0.0, 2.0, (62, 28, 301, 109))], 0.0) != []  # length unknown
 
 
 def test_translate_video_all_text_builds_a_pipeline_that_keeps_non_korean_text(monkeypatch):
@@ -1018,10 +1024,12 @@ def test_a_ticking_clock_the_detector_left_out_no_longer_triggers_detections():
     assert run(True) == [0, 96]
 
 
-def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
-    """Issue 22, as a user runs it: a 4-second clip with the channel's logo in the top-left corner
-    from the first frame to the last and one caption at the bottom. The caption is erased and
-    translated; the logo is an overlay, untouched and listed; --include-overlays takes it too."""
+@pytest.mark.parametrize("frames", [96, 48])
+def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path, frames):
+    """Issue 22, as a user runs it: a 4-second clip (and a 2-second one, shorter than the corner
+    rule's CORNER_SECONDS) with the channel's logo in the top-left corner from the first frame to
+    the last and one caption at the bottom. The caption is erased and translated; the logo is an
+    overlay, untouched and listed; --include-overlays takes it too."""
     def draw(img, i):
         cv2.putText(img, "TV", (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
         if 30 <= i <= 60:
@@ -1033,7 +1041,7 @@ def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
         v = oc.add_stream("libx264", rate=24)
         v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
         v.options = {"crf": "16", "preset": "ultrafast"}
-        for i in range(96):
+        for i in range(frames):
             img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
             draw(img, i)
             oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
@@ -1046,9 +1054,9 @@ def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path):
     assert len(s["overlays"]) == 1 and s["overlays"][0]["included"] is False
     assert s["overlays"][0]["box"][3] < 0.22 * 180 and s["overlays"][0]["start_time"] == 0.0
 
-    def logo_ink(path: Path) -> int:  # white pixels of the logo's corner, frame 80
+    def logo_ink(path: Path) -> int:  # white pixels of the logo's corner, frame 40
         with av.open(str(path)) as c:
-            fr = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][80]
+            fr = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][40]
         return int((fr[:40, :80].min(axis=2) > 215).sum())
 
     assert logo_ink(tmp_path / "out.mp4") >= 0.8 * logo_ink(src) > 0

@@ -297,10 +297,14 @@ def _place_span(ev: Event, events: list[Event]) -> tuple[float, float]:
                 (ev.start_time, ev.end_time))
 
 
-def _corner_logo(box: tuple, shape: tuple[int, int] | None, start: float, seconds: float) -> bool:
+def _corner_logo(box: tuple, shape: tuple[int, int] | None, start: float, seconds: float,
+                 duration: float = 0.0) -> bool:
     """Text in a top corner (CORNER_TOP, CORNER_SIDE) on screen from ``start`` s into the range
-    for ``seconds``: an overlay by the corner rule above."""
-    if not shape or start > CORNER_FROM or seconds < CORNER_SECONDS:
+    for ``seconds``: an overlay by the corner rule above. A range shorter than CORNER_SECONDS
+    (``duration``, 0 when unknown) cannot show that long: there, text in the corner from its
+    start to its end is as much as it can show, and as much as a still frame's corner rule asks."""
+    need = CORNER_SECONDS if duration <= 0 else min(CORNER_SECONDS, duration - start - JOINED)
+    if not shape or start > CORNER_FROM or seconds < need:
         return False
     H, W = shape[:2]
     x0, _, x1, y1 = box
@@ -319,7 +323,7 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
         # ev.overlay already set: the analysis found it certain while it was on screen
         ev.overlay = (ev.overlay or d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and
                                                               d >= OVERLAY_SHARE * duration)
-                      or _corner_logo(ev.box, shape, a, d))
+                      or _corner_logo(ev.box, shape, a, d, duration))
     return events if job.o.include_overlays else [e for e in events if not e.overlay]
 
 
