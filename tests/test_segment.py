@@ -868,3 +868,31 @@ def test_a_still_collage_is_detected_screenshot_by_screenshot():
     SegmentPipeline(detector=Video(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(grid)
     SegmentPipeline(detector=FakeDetector(), segmenter=FakeSegmenter(), recognizer_impl=Reader()).process(grid)
     assert len(calls) == 1
+
+
+def test_a_one_syllable_line_is_segmented_whole():
+    """A line of one syllable (a variety show's 왜, the last syllable of a subtitle wrapped onto its
+    own line) boxed tight is square; text-SAM, which learnt on lines, missed whole strokes of
+    such glyphs (a real subtitle's 다 kept its top half after erasing). Its prompt is widened:
+    each glyph's footprint is covered, and nothing beside the line is taken."""
+    from kseg.detect import synthetic
+    from kseg.segment import NECK, TextSegmenter
+    from kseg.types import TextLine
+
+    seg = TextSegmenter(device="cpu")
+    img = np.full((720, 1280, 3), 12, np.uint8)
+    texts = ["다", "왜", "헉", "심", "응"]
+    truth: list[np.ndarray] = []
+    synthetic.draw_captions(img, [synthetic.Caption(t, (160 + 240 * k, 600), 52) for k, t in enumerate(texts)], truth)
+    lines = []
+    for m in truth:
+        ys, xs = np.nonzero(m)
+        x0, y0, x1, y1 = int(xs.min()) - 3, int(ys.min()) - 3, int(xs.max()) + 4, int(ys.max()) + 4
+        lines.append(TextLine((x0, y0, x1, y1), [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], 1.0))
+    covered = []
+    for ln, m, got in zip(lines, truth, seg.segment(img, lines)):
+        covered.append((got.mask & m).sum() / m.sum())
+        x0, y0, x1, y1 = ln.box
+        xs = np.nonzero(got.mask.any(0))[0]
+        assert xs.min() >= x0 - NECK * (y1 - y0) - 1 and xs.max() <= x1 + NECK * (y1 - y0) + 1
+    assert min(covered) >= 0.85 and np.mean(covered) >= 0.9, [round(float(c), 2) for c in covered]
