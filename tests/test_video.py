@@ -1326,3 +1326,36 @@ def test_a_four_frame_caption_right_at_a_hard_cut_is_an_event(tmp_path):
     assert len(got) == 2, got
     for (a, b), (s0, e0, _) in zip(got, caps):
         assert abs(a - s0) <= 2 and abs(b - e0) <= 2, got
+
+
+def test_a_cut_between_pictures_on_a_shared_black_surround_is_found():
+    """A subtitled slideshow (a real one: pictures of different sizes on black) cuts from picture to
+    picture; the black common to both shots dilutes the luma histogram's change below the cut
+    threshold (CUT_HIST), though most of the picture changed. Such a change is a cut; a pan over
+    one picture, whose pixels change as much but whose histogram does not, is not."""
+    from kseg.video.events import CUT_HIST, CUT_HIST_MOVED, CUT_MOVED, EventTracker
+
+    def pic(seed, vals):
+        small = np.random.default_rng(seed).choice(np.array(vals, np.uint8), (15, 50))
+        return cv2.resize(small, (1000, 300), interpolation=cv2.INTER_NEAREST)
+
+    a, b = pic(1, [40, 210]), pic(2, [40, 210, 125])
+    grays = []
+    for i in range(60):
+        g = np.zeros((360, 640), np.uint8)
+        x = 12 * i if i < 30 else 0  # a pan over the first picture, then the second one still
+        g[30:330, 20:620] = (a if i < 30 else b)[:, x:x + 600]
+        grays.append(g)
+
+    def hist(g):
+        h = cv2.calcHist([cv2.resize(g, (320, 180), interpolation=cv2.INTER_AREA)], [0], None, [32], [0, 256]).ravel()
+        return h / h.sum()
+
+    at_cut = float(np.abs(hist(grays[30]) - hist(grays[29])).sum())
+    assert CUT_HIST_MOVED < at_cut < CUT_HIST  # the case the histogram alone misses
+    assert float(cv2.absdiff(grays[30], grays[29]).mean()) > CUT_MOVED
+    assert float(cv2.absdiff(grays[12], grays[11]).mean()) > 0.5 * CUT_MOVED  # the pan moves pixels too
+    tr = EventTracker(lambda image, index: [], 24.0)
+    for i, g in enumerate(grays):
+        tr.push(i, g, lambda g=g: np.repeat(g[..., None], 3, axis=2))
+    assert tr.cuts == [30]
