@@ -49,13 +49,15 @@ def collect_iou_targets(seg, data_dir: Path, limit: int | None, rng: random.Rand
     xs: list[torch.Tensor] = []
     ys: list[list[list[float]]] = []
     try:
-        for fr, _lines, tl, logits, _iou, _stab, _idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
+        for fr, lines, tl, logits, _iou, _stab, _idx in run_frames(seg, data_dir, limit, rng, jitter, progress):
             tokens = torch.cat(feats)  # one decoder call per line, in order (per-tile decoding)
             feats.clear()
             for i, t in enumerate(tl):
                 truth = line_truth(fr, i, fr.meta["lines"][i]["box"])
                 xs.append(tokens[i])
-                ys.append([line_iu(seg._paste(fr.image, logits[i, k], t), truth) for k in range(logits.shape[1])])
+                # as ``segment`` pastes it (a one-syllable line's widened prompt cut back to its sides)
+                ys.append([line_iu(seg._paste(fr.image, logits[i, k], t, box=lines[i].box), truth)
+                           for k in range(logits.shape[1])])
     finally:
         hook.remove()
     if not xs:
