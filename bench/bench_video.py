@@ -243,10 +243,13 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
                 print(f"bench_video: {c['clip']}: not under {folder} (python bench/real/extract.py DIR --clones C --clips)",
                       file=sys.stderr)
                 continue
-            if repeat > 1 or height:
-                made = tmp / f"{c['clip']}.x{repeat}.mp4"
-                _made_apart(_repeated, src, repeat, made, height, name=made.name)
-                src, c = made, _repeat_truth(c, repeat)
+            # a clip whose last frame runs on into its first (no cut at the seam: one caption over
+            # the whole clip would become one caption over the whole input) is played once
+            n = repeat if c.get("repeat", True) else 1
+            if n > 1 or height:
+                made = tmp / f"{c['clip']}.x{n}.mp4"
+                _made_apart(_repeated, src, n, made, height, name=made.name)
+                src, c = made, _repeat_truth(c, n)
             # the ceiling is timed right before each run and the share taken per pair: on a
             # shared machine whose speed drifts by 2x within minutes, a ceiling timed once
             # and runs timed later compare two different machines
