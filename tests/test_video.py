@@ -1359,3 +1359,40 @@ def test_a_cut_between_pictures_on_a_shared_black_surround_is_found():
     for i, g in enumerate(grays):
         tr.push(i, g, lambda g=g: np.repeat(g[..., None], 3, axis=2))
     assert tr.cuts == [30]
+
+
+def test_an_event_drawn_to_its_end_lets_go_of_its_mask(tmp_path, monkeypatch):
+    """Issue 22: memory independent of the number of captions. Every event stays listed for the
+    episode's subtitles and summary; once it is drawn to its last frame it keeps no mask (the
+    resume state saved it when the event was found), or an episode of subtitles grows by about
+    41 KB a caption at 1080p."""
+    import kseg.video.job as job
+
+    made: list = []
+    real = job._plans
+
+    def keep(*a, **kw):
+        plans = real(*a, **kw)
+        made.extend(plans)
+        return plans
+
+    monkeypatch.setattr(job, "_plans", keep)
+
+    src = tmp_path / "in.mp4"
+    bg = _texture(180, 640, seed=4)
+    with av.open(str(src), "w") as oc:
+        v = oc.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.options = {"crf": "16", "preset": "ultrafast"}
+        for i in range(96):
+            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
+            if 10 <= i <= 40:
+                _caption(img, "HELLO")
+            if 55 <= i <= 85:
+                _caption(img, "BYE NOW")
+            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        oc.mux(v.encode(None))
+    pipe = SegmentPipeline(detector=RowsInk((120, 180)), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=EchoTranslator())
+    assert s["events"] == 2 and s["translated"] == 2
+    assert made and all(p.ev.mask.size == 0 and p.mask_crop is None for p in made)

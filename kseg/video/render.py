@@ -215,6 +215,10 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                 if p.sprite is not None:
                     p.sprite = _Spent(p.sprite.info, bool(getattr(p.sprite, "bold", False)))
                 p.mask_crop = p.rows = None
+                # the event stays listed (subtitles, summary) for the whole episode: without its
+                # mask (saved for --resume when it was found), or an episode's memory grows with
+                # its captions (41 KB an event on a 1080p subtitled video)
+                p.ev.mask = np.zeros((0, 0), bool)
                 _trim()
         return io.Patch(bx0, by0, img)
 
