@@ -1024,6 +1024,21 @@ def test_a_ticking_clock_the_detector_left_out_no_longer_triggers_detections():
     assert run(True) == [0, 96]
 
 
+def _panning_clip(path: Path, frames: int, draw) -> Path:
+    """A 320x180 clip at 24 fps panning 3 px a frame over a texture; ``draw(img, i)`` adds text."""
+    bg = _texture(180, 640, seed=4)
+    with av.open(str(path), "w") as oc:
+        v = oc.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.options = {"crf": "16", "preset": "ultrafast"}
+        for i in range(frames):
+            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
+            draw(img, i)
+            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        oc.mux(v.encode(None))
+    return path
+
+
 @pytest.mark.parametrize("frames", [96, 48])
 def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path, frames):
     """Issue 22, as a user runs it: a 4-second clip (and a 2-second one, shorter than the corner
@@ -1035,17 +1050,7 @@ def test_a_corner_logo_in_a_short_clip_is_left_alone_and_reported(tmp_path, fram
         if 30 <= i <= 60:
             _caption(img, "HELLO")
 
-    src = tmp_path / "in.mp4"
-    bg = _texture(180, 640, seed=4)
-    with av.open(str(src), "w") as oc:
-        v = oc.add_stream("libx264", rate=24)
-        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
-        v.options = {"crf": "16", "preset": "ultrafast"}
-        for i in range(frames):
-            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
-            draw(img, i)
-            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        oc.mux(v.encode(None))
+    src = _panning_clip(tmp_path / "in.mp4", frames, draw)
     pipe = SegmentPipeline(detector=RowsInk((0, 60), (120, 180)), segmenter=InkSegmenter(),
                            recognizer_impl=WidthReader())
     tr = EchoTranslator()
@@ -1378,20 +1383,13 @@ def test_an_event_drawn_to_its_end_lets_go_of_its_mask(tmp_path, monkeypatch):
 
     monkeypatch.setattr(job, "_plans", keep)
 
-    src = tmp_path / "in.mp4"
-    bg = _texture(180, 640, seed=4)
-    with av.open(str(src), "w") as oc:
-        v = oc.add_stream("libx264", rate=24)
-        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
-        v.options = {"crf": "16", "preset": "ultrafast"}
-        for i in range(96):
-            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
-            if 10 <= i <= 40:
-                _caption(img, "HELLO")
-            if 55 <= i <= 85:
-                _caption(img, "BYE NOW")
-            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        oc.mux(v.encode(None))
+    def draw(img, i):
+        if 10 <= i <= 40:
+            _caption(img, "HELLO")
+        if 55 <= i <= 85:
+            _caption(img, "BYE NOW")
+
+    src = _panning_clip(tmp_path / "in.mp4", 96, draw)
     pipe = SegmentPipeline(detector=RowsInk((120, 180)), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
     s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=EchoTranslator())
     assert s["events"] == 2 and s["translated"] == 2
