@@ -921,13 +921,14 @@ class _Steps:
 
     def steps(self, axis: int, lo: int, hi: int, span: tuple[int, int]) -> np.ndarray:
         """Per row (axis 0) / column (axis 1) in [lo, hi): median colour step across it."""
-        lab, ink = self.lab, self.ink
+        ink = self.ink
         out = np.full(max(0, hi - lo), np.nan)
         a0, a1 = span
         if axis == 0:  # the rows read below, converted at once
-            lab.convert(lo - 2, hi + 1)
+            self.lab.convert(lo - 2, hi + 1)
         else:
-            lab.convert(a0, a1)
+            self.lab.convert(a0, a1)
+        lab = self.lab.lab  # those rows are converted: read the array itself, not row by row
         for i, k in enumerate(range(lo, hi)):
             if k - 2 < 0 or k + 1 > (self.H if axis == 0 else self.W) - 1:
                 continue
