@@ -150,7 +150,7 @@ class TextSegmenter:
         never reaches outside its tile, so its tile is all it needs (and what training mostly
         showed it: canvases of one tile)."""
         n = boxes.shape[0]
-        out = torch.full((n, 3, max(h for _, h, _ in rows), canvas_hw[1]), -20.0, device=emb.device)
+        out = TextSegmenter._tile_logits(n, 3, rows, canvas_hw[1], emb.device)
         iou = torch.empty((n, 3), device=emb.device)
         for i, (r0, h, w) in enumerate(rows):
             e = emb[:, :, r0 // STRIDE:(r0 + h) // STRIDE, :w // STRIDE]
@@ -161,11 +161,15 @@ class TextSegmenter:
         return out, iou
 
     @staticmethod
+    def _tile_logits(n: int, k: int, rows, width: int, device) -> torch.Tensor:
+        """(n, k, tallest tile, width) of -20 (no mask): each box's logits on its own tile's rows."""
+        return torch.full((n, k, max(h for _, h, _ in rows), width), -20.0, device=device)
+
+    @staticmethod
     def _by_tile(logits: torch.Tensor, rows) -> torch.Tensor:
         """Canvas-sized logits (N,3,Hc,Wc) cut to each box's own tile, as ``_decode_per_tile``
         gives them (what lies outside a box's tile is never used)."""
-        out = torch.full((logits.shape[0], logits.shape[1], max(h for _, h, _ in rows), logits.shape[-1]), -20.0,
-                         device=logits.device)
+        out = TextSegmenter._tile_logits(logits.shape[0], logits.shape[1], rows, logits.shape[-1], logits.device)
         for i, (r0, h, w) in enumerate(rows):
             out[i, :, :h, :w] = logits[i, :, r0:r0 + h, :w]
         return out
