@@ -1394,3 +1394,96 @@ def test_an_event_drawn_to_its_end_lets_go_of_its_mask(tmp_path, monkeypatch):
     s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=EchoTranslator())
     assert s["events"] == 2 and s["translated"] == 2
     assert made and all(p.ev.mask.size == 0 and p.mask_crop is None for p in made)
+
+
+def _slideshow(path: Path, shots: list[tuple[int, int]], draw, moving: bool = False) -> Path:
+    """A 320x180 clip at 24 fps of still pictures (``shots``: (first frame, brightness)); with
+    ``moving``, each picture pans 3 px a frame instead. ``draw(img, i)`` adds text."""
+    bg = _texture(180, 640, seed=4)
+    with av.open(str(path), "w") as oc:
+        v = oc.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.options = {"crf": "16", "preset": "ultrafast"}
+        n = shots[-1][0]
+        for i in range(n):
+            first, level = max(s for s in shots if s[0] <= i)
+            x = 3 * (i - first) if moving else 0
+            img = np.ascontiguousarray(np.clip(bg[:, x:x + 320].astype(int) // 3 + level, 0, 255).astype(np.uint8))
+            draw(img, i)
+            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        oc.mux(v.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("moving", [False, True])
+def test_the_text_of_a_still_picture_is_left_alone_and_its_subtitle_is_not(tmp_path, moving):
+    """Issue 22, a real subtitled slideshow: a map screenshot's place names (9 of them) were
+    taken for captions beside the subtitle, erased and translated (precision 0.59). Three texts
+    that come and go with a still picture are the picture's own: left untouched and listed as
+    scene text; the subtitle shown over it, at the place and size of the subtitle before, is
+    erased and translated. Over moving footage the same texts stay captions; --include-overlays
+    takes them too."""
+    labels = [(20, 34, "SEOUL"), (150, 74, "BUSAN"), (60, 114, "DAEGU")]
+
+    def draw(img, i):
+        if 30 <= i < 72:
+            for x, y, t in labels:
+                cv2.putText(img, t, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+        if i < 96:
+            _caption(img, ["HELLO", "GOOD NIGHT", "BYE NOW"][(i >= 30) + (i >= 72)])
+
+    src = _slideshow(tmp_path / "in.mp4", [(0, 40), (30, 110), (72, 60), (96, 0)], draw, moving)
+    pipe = SegmentPipeline(detector=RowsInk((0, 40), (40, 80), (80, 120), (120, 180)), segmenter=InkSegmenter(),
+                           recognizer_impl=WidthReader())
+    tr = EchoTranslator()
+    s = translate_video(src, tmp_path / "out.mp4", pipeline=pipe, translator_obj=tr)
+
+    def label_ink(path: Path) -> int:  # white pixels of the labels' rows, frame 50
+        with av.open(str(path)) as c:
+            fr = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][50]
+        return int((fr[:120].min(axis=2) > 215).sum())
+
+    if moving:
+        assert s["events"] == 6 and s["scene_text"] == []
+        return
+    assert s["events"] == 3 and len(tr.seen) == 3, s
+    assert sorted(x["box"][1] // 40 for x in s["scene_text"]) == [0, 1, 2]
+    assert all(x["included"] is False and 1.2 <= x["start_time"] <= 1.35 for x in s["scene_text"])
+    assert label_ink(tmp_path / "out.mp4") >= 0.8 * label_ink(src) > 0
+    s2 = translate_video(src, tmp_path / "out2.mp4", pipeline=pipe, erase_only=True, include_overlays=True)
+    assert s2["events"] == 6 and all(x["included"] for x in s2["scene_text"])
+    assert label_ink(tmp_path / "out2.mp4") < 0.2 * label_ink(src)
+
+
+def test_text_of_a_still_picture_needs_three_places_and_spares_the_subtitle_track():
+    """The rule of ``_mark_overlays`` for a still picture's text, event by event."""
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+    from kseg.video.job import _mark_overlays
+
+    def ev(k, t0, t1, box, still=True):
+        e = Event(id=k, start=int(t0 * 30), end=int(t1 * 30) - 1, erase_from=0, erase_to=1, box=box,
+                  mask=np.ones((2, 2), bool), detected_at=0, lines=["x"], still=still,
+                  caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)))
+        e.start_time, e.end_time = t0, t1
+        return e
+
+    class J:
+        shape, fps = (1080, 1920), 30.0
+
+        class o:
+            include_overlays = False
+
+    before = ev(0, 0.0, 4.0, (680, 973, 1240, 1040))  # a subtitle before the map
+    names = [ev(1, 4.07, 8.3, (19, 200, 450, 243)), ev(2, 4.1, 8.27, (785, 300, 1226, 351)),
+             ev(3, 4.07, 8.3, (555, 560, 1053, 604))]
+    sub = ev(4, 4.07, 8.3, (376, 973, 1544, 1043))  # the subtitle over the map: same rows and size
+    kept = _mark_overlays(J, [before, *names, sub], 60.0)
+    assert kept == [before, sub] and all(e.scene for e in names) and not sub.scene
+    # two places only, or a picture that moves, or one name leaving earlier: captions
+    two = [ev(5, 10.0, 12.0, (19, 200, 450, 243)), ev(6, 10.0, 12.0, (785, 300, 1226, 351))]
+    assert _mark_overlays(J, two, 60.0) == two
+    moving = [ev(7 + k, 20.0, 22.0, b.box, still=False) for k, b in enumerate(names)]
+    assert _mark_overlays(J, moving, 60.0) == moving
+    late = [ev(10, 30.0, 32.0, names[0].box), ev(11, 30.0, 32.0, names[1].box), ev(12, 30.0, 31.0, names[2].box)]
+    assert _mark_overlays(J, late, 60.0) == late

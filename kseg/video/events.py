@@ -75,6 +75,12 @@ WATCH = 0.5  # s a region is watched once the stable-edge map is back (see modul
 # frames a triggered detection waits: new content is still being refined by the encoder in its
 # first frames (example clip, 720p and 1080p: masks and reading as good or better 2 frames on)
 SETTLE = 2
+# A still picture (a slide, a map, a screenshot shown as it is): the downscaled luma's mean
+# absolute change from one frame to the next stays under STILL_CHANGE (0-255) on at least
+# STILL_SHARE of the frames a caption is tracked over. A real slideshow's stills measured 0.0
+# on every frame; real broadcast and hand-held footage 1.3-4.1 at the median.
+STILL_CHANGE = 0.5
+STILL_SHARE = 0.9
 FUSE_FRAMES = 8  # frames of an event whose readings are fused (issue 20), ...
 FUSE_EVERY = 0.25  # ... taken this many seconds apart while the caption is fully shown
 
@@ -114,6 +120,8 @@ class Event:
     end_time: float = 0.0
     translation: str | None = None
     overlay: bool = False  # a logo, programme bar or watermark: on screen for most of the video
+    still: bool = False  # the picture around it did not move while it was tracked (STILL_CHANGE)
+    scene: bool = False  # text of that still picture itself (a map's names): see video/job.py
 
     @property
     def text(self) -> str:
@@ -138,14 +146,16 @@ class Event:
                    box=tuple(int(v) for v in d["box"]), mask=mask, caption=Caption.from_json(d["caption"]),
                    lines=list(d["lines"]), detected_at=int(d["detected_at"]),
                    alpha={int(k): float(v) for k, v in d.get("alpha", {}).items()},
-                   translation=d.get("translation"), overlay=bool(d.get("overlay", False)))
+                   translation=d.get("translation"), overlay=bool(d.get("overlay", False)),
+                   still=bool(d.get("still", False)), scene=bool(d.get("scene", False)))
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.id, "start": self.start, "end": self.end,
                 "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
                 "erase_from": self.erase_from, "erase_to": self.erase_to,
                 "box": [int(v) for v in self.box], "lines": list(self.lines), "text": self.text,
-                "translation": self.translation, "overlay": self.overlay, "detected_at": self.detected_at,
+                "translation": self.translation, "overlay": self.overlay, "still": self.still,
+                "scene": self.scene, "detected_at": self.detected_at,
                 "caption": self.caption.to_json()}
 
 
@@ -299,6 +309,8 @@ class _Live:
         self.samples: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in det.lines]
         self.moving = False  # it "ended" by moving away: scene text, dropped at close
         self.overlay = False  # found certain to be an overlay while still on screen (analyse)
+        self.tracked = 0  # frames it was tracked on screen, and of them those with a still picture
+        self.still = 0
 
     def sample(self, image: np.ndarray) -> None:
         """Keep this frame's strip of every line, for the fused reading at the end."""
@@ -348,6 +360,7 @@ class EventTracker:
         self.watches: list[_Watch] = []
         self.rise = 0
         self.cuts: list[int] = []
+        self.change = float("inf")  # this frame's mean absolute change from the last (STILL_CHANGE)
         self.detections: list[int] = []
         self.dropped: list[dict] = []  # what looked like a caption and was not (see _close)
         # what the scheduled detection looks at: the frame box (x0, y0, x1, y1) where the stable
@@ -373,9 +386,9 @@ class EventTracker:
         hist /= max(1.0, hist.sum())
         moved = float(np.abs(hist - self.prev_hist).sum()) if self.prev_hist is not None else 0.0
         prev_small = self.smalls[-1][0] if self.smalls else None
-        cut = moved > CUT_HIST or (moved > CUT_HIST_MOVED and prev_small is not None
-                                   and prev_small.shape == small.shape
-                                   and float(cv2.absdiff(small, prev_small).mean()) > CUT_MOVED)
+        self.change = (float(cv2.absdiff(small, prev_small).mean())
+                       if prev_small is not None and prev_small.shape == small.shape else float("inf"))
+        cut = moved > CUT_HIST or (moved > CUT_HIST_MOVED and self.change > CUT_MOVED)
         self.prev_hist = hist
         gx = cv2.Sobel(small, cv2.CV_16S, 1, 0)
         gy = cv2.Sobel(small, cv2.CV_16S, 0, 1)
@@ -478,6 +491,10 @@ class EventTracker:
                 for ev in want:
                     ev.sample(image)
         cut, change = self._signals(i, gray)
+        for ev in self.live:
+            if ev.end is None and ev.last_on == i:  # shown on this frame and the last
+                ev.tracked += 1
+                ev.still += self.change <= STILL_CHANGE
         if cut:
             self.cuts.append(i)
             self.muted = []  # a new shot: what was left out may be gone, and is read again
@@ -589,7 +606,8 @@ class EventTracker:
         ev.samples = []
         e = Event(id=self.next_id, start=ev.start, end=end, erase_from=ev.erase_from, erase_to=erase_to,
                   box=box, mask=ev.mask[y0:y1, x0:x1].copy(), caption=caption,
-                  lines=lines, detected_at=ev.at, alpha=alpha, overlay=ev.overlay)
+                  lines=lines, detected_at=ev.at, alpha=alpha, overlay=ev.overlay,
+                  still=ev.tracked > 0 and ev.still >= STILL_SHARE * ev.tracked)
         self.next_id += 1
         return [e]
 

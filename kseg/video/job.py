@@ -311,10 +311,49 @@ def _corner_logo(box: tuple, shape: tuple[int, int] | None, start: float, second
     return y1 <= CORNER_TOP * H and (x1 <= CORNER_SIDE * W or x0 >= (1 - CORNER_SIDE) * W)
 
 
+# Text that is part of a still picture (a map's place names, a screenshot's or a document's
+# lines) is not a caption either: it came with the picture and goes with it. What shows it: at
+# least PICTURE_LINES texts in separate places on a still picture (``Event.still``) whose places
+# are taken and left together (within PICTURE_FRAMES frames). A subtitle shown over that picture
+# comes and goes with it too: text at the place and size of a caption shown before the picture
+# stays a caption. Left untouched unless include_overlays. (A real subtitled slideshow's map
+# screenshot: 9 place names taken for captions beside the subtitle, precision 0.59.)
+PICTURE_LINES = 3
+PICTURE_FRAMES = 2
+
+
+def _same_line(a: tuple, b: tuple) -> bool:
+    """Boxes a subtitle track reuses: the same rows (half the lower one's height shared) at a
+    height within 25 %, overlapping in x (subtitles are centred and differ in width)."""
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    rows = min(a[3], b[3]) - max(a[1], b[1])
+    return (min(ha, hb) > 0 and rows >= 0.5 * min(ha, hb) and max(ha, hb) <= 1.25 * min(ha, hb)
+            and min(a[2], b[2]) > max(a[0], b[0]))
+
+
+def _picture_text(ev: Event, known: list[Event], fps: float) -> bool:
+    """Whether ``ev`` is text of the still picture it was shown on (PICTURE_LINES above)."""
+    if not ev.still:
+        return False
+    a, b = _place_span(ev, known)
+    tol = (PICTURE_FRAMES + 0.5) / max(1e-3, fps)
+    with_it = [e for e in known if e.still and e.start_time <= b + tol and e.end_time >= a - tol]
+    places: list[tuple] = []
+    for e in with_it:
+        x, y = _place_span(e, known)
+        if abs(x - a) <= tol and abs(y - b) <= tol and not any(_same_box(e.box, p) for p in places):
+            places.append(e.box)
+    if len(places) < PICTURE_LINES:
+        return False
+    return not any(_same_line(ev.box, e.box) for e in known
+                   if e.start_time < a - tol and not (e.overlay or e.scene))
+
+
 def _mark_overlays(job: _Job, events: list[Event], duration: float,
                    context: list[Event] | None = None) -> list[Event]:
-    """Flag the overlays among ``events`` (times set; ``context``: every event known so far, for
-    the time their places were occupied) and return the captions to process."""
+    """Flag the overlays and the still pictures' text among ``events`` (times set; ``context``:
+    every event known so far, for the time their places were occupied) and return the captions
+    to process."""
     known = context if context is not None else events
     shape = getattr(job, "shape", None)
     for ev in events:
@@ -324,7 +363,10 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
         ev.overlay = (ev.overlay or d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and
                                                               d >= OVERLAY_SHARE * duration)
                       or _corner_logo(ev.box, shape, a, d, duration))
-    return events if job.o.include_overlays else [e for e in events if not e.overlay]
+    for ev in events:
+        # once text of a picture, always (the final pass sees the same earlier captions)
+        ev.scene = ev.scene or (not ev.overlay and ev.still and _picture_text(ev, known, job.fps))
+    return events if job.o.include_overlays else [e for e in events if not (e.overlay or e.scene)]
 
 
 def _certain_overlay(job: _Job) -> Callable[[tuple, int, int], bool]:
@@ -407,7 +449,8 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         set_times(new, feed.times, job.fps)
         new = _mark_overlays(job, new, _duration(job), settled)
         if job.translating:
-            translate_events([e for e in settled if o.include_overlays or not e.overlay], job.tr_obj, job.tr_spec,
+            translate_events([e for e in settled if o.include_overlays or not (e.overlay or e.scene)],
+                             job.tr_obj, job.tr_spec,
                              state=job.state, warn=job.warn)
         made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=settled)
         plans.extend(made)
@@ -496,6 +539,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     set_times(an.events, an.times, job.fps)
     events = _mark_overlays(job, an.events, _duration(job))
     overlays = [e for e in an.events if e.overlay]
+    scene = [e for e in an.events if e.scene and not e.overlay]
     job.total = len(an.times)  # the frames actually decoded (the render progress of a sequential run)
     if job.translating:
         translate_events(events, job.tr_obj, job.tr_spec, state=job.state, warn=job.warn,
@@ -535,5 +579,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
             "overlays": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
                           "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in overlays],
+            "scene_text": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
+                            "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in scene],
             "temporal_fill": job.filler.stats if job.filler is not None else None,
             "seconds": secs, "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}
