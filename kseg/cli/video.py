@@ -88,8 +88,10 @@ AsJsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON line per caption event to stdout, then a summary line.")]
 IncludeOverlaysOpt = Annotated[bool, typer.Option(
     "--include-overlays", help="Treat text that stays in place for most of the video, or in a top corner "
-    "from the first frame on for 3 s (channel logo, programme bar, watermark) as captions: erase and "
-    "translate it too. By default it is left as it is and listed under \"overlays\" in the summary.")]
+    "from the first frame on for 3 s (channel logo, programme bar, watermark), and the text of a still "
+    "picture (3 or more texts that come and go with a picture that does not move: a map's names, a "
+    "screenshot's lines) as captions: erase and translate it too. By default it is left as it is and "
+    "listed under \"overlays\" and \"scene_text\" in the summary.")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) when the input decodes to fewer frames than its container announces "
     "(a truncated or damaged file); without it that is a warning.")]
