@@ -1096,7 +1096,7 @@ def test_a_logo_on_screen_for_good_does_not_hold_back_rendering(tmp_path, monkey
     order: list[tuple[str, int]] = []
     # the logo top left, a caption later at the bottom
     pipe = SegmentPipeline(detector=RowsInk((0, 40), (60, 96)), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
-    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe,
+    s = translate_video(src, tmp_path / "o.mp4", erase_only=True, pipeline=pipe, overlap=True,
                         progress=lambda stage, done, total: order.append((stage, done)))
     assert s["events"] == 1 and len(s["overlays"]) == 1
     last_analysed = max(k for k, (st, _) in enumerate(order) if st == "analyse")
@@ -1487,3 +1487,45 @@ def test_text_of_a_still_picture_needs_three_places_and_spares_the_subtitle_trac
     assert _mark_overlays(J, moving, 60.0) == moving
     late = [ev(10, 30.0, 32.0, names[0].box), ev(11, 30.0, 32.0, names[1].box), ev(12, 30.0, 31.0, names[2].box)]
     assert _mark_overlays(J, late, 60.0) == late
+
+
+def test_passes_overlap_only_with_cores_to_spare_and_both_ways_give_the_same_video(tmp_path, monkeypatch):
+    """Issue 22's 2 GB at 1080p: on 2 cores the analysis and the render take as long one after
+    the other as overlapped, and overlapped they hold 130-170 MB more at their peak; so they
+    overlap only with more cores (or when asked). Run one after the other, each caption's plan
+    (its English laid out, its mask crop) is made when the renderer reaches the caption, not all
+    before the first frame (memory that would grow with an episode's captions). Either way the
+    same events, English and subtitles come out."""
+    import kseg.video.job as job
+
+    monkeypatch.setattr(job.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert job._overlaps(job.VideoOptions()) is False
+    monkeypatch.setattr(job.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert job._overlaps(job.VideoOptions()) is True
+    assert job._overlaps(job.VideoOptions(overlap=False)) is False
+
+    caps = [(6, 20, "HELLO"), (30, 44, "GOOD NIGHT ALL"), (52, 66, "BYE NOW")]
+    src = make_video(tmp_path / "in.mp4", 72, captions=caps)
+    made: list[tuple[list[int], int]] = []  # (the events' first frames, frames rendered by then)
+    real = job._plans
+
+    def record(events, *a, **kw):
+        made.append(([e.erase_from for e in events], max(frames, default=0)))
+        return real(events, *a, **kw)
+
+    monkeypatch.setattr(job, "_plans", record)
+    frames: list[int] = []
+    s1 = translate_video(src, tmp_path / "seq.mp4", pipeline=fake_pipeline(), translator_obj=EchoTranslator(),
+                         srt=tmp_path / "seq.srt", overlap=False,
+                         progress=lambda stage, done, total: frames.append(done) if stage == "render" else None)
+    assert "overlapped" not in s1["seconds"] and s1["events"] == 3 and s1["translated"] == 3
+    assert [len(ev) for ev, _ in made] == [1, 1, 1]  # one plan at a time ...
+    assert made[0][1] < made[1][1] < made[2][1] <= made[2][0][0] + 1  # ... as the renderer reaches it
+    s2 = translate_video(src, tmp_path / "ovl.mp4", pipeline=fake_pipeline(), translator_obj=EchoTranslator(),
+                         srt=tmp_path / "ovl.srt", overlap=True)
+    assert s2["seconds"]["overlapped"] and s2["events"] == 3
+    assert (tmp_path / "seq.srt").read_text() == (tmp_path / "ovl.srt").read_text()
+    with av.open(str(tmp_path / "seq.mp4")) as a, av.open(str(tmp_path / "ovl.mp4")) as b:
+        fa = [f.to_ndarray(format="rgb24").astype(int) for f in a.decode(video=0)]
+        fb = [f.to_ndarray(format="rgb24").astype(int) for f in b.decode(video=0)]
+    assert len(fa) == len(fb) == 72 and max(np.abs(x - y).mean() for x, y in zip(fa, fb)) < 0.5

@@ -136,7 +136,7 @@ class VideoOptions:
     font: Any = None  # font for the English; None: the bundled Noto Sans
     font_scale: float = 1.0  # the English this much larger than the size matched to the Korean
     temporal: bool = True  # fill from earlier frames where the background moved
-    overlap: bool = True  # analyse in a thread while rendering
+    overlap: bool | None = None  # analyse in a thread while rendering; None: where over 2 cores (_overlaps)
     strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
     include_overlays: bool = False  # treat logos, programme bars and watermarks as captions
     subs_mux: bool = False  # English (and with srt_source the Korean) as soft tracks in the output
@@ -411,6 +411,43 @@ def _render_progress(job: _Job):
     return (lambda i, t: job.progress("render", i, job.total)) if job.progress else None
 
 
+def _overlaps(o: VideoOptions) -> bool:
+    """Whether the passes run overlapped. On 2 cores they do not gain by it (torch's and x264's
+    threads keep both cores busy in either pass: the same wall time one after the other, 262 s
+    against 265 s on 6 minutes of 1080p, 45 s against 46 s on one minute), and the two passes'
+    decoders, buffers and working sets held together cost 130-170 MB of peak memory (1,980
+    against 2,113 MB: issue 22's 2 GB at 1080p); with more cores there is room to overlap."""
+    if o.overlap is not None:
+        return o.overlap
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores > 2
+
+
+def _lazy_plans(job: _Job, events: list[Event], plans: list[_Plan],
+                known: list[Event]) -> Callable[[int], list[_Plan]]:
+    """For a render after the whole analysis: each event's plan (its English laid out, its
+    mask crop) made when the renderer reaches its first frame, not all before the first frame,
+    so that what is held does not grow with an episode's captions (as in the overlapped run).
+    ``known``: every event, overlays and the untranslated included (the English keeps off them)."""
+    o = job.o
+    todo = sorted(events, key=lambda e: (e.erase_from, e.id))
+    k = 0
+
+    def more_plans(i: int) -> list[_Plan]:
+        nonlocal k
+        n = k
+        while n < len(todo) and todo[n].erase_from <= i:
+            n += 1
+        if n == k:
+            return []
+        new, k = todo[k:n], n
+        made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=known)
+        plans.extend(made)
+        return made
+
+    return more_plans
+
+
 def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
     """Analysis (detector, SAM, OCR) in a thread, rendering (erase, draw, x264) here: on two
     cores the passes overlap instead of adding up. Each caption is translated when it is
@@ -529,7 +566,8 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     t_start = time.perf_counter()
     job = _prepare(src, out, o, pipeline=pipeline, analyzer=analyzer, translator_obj=translator_obj,
                    eraser=eraser, warn=warn or (lambda m: None), progress=progress)
-    if o.overlap:
+    overlap = _overlaps(o)
+    if overlap:
         an, stats, plans, t_render = _overlapped(job)
         t_tr = t_render
     else:
@@ -552,12 +590,12 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     if on_event:
         for ev in events:
             on_event(ev)
-    if not o.overlap:
+    if not overlap:
         t_render = time.perf_counter()
-        plans = _plans(events, job.shape, o.erase_only, o.font, o.font_scale)
-        stats = render(src, out, plans, eraser=job.eraser, temporal=job.filler, options=job.encode,
+        plans = []
+        stats = render(job.src, job.out, [], eraser=job.eraser, temporal=job.filler, options=job.encode,
                        start=o.start, end=o.end, warn=job.warn, progress=_render_progress(job),
-                       before_commit=_strict_check(job))
+                       more_plans=_lazy_plans(job, events, plans, an.events), before_commit=_strict_check(job))
     short = _incomplete(job, stats["frames"])
     if short:
         job.warn(short)
@@ -569,7 +607,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
     t_end = time.perf_counter()
     secs = ({"setup": round(t_render - t_start, 3), "analyse": round(an.seconds, 3),
              "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3), "overlapped": True}
-            if o.overlap else
+            if overlap else
             {"analyse": round(t_tr - t_start, 3), "translate": round(t_render - t_tr, 3),
              "render": round(t_end - t_render, 3), "total": round(t_end - t_start, 3)})
     return {"input": str(src), "output": str(out), "frames": stats["frames"], "announced_frames": job.announced,
