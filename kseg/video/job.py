@@ -1,5 +1,5 @@
-"""``translate_video``: the whole job (analyse -> translate -> render, overlapped in two threads)
-and its options (``VideoOptions``)."""
+"""``translate_video``: the whole job (analyse -> translate -> render; with more than 2 cores
+overlapped in two threads, ``_overlaps``) and its options (``VideoOptions``)."""
 from __future__ import annotations
 
 import dataclasses
