@@ -872,26 +872,30 @@ def test_a_ticking_clock_is_one_overlay_and_subtitles_at_one_place_are_not():
     assert kept == subs
 
 
+def _timed_event(k: int, t0: float, t1: float, box: tuple, still: bool = False):
+    """An event from t0 to t1 s at 30 frames/s, as ``_mark_overlays`` sees it (times set)."""
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+
+    e = Event(id=k, start=int(t0 * 30), end=int(t1 * 30) - 1, erase_from=0, erase_to=1, box=box,
+              mask=np.ones((2, 2), bool), detected_at=0, lines=["x"], still=still,
+              caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)))
+    e.start_time, e.end_time = t0, t1
+    return e
+
+
+def _job_stub(shape: tuple[int, int]):
+    """What ``_mark_overlays`` reads of a job: the frame's shape, the rate, include_overlays."""
+    return type("J", (), {"shape": shape, "fps": 30.0, "o": type("o", (), {"include_overlays": False})})
+
+
 def test_text_in_a_top_corner_from_the_first_frame_is_an_overlay_even_in_a_short_clip():
     """Issue 22: a 5-s clip cannot show that its logo stays for the programme; a top corner from
     the first frame on for CORNER_SECONDS can (bench/real: 124 of 132 top-corner lines are logos
     and bars). The analysis knows it while the logo is still on screen, with the same rule."""
-    from kseg.types import Caption, Style
-    from kseg.video.events import Event
     from kseg.video.job import CORNER_SECONDS, _certain_overlay, _mark_overlays
 
-    def ev(k, t0, t1, box):
-        e = Event(id=k, start=int(t0 * 30), end=int(t1 * 30) - 1, erase_from=0, erase_to=1, box=box,
-                  mask=np.ones((2, 2), bool), detected_at=0, lines=["x"],
-                  caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)))
-        e.start_time, e.end_time = t0, t1
-        return e
-
-    class J:
-        shape, fps = (720, 1280), 30.0
-
-        class o:
-            include_overlays = False
+    ev, J = _timed_event, _job_stub((720, 1280))
 
     logo = ev(0, 0.0, 5.1, (62, 28, 301, 109))  # nordic96's clip: top left, the whole 5.1 s
     right = ev(1, 0.2, 5.1, (1000, 30, 1230, 110))  # top right, from the start
@@ -1457,22 +1461,12 @@ def test_the_text_of_a_still_picture_is_left_alone_and_its_subtitle_is_not(tmp_p
 
 def test_text_of_a_still_picture_needs_three_places_and_spares_the_subtitle_track():
     """The rule of ``_mark_overlays`` for a still picture's text, event by event."""
-    from kseg.types import Caption, Style
-    from kseg.video.events import Event
     from kseg.video.job import _mark_overlays
 
     def ev(k, t0, t1, box, still=True):
-        e = Event(id=k, start=int(t0 * 30), end=int(t1 * 30) - 1, erase_from=0, erase_to=1, box=box,
-                  mask=np.ones((2, 2), bool), detected_at=0, lines=["x"], still=still,
-                  caption=Caption([0], box, "x", Style(fill=(255, 255, 255), text_height=10, stroke_width=1)))
-        e.start_time, e.end_time = t0, t1
-        return e
+        return _timed_event(k, t0, t1, box, still)
 
-    class J:
-        shape, fps = (1080, 1920), 30.0
-
-        class o:
-            include_overlays = False
+    J = _job_stub((1080, 1920))
 
     before = ev(0, 0.0, 4.0, (680, 973, 1240, 1040))  # a subtitle before the map
     names = [ev(1, 4.07, 8.3, (19, 200, 450, 243)), ev(2, 4.1, 8.27, (785, 300, 1226, 351)),
