@@ -492,7 +492,7 @@ class EventTracker:
                     ev.sample(image)
         cut, change = self._signals(i, gray)
         for ev in self.live:
-            if ev.end is None and ev.last_on == i:  # shown on this frame and the last
+            if ev.end is None and ev.last_on == i:  # shown on this frame: how much its picture moved
                 ev.tracked += 1
                 ev.still += self.change <= STILL_CHANGE
         if cut:
