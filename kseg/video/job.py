@@ -138,7 +138,7 @@ class VideoOptions:
     temporal: bool = True  # fill from earlier frames where the background moved
     overlap: bool = True  # analyse in a thread while rendering (False: one after the other, lighter)
     strict: bool = False  # a truncated or damaged input (fewer frames than announced) fails the run
-    include_overlays: bool = False  # treat logos, programme bars and watermarks as captions
+    include_overlays: bool = False  # treat logos, programme bars, watermarks and still pictures' text as captions
     subs_mux: bool = False  # English (and with srt_source the Korean) as soft tracks in the output
     translator_options: dict[str, Any] | None = None  # passed to get_translator
 
