@@ -863,10 +863,7 @@ def test_a_ticking_clock_is_one_overlay_and_subtitles_at_one_place_are_not():
     clock = [ev(k, k * 1.0, k * 1.0 + 0.98, (1040, 30, 1220, 110)) for k in range(20)]
     subs = [ev(100 + k, k * 2.0, k * 2.0 + 1.8, (400 - 10 * (k % 5), 600, 880 + 10 * (k % 5), 650)) for k in range(10)]
 
-    class J:
-        class o:
-            include_overlays = False
-
+    J = _job_stub((1080, 1920))  # the clock is not in a corner of this frame
     kept = _mark_overlays(J, clock + subs, 20.0)
     assert all(e.overlay for e in clock) and not any(e.overlay for e in subs)
     assert kept == subs
@@ -1028,15 +1025,16 @@ def test_a_ticking_clock_the_detector_left_out_no_longer_triggers_detections():
     assert run(True) == [0, 96]
 
 
-def _panning_clip(path: Path, frames: int, draw) -> Path:
-    """A 320x180 clip at 24 fps panning 3 px a frame over a texture; ``draw(img, i)`` adds text."""
+def _panning_clip(path: Path, frames: int, draw, picture=None) -> Path:
+    """A 320x180 clip at 24 fps panning 3 px a frame over a texture (or ``picture(texture, i)``
+    as frame i); ``draw(img, i)`` adds text."""
     bg = _texture(180, 640, seed=4)
     with av.open(str(path), "w") as oc:
         v = oc.add_stream("libx264", rate=24)
         v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
         v.options = {"crf": "16", "preset": "ultrafast"}
         for i in range(frames):
-            img = np.ascontiguousarray(bg[:, 3 * i:3 * i + 320]).copy()
+            img = np.ascontiguousarray(picture(bg, i) if picture else bg[:, 3 * i:3 * i + 320]).copy()
             draw(img, i)
             oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         oc.mux(v.encode(None))
@@ -1403,20 +1401,12 @@ def test_an_event_drawn_to_its_end_lets_go_of_its_mask(tmp_path, monkeypatch):
 def _slideshow(path: Path, shots: list[tuple[int, int]], draw, moving: bool = False) -> Path:
     """A 320x180 clip at 24 fps of still pictures (``shots``: (first frame, brightness)); with
     ``moving``, each picture pans 3 px a frame instead. ``draw(img, i)`` adds text."""
-    bg = _texture(180, 640, seed=4)
-    with av.open(str(path), "w") as oc:
-        v = oc.add_stream("libx264", rate=24)
-        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
-        v.options = {"crf": "16", "preset": "ultrafast"}
-        n = shots[-1][0]
-        for i in range(n):
-            first, level = max(s for s in shots if s[0] <= i)
-            x = 3 * (i - first) if moving else 0
-            img = np.ascontiguousarray(np.clip(bg[:, x:x + 320].astype(int) // 3 + level, 0, 255).astype(np.uint8))
-            draw(img, i)
-            oc.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        oc.mux(v.encode(None))
-    return path
+    def picture(bg: np.ndarray, i: int) -> np.ndarray:
+        first, level = max(s for s in shots if s[0] <= i)
+        x = 3 * (i - first) if moving else 0
+        return np.clip(bg[:, x:x + 320].astype(int) // 3 + level, 0, 255).astype(np.uint8)
+
+    return _panning_clip(path, shots[-1][0], draw, picture)
 
 
 @pytest.mark.parametrize("moving", [False, True])

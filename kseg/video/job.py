@@ -331,11 +331,12 @@ def _same_line(a: tuple, b: tuple) -> bool:
             and min(a[2], b[2]) > max(a[0], b[0]))
 
 
-def _picture_text(ev: Event, known: list[Event], fps: float) -> bool:
-    """Whether ``ev`` is text of the still picture it was shown on (PICTURE_LINES above)."""
+def _picture_text(ev: Event, span: tuple[float, float], known: list[Event], fps: float) -> bool:
+    """Whether ``ev`` (its place taken over ``span``, s) is text of the still picture it was
+    shown on (PICTURE_LINES above)."""
     if not ev.still:
         return False
-    a, b = _place_span(ev, known)
+    a, b = span
     tol = (PICTURE_FRAMES + 0.5) / max(1e-3, fps)
     with_it = [e for e in known if e.still and e.start_time <= b + tol and e.end_time >= a - tol]
     places: list[tuple] = []
@@ -356,8 +357,9 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
     to process."""
     known = context if context is not None else events
     shape = getattr(job, "shape", None)
+    spans = {}
     for ev in events:
-        a, b = _place_span(ev, known)
+        a, b = spans[ev.id] = _place_span(ev, known)
         d = max(ev.end_time - ev.start_time, b - a)
         # ev.overlay already set: the analysis found it certain while it was on screen
         ev.overlay = (ev.overlay or d >= OVERLAY_SECONDS or (d >= OVERLAY_MIN and duration > 0 and
@@ -365,7 +367,7 @@ def _mark_overlays(job: _Job, events: list[Event], duration: float,
                       or _corner_logo(ev.box, shape, a, d, duration))
     for ev in events:
         # once text of a picture, always (the final pass sees the same earlier captions)
-        ev.scene = ev.scene or (not ev.overlay and ev.still and _picture_text(ev, known, job.fps))
+        ev.scene = ev.scene or (not ev.overlay and _picture_text(ev, spans[ev.id], known, job.fps))
     return events if job.o.include_overlays else [e for e in events if not (e.overlay or e.scene)]
 
 
@@ -536,6 +538,12 @@ def _sidecars(job: _Job, events: list[Event], plans: list[_Plan]) -> dict[str, s
     return outputs
 
 
+def _not_caption(ev: Event, included: bool) -> dict[str, Any]:
+    """An overlay's or a still picture's text as the summary lists it."""
+    return {"text": ev.text, "box": [int(v) for v in ev.box], "start_time": round(ev.start_time, 3),
+            "end_time": round(ev.end_time, 3), "included": included}
+
+
 def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
                     options: VideoOptions | None = None, *, pipeline: Any = None,
                     analyzer: Callable[[np.ndarray, int], list[Detected]] | None = None,
@@ -603,9 +611,7 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
             "translated": len(events) - len(missing), "detections": an.detections, "cuts": an.cuts,
             "not_captions": an.dropped,
             "resumed": job.resumed, "video": job.info.to_json(), "outputs": outputs,
-            "overlays": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
-                          "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in overlays],
-            "scene_text": [{"text": e.text, "box": [int(v) for v in e.box], "start_time": round(e.start_time, 3),
-                            "end_time": round(e.end_time, 3), "included": o.include_overlays} for e in scene],
+            "overlays": [_not_caption(e, o.include_overlays) for e in overlays],
+            "scene_text": [_not_caption(e, o.include_overlays) for e in scene],
             "temporal_fill": job.filler.stats if job.filler is not None else None,
             "seconds": secs, "fps": round(stats["frames"] / max(1e-9, t_end - t_start), 2)}
