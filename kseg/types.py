@@ -184,6 +184,9 @@ class Style:
     # letters in several colours: the runs left to right (``fill`` is the colour of most
     # letters); None for a line in one colour
     runs: list[ColourRun] | None = None
+    # the colour just outside the footprint (what the letters were measured against): an
+    # outline or shadow of that colour cannot be seen there, so its absence says nothing
+    backdrop: RGB | None = None
 
     @property
     def weight(self) -> float:
@@ -202,6 +205,7 @@ class Style:
             "text_height": round(self.text_height, 2), "stroke_width": round(self.stroke_width, 2),
             "weight": round(self.weight, 4), "angle": round(self.angle, 2), "align": self.align,
             "runs": [r.to_json() for r in self.runs] if self.runs else None,
+            "backdrop": rgb(self.backdrop),
         }
 
     @classmethod
@@ -216,7 +220,8 @@ class Style:
                    banner=Banner(tuple(bn["box"]), _rgb(bn["color"]), float(bn["opacity"])) if bn else None,
                    angle=float(d.get("angle", 0.0)), align=d.get("align", "center"),
                    runs=[ColourRun(float(r["start"]), float(r["end"]), _rgb(r["fill"]), _rgb(r.get("fill2")))
-                         for r in d["runs"]] if d.get("runs") else None)
+                         for r in d["runs"]] if d.get("runs") else None,
+                   backdrop=_rgb(d.get("backdrop")))
 
 
 @dataclass

@@ -1089,3 +1089,19 @@ def test_a_plate_hugging_its_line_is_found_when_the_mask_takes_its_rim_rows():
     s = measure_style(img, line, mask)
     assert s.banner is not None
     assert all(abs(a - b) <= 3 for a, b in zip(s.banner.box, inner)), (s.banner.box, inner)
+
+
+def test_the_backdrop_is_the_colour_just_outside_the_letters_and_survives_json():
+    """``Style.backdrop``: what the letters were measured against. White letters whose black
+    outline is drawn over black show no outline, and the backdrop says why (a video's caption
+    track then keeps the outline its other lines show: kseg.video.tracks)."""
+    black = np.zeros((H, W, 3), np.float32)
+    img, line, foot, _ = render(fill=(255, 255, 255), outline=(0, 0, 0), ow=4, bg=black)
+    letters = np.all(img == 255, axis=2)  # the footprint a mask gives: the outline is not to be seen
+    s = measure_style(img, line, letters)
+    assert s.outline is None and s.backdrop is not None and max(s.backdrop) <= 10
+    grey = np.full((H, W, 3), (120, 160, 200), np.float32)
+    img, line, foot, _ = render(fill=(255, 255, 255), outline=(0, 0, 0), ow=4, bg=grey)
+    s = measure_style(img, line, foot)
+    assert s.outline is not None and de(s.backdrop, (120, 160, 200)) <= 5
+    assert Style.from_json(s.to_json()) == s and s.to_json()["backdrop"] == list(s.backdrop)

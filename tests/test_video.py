@@ -1519,3 +1519,111 @@ def test_passes_one_after_the_other_plan_each_caption_when_reached_and_give_the_
         assert r.exit_code == 0, r.output
         summary = json.loads(r.stdout.strip().splitlines()[-1])["summary"]
         assert summary["events"] == 3 and ("overlapped" in summary["seconds"]) is overlapped
+
+
+# ------------------------------------------------------------------ a caption track's one look
+
+def _track_event(k: int, start: int, box: tuple, *, outline=None, width=0.0, backdrop=(230, 230, 230),
+                 height=50.0, fill=(255, 255, 255), shadow=None):
+    from kseg.types import Caption, Style
+    from kseg.video.events import Event
+
+    st = Style(fill=fill, text_height=height, stroke_width=0.13 * height, outline=outline, outline_width=width,
+               shadow=shadow, backdrop=backdrop)
+    return Event(id=k, start=start, end=start + 40, erase_from=start, erase_to=start + 40, box=box,
+                 mask=np.ones((2, 2), bool), caption=Caption([0], box, "x", st), lines=["x"], detected_at=start)
+
+
+def test_a_subtitle_track_keeps_the_outline_its_dark_backdrop_hides():
+    """Issue 23, a real subtitled slideshow: white subtitles with a black outline, measured over a
+    light map with it (5-6 px) and over the black surround of the next pictures without it, so
+    10 of 13 English lines were drawn without one and the ASS got six styles for one track. A
+    line whose backdrop is the track's outline colour takes the track's outline, size and line;
+    one whose backdrop would have shown it, a line at another place or in another colour, and
+    the track's first line keep what was measured."""
+    from kseg.video.tracks import share_styles
+
+    black, H = (0, 0, 0), 1080
+    first = _track_event(0, 0, (800, 974, 1100, 1040), outline=black, width=5.4, height=53)
+    second = _track_event(1, 50, (680, 973, 1240, 1041), outline=black, width=6.0, height=53)
+    dark = _track_event(2, 100, (500, 976, 1400, 1043), backdrop=(3, 2, 4), height=60)
+    two = _track_event(3, 150, (80, 900, 1840, 1038), backdrop=(0, 0, 0), height=52)  # two lines, same bottom
+    light = _track_event(4, 200, (500, 976, 1400, 1040), backdrop=(200, 200, 200), height=53)
+    top = _track_event(5, 250, (500, 40, 1400, 100), backdrop=(0, 0, 0), height=53)  # another place
+    yellow = _track_event(6, 300, (500, 976, 1400, 1040), fill=(250, 220, 40), backdrop=(0, 0, 0), height=53)
+    events = [first, second, dark, two, light, top, yellow]
+    share_styles(events, events, H)
+    st = {e.id: e.caption.style for e in events}
+    assert st[0].outline == black and st[0].outline_width == 5.4 and first.measured is None  # nothing before it
+    assert st[2].outline == black and 5.4 <= st[2].outline_width <= 6.0 and st[3].outline == black
+    assert dark.measured is not None and dark.measured.outline is None  # the measurement is kept
+    assert st[2].text_height == 53 and st[3].text_height == 53  # the track's size (53, 53, 60 -> 53)
+    # the track's bottom line: the first line's, which the second (1041) and the next (1043) join
+    assert second.caption.box[3] == dark.caption.box[3] == two.caption.box[3] == 1040
+    assert st[4].outline is None  # a light backdrop would have shown an outline: it has none
+    assert st[5].outline is None and top.measured is None and st[6].outline is None and yellow.measured is None
+    # one line of the track with an outline is not yet evidence (SEEN): a stray edge can look like one
+    lone = [_track_event(0, 0, (800, 974, 1100, 1040), outline=black, width=5.4),
+            _track_event(1, 50, (680, 973, 1240, 1041), backdrop=(0, 0, 0))]
+    share_styles(lone, lone, H)
+    assert lone[1].caption.style.outline is None
+
+
+def test_a_subtitle_track_keeps_the_shadow_its_backdrop_hides_and_order_decides_alike():
+    """The same for a drop shadow; and the look a line gets does not depend on whether the
+    events come one at a time (the overlapped run, as each settles) or all at once."""
+    from kseg.types import Shadow
+    from kseg.video.tracks import share_styles
+
+    grey = Shadow((60, 60, 60), 2.0, 3.0)
+    make = lambda: [_track_event(0, 0, (800, 974, 1100, 1040), shadow=grey),  # noqa: E731
+                    _track_event(1, 50, (700, 975, 1200, 1040), shadow=Shadow((64, 60, 58), 2.0, 4.0)),
+                    _track_event(2, 100, (600, 974, 1300, 1040), backdrop=(58, 62, 60)),
+                    _track_event(3, 150, (600, 974, 1300, 1040), backdrop=(240, 240, 240))]
+    at_once = make()
+    share_styles(at_once, at_once, 1080)
+    one_by_one = make()
+    for k in range(4):
+        share_styles([one_by_one[k]], one_by_one[:k + 1], 1080)
+    for a, b in zip(at_once, one_by_one):
+        assert a.caption.style == b.caption.style and a.caption.box == b.caption.box
+    sh = at_once[2].caption.style.shadow
+    assert sh is not None and (sh.dx, sh.dy) == (2.0, 3.5) and at_once[3].caption.style.shadow is None
+
+
+def test_ass_gives_a_track_one_style_with_size_and_position_only_where_they_differ():
+    """Issue 23's ASS a subtitler can restyle: lines whose looks differ by measuring noise (an
+    outline 5.4 or 5.7 px, a fill 255 or 253) share one Style; a line shrunk to fit keeps it with
+    ``\\fs``; a line a few pixels off (the Korean's ink box) is at the style's place; a line moved
+    over another, a line in another look, are not."""
+    import pysubs2
+
+    look = dict(align=2, size=70, outline=(0, 0, 0), outline_width=5.4, bold=True)
+    lines = [AssLine(0, 1, "One", (960, 1065), **look),
+             AssLine(1, 2, "Two", (961, 1067), **{**look, "outline_width": 5.7, "fill": (253, 255, 255)}),
+             AssLine(2, 3, "Three", (960, 1065), **{**look, "size": 63}),
+             AssLine(3, 4, "Four", (960, 1047), **look),
+             AssLine(4, 5, "Five", (960, 1065), **{**look, "size": 50}),
+             AssLine(5, 6, "Six", (960, 1065), **{**look, "fill": (255, 220, 0)}),
+             AssLine(6, 7, "Seven", (960, 1065), **look)]
+    subs = pysubs2.SSAFile.from_string(ass_text(lines, 1920, 1080))
+    assert [e.style for e in subs] == ["Caption1", "Caption1", "Caption1", "Caption1", "Caption2", "Caption3",
+                                       "Caption1"]
+    assert subs.styles["Caption1"].fontsize == 70 and subs.styles["Caption1"].marginv == 15
+    assert [e.text for e in subs][:4] == ["One", "Two", "{\\fs63}Three", "{\\an2\\pos(960,1047)}Four"]
+    assert subs[6].text == "Seven"
+
+
+def test_a_subtitle_centred_within_a_hundredth_of_the_frame_is_drawn_centred_on_it():
+    """A subtitle tool centres the Korean; its ink box is off by its end glyphs' shapes (a real
+    track measured 960-966 on 1920 pixels). The English is centred on the frame, so the lines of
+    a track do not wander, and the ASS needs no position for them; a caption further off keeps
+    its own centre."""
+    from kseg.render import prepare, sprite_rect
+    from kseg.types import Caption, Style
+
+    st = Style(fill=(255, 255, 255), text_height=50, stroke_width=6, outline=(0, 0, 0), outline_width=4)
+    for x0, centre in ((388, 960), (496, 1080)):  # the Korean centred at 972 (12 px off), at 1080
+        sp = prepare(Caption([0], (x0, 973, x0 + 1168, 1043), "x", st), "The English line", (1080, 1920, 3))
+        r = sprite_rect(sp)
+        assert abs((r[0] + r[2]) / 2 - centre) <= 1, (x0, r)

@@ -587,8 +587,15 @@ def _run_spans(lines: list[str], placed: list, fnt: Any, runs: list, asc: float,
     return out
 
 
-def _anchor(caption: Caption, style: Style, blk: _Block, H: int) -> tuple[float, float, float, float]:
-    """Local point (ax, ay) of the block that goes to frame point (fx, fy)."""
+CENTRED = 0.01  # of the frame width: a subtitle centred this near the frame's centre is centred on it
+
+
+def _anchor(caption: Caption, style: Style, blk: _Block, W: int, H: int) -> tuple[float, float, float, float]:
+    """Local point (ax, ay) of the block that goes to frame point (fx, fy). A subtitle whose
+    Korean is centred within CENTRED of the frame's centre has its English centred on it: the
+    subtitle tool centred the Korean, whose ink box is off by the shapes of its end glyphs
+    (a real subtitle track measured 960-966 on a 1920-wide frame), and a track of English lines
+    that wander by those pixels needs a position of its own for each line in an ASS file."""
     x0, y0, x1, y1 = caption.box
     pad, outer, core_h, block_w = blk.pad, blk.outer, blk.core_h, blk.block_w
     core_top = pad + outer  # local y of line 1's ascender line
@@ -600,6 +607,8 @@ def _anchor(caption: Caption, style: Style, blk: _Block, H: int) -> tuple[float,
         ay, fy = core_top - outer, y0
     if abs(style.angle) >= 0.5 or style.align not in ("left", "right"):
         ax, fx = pad + block_w / 2, (x0 + x1) / 2
+        if _is_subtitle(caption, W, H) and abs(fx - W / 2) <= CENTRED * W:
+            fx = W / 2
     elif style.align == "left":
         ax, fx = pad, x0
     else:
@@ -655,7 +664,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     blk = _draw_block(lines, fam.face(bold, size), _strokes(style, fam, bold, size, scale), style,
                       asc_em * size, desc_em * size, size, scale)
     P, A, pad, outer = blk.P, blk.A, blk.pad, blk.outer
-    ax, ay, fx, fy = _anchor(caption, style, blk, H)
+    ax, ay, fx, fy = _anchor(caption, style, blk, W, H)
     # the block's own rectangle in local coordinates (for box, clamping, banner)
     rect = np.array([[pad, pad], [pad + blk.block_w, pad], [pad + blk.block_w, pad + blk.block_h],
                      [pad, pad + blk.block_h]], np.float32)

@@ -196,6 +196,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     outside = _dt(~F)
     bg_band = (~F) & (outside >= 1.5) & (outside <= 4.5)
     bg_lab = np.median(lab[bg_band], axis=0) if bg_band.sum() >= 5 else None
+    backdrop = _rgb(np.median(rgb[bg_band], axis=0)) if bg_lab is not None else None
     shadow, zone = _shadow(F, body, rgb, text_height)
     if shadow is not None and bg_lab is not None and float(
             np.mean(_de(lab[zone], bg_lab) >= 10.0)) < 0.5:
@@ -222,7 +223,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
-                 angle=round(angle, 2), runs=runs)
+                 angle=round(angle, 2), runs=runs, backdrop=backdrop)
 
 
 def _fill_prob(img: np.ndarray, line: TextLine, crop: np.ndarray, at: tuple[int, int, int, int]) -> np.ndarray | None:

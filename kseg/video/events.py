@@ -52,7 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kseg.types import Box, Caption
+from kseg.types import Box, Caption, Style
 
 ON = 0.5  # visibility at which a caption counts as shown (event boundaries)
 FADE = 0.12  # visibility above which a fading caption is still erased
@@ -122,6 +122,8 @@ class Event:
     overlay: bool = False  # a logo, programme bar or watermark: on screen for most of the video
     still: bool = False  # the picture around it did not move while it was tracked (STILL_CHANGE)
     scene: bool = False  # text of that still picture itself (a map's names): see video/job.py
+    # the style as measured, where its track's look took its place (kseg.video.tracks)
+    measured: Style | None = None
 
     @property
     def text(self) -> str:

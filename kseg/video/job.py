@@ -21,6 +21,7 @@ from kseg.video.events import BUFFER_SECONDS, Detected, Event, box_iou
 from kseg.video.render import _ass_lines, _Plan, _plans, render
 from kseg.video.state import STATE_VERSION, State, Warn, _file_key
 from kseg.video.subtitles import Cue, write_ass, write_srt
+from kseg.video.tracks import share_styles
 from kseg.video.translate import SrtTranslator, translate_events
 
 
@@ -476,6 +477,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         settled.sort(key=lambda e: (e.start, e.id))
         set_times(new, feed.times, job.fps)
         new = _mark_overlays(job, new, _duration(job), settled)
+        share_styles(new, [e for e in settled if o.include_overlays or not (e.overlay or e.scene)], job.shape[0])
         if job.translating:
             translate_events([e for e in settled if o.include_overlays or not (e.overlay or e.scene)],
                              job.tr_obj, job.tr_spec,
@@ -572,6 +574,8 @@ def translate_video(src: str | os.PathLike[str], out: str | os.PathLike[str],
         t_tr = time.perf_counter()
     set_times(an.events, an.times, job.fps)
     events = _mark_overlays(job, an.events, _duration(job))
+    if not o.overlap:
+        share_styles(events, events, job.shape[0])
     overlays = [e for e in an.events if e.overlay]
     scene = [e for e in an.events if e.scene and not e.overlay]
     job.total = len(an.times)  # the frames actually decoded (the render progress of a sequential run)

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pysubs2
 
 from kseg.errors import InputError
@@ -168,31 +169,75 @@ def _style(look: tuple, font: str, margins: tuple[int, int, int]) -> pysubs2.SSA
                             marginl=margins[0], marginr=margins[1], marginv=margins[2], encoding=1)
 
 
+# A style's lines differ from it by no more than measuring noise (kseg.video.tracks gives a
+# track one look, but the look of its first lines is the median of fewer): colours within
+# SAME_COLOUR (Lab), outline and shadow widths within SAME_WIDTH px, sizes within SAME_SIZE
+# (the English shrunk to fit a long line keeps its track's style, with \fs); a line within
+# SAME_PLACE of the frame height from its style's place is at it (no \pos).
+SAME_COLOUR = 6.0
+SAME_WIDTH = 0.5
+SAME_SIZE = 0.15
+SAME_PLACE = 0.004
+
+
+def _near(a: tuple, b: tuple) -> bool:
+    """Two looks (``AssLine.look``) one style can carry."""
+    from kseg.style import _de, _lab
+
+    fa, oa, ba, sa, da, za, bolda, ala, anga = a
+    fb, ob, bb, sb, db, zb, boldb, alb, angb = b
+    if (bolda, ala, anga) != (boldb, alb, angb) or (ba > 0) != (bb > 0) or (da > 0) != (db > 0):
+        return False
+    if abs(ba - bb) > SAME_WIDTH or abs(da - db) > SAME_WIDTH or abs(za - zb) > SAME_SIZE * max(za, zb):
+        return False
+    cols = [(fa, fb)] + ([(oa, ob)] if ba > 0 else []) + ([(sa, sb)] if da > 0 else [])
+    lab = _lab(np.array([c for pair in cols for c in pair], np.uint8))
+    return bool(np.all(_de(lab[0::2], lab[1::2]) <= SAME_COLOUR))
+
+
+def _overrides(look: tuple, style: tuple) -> str:
+    """Tags for what a line draws unlike its style beyond the noise ``_near`` allows: its size."""
+    return f"\\fs{look[5]}" if look[5] != style[5] else ""
+
+
 def ass_file(lines: list[AssLine], width: int, height: int, font: str = "Noto Sans") -> pysubs2.SSAFile:
-    """The subtitle file: styles ``Caption1``.. by frequency, each placed where most of its lines
-    sit; a line elsewhere (or centred, where margins cannot say x) gets ``\\an``/``\\pos``."""
+    """The subtitle file: styles ``Caption1``.. by frequency, each the look most of its lines
+    have and placed where most of them sit; lines of a look near it (``_near``) share it; a line
+    elsewhere (or centred, where margins cannot say x, away from the frame's centre) gets
+    ``\\an``/``\\pos``, one drawn at another size ``\\fs``."""
     subs = pysubs2.SSAFile()
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "2",
                       "ScaledBorderAndShadow": "yes", "Title": "kseg translate-video"})
     subs.styles.clear()
-    groups = Counter(ln.look() for ln in lines)
-    names: dict[tuple, str] = {}
-    home: dict[tuple, tuple[int, int]] = {}
-    for k, (look, _) in enumerate(groups.most_common(), 1):
-        names[look] = f"Caption{k}"
-        home[look] = Counter(tuple(int(v) for v in ln.pos) for ln in lines if ln.look() == look).most_common(1)[0][0]
-        x, y = home[look]
-        subs.styles[names[look]] = _style(look, font, _anchor(look[7], x, y, width, height))
+    styles: list[tuple] = []  # each style's look, most frequent first
+    of: dict[tuple, int] = {}
+    for look, _ in Counter(ln.look() for ln in lines).most_common():
+        k = next((k for k, st in enumerate(styles) if _near(look, st)), None)
+        if k is None:
+            k = len(styles)
+            styles.append(look)
+        of[look] = k
+    near = max(1, round(SAME_PLACE * height))
+    home: list[tuple[int, int]] = []
+    for k, look in enumerate(styles):
+        mine = [tuple(int(v) for v in ln.pos) for ln in lines if of[ln.look()] == k]
+        home.append(max(mine, key=lambda p: (sum(abs(p[0] - q[0]) <= near and abs(p[1] - q[1]) <= near
+                                                 for q in mine), -mine.index(p))))
+        x, y = home[k]
+        subs.styles[f"Caption{k + 1}"] = _style(look, font, _anchor(look[7], x, y, width, height))
     if not lines:
         subs.styles["Default"] = pysubs2.SSAStyle(fontname=font, fontsize=max(8, height // 18))
     for ln in sorted(lines, key=lambda a: (a.start, a.end)):
         look = ln.look()
+        k = of[look]
         pos = tuple(int(v) for v in ln.pos)
+        hx, hy = home[k]
         # a centred style's margins cannot carry x; its lines get \pos unless at the frame's centre
-        placed = pos == home[look] and (ln.align != 2 or abs(pos[0] - width / 2) <= 1)
-        tags = "" if placed else f"{{\\an{ln.align}\\pos({pos[0]},{pos[1]})}}"
+        placed = abs(pos[1] - hy) <= near and (abs(pos[0] - hx) <= near if ln.align != 2
+                                              else abs(pos[0] - width / 2) <= max(1, near))
+        tags = ("" if placed else f"\\an{ln.align}\\pos({pos[0]},{pos[1]})") + _overrides(look, styles[k])
         subs.append(pysubs2.SSAEvent(start=_ms(ln.start), end=max(_ms(ln.end), _ms(ln.start) + 10),
-                                     style=names[look], text=tags + _coloured(ln)))
+                                     style=f"Caption{k + 1}", text=(f"{{{tags}}}" if tags else "") + _coloured(ln)))
     return subs
 
 
