@@ -1570,8 +1570,9 @@ def test_a_subtitle_track_keeps_the_outline_its_dark_backdrop_hides():
 
 
 def test_a_subtitle_track_keeps_the_shadow_its_backdrop_hides_and_order_decides_alike():
-    """The same for a drop shadow; and the look a line gets does not depend on whether the
-    events come one at a time (the overlapped run, as each settles) or all at once."""
+    """The same for a drop shadow (a rendered vlog's soft grey shadow was measured on 4 of its 10
+    lines, in colours from (42, 41, 40) to (145, 121, 101): it takes the backdrop's tint); and
+    the look a line gets does not depend on whether the events come one at a time (the overlapped run, as each settles) or all at once."""
     from kseg.types import Shadow
     from kseg.video.tracks import share_styles
 
@@ -1579,16 +1580,20 @@ def test_a_subtitle_track_keeps_the_shadow_its_backdrop_hides_and_order_decides_
     make = lambda: [_track_event(0, 0, (800, 974, 1100, 1040), shadow=grey),  # noqa: E731
                     _track_event(1, 50, (700, 975, 1200, 1040), shadow=Shadow((64, 60, 58), 2.0, 4.0)),
                     _track_event(2, 100, (600, 974, 1300, 1040), backdrop=(58, 62, 60)),
-                    _track_event(3, 150, (600, 974, 1300, 1040), backdrop=(240, 240, 240))]
+                    _track_event(3, 150, (600, 974, 1300, 1040), backdrop=(240, 240, 240)),
+                    # a soft shadow is a darkening: on a darker backdrop of another hue it is not seen
+                    _track_event(4, 200, (600, 974, 1300, 1040), backdrop=(115, 70, 34))]
     at_once = make()
     share_styles(at_once, at_once, 1080)
     one_by_one = make()
-    for k in range(4):
+    for k in range(5):
         share_styles([one_by_one[k]], one_by_one[:k + 1], 1080)
     for a, b in zip(at_once, one_by_one):
         assert a.caption.style == b.caption.style and a.caption.box == b.caption.box
     sh = at_once[2].caption.style.shadow
     assert sh is not None and (sh.dx, sh.dy) == (2.0, 3.5) and at_once[3].caption.style.shadow is None
+    assert at_once[4].caption.style.shadow is not None
+    assert at_once[1].caption.style.shadow == sh  # a line's own shadow that agrees takes the track's
 
 
 def test_ass_gives_a_track_one_style_with_size_and_position_only_where_they_differ():

@@ -170,11 +170,13 @@ def _style(look: tuple, font: str, margins: tuple[int, int, int]) -> pysubs2.SSA
 
 
 # A style's lines differ from it by no more than measuring noise (kseg.video.tracks gives a
-# track one look, but the look of its first lines is the median of fewer): colours within
-# SAME_COLOUR (Lab), outline and shadow widths within SAME_WIDTH px, sizes within SAME_SIZE
+# track one look, but the look of its first lines is the median of fewer): fills within
+# SAME_COLOUR (Lab), outline and shadow colours within SAME_RING (a dark ring's colour is the
+# hardest to measure and the least seen), outline and shadow widths within SAME_WIDTH px, sizes within SAME_SIZE
 # (the English shrunk to fit a long line keeps its track's style, with \fs); a line within
 # SAME_PLACE of the frame height from its style's place is at it (no \pos).
 SAME_COLOUR = 6.0
+SAME_RING = 12.0
 SAME_WIDTH = 0.5
 SAME_SIZE = 0.15
 SAME_PLACE = 0.004
@@ -192,7 +194,8 @@ def _near(a: tuple, b: tuple) -> bool:
         return False
     cols = [(fa, fb)] + ([(oa, ob)] if ba > 0 else []) + ([(sa, sb)] if da > 0 else [])
     lab = _lab(np.array([c for pair in cols for c in pair], np.uint8))
-    return bool(np.all(_de(lab[0::2], lab[1::2]) <= SAME_COLOUR))
+    limits = np.array([SAME_COLOUR] + [SAME_RING] * (len(cols) - 1))
+    return bool(np.all(_de(lab[0::2], lab[1::2]) <= limits))
 
 
 def _overrides(look: tuple, style: tuple) -> str:

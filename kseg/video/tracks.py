@@ -9,10 +9,10 @@ heights and stroke widths differ by a pixel or two from line to line as well, an
 English's size and weight.
 
 So each event joins the earlier events at its place with its fill and size (``same_track``)
-and takes the track's look (``shared_style``): the median size, weight and fill; an outline
-or shadow the track shows on at least ``SEEN`` of its lines where this line's backdrop (the
-colour just outside its letters, ``Style.backdrop``) is the outline's colour, so that it could
-not have been seen; and the track's line (the bottom of lower captions, the top of upper
+and takes the track's look (``shared_style``): the median size, weight and fill; the outline
+or shadow the track shows on at least ``SEEN`` of its lines, where this line's backdrop (the
+colour just outside its letters, ``Style.backdrop``) would hide it (``_hides``), and in the
+track's median width, colour and offset where its own agrees; and the track's line (the bottom of lower captions, the top of upper
 ones) where its own differs by a pixel or two. Only events that ended before it began count,
 so a run that renders as it analyses and one that analyses first decide alike; the measured
 style is kept in ``Event.measured``.
@@ -33,11 +33,29 @@ TRACK_HEIGHT = 1.15  # ink heights within this ratio
 TRACK_EDGE = 0.5  # anchoring edges (bottom of lower captions, top of upper) within this many ink heights
 LINE_SNAP = 0.25  # an edge this close (ink heights) to the track's is the track's, drawn there
 HIDDEN = 15.0  # Lab distance of a backdrop from an outline / shadow colour that hides it
+SHADOW_OFFSET = 1.5  # px: shadows of a track fall within this of their median offset
 SEEN = 2  # lines of the track that show an outline (a shadow) before a line that cannot show it takes it
 
 
 def _dist(a: RGB, b: RGB) -> float:
     return float(_de(_lab(np.array([a], np.uint8))[0], _lab(np.array([b], np.uint8))[0]))
+
+
+def _light(c: RGB) -> float:
+    return float(_lab(np.array([c], np.uint8))[0][0])
+
+
+def _hides(backdrop: RGB | None, ring: RGB, fill: RGB) -> bool:
+    """Whether an outline or shadow of colour ``ring`` round letters of ``fill`` could not be
+    seen on ``backdrop``: about its colour, or (a ring darker than the letters) about as dark or
+    darker, (a lighter ring) about as light or lighter. A soft shadow is a darkening whose
+    measured colour takes the backdrop's tint; on a darker backdrop nothing of it shows."""
+    if backdrop is None:
+        return False
+    if _dist(backdrop, ring) <= HIDDEN:
+        return True
+    lb, lr = _light(backdrop), _light(ring)
+    return lb <= lr + HIDDEN if lr < _light(fill) else lb >= lr - HIDDEN
 
 
 def _lower(c: Caption, height: int) -> bool:
@@ -73,6 +91,17 @@ def _agreed(colours: list[RGB]) -> RGB | None:
     return m if all(_dist(c, m) <= HIDDEN for c in colours) else None
 
 
+def _track_shadow(shadows: list[Shadow]) -> Shadow | None:
+    """The shadow of a track whose shadows fall alike (offsets within SHADOW_OFFSET of the
+    median), in their median colour; their colours are not compared: a translucent shadow
+    takes the tint of what it falls on (a rendered vlog's soft grey shadow measured (42, 41,
+    40) to (145, 121, 101))."""
+    dx, dy = statistics.median(s.dx for s in shadows), statistics.median(s.dy for s in shadows)
+    if any(abs(s.dx - dx) > SHADOW_OFFSET or abs(s.dy - dy) > SHADOW_OFFSET for s in shadows):
+        return None
+    return Shadow(_median_rgb([s.color for s in shadows]), dx, dy)
+
+
 def shared_style(own: Style, track: list[Style]) -> Style:
     """``own`` with the look of its track (``track``: the measured styles of its earlier lines)."""
     group = [*track, own]
@@ -84,14 +113,15 @@ def shared_style(own: Style, track: list[Style]) -> Style:
     if len(lined) >= SEEN and (colour := _agreed([s.outline for s in lined])) is not None:  # type: ignore[misc]
         if st.outline is not None and _dist(st.outline, colour) <= HIDDEN:
             st.outline_width = round(statistics.median(s.outline_width for s in lined), 2)
-        elif st.outline is None and own.backdrop is not None and _dist(own.backdrop, colour) <= HIDDEN:
+        elif st.outline is None and _hides(own.backdrop, colour, st.fill):
             st.outline, st.outline_width = colour, round(statistics.median(s.outline_width for s in lined), 2)
-    shaded = [s for s in group if s.shadow is not None]
-    if st.shadow is None and own.backdrop is not None and len(shaded) >= SEEN:
-        colour = _agreed([s.shadow.color for s in shaded])  # type: ignore[union-attr]
-        if colour is not None and _dist(own.backdrop, colour) <= HIDDEN:
-            st.shadow = Shadow(colour, statistics.median(s.shadow.dx for s in shaded),  # type: ignore[union-attr]
-                               statistics.median(s.shadow.dy for s in shaded))  # type: ignore[union-attr]
+    shadows = [s.shadow for s in group if s.shadow is not None]
+    if len(shadows) >= SEEN and (shadow := _track_shadow(shadows)) is not None:  # type: ignore[arg-type]
+        mine = st.shadow
+        if mine is not None and abs(mine.dx - shadow.dx) <= SHADOW_OFFSET and abs(mine.dy - shadow.dy) <= SHADOW_OFFSET:
+            st.shadow = shadow
+        elif mine is None and _hides(own.backdrop, shadow.color, st.fill):
+            st.shadow = shadow
     return st
 
 
