@@ -34,6 +34,7 @@ TRACK_EDGE = 0.5  # anchoring edges (bottom of lower captions, top of upper) wit
 LINE_SNAP = 0.25  # an edge this close (ink heights) to the track's is the track's, drawn there
 HIDDEN = 15.0  # Lab distance of a backdrop from an outline / shadow colour that hides it
 SHADOW_OFFSET = 1.5  # px: shadows of a track fall within this of their median offset
+TRACK_LINES = 30  # the latest lines of a track that set its look (the cost stays flat over an episode)
 SEEN = 2  # lines of the track that show an outline (a shadow) before a line that cannot show it takes it
 
 
@@ -131,8 +132,13 @@ def share_styles(new: list[Event], known: list[Event], height: int) -> None:
     for ev in sorted(new, key=lambda e: (e.start, e.id)):
         own = ev.measured or ev.caption.style
         mine = dataclasses.replace(ev.caption, style=own)
-        track = [e for e in known if e is not ev and e.end < ev.start
-                 and same_track(dataclasses.replace(e.caption, style=e.measured or e.caption.style), mine, height)]
+        track: list[Event] = []
+        for e in sorted(known, key=lambda e: (e.start, e.id), reverse=True):  # the latest first
+            if len(track) >= TRACK_LINES:
+                break
+            if e is not ev and e.end < ev.start and same_track(
+                    dataclasses.replace(e.caption, style=e.measured or e.caption.style), mine, height):
+                track.append(e)
         if not track:
             continue
         ev.measured = own
