@@ -1632,3 +1632,63 @@ def test_a_subtitle_centred_within_a_hundredth_of_the_frame_is_drawn_centred_on_
         sp = prepare(Caption([0], (x0, 973, x0 + 1168, 1043), "x", st), "The English line", (1080, 1920, 3))
         r = sprite_rect(sp)
         assert abs((r[0] + r[2]) / 2 - centre) <= 1, (x0, r)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_translate_video_draws_a_subtitle_track_alike_and_writes_one_ass_style(tmp_path, overlap):
+    """Issue 23 as a user runs it: a subtitled slideshow whose white subtitles have a black
+    outline, two over a light picture and two over black. The analysis sees the outline only
+    over the light picture (as kseg.style does on real footage: the stand-in below measures so);
+    every English line is drawn with it, and the ASS has one style, no \\pos, both ways of running."""
+    import dataclasses
+
+    import pysubs2
+
+    from kseg.video.analyse import make_analyzer
+
+    texts = [(4, 20, "ONE LINE"), (26, 42, "TWO LINES"), (52, 68, "THREE WORDS"), (74, 90, "FOUR THINGS")]
+
+    def draw(img, i):
+        for a, b, t in texts:
+            if a <= i <= b:
+                _caption(img, t)
+
+    def picture(bg, i):
+        return bg[:, :320].copy() // 3 + 150 if i < 48 else np.zeros_like(bg[:, :320])
+
+    src = _panning_clip(tmp_path / "in.mp4", 96, draw, picture)
+    base = make_analyzer(fake_pipeline())
+
+    def analyzer(image, i, **kw):
+        out = base(image, i, **kw)
+        for d in out:
+            x0, y0, x1, y1 = d.caption.box
+            around = image[max(0, y0 - 6):max(1, y0 - 1), x0:x1].reshape(-1, 3).mean(0)
+            seen = around.mean() > 60  # a black outline shows over the light picture only
+            st = dataclasses.replace(d.caption.style, outline=(0, 0, 0) if seen else None,
+                                     outline_width=2.0 if seen else 0.0, shadow=None,
+                                     backdrop=tuple(int(v) for v in around))
+            d.caption = dataclasses.replace(d.caption, style=st)
+        return out
+
+    analyzer.takes_known = base.takes_known
+    analyzer.takes_cols = base.takes_cols
+    plans = []
+    from kseg.video import job as J
+    real_plans = J._plans
+
+    def spy(new, *a, **k):
+        made = real_plans(new, *a, **k)
+        plans.extend(made)
+        return made
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(J, "_plans", spy)
+        s = translate_video(src, tmp_path / "out.mp4", analyzer=analyzer, translator_obj=EchoTranslator(),
+                            ass=str(tmp_path / "out.ass"), overlap=overlap)
+    assert s["events"] == 4
+    drawn = sorted((p.ev.start, p.ev.caption.style.outline) for p in plans)
+    assert [o for _, o in drawn] == [(0, 0, 0)] * 4, drawn
+    subs = pysubs2.SSAFile.load(str(tmp_path / "out.ass"))
+    assert list(subs.styles) == ["Caption1"] and subs.styles["Caption1"].outline == 2.0
+    assert [e.style for e in subs] == ["Caption1"] * 4 and not any("\\pos" in e.text for e in subs)
