@@ -24,7 +24,7 @@ from .fill import FILLS, fill_region
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
-__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "EraseError"]
+__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "row_crop", "EraseError"]
 
 
 class EraseError(KsegError):
@@ -432,13 +432,52 @@ def erase_plate(image: np.ndarray, mask: np.ndarray, grow: int | None = None,
     return _row_fill(image, g)
 
 
+ROW_CONTEXT = 0.6  # of a caption's height (at least ROW_CONTEXT_MIN px) read round it by the row check
+ROW_CONTEXT_MIN = 12
+
+
+def row_crop(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A caption's box (x0, y0, x1, y1) with the context the row check reads round it."""
+    x0, y0, x1, y1 = box
+    H, W = shape[:2]
+    m = max(ROW_CONTEXT_MIN, int(ROW_CONTEXT * (y1 - y0)))
+    return max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+
+
+def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Fill, in ``out``, each group of ``region`` whose own crop's rows predict its surroundings
+    better than the membrane fill (``erase_plate``'s check); the pixels so filled.
+
+    Why off a plate too: a subtitle on a letterbox band or a slideshow's black surround, just
+    under the picture's edge, has the picture's bottom rows in its region's border; the
+    membrane draws them down into the band as a grey smear the height of the letters, where
+    each row of the band is one colour from end to end (a real subtitled slideshow's two-line
+    subtitles, bench/real). On footage the rows predict nothing and the membrane stays."""
+    done = np.zeros_like(region)
+    near = cv2.dilate(region.view(np.uint8), np.ones((16, 16), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    for x, y, w, h, _ in stats[1:n]:
+        x0, y0, x1, y1 = row_crop((x, y, x + w, y + h), image.shape)
+        g = region[y0:y1, x0:x1]
+        if (g & done[y0:y1, x0:x1]).any():
+            continue
+        filled = erase_plate(np.ascontiguousarray(image[y0:y1, x0:x1]), mask[y0:y1, x0:x1], region=g)
+        if filled is not None:
+            view = out[y0:y1, x0:x1]
+            cv2.copyTo(filled, g.view(np.uint8), view)
+            done[y0:y1, x0:x1] |= g
+    return done
+
+
 def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
-          grow: int | None = None, region: np.ndarray | None = None) -> np.ndarray:
+          grow: int | None = None, region: np.ndarray | None = None, rows: bool = True) -> np.ndarray:
     """A new RGB image with the masked captions inpainted; pixels outside the grown mask unchanged.
 
     ``grow`` px (None: adapted to the mask, see ``default_grow``) covers the anti-aliased
     edge, soft shadow tails and codec ringing that a footprint mask stops short of.
     ``region``: fill exactly these pixels instead (an ``erase_region`` of an earlier frame).
+    ``rows`` (method auto, no region): a caption whose surroundings are even along its rows is
+    filled along them (``_by_rows``); video decides that once per caption instead.
     """
     if method not in METHODS:
         raise EraseError(f"erase: unknown method {method!r} (one of {', '.join(METHODS)})")
@@ -449,7 +488,10 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
         g = _check(image, region)
     out = image.copy()
     if g.any():
-        fill_region(out, g, "harmonic" if method == "auto" else method)
+        if method == "auto" and rows and region is None:
+            g = g & ~_by_rows(out, image, m, g)
+        if g.any():
+            fill_region(out, g, "harmonic" if method == "auto" else method)
     return out
 
 

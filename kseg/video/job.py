@@ -234,7 +234,7 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
 
         from kseg.erase import erase
 
-        eraser = partial(erase, grow=grow)
+        eraser = partial(erase, grow=grow, rows=False)  # the render decides rows once per caption
     filler = None
     if o.temporal:
         from kseg.video.temporal import TemporalFill

@@ -23,8 +23,9 @@ class _Plan:
     crop: tuple[int, int, int, int]  # region erased (box + margin)
     mask_crop: np.ndarray
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
-    # on a plate (crop = the plate), until its first frame finds the plate's rows do not
-    # predict it (kseg.erase.erase_plate); then the region its rows fill on every frame
+    # filled along the rows of its crop (on a plate: the plate) until its first frame finds
+    # they do not predict its surroundings (kseg.erase.erase_plate); then the region its rows
+    # fill on every frame. Off a plate that is a letterbox band or a slideshow's black surround
     plated: bool = False
     rows: np.ndarray | None = None
 
@@ -97,6 +98,7 @@ def _sprites(events: list[Event], shape: tuple[int, int], font: Any, font_scale:
 
 def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: Any,
            font_scale: float = 1.0, live: list[_Plan] = (), settled: list[Event] = ()) -> list[_Plan]:
+    from kseg.erase import row_crop
     from kseg.pipeline import plate_mask
     from kseg.style import plate_box
 
@@ -110,8 +112,8 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
                 continue  # nothing to say instead: the Korean stays
             sprite = sprites[ev.id]
         x0, y0, x1, y1 = ev.box
-        m = max(12, int(0.6 * (y1 - y0)))  # context for inpainting, and the eraser's growth
-        cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+        # context for inpainting, the eraser's growth and the row check (kseg.erase._by_rows)
+        cx0, cy0, cx1, cy1 = row_crop(ev.box, (H, W))
         mc = np.zeros((cy1 - cy0, cx1 - cx0), bool)
         mc[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = ev.mask
         plate = plate_box(ev.caption, (H, W)) if ev.caption is not None else None
@@ -128,14 +130,14 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)),
-                           plated=plate is not None))
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)), plated=True))
     return plans
 
 
 def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
-    """Fill a plated event's crop along the plate's rows if its first frame chose that (as
-    stills do, ``kseg.erase.erase_plate``); every frame then gets the same region and fill.
+    """Fill an event's crop (its plate, or its own crop) along the rows if its first frame
+    chose that (as stills do, ``kseg.erase.erase_plate`` and ``_by_rows``); every frame then
+    gets the same region and fill.
     ``grow``: the eraser's, so that the region is the one it would fill."""
     from kseg.erase import erase_plate, erase_region
 
@@ -143,7 +145,7 @@ def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
         region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.plated = False  # the plate's rows do not predict it: the usual fill from now on
+            p.plated = False  # its rows do not predict it: the usual fill from now on
             return False
         p.rows = region
         crop[:] = filled
@@ -179,8 +181,8 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
            before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
     from kseg.erase import erase
 
-    # plated events are filled along their plate's rows where that suits the plate, as on
-    # stills; a caller's own eraser is used as given
+    # events are filled along the rows of their plate or crop where that suits them, as on
+    # stills (decided on each one's first frame); a caller's own eraser is used as given
     by_rows = getattr(eraser, "func", None) is erase
     grow = eraser.keywords.get("grow") if by_rows else None  # the frame's, as the eraser fills
     by_frame: dict[int, list[_Plan]] = {}
