@@ -40,7 +40,7 @@ from kseg.errors import InputError
 from kseg.imageio import as_rgb
 from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box"]
+__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "delta_e", "lightness"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -111,6 +111,16 @@ def _from_lab(lab: np.ndarray) -> tuple[int, int, int]:
 
 def _de(a, b) -> np.ndarray:
     return np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32), axis=-1)
+
+
+def delta_e(a, b) -> float:
+    """The Lab distance of two RGB colours, the colour difference every rule here is stated in."""
+    return float(_de(_lab(np.array([a], np.uint8))[0], _lab(np.array([b], np.uint8))[0]))
+
+
+def lightness(c) -> float:
+    """L (0-100) of an RGB colour."""
+    return float(_lab(np.array([c], np.uint8))[0][0])
 
 
 def _dt(binary: np.ndarray) -> np.ndarray:

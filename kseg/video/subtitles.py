@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pysubs2
 
 from kseg.errors import InputError
@@ -184,7 +183,7 @@ SAME_PLACE = 0.004
 
 def _near(a: tuple, b: tuple) -> bool:
     """Two looks (``AssLine.look``) one style can carry."""
-    from kseg.style import _de, _lab
+    from kseg.style import delta_e
 
     fa, oa, ba, sa, da, za, bolda, ala, anga = a
     fb, ob, bb, sb, db, zb, boldb, alb, angb = b
@@ -192,10 +191,8 @@ def _near(a: tuple, b: tuple) -> bool:
         return False
     if abs(ba - bb) > SAME_WIDTH or abs(da - db) > SAME_WIDTH or abs(za - zb) > SAME_SIZE * max(za, zb):
         return False
-    cols = [(fa, fb)] + ([(oa, ob)] if ba > 0 else []) + ([(sa, sb)] if da > 0 else [])
-    lab = _lab(np.array([c for pair in cols for c in pair], np.uint8))
-    limits = np.array([SAME_COLOUR] + [SAME_RING] * (len(cols) - 1))
-    return bool(np.all(_de(lab[0::2], lab[1::2]) <= limits))
+    rings = ([(oa, ob)] if ba > 0 else []) + ([(sa, sb)] if da > 0 else [])
+    return delta_e(fa, fb) <= SAME_COLOUR and all(delta_e(x, y) <= SAME_RING for x, y in rings)
 
 
 def _overrides(look: tuple, style: tuple) -> str:

@@ -12,8 +12,8 @@ So each event joins the earlier events at its place with its fill and size (``sa
 and takes the track's look (``shared_style``): the median size, weight and fill; the outline
 or shadow the track shows on at least ``SEEN`` of its lines, where this line's backdrop (the
 colour just outside its letters, ``Style.backdrop``) would hide it (``_hides``), and in the
-track's median width, colour and offset where its own agrees; and the track's line (the bottom of lower captions, the top of upper
-ones) where its own differs by a pixel or two. Only events that ended before it began count,
+track's median width, colour and offset where its own agrees; and the track's line (the bottom
+of lower captions, the top of upper ones) where its own differs by a pixel or two. Only events that ended before it began count,
 so a run that renders as it analyses and one that analyses first decide alike; the measured
 style is kept in ``Event.measured``.
 """
@@ -22,9 +22,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-import numpy as np
-
-from kseg.style import _de, _lab
+from kseg.style import delta_e as _dist
+from kseg.style import lightness as _light
 from kseg.types import RGB, Caption, Shadow, Style
 from kseg.video.events import Event
 
@@ -36,14 +35,6 @@ HIDDEN = 15.0  # Lab distance of a backdrop from an outline / shadow colour that
 SHADOW_OFFSET = 1.5  # px: shadows of a track fall within this of their median offset
 TRACK_LINES = 30  # the latest lines of a track that set its look (the cost stays flat over an episode)
 SEEN = 2  # lines of the track that show an outline (a shadow) before a line that cannot show it takes it
-
-
-def _dist(a: RGB, b: RGB) -> float:
-    return float(_de(_lab(np.array([a], np.uint8))[0], _lab(np.array([b], np.uint8))[0]))
-
-
-def _light(c: RGB) -> float:
-    return float(_lab(np.array([c], np.uint8))[0][0])
 
 
 def _hides(backdrop: RGB | None, ring: RGB, fill: RGB) -> bool:
