@@ -461,12 +461,43 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
         g = region[y0:y1, x0:x1]
         if (g & done[y0:y1, x0:x1]).any():
             continue
-        filled = erase_plate(np.ascontiguousarray(image[y0:y1, x0:x1]), mask[y0:y1, x0:x1], region=g)
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        filled = erase_plate(crop, mask[y0:y1, x0:x1], region=g)
         if filled is not None:
-            view = out[y0:y1, x0:x1]
-            cv2.copyTo(filled, g.view(np.uint8), view)
+            cv2.copyTo(filled, g.view(np.uint8), out[y0:y1, x0:x1])
             done[y0:y1, x0:x1] |= g
+            continue
+        even = _even_rows(crop, g)
+        if even.any():
+            cv2.copyTo(_row_fill(crop, g), even.view(np.uint8), out[y0:y1, x0:x1])
+            done[y0:y1, x0:x1] |= even
     return done
+
+
+EVEN_SIDE = 12  # px of a row on either side of the region read to call it even
+EVEN_STD = 1.5  # levels: the most each side may vary ...
+EVEN_DIFF = 3.0  # ... and the two sides differ (per channel)
+
+
+def _even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The region's pixels in rows that are one colour on both sides of it and between its
+    pieces (EVEN_SIDE px each way; within EVEN_STD, the sides within EVEN_DIFF): a black band's rows under a picture whose edge the
+    region reaches, where the rest of the caption's rows are the picture's and the check on
+    the whole caption prefers the membrane (a two-line subtitle whose first line lies under a
+    picture as wide as it: the membrane smeared the picture's bottom rows into the band)."""
+    even = np.zeros_like(region)
+    img = crop.astype(np.float32)
+    for y in np.flatnonzero(region.any(1)):
+        xs = np.flatnonzero(region[y])
+        a, b = xs[0], xs[-1] + 1
+        left, right = img[y, max(0, a - EVEN_SIDE):a], img[y, b:b + EVEN_SIDE]
+        if len(left) < EVEN_SIDE // 2 or len(right) < EVEN_SIDE // 2:
+            continue
+        lo = max(0, a - EVEN_SIDE)
+        known = img[y, lo:b + EVEN_SIDE][~region[y, lo:b + EVEN_SIDE]]  # the sides and the gaps between words
+        if known.std(0).max() <= EVEN_STD and np.abs(left.mean(0) - right.mean(0)).max() <= EVEN_DIFF:
+            even[y] = region[y]
+    return even
 
 
 def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
