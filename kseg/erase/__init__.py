@@ -24,7 +24,7 @@ from .fill import FILLS, fill_region
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
-__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "row_crop", "EraseError"]
+__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "row_crop", "even_rows", "fill_even_rows", "EraseError"]
 
 
 class EraseError(KsegError):
@@ -467,11 +467,19 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
             cv2.copyTo(filled, g.view(np.uint8), out[y0:y1, x0:x1])
             done[y0:y1, x0:x1] |= g
             continue
-        even = _even_rows(crop, g)
-        if even.any():
-            cv2.copyTo(_row_fill(crop, g), even.view(np.uint8), out[y0:y1, x0:x1])
-            done[y0:y1, x0:x1] |= even
+        done[y0:y1, x0:x1] |= fill_even_rows(out[y0:y1, x0:x1], crop, g)
     return done
+
+
+def fill_even_rows(out: np.ndarray, image: np.ndarray, region: np.ndarray, even: np.ndarray | None = None) -> np.ndarray:
+    """Fill, in ``out``, the pixels of ``region`` in its even rows (``even_rows`` of ``image``
+    unless ``even`` gives them: video keeps a caption's from its first frame) along the rows of
+    ``image``; the pixels so filled."""
+    if even is None:
+        even = even_rows(image, region)
+    if even.any():
+        cv2.copyTo(_row_fill(image, region), even.view(np.uint8), out)
+    return even
 
 
 EVEN_SIDE = 12  # px of a row on either side of the region read to call it even
@@ -479,7 +487,7 @@ EVEN_STD = 1.5  # levels: the most each side may vary ...
 EVEN_DIFF = 3.0  # ... and the two sides differ (per channel)
 
 
-def _even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
+def even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
     """The region's pixels in rows that are one colour on both sides of it and between its
     pieces (EVEN_SIDE px each way; within EVEN_STD, the sides within EVEN_DIFF): a black band's rows under a picture whose edge the
     region reaches, where the rest of the caption's rows are the picture's and the check on

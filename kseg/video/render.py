@@ -28,6 +28,9 @@ class _Plan:
     # fill on every frame. Off a plate that is a letterbox band or a slideshow's black surround
     plated: bool = False
     rows: np.ndarray | None = None
+    # where its rows lose on the whole crop: the region of its first frame and the rows of it
+    # that are one colour on both sides (kseg.erase.fill_even_rows), filled along on every frame
+    even: tuple[np.ndarray, np.ndarray] | None = None
 
 
 _libc: Any = None
@@ -139,13 +142,16 @@ def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
     chose that (as stills do, ``kseg.erase.erase_plate`` and ``_by_rows``); every frame then
     gets the same region and fill.
     ``grow``: the eraser's, so that the region is the one it would fill."""
-    from kseg.erase import erase_plate, erase_region
+    from kseg.erase import erase_plate, erase_region, even_rows
 
     if p.rows is None:
         region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.plated = False  # its rows do not predict it: the usual fill from now on
+            p.plated = False  # its rows do not predict it: the usual fill from now on ...
+            even = even_rows(crop, region)
+            if even.any():  # ... but for its rows that are one colour on both sides
+                p.even = (region, even)
             return False
         p.rows = region
         crop[:] = filled
@@ -179,7 +185,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
            progress: Callable[[int, float], None] | None = None,
            before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
-    from kseg.erase import erase
+    from kseg.erase import erase, fill_even_rows
 
     # events are filled along the rows of their plate or crop where that suits them, as on
     # stills (decided on each one's first frame); a caller's own eraser is used as given
@@ -206,8 +212,11 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
             if by_rows and p.plated and _plate_rows(p, crop, grow):
                 continue
+            before = crop.copy() if p.even is not None else None
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))
+            if before is not None:
+                fill_even_rows(crop, before, *p.even)
         for p in todo:
             if p.sprite is not None:
                 _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))
@@ -216,7 +225,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                     temporal.drop(id(p))
                 if p.sprite is not None:
                     p.sprite = _Spent(p.sprite.info, bool(getattr(p.sprite, "bold", False)))
-                p.mask_crop = p.rows = None
+                p.mask_crop = p.rows = p.even = None
                 # the event stays listed (subtitles, summary) for the whole episode: without its
                 # mask (saved for --resume when it was found), or an episode's memory grows with
                 # its captions (41 KB an event on a 1080p subtitled video)
