@@ -26,7 +26,7 @@ class _Plan:
     # filled along the rows of its crop (on a plate: the plate) until its first frame finds
     # they do not predict its surroundings (kseg.erase.erase_plate); then the region its rows
     # fill on every frame. Off a plate that is a letterbox band or a slideshow's black surround
-    plated: bool = False
+    try_rows: bool = True
     rows: np.ndarray | None = None
     # where its rows lose on the whole crop: the region of its first frame and the rows of it
     # that are one colour on both sides (kseg.erase.fill_even_rows), filled along on every frame
@@ -133,7 +133,7 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)), plated=True))
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H))))
     return plans
 
 
@@ -148,7 +148,7 @@ def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
         region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.plated = False  # its rows do not predict it: the usual fill from now on ...
+            p.try_rows = False  # its rows do not predict it: the usual fill from now on ...
             even = even_rows(crop, region)
             if even.any():  # ... but for its rows that are one colour on both sides
                 p.even = (region, even)
@@ -210,7 +210,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             x0, y0, x1, y1 = p.crop
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
-            if by_rows and p.plated and _plate_rows(p, crop, grow):
+            if by_rows and p.try_rows and _plate_rows(p, crop, grow):
                 continue
             before = crop.copy() if p.even is not None else None
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
