@@ -1692,35 +1692,3 @@ def test_translate_video_draws_a_subtitle_track_alike_and_writes_one_ass_style(t
     subs = pysubs2.SSAFile.load(str(tmp_path / "out.ass"))
     assert list(subs.styles) == ["Caption1"] and subs.styles["Caption1"].outline == 2.0
     assert [e.style for e in subs] == ["Caption1"] * 4 and not any("\\pos" in e.text for e in subs)
-
-
-@pytest.mark.parametrize("two_lines", [False, True])
-def test_a_subtitle_under_a_still_pictures_edge_is_erased_along_the_black_band(tmp_path, two_lines):
-    """A real subtitled slideshow: subtitles in the black surround just under a picture's edge.
-    The membrane fill drew the picture's bottom rows down into the band as a grey smear the
-    height of the letters, on every frame of the caption; the band's rows are black from end to
-    end, and each caption is filled along them when its first frame says they predict it."""
-    def picture(bg, i):
-        img = np.zeros((180, 320, 3), np.uint8)
-        img[:110, 40:280] = bg[:110, :240]
-        return img
-
-    # one line; or two, the first as long as the picture is wide (the rows then lose on the
-    # whole caption, and its band's rows are filled along on their own)
-    lines = [("A LONGER SUBTITLE", (4, 136)), ("LINE", (120, 168))] if two_lines else [("SUBTITLE LINE", (30, 136))]
-
-    def draw(img, i):
-        if 8 <= i <= 40:
-            for text, org in lines:
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 7, cv2.LINE_AA)
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
-            img[:110] = picture(_texture(180, 640, seed=4), i)[:110]
-
-    src = _panning_clip(tmp_path / "in.mp4", 48, draw, picture)
-    s = translate_video(src, tmp_path / "out.mp4", pipeline=fake_pipeline(), erase_only=True)
-    assert s["events"] == 1
-    frames = [f.image for f in io.read_frames(tmp_path / "out.mp4")]
-    band = np.s_[113:150, 20:300]  # under the picture, where the subtitle was
-    for i in (10, 25, 40):
-        assert frames[i][band].max() <= 40, (i, frames[i][band].max())  # black, no smear
-        assert np.abs(frames[i][:100].astype(int) - frames[2][:100]).mean() < 2  # the picture as it was

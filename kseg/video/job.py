@@ -234,7 +234,7 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
 
         from kseg.erase import erase
 
-        eraser = partial(erase, grow=grow, rows=False)  # the render decides rows once per caption
+        eraser = partial(erase, grow=grow, rows=False)  # rows every frame: too slow (render._Plan.try_rows)
     filler = None
     if o.temporal:
         from kseg.video.temporal import TemporalFill

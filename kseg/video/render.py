@@ -23,14 +23,12 @@ class _Plan:
     crop: tuple[int, int, int, int]  # region erased (box + margin)
     mask_crop: np.ndarray
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
-    # filled along the rows of its crop (on a plate: the plate) until its first frame finds
-    # they do not predict its surroundings (kseg.erase.erase_plate); then the region its rows
-    # fill on every frame. Off a plate that is a letterbox band or a slideshow's black surround
-    try_rows: bool = True
+    # on a plate (crop = the plate), until its first frame finds the plate's rows do not
+    # predict it (kseg.erase.erase_plate); then the region its rows fill on every frame. (Off a
+    # plate too, as stills do, cost the real slideshow's 1080p render a third of its speed:
+    # docs/experiments, thirty-third session)
+    try_rows: bool = False
     rows: np.ndarray | None = None
-    # where its rows lose on the whole crop: the region of its first frame and the rows of it
-    # that are one colour on both sides (kseg.erase.fill_even_rows), filled along on every frame
-    even: tuple[np.ndarray, np.ndarray] | None = None
 
 
 _libc: Any = None
@@ -133,25 +131,21 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H))))
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)), try_rows=plate is not None))
     return plans
 
 
 def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
-    """Fill an event's crop (its plate, or its own crop) along the rows if its first frame
-    chose that (as stills do, ``kseg.erase.erase_plate`` and ``_by_rows``); every frame then
-    gets the same region and fill.
+    """Fill a plated event's crop along the plate's rows if its first frame chose that (as
+    stills do, ``kseg.erase.erase_plate``); every frame then gets the same region and fill.
     ``grow``: the eraser's, so that the region is the one it would fill."""
-    from kseg.erase import erase_plate, erase_region, even_rows
+    from kseg.erase import erase_plate, erase_region
 
     if p.rows is None:
         region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.try_rows = False  # its rows do not predict it: the usual fill from now on ...
-            even = even_rows(crop, region)
-            if even.any():  # ... but for its rows that are one colour on both sides
-                p.even = (region, even)
+            p.try_rows = False  # the plate's rows do not predict it: the usual fill from now on
             return False
         p.rows = region
         crop[:] = filled
@@ -185,10 +179,10 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
            options: io.EncodeOptions, start: float | None, end: float | None, warn: Warn | None,
            progress: Callable[[int, float], None] | None = None,
            before_commit: Callable[[int], None] | None = None) -> dict[str, Any]:
-    from kseg.erase import erase, fill_even_rows
+    from kseg.erase import erase
 
-    # events are filled along the rows of their plate or crop where that suits them, as on
-    # stills (decided on each one's first frame); a caller's own eraser is used as given
+    # plated events are filled along their plate's rows where that suits the plate, as on
+    # stills; a caller's own eraser is used as given
     by_rows = getattr(eraser, "func", None) is erase
     grow = eraser.keywords.get("grow") if by_rows else None  # the frame's, as the eraser fills
     by_frame: dict[int, list[_Plan]] = {}
@@ -212,11 +206,8 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
             if by_rows and p.try_rows and _plate_rows(p, crop, grow):
                 continue
-            before = crop.copy() if p.even is not None else None
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))
-            if before is not None:
-                fill_even_rows(crop, before, *p.even)
         for p in todo:
             if p.sprite is not None:
                 _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))
@@ -225,7 +216,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
                     temporal.drop(id(p))
                 if p.sprite is not None:
                     p.sprite = _Spent(p.sprite.info, bool(getattr(p.sprite, "bold", False)))
-                p.mask_crop = p.rows = p.even = None
+                p.mask_crop = p.rows = None
                 # the event stays listed (subtitles, summary) for the whole episode: without its
                 # mask (saved for --resume when it was found), or an episode's memory grows with
                 # its captions (41 KB an event on a 1080p subtitled video)
