@@ -473,8 +473,7 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
 
 def fill_even_rows(out: np.ndarray, image: np.ndarray, region: np.ndarray, even: np.ndarray | None = None) -> np.ndarray:
     """Fill, in ``out``, the pixels of ``region`` in its even rows (``even_rows`` of ``image``
-    unless ``even`` gives them: video keeps a caption's from its first frame) along the rows of
-    ``image``; the pixels so filled."""
+    unless ``even`` gives them) along the rows of ``image``; the pixels so filled."""
     if even is None:
         even = even_rows(image, region)
     if even.any():
