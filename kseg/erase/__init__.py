@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 
 from ..errors import KsegError
-from .fill import FILLS, fill_region
+from .fill import FILLS, GROUP_GAP, fill_region
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
-__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "row_crop", "even_rows", "fill_even_rows", "EraseError"]
+__all__ = ["METHODS", "erase", "erase_plate", "erase_region", "grow_mask", "default_grow", "row_crop", "EraseError"]
 
 
 class EraseError(KsegError):
@@ -454,7 +454,8 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
     each row of the band is one colour from end to end (a real subtitled slideshow's two-line
     subtitles, bench/real). On footage the rows predict nothing and the membrane stays."""
     done = np.zeros_like(region)
-    near = cv2.dilate(region.view(np.uint8), np.ones((16, 16), np.uint8))
+    # the groups fill_region crops (caption pixels within GROUP_GAP of each other)
+    near = cv2.dilate(region.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
     for x, y, w, h, _ in stats[1:n]:
         x0, y0, x1, y1 = row_crop((x, y, x + w, y + h), image.shape)
@@ -467,15 +468,14 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
             cv2.copyTo(filled, g.view(np.uint8), out[y0:y1, x0:x1])
             done[y0:y1, x0:x1] |= g
             continue
-        done[y0:y1, x0:x1] |= fill_even_rows(out[y0:y1, x0:x1], crop, g)
+        done[y0:y1, x0:x1] |= _fill_even_rows(out[y0:y1, x0:x1], crop, g)
     return done
 
 
-def fill_even_rows(out: np.ndarray, image: np.ndarray, region: np.ndarray, even: np.ndarray | None = None) -> np.ndarray:
-    """Fill, in ``out``, the pixels of ``region`` in its even rows (``even_rows`` of ``image``
-    unless ``even`` gives them) along the rows of ``image``; the pixels so filled."""
-    if even is None:
-        even = even_rows(image, region)
+def _fill_even_rows(out: np.ndarray, image: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Fill, in ``out``, the pixels of ``region`` in its even rows (``_even_rows`` of ``image``)
+    along the rows of ``image``; the pixels so filled."""
+    even = _even_rows(image, region)
     if even.any():
         cv2.copyTo(_row_fill(image, region), even.view(np.uint8), out)
     return even
@@ -486,10 +486,10 @@ EVEN_STD = 1.5  # levels: the most each side may vary ...
 EVEN_DIFF = 3.0  # ... and the two sides differ (per channel)
 
 
-def even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
+def _even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
     """The region's pixels in rows that are one colour on both sides of it and between its
-    pieces (EVEN_SIDE px each way; within EVEN_STD, the sides within EVEN_DIFF): a black band's rows under a picture whose edge the
-    region reaches, where the rest of the caption's rows are the picture's and the check on
+    pieces (EVEN_SIDE px each way; within EVEN_STD, the sides within EVEN_DIFF): a black band's
+    rows under a picture whose edge the region reaches, where the rest of the caption's rows are the picture's and the check on
     the whole caption prefers the membrane (a two-line subtitle whose first line lies under a
     picture as wide as it: the membrane smeared the picture's bottom rows into the band)."""
     even = np.zeros_like(region)
@@ -515,7 +515,8 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
     edge, soft shadow tails and codec ringing that a footprint mask stops short of.
     ``region``: fill exactly these pixels instead (an ``erase_region`` of an earlier frame).
     ``rows`` (method auto, no region): a caption whose surroundings are even along its rows is
-    filled along them (``_by_rows``); video decides that once per caption instead.
+    filled along them (``_by_rows``); translate-video turns it off (its plated captions try
+    their rows once, ``kseg.video.render``).
     """
     if method not in METHODS:
         raise EraseError(f"erase: unknown method {method!r} (one of {', '.join(METHODS)})")

@@ -234,7 +234,7 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
 
         from kseg.erase import erase
 
-        eraser = partial(erase, grow=grow, rows=False)  # rows every frame: too slow (render._Plan.try_rows)
+        eraser = partial(erase, grow=grow, rows=False)  # not every frame: render._Plan.plated
     filler = None
     if o.temporal:
         from kseg.video.temporal import TemporalFill
@@ -477,10 +477,10 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
         settled.sort(key=lambda e: (e.start, e.id))
         set_times(new, feed.times, job.fps)
         new = _mark_overlays(job, new, _duration(job), settled)
-        share_styles(new, [e for e in settled if o.include_overlays or not (e.overlay or e.scene)], job.shape[0])
+        captions = [e for e in settled if o.include_overlays or not (e.overlay or e.scene)]
+        share_styles(new, captions, job.shape[0])
         if job.translating:
-            translate_events([e for e in settled if o.include_overlays or not (e.overlay or e.scene)],
-                             job.tr_obj, job.tr_spec,
+            translate_events(captions, job.tr_obj, job.tr_spec,
                              state=job.state, warn=job.warn)
         made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=settled)
         plans.extend(made)

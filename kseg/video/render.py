@@ -24,10 +24,10 @@ class _Plan:
     mask_crop: np.ndarray
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # every pixel it changes (crop + English), even corners
     # on a plate (crop = the plate), until its first frame finds the plate's rows do not
-    # predict it (kseg.erase.erase_plate); then the region its rows fill on every frame. (Off a
-    # plate too, as stills do, cost the real slideshow's 1080p render a third of its speed:
-    # docs/experiments, thirty-third session)
-    try_rows: bool = False
+    # predict it (kseg.erase.erase_plate); then the region its rows fill on every frame. Only on
+    # a plate: a row fill on every frame of every caption costs more than the temporal fill's
+    # reuse of one fill of a still picture (docs/experiments, thirty-third session)
+    plated: bool = False
     rows: np.ndarray | None = None
 
 
@@ -113,7 +113,7 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
                 continue  # nothing to say instead: the Korean stays
             sprite = sprites[ev.id]
         x0, y0, x1, y1 = ev.box
-        # context for inpainting, the eraser's growth and the row check (kseg.erase._by_rows)
+        # context for inpainting and the eraser's growth (the crop stills' row check reads)
         cx0, cy0, cx1, cy1 = row_crop(ev.box, (H, W))
         mc = np.zeros((cy1 - cy0, cx1 - cx0), bool)
         mc[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0] = ev.mask
@@ -131,7 +131,7 @@ def _plans(events: list[Event], shape: tuple[int, int], erase_only: bool, font: 
             sbox = (max(0, sprite.x), max(0, sprite.y), min(W, sprite.x + sw), min(H, sprite.y + sh))
             if sbox[0] < sbox[2] and sbox[1] < sbox[3]:
                 box = _union([box, sbox])
-        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)), try_rows=plate is not None))
+        plans.append(_Plan(ev, sprite, (cx0, cy0, cx1, cy1), mc, io.even_box(box, (W, H)), plated=plate is not None))
     return plans
 
 
@@ -145,7 +145,7 @@ def _plate_rows(p: _Plan, crop: np.ndarray, grow: int | None) -> bool:
         region = erase_region(crop, p.mask_crop, grow)
         filled = erase_plate(crop, p.mask_crop, region=region)
         if filled is None:
-            p.try_rows = False  # the plate's rows do not predict it: the usual fill from now on
+            p.plated = False  # the plate's rows do not predict it: the usual fill from now on
             return False
         p.rows = region
         crop[:] = filled
@@ -204,7 +204,7 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
         for p in todo:
             x0, y0, x1, y1 = p.crop
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
-            if by_rows and p.try_rows and _plate_rows(p, crop, grow):
+            if by_rows and p.plated and _plate_rows(p, crop, grow):
                 continue
             crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
                        else eraser(crop, p.mask_crop))

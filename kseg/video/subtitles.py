@@ -171,9 +171,9 @@ def _style(look: tuple, font: str, margins: tuple[int, int, int]) -> pysubs2.SSA
 # A style's lines differ from it by no more than measuring noise (kseg.video.tracks gives a
 # track one look, but the look of its first lines is the median of fewer): fills within
 # SAME_COLOUR (Lab), outline and shadow colours within SAME_RING (a dark ring's colour is the
-# hardest to measure and the least seen), outline and shadow widths within SAME_WIDTH px, sizes within SAME_SIZE
-# (the English shrunk to fit a long line keeps its track's style, with \fs); a line within
-# SAME_PLACE of the frame height from its style's place is at it (no \pos).
+# hardest to measure and the least seen), outline and shadow widths within SAME_WIDTH px, sizes
+# within SAME_SIZE (the English shrunk to fit a long line keeps its track's style, with \fs);
+# a line within SAME_PLACE of the frame height from its style's place is at it (no \pos).
 SAME_COLOUR = 6.0
 SAME_RING = 12.0
 SAME_WIDTH = 0.5

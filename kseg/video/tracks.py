@@ -117,23 +117,29 @@ def shared_style(own: Style, track: list[Style]) -> Style:
     return st
 
 
+def _measured(ev: Event) -> Style:
+    """An event's style as measured (before its track's look took its place, if it did)."""
+    return ev.measured or ev.caption.style
+
+
 def share_styles(new: list[Event], known: list[Event], height: int) -> None:
     """Give each of ``new`` its track's look and line (module doc), in place. ``known``: the
     captions so far (``new`` among them, or not)."""
+    latest_first = sorted(known, key=lambda e: (e.start, e.id), reverse=True)
     for ev in sorted(new, key=lambda e: (e.start, e.id)):
-        own = ev.measured or ev.caption.style
+        own = _measured(ev)
         mine = dataclasses.replace(ev.caption, style=own)
         track: list[Event] = []
-        for e in sorted(known, key=lambda e: (e.start, e.id), reverse=True):  # the latest first
+        for e in latest_first:
             if len(track) >= TRACK_LINES:
                 break
             if e is not ev and e.end < ev.start and same_track(
-                    dataclasses.replace(e.caption, style=e.measured or e.caption.style), mine, height):
+                    dataclasses.replace(e.caption, style=_measured(e)), mine, height):
                 track.append(e)
         if not track:
             continue
         ev.measured = own
-        style = shared_style(own, [e.measured or e.caption.style for e in track])
+        style = shared_style(own, [_measured(e) for e in track])
         box = list(ev.caption.box)
         k = 3 if _lower(mine, height) else 1
         line = int(round(statistics.median([e.caption.box[k] for e in track] + [box[k]])))
