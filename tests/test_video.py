@@ -1692,3 +1692,34 @@ def test_translate_video_draws_a_subtitle_track_alike_and_writes_one_ass_style(t
     subs = pysubs2.SSAFile.load(str(tmp_path / "out.ass"))
     assert list(subs.styles) == ["Caption1"] and subs.styles["Caption1"].outline == 2.0
     assert [e.style for e in subs] == ["Caption1"] * 4 and not any("\\pos" in e.text for e in subs)
+
+
+def test_a_subtitle_under_a_still_pictures_edge_is_filled_along_the_black_band(tmp_path):
+    """Issue 23 point 3 in video: a real subtitled slideshow's subtitle lies in the black band
+    right under the picture's edge. The erase region reaches the picture's bottom rows, and the
+    membrane drew them down into the band as a smear the height of the letters on every frame
+    of the slide. On a still picture the fill is computed once and reused, so it takes the row
+    check stills have: the band stays black under the letters, the picture keeps its edge."""
+    def picture(bg, i):
+        img = np.zeros_like(bg[:, :320])
+        img[:150, 40:280] = bg[:150, 40:280] // 2 + 120  # light, like a slide's photo
+        return img
+
+    def draw(img, i):
+        if 4 <= i <= 30:
+            text = "KSEG 2024 a line"
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 6)
+            org = ((320 - tw) // 2, 152 + th)
+            cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 6, cv2.LINE_AA)
+            cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+            img[:150] = picture(_texture(180, 640, seed=4), i)[:150]  # the letters' outline stops at the edge
+
+    src = _panning_clip(tmp_path / "in.mp4", 36, draw, picture)
+    s = translate_video(src, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline())
+    assert s["events"] == 1
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    band = np.stack(frames[8:28])[:, 154:176, 30:290].astype(int)
+    assert band.max(axis=-1).mean() < 4 and np.percentile(band, 99.5) < 24, (band.mean(), np.percentile(band, 99.5))
+    edge = np.stack(frames[8:28])[:, 140:149, 40:280].astype(int)  # the picture's last rows, untouched
+    assert np.abs(edge - np.stack([picture(_texture(180, 640, seed=4), 0)[140:149, 40:280]] * 20)).mean() < 4

@@ -514,9 +514,10 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
     ``grow`` px (None: adapted to the mask, see ``default_grow``) covers the anti-aliased
     edge, soft shadow tails and codec ringing that a footprint mask stops short of.
     ``region``: fill exactly these pixels instead (an ``erase_region`` of an earlier frame).
-    ``rows`` (method auto, no region): a caption whose surroundings are even along its rows is
-    filled along them (``_by_rows``); translate-video turns it off (its plated captions try
-    their rows once, ``kseg.video.render``).
+    ``rows`` (method auto): a caption whose surroundings are even along its rows is filled
+    along them (``_by_rows``); translate-video asks for it only where one fill serves many
+    frames (a still picture's caption, whose fill ``kseg.video.temporal`` reuses; a plate's
+    rows, ``kseg.video.render``).
     """
     if method not in METHODS:
         raise EraseError(f"erase: unknown method {method!r} (one of {', '.join(METHODS)})")
@@ -527,7 +528,7 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
         g = _check(image, region)
     out = image.copy()
     if g.any():
-        if method == "auto" and rows and region is None:
+        if method == "auto" and rows:
             g = g & ~_by_rows(out, image, m, g)
         if g.any():
             fill_region(out, g, "harmonic" if method == "auto" else method)

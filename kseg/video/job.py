@@ -234,7 +234,8 @@ def _prepare(src: Path, out: Path, o: VideoOptions, *, pipeline: Any, analyzer: 
 
         from kseg.erase import erase
 
-        eraser = partial(erase, grow=grow, rows=False)  # not every frame: render._Plan.plated
+        # the row check not on every frame: a still picture's captions (render) and plates (_Plan.plated)
+        eraser = partial(erase, grow=grow, rows=False)
     filler = None
     if o.temporal:
         from kseg.video.temporal import TemporalFill

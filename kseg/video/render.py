@@ -206,8 +206,11 @@ def render(src: Path, out: Path, plans: list[_Plan], *, eraser: Callable[..., np
             crop = img[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
             if by_rows and p.plated and _plate_rows(p, crop, grow):
                 continue
-            crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop) if temporal is not None
-                       else eraser(crop, p.mask_crop))
+            # a still picture's caption is filled along even rows where they run (its one fill
+            # is reused, TemporalFill.fill); a caller's own eraser is called as given
+            rows = {"rows": p.ev.still} if by_rows else {}
+            crop[:] = (temporal.fill(id(p), f.index, crop, p.mask_crop, **rows) if temporal is not None
+                       else eraser(crop, p.mask_crop, **rows))
         for p in todo:
             if p.sprite is not None:
                 _draw(p.sprite, img, p.ev.visibility(f.index), (bx0, by0))

@@ -114,7 +114,9 @@ class TemporalFill:
     def __init__(self, eraser: Callable[[np.ndarray, np.ndarray], np.ndarray], grow: int,
                  depth: int = DEPTH, max_ring_err: float = MAX_RING_ERR):
         self.eraser = eraser
-        self._takes_region = "region" in inspect.signature(eraser).parameters
+        params = inspect.signature(eraser).parameters
+        self._takes_region = "region" in params
+        self._takes_rows = self._takes_region and "rows" in params
         self.grow = grow
         self.depth = depth
         self.max_ring_err = max_ring_err
@@ -129,7 +131,10 @@ class TemporalFill:
         self._hist.pop(key, None)
         self._masks.pop(key, None)
 
-    def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def fill(self, key: object, index: int, crop: np.ndarray, mask: np.ndarray, rows: bool = False) -> np.ndarray:
+        """``rows``: the caption lies on a still picture (``Event.still``), whose one fill is
+        reused frame after frame, so the eraser may afford its row check (``kseg.erase.erase``):
+        a subtitle under a slide's edge is then filled along the black band, not smeared."""
         hist = self._hist.get(key)
         masks = self._masks.get(key)
         if masks is None or masks.grown.shape != mask.shape:
@@ -148,7 +153,12 @@ class TemporalFill:
                 prev.out = None  # only the last answer is ever reused (a 1080p crop: MBs a frame)
                 hist.append(_Entry(index, crop.copy(), prev.gray, (0.0, 0.0), out, anchor))
                 return out
-        spatial = self.eraser(crop, mask, region=grown) if self._takes_region else self.eraser(crop, mask)
+        if self._takes_rows:
+            spatial = self.eraser(crop, mask, region=grown, rows=rows)
+        elif self._takes_region:
+            spatial = self.eraser(crop, mask, region=grown)
+        else:
+            spatial = self.eraser(crop, mask)
         gray = cv2.cvtColor(spatial, cv2.COLOR_RGB2GRAY)
         if not hist or hist[-1].index != index - 1:
             per = crop.nbytes + gray.nbytes
