@@ -1723,3 +1723,34 @@ def test_a_subtitle_under_a_still_pictures_edge_is_filled_along_the_black_band(t
     assert band.max(axis=-1).mean() < 4 and np.percentile(band, 99.5) < 24, (band.mean(), np.percentile(band, 99.5))
     edge = np.stack(frames[8:28])[:, 140:149, 40:280].astype(int)  # the picture's last rows, untouched
     assert np.abs(edge - np.stack([picture(_texture(180, 640, seed=4), 0)[140:149, 40:280]] * 20)).mean() < 4
+
+
+def test_a_still_slide_already_read_is_not_read_again_but_a_caption_shown_again_is(tmp_path):
+    """Issue 22 on a real subtitled slideshow: the periodic whole-frame read and the trigger's
+    windows re-read slides whose pixels had not changed since the detector read them (a
+    fifth of a 1080p read each, for the same answer). Such reads are skipped; but the same
+    caption shown again as it was after it left is a new event, and is found."""
+    from kseg.video import events as E
+
+    def picture(bg, i):
+        img = bg[:, :320].copy()  # a still slide: every frame the same ...
+        img[140:] = 0  # ... over a black band, where nothing asks for a read once a caption left
+        return img
+
+    def draw(img, i):
+        if 10 <= i <= 40 or 60 <= i <= 90:
+            _caption(img, "HELLO")  # shown, gone, and shown again as it was
+
+    src = _panning_clip(tmp_path / "in.mp4", 300, draw, picture)
+    runs = {}
+    for same in (E.SAME_READ, -1):  # -1: no read is ever the same (every detection runs)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(E, "SAME_READ", same)
+            evs = []
+            s = translate_video(src, tmp_path / f"out{same}.mp4", erase_only=True, pipeline=fake_pipeline(),
+                                on_event=lambda e, evs=evs: evs.append((e.start, e.end)))
+        runs[same] = (sorted(evs), s["detections"])
+    (events, n), (events_all, n_all) = runs[E.SAME_READ], runs[-1]
+    assert events == events_all and len(events) == 2, runs
+    assert abs(events[0][0] - 10) <= 1 and abs(events[1][0] - 60) <= 1 and abs(events[1][1] - 90) <= 1, events
+    assert n < n_all, runs

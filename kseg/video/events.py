@@ -33,6 +33,10 @@ recognition, style and translation run once per event; per frame only the cheap 
   on, on the ended caption's rows) when they show. Over moving footage nothing does, and the
   detector (the bulk of the analysis time) is saved; over a still shot the watch fires, as it
   should.
+* **Reads already made** are not made again: where the downscaled luma a detection would read
+  is what the detector last read there (``SAME_READ``) and no caption it found there has ended
+  since, the answer would be the same (a slideshow's slide, read when it came, is not read
+  again every ``sample_every`` seconds or for a trigger over it).
 * **Changes in place** (a caption that grows or swaps a word): a detection that overlaps a live
   event with a different mask closes it; the switch frame is where the presence of the
   *changed part* rises (or, for removed ink, falls), scanned backwards.
@@ -81,6 +85,11 @@ SETTLE = 2
 # on every frame; real broadcast and hand-held footage 1.3-4.1 at the median.
 STILL_CHANGE = 0.5
 STILL_SHARE = 0.9
+# A detection is skipped where the downscaled luma it would read differs from what the detector
+# last read there by at most SAME_READ levels at every pixel, and no caption found there has ended
+# since: the same pixels give the same answer. A slideshow's periodic reads of a slide already
+# read, and trigger windows over it, cost a fifth of a 1080p CRAFT read each (issue 22).
+SAME_READ = 6
 FUSE_FRAMES = 8  # frames of an event whose readings are fused (issue 20), ...
 FUSE_EVERY = 0.25  # ... taken this many seconds apart while the caption is fully shown
 
@@ -372,6 +381,11 @@ class EventTracker:
         self.muted: list[Box] = []  # text read and left out by the analyzer, until the next cut
         self.whole = False
         self.index = -1
+        # the downscaled luma as the detector last read it, and where that reading still stands
+        # (no caption found there has ended since): SAME_READ
+        self.seen: np.ndarray | None = None
+        self.seen_ok: np.ndarray | None = None
+        self.skipped = 0  # detections skipped for it
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
         self.fuse = getattr(analyzer, "fuse", None)
@@ -519,8 +533,52 @@ class EventTracker:
             self.due = None
             box = None if self.whole else self.band
             self.whole, self.band = False, None
-            done += self._detect(i, gray, rgb(), box)
+            if self._read_before(box, gray.shape):
+                self.last_detect = i  # the safety net's clock restarts as after a detection
+                self.skipped += 1
+            else:
+                done += self._detect(i, gray, rgb(), box)
         return done
+
+    def _small_slice(self, box: Box | None, shape: tuple[int, ...]) -> tuple[slice, slice]:
+        """A frame box (None: the whole frame) in the downscaled luma's pixels, covering it."""
+        if box is None:
+            return slice(None), slice(None)
+        s = max(1, shape[0] // self.small_height)
+        x0, y0, x1, y1 = box
+        return slice(y0 // s, -(-y1 // s)), slice(x0 // s, -(-x1 // s))
+
+    def _read_before(self, box: Box | None, shape: tuple[int, ...]) -> bool:
+        """Whether the detector already read these pixels (SAME_READ) and what it found there
+        still stands: reading them again would give the same answer."""
+        if self.seen is None or self.seen_ok is None or not self.smalls:
+            return False
+        small = self.smalls[-1][0]
+        if small.shape != self.seen.shape:
+            return False
+        sl = self._small_slice(box, shape)
+        a, b = small[sl], self.seen[sl]
+        return a.size > 0 and bool(self.seen_ok[sl].all()) and int(cv2.absdiff(a, b).max()) <= SAME_READ
+
+    def _read(self, box: Box | None, shape: tuple[int, ...]) -> None:
+        """Note what a detection read: the current downscaled luma within ``box`` (None: all)."""
+        if not self.smalls:
+            return
+        small = self.smalls[-1][0]
+        if self.seen is None or self.seen.shape != small.shape:
+            self.seen = np.zeros_like(small)
+            self.seen_ok = np.zeros(small.shape, bool)
+        sl = self._small_slice(box, shape)
+        self.seen[sl] = small[sl]
+        self.seen_ok[sl] = True
+
+    def _unread(self, box: Box, shape: tuple[int, ...]) -> None:
+        """A caption found in ``box`` ended: a reading there no longer stands (the same caption
+        shown again, as it was, is a new event and must be read)."""
+        if self.seen_ok is not None:
+            x0, y0, x1, y1 = box
+            sy, sx = self._small_slice((max(0, x0 - 1), max(0, y0 - 1), x1 + 1, y1 + 1), shape)
+            self.seen_ok[sy, sx] = False
 
     def _add_band(self, box: tuple[int, int, int, int]) -> None:
         """Add a frame box (x0, y0, x1, y1) to what the next detection reads."""
@@ -551,6 +609,7 @@ class EventTracker:
                         ev.alpha[i] = v
                     if ev.low >= 2:
                         ev.end = ev.last_on
+                        self._unread(ev.box, gray.shape)
                         ev.fade_low = 0 if v > FADE else 1
                         ev.moving = ev.presence.moved(gray)
                         if ev.fade_low:
@@ -585,6 +644,7 @@ class EventTracker:
         """The finished event, or nothing for what is not a caption: text that moved away (scene
         text) and blips shorter than MIN_FRAMES (a transition's frame, a detector flicker)."""
         self.live.remove(ev)
+        self._unread(ev.box, ev.mask.shape)
         end = ev.end if ev.end is not None else i
         if ev.moving or end - ev.start + 1 < MIN_FRAMES:
             self.dropped.append({"start": ev.start, "end": end, "text": " ".join(ev.det.lines),
@@ -644,6 +704,7 @@ class EventTracker:
         self.detections.append(i)
         if self.on_detect:
             self.on_detect(i)
+        self._read(box, gray.shape)
         done: list[Event] = []
         if getattr(self.analyzer, "takes_known", False):
             # captions shown unchanged in this very frame (presence on) are not analysed again
