@@ -385,7 +385,6 @@ class EventTracker:
         # (no caption found there has ended since): SAME_READ
         self.seen: np.ndarray | None = None
         self.seen_ok: np.ndarray | None = None
-        self.skipped = 0  # detections skipped for it
         # analyzer.fuse (the recogniser's ``fuse``, where it has one) reads a caption from the
         # strips of several of its frames; without it an event keeps its one-frame reading
         self.fuse = getattr(analyzer, "fuse", None)
@@ -535,7 +534,6 @@ class EventTracker:
             self.whole, self.band = False, None
             if self._read_before(box, gray.shape):
                 self.last_detect = i  # the safety net's clock restarts as after a detection
-                self.skipped += 1
             else:
                 done += self._detect(i, gray, rgb(), box)
         return done
