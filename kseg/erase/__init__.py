@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import KsegError
-from .fill import FILLS, GROUP_GAP, fill_region
+from .fill import FILLS, fill_region, group_boxes
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
@@ -454,11 +454,8 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
     each row of the band is one colour from end to end (a real subtitled slideshow's two-line
     subtitles, bench/real). On footage the rows predict nothing and the membrane stays."""
     done = np.zeros_like(region)
-    # the groups fill_region crops (caption pixels within GROUP_GAP of each other)
-    near = cv2.dilate(region.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    for x, y, w, h, _ in stats[1:n]:
-        x0, y0, x1, y1 = row_crop((x, y, x + w, y + h), image.shape)
+    for box in group_boxes(region):  # the groups fill_region crops, each with the row check's context
+        x0, y0, x1, y1 = row_crop(box, image.shape)
         g = region[y0:y1, x0:x1]
         if (g & done[y0:y1, x0:x1]).any():
             continue

@@ -129,13 +129,19 @@ FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
+def group_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of the groups of mask pixels within GROUP_GAP of each other (the
+    mask dilated by GROUP_GAP, so a box reaches a little past its pixels)."""
+    near = cv2.dilate(mask.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:n]]
+
+
 def groups(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Crop boxes (x0, y0, x1, y1) around groups of nearby mask pixels, MARGIN px of context."""
     h, w = mask.shape
-    near = cv2.dilate(mask.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    return [(max(0, x - MARGIN), max(0, y - MARGIN), min(w, x + bw + MARGIN), min(h, y + bh + MARGIN))
-            for x, y, bw, bh, _ in stats[1:n]]
+    return [(max(0, x0 - MARGIN), max(0, y0 - MARGIN), min(w, x1 + MARGIN), min(h, y1 + MARGIN))
+            for x0, y0, x1, y1 in group_boxes(mask)]
 
 
 class _ByMask:
