@@ -1694,7 +1694,8 @@ def test_translate_video_draws_a_subtitle_track_alike_and_writes_one_ass_style(t
     assert [e.style for e in subs] == ["Caption1"] * 4 and not any("\\pos" in e.text for e in subs)
 
 
-def test_a_subtitle_under_a_still_pictures_edge_is_filled_along_the_black_band(tmp_path):
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_subtitle_under_a_still_pictures_edge_is_filled_along_the_black_band(tmp_path, overlap):
     """Issue 23 point 3 in video: a real subtitled slideshow's subtitle lies in the black band
     right under the picture's edge. The erase region reaches the picture's bottom rows, and the
     membrane drew them down into the band as a smear the height of the letters on every frame
@@ -1715,7 +1716,7 @@ def test_a_subtitle_under_a_still_pictures_edge_is_filled_along_the_black_band(t
             img[:150] = picture(_texture(180, 640, seed=4), i)[:150]  # the letters' outline stops at the edge
 
     src = _panning_clip(tmp_path / "in.mp4", 36, draw, picture)
-    s = translate_video(src, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline())
+    s = translate_video(src, tmp_path / "out.mp4", erase_only=True, pipeline=fake_pipeline(), overlap=overlap)
     assert s["events"] == 1
     with av.open(str(tmp_path / "out.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
