@@ -571,8 +571,9 @@ class EventTracker:
         self.seen_ok[sl] = True
 
     def _unread(self, box: Box, shape: tuple[int, ...]) -> None:
-        """A caption found in ``box`` ended: a reading there no longer stands (the same caption
-        shown again, as it was, is a new event and must be read)."""
+        """A caption found in ``box`` was closed: a reading there no longer stands (the same
+        caption shown again, as it was, is a new event and must be read). Until it closes, a
+        read there would only find its fading ghost, which a detection ignores."""
         if self.seen_ok is not None:
             x0, y0, x1, y1 = box
             sy, sx = self._small_slice((max(0, x0 - 1), max(0, y0 - 1), x1 + 1, y1 + 1), shape)
@@ -607,7 +608,6 @@ class EventTracker:
                         ev.alpha[i] = v
                     if ev.low >= 2:
                         ev.end = ev.last_on
-                        self._unread(ev.box, gray.shape)
                         ev.fade_low = 0 if v > FADE else 1
                         ev.moving = ev.presence.moved(gray)
                         if ev.fade_low:
