@@ -1755,3 +1755,88 @@ def test_a_still_slide_already_read_is_not_read_again_but_a_caption_shown_again_
     assert events == events_all and len(events) == 2, runs
     assert abs(events[0][0] - 10) <= 1 and abs(events[1][0] - 60) <= 1 and abs(events[1][1] - 90) <= 1, events
     assert n < n_all, runs
+
+
+def _plated_clip(path: Path, alpha: float, grain: float = 0.0, moving: bool = True) -> Path:
+    """A 3-second clip over smooth footage that pans 3 px a frame (or holds still), with a grey
+    plate of opacity ``alpha`` (its own static texture ``grain`` levels) behind "HELLO" on
+    frames 10-60."""
+    rng = np.random.default_rng(5)
+    smooth = cv2.resize(rng.integers(40, 220, (9, 32, 3)).astype(np.uint8), (640, 180),
+                        interpolation=cv2.INTER_CUBIC)
+    texture = cv2.resize(np.random.default_rng(3).normal(0, 1, (10, 60)), (240, 40), interpolation=cv2.INTER_CUBIC)
+
+    def draw(img, i):
+        if 10 <= i <= 60:
+            x0, y0, x1, y1 = 40, 120, 280, 160
+            plate = 110 + grain * texture[..., None]
+            img[y0:y1, x0:x1] = np.clip(alpha * plate + (1 - alpha) * img[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+            cv2.putText(img, "HELLO", (100, 152), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+
+    return _panning_clip(path, 72, draw, lambda t, i: smooth[:, (3 * i if moving else 0):(3 * i if moving else 0) + 320])
+
+
+def _plate_of(src: Path, tmp_path: Path):
+    """(the plate one frame measures, the plate translate-video's event has)."""
+    from kseg.style import measure_captions
+
+    pipe = SegmentPipeline(detector=RowsInk((100, 180)), segmenter=InkSegmenter(), recognizer_impl=WidthReader())
+    evs = []
+    translate_video(src, tmp_path / "out.mp4", pipeline=pipe, erase_only=True, on_event=evs.append)
+    with av.open(str(src)) as c:
+        frame = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][20]
+    (one,) = measure_captions(frame, pipe.process(frame, "frame 20"))[1]
+    (ev,) = evs
+    return one.style.banner, ev.caption.style.banner
+
+
+def test_a_plates_opacity_in_video_is_measured_from_the_footage_moving_behind_it(tmp_path):
+    """Issue 23 in translate-video: one frame cannot tell a plate's own texture from footage
+    showing through it (a translucent plate over smooth footage measured opaque there; the
+    real MBC clip's opaque silver plate, 0.68), so a plate grown for the English was drawn
+    with the wrong opacity beside the old one. Over the event's frames the footage moves:
+    behind a translucent plate it shows, behind an opaque one it does not."""
+    one, video = _plate_of(_plated_clip(tmp_path / "t.mp4", 0.6), tmp_path)
+    assert one is not None and one.opacity >= 0.9  # the one-frame rule: wrong here
+    assert 0.45 <= video.opacity <= 0.75, video
+    one, video = _plate_of(_plated_clip(tmp_path / "o.mp4", 1.0, grain=25), tmp_path)
+    assert video.opacity == 1.0 and abs(video.color[0] - 110) <= 8, video
+    # footage that holds still shows nothing either way: the one-frame measurement stays
+    one, video = _plate_of(_plated_clip(tmp_path / "s.mp4", 0.6, moving=False), tmp_path)
+    assert video == one
+
+
+def test_a_plate_measured_translucent_on_one_frame_is_opaque_when_nothing_shows_through_it():
+    """The MBC case at the unit level: a textured opaque plate (one frame: 0.68) over footage
+    that moves, its letters entering over two frames first; the letters' own change is the
+    codec's noise, taken off both sides."""
+    from kseg.types import Banner, Caption, Style
+    from kseg.video.plates import PlateOverTime
+
+    rng = np.random.default_rng(0)
+    H, W = 120, 320
+    footage = cv2.resize(rng.integers(90, 170, (12, 80)).astype(np.uint8), (W + 200, H), interpolation=cv2.INTER_CUBIC)
+    plate_tex = np.clip(180 + rng.normal(0, 6, (40, 240)), 0, 255)
+    ink = np.zeros((H, W), bool)
+    ink[62:82, 70:250:12] = True  # letters' strokes
+    ink = cv2.dilate(ink.astype(np.uint8), np.ones((1, 5), np.uint8)).astype(bool)
+
+    def frame(i: int) -> np.ndarray:
+        g = footage[:, i:i + W].astype(np.float64)  # a slow pan
+        g[52:92, 40:280] = plate_tex
+        g[ink] = 20 + (60 if i < 2 else 0)  # the letters still coming in on the first two frames
+        return np.clip(g + rng.normal(0, 3.0, g.shape), 0, 255).astype(np.uint8)  # codec-like noise
+
+    banner = Banner(box=(40, 52, 280, 92), color=(200, 200, 200), opacity=0.68)
+    cap = Caption([0], (70, 62, 254, 82), "자막", Style(fill=(20, 20, 20), text_height=20.0, stroke_width=3.0, banner=banner))
+    first = frame(0)
+    p = PlateOverTime(first, np.dstack([first] * 3), banner, ink)
+    for i in range(1, 20):
+        p.add(frame(i))
+    got = p.revised(cap).style.banner
+    assert got.opacity == 1.0 and abs(got.color[0] - 180) <= 4, got
+    # with the footage still, nothing can be told: the caption is returned as it was
+    q = PlateOverTime(first, np.dstack([first] * 3), banner, ink)
+    for _ in range(10):
+        q.add(first)
+    assert q.revised(cap) is cap

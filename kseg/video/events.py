@@ -57,6 +57,7 @@ import cv2
 import numpy as np
 
 from kseg.types import Box, Caption, Style
+from kseg.video.plates import PlateOverTime
 
 ON = 0.5  # visibility at which a caption counts as shown (event boundaries)
 FADE = 0.12  # visibility above which a fading caption is still erased
@@ -322,6 +323,7 @@ class _Live:
         self.overlay = False  # found certain to be an overlay while still on screen (analyse)
         self.tracked = 0  # frames it was tracked on screen, and of them those with a still picture
         self.still = 0
+        self.plate: PlateOverTime | None = None  # a plated caption's opacity, measured over its frames
 
     def sample(self, image: np.ndarray) -> None:
         """Keep this frame's strip of every line, for the fused reading at the end."""
@@ -601,6 +603,8 @@ class EventTracker:
                     ev.low = 0
                     ev.last_on = i
                     ev.alpha.pop(i, None)
+                    if ev.plate is not None:
+                        ev.plate.add(gray)
                 else:
                     ev.low += 1
                     ev.fade_min = min(ev.fade_min, v)
@@ -660,6 +664,9 @@ class EventTracker:
         box = _bbox(ev.mask) or (0, 0, 1, 1)
         x0, y0, x1, y1 = box
         lines, caption = list(ev.det.lines), ev.det.caption
+        if ev.plate is not None:
+            caption = ev.plate.revised(caption)
+            ev.plate = None
         if self.fuse is not None and ev.samples and len(ev.samples[0]) > 1:
             lines = [self.fuse(smp)[0] if len(smp) > 1 else t for smp, t in zip(ev.samples, lines)]
             caption = dataclasses.replace(caption, text=" ".join(t for t in (x.strip() for x in lines) if t))
@@ -752,6 +759,9 @@ class EventTracker:
                 start = fade_from = max(switch, start)
                 alpha = {}
             live = _Live(det, start, i, p, m)
+            banner = getattr(getattr(det.caption, "style", None), "banner", None)
+            if banner is not None:
+                live.plate = PlateOverTime(gray, image, banner, m)
             if self.fuse is not None and det.geometry:
                 live.sample(image)  # the detection frame is the first of the fused readings
             live.erase_from = fade_from
