@@ -154,11 +154,14 @@ class Banner:
     box: Box  # the opaque/translucent plate behind the text, full-frame pixels
     color: RGB
     opacity: float  # 0..1; 1 = opaque plate
+    # px of the plate's border band (a rim round its box, in a colour of its own) on its left,
+    # top, right and bottom: covered too when an opaque plate is drawn again, larger
+    rim: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {"box": [int(v) for v in self.box], "color": list(self.color),
-                "opacity": round(self.opacity, 3)}
+                "opacity": round(self.opacity, 3), "rim": [int(v) for v in self.rim]}
 
 
 @dataclass
@@ -217,7 +220,8 @@ class Style:
                    outline=_rgb(d.get("outline")), outline_width=float(d.get("outline_width", 0)),
                    outline2=_rgb(d.get("outline2")), outline2_width=float(d.get("outline2_width", 0)),
                    shadow=Shadow(_rgb(sh["color"]), float(sh["dx"]), float(sh["dy"])) if sh else None,
-                   banner=Banner(tuple(bn["box"]), _rgb(bn["color"]), float(bn["opacity"])) if bn else None,
+                   banner=Banner(tuple(bn["box"]), _rgb(bn["color"]), float(bn["opacity"]),
+                                 tuple(int(v) for v in bn.get("rim", (0, 0, 0, 0)))) if bn else None,
                    angle=float(d.get("angle", 0.0)), align=d.get("align", "center"),
                    runs=[ColourRun(float(r["start"]), float(r["end"]), _rgb(r["fill"]), _rgb(r.get("fill2")))
                          for r in d["runs"]] if d.get("runs") else None,

@@ -248,6 +248,25 @@ def test_banner_enlarged_with_its_colour_outside_the_old_plate():
     assert (before[:gy0] == c[:gy0]).all() and (before[gy1:] == c[gy1:]).all()
 
 
+def test_an_opaque_plate_drawn_again_larger_covers_the_old_plates_rim():
+    """The old plate's rim lies outside its box (``Banner.rim``): an opaque plate drawn again
+    larger for the English covers it too, or it shows above and below the new plate (the MBC
+    clip's silver bar); a translucent plate, drawn only outside the old box, leaves it."""
+    plate, rim = (250, 90, 390, 150), (3, 4, 3, 6)
+    for opacity in (1.0, 0.6):
+        c = canvas()
+        c[plate[1] - rim[1]:plate[3] + rim[3], plate[0] - rim[0]:plate[2] + rim[2]] = (20, 20, 20)
+        c[plate[1]:plate[3], plate[0]:plate[2]] = GREEN
+        cap = caption(box=(270, 105, 370, 135), fill=(255, 255, 255), text_height=22.0,
+                      banner=Banner(box=plate, color=GREEN, opacity=opacity, rim=rim))
+        render_caption(c, cap, "Heavy rain expected across the whole capital region")
+        dark = (c[plate[1] - rim[1]:plate[3] + rim[3], plate[0] - rim[0]:plate[2] + rim[2]] == 20).all(axis=-1)
+        if opacity == 1.0:
+            assert not dark.any()  # the old rim is under the new plate
+        else:
+            assert dark.sum() > 0
+
+
 def test_translucent_banner_not_doubled_inside_old_plate():
     c = canvas()
     plate = (200, 95, 440, 145)

@@ -636,6 +636,24 @@ def test_a_small_plate_is_found_when_the_mask_takes_bits_of_its_rim():
     assert all(abs(a - b) <= 2 for a, b in zip(s.banner.box, inner)), (s.banner.box, inner)
 
 
+@pytest.mark.parametrize("rim", [0, 4, 6])
+def test_a_plates_rim_is_measured_beyond_its_box(rim):
+    """The plate search finds the step into a plate's inside, so a rim round it lies outside
+    its box (bench/real's MBC clip: a silver bar's 5-9 px dark rim), and a plate drawn again
+    larger for the English left it showing. The rim's width on each side is measured: the band
+    of one colour beyond the box that ends in a step to the footage; smooth footage right next
+    to a plate without one is no rim."""
+    img, line, mask, inner = _rimmed_plate(rim=rim)
+    s = measure_style(img, line, mask)
+    assert s.banner is not None
+    if rim:
+        assert all(rim <= r <= rim + 2 for r in s.banner.rim), s.banner
+    else:
+        assert s.banner.rim == (0, 0, 0, 0), s.banner
+    plain = measure_style(*render(ow=0, banner={"box": (20, 50, 540, 160), "color": (20, 30, 90), "opacity": 1.0})[:3])
+    assert plain.banner is not None and plain.banner.rim == (0, 0, 0, 0)
+
+
 def test_steps_far_above_and_below_a_line_are_not_its_plate():
     """A panel or wall whose edges lie 1.3 text heights from the line (within the search's
     reach) is the picture, not a plate behind the text (the cap ``PLATE_MARGIN``)."""
@@ -1023,17 +1041,21 @@ def _fixed_pipeline(line: TextLine, mask: np.ndarray):
 def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
     """``kseg translate`` erases a caption on a plate within the plate alone: the rim bits in
     its mask are not filled (holes in the rim), and the fill is not drawn from the rim (grey
-    smears under the English)."""
+    smears under the English). The English's plate, grown, is drawn again over the old one and
+    its rim (``Banner.rim``): the rim is then whole or all plate, never holed."""
     img, line, mask, inner = _rimmed_plate(margin=14)
 
     pipe = _fixed_pipeline(line, mask)
+    L, T, R, B = inner
+    rim = np.zeros(img.shape[:2], bool)
+    rim[T - 4:B + 4, L - 4:R + 4] = True
+    rim[T:B, L:R] = False
+    _, erased = pipe.erase(img, "plate")
+    assert np.array_equal(erased[rim], img[rim])
     result, out, problems = pipe.translate(img, "plate")
     assert problems["untranslated"] == []
-    L, T, R, B = inner
-    rim = np.zeros(img.shape[:2], bool)  # top and sides: the English's plate may grow downwards
-    rim[T - 4:B, L - 4:R + 4] = True
-    rim[T:B, L:R] = False
-    assert np.array_equal(out[rim], img[rim])
+    ring = out[rim].astype(int)
+    assert (np.abs(ring - 30).max(axis=1) <= 2).all() or (np.abs(ring - 245).max(axis=1) <= 2).all()
     x0, y0, x1, y1 = line.box
     sides = np.zeros(img.shape[:2], bool)  # the plate beside the short English: letters gone, plain white
     sides[y0:y1, x0:x0 + 60] = sides[y0:y1, x1 - 60:x1] = True

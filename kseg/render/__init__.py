@@ -718,6 +718,9 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
          min(W, max(want[2], b2)), min(H, max(want[3], b3)))
     if r[0] >= r[2] or r[1] >= r[3] or (r[0] >= b0 and r[1] >= b1 and r[2] <= b2 and r[3] <= b3):
         return P, A, sx, sy
+    if bn.opacity >= 0.98:  # drawn again whole: over the old plate's rim too, or it shows round it
+        rl, rt, rr, rb = bn.rim
+        r = (max(0, min(r[0], b0 - rl)), max(0, min(r[1], b1 - rt)), min(W, max(r[2], b2 + rr)), min(H, max(r[3], b3 + rb)))
     h, w = A.shape
     ux0, uy0 = min(sx, r[0]), min(sy, r[1])
     ux1, uy1 = max(sx + w, r[2]), max(sy + h, r[3])

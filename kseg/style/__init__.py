@@ -40,7 +40,7 @@ from kseg.errors import InputError
 from kseg.imageio import as_rgb
 from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
-__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "delta_e", "lightness"]
+__all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "plate_rim", "delta_e", "lightness"]
 
 MIN_PIXELS = 12  # a footprint smaller than this has no measurable style: defaults
 DISTINCT = 15.0  # CIE76 distance above which two layer colours count as different
@@ -150,6 +150,11 @@ PLATE_MARGIN = 1.0  # a plate reaches at most this many text heights above or be
 EDGE_CHUNK = 16  # px: a plate's top and bottom borders are followed in pieces this long
 PLATE_AREA_MAX = 0.6  # share of the frame: bench/real's plates take at most 0.17, a letterboxed picture 0.7+
 OUTLINE_MAX = 0.35  # widest outline (both rings) as a share of the text height
+RIM_MAX = 0.25  # widest border band round a plate (its rim), as a share of the text height
+RIM_EVEN = 8.0  # ΔE00: a rim's row lies this close to its median colour ...
+RIM_SHARE = 0.8  # ... on this share of its pixels
+RIM_STEP = 15.0  # ΔE00 between two rows of a rim: another band, where the rim ends
+RIM_BLEND = 2  # rows of blend between a plate's inside and its rim (a compressed edge)
 
 
 def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
@@ -1080,7 +1085,59 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
     if opacity < MIN_PLATE_OPACITY:
         return None
-    return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3))
+    return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3),
+                  rim=plate_rim(lab, (L, T, R, B), th))
+
+
+def plate_rim(image: np.ndarray | _RowLab, box: Box, th: float) -> tuple[int, int, int, int]:
+    """The plate's border band beyond each side of ``box`` (left, top, right, bottom, px): rows
+    (columns) of one colour along the side, up to RIM_MAX text heights, that end where the
+    footage begins. The plate search finds the step into the plate's inside, so a silver bar's
+    dark rim lay outside its box, and a plate drawn again larger for the English left the old
+    rim showing above and below it (bench/real's MBC clip). Uniform rows that run on as far as
+    RIM_MAX allows in the same colour are the footage's (a wall), not a rim. ``image``: RGB (or
+    its ``_RowLab``, shared with the plate search)."""
+    lab = image if isinstance(image, _RowLab) else _RowLab(as_rgb(image, "plate_rim"))
+    H, W = lab.img.shape[:2]
+    L, T, R, B = (int(v) for v in box)
+    most = max(1, int(RIM_MAX * th))
+    out = []
+    for axis, start, step, (a0, a1) in ((1, L - 1, -1, (T, B)), (0, T - 1, -1, (L, R)),
+                                         (1, R, 1, (T, B)), (0, B, 1, (L, R))):
+        cut = (a1 - a0) // 10  # rounded corners: the middle of the side
+        a0, a1 = a0 + cut, a1 - cut
+        size = W if axis == 1 else H
+        first = None  # the band's colour (its last row's)
+        k = band = 0
+        while k <= most + RIM_BLEND:
+            at = start + step * k
+            if at < 0 or at >= size or a1 - a0 < 3:
+                break
+            px = lab[a0:a1, at] if axis == 1 else lab[at, a0:a1]
+            med = np.median(px, axis=0)
+            even = float(np.mean(_de(px, med) < RIM_EVEN)) >= RIM_SHARE
+            jump = float(_de(med, first)) if first is not None else 0.0
+            if first is None or (k < RIM_BLEND and jump >= RIM_STEP):
+                # the blend of the plate's own edge (one even row of it, a step on, is no rim)
+                if even:
+                    first = med
+                elif k >= RIM_BLEND:
+                    break  # no band after it
+            elif not even or jump >= RIM_STEP:
+                break  # the footage (or another band) begins
+            first = med if first is not None else first  # a rim may shade from row to row
+            k += 1
+            band = k if first is not None else band
+        # a rim ends in a step to the footage (within a row of blend): smooth footage next to the
+        # plate is even for a few rows too, and fades out of it without one
+        beyond = [start + step * (band + j) for j in (0, 1)]
+        stepped = first is not None and any(
+            float(_de(np.median(lab[a0:a1, at] if axis == 1 else lab[at, a0:a1], axis=0), first)) >= RIM_STEP
+            for at in beyond if 0 <= at < size)
+        # one more row for the blend into the footage; a band that ran on past RIM_MAX is the
+        # picture's (a wall), not a rim
+        out.append(min(band + 1, most + RIM_BLEND) if stepped and band <= most + RIM_BLEND else 0)
+    return out[0], out[1], out[2], out[3]
 
 
 def _texture(img: np.ndarray) -> np.ndarray:

@@ -498,7 +498,7 @@ class EventTracker:
         """Track frame ``i`` (luma); ``rgb()`` gives its colour image if a detection needs it."""
         self.index = i
         self._buffer(i, gray)
-        done = self._update_live(i, gray)
+        done = self._update_live(i, gray, rgb)
         if self.fuse is not None:
             want = [ev for ev in self.live if ev.end is None and ev.at < i and ev.low == 0
                     and (i - ev.at) % self.fuse_step == 0 and ev.det.geometry
@@ -592,7 +592,7 @@ class EventTracker:
             at = self.last_detect + self.min_gap
         self.due = at if self.due is None else min(self.due, at) if force else self.due
 
-    def _update_live(self, i: int, gray: np.ndarray) -> list[Event]:
+    def _update_live(self, i: int, gray: np.ndarray, rgb: Callable[[], np.ndarray] | None = None) -> list[Event]:
         done: list[Event] = []
         for ev in list(self.live):
             if ev.at >= i:
@@ -604,7 +604,7 @@ class EventTracker:
                     ev.last_on = i
                     ev.alpha.pop(i, None)
                     if ev.plate is not None:
-                        ev.plate.add(gray)
+                        ev.plate.add(gray, rgb)
                 else:
                     ev.low += 1
                     ev.fade_min = min(ev.fade_min, v)
@@ -761,7 +761,7 @@ class EventTracker:
             live = _Live(det, start, i, p, m)
             banner = getattr(getattr(det.caption, "style", None), "banner", None)
             if banner is not None:
-                live.plate = PlateOverTime(gray, image, banner, m)
+                live.plate = PlateOverTime(gray, image, banner, m, det.caption.style.text_height)
             if self.fuse is not None and det.geometry:
                 live.sample(image)  # the detection frame is the first of the fused readings
             live.erase_from = fade_from

@@ -21,6 +21,7 @@ round the plate (a still picture) leaves the one-frame measurement as it was.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -42,7 +43,8 @@ class PlateOverTime:
     """Feed the luma of the frames a plated caption is shown on (``add``); ``revised`` gives the
     caption with the opacity measured over them, or as it was without the evidence."""
 
-    def __init__(self, gray: np.ndarray, image: np.ndarray, banner: Banner, ink: np.ndarray):
+    def __init__(self, gray: np.ndarray, image: np.ndarray, banner: Banner, ink: np.ndarray,
+                 text_height: float = 0.0):
         H, W = gray.shape
         L, T, R, B = (int(v) for v in banner.box)
         h = max(1, B - T)
@@ -67,19 +69,26 @@ class PlateOverTime:
         # that zooms or fades in) changes them, and a frame of it taken as the reference measured
         # the MBC clip's plate by its own animation (its letters changed 17 levels)
         self.ref: np.ndarray | None = None
-        rgb = image[y0:y1, x0:x1]
-        full_in = plate & ~near_ink
-        self.plate_rgb = np.median(rgb[full_in], axis=0) if full_in.sum() >= 10 else None
-        self.around_rgb = np.median(rgb[out], axis=0) if out.sum() >= 10 else None
+        self.full_in, self.full_out = plate & ~near_ink, out
+        self._colours(image[y0:y1, x0:x1])
+        self.ref_rgb: np.ndarray | None = None  # the reference frame's crop, when given
         self.banner = banner
+        self.text_height = float(text_height) or float(h)
         self.d_in = self.d_out = self.noise = 0.0
         self.frames = 0
         self.done = False
         self.usable = (self.inside.sum() >= 20 and self.outside.sum() >= 20 and self.core.sum() >= 5
                        and self.plate_rgb is not None and self.around_rgb is not None)
 
-    def add(self, gray: np.ndarray) -> None:
-        """One more frame the caption is on."""
+    def _colours(self, rgb: np.ndarray) -> None:
+        """The plate's and the footage's colours in ``rgb`` (the crop)."""
+        self.plate_rgb = np.median(rgb[self.full_in], axis=0) if self.full_in.sum() >= 10 else None
+        self.around_rgb = np.median(rgb[self.full_out], axis=0) if self.full_out.sum() >= 10 else None
+
+    def add(self, gray: np.ndarray, rgb: Callable[[], np.ndarray] | None = None) -> None:
+        """One more frame the caption is on; ``rgb()`` gives its colour image (taken only for a
+        new reference frame: the plate's colours and rim are measured on it, not on a frame of
+        the caption's entry)."""
         if not self.usable or self.done:
             return
         x0, y0, x1, y1 = self.win
@@ -97,6 +106,7 @@ class PlateOverTime:
                 self.done = True  # leaving (a plate that slides or fades out): measured already
                 return
         self.ref = now  # the letters changed: measured from here on
+        self.ref_rgb = np.ascontiguousarray(rgb()[y0:y1, x0:x1]) if rgb is not None else None
         self.d_in = self.d_out = self.noise = 0.0
         self.frames = 0
 
@@ -116,13 +126,25 @@ class PlateOverTime:
         """``caption`` with its plate's opacity (and the colour that goes with it) from time."""
         a = self.opacity()
         style = caption.style
-        if a is None or style.banner is None or abs(a - style.banner.opacity) < 0.02:
+        if a is None or style.banner is None:
+            return caption
+        rim = style.banner.rim
+        if self.ref_rgb is not None:
+            from kseg.style import plate_rim
+
+            self._colours(self.ref_rgb)
+            x0, y0 = self.win[:2]
+            L, T, R, B = style.banner.box
+            rim = plate_rim(self.ref_rgb, (L - x0, T - y0, R - x0, B - y0), self.text_height)
+        if abs(a - style.banner.opacity) < 0.02 and rim == style.banner.rim:
+            return caption
+        if self.plate_rgb is None or self.around_rgb is None:
             return caption
         plate = np.asarray(self.plate_rgb, np.float64)
         if a < 1.0:  # the plate's own colour: what shows is a * colour + (1 - a) * footage
             plate = (plate - (1.0 - a) * np.asarray(self.around_rgb, np.float64)) / max(a, 1e-3)
         colour = tuple(int(v) for v in np.clip(np.round(plate), 0, 255))
-        banner = dataclasses.replace(style.banner, opacity=round(a, 3), color=colour)
+        banner = dataclasses.replace(style.banner, opacity=round(a, 3), color=colour, rim=rim)
         return dataclasses.replace(caption, style=dataclasses.replace(style, banner=banner))
 
 
