@@ -503,6 +503,27 @@ def test_ass_named_styles_colours_and_position():
     assert "Caption2" in lines[3] and "\\pos" not in lines[3]
 
 
+def test_ass_gives_a_plated_caption_an_opaque_box_style_in_its_plates_colour_and_opacity():
+    """Issue 23's restylable ASS: a caption on a plate is drawn on one in the burned-in English
+    (``kseg.render``), so its style is ASS's box (BorderStyle 3: the outline colour and alpha
+    are the box's); plates of other colours or opacities are other styles, and a caption of
+    the same colours without a plate keeps its outline style."""
+    import pysubs2
+
+    look = dict(size=30, fill=(40, 40, 40), outline=(255, 255, 255), outline_width=2.0)
+    a = ass_text([AssLine(1.0, 2.0, "On silver", (320, 440), plate=(200, 200, 200), **look),
+                  AssLine(3.0, 4.0, "Again", (320, 440), plate=(202, 199, 200), **look),
+                  AssLine(5.0, 6.0, "See-through", (320, 440), plate=(0, 0, 0), plate_opacity=0.6, **look),
+                  AssLine(7.0, 8.0, "Bare", (320, 440), **look)], 640, 480)
+    subs = pysubs2.SSAFile.from_string(a)
+    styles = {ev.plaintext: subs.styles[ev.style] for ev in subs}
+    silver, dark, bare = styles["On silver"], styles["See-through"], styles["Bare"]
+    assert styles["Again"] is silver and len(subs.styles) == 3
+    assert silver.borderstyle == 3 and (silver.outlinecolor.r, silver.outlinecolor.a) == (200, 0) and silver.outline >= 1
+    assert dark.borderstyle == 3 and dark.outlinecolor.r == 0 and abs(dark.outlinecolor.a - 102) <= 1
+    assert bare.borderstyle == 1 and (bare.outlinecolor.r, bare.outline) == (255, 2.0)
+
+
 def test_ass_colours_the_words_of_a_line_in_two_colours_as_the_burned_in_english():
     import pysubs2
 

@@ -251,5 +251,7 @@ def _ass_lines(plans: list[_Plan], events: list[Event], shape: tuple[int, int], 
                            sp.info.font_size, st.fill, st.outline, st.outline_width,
                            st.shadow.color if st.shadow else None,
                            float(np.hypot(st.shadow.dx, st.shadow.dy)) if st.shadow else 0.0,
-                           bool(getattr(sp, "bold", False)), st.angle, st.runs))
+                           bool(getattr(sp, "bold", False)), st.angle, st.runs,
+                           plate=st.banner.color if st.banner else None,
+                           plate_opacity=st.banner.opacity if st.banner else 1.0))
     return out

@@ -141,14 +141,22 @@ class AssLine:
     bold: bool = False
     angle: float = 0.0
     runs: list | None = None  # the caption's colour runs (kseg.types.ColourRun): words coloured inline
+    plate: tuple[int, int, int] | None = None  # the caption's plate (kseg.types.Banner) ...
+    plate_opacity: float = 1.0  # ... and its opacity
 
     def look(self) -> tuple:
         """What makes two lines share a named style (position aside)."""
         bord = round(self.outline_width, 1) if self.outline is not None else 0.0
         shad = round(self.shadow_depth, 1) if self.shadow is not None else 0.0
+        plate = (tuple(int(v) for v in self.plate), _alpha(self.plate_opacity)) if self.plate is not None else None
         return (tuple(int(v) for v in self.fill), tuple(int(v) for v in self.outline or (0, 0, 0)), bord,
                 tuple(int(v) for v in self.shadow or (0, 0, 0)), shad, int(self.size), self.bold, self.align,
-                round(self.angle, 1))
+                round(self.angle, 1), plate)
+
+
+def _alpha(opacity: float) -> int:
+    """ASS alpha (0 opaque, 255 clear) of an opacity."""
+    return int(round(255 * (1.0 - min(1.0, max(0.0, float(opacity))))))
 
 
 def _anchor(align: int, x: int, y: int, width: int, height: int) -> tuple[int, int, int]:
@@ -160,11 +168,19 @@ def _anchor(align: int, x: int, y: int, width: int, height: int) -> tuple[int, i
     return 0, 0, height - y
 
 
+# A plated caption's style is an ASS opaque box (BorderStyle 3: the box is drawn in the outline
+# colour and alpha, padded by the outline width), padded by PLATE_PAD of its font size.
+PLATE_PAD = 0.2
+
+
 def _style(look: tuple, font: str, margins: tuple[int, int, int]) -> pysubs2.SSAStyle:
-    fill, outline, bord, shadow, shad, size, bold, align, angle = look
+    fill, outline, bord, shadow, shad, size, bold, align, angle, plate = look
+    ring, border = _colour(outline), 1
+    if plate is not None:  # the plate, not an outline, round the text (as the burned-in English)
+        ring, border, bord, shad = _colour(plate[0], plate[1]), 3, max(1.0, round(PLATE_PAD * size, 1)), 0.0
     return pysubs2.SSAStyle(fontname=font, fontsize=size, primarycolor=_colour(fill), secondarycolor=_colour(fill),
-                            outlinecolor=_colour(outline), backcolor=_colour(shadow), bold=bold, angle=angle,
-                            borderstyle=1, outline=bord, shadow=shad, alignment=pysubs2.Alignment(align),
+                            outlinecolor=ring, backcolor=_colour(shadow), bold=bold, angle=angle,
+                            borderstyle=border, outline=bord, shadow=shad, alignment=pysubs2.Alignment(align),
                             marginl=margins[0], marginr=margins[1], marginv=margins[2], encoding=1)
 
 
@@ -179,15 +195,19 @@ SAME_RING = 12.0
 SAME_WIDTH = 0.5
 SAME_SIZE = 0.15
 SAME_PLACE = 0.004
+SAME_ALPHA = 26  # plates' ASS alphas (0-255) within a tenth of opaque
 
 
 def _near(a: tuple, b: tuple) -> bool:
     """Two looks (``AssLine.look``) one style can carry."""
     from kseg.style import delta_e
 
-    fa, oa, ba, sa, da, za, bolda, ala, anga = a
-    fb, ob, bb, sb, db, zb, boldb, alb, angb = b
+    fa, oa, ba, sa, da, za, bolda, ala, anga, pa = a
+    fb, ob, bb, sb, db, zb, boldb, alb, angb, pb = b
     if (bolda, ala, anga) != (boldb, alb, angb) or (ba > 0) != (bb > 0) or (da > 0) != (db > 0):
+        return False
+    if (pa is None) != (pb is None) or (pa is not None and (
+            delta_e(pa[0], pb[0]) > SAME_RING or abs(pa[1] - pb[1]) > SAME_ALPHA)):
         return False
     if abs(ba - bb) > SAME_WIDTH or abs(da - db) > SAME_WIDTH or abs(za - zb) > SAME_SIZE * max(za, zb):
         return False
