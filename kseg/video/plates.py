@@ -71,7 +71,7 @@ class PlateOverTime:
         self.ref: np.ndarray | None = None
         self.full_in, self.full_out = plate & ~near_ink, out
         self._colours(image[y0:y1, x0:x1])
-        self.ref_rgb: np.ndarray | None = None  # the reference frame's crop, when given
+        self.ref_rgb: np.ndarray | None = None  # a steady frame's crop, when given
         self.banner = banner
         self.text_height = float(text_height) or float(h)
         self.d_in = self.d_out = self.noise = 0.0
@@ -86,9 +86,9 @@ class PlateOverTime:
         self.around_rgb = np.median(rgb[self.full_out], axis=0) if self.full_out.sum() >= 10 else None
 
     def add(self, gray: np.ndarray, rgb: Callable[[], np.ndarray] | None = None) -> None:
-        """One more frame the caption is on; ``rgb()`` gives its colour image (taken only for a
-        new reference frame: the plate's colours and rim are measured on it, not on a frame of
-        the caption's entry)."""
+        """One more frame the caption is on; ``rgb()`` gives its colour image (taken once, on the
+        PLATE_FRAMES-th steady frame: the plate's colours and rim are measured on it, not on a
+        frame of the caption's entry)."""
         if not self.usable or self.done:
             return
         x0, y0, x1, y1 = self.win
@@ -101,12 +101,16 @@ class PlateOverTime:
                 self.d_out += float(d[self.outside].mean())
                 self.noise += noise
                 self.frames += 1
+                if self.frames == PLATE_FRAMES and rgb is not None:
+                    # colours and rim from a frame the plate has held still up to: the first one
+                    # may still carry the end of its entry (the MBC plate's top rim, 3 px there)
+                    self.ref_rgb = np.ascontiguousarray(rgb()[y0:y1, x0:x1])
                 return
             if self.frames >= PLATE_FRAMES:
                 self.done = True  # leaving (a plate that slides or fades out): measured already
                 return
         self.ref = now  # the letters changed: measured from here on
-        self.ref_rgb = np.ascontiguousarray(rgb()[y0:y1, x0:x1]) if rgb is not None else None
+        self.ref_rgb = None
         self.d_in = self.d_out = self.noise = 0.0
         self.frames = 0
 
