@@ -250,6 +250,24 @@ def test_closing_punctuation_in_a_narrow_box_joins_its_line():
     assert len(_group(column, 1.0, 0.5)) == 2
 
 
+def test_a_name_and_the_smaller_line_beside_it_on_one_plate_are_two_lines():
+    """A news name super: the reporter's name (67 px) and, bottom-aligned beside it, an e-mail
+    address half its height (34 px, bench/real's KBS frame). Their heights' ratio, 0.51, passed
+    the old 0.5 and they were read as one line ("박대기 ...."), the name's English drawn over
+    both; a line's own words and its closing "...?" (ratio 0.65) still join."""
+    import inspect
+
+    from kseg.detect import Detector, _group, _Word
+
+    def box(x0, y0, x1, y1):
+        return _Word(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32))
+
+    ths = inspect.signature(Detector).parameters["height_ths"].default
+    assert len(_group([box(159, 662, 267, 729), box(275, 698, 392, 732)], 1.0, ths)) == 2
+    words = [box(111, 380, 237, 442), box(245, 387, 324, 440), box(348, 394, 371, 434)]
+    assert len(_group(words, 1.0, ths)) == 1
+
+
 @pytest.mark.parametrize("text,marks", [("시무룩...", "..."), ("거기서 나와...?", "...?"), ("여기 망했어요~~", "~~")])
 def test_trailing_marks_craft_scores_low_stay_in_the_line(detector, text, marks):
     """CRAFT scores a caption's closing "..." or "~~" under the threshold a word needs: the
