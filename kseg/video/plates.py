@@ -10,13 +10,15 @@ again from time:
 
     a = 1 - (d_in - n) / (d_out - n)
 
-``d_in``: the mean absolute luma change, from the detection frame, of the plate's pixels clear
-of the letters; ``d_out``: the same of a band of footage round the plate; ``n``: that of the
-letters' own inner pixels, which are static and opaque, so their change is the codec's noise
-(the same noise is in both of the others). Rendered plates of opacity 0.5, 0.7, 0.85 and 1.0
-over the real clip's footage, through libx264 at CRF 18 and 26, measured 0.48-0.49,
-0.70-0.71, 0.86 and 1.0; the MBC plate 1.0 (``docs/experiments``). Footage that hardly moves
-round the plate (a still picture) leaves the one-frame measurement as it was.
+``d_in``: the mean absolute luma change, from the first frame the letters hold still in, of
+the plate's pixels clear of the letters; ``d_out``: the same of a band of footage round the
+plate; ``n``: that of the letters' own inner pixels, which are static and opaque, so their
+change is the codec's noise (the same noise is in both of the others). Rendered plates of
+opacity 0.5, 0.7, 0.85 and 1.0 over the real clip's footage, through libx264 at CRF 18 and 26,
+measured 0.48-0.49, 0.70-0.71, 0.86 and 1.0; the MBC plate 1.0 (``docs/experiments``).
+Footage that hardly moves round the plate (a still picture) leaves the one-frame measurement as
+it was. The plate's colours and its rim (``kseg.style.plate_rim``) are measured again on a
+frame it has held still up to, not on one of its entry.
 """
 from __future__ import annotations
 
