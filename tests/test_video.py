@@ -512,7 +512,8 @@ def test_ass_gives_a_plated_caption_an_opaque_box_style_in_its_plates_colour_and
 
     look = dict(size=30, fill=(40, 40, 40), outline=(255, 255, 255), outline_width=2.0)
     a = ass_text([AssLine(1.0, 2.0, "On silver", (320, 440), plate=(200, 200, 200), **look),
-                  AssLine(3.0, 4.0, "Again", (320, 440), plate=(202, 199, 200), **look),
+                  AssLine(3.0, 4.0, "Again", (320, 440), plate=(202, 199, 200),
+                          **{**look, "outline": (90, 0, 0)}),  # a box style draws no outline
                   AssLine(5.0, 6.0, "See-through", (320, 440), plate=(0, 0, 0), plate_opacity=0.6, **look),
                   AssLine(7.0, 8.0, "Bare", (320, 440), **look)], 640, 480)
     subs = pysubs2.SSAFile.from_string(a)

@@ -149,7 +149,10 @@ class AssLine:
         bord = round(self.outline_width, 1) if self.outline is not None else 0.0
         shad = round(self.shadow_depth, 1) if self.shadow is not None else 0.0
         plate = (tuple(int(v) for v in self.plate), _alpha(self.plate_opacity)) if self.plate is not None else None
-        return (tuple(int(v) for v in self.fill), tuple(int(v) for v in self.outline or (0, 0, 0)), bord,
+        outline = self.outline or (0, 0, 0)
+        if plate is not None:  # a box style draws no outline: lines that differ only there share it
+            outline, bord = (0, 0, 0), 0.0
+        return (tuple(int(v) for v in self.fill), tuple(int(v) for v in outline), bord,
                 tuple(int(v) for v in self.shadow or (0, 0, 0)), shad, int(self.size), self.bold, self.align,
                 round(self.angle, 1), plate)
 
