@@ -62,19 +62,18 @@ class PlateOverTime:
         plate[max(0, T + e - y0):max(0, B - e - y0), max(0, L + e - x0):max(0, R - e - x0)] = True
         # codec ringing reaches a few pixels round the letters
         near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-        self.inside = _stepped(plate & ~near_ink)
-        out = np.ones(shape, bool)
-        out[max(0, T - gap - y0):max(0, B + gap - y0), max(0, L - gap - x0):max(0, R + gap - x0)] = False
-        self.outside = _stepped(out)
+        # full size for the colours, every STEP-th pixel for the per-frame means
+        self.full_in = plate & ~near_ink
+        self.full_out = np.ones(shape, bool)
+        self.full_out[max(0, T - gap - y0):max(0, B + gap - y0), max(0, L - gap - x0):max(0, R + gap - x0)] = False
+        self.inside, self.outside = _stepped(self.full_in), _stepped(self.full_out)
         self.core = _stepped(cv2.erode(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
         # the reference is the first frame the letters hold still in: a caption's entry (a plate
         # that zooms or fades in) changes them, and a frame of it taken as the reference measured
         # the MBC clip's plate by its own animation (its letters changed 17 levels)
         self.ref: np.ndarray | None = None
-        self.full_in, self.full_out = plate & ~near_ink, out
         self._colours(image[y0:y1, x0:x1])
         self.ref_rgb: np.ndarray | None = None  # a steady frame's crop, when given
-        self.banner = banner
         self.text_height = float(text_height) or float(h)
         self.d_in = self.d_out = self.noise = 0.0
         self.frames = 0
