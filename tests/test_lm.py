@@ -294,3 +294,35 @@ def test_x264_round_trip_keeps_the_picture():
     out = x264_round_trip(img, 20, np.random.default_rng(0))
     assert out.shape == img.shape
     assert np.abs(out.astype(int) - img).mean() < 12
+
+
+@pytest.mark.parametrize("kind", ["grunge", "neon", "gloss"])
+def test_decorated_fills_vary_the_letters_colour_and_touch_only_training_lines(kind):
+    """Training lines may have grunge, neon-core or gloss fills (real variety titles); the fill
+    is then no longer one colour, and the eval and display splits are drawn as before."""
+    from kseg.synth import broadcast
+
+    fill = np.zeros((40, 200), np.float32)
+    fill[8:32, 10:190:20] = 1.0  # 24-px-tall strokes, 10 px wide
+    fill[8:32, 11:190:20] = 1.0
+    fill = np.clip(cv2_dilate(fill, 4), 0, 1)
+    for base in ((255, 255, 255), (230, 40, 120)):
+        col = np.empty((40, 200, 3), np.float32)
+        col[:] = base
+        tex = {"kind": kind, "seed": 7, "amount": 0.7, "colour": (30, 30, 30)}
+        out = broadcast._decorated(col, fill, tex, 24)
+        assert out.shape == col.shape and np.isfinite(out).all() and out.min() >= 0 and out.max() <= 255.5
+        ink = out[fill >= 0.5]
+        assert np.ptp(ink.mean(1)) > 40  # the letters are no longer one flat colour
+    for split in ("eval", "display"):
+        try:
+            sc = broadcast.broadcast_scene(2, 5, split)
+        except RuntimeError:
+            continue
+        assert "texture" not in sc.style
+
+
+def cv2_dilate(a: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
+    return cv2.dilate(a, np.ones((1, r), np.uint8))

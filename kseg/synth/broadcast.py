@@ -57,6 +57,12 @@ TINY = (0.15, 10, 20)  # share of training lines, and the range of line heights 
 # stack, whose descenders or top reach into the strip's margin. Each from its own random stream.
 BOLD = (0.2, 0.015, 0.04)  # share of training lines emboldened, and the stroke's range (x font size)
 NEIGHBOUR = (0.25, 0.05, 0.45)  # share with a line above or below, and its gap (x line height)
+# Fills that are not one flat colour, as variety titles draw them and the engine did not (the
+# display-face errors left on bench/real, and the MBC clip's `들은 ... 웃겨` read `들육 ... 웃지`):
+# ``grunge`` (blotches and cracks of another colour through the letters), ``neon`` (a pale core
+# along the strokes' centre lines, the colour at their edges: pink letters with a white core)
+# and ``gloss`` (a lighter band across the top half). Training lines only, own random stream.
+TEXTURE = (0.2, 0.3, 0.75)  # share of training lines, and the decoration's strength range
 
 
 def _dot_run(ra: random.Random, text: str) -> str:
@@ -96,6 +102,45 @@ def _embolden(rb: random.Random, style: dict) -> dict:
     if rb.random() >= BOLD[0]:
         return style
     return dict(style, embolden=max(1, round(style["size"] * rb.uniform(BOLD[1], BOLD[2]))))
+
+
+def _texture(rt: random.Random, style: dict) -> dict:
+    """``TEXTURE[0]`` of training lines get a decorated fill (``_decorated``)."""
+    if rt.random() >= TEXTURE[0]:
+        return style
+    return dict(style, texture={"kind": rt.choice(["grunge", "neon", "gloss"]), "seed": rt.getrandbits(32),
+                                "amount": rt.uniform(TEXTURE[1], TEXTURE[2]),
+                                "colour": rt.choice([(255, 255, 255), (250, 245, 225), (30, 30, 30), (110, 110, 110)])})
+
+
+def _decorated(col: np.ndarray, fill: np.ndarray, tex: dict, size: int) -> np.ndarray:
+    """The fill's colour field ``col`` (h x w x 3 float) decorated as ``tex`` says."""
+    rng = np.random.default_rng(tex["seed"])
+    h, w = fill.shape
+    a, other = tex["amount"], np.asarray(tex["colour"], np.float32)
+    if tex["kind"] == "grunge":  # blotches at a tenth of the size, and a fine speckle
+        field = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), max(1.0, size / 10))
+        field = field / (field.std() + 1e-6) + 0.6 * rng.standard_normal((h, w)).astype(np.float32)
+        t = np.clip((field - np.quantile(field, 0.6)) * 3.0, 0, 1) * a
+    elif tex["kind"] == "neon":  # pale along the centre lines, the colour at the edges
+        dt = cv2.distanceTransform((fill >= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        half = max(1.0, float(np.percentile(dt[dt > 0], 95)) if (dt > 0).any() else 1.0)
+        t = np.clip(dt / half * 1.3 - 0.2, 0, 1) * a
+        if col.mean() > 200:  # white letters: their edges take a colour (a neon tube's glow)
+            rc = random.Random(tex["seed"])
+            col = np.broadcast_to(np.float32(_hsv(rc.random(), rc.uniform(0.6, 1.0), rc.uniform(0.85, 1.0))), col.shape)
+        other = np.float32([255, 255, 255])
+    else:  # gloss: a lighter band across the upper part of the rows (a darker lower half on white)
+        rows = np.flatnonzero(fill.max(1) >= 0.5)
+        r0, r1 = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, h)
+        y = (np.arange(h, dtype=np.float32) - r0) / max(1, r1 - r0)
+        if col.mean() > 200:
+            t = np.broadcast_to((np.clip((y - 0.45) * 4, 0, 1) * a * 0.7)[:, None], (h, w))
+            other = col.mean(axis=(0, 1)) * 0.55
+        else:
+            t = np.broadcast_to((np.clip(1 - np.abs(y - 0.3) / 0.2, 0, 1) * a)[:, None], (h, w))
+            other = np.float32([255, 255, 255])
+    return col * (1 - t[..., None]) + other * t[..., None]
 
 
 def _neighbour(rn: random.Random, canvas: np.ndarray, face: FontFace, style: dict, kind: str,
@@ -376,11 +421,18 @@ def _word_gap(face: FontFace, text: str, size: int, fill: np.ndarray, ib) -> int
 def _paint(canvas: np.ndarray, layers: dict, style: dict, x: int, y: int, split_x: int | None) -> None:
     if style.get("extrude"):
         _composite(canvas, layers["extrude"], style["extrude"]["color"], x, y)
-    if style.get("fill2") and split_x is not None:
+    two = bool(style.get("fill2")) and split_x is not None
+    if two or style.get("texture"):
         hh, ww = layers["fill"].shape
         col = np.empty((hh, ww, 3), np.float32)
-        col[:, :split_x] = style["fill"]
-        col[:, split_x:] = style["fill2"]
+        col[:] = style["fill"]
+        if two:
+            col[:, split_x:] = style["fill2"]
+        elif style["gradient"]:
+            t = np.linspace(0, 1, hh, dtype=np.float32)[:, None, None]
+            col = col * (1 - t) + np.asarray(style["gradient"], np.float32) * t
+        if style.get("texture"):
+            col = _decorated(col, layers["fill"], style["texture"], style["size"])
         st = dict(style, gradient=None)
         paint_line(canvas, dict(layers, fill=np.zeros_like(layers["fill"])), st, x, y)
         _composite(canvas, layers["fill"], col, x, y)
@@ -501,6 +553,7 @@ def broadcast_scene(seed: int, index: int, split: str = "train", clean: bool = F
     if ra is not None:
         text = _dot_run(ra, text)
         style = _embolden(random.Random(f"bbold:{seed}:{index}"), style)
+        style = _texture(random.Random(f"btex:{seed}:{index}"), style)
     layers, ib = _text_layers(face, text, style)
     if ra is not None:
         layers, ib = _condense(ra, layers, ib)
