@@ -790,6 +790,33 @@ def test_two_line_subtitle_is_one_caption():
     assert c.style is not styles[1] and c.style.fill == styles[1].fill
 
 
+def test_a_line_break_inside_a_word_joins_without_a_space(monkeypatch):
+    """Auto-captions wrapped by width break a word across lines (bench/real's Vrew clip: `있` /
+    `습니다`); the caption's text must read `있습니다`, or a translation memory keyed on the
+    script misses it. Breaks at a word boundary keep their space, and without a language model
+    loaded (``--lm none``) every break is a space."""
+    from kseg.recognize import lm
+
+    kiwi = lm.default_lm()
+    if kiwi is None:
+        pytest.skip("kiwipiepy not installed")
+    boxes = [(300, 560, 980, 605), (560, 610, 720, 655)]
+    res = _result(boxes, ["학과는 소프트웨어학과에 소속되어 있", "습니다"])
+    assert group_captions(res, [_style(), _style()])[0].text == "학과는 소프트웨어학과에 소속되어 있습니다"
+    res = _result(boxes, ["현재 학교는", "경성대학교에"])
+    assert group_captions(res, [_style(), _style()])[0].text == "현재 학교는 경성대학교에"
+    assert lm.join_lines(["좋아하는데 가장 잘합니", "다"], kiwi) == "좋아하는데 가장 잘합니다"
+    assert lm.join_lines(["여행", "크리에이터의 위엄"], kiwi) == "여행 크리에이터의 위엄"
+    assert lm.join_lines(["I can", "do it", "", "있"], kiwi) == "I can do it 있"
+    assert lm.join_lines(["소속되어 있", "습니다"], None) == "소속되어 있 습니다"
+    monkeypatch.setattr(lm, "loaded_lm", lambda: None)
+    from kseg import style
+
+    monkeypatch.setattr(style, "loaded_lm", lambda: None)
+    res = _result(boxes, ["학과는 소프트웨어학과에 소속되어 있", "습니다"])
+    assert group_captions(res, [_style(), _style()])[0].text == "학과는 소프트웨어학과에 소속되어 있 습니다"
+
+
 def test_separate_variety_captions_stay_apart():
     boxes = [(60, 80, 360, 150), (800, 300, 1200, 380), (640, 95, 900, 140)]
     styles = [_style(70, (255, 200, 0)), _style(80, (90, 220, 255)), _style(45, (255, 255, 255))]

@@ -1862,3 +1862,24 @@ def test_a_plate_measured_translucent_on_one_frame_is_opaque_when_nothing_shows_
     for _ in range(10):
         q.add(first)
     assert q.revised(cap) is cap
+
+
+def test_an_events_text_joins_a_word_wrapped_across_its_lines():
+    """translate-video's events are translated and written (JSON, ASS) by their text: a word
+    that an auto-caption wrapped across two lines (bench/real's Vrew clip) is one word there."""
+    from kseg.recognize import lm
+    from kseg.types import Caption, Style as St
+    from kseg.video.events import Event
+
+    if lm.default_lm() is None:
+        pytest.skip("kiwipiepy not installed")
+    st = St(fill=(255, 255, 255), text_height=30.0, stroke_width=4.0)
+    box = (0, 0, 10, 10)
+
+    def ev(lines):
+        return Event(id=1, start=0, end=20, erase_from=0, erase_to=20, box=box, mask=np.ones((10, 10), bool),
+                     caption=Caption([0, 1], box, " ".join(lines), st), lines=lines, detected_at=0)
+
+    assert ev(["추가로 요리하기를 좋아하는데 가장 잘합니", "다"]).text == "추가로 요리하기를 좋아하는데 가장 잘합니다"
+    assert ev(["제 이름은", "이재협입니다"]).text == "제 이름은 이재협입니다"
+    assert ev(["안녕하세요", ""]).text == "안녕하세요"

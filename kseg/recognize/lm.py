@@ -109,6 +109,34 @@ def default_lm() -> KiwiLM | None:
         return None
 
 
+def loaded_lm() -> KiwiLM | None:
+    """The shared Kiwi model where something has loaded it already (the reader does, unless it
+    was told ``lm="none"``), else None: a caller that merely could use it does not load 250 MB."""
+    return default_lm() if default_lm.cache_info().currsize else None
+
+
+# A caption's lines are joined with a space unless the break falls inside a word: captioning
+# tools that wrap by width (Vrew's auto-captions on bench/real's clip) break `있습니다` into `있`
+# and `습니다`. Kiwi charges a space inside a word its spacing penalty (5 nats), so a join that
+# Kiwi scores JOIN_MARGIN better without the space is made without it. bench/real's caption
+# texts cut at each of their 426 spaces: 5 joined (`부릅|뜬 눈`, `카운터|입니다`: spacings Kiwi
+# corrects); cut once inside a word (205 lines): 82 % joined (docs/experiments, thirty-sixth session).
+JOIN_MARGIN = 4.5
+
+
+def join_lines(lines, lm: KiwiLM | None = None) -> str:
+    """A caption's lines as one text: a space between them, none where ``lm`` says the break
+    splits a word (both sides Korean syllables, JOIN_MARGIN)."""
+    out = ""
+    for t in (t.strip() for t in lines if t and t.strip()):
+        if out and lm is not None and has_hangul(out[-1]) and has_hangul(t[0]) \
+                and lm.score(out + t) - lm.score(out + " " + t) >= JOIN_MARGIN:
+            out += t
+        else:
+            out += (" " if out else "") + t
+    return out
+
+
 def has_hangul(s: str) -> bool:
     return any("\uac00" <= c <= "\ud7a3" for c in s)
 

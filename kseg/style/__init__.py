@@ -38,6 +38,7 @@ from scipy.signal import fftconvolve
 
 from kseg.errors import InputError
 from kseg.imageio import as_rgb
+from kseg.recognize.lm import join_lines, loaded_lm
 from kseg.types import Banner, Box, Caption, ColourRun, FrameResult, Shadow, Style, TextLine
 
 __all__ = ["measure_style", "group_captions", "measure_captions", "plate_box", "plate_rim", "delta_e", "lightness"]
@@ -1281,7 +1282,7 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
             styles[i].align = align
         box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
                max(b[2] for b in boxes), max(b[3] for b in boxes))
-        text = " ".join(t for t in (regions[i].text.text.strip() for i in members) if t)
+        text = join_lines([regions[i].text.text for i in members], loaded_lm())
         caps.append(Caption(regions=members, box=box, text=text,
                             style=dataclasses.replace(styles[members[0]])))
     caps.sort(key=lambda c: (c.box[1], c.box[0]))

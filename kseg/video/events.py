@@ -137,7 +137,11 @@ class Event:
 
     @property
     def text(self) -> str:
-        return " ".join(t for t in self.lines if t)
+        """The lines as one text (``kseg.recognize.lm.join_lines``: no space where a line
+        break splits a word, as auto-captions wrapped by width do)."""
+        from kseg.recognize.lm import join_lines, loaded_lm
+
+        return join_lines(self.lines, loaded_lm())
 
     def full_mask(self, shape: tuple[int, int]) -> np.ndarray:
         m = np.zeros(shape[:2], bool)
