@@ -10,7 +10,8 @@ footage issue 22 was filed on, which bench/real has no clip of), reported like t
 
 With ``--real`` the clips of bench/real/clips.json (real broadcast footage; events, cuts and the
 text that is not captions set by hand) are run instead: events P/R (text that is not a caption
-but became an event counts against precision), timing, cuts, detector runs, frames/s, × real
+but became an event counts against precision), timing, the Korean read (CER with spaces ignored /
+events read exactly, spaces included), cuts, detector runs, frames/s, × real
 time, the decode+encode-only speed of the same clip (the ceiling, timed before each run) and peak RSS.
 
 For each size the clip of examples/make_clip.py is rendered (captions with known frames and
@@ -79,6 +80,24 @@ def match(events: list[dict], truth: list[dict], texts: bool = False) -> dict:
             "end_err_mean": float(np.mean(de)) if de else float("nan"), "end_err_max": max(de, default=0),
             "within2": sum(a <= 2 and b <= 2 for a, b in zip(ds, de)) / max(1, len(truth)),
             "pairs": pairs}
+
+
+def reading(pairs) -> tuple[float, float]:
+    """The found events' Korean against the truth's: CER with spaces ignored (as bench_real.py
+    scores reading) and the share of events read exactly, spaces included (a translation memory
+    looks a caption up by its text, spacing and all). Both texts NFKC-normalised."""
+    import unicodedata
+
+    def nf(t: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", t).split())
+
+    errs = n = 0
+    for e, t in pairs:
+        got, ref = nf(e["text"]).replace(" ", ""), nf(t["text"]).replace(" ", "")
+        errs += edit_distance(got, ref)
+        n += len(ref)
+    exact = sum(nf(e["text"]) == nf(t["text"]) for e, t in pairs)
+    return errs / max(1, n), exact / max(1, len(pairs))
 
 
 def cer(pairs, srt_cues) -> float:
@@ -261,7 +280,9 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
             cuts, false_cuts = _cuts_found(s["cuts"], c["cuts"], c.get("flashes", []))
             wall, ceil = statistics.median(walls), statistics.median(ceils)
             fps = s["frames"] / wall
+            read_cer, read_exact = reading(m["pairs"])
             rows.append({"clip": c["clip"], "frames": s["frames"], "events": len(events), "truth": len(c["events"]),
+                         "cer_ko": read_cer, "exact_ko": read_exact,
                          "precision": m["precision"], "recall": m["recall"], "start_err_max": m["start_err_max"],
                          "end_err_max": m["end_err_max"], "within2": m["within2"],
                          "strays": [(e["start"], e["end"], e["text"]) for e in strays],
@@ -281,13 +302,15 @@ def real_clips(folder: Path, runs: int, as_json: bool, repeat: int = 1, height: 
     how = (f" played {repeat} times in a row" if repeat > 1 else "") + (f", scaled to {height} rows" if height else "")
     mode = "with a translation memory" if translate else "--erase-only"
     t = Table(title=f"translate-video {mode} on bench/real clips{how} (median of {runs} runs)")
-    for col in ("clip", "events/truth", "translated", "P", "R", "±2 fr", "start/end err max", "cuts found", "false cuts",
-                "detector runs", "frames/s", "× real time", "decode+encode only", "share of it", "peak RSS MB"):
+    for col in ("clip", "events/truth", "translated", "P", "R", "±2 fr", "start/end err max", "CER ko / exact",
+                "cuts found", "false cuts", "detector runs", "frames/s", "× real time", "decode+encode only",
+                "share of it", "peak RSS MB"):
         t.add_column(col)
     for r in rows:
         t.add_row(r["clip"], f"{r['events']}/{r['truth']}", "-" if r["translated"] is None else str(r["translated"]),
                   f"{r['precision']:.2f}", f"{r['recall']:.2f}",
-                  f"{r['within2']:.2f}", f"{r['start_err_max']}/{r['end_err_max']}", r["cuts"], str(r["false_cuts"]),
+                  f"{r['within2']:.2f}", f"{r['start_err_max']}/{r['end_err_max']}",
+                  f"{r['cer_ko']:.3f} / {r['exact_ko']:.2f}", r["cuts"], str(r["false_cuts"]),
                   str(r["detections"]), f"{r['fps']:.1f}", f"{r['realtime']:.2f}", f"{r['ceiling_fps']:.0f} fr/s",
                   f"{r['of_ceiling']:.2f}", f"{r['peak_rss_mb']:.0f}")
     Console(width=220).print(t)
