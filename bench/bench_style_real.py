@@ -10,8 +10,8 @@ the measured fill's colour class must equal the annotated one (for a line in sev
 colours, ``Style.fill`` is the colour of most of its letters, as the annotation is). A second
 column also counts a vertical gradient whose top, middle or bottom has the named colour
 (``on_gradient``: yellow-to-red "fire" letters are named yellow, measured pale yellow at the top). A line
-text-SAM leaves empty gets its best non-empty mask (``segment_forced``), as the pipeline's
-rescue gives it. Printed per genre and overall, beside the naive baseline (the mask's mean
+text-SAM leaves empty gets the mask the pipeline's rescue gives it (kseg-fill's letters in its
+box, ``kseg.pipeline.rescued_letters``; text-SAM's best non-empty output where there are none). Printed per genre and overall, beside the naive baseline (the mask's mean
 colour) and the outline's class (how often the outline was taken for the fill: an inverted
 caption).
 
@@ -91,6 +91,9 @@ def plate_row(v: list[tuple[str, float | None]]) -> dict:
 
 
 def measure(frames: list[dict]):
+    import dataclasses
+
+    from kseg.pipeline import rescued_letters
     from kseg.segment import TextSegmenter
     from kseg.style import measure_style
 
@@ -102,12 +105,14 @@ def measure(frames: list[dict]):
             continue
         tls = [_line(ln["box"]) for ln in lines]
         masks = seg.segment(img, tls)
-        # a caption text-SAM calls empty gets its best non-empty mask, as the pipeline's rescue
-        # gives it when the reader reads Korean there (an empty mask is neither erased nor
-        # re-rendered, so its style would never be used)
+        # a caption text-SAM calls empty gets the mask the pipeline's rescue gives it when the
+        # reader reads Korean there: kseg-fill's letters in its box, else text-SAM's best
+        # non-empty output (an empty mask is neither erased nor re-rendered, so its style would
+        # never be used)
         empty = [i for i, m in enumerate(masks) if not m.mask.any()]
         for i, m in zip(empty, seg.segment_forced(img, [tls[i] for i in empty]) if empty else []):
-            masks[i] = m
+            letters = rescued_letters(img, tls[i].box)
+            masks[i] = m if letters is None or not letters.any() else dataclasses.replace(m, mask=letters)
         for k, (ln, tl, m) in enumerate(zip(lines, tls, masks)):
             st = measure_style(img, tl, m.mask)
             px = img[m.mask]
@@ -188,7 +193,7 @@ def main() -> None:
         t.add_row(g, str(len(v)), f"{sum(r[0] for r in v) / len(v):.1%}", f"{sum(r[3] for r in v) / len(v):.1%}",
                   f"{sum(r[1] for r in v) / len(v):.1%}", f"{sum(r[2] for r in v) / len(v):.1%}")
     Console().print(t)
-    print(f"{forced} of {len(acc['all'])} lines measured on text-SAM's best non-empty mask (its first answer was empty)")
+    print(f"{forced} of {len(acc['all'])} lines measured on the rescue's mask (text-SAM's first answer was empty)")
     t = Table(title="real captions: plates found (bench/real's \"plate\" annotations)")
     for c in ("genre", "lines", "with a plate", "found (recall)", "plates found where none is",
               "opaque / translucent told right, of those found"):

@@ -35,6 +35,15 @@ RESCUE_SCORE = 0.6
 # 3 more captions found, no stray added. Set for the still profile only; the video profile's
 # smaller frames score differently and were not measured, so it does not use it.
 RESCUE_CRAFT = {"still": 0.36}
+# A rescued line's mask is kseg-fill's letters in its box (fill probability at least
+# RESCUE_LETTERS, grown by RESCUE_GROW of the box's short side), not text-SAM's best non-empty
+# output: having answered "no caption", text-SAM's other outputs were blobs over the box and the
+# footage round it on 6 of the 7 bench/real captions it refused (58-97 % of the box and beyond:
+# the shirt behind red letters erased and measured as a 19-px outline). Chosen by looking at
+# those 7 (docs/experiments/2026-12-02-real-footage.md, thirty-sixth session); text-SAM's
+# output stays where kseg-fill finds too few letters or is missing.
+RESCUE_LETTERS = 0.4
+RESCUE_GROW = 0.0  # (at least 1 px) a wider ring of footage was measured as an outline
 # A still frame's line is read from its box moved in by the detector's ``read_shrink`` and
 # again moved in by each of these shares of its height (``kseg.detect.reading_line``), and the
 # reading the reader is surest of kept: how far CRAFT's box overshoots the letters varies from
@@ -337,10 +346,38 @@ class SegmentPipeline:
             return []
         out = []
         for i, m in zip(sure, forced(image, [lines[i] for i in sure])):
+            letters = rescued_letters(image, lines[i].box)
+            if letters is not None and letters.sum() >= MIN_INK * _box_area(lines[i].box):
+                m = LineMask(letters, m.iou_predictions, m.stability, m.chosen, m.scorer_iou)
             if m.area >= MIN_INK * _box_area(lines[i].box):
                 masks[i] = m
                 out.append(i)
         return out
+
+
+def rescued_letters(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """A frame-sized mask of the letters kseg-fill finds in ``box`` (read as it was trained: the
+    box with ``STRIP_MARGIN`` of its height around it), grown by RESCUE_GROW; None without the
+    model or for a box taller than wide. The mask of a line text-SAM refused and the reader rescued (``RESCUE_LETTERS``)."""
+    from kseg.recognize import STRIP_MARGIN
+    from kseg.style.fillnet import fill_probability
+
+    H, W = image.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if y1 - y0 > x1 - x0:
+        return None  # a stacked column: kseg-fill reads level strips (at 32 px tall), not columns
+    m = max(2, int(round(STRIP_MARGIN * (y1 - y0))))
+    bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    p = fill_probability(np.ascontiguousarray(image[by0:by1, bx0:bx1]))
+    if p is None:
+        return None
+    r = max(1, int(round(RESCUE_GROW * min(y1 - y0, x1 - x0))))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    out = np.zeros((H, W), bool)
+    out[by0:by1, bx0:bx1] = cv2.dilate((p >= RESCUE_LETTERS).astype(np.uint8), k) > 0
+    return out
 
 
 def _separate_lines(lines: list[TextLine], masks: list[LineMask]) -> None:

@@ -540,7 +540,10 @@ def test_a_box_sam_calls_empty_is_kept_only_when_the_reader_reads_korean_in_it()
     seg = Refusing()
     res = SegmentPipeline(detector=FakeDetector(), segmenter=seg, recognizer_impl=Reader()).process(img)
     assert [r.line.box[1] for r in res.regions] == [10]
-    assert seg.forced == [10] and res.regions[0].mask.mask.sum() == 600
+    assert seg.forced == [10] and res.regions[0].mask.mask.any()
+    # kseg-fill's letters in the box (its strip margin round it), or text-SAM's forced output
+    ys, xs = np.nonzero(res.regions[0].mask.mask)
+    assert ys.min() >= 10 - 4 and ys.max() < 20 + 4 and xs.min() >= 20 - 4 and xs.max() < 80 + 4
     assert "rescue" in res.seconds
 
     # a segmenter that cannot be asked again keeps the old rule: no ink, no region
@@ -896,3 +899,61 @@ def test_a_one_syllable_line_is_segmented_whole():
         xs = np.nonzero(got.mask.any(0))[0]
         assert xs.min() >= x0 - NECK * (y1 - y0) - 1 and xs.max() <= x1 + NECK * (y1 - y0) + 1
     assert min(covered) >= 0.85 and np.mean(covered) >= 0.9, [round(float(c), 2) for c in covered]
+
+
+def test_a_rescued_line_is_masked_by_its_letters_not_by_text_sams_blob():
+    """Red letters over a shirt, a starburst and skin (bench/real's `처량`): text-SAM refuses the
+    box and its other outputs are blobs over the box and beyond; the rescued line's mask must be
+    the letters (kseg-fill's), or the erase smears the footage round them and the style stage
+    measures the shirt as an outline."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from kseg.detect.synthetic import FONT
+    from kseg.pipeline import SegmentPipeline
+    from kseg.style.fillnet import model_path
+    from kseg.types import LineMask, Recognition, TextLine
+
+    if not model_path().is_file():
+        pytest.skip("no kseg-fill model")
+    H, W = 240, 360
+    img = np.zeros((H, W, 3), np.uint8)
+    img[:, :180] = (40, 160, 200)  # a blue shirt
+    img[:, 180:] = (200, 150, 120)  # skin
+    tri = np.array([[60, 240], [200, 120], [260, 240]], np.int32)
+    import cv2
+
+    cv2.fillPoly(img, [tri], (250, 215, 40))  # a yellow starburst's point
+    pil = Image.fromarray(img)
+    ImageDraw.Draw(pil).text((70, 60), "처량", font=ImageFont.truetype(FONT, 90), fill=(200, 20, 10))
+    img = np.asarray(pil).copy()
+    letters = (np.abs(img.astype(int) - (200, 20, 10)).sum(-1) < 60)
+    ys, xs = np.nonzero(letters)
+    box = (int(xs.min()) - 6, int(ys.min()) - 6, int(xs.max()) + 7, int(ys.max()) + 7)
+
+    class Detector:
+        def detect(self, rgb):
+            x0, y0, x1, y1 = box
+            return [TextLine(box=box, polygon=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)], score=0.9)]
+
+    class Refusing:
+        name = "refusing"
+
+        def segment(self, rgb, lines):
+            return [LineMask(np.zeros(rgb.shape[:2], bool), [0.6, 0.02, 0.2], [0.0, 0.9, 0.9], 0) for _ in lines]
+
+        def segment_forced(self, rgb, lines):
+            m = np.zeros(rgb.shape[:2], bool)
+            x0, y0, x1, y1 = lines[0].box
+            m[max(0, y0 - 30):y1 + 30, max(0, x0 - 30):x1 + 30] = True  # the blob
+            return [LineMask(m, [0.6, 0.02, 0.2], [0.0, 0.9, 0.9], 2)]
+
+    class Reader:
+        def recognize(self, image, line, mask):
+            return Recognition("처량", "fake", 0.9)
+
+    res = SegmentPipeline(detector=Detector(), segmenter=Refusing(), recognizer_impl=Reader()).process(img)
+    assert len(res.regions) == 1
+    m = res.regions[0].mask.mask
+    near = cv2.dilate(letters.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (m & letters).sum() >= 0.6 * letters.sum()  # the letters are in it
+    assert (m & ~near).sum() <= 0.15 * m.sum()  # and little of the footage round them
