@@ -358,7 +358,8 @@ class SegmentPipeline:
 def rescued_letters(image: np.ndarray, box: Box) -> np.ndarray | None:
     """A frame-sized mask of the letters kseg-fill finds in ``box`` (read as it was trained: the
     box with ``STRIP_MARGIN`` of its height around it), grown by RESCUE_GROW; None without the
-    model or for a box taller than wide. The mask of a line text-SAM refused and the reader rescued (``RESCUE_LETTERS``)."""
+    model or for a box taller than wide. The mask of a line text-SAM refused and the reader
+    rescued (``RESCUE_LETTERS``)."""
     from kseg.recognize import STRIP_MARGIN
     from kseg.style.fillnet import fill_probability
 

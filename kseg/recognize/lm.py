@@ -124,7 +124,7 @@ def loaded_lm() -> KiwiLM | None:
 JOIN_MARGIN = 4.5
 
 
-def join_lines(lines, lm: KiwiLM | None = None) -> str:
+def join_lines(lines: list[str], lm: KiwiLM | None = None) -> str:
     """A caption's lines as one text: a space between them, none where ``lm`` says the break
     splits a word (both sides Korean syllables, JOIN_MARGIN)."""
     out = ""

@@ -61,7 +61,8 @@ NEIGHBOUR = (0.25, 0.05, 0.45)  # share with a line above or below, and its gap 
 # display-face errors left on bench/real, and the MBC clip's `들은 ... 웃겨` read `들육 ... 웃지`):
 # ``grunge`` (blotches and cracks of another colour through the letters), ``neon`` (a pale core
 # along the strokes' centre lines, the colour at their edges: pink letters with a white core)
-# and ``gloss`` (a lighter band across the top half). Training lines only, own random stream.
+# and ``gloss`` (a lighter band across the upper third; on white letters a darker lower half).
+# Training lines only, from their own random stream.
 TEXTURE = (0.2, 0.3, 0.75)  # share of training lines, and the decoration's strength range
 
 
