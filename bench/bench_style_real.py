@@ -11,8 +11,8 @@ colours, ``Style.fill`` is the colour of most of its letters, as the annotation 
 column also counts a vertical gradient whose top, middle or bottom has the named colour
 (``on_gradient``: yellow-to-red "fire" letters are named yellow, measured pale yellow at the top). A line
 text-SAM leaves empty gets the mask the pipeline's rescue gives it (kseg-fill's letters in its
-box, ``kseg.pipeline.rescued_letters``; text-SAM's best non-empty output where there are none). Printed per genre and overall, beside the naive baseline (the mask's mean
-colour) and the outline's class (how often the outline was taken for the fill: an inverted
+box, ``kseg.pipeline.rescued_letters``; text-SAM's best non-empty output where there are none).
+Printed per genre and overall, beside the naive baseline (the mask's mean colour) and the outline's class (how often the outline was taken for the fill: an inverted
 caption).
 
 A second table scores the plates ``measure_style`` finds against the ``"plate"`` annotation
@@ -112,7 +112,7 @@ def measure(frames: list[dict]):
         empty = [i for i, m in enumerate(masks) if not m.mask.any()]
         for i, m in zip(empty, seg.segment_forced(img, [tls[i] for i in empty]) if empty else []):
             letters = rescued_letters(img, tls[i].box)
-            masks[i] = m if letters is None or not letters.any() else dataclasses.replace(m, mask=letters)
+            masks[i] = m if letters is None else dataclasses.replace(m, mask=letters)
         for k, (ln, tl, m) in enumerate(zip(lines, tls, masks)):
             st = measure_style(img, tl, m.mask)
             px = img[m.mask]

@@ -88,13 +88,15 @@ def reading(pairs) -> tuple[float, float]:
     looks a caption up by its text, spacing and all). Both texts NFKC-normalised."""
     import unicodedata
 
+    from bench.bench_real import norm  # spaces dropped, NFKC
+
     def nf(t: str) -> str:
         return " ".join(unicodedata.normalize("NFKC", t).split())
 
     errs = n = 0
     for e, t in pairs:
-        got, ref = nf(e["text"]).replace(" ", ""), nf(t["text"]).replace(" ", "")
-        errs += edit_distance(got, ref)
+        ref = norm(t["text"])
+        errs += edit_distance(norm(e["text"]), ref)
         n += len(ref)
     exact = sum(nf(e["text"]) == nf(t["text"]) for e, t in pairs)
     return errs / max(1, n), exact / max(1, len(pairs))

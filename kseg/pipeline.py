@@ -8,6 +8,7 @@ The stages are taken from their packages lazily, and can be passed in ready-made
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import os
 import re
@@ -347,8 +348,8 @@ class SegmentPipeline:
         out = []
         for i, m in zip(sure, forced(image, [lines[i] for i in sure])):
             letters = rescued_letters(image, lines[i].box)
-            if letters is not None and letters.sum() >= MIN_INK * _box_area(lines[i].box):
-                m = LineMask(letters, m.iou_predictions, m.stability, m.chosen, m.scorer_iou)
+            if letters is not None:
+                m = dataclasses.replace(m, mask=letters)
             if m.area >= MIN_INK * _box_area(lines[i].box):
                 masks[i] = m
                 out.append(i)
@@ -356,29 +357,24 @@ class SegmentPipeline:
 
 
 def rescued_letters(image: np.ndarray, box: Box) -> np.ndarray | None:
-    """A frame-sized mask of the letters kseg-fill finds in ``box`` (read as it was trained: the
-    box with ``STRIP_MARGIN`` of its height around it), grown by RESCUE_GROW; None without the
-    model or for a box taller than wide. The mask of a line text-SAM refused and the reader
-    rescued (``RESCUE_LETTERS``)."""
-    from kseg.recognize import STRIP_MARGIN
-    from kseg.style.fillnet import fill_probability
+    """A frame-sized mask of the letters kseg-fill finds in ``box`` (``line_probability``),
+    grown by RESCUE_GROW: the mask of a line text-SAM refused and the reader rescued
+    (``RESCUE_LETTERS``). None without the model, for a box taller than wide, or where the
+    letters cover less than MIN_INK of the box (text-SAM's output is kept then)."""
+    from kseg.style.fillnet import line_probability
 
-    H, W = image.shape[:2]
     x0, y0, x1, y1 = (int(v) for v in box)
     if y1 - y0 > x1 - x0:
         return None  # a stacked column: kseg-fill reads level strips (at 32 px tall), not columns
-    m = max(2, int(round(STRIP_MARGIN * (y1 - y0))))
-    bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
-    if bx1 - bx0 < 2 or by1 - by0 < 2:
+    got = line_probability(image, box)
+    if got is None:
         return None
-    p = fill_probability(np.ascontiguousarray(image[by0:by1, bx0:bx1]))
-    if p is None:
-        return None
+    p, (bx0, by0, bx1, by1) = got
     r = max(1, int(round(RESCUE_GROW * min(y1 - y0, x1 - x0))))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    out = np.zeros((H, W), bool)
+    out = np.zeros(image.shape[:2], bool)
     out[by0:by1, bx0:bx1] = cv2.dilate((p >= RESCUE_LETTERS).astype(np.uint8), k) > 0
-    return out
+    return out if out.sum() >= MIN_INK * _box_area(box) else None
 
 
 def _separate_lines(lines: list[TextLine], masks: list[LineMask]) -> None:

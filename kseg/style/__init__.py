@@ -246,20 +246,14 @@ def _fill_prob(img: np.ndarray, line: TextLine, crop: np.ndarray, at: tuple[int,
     """kseg-fill's probabilities for the style crop ``at`` (x0, y0, x1, y1 in the frame). A level
     line is read as the net was trained, its box with a quarter of its height around it, and
     the crop outside that is no fill; a tilted line is read from the crop itself."""
-    from kseg.recognize import STRIP_MARGIN
-    from kseg.style.fillnet import fill_probability
+    from kseg.style.fillnet import fill_probability, line_probability
 
     if abs(line.angle) >= 0.5:
         return fill_probability(crop)
-    H, W = img.shape[:2]
-    x0, y0, x1, y1 = line.box
-    m = max(2, int(round(STRIP_MARGIN * (y1 - y0))))  # as kseg-fill's training strips
-    bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
-    if bx1 - bx0 < 2 or by1 - by0 < 2:
+    got = line_probability(img, line.box)
+    if got is None:  # no model (then None here too), or a strip under 2 px
         return fill_probability(crop)
-    p = fill_probability(img[by0:by1, bx0:bx1])
-    if p is None:
-        return None
+    p, (bx0, by0, bx1, by1) = got
     cx0, cy0, cx1, cy1 = at
     out = np.zeros((cy1 - cy0, cx1 - cx0), np.float32)
     ix0, iy0, ix1, iy1 = max(bx0, cx0), max(by0, cy0), min(bx1, cx1), min(by1, cy1)

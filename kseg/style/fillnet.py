@@ -101,3 +101,19 @@ def fill_probability(rgb: np.ndarray, path: Path | None = None) -> np.ndarray | 
         logit = net(torch.from_numpy(x)[None])[0, 0].numpy()
     p = 1.0 / (1.0 + np.exp(-logit))
     return cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def line_probability(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """``fill_probability`` of a level line read as the net was trained: its box with
+    ``STRIP_MARGIN`` of its height around it; with that strip's (x0, y0, x1, y1) in the frame.
+    None without the model, or for a strip under 2 px."""
+    from kseg.recognize import STRIP_MARGIN
+
+    H, W = image.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    m = max(2, int(round(STRIP_MARGIN * (y1 - y0))))
+    bx0, by0, bx1, by1 = max(0, x0 - m), max(0, y0 - m), min(W, x1 + m), min(H, y1 + m)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    p = fill_probability(image[by0:by1, bx0:bx1])
+    return None if p is None else (p, (bx0, by0, bx1, by1))
