@@ -1,10 +1,12 @@
 """Detection speed vs recall per CRAFT input height, on rendered caption frames.
 
-    .venv/bin/python bench/bench_detect.py [--heights 288 352 448 544] [--runs 5] [--dtype auto]
-                                           [--profile video|still]
+    .venv/bin/python bench/bench_detect.py [--heights 288 352 448 544] [--runs 5]
+                                           [--dtype int8 bfloat16] [--profile video|still]
 
 The heights sweep the video profile's input size (translate-video); ``--profile still`` keeps
-that profile's thresholds and enlargement instead (``kseg segment`` on images).
+that profile's thresholds and enlargement instead (``kseg segment`` on images). With several
+``--dtype`` values the last is the baseline: each row's "speed-up" is its wall time against
+the baseline's at the same height and frame size.
 
 Wall time depends on what else runs on the CPU, so the CPU-seconds column (process
 time, all threads) is printed too; compare rows of one run only.
@@ -53,31 +55,44 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--heights", type=int, nargs="+", default=[288, 352, 384, 448])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    ap.add_argument("--dtype", nargs="+", default=["int8", "bfloat16"],
+                    choices=["auto", "int8", "float32", "bfloat16"])
     ap.add_argument("--profile", default="video", choices=["video", "still"])
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     table = Table(title=f"CRAFT detection, median of {args.runs} runs, {args.threads} threads")
-    for col in ("frame", "detect_height", "CRAFT input", "dtype", "wall s", "CPU s", "recall"):
+    for col in ("frame", "detect_height", "CRAFT input", "dtype", "wall s", "CPU s", "speed-up", "recall"):
         table.add_column(col, justify="right")
+    rows: dict[tuple[int, str, str], tuple[float, float, str, str]] = {}
+    shapes: dict[tuple[int, str], str] = {}
     for hgt in args.heights:
-        det = Detector(detect_height=hgt, dtype=args.dtype, profile=args.profile)
+        for dtype in args.dtype:
+            det = Detector(detect_height=hgt, dtype=dtype, profile=args.profile)
+            name_of = "int8" if det.int8 else str(det.dtype).removeprefix("torch.")
+            for name, (w, h) in SIZES.items():
+                img, _ = subtitle_frame(w, h, CASES[0][0], extra=True)
+                det.detect(img)  # warm-up: oneDNN builds kernels per input shape
+                wall, cpu = [], []
+                for _ in range(args.runs):
+                    t, c = time.perf_counter(), time.process_time()
+                    det.detect(img)
+                    wall.append(time.perf_counter() - t)
+                    cpu.append(time.process_time() - c)
+                found, total = recall(det, w, h)
+                th, tw = det._input_size(h, w)
+                shapes[(hgt, name)] = f"{tw}x{th}"
+                rows[(hgt, name, dtype)] = (statistics.median(wall), statistics.median(cpu),
+                                            f"{found}/{total}", name_of)
+    base = args.dtype[-1]
+    for hgt in args.heights:
         for name, (w, h) in SIZES.items():
-            img, _ = subtitle_frame(w, h, CASES[0][0], extra=True)
-            det.detect(img)  # warm-up: oneDNN builds kernels per input shape
-            wall, cpu = [], []
-            for _ in range(args.runs):
-                t, c = time.perf_counter(), time.process_time()
-                det.detect(img)
-                wall.append(time.perf_counter() - t)
-                cpu.append(time.process_time() - c)
-            th, tw = det._input_size(h, w)
-            found, total = recall(det, w, h)
-            table.add_row(name, str(hgt), f"{tw}x{th}", str(det.dtype).removeprefix("torch."),
-                          f"{statistics.median(wall):.3f}", f"{statistics.median(cpu):.3f}",
-                          f"{found}/{total}")
+            for dtype in args.dtype:
+                wall, cpu, rec, name_of = rows[(hgt, name, dtype)]
+                ratio = rows[(hgt, name, base)][0] / wall
+                table.add_row(name, str(hgt), shapes[(hgt, name)], name_of, f"{wall:.3f}", f"{cpu:.3f}",
+                              f"{ratio:.2f}x", rec)
     Console().print(table)
     print(f"load average at end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 

@@ -483,3 +483,49 @@ def test_a_collages_screenshots_are_read_at_their_own_scale(detector):
         assert still.detect_collage(collage, tiles, whole) == whole
     finally:
         kseg.detect.COLLAGE_BUDGET = budget
+
+
+def test_the_default_detector_runs_int8_where_torch_has_the_kernels(detector):
+    from kseg.detect import int8
+
+    assert detector.int8 == int8.available("cpu")
+    assert detector.with_profile("video").int8 == detector.int8  # one network for both profiles
+
+
+@pytest.mark.slow  # two CRAFT loads
+def test_int8_craft_finds_the_lines_float_craft_finds():
+    """The int8 network (kseg.detect.int8: 1.8x faster on this CPU) reads a caption frame as
+    the float one does: the same two lines, score maps within quantization noise."""
+    from kseg.detect import int8
+
+    if not int8.available("cpu"):
+        pytest.skip("this torch build has no x86 int8 kernels")
+    q = Detector(dtype="int8", profile="video")
+    f = Detector(dtype="float32", profile="video")
+    assert q.int8 and not f.int8
+    img, gt = subtitle_frame(1280, 720, lines=TWO_LINES, seed=3)
+    a, b = q.heatmaps(img)[0], f.heatmaps(img)[0]
+    assert a.shape == b.shape
+    assert float(np.abs(a - b).mean()) < 0.01 and float(np.abs(a - b).max()) < 0.25
+    lines = q.detect(img)
+    assert len(lines) == 2 and min(_match(gt, lines)) >= 0.5
+
+
+def test_int8_ranges_that_do_not_fit_this_torch_fall_back_or_refuse(tmp_path, monkeypatch):
+    """Ranges measured under another torch (its graph places observers elsewhere) or a damaged
+    file: the default falls back to the float network; asking for int8 says why it cannot."""
+    from kseg.detect import int8
+    from kseg.errors import ModelError
+
+    if not int8.available("cpu"):
+        pytest.skip("this torch build has no x86 int8 kernels")
+    bad = tmp_path / "craft-int8.json"
+    bad.write_text('{"ranges": {"activation_post_process_0": [0.0, 1.0]}}')
+    monkeypatch.setattr(int8, "ranges_path", lambda: bad)
+    assert not Detector(profile="video").int8
+    with pytest.raises(ModelError, match="int8"):
+        Detector(dtype="int8")
+    bad.write_text("not json")
+    assert not Detector(profile="video").int8
+    with pytest.raises(ValueError, match="dtype"):
+        Detector(dtype="int4")

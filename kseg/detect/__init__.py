@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from kseg._inference import fast_bf16_relu, fast_cpu_bf16, fold_batchnorm
+from kseg.detect import int8
 from kseg.errors import InputError, ModelError
 from kseg.types import TextLine
 
@@ -82,7 +83,7 @@ def _resolve_device(device: str) -> str:
     return device
 
 
-def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
+def _load_craft(path: Path, device: str, dtype: torch.dtype, fold: bool = True) -> torch.nn.Module:
     from easyocr.craft import CRAFT
     from easyocr.detection import copyStateDict
 
@@ -104,7 +105,8 @@ def _load_craft(path: Path, device: str, dtype: torch.dtype) -> torch.nn.Module:
     except Exception as e:  # corrupt / truncated / incompatible file
         raise ModelError(f"cannot load CRAFT weights {path}: {e}") from e
     net.eval()
-    fold_batchnorm(net)  # the 20 BatchNorms of its VGG16-BN and U-net: 5-9 % of CRAFT's time
+    if fold:  # (int8's quantizer folds them itself, fusing each conv-BN-ReLU into one int8 op)
+        fold_batchnorm(net)  # the 20 BatchNorms of its VGG16-BN and U-net: 5-9 % of CRAFT's time
     if dtype == torch.bfloat16:
         fast_bf16_relu(net)  # its 23 ReLUs: a fifth of CRAFT's time in bfloat16
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
@@ -285,10 +287,12 @@ class Detector:
             (0.55: a news super's name and the e-mail half its height beside it, 0.51, are
             two lines; a line's closing "...?" box, 0.65, joins it).
         straight_deg: lines tilted less than this are reported axis-aligned (angle 0).
-        dtype: "auto" (bfloat16 on CPUs with AMX/AVX512-BF16, else float32), "float32",
-            "bfloat16".
+        dtype: "auto" (on a CPU int8 where torch has x86 int8 kernels and ``models/`` holds
+            CRAFT's activation ranges (``kseg.detect.int8``), else bfloat16 on CPUs with
+            AMX/AVX512-BF16, else float32), "int8", "float32", "bfloat16".
         """
         prof = _profile(profile)
+        dtype_asked = dtype
         self.profile = profile
         self.device = _resolve_device(device)
         self.detect_height = int(detect_height or prof["detect_height"])
@@ -303,10 +307,24 @@ class Detector:
         self.gap_ths = gap_ths
         self.height_ths = height_ths
         self.straight_deg = straight_deg
-        if dtype == "auto":
+        if dtype not in ("auto", "int8", "float32", "bfloat16"):
+            raise ValueError(f"dtype must be auto, int8, float32 or bfloat16, got {dtype!r}")
+        if dtype == "int8" and not int8.available(self.device):
+            raise ModelError(f"no int8 kernels for CRAFT on {self.device!r} in this torch build")
+        want_int8 = dtype == "int8" or (dtype == "auto" and int8.available(self.device))
+        if dtype in ("auto", "int8"):
             dtype = "bfloat16" if self.device == "cpu" and fast_cpu_bf16() else "float32"
-        self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
         self.weights = Path(weights) if weights else craft_weights_path()
+        if want_int8:
+            net = int8.quantized(_load_craft(self.weights, "cpu", torch.float32, fold=False))
+            if net is None and dtype_asked == "int8":
+                raise ModelError(f"CRAFT's int8 activation ranges missing or unusable: {int8.ranges_path()}")
+            if net is not None:
+                self.dtype, self.net = torch.float32, net
+                self.int8 = True
+                return
+        self.int8 = False
+        self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
         self.net = _load_craft(self.weights, self.device, self.dtype)
 
     def with_profile(self, profile: str) -> "Detector":
@@ -342,6 +360,19 @@ class Detector:
         HxWx4 RGBA uint8. ``window``: (x0, y0, x1, y1) of CRAFT's input for the whole frame,
         multiples of 32: only that part of it goes through the network (map coordinates are
         then relative to the window's corner)."""
+        h, w = image.shape[:2]
+        th, tw = self._input_size(h, w)
+        x = self.network_input(image, window)
+        x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y, _ = self.net(x)
+        y = y[0].float().cpu().numpy()
+        return y[:, :, 0], y[:, :, 1], 2 * w / tw, 2 * h / th
+
+    def network_input(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None
+                      ) -> torch.Tensor:
+        """CRAFT's input for ``image`` (1x3xHxW float32, resized and normalised as EasyOCR does);
+        ``window`` as in ``heatmaps``."""
         from easyocr.imgproc import normalizeMeanVariance
 
         h, w = image.shape[:2]
@@ -351,12 +382,7 @@ class Detector:
         if window is not None:
             x0, y0, x1, y1 = window
             small = small[y0:y1, x0:x1]
-        x = torch.from_numpy(normalizeMeanVariance(_to_rgb(small))).permute(2, 0, 1)[None]
-        x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            y, _ = self.net(x)
-        y = y[0].float().cpu().numpy()
-        return y[:, :, 0], y[:, :, 1], 2 * w / tw, 2 * h / th
+        return torch.from_numpy(normalizeMeanVariance(_to_rgb(small))).permute(2, 0, 1)[None].float()
 
     def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None,
                cols: tuple[int, int] | None = None) -> list[TextLine]:
