@@ -1,4 +1,4 @@
-"""setuptools hook: the embedded models (models/*.safetensors and their cards) go into the wheel
+"""setuptools hook: the embedded models (models/*.safetensors, CRAFT's int8 ranges and the cards) go into the wheel
 as package data (kseg/_models), so `pip install .` / `pipx install .` works from any folder.
 
 Why a hook and not package-data: the models stay in models/ at the top of the repository
@@ -19,7 +19,7 @@ class BuildWithModels(build_py):
         dst = Path(self.build_lib) / "kseg" / "_models"
         dst.mkdir(parents=True, exist_ok=True)
         for p in sorted(MODELS.glob("*")):
-            if p.suffix in (".safetensors", ".md"):
+            if p.suffix in (".safetensors", ".md") or p.name == "craft-int8.json":
                 shutil.copy2(p, dst / p.name)
 
 

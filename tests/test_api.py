@@ -91,7 +91,7 @@ def test_the_wheel_carries_the_models_and_finds_them_without_a_source_tree(tmp_p
                         "-w", str(tmp_path), "-q"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     names = zipfile.ZipFile(next(tmp_path.glob("kseg-*.whl"))).namelist()
-    for f in ("text-sam.safetensors", "text-sam.md", "kseg-ocr.safetensors", "kseg-ocr.md"):
+    for f in ("text-sam.safetensors", "text-sam.md", "kseg-ocr.safetensors", "kseg-ocr.md", "craft-int8.json"):
         assert f"kseg/_models/{f}" in names
     assert "kseg/py.typed" in names
     from kseg.segment import registry
