@@ -319,6 +319,8 @@ def test_models_commands(tmp_path, monkeypatch):
     assert not any(x["available"] for x in rows)
     fill = next(x for x in rows if x["name"] == "kseg-fill")
     assert "kseg train-fill" in fill["note"] and fill["path"].endswith("kseg-fill.safetensors")
+    craft = next(x for x in rows if x["name"] == "craft-int8")  # the detector falls back to float
+    assert "calibrate_craft" in craft["note"] and craft["path"].endswith("craft-int8.json")
     r = CliRunner().invoke(app, ["models", "list"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "vit_b" in r.stdout
     r = CliRunner().invoke(app, ["models", "pull", "vit_x"])

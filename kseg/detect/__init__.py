@@ -292,7 +292,6 @@ class Detector:
             AMX/AVX512-BF16, else float32), "int8", "float32", "bfloat16".
         """
         prof = _profile(profile)
-        dtype_asked = dtype
         self.profile = profile
         self.device = _resolve_device(device)
         self.detect_height = int(detect_height or prof["detect_height"])
@@ -311,21 +310,21 @@ class Detector:
             raise ValueError(f"dtype must be auto, int8, float32 or bfloat16, got {dtype!r}")
         if dtype == "int8" and not int8.available(self.device):
             raise ModelError(f"no int8 kernels for CRAFT on {self.device!r} in this torch build")
-        want_int8 = dtype == "int8" or (dtype == "auto" and int8.available(self.device))
-        if dtype in ("auto", "int8"):
-            dtype = "bfloat16" if self.device == "cpu" and fast_cpu_bf16() else "float32"
         self.weights = Path(weights) if weights else craft_weights_path()
-        if want_int8:
+        net = None
+        if dtype == "int8" or (dtype == "auto" and int8.available(self.device)):
             net = int8.quantized(_load_craft(self.weights, "cpu", torch.float32, fold=False))
-            if net is None and dtype_asked == "int8":
+            if net is None and dtype == "int8":
                 raise ModelError(f"CRAFT's int8 activation ranges missing or unusable: {int8.ranges_path()}")
-            if net is not None:
-                self.dtype, self.net = torch.float32, net
-                self.int8 = True
-                return
-        self.int8 = False
-        self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-        self.net = _load_craft(self.weights, self.device, self.dtype)
+        self.int8 = net is not None
+        if net is None:  # float: bfloat16 where the CPU runs it natively
+            if dtype not in ("float32", "bfloat16"):
+                dtype = "bfloat16" if self.device == "cpu" and fast_cpu_bf16() else "float32"
+            self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+            net = _load_craft(self.weights, self.device, self.dtype)
+        else:
+            self.dtype = torch.float32  # the int8 network takes float input, quantized inside
+        self.net = net
 
     def with_profile(self, profile: str) -> "Detector":
         """This detector with another profile's settings, sharing the loaded network (no reload):

@@ -103,6 +103,16 @@ def list_models() -> list[ModelInfo]:
     out.append(ModelInfo("kseg-fill", "style", fp, fp.exists(),
                          "embedded fill judge of the style stage" if fp.exists()
                          else "missing: train it with `kseg train-fill` (models/kseg-fill.md); the layer rule decides"))
+    from kseg.detect.int8 import available as int8_kernels, ranges_path
+
+    cp = ranges_path()
+    kernels = int8_kernels("cpu")
+    out.append(ModelInfo("craft-int8", "detector", cp, cp.exists() and kernels,
+                         ("CRAFT's int8 activation ranges: the detector runs in int8 on the CPU" if kernels
+                          else "this torch has no x86 int8 kernels: CRAFT runs in bfloat16 or float32")
+                         if cp.exists() else
+                         "missing: `python tools/calibrate_craft.py` (models/craft-int8.md); CRAFT runs in "
+                         "bfloat16 or float32"))
     ep = easyocr_path()
     out.append(ModelInfo(EASYOCR_KOREAN, "recognizer", ep, ep.exists(),
                          "EasyOCR Korean recogniser" if ep.exists() else f"not downloaded: `kseg models pull {EASYOCR_KOREAN}`"))
