@@ -1,8 +1,8 @@
 """CRAFT in int8 on x86 CPUs, from activation ranges measured once and shipped in ``models/``.
 
-Why: CRAFT is half of translate-video's analysis time on real footage (bench/real's MBC clip,
-2 cores), and an int8 CRAFT runs 1.8x faster than the bfloat16 one on this machine's
-AVX512-VNNI CPU (0.26 s against 0.46 s for a 384 x 672 input). torch's own post-training
+Why: CRAFT was 60 % of translate-video's analysis time on real footage (bench/real's MBC clip,
+2 cores), and an int8 CRAFT runs 1.9x faster than the bfloat16 one on this machine's
+AVX512-VNNI CPU (0.24 s against 0.46 s for a 384 x 672 input; ``bench/bench_detect.py``). torch's own post-training
 quantization (``torch.ao`` FX mode, fbgemm/oneDNN int8 kernels) does the work; what no package
 ships is CRAFT's activation ranges. ``calibrate`` measures them (a histogram per activation,
 torch's x86 default) on synthetic training frames (``tools/calibrate_craft.py``, command in
