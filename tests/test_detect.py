@@ -529,3 +529,12 @@ def test_int8_ranges_that_do_not_fit_this_torch_fall_back_or_refuse(tmp_path, mo
     assert not Detector(profile="video").int8
     with pytest.raises(ValueError, match="dtype"):
         Detector(dtype="int4")
+
+
+def test_models_list_names_the_ranges_file_the_detector_reads():
+    from kseg.detect import int8
+    from kseg.segment.registry import list_models
+
+    row = next(m for m in list_models() if m.name == "craft-int8")
+    assert row.path == int8.ranges_path()
+    assert row.available == (int8.ranges_path().exists() and int8.available("cpu"))

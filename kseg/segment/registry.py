@@ -103,10 +103,9 @@ def list_models() -> list[ModelInfo]:
     out.append(ModelInfo("kseg-fill", "style", fp, fp.exists(),
                          "embedded fill judge of the style stage" if fp.exists()
                          else "missing: train it with `kseg train-fill` (models/kseg-fill.md); the layer rule decides"))
-    from kseg.detect.int8 import available as int8_kernels, ranges_path
-
-    cp = ranges_path()
-    kernels = int8_kernels("cpu")
+    # kseg.detect.int8's file and kernel check, spelled out here: that module imports this one
+    cp = models_dir() / "craft-int8.json"
+    kernels = "x86" in torch.backends.quantized.supported_engines
     out.append(ModelInfo("craft-int8", "detector", cp, cp.exists() and kernels,
                          ("CRAFT's int8 activation ranges: the detector runs in int8 on the CPU" if kernels
                           else "this torch has no x86 int8 kernels: CRAFT runs in bfloat16 or float32")
