@@ -521,7 +521,9 @@ def test_int8_ranges_that_do_not_fit_this_torch_fall_back_or_refuse(tmp_path, mo
         pytest.skip("this torch build has no x86 int8 kernels")
     bad = tmp_path / "craft-int8.json"
     bad.write_text('{"ranges": {"activation_post_process_0": [0.0, 1.0]}}')
-    monkeypatch.setattr(int8, "ranges_path", lambda: bad)
+    from kseg.segment import registry
+
+    monkeypatch.setattr(registry, "craft_int8_path", lambda: bad)
     assert not Detector(profile="video").int8
     with pytest.raises(ModelError, match="int8"):
         Detector(dtype="int8")
@@ -533,8 +535,8 @@ def test_int8_ranges_that_do_not_fit_this_torch_fall_back_or_refuse(tmp_path, mo
 
 def test_models_list_names_the_ranges_file_the_detector_reads():
     from kseg.detect import int8
-    from kseg.segment.registry import list_models
+    from kseg.segment.registry import craft_int8_path, list_models
 
     row = next(m for m in list_models() if m.name == "craft-int8")
-    assert row.path == int8.ranges_path()
-    assert row.available == (int8.ranges_path().exists() and int8.available("cpu"))
+    assert row.path == craft_int8_path()
+    assert row.available == (craft_int8_path().exists() and int8.available("cpu"))

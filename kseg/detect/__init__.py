@@ -313,9 +313,12 @@ class Detector:
         self.weights = Path(weights) if weights else craft_weights_path()
         net = None
         if dtype == "int8" or (dtype == "auto" and int8.available(self.device)):
-            net = int8.quantized(_load_craft(self.weights, "cpu", torch.float32, fold=False))
+            from kseg.segment.registry import craft_int8_path
+
+            ranges = craft_int8_path()
+            net = int8.quantized(_load_craft(self.weights, "cpu", torch.float32, fold=False), ranges)
             if net is None and dtype == "int8":
-                raise ModelError(f"CRAFT's int8 activation ranges missing or unusable: {int8.ranges_path()}")
+                raise ModelError(f"CRAFT's int8 activation ranges missing or unusable: {ranges}")
         self.int8 = net is not None
         if net is None:  # float: bfloat16 where the CPU runs it natively
             if dtype not in ("float32", "bfloat16"):

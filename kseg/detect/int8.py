@@ -20,17 +20,10 @@ from typing import Iterable
 import torch
 from torch import nn
 
-__all__ = ["RANGES_FILE", "available", "calibrate", "quantized", "ranges_path", "save_ranges"]
+__all__ = ["available", "calibrate", "quantized", "save_ranges"]
 
-RANGES_FILE = "craft-int8.json"
 ENGINE = "x86"
 _EXAMPLE = (1, 3, 384, 672)  # any size: the traced graph takes the input's own
-
-
-def ranges_path() -> Path:
-    from kseg.segment.registry import models_dir
-
-    return models_dir() / RANGES_FILE
 
 
 def available(device: str) -> bool:
@@ -85,16 +78,15 @@ def save_ranges(path: Path, ranges: dict[str, list[float]], about: dict) -> None
     write_json(path, {"format": 1, "engine": ENGINE, "torch": torch.__version__, **about, "ranges": ranges})
 
 
-def quantized(net: nn.Module, path: Path | None = None) -> nn.Module | None:
+def quantized(net: nn.Module, path: Path) -> nn.Module | None:
     """``net`` (CRAFT, float; taken over) as an int8 network with the stored activation ranges; None when the
     ranges are absent or do not fit this torch's graph of CRAFT (another torch version may
     place its observers differently), so the caller keeps its float network."""
     from torch.ao.quantization.observer import MinMaxObserver
     from torch.ao.quantization.quantize_fx import convert_fx
 
-    path = Path(path) if path is not None else ranges_path()
     try:
-        ranges = json.loads(path.read_text())["ranges"]
+        ranges = json.loads(Path(path).read_text())["ranges"]
         prepared = _prepare(net, MinMaxObserver)
         observers = _observers(prepared)
         if set(observers) != set(ranges):

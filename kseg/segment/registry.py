@@ -51,6 +51,11 @@ def models_dir() -> Path:
     return REPO_MODELS if REPO_MODELS.is_dir() or not PACKAGE_MODELS.is_dir() else PACKAGE_MODELS
 
 
+def craft_int8_path() -> Path:
+    """CRAFT's int8 activation ranges (``kseg.detect.int8``), beside the embedded models."""
+    return models_dir() / "craft-int8.json"
+
+
 def embedded_path() -> Path:
     return models_dir() / f"{EMBEDDED}.safetensors"
 
@@ -103,9 +108,10 @@ def list_models() -> list[ModelInfo]:
     out.append(ModelInfo("kseg-fill", "style", fp, fp.exists(),
                          "embedded fill judge of the style stage" if fp.exists()
                          else "missing: train it with `kseg train-fill` (models/kseg-fill.md); the layer rule decides"))
-    # kseg.detect.int8's file and kernel check, spelled out here: that module imports this one
-    cp = models_dir() / "craft-int8.json"
-    kernels = "x86" in torch.backends.quantized.supported_engines
+    from kseg.detect.int8 import available as int8_kernels
+
+    cp = craft_int8_path()
+    kernels = int8_kernels("cpu")
     out.append(ModelInfo("craft-int8", "detector", cp, cp.exists() and kernels,
                          ("CRAFT's int8 activation ranges: the detector runs in int8 on the CPU" if kernels
                           else "this torch has no x86 int8 kernels: CRAFT runs in bfloat16 or float32")
