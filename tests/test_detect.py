@@ -511,6 +511,40 @@ def test_int8_craft_finds_the_lines_float_craft_finds():
     assert len(lines) == 2 and min(_match(gt, lines)) >= 0.5
 
 
+def _float_mb() -> float:
+    import gc
+
+    import torch
+
+    gc.collect()
+    return sum(o.untyped_storage().nbytes() for o in gc.get_objects()
+               if isinstance(o, torch.Tensor) and not o.is_meta and o.dtype == torch.float32) / 2**20
+
+
+def test_the_int8_detector_keeps_no_float_copy_of_craft(tmp_path, monkeypatch):
+    """Quantizing takes the float CRAFT over; none of its 80 MB of float weights may stay
+    resident beside the int8 network (torch.ao's passes left 122 MB alive, for the process's
+    life), nor when the ranges do not fit and the detector falls back to its own float copy."""
+    from kseg.detect import int8
+
+    if not int8.available("cpu"):
+        pytest.skip("this torch build has no x86 int8 kernels")
+    before = _float_mb()
+    q = Detector(dtype="int8", profile="video")
+    assert q.int8 and _float_mb() - before < 30
+    assert len(q.detect(subtitle_frame(1280, 720, lines=TWO_LINES, seed=3)[0])) == 2
+    bad = tmp_path / "craft-int8.json"
+    bad.write_text('{"ranges": {"activation_post_process_0": [0.0, 1.0]}}')
+    from kseg.segment import registry
+
+    monkeypatch.setattr(registry, "craft_int8_path", lambda: bad)
+    before = _float_mb()
+    f = Detector(profile="video", dtype="auto")
+    assert not f.int8
+    own = sum(p.numel() * p.element_size() for p in f.net.parameters() if p.dtype == torch.float32) / 2**20
+    assert _float_mb() - before - own < 30
+
+
 def test_int8_ranges_that_do_not_fit_this_torch_fall_back_or_refuse(tmp_path, monkeypatch):
     """Ranges measured under another torch (its graph places observers elsewhere) or a damaged
     file: the default falls back to the float network; asking for int8 says why it cannot."""
