@@ -529,6 +529,38 @@ def test_the_plate_search_reads_the_frames_lab_row_by_row_with_the_same_answer(m
     assert got == want and all(b is not None for b in got)
 
 
+def test_the_plate_search_steps_are_each_rows_median_off_the_letters():
+    """The colour step across each row / column (what plate borders are read from), taken for
+    all rows at once: the same numbers as one ``np.median`` per row of the pixels off the
+    letters, nan where too few are off them or the row has no neighbours two away."""
+    import kseg.style as st
+
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)
+    ink = rng.random((40, 70)) < 0.35
+    ink[10:13] = True  # rows all letters: nan
+    ink[20, :60] = True  # a row with few pixels off the letters
+    steps = st._Steps(st._RowLab(img), ink)
+    lab = st._lab(img)
+    for axis, lo, hi, span in [(0, 0, 40, (5, 60)), (0, 30, 45, (0, 70)), (1, 0, 70, (3, 38)), (1, 66, 70, (0, 40)),
+                               (0, 15, 16, (10, 30))]:
+        got = steps.steps(axis, lo, hi, span)
+        size = 40 if axis == 0 else 70
+        want = np.full(hi - lo, np.nan)
+        a0, a1 = span
+        for i, k in enumerate(range(lo, hi)):
+            if k - 2 < 0 or k + 1 > size - 1:
+                continue
+            if axis == 0:
+                d, ok = st._de(lab[k + 1, a0:a1], lab[k - 2, a0:a1]), ~(ink[k + 1, a0:a1] | ink[k - 2, a0:a1])
+            else:
+                d, ok = st._de(lab[a0:a1, k + 1], lab[a0:a1, k - 2]), ~(ink[a0:a1, k + 1] | ink[a0:a1, k - 2])
+            if ok.sum() >= max(3, 0.3 * ok.size):
+                want[i] = float(np.median(d[ok]))
+        assert np.array_equal(got, want, equal_nan=True), (axis, lo, hi)
+        assert np.isnan(got).any() and not np.isnan(got).all() or hi - lo == 1
+
+
 def test_straight_edges_round_text_with_the_footage_inside_are_not_a_plate():
     """Text inside a rectangle of the picture's own lines (a car window, a collage tile's
     border): the steps round it are all there, but the inside shows the footage's detail as
