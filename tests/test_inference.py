@@ -112,3 +112,23 @@ def test_triton_is_kept_out_of_a_linux_process_without_a_gpu():
     out = subprocess.run([sys.executable, "-c", "import kseg, sys; print(sys.modules.get('triton', 'absent') is None)"],
                          capture_output=True, text=True, env={**env, "KSEG_TRITON": "1"}, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def test_importing_kseg_bounds_onednns_kernel_cache_unless_the_user_set_it():
+    """oneDNN keeps a kernel per input shape (1024 by default); video meets new shapes all the
+    time and a 1080p episode's memory climbed past 2 GB. Importing kseg sets a bound of its own
+    where the user set none, and leaves the user's value (either name) alone."""
+    import os
+    import subprocess
+    import sys
+
+    import kseg
+
+    names = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    code = "import kseg, os; print(os.environ.get('ONEDNN_PRIMITIVE_CACHE_CAPACITY'), os.environ.get('DNNL_PRIMITIVE_CACHE_CAPACITY'))"
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: E731
+                                       env={**env, **extra}, check=True).stdout.split()
+    assert run({}) == [str(kseg.ONEDNN_CACHE), "None"]
+    assert run({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "512"}) == ["512", "None"]
+    assert run({"DNNL_PRIMITIVE_CACHE_CAPACITY": "8"}) == ["None", "8"]
