@@ -47,15 +47,14 @@ def _no_triton_without_a_gpu() -> None:
 
 _no_triton_without_a_gpu()
 
-ONEDNN_CACHE = 64  # per-input-shape kernels oneDNN keeps (its default: 1024)
+ONEDNN_CACHE = 128  # per-input-shape kernels oneDNN keeps (its default: 1024)
 
 
 def _bounded_onednn_cache() -> None:
     """oneDNN (torch's CPU convolutions) keeps a compiled kernel for every input shape it meets,
     up to 1024. Video meets new shapes all the time (CRAFT's windows, caption strips, tiles), so
-    a 6-minute 1080p episode climbed from 1.86 to 2.2 GB resident, past issue 22's 2 GB; with 64
-    kept it stays at 1.70-1.84 GB; kernels made again cost a windowed CRAFT call 5-8 % (the whole
-    run's time is within this machine's noise). Only a
+    a 6-minute 1080p episode climbed from 1.86 to 2.2 GB resident, past issue 22's 2 GB; with 128
+    kept it stays at 1.75-1.83 GB; kernels made again cost a still frame a few per cent. Only a
     default: a value the user set (``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` or the older
     ``DNNL_PRIMITIVE_CACHE_CAPACITY``) is kept. oneDNN reads it when it makes its first kernel,
     so it must be set before torch runs a convolution."""
