@@ -2,9 +2,9 @@
 
 Why: CRAFT was 60 % of translate-video's analysis time on real footage (bench/real's MBC clip,
 2 cores), and an int8 CRAFT runs 1.9x faster than the bfloat16 one on this machine's
-AVX512-VNNI CPU (0.24 s against 0.46 s for a 384 x 672 input; ``bench/bench_detect.py``). torch's own post-training
-quantization (``torch.ao`` FX mode, fbgemm/oneDNN int8 kernels) does the work; what no package
-ships is CRAFT's activation ranges. ``calibrate`` measures them (a histogram per activation,
+AVX512-VNNI CPU (0.24 s against 0.46 s for a 384 x 672 input; ``bench/bench_detect.py``).
+torch's own post-training quantization (``torch.ao`` FX mode, fbgemm/oneDNN int8 kernels) does
+the work; what no package ships is CRAFT's activation ranges. ``calibrate`` measures them (a histogram per activation,
 torch's x86 default) on synthetic training frames (``tools/calibrate_craft.py``, command in
 ``models/craft-int8.md``); ``quantized`` rebuilds the int8 network from the stored ranges in
 under a second at load time, so a user never runs a calibration and the weights themselves stay
@@ -54,9 +54,9 @@ def _observers(prepared: nn.Module) -> dict[str, nn.Module]:
 
 
 def calibrate(net: nn.Module, inputs: Iterable[torch.Tensor]) -> dict[str, list[float]]:
-    """Each activation's int8 range (``net`` is taken over), as torch's HistogramObserver picks it (the range that
-    minimises the quantization error of the activations seen) over ``inputs`` (CRAFT inputs,
-    1x3xHxW float32, normalised as ``Detector.heatmaps`` does)."""
+    """Each activation's int8 range (``net`` is taken over), as torch's HistogramObserver picks
+    it (the range that minimises the quantization error of the activations seen) over
+    ``inputs`` (CRAFT inputs, 1x3xHxW float32, normalised as ``Detector.heatmaps`` does)."""
     from torch.ao.quantization.observer import HistogramObserver
 
     prepared = _prepare(net, HistogramObserver)
@@ -83,8 +83,9 @@ def _let_go(keep: nn.Module | None, trees: tuple[nn.Module, ...]) -> None:
     None where the ranges did not fit) does not use. torch.ao's FX passes leave the prepared
     graph and the float CRAFT it took over alive after ``convert_fx`` (its observers'
     constructors close over the prepared module, in a cycle that outlives ``gc.collect()``):
-    122 MB of float weights resident for the whole process, against 20 MB of int8 ones. The modules are emptied, not their tensors changed, so a tensor
-    the int8 network shares (a bias in its packed weights) stays as it is."""
+    122 MB of float weights resident for the whole process, against 20 MB of int8 ones. The
+    modules are emptied, not their tensors changed, so a tensor the int8 network shares (a bias
+    in its packed weights) stays as it is."""
     used = set() if keep is None else {id(m) for m in keep.modules()}
     for tree in trees:
         for m in tree.modules():
