@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_memory.py [--minutes 30] [--size 640x360] [--fps 12] [--every 4]
         [--baseline-minutes 6]
+    .venv/bin/python bench/bench_memory.py --real data/real [--clip NAME] [--height 1080] [--minutes 60]
 
 The episode: a slowly panning textured background with a hard cut every 20 s, and a Korean
 caption (white, black outline, NanumGothic Bold) every ``--every`` seconds for 2.5 s, each
@@ -11,6 +12,12 @@ second. Printed: RSS at each tenth of the video, the peak, events, frames/s. The
 runs the same code on the first ``--baseline-minutes`` of the episode with the per-event
 clean-up switched off (TemporalFill.drop a no-op, spent sprites kept: the code before the
 fix), so the growth per caption event is seen beside the flat line.
+
+``--real DIR``: the episode is a real clip of bench/real (``--clip``, from DIR/clips/, which
+``bench/real/extract.py DIR --clones C --clips`` writes; default the 6-minute Vrew vlog with 13
+subtitles) scaled to ``--height`` rows and played over and over to ``--minutes`` (``looped``: its
+packets copied, not re-encoded, so an hour is made in seconds), translated from a memory of its
+annotated captions; the events translated are printed beside the clip's truth.
 """
 from __future__ import annotations
 
@@ -87,6 +94,52 @@ def make_episode(path: Path, minutes: float, size: tuple[int, int], fps: int, ev
     return texts
 
 
+def looped(src: Path, n: int, out: Path) -> Path:
+    """``src`` (video only) played ``n`` times in a row, its packets copied with their timestamps
+    moved on by the clip's length each time (what ffmpeg's concat demuxer does): a long input
+    from a short real clip without re-encoding, each seam a hard cut."""
+    def packets(c):
+        return (p for p in c.demux(c.streams.video[0]) if p.pts is not None and p.size)
+
+    with av.open(str(src)) as c:
+        ends = [(p.pts, p.pts + (p.duration or 0)) for p in packets(c)]
+    span = max(e for _, e in ends) - min(s for s, _ in ends)  # in the stream's time base
+    with av.open(str(out), "w") as oc:
+        for r in range(n):
+            with av.open(str(src)) as c:
+                if r == 0:
+                    ost = oc.add_stream_from_template(c.streams.video[0])
+                for p in packets(c):
+                    p.pts += r * span
+                    p.dts = None if p.dts is None else p.dts + r * span
+                    p.stream = ost
+                    oc.mux(p)
+    return out
+
+
+def real_episode(folder: Path, clip: str, height: int | None, minutes: float, tmp: Path) -> tuple[Path, Path, dict]:
+    """(episode, translation memory, truth) for ``--real``: the clip scaled once (bench_video's
+    ``_repeated``, CRF 16), then ``looped`` to about ``minutes``."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_video import _memory, _repeat_truth, _repeated
+
+    spec = {c["clip"]: c for c in json.loads((ROOT / "bench" / "real" / "clips.json").read_text())["clips"]}
+    if clip not in spec:
+        raise SystemExit(f"bench_memory: no clip {clip!r} in bench/real/clips.json ({', '.join(spec)})")
+    c = spec[clip]
+    src = next((p for p in (folder / "clips" / f"{clip}.mp4", folder / f"{clip}.mp4") if p.exists()), None)
+    if src is None:
+        raise SystemExit(f"bench_memory: {clip}.mp4 not under {folder} "
+                         "(python bench/real/extract.py DIR --clones C --clips)")
+    scaled = _repeated(src, 1, tmp / "clip.mp4", height)
+    with av.open(str(scaled)) as v:
+        seconds = c["frames"] / float(v.streams.video[0].average_rate)
+    n = max(1, round(minutes * 60 / seconds))
+    return looped(scaled, n, tmp / "episode.mp4"), _memory(c, tmp / "tm.tsv"), _repeat_truth(c, n)
+
+
 def run(src: Path, out: Path, tm: Path, end: float | None, keep_all: bool) -> dict:
     """One translate-video in a fresh process (so that neither run inherits the other's heap),
     the models loaded before the clock and the sampler start."""
@@ -148,6 +201,9 @@ def main() -> None:
     ap.add_argument("--fps", type=int, default=12)
     ap.add_argument("--every", type=float, default=4.0)
     ap.add_argument("--baseline-minutes", type=float, default=6)
+    ap.add_argument("--real", type=Path, help="bench/real's frames folder: loop one of its real clips instead")
+    ap.add_argument("--clip", default="jjjjj2e2e__p107-110_1-8__video", help="with --real: the clip (clips.json)")
+    ap.add_argument("--height", type=int, default=1080, help="with --real: scaled to this many rows (0: as it is)")
     args = ap.parse_args()
     from rich.console import Console
     from rich.table import Table
@@ -155,13 +211,23 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        src = tmp / "episode.mp4"
         t0 = time.perf_counter()
-        texts = make_episode(src, args.minutes, (w, h), args.fps, args.every)
-        print(f"episode: {args.minutes} min, {w}x{h}, {args.fps} fps, {len(texts)} captions "
-              f"(made in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        tm = tmp / "tm.tsv"
-        tm.write_text("".join(f"{t}\tEnglish for caption {k}\n" for k, t in enumerate(dict.fromkeys(texts))))
+        truth = None
+        if args.real:
+            src, tm, truth = real_episode(args.real, args.clip, args.height or None, args.minutes, tmp)
+            with av.open(str(src)) as c:
+                vs = c.streams.video[0]
+                fps = float(vs.average_rate)
+                size = f"{vs.codec_context.width}x{vs.codec_context.height}"
+                print(f"episode: {args.clip} looped, {truth['frames']} frames ({truth['frames'] / fps / 60:.1f} min), "
+                      f"{size}, {len(truth['events'])} captions (made in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        else:
+            src, fps = tmp / "episode.mp4", args.fps
+            texts = make_episode(src, args.minutes, (w, h), args.fps, args.every)
+            print(f"episode: {args.minutes} min, {w}x{h}, {args.fps} fps, {len(texts)} captions "
+                  f"(made in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            tm = tmp / "tm.tsv"
+            tm.write_text("".join(f"{t}\tEnglish for caption {k}\n" for k, t in enumerate(dict.fromkeys(texts))))
         rows = []
         if args.baseline_minutes:
             rows.append(("before the fix", run(src, tmp / "base.mp4", tm, args.baseline_minutes * 60, True)))
@@ -175,8 +241,11 @@ def main() -> None:
                 t.add_column(c)
             for k in range(10):
                 sel = smp[min(len(smp) - 1, int((k + 1) * len(smp) / 10) - 1)]
-                t.add_row(f"{sel[0]:.0f}", f"{sel[2] / args.fps / 60:.1f}", f"{sel[1]:.0f}")
+                t.add_row(f"{sel[0]:.0f}", f"{sel[2] / fps / 60:.1f}", f"{sel[1]:.0f}")
             console.print(t)
+            if truth is not None:
+                console.print(f"{name}: {s['events']} caption events, {s['translated']} translated (the whole "
+                              f"episode's truth: {len(truth['events'])}); {s['frames'] / fps / r['wall']:.2f}x real time")
         if len(rows) == 2:
             b, a = rows[0][1], rows[1][1]
             be, ae = b["summary"]["events"], a["summary"]["events"]

@@ -1915,3 +1915,29 @@ def test_an_events_text_joins_a_word_wrapped_across_its_lines():
     assert ev(["추가로 요리하기를 좋아하는데 가장 잘합니", "다"]).text == "추가로 요리하기를 좋아하는데 가장 잘합니다"
     assert ev(["제 이름은", "이재협입니다"]).text == "제 이름은 이재협입니다"
     assert ev(["안녕하세요", ""]).text == "안녕하세요"
+
+
+def test_the_memory_bench_loops_a_real_clip_into_a_long_episode_frame_for_frame(tmp_path):
+    """bench/bench_memory.py --real: an hour of episode from a 6-minute clip by copying its
+    packets; every copy must decode whole, in order, with rising timestamps (a muxer that
+    reorders or drops them would measure a shorter episode than the one reported)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from bench_memory import looped
+    finally:
+        del sys.path[0]
+    src = make_video(tmp_path / "clip.mp4", n=30, gop=12)
+    out = looped(src, 3, tmp_path / "episode.mp4")
+    with av.open(str(src)) as c:
+        one = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        got = list(c.decode(video=0))
+        seconds = float(c.duration) / 1e6
+    assert len(got) == 3 * len(one) == 90
+    pts = [f.pts for f in got]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    for k, f in enumerate(got):  # the same packets: each copy decodes to the clip's pixels exactly
+        assert np.array_equal(f.to_ndarray(format="gray"), one[k % len(one)])
+    assert abs(seconds - 3 * 30 / 24) < 0.1
