@@ -417,3 +417,22 @@ def test_a_subtitle_under_a_pictures_edge_on_a_black_band_is_filled_along_the_ba
     # captions over footage: the rows lose the check, the fill is the membrane's
     img2, foot2, _ = captioned(textured(seed=5))
     assert np.array_equal(erase(img2, foot2), erase(img2, foot2, rows=False))
+
+
+def test_a_subtitle_on_the_band_stays_filled_along_it_when_a_tall_graphic_is_erased_too():
+    """A real vlog frame (a McDonald's sign over a subtitle on a black band): the sign's arches
+    were erased with the subtitle, and the row check's context round the tall arches reached
+    the subtitle. The subtitle's pixels in that crop were filled as the arches' crop saw them,
+    and the subtitle, overlapping what was done, was never row-checked itself: the membrane drew
+    the picture's bottom rows into the band. Each group is checked on its own pixels. Here the
+    tall graphic stands beside the subtitle (its context reaches 130 px sideways)."""
+    img, clean, foot = _picture_over_black_band()
+    logo = np.zeros(foot.shape, bool)
+    logo[10:230, 20:60] = True
+    img[logo] = (250, 200, 40)
+    band = np.zeros(img.shape[:2], bool)
+    band[104:] = True
+    region = grow_mask(foot, default_grow(foot))
+    out = erase(img, foot | logo)
+    assert np.abs(out[band & region].astype(int) - clean[band & region]).max() <= 6
+    assert np.array_equal(out[band & region], erase(img, foot)[band & region])

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import KsegError
-from .fill import FILLS, fill_region, group_boxes
+from .fill import FILLS, fill_region, labelled_groups
 
 METHODS: tuple[str, ...] = ("auto",) + tuple(FILLS)
 
@@ -454,11 +454,12 @@ def _by_rows(out: np.ndarray, image: np.ndarray, mask: np.ndarray, region: np.nd
     each row of the band is one colour from end to end (a real subtitled slideshow's two-line
     subtitles, bench/real). On footage the rows predict nothing and the membrane stays."""
     done = np.zeros_like(region)
-    for box in group_boxes(region):  # the groups fill_region crops, each with the row check's context
+    labels, boxes = labelled_groups(region)
+    for k, box in enumerate(boxes, 1):  # the groups fill_region crops, each with the row check's context
         x0, y0, x1, y1 = row_crop(box, image.shape)
-        g = region[y0:y1, x0:x1]
-        if (g & done[y0:y1, x0:x1]).any():
-            continue
+        # the group's own pixels only: the context reaches other groups (a tall graphic's reaches
+        # the subtitle under it), whose rows seen through this crop are cut off at its sides
+        g = region[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == k)
         crop = np.ascontiguousarray(image[y0:y1, x0:x1])
         filled = erase_plate(crop, mask[y0:y1, x0:x1], region=g)
         if filled is not None:

@@ -137,12 +137,18 @@ FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def group_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of the groups of mask pixels within GROUP_GAP of each other (the
-    mask dilated by GROUP_GAP, so a box reaches a little past its pixels)."""
+def labelled_groups(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """(labels, boxes): the groups of mask pixels within GROUP_GAP of each other, group k's
+    pixels labelled k + 1 and its box (x0, y0, x1, y1) ``boxes[k]`` (the mask dilated by
+    GROUP_GAP, so a box reaches a little past its pixels)."""
     near = cv2.dilate(mask.view(np.uint8), np.ones((GROUP_GAP, GROUP_GAP), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:n]]
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    return labels, [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:n]]
+
+
+def group_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``labelled_groups``' boxes."""
+    return labelled_groups(mask)[1]
 
 
 def groups(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
