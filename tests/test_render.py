@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kseg.errors import InputError
-from kseg.render import (BOLD_WEIGHT, BUNDLED_BOLD, BUNDLED_REGULAR, RenderInfo, load_family,
-                         load_font, prepare, render_caption)
+from kseg.render import (BOLD_WEIGHT, BUNDLED_BOLD, BUNDLED_REGULAR, SYMBOLS_BOLD, SYMBOLS_REGULAR, RenderInfo,
+                         load_family, load_font, prepare, render_caption)
 from kseg.types import Banner, Caption, ColourRun, Shadow, Style
 
 GREY = (90, 90, 90)
@@ -439,6 +439,44 @@ def test_bundled_fonts_and_licence_ship():
     assert ofl.startswith("Copyright") and "SIL OPEN FONT LICENSE" in ofl
     for p in (BUNDLED_REGULAR, BUNDLED_BOLD):
         assert load_font(p, 20).getname() == ("Noto Sans", "Bold" if "Bold" in p.name else "Regular")
+    assert "Bitstream Vera" in (d / "DejaVu-LICENSE.txt").read_text()
+    for p in (SYMBOLS_REGULAR, SYMBOLS_BOLD):
+        assert load_font(p, 20).getname() == ("DejaVu Sans", "Bold" if "Bold" in p.name else "Book")
+
+
+def _ink(text: str, bold: bool = False, font=None) -> np.ndarray:
+    """The English drawn white on black, cropped to its ink."""
+    c = np.zeros((120, 400, 3), np.uint8)
+    heavy = 0.2 if bold else 0.05
+    render_caption(c, caption(box=(40, 40, 360, 80), fill=(255, 255, 255), text_height=30.0,
+                              stroke_width=heavy * 30.0), text, font=font)
+    m = c[..., 0] > 128
+    x0, y0, x1, y1 = bbox(m)
+    return m[y0:y1, x0:x1]
+
+
+@pytest.mark.parametrize("bold", [False, True])
+def test_marks_the_english_face_lacks_are_drawn_not_left_as_empty_boxes(bold):
+    """Captions keep their marks in translation (♪, ♥, ★, →); Noto Sans has none of them, and a
+    character a face lacks is drawn as its empty box. They come from the bundled DejaVu Sans."""
+    tofu = _ink("\ue000", bold)  # a private-use character no bundled face has: the empty box
+    for mark in "♪♥★→":
+        got = _ink(mark, bold)
+        assert got.shape != tofu.shape or (got != tofu).any(), mark
+    # the line is cut where the face changes; the mark is measured by the face that draws it
+    face = load_family().face(bold, 40)
+    runs = face.runs("Love you ♪ so")
+    assert [r for _, r in runs] == ["Love you ", "♪", " so"]
+    assert runs[1][0].getname()[0] == "DejaVu Sans" and runs[0][0].getname()[0] == "Noto Sans"
+    assert face.getlength("Love you ♪ so") == pytest.approx(sum(f.getlength(r) for f, r in runs))
+    assert face.runs("Hello") == [(face.main, "Hello")]  # text the face covers: the face alone
+
+
+def test_a_user_font_lacking_a_mark_gets_it_from_the_fallback(tmp_path):
+    mine = tmp_path / "Mine.ttf"  # a face without ♪ (Noto Sans under another name)
+    shutil.copy(BUNDLED_REGULAR, mine)
+    assert (_ink("Hi ♪", font=mine).shape != _ink("Hi \ue000", font=mine).shape
+            or (_ink("Hi ♪", font=mine) != _ink("Hi \ue000", font=mine)).any())
 
 
 def test_banner_prefers_shrinking_inside_the_plate_to_growing_it():

@@ -11,7 +11,9 @@ Decisions (issue: render):
   > ``BOLD_WEIGHT`` = 0.097, the gap between the clusters measured on 5 regular and 7
   bold/extra-bold Nanum faces at 24-80 px with stroke = fill area / skeleton length
   (regular 0.058-0.100, bold 0.093-0.147; 4 of 120 on the wrong side). A user font
-  without a bold sibling is emboldened by stroking it in the fill colour.
+  without a bold sibling is emboldened by stroking it in the fill colour. Characters the
+  face lacks (♪ ♥ ★ →: captions' marks, kept in translation) are drawn with the bundled
+  DejaVu Sans (``Face``), not as FreeType's empty box.
 * **Size.** Hangul ink height (~0.92 em) is matched to the Latin *ascender* height
   (``dhlk``, 0.766 em in Noto Sans): the x-height then sits at ~0.7 of the Korean, as
   broadcast English subtitles look next to Hangul. Outline, shadow and faux-bold widths
@@ -63,6 +65,10 @@ from kseg.types import Box, Caption, Style
 FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
 BUNDLED_REGULAR = FONT_DIR / "NotoSans-Regular.ttf"
 BUNDLED_BOLD = FONT_DIR / "NotoSans-Bold.ttf"
+# the characters a face lacks (Noto Sans has no ♪ ♥ ★ → ■: captions' marks, which translations
+# keep) are drawn with DejaVu Sans, whose symbols cover them, instead of FreeType's empty box
+SYMBOLS_REGULAR = FONT_DIR / "DejaVuSans.ttf"
+SYMBOLS_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 
 BOLD_WEIGHT = 0.097
 SUBTITLE_WIDTH = 0.90  # of the frame width
@@ -86,6 +92,68 @@ def _font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
+@lru_cache(maxsize=32)
+def _coverage(path: str, index: int) -> frozenset[int] | None:
+    """The code points a face has glyphs for (its cmap, read with fontTools: Pillow cannot say
+    whether a glyph is missing, it draws the face's empty box). None where fontTools cannot
+    read the file (FreeType may still draw it): no fallback then."""
+    from fontTools.ttLib import TTFont
+
+    try:
+        with TTFont(path, fontNumber=index, lazy=True) as f:
+            return frozenset(f.getBestCmap() or ())
+    except Exception:  # noqa: BLE001 - any unreadable table means "unknown", not an error
+        return None
+
+
+class Face:
+    """One face at one size, with a fallback face for the characters it lacks: Pillow has no
+    font fallback. Measures and draws a string run by run (``runs``); a string the face
+    covers is one run, measured and drawn exactly as the face alone would."""
+
+    def __init__(self, main: ImageFont.FreeTypeFont, has: frozenset[int] | None,
+                 fallback: ImageFont.FreeTypeFont | None = None, fallback_has: frozenset[int] = frozenset()):
+        self.main, self.has, self.fallback, self.fallback_has = main, has, fallback, fallback_has
+        self.size = main.size
+
+    def runs(self, s: str) -> list[tuple[ImageFont.FreeTypeFont, str]]:
+        """``s`` cut where the face that draws it changes (spaces stay with the main face)."""
+        has = self.has
+        if has is None or self.fallback is None or all(ord(c) in has for c in s):
+            return [(self.main, s)]
+        out: list[tuple[ImageFont.FreeTypeFont, str]] = []
+        for c in s:
+            f = self.fallback if (ord(c) not in has and not c.isspace() and ord(c) in self.fallback_has) else self.main
+            if out and out[-1][0] is f:
+                out[-1] = (f, out[-1][1] + c)
+            else:
+                out.append((f, c))
+        return out
+
+    def getlength(self, s: str) -> float:
+        return sum(f.getlength(r) for f, r in self.runs(s))
+
+    def getbbox(self, s: str, anchor: str = "ls", stroke_width: float = 0) -> tuple[float, float, float, float]:
+        runs = self.runs(s)
+        if len(runs) == 1:
+            return runs[0][0].getbbox(s, anchor=anchor, stroke_width=stroke_width)
+        x, box = 0.0, None
+        for f, r in runs:
+            l, t, rr, b = f.getbbox(r, anchor=anchor, stroke_width=stroke_width)
+            cur = (x + l, t, x + rr, b)
+            box = cur if box is None else (min(box[0], cur[0]), min(box[1], cur[1]), max(box[2], cur[2]),
+                                           max(box[3], cur[3]))
+            x += f.getlength(r)
+        return box
+
+    def draw(self, d: ImageDraw.ImageDraw, xy: tuple[float, float], s: str, **kw: Any) -> None:
+        """``ImageDraw.text`` at the left end of the baseline (anchor "ls"), run by run."""
+        x, y = xy
+        for f, r in self.runs(s):
+            d.text((x, y), r, font=f, anchor="ls", **kw)
+            x += f.getlength(r)
+
+
 def load_font(path: str | os.PathLike[str], size: int = 20, index: int = 0) -> ImageFont.FreeTypeFont:
     """Open a .ttf/.otf/.ttc face, or raise InputError with one line naming the file."""
     p = Path(path)
@@ -107,9 +175,14 @@ class FontFamily:
     bold: tuple[str, int]
     faux_bold: bool = False
 
-    def face(self, bold: bool, size: int) -> ImageFont.FreeTypeFont:
+    def face(self, bold: bool, size: int) -> Face:
         path, index = self.bold if bold else self.regular
-        return _font(path, index, max(1, int(size)))
+        size = max(1, int(size))
+        sym = str(SYMBOLS_BOLD if bold and not self.faux_bold else SYMBOLS_REGULAR)
+        has = _coverage(path, index)
+        if has is None or os.path.realpath(path) == os.path.realpath(sym):
+            return Face(_font(path, index, size), None)
+        return Face(_font(path, index, size), has, _font(sym, 0, size), _coverage(sym, 0) or frozenset())
 
 
 def _bold_sibling(p: Path) -> Path | None:
@@ -315,7 +388,7 @@ def _strokes(style: Style, fam: FontFamily, bold: bool, size: float, scale: floa
     )
 
 
-def _lines_at(font: ImageFont.FreeTypeFont, words: list[str], n: int,
+def _lines_at(font: Face, words: list[str], n: int,
               stroke: float) -> tuple[float, list[str]]:
     """Best n-line break at this size and its real widest line (kerning included)."""
     space = font.getlength(" ")
@@ -397,12 +470,12 @@ def _over(P: np.ndarray, A: np.ndarray, color: Any, a: np.ndarray) -> None:
     A += a
 
 
-def _text_mask(size: tuple[int, int], font: ImageFont.FreeTypeFont,
+def _text_mask(size: tuple[int, int], font: Face,
                placed: list[tuple[float, float, str]], stroke: float) -> np.ndarray:
     im = Image.new("L", size, 0)
     d = ImageDraw.Draw(im)
     for x, y, s in placed:
-        d.text((x, y), s, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255)
+        font.draw(d, (x, y), s, fill=255, stroke_width=stroke, stroke_fill=255)
     return np.asarray(im, np.float32) / 255.0
 
 
