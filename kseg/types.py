@@ -236,23 +236,31 @@ class Caption:
     translated as one sentence and wrapped again in English.
     """
 
-    regions: list[int]  # indices into FrameResult.regions, top to bottom
+    regions: list[int]  # indices into FrameResult.regions, in reading order
     box: Box  # union of the lines' boxes
     text: str  # the lines' Korean joined with spaces
     style: Style  # the block's style (its first line's, which sets the look)
     translation: str | None = None  # None until translated, or when the translator had none
+    # rows of text: pieces of one line the detector cut at a word space count once
+    # (0: one row per region, as for a block of whole lines)
+    rows: int = 0
+
+    @property
+    def n_rows(self) -> int:
+        """The Korean's number of lines, which the English keeps to first."""
+        return self.rows or len(self.regions)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""
         return {"regions": list(self.regions), "box": [int(v) for v in self.box],
-                "text": self.text, "translation": self.translation,
+                "text": self.text, "translation": self.translation, "rows": self.n_rows,
                 "style": self.style.to_json()}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Caption":
         """Back from ``to_json``'s record (a saved run, a resumed video job)."""
         return cls(regions=list(d["regions"]), box=tuple(int(v) for v in d["box"]), text=d["text"],
-                   style=Style.from_json(d["style"]), translation=d.get("translation"))
+                   style=Style.from_json(d["style"]), translation=d.get("translation"), rows=int(d.get("rows", 0)))
 
 
 @dataclass

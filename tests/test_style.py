@@ -2,6 +2,8 @@
 shadows, grouping of lines into captions, and odd inputs that must not crash."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import cv2
@@ -847,6 +849,38 @@ def test_a_line_break_inside_a_word_joins_without_a_space(monkeypatch):
     monkeypatch.setattr(style, "loaded_lm", lambda: None)
     res = _result(boxes, ["학과는 소프트웨어학과에 소속되어 있", "습니다"])
     assert group_captions(res, [_style(), _style()])[0].text == "학과는 소프트웨어학과에 소속되어 있 습니다"
+
+
+def test_pieces_of_one_line_cut_at_a_word_space_are_one_caption_in_reading_order():
+    """The detector cuts a line at a word space now and then (bench/real: `서둘러 가려보는` |
+    `비수기 몰골`, 10 px apart at 27 px): the pieces are one caption, read left to right (the
+    right piece a pixel higher must not come first), and still one row for the English."""
+    boxes = [(196, 561, 303, 589), (59, 562, 186, 589)]
+    caps = group_captions(_result(boxes, ["비수기 몰골", "서둘러 가려보는"]), [_style(22.0), _style(21.0)])
+    assert len(caps) == 1
+    c = caps[0]
+    assert c.regions == [1, 0] and c.text == "서둘러 가려보는 비수기 몰골" and c.box == (59, 561, 303, 589)
+    assert c.n_rows == 1 and c.to_json()["rows"] == 1
+    # two such rows stacked: one block of two rows, each read left to right
+    boxes += [(60, 596, 150, 624), (160, 597, 300, 624)]
+    caps = group_captions(_result(boxes, ["비수기 몰골", "서둘러 가려보는", "다음", "줄입니다"]), [_style(22.0)] * 4)
+    assert len(caps) == 1 and caps[0].regions == [1, 0, 2, 3] and caps[0].n_rows == 2
+    # names side by side a few heights apart, a word in another colour, another size: apart
+    far = [(10, 738, 84, 777), (197, 738, 267, 777)]
+    assert len(group_captions(_result(far, ["산타", "세리"]), [_style(34.0), _style(33.0)])) == 2
+    near = [(59, 562, 186, 589), (196, 562, 303, 589)]
+    assert len(group_captions(_result(near, ["a", "b"]), [_style(22.0), _style(22.0, (255, 200, 0))])) == 2
+    assert len(group_captions(_result(near, ["a", "b"]), [_style(22.0), _style(40.0)])) == 2
+
+
+def test_a_caption_of_one_row_in_two_pieces_keeps_to_one_line_of_english():
+    from kseg.render import prepare
+
+    boxes = [(59, 562, 186, 589), (196, 562, 303, 589)]
+    one = group_captions(_result(boxes, ["서둘러 가려보는", "비수기 몰골"]), [_style(22.0), _style(22.0)])[0]
+    two = dataclasses.replace(one, rows=0)  # as if the pieces were two lines
+    text = "Hurrying to hide his off-season look"
+    assert len(prepare(two, text, (720, 1280)).info.lines) > len(prepare(one, text, (720, 1280)).info.lines)
 
 
 def test_separate_variety_captions_stay_apart():

@@ -545,12 +545,12 @@ def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, f
             # rather than wrap or shrink to the Korean's width, or grow the band over the picture
             inner = max(inner, SUBTITLE_WIDTH * W)
         max_w = min(frame_w, max(max_w, inner))
-        plate = (max(1, len(caption.regions)), float(max(inner, up_w)))
+        plate = (max(1, caption.n_rows), float(max(inner, up_w)))
     elif not subtitle:
         # A free-floating variety caption keeps its line count first (shrinking a little),
         # and wraps to more lines only after: a one-line burst that becomes a three-line
         # tower covers the picture and runs into its neighbours.
-        plate = (max(1, len(caption.regions)), float(max_w), FREE_SHRINK)
+        plate = (max(1, caption.n_rows), float(max_w), FREE_SHRINK)
     target = None if style.banner is not None else max(WIDTH_TARGET * up_w, MIN_WIDTH_EM * base)
     return max_w, plate, subtitle, margin, target
 
@@ -725,7 +725,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     th = style.text_height
     if not (math.isfinite(th) and th >= 1):  # unmeasured: from the box and line count
         ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
-        th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, len(caption.regions)) / 1.25)
+        th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, caption.n_rows) / 1.25)
     base = max(1.0, font_scale * th / asc_em)
     max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base, font_scale)
     n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
@@ -952,11 +952,11 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
             return best, key
 
         n_max = len(sprites[i].info.lines)
-        best, key = ranked([sprites[i]] + [sp for n in range(max(1, len(c.regions)), n_max)
+        best, key = ranked([sprites[i]] + [sp for n in range(max(1, c.n_rows), n_max)
                                            if (sp := laid(n)) is not None])
         if key is not None and (key[0] or key[1]):
             # still on a neighbour or off its own line: smaller, where the Korean was
-            more = [sp for f in CLASH_SHRINK for n in range(max(1, len(c.regions)), n_max + 1)
+            more = [sp for f in CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
                     if (sp := laid(n, f)) is not None]
             b2, k2 = ranked(more)
             if k2 is not None and k2 < key:

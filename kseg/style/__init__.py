@@ -1229,6 +1229,47 @@ def _same_caption(bi, bj, si: Style, sj: Style, frame: tuple[int, int] | None = 
     return overlap >= 0.3 * min(wi, wj) or centred
 
 
+ROW_GAP = 0.8  # text heights: the widest gap between two pieces of one line (a word space is under 0.6)
+ROW_OVERLAP = 0.6  # share of the lower piece's height two pieces of one row share vertically
+
+
+def _same_row(bi, bj, si: Style, sj: Style) -> bool:
+    """Two pieces of one line side by side: the detector cut the line at a word space
+    (bench/real: 4 of 205 lines, e.g. `서둘러 가려보는` | `비수기 몰골`), and each piece read,
+    translated and drawn alone put the whole line's English over the half it did not match.
+    Joined when they share most of their height, lie closer than ROW_GAP text heights, and
+    look alike as lines of one block do (``_same_caption``'s size, angle, fill, plate)."""
+    hi, hj = max(1.0, si.text_height), max(1.0, sj.text_height)
+    if max(hi, hj) / min(hi, hj) > 1.35:
+        return False
+    shared = min(bi[3], bj[3]) - max(bi[1], bj[1])
+    if shared < ROW_OVERLAP * min(bi[3] - bi[1], bj[3] - bj[1]):
+        return False
+    if max(bi[0], bj[0]) - min(bi[2], bj[2]) > ROW_GAP * (hi + hj) / 2:
+        return False
+    if abs(si.angle - sj.angle) > 3.0:
+        return False
+    if float(_de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) > 25.0:
+        return False
+    return (si.banner is None) == (sj.banner is None)
+
+
+def _reading_order(boxes: list[tuple[int, int, int, int]]) -> tuple[list[int], int]:
+    """Indices of a block's line boxes in reading order (rows top to bottom, pieces of a row
+    left to right) and the number of rows."""
+    order = sorted(range(len(boxes)), key=lambda k: (boxes[k][1] + boxes[k][3]) / 2)
+    rows: list[list[int]] = []
+    for k in order:
+        b = boxes[k]
+        if rows:
+            r = boxes[rows[-1][-1]]
+            if min(r[3], b[3]) - max(r[1], b[1]) >= ROW_OVERLAP * min(r[3] - r[1], b[3] - b[1]):
+                rows[-1].append(k)
+                continue
+        rows.append([k])
+    return [k for row in rows for k in sorted(row, key=lambda k: boxes[k][0])], len(rows)
+
+
 def _align(boxes: list[tuple[int, int, int, int]], frame_w: int) -> str:
     if len(boxes) > 1:
         spread = {
@@ -1271,8 +1312,9 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
 
     for a, i in enumerate(order):
         for j in order[a + 1:]:
-            if _same_caption(_box_of(regions[i]), _box_of(regions[j]), styles[i], styles[j],
-                             (result.width, result.height)):
+            bi, bj = _box_of(regions[i]), _box_of(regions[j])
+            if _same_caption(bi, bj, styles[i], styles[j], (result.width, result.height)) or \
+                    _same_row(bi, bj, styles[i], styles[j]):
                 # one line below another joins only the block's last line (no skipping)
                 ri, rj = find(i), find(j)
                 if ri != rj:
@@ -1282,6 +1324,8 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
         groups.setdefault(find(i), []).append(i)
     caps = []
     for members in groups.values():
+        ordered, n_rows = _reading_order([_box_of(regions[i]) for i in members])
+        members = [members[k] for k in ordered]
         boxes = [_box_of(regions[i]) for i in members]
         align = _align(boxes, result.width)
         for i in members:
@@ -1290,7 +1334,7 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
                max(b[2] for b in boxes), max(b[3] for b in boxes))
         text = join_lines([regions[i].text.text for i in members], loaded_lm())
         caps.append(Caption(regions=members, box=box, text=text,
-                            style=dataclasses.replace(styles[members[0]])))
+                            style=dataclasses.replace(styles[members[0]]), rows=n_rows))
     caps.sort(key=lambda c: (c.box[1], c.box[0]))
     return caps
 
