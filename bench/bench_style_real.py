@@ -5,7 +5,8 @@
 For every annotated ``caption`` line of bench/real that carries a ``"fill"`` (the colour
 class a viewer names for the letters: white, black, grey, yellow, orange, red, pink, purple,
 blue, sky, green, brown; set by looking at the frames, see bench/real/FORMAT.md), text-SAM
-segments the line from its annotated box and ``kseg.style.measure_style`` measures its style;
+segments the line from its annotated box and ``kseg.style.measure_captions`` measures its style
+as the pipeline does (each line, then a plate shared by a block of stacked lines);
 the measured fill's colour class must equal the annotated one (for a line in several
 colours, ``Style.fill`` is the colour of most of its letters, as the annotation is). A second
 column also counts a vertical gradient whose top, middle or bottom has the named colour
@@ -15,7 +16,7 @@ box, ``kseg.pipeline.rescued_letters``; text-SAM's best non-empty output where t
 Printed per genre and overall, beside the naive baseline (the mask's mean colour) and the outline's class (how often the outline was taken for the fill: an inverted
 caption).
 
-A second table scores the plates ``measure_style`` finds against the ``"plate"`` annotation
+A second table scores the plates ``measure_captions`` finds against the ``"plate"`` annotation
 (opaque, translucent or none): how many annotated plates are found, how many are found where
 none is, and how many found plates have the right kind of opacity.
 
@@ -95,7 +96,8 @@ def measure(frames: list[dict]):
 
     from kseg.pipeline import rescued_letters
     from kseg.segment import TextSegmenter
-    from kseg.style import measure_style
+    from kseg.style import measure_captions
+    from kseg.types import FrameResult, Recognition, Region
 
     seg = TextSegmenter()
     for fr in frames:
@@ -113,8 +115,14 @@ def measure(frames: list[dict]):
         for i, m in zip(empty, seg.segment_forced(img, [tls[i] for i in empty]) if empty else []):
             letters = rescued_letters(img, tls[i].box)
             masks[i] = m if letters is None else dataclasses.replace(m, mask=letters)
-        for k, (ln, tl, m) in enumerate(zip(lines, tls, masks)):
-            st = measure_style(img, tl, m.mask)
+        # styles as the pipeline measures them: each line, then what its neighbours share (a
+        # plate behind a block of lines, ``measure_captions``)
+        result = FrameResult(image=str(fr["image"]), width=img.shape[1], height=img.shape[0], model="bench",
+                             regions=[Region(line=tl, mask=dataclasses.replace(m, mask=m.mask.copy()),
+                                             text=Recognition(ln["text"], "none")) for ln, tl, m in zip(lines, tls, masks)],
+                             mask=np.zeros(img.shape[:2], np.uint8))
+        styles, _ = measure_captions(img, result)
+        for k, (ln, tl, m, st) in enumerate(zip(lines, tls, masks, styles)):
             px = img[m.mask]
             mean = tuple(int(v) for v in px.mean(axis=0)) if len(px) else (0, 0, 0)
             yield fr, ln, img, st, mean, k in empty

@@ -320,6 +320,27 @@ def test_english_well_inside_a_loose_plate_does_not_grow_it():
     assert info.box[0] < 280 and info.box[2] > 360  # wider than the Korean line
     x0, y0, x1, y1 = bbox(changed(before, c))
     assert plate[0] <= x0 and x1 <= plate[2] and plate[1] <= y0 and y1 <= plate[3]
+    # and the plate's width is the English's to use, up to those margins: one line at the
+    # Korean's size (the line's own 80 px wrapped it to two at a smaller size)
+    assert len(info.lines) == 1 and info.scale == 1.0
+
+
+def test_a_translucent_plate_grown_for_the_english_keeps_its_edge_where_it_does_not_grow():
+    """A translucent plate is drawn again outside its old box only, overlapping the box's 1-px
+    edge to hide the seam; on the sides it does not grow past, that edge was drawn too, a frame
+    of double plate round a rounded card's box (bench/real's vlog card)."""
+    plate = (100, 60, 540, 112)
+    c = canvas()
+    c[plate[1]:plate[3], plate[0]:plate[2]] = (c[plate[1]:plate[3], plate[0]:plate[2]] * 0.4 + np.array(GREEN) * 0.6)
+    before = c.copy()
+    cap = caption(box=(250, 72, 390, 100), fill=(255, 255, 255), text_height=24.0,
+                  banner=Banner(box=plate, color=GREEN, opacity=0.6))
+    info = render_caption(c, cap, "Heavy rain tonight in the whole city and all the hills around it")
+    assert len(info.lines) == 2  # taller than the plate: it grows up or down, not sideways
+    ch = changed(before, c)
+    assert ch[:plate[1]].any() or ch[plate[3]:].any()
+    rows = slice(plate[1] + 2, plate[3] - 2)
+    assert not ch[rows, plate[0]].any() and not ch[rows, plate[2] - 1].any()
 
 
 # ----------------------------------------------------------------------- drawing

@@ -81,6 +81,7 @@ SHADOW_OPACITY = 0.85
 FAUX_BOLD = 0.03  # em of stroke in the fill colour when the font has no bold face
 LINE_GAP = 0.10  # em between one line's descender and the next line's ascender
 PLATE_PAD = 1.0  # text heights of the old plate's margin kept round the English, at most
+CARD = 2.0  # a plate this many times its caption's height holds other lines too (a card)
 
 FontArg = str | os.PathLike[str] | None
 
@@ -538,7 +539,12 @@ def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, f
     plate = None
     if style.banner is not None:  # the plate's width is free to use, margins kept
         b = style.banner.box
-        inner = (b[2] - b[0]) - max(0, caption.box[0] - b[0]) - max(0, b[2] - caption.box[2])
+        # on a card of several lines (one plate behind the block, far taller than this
+        # caption) up to PLATE_PAD text heights of them, as ``_plate`` keeps: a short line
+        # may use the card's width, not its own, rather than wrap and shrink
+        pad = max(2.0, PLATE_PAD * style.text_height) if b[3] - b[1] > CARD * (caption.box[3] - caption.box[1]) \
+            else float("inf")
+        inner = (b[2] - b[0]) - min(pad, max(0, caption.box[0] - b[0])) - min(pad, max(0, b[2] - caption.box[2]))
         if b[2] - b[0] >= EDGE_BAND * W:
             # an edge-to-edge bar or letterbox band: its margins are the frame's, not a
             # design kept around the text, so the English may run as wide as a subtitle
@@ -802,9 +808,11 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
     pa = np.zeros_like(A2)
     pa[r[1] - uy0:r[3] - uy0, r[0] - ux0:r[2] - ux0] = float(np.clip(bn.opacity, 0, 1))
     # An opaque plate is redrawn whole (hides the old plate's soft, compressed edge); a
-    # translucent one only outside the old box, overlapping its 1-px edge.
+    # translucent one only outside the old box, overlapping its 1-px edge where it grows past
+    # it (on every side, the edge of a rounded plate's box was drawn as a frame round it)
     e = 1
-    ib = (max(b0 + e, r[0]), max(b1 + e, r[1]), min(b2 - e, r[2]), min(b3 - e, r[3]))
+    ib = (max(b0 + (e if r[0] < b0 else 0), r[0]), max(b1 + (e if r[1] < b1 else 0), r[1]),
+          min(b2 - (e if r[2] > b2 else 0), r[2]), min(b3 - (e if r[3] > b3 else 0), r[3]))
     if bn.opacity < 0.98 and ib[0] < ib[2] and ib[1] < ib[3]:
         pa[ib[1] - uy0:ib[3] - uy0, ib[0] - ux0:ib[2] - ux0] = 0.0
     _over(P2, A2, bn.color, pa)

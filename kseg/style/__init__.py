@@ -1339,6 +1339,88 @@ def group_captions(result: FrameResult, styles: list[Style]) -> list[Caption]:
     return caps
 
 
+BLOCK_GAP = 1.0  # text heights between two stacked lines of one block (a card of lines on one plate)
+BLOCK_SLACK = 3  # px a line may poke out of the block's plate (its outline's blend)
+
+
+def _stacked(bi, bj, hi: float, hj: float) -> bool:
+    """Line box ``bj`` lies under ``bi`` as the next line of one block: similar height, a gap
+    under BLOCK_GAP text heights, overlapping or centred across (``_same_caption`` without the
+    look: a vlog's card holds a white line, a pink one and a black one)."""
+    if max(hi, hj) / max(1.0, min(hi, hj)) > 1.35:
+        return False
+    h = (hi + hj) / 2
+    gap = bj[1] - bi[3]
+    if gap > BLOCK_GAP * h or gap < -0.4 * h:
+        return False
+    wi, wj = bi[2] - bi[0], bj[2] - bj[0]
+    overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])
+    return overlap >= 0.3 * min(wi, wj) or abs((bi[0] + bi[2]) - (bj[0] + bj[2])) / 2 <= 0.25 * max(wi, wj)
+
+
+def _holds(plate: Box, box: Box) -> bool:
+    return (plate[0] <= box[0] + BLOCK_SLACK and plate[1] <= box[1] + BLOCK_SLACK
+            and plate[2] >= box[2] - BLOCK_SLACK and plate[3] >= box[3] - BLOCK_SLACK)
+
+
+def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -> None:
+    """One plate behind a block of stacked lines, found for the block as a whole.
+
+    The plate search looks for a plate's top and bottom borders within a text height of its
+    line (``PLATE_MARGIN``): the middle lines of a vlog's rounded card of three or four lines
+    (bench/real) found no plate, and the first and last found the part of it between their
+    border and the next line. Told apart, the lines were not one caption, and each erase
+    filled its part of the plate as a rectangle of its own, edges showing. Where a line of a
+    stack found no plate, the plate is looked for round the block's footprint; found holding
+    every line and hugging the block (a text height at most beyond it), it is each line's
+    plate. ``styles`` and the regions' masks change in place."""
+    regions = result.regions
+    n = len(regions)
+    if n < 2:
+        return
+    boxes = [_box_of(r) for r in regions]
+    hs = [max(1.0, st.text_height) for st in styles]
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = sorted(range(n), key=lambda i: boxes[i][1])
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            if _stacked(boxes[i], boxes[j], hs[i], hs[j]):
+                parent[find(j)] = find(i)
+    blocks: dict[int, list[int]] = {}
+    for i in range(n):
+        blocks.setdefault(find(i), []).append(i)
+    for members in blocks.values():
+        if len(members) < 2:
+            continue
+        ub = (min(boxes[i][0] for i in members), min(boxes[i][1] for i in members),
+              max(boxes[i][2] for i in members), max(boxes[i][3] for i in members))
+        if all(styles[i].banner is not None for i in members):
+            continue  # each line found a plate: its own (a name label over its quote's bar), or the block's
+        full = np.zeros(image.shape[:2], bool)
+        for i in members:
+            full |= regions[i].mask.mask
+        if full.sum() < MIN_PIXELS:
+            continue
+        plate = _banner(image, full, ub)
+        th = float(np.median([hs[i] for i in members]))
+        if plate is None or not _holds(plate.box, ub):
+            continue
+        L, T, R, B = plate.box
+        H, W = image.shape[:2]
+        if (T > 0 and ub[1] - T > PLATE_MARGIN * th) or (B < H and B - ub[3] > PLATE_MARGIN * th):
+            continue  # steps farther out are the picture's, not a plate's
+        for i in members:
+            styles[i] = dataclasses.replace(styles[i], banner=plate)
+            regions[i].mask.mask = _cut_to_line(regions[i].mask.mask, regions[i].line.box, plate.box)
+
+
 def measure_captions(image: np.ndarray, result: FrameResult) -> tuple[list[Style], list[Caption]]:
     """Every region's style, and the regions grouped into captions: what still frames
     (``kseg.pipeline.caption_styles``) and video events (``kseg.video.analyse``) both need."""
@@ -1346,6 +1428,7 @@ def measure_captions(image: np.ndarray, result: FrameResult) -> tuple[list[Style
     for r, st in zip(result.regions, styles):
         if st.banner is not None:
             r.mask.mask = _cut_to_line(r.mask.mask, r.line.box, st.banner.box)
+    _block_plates(as_rgb(image, "measure_captions"), result, styles)
     return styles, group_captions(result, styles)
 
 
