@@ -568,12 +568,13 @@ class CaptionPipeline:
         result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]
         return result, erased
 
-    def translate(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray, dict[str, list[str]]]:
+    def translate(self, image: np.ndarray, name: str) -> tuple[FrameResult, np.ndarray, dict[str, list[Any]]]:
         """Segment, style, translate, erase the translated captions, render the English.
 
         Returns the result (JSON gains ``translation``/``style`` per region and a
         ``captions`` list), the output image, and the problems to report:
-        ``{"untranslated": [korean...], "unfitted": [english...]}``. Captions without a
+        ``{"untranslated": [korean...], "unfitted": [english...], "missing": [(english, characters no
+        face draws)...]}``. Captions without a
         translation (a TM miss, no readable text) are left as they are, not erased.
         """
         from kseg.render import place
@@ -597,7 +598,7 @@ class CaptionPipeline:
             for c, tr in zip(captions, translations):
                 if not (isinstance(tr, str) and tr.strip()):
                     raise TranslatorError(f"no translation for caption {c.text!r} (--strict)")
-        problems: dict[str, list[str]] = {"untranslated": [], "unfitted": []}
+        problems: dict[str, list[Any]] = {"untranslated": [], "unfitted": [], "missing": []}
         done = []
         for c, tr in zip(captions, translations):
             c.translation = tr.strip() if isinstance(tr, str) and tr.strip() else None
@@ -622,6 +623,8 @@ class CaptionPipeline:
             rendered[k] = sp.info.to_json()
             if not sp.info.fitted:
                 problems["unfitted"].append(c.translation)
+            if sp.info.missing:
+                problems["missing"].append((c.translation, sp.info.missing))
         t4 = time.perf_counter()
         result.extra["captions"] = [{**c.to_json(), **({"render": rendered[k]} if k in rendered else {})}
                                     for k, c in enumerate(captions)]

@@ -118,6 +118,24 @@ def test_translate_font_scale_draws_the_english_larger(cli, frame_png, tm, tmp_p
     assert 1.3 * sizes[0] <= sizes[1] <= 1.6 * sizes[0], sizes
 
 
+def test_english_with_characters_no_font_has_is_drawn_and_reported(cli, frame_png, tmp_path):
+    """A translation that keeps Hangul (a name, ㅋㅋ) has letters neither bundled face has: drawn
+    as empty boxes, so the user is told which, and how to draw them (``--font``). A mark the
+    English face lacks (♪) is drawn from the fallback face and not reported."""
+    tm = tmp_path / "memory.tsv"
+    tm.write_text("안녕하세요\tHello 민수 ♪\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = cli("translate", frame_png, "-o", out, "--translator", f"tm:{tm}", "--no-cache", "--json")
+    assert r.exit_code == 0, r.output
+    (cap,) = _records(r.stdout)[0]["captions"]
+    assert cap["translation"] == "Hello 민수 ♪" and cap["render"]["missing"] == "민수"
+    assert "has characters no font kseg draws with has (민수)" in r.stderr and "--font" in r.stderr
+    tm.write_text("안녕하세요\tHello ♪\n", encoding="utf-8")
+    r = cli("translate", frame_png, "-o", out, "--translator", f"tm:{tm}", "--no-cache", "--json")
+    assert r.exit_code == 0 and _records(r.stdout)[0]["captions"][0]["render"]["missing"] == ""
+    assert "no font" not in r.stderr
+
+
 def test_translate_tm_miss_is_reported_and_left_untouched(cli, frame_png, tmp_path):
     tm = tmp_path / "other.tsv"
     tm.write_text("잘 자\tGood night\n", encoding="utf-8")

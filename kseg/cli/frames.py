@@ -220,6 +220,9 @@ def translate(
         for en in problems["unfitted"]:
             _warn(f"{name}: {_short(en)!r} does not fit the caption's width even at the "
                   "smallest size; drawn wider")
+        for en, chars in problems.get("missing", []):
+            _warn(f"{name}: {_short(en)!r} has characters no font kseg draws with has ({chars}); "
+                  "drawn as empty boxes (--font a face that has them)")
         png = write_png(out_dir / f"{stem}.en.png", image_out)
         js = write_json(out_dir / f"{stem}.json", result.to_json())
         return {**result.to_json(), "outputs": {"en": str(png), "json": str(js)}}

@@ -131,6 +131,19 @@ class Face:
                 out.append((f, c))
         return out
 
+    def missing(self, s: str) -> str:
+        """The characters of ``s`` neither face has (drawn as the main face's empty box), once
+        each; empty where the coverage is unknown."""
+        if self.has is None:
+            return ""
+        out = []
+        for c in s:
+            o = ord(c)
+            if o not in self.has and o not in self.fallback_has and c.isprintable() and not c.isspace() \
+                    and c not in out:
+                out.append(c)
+        return "".join(out)
+
     def getlength(self, s: str) -> float:
         return sum(f.getlength(r) for f, r in self.runs(s))
 
@@ -261,11 +274,12 @@ class RenderInfo:
     lines: list[str]
     fitted: bool  # False: did not fit even at min_scale (drawn anyway, clipped)
     scale: float  # font size relative to the size matched to the Korean (1.0 = not shrunk)
+    missing: str = ""  # characters no face has (Hangul left in the English): drawn as empty boxes
 
     def to_json(self) -> dict[str, Any]:
         return {"box": [int(v) for v in self.box], "font_size": int(self.font_size),
                 "lines": list(self.lines), "fitted": bool(self.fitted),
-                "scale": round(float(self.scale), 3)}
+                "scale": round(float(self.scale), 3), "missing": self.missing}
 
 
 @dataclass
@@ -774,7 +788,8 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     P, A = P[ry0:ry1, rx0:rx1], A[ry0:ry1, rx0:rx1]
     rgb = np.where(A[..., None] > 1e-6, P / np.maximum(A, 1e-6)[..., None], 0.0)
     rgba = np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(A * 255 + 0.5, 0, 255)]).astype(np.uint8)
-    return Sprite(rgba, int(sx + rx0), int(sy + ry0), RenderInfo(box, size, lines, fitted, scale), bold=bold,
+    missing = fam.face(bold, size).missing(" ".join(lines))
+    return Sprite(rgba, int(sx + rx0), int(sy + ry0), RenderInfo(box, size, lines, fitted, scale, missing), bold=bold,
                   font=rpath)
 
 
