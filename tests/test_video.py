@@ -826,6 +826,18 @@ def _streams(path: Path) -> list[tuple[str, str, str, int]]:
                  int(bool(s.disposition & av.stream.Disposition.default))) for s in c.streams]
 
 
+def test_english_with_characters_no_font_has_is_reported_in_video_too(tmp_path):
+    """As on stills: a translation that keeps Hangul is drawn with empty boxes for it, and says so."""
+    src = make_video(tmp_path / "in.mp4", 52, captions=CAPS)
+    tm = tmp_path / "tm.tsv"
+    tm.write_text("".join(f"자막{k}\tLine {k} 민수 ♪\n" for k in range(1, 9)), encoding="utf-8")
+    warnings: list[str] = []
+    s = translate_video(src, tmp_path / "o.mp4", translator=f"tm:{tm}", pipeline=fake_pipeline(),
+                        translator_options={"no_cache": True}, warn=warnings.append)
+    said = [w for w in warnings if "no font kseg draws with has" in w]
+    assert s["translated"] >= 1 and len(said) == s["translated"] and all("(민수)" in w for w in said)
+
+
 def test_subs_mux_adds_soft_tracks_with_languages(tmp_path):
     src = make_video(tmp_path / "in.mp4", 52, captions=CAPS, audio=True)
     tm = tmp_path / "tm.tsv"

@@ -415,6 +415,16 @@ def _render_progress(job: _Job):
     return (lambda i, t: job.progress("render", i, job.total)) if job.progress else None
 
 
+def _report_missing(job: _Job, made: list[_Plan]) -> None:
+    """A warning for English with characters no face draws (Hangul kept in a translation), as
+    stills give: they are drawn as empty boxes."""
+    for p in made:
+        info = getattr(p.sprite, "info", None)
+        if info is not None and info.missing:
+            job.warn(f"caption {p.ev.translation!r} has characters no font kseg draws with has "
+                     f"({info.missing}); drawn as empty boxes (--font a face that has them)")
+
+
 def _lazy_plans(job: _Job, events: list[Event], plans: list[_Plan],
                 known: list[Event]) -> Callable[[int], list[_Plan]]:
     """For a render after the whole analysis: each event's plan (its English laid out, its
@@ -435,6 +445,7 @@ def _lazy_plans(job: _Job, events: list[Event], plans: list[_Plan],
         new, k = todo[k:n], n
         made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=known)
         plans.extend(made)
+        _report_missing(job, made)
         return made
 
     return more_plans
@@ -485,6 +496,7 @@ def _overlapped(job: _Job) -> tuple[Any, dict, list[_Plan], float]:
                              state=job.state, warn=job.warn)
         made = _plans(new, job.shape, o.erase_only, o.font, o.font_scale, live=plans, settled=settled)
         plans.extend(made)
+        _report_missing(job, made)
         return made
 
     t_render = time.perf_counter()
