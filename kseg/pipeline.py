@@ -484,6 +484,26 @@ def caption_styles(image: np.ndarray, result: FrameResult) -> list[Any]:
     return captions
 
 
+TILE_ASPECT = (1.0, 2.5)  # width / height of a collage's screenshot, cropped ones included
+
+
+def caption_tiles(image: np.ndarray, boxes: list[Box]) -> list[Box | None] | None:
+    """For a collage (a sheet of screenshots, ``kseg.detect.panels``), the screenshot each caption
+    box lies in: the smallest tile, or tile split again, that holds nine tenths of it and is
+    shaped like a screen (TILE_ASPECT: not a row of screenshots, nor one third of a split
+    screen), None where none is. None for a frame that is one picture."""
+    from kseg.detect.panels import panel_of, panels
+
+    outer: list[Box] = []
+    tiles = panels(image, outer=outer)
+    if len(tiles) < 2:
+        return None
+    screens = sorted((t for t in set(tiles) | set(outer)
+                      if TILE_ASPECT[0] <= (t[2] - t[0]) / max(1, t[3] - t[1]) <= TILE_ASPECT[1]),
+                     key=lambda t: (t[2] - t[0]) * (t[3] - t[1]))
+    return [panel_of(b, screens) for b in boxes]
+
+
 def union_mask(result: FrameResult, regions: Iterable[int] | None = None) -> np.ndarray:
     """Bool footprint of the chosen regions (all when None): what erasing removes."""
     idx = range(len(result.regions)) if regions is None else regions
@@ -615,6 +635,7 @@ class CaptionPipeline:
         on_screen = [tuple(int(v) for v in o.line.box) for o in result.overlays] + \
             [tuple(int(v) for v in b) for b in result.left_out]
         sprites = place(captions, [c.translation for c in captions], out.shape, obstacles=on_screen,
+                        bounds=caption_tiles(image, [c.box for c in captions]) if done else None,
                         font=self.font, font_scale=self.font_scale)
         for k, (c, sp) in enumerate(zip(captions, sprites)):
             if sp is None:

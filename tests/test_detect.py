@@ -574,3 +574,32 @@ def test_models_list_names_the_ranges_file_the_detector_reads():
     row = next(m for m in list_models() if m.name == "craft-int8")
     assert row.path == craft_int8_path()
     assert row.available == (craft_int8_path().exists() and int8.available("cpu"))
+
+
+def test_each_caption_of_a_collage_keeps_its_english_in_its_own_screenshot():
+    """On a sheet of screenshots a caption at a tile's bottom edge had its English grown down
+    into the tile below (bench/real's collages: `With glasses he's Donny's double` drawn over
+    the next screenshot). ``caption_tiles`` gives each caption its screenshot, not a row of
+    them nor a third of a split screen, and ``place`` lays the English out inside it."""
+    from kseg.pipeline import caption_tiles
+    from kseg.render import place
+    from kseg.types import Caption, Style
+
+    grid = np.full((407, 723, 3), 255, np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 363), (205, 0), (205, 363))):
+        grid[y:y + 202, x:x + 360] = _picture(202, 360, n)
+    boxes = [(120, 170, 240, 198), (400, 20, 700, 50), (300, 190, 420, 230)]
+    tiles = caption_tiles(grid, boxes)
+    assert tiles is not None and tiles[2] is None  # the last straddles four tiles
+    assert all(abs(a - b) <= 2 for a, b in zip(tiles[0], (0, 0, 360, 202)))
+    assert all(abs(a - b) <= 2 for a, b in zip(tiles[1], (363, 0, 723, 202)))
+    assert caption_tiles(_picture(360, 640, 7), boxes) is None  # one picture: the frame is its bound
+    cap = Caption(regions=[0], box=boxes[0], text="안경을 껴도 도니랑 똑닮",
+                  style=Style(fill=(255, 255, 255), text_height=22.0, stroke_width=3.0))
+    text = "With glasses on he looks just like Donny, his double"
+    free, = place([cap], [text], grid.shape)
+    kept, = place([cap], [text], grid.shape, bounds=tiles[:1])
+    assert free.info.box[3] > tiles[0][3]  # laid out on the whole sheet it runs into the tile below
+    x0, y0, x1, y1 = kept.info.box
+    t = tiles[0]
+    assert t[0] <= x0 and t[1] <= y0 and x1 <= t[2] and y1 <= t[3], (kept.info.box, t)

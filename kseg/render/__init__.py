@@ -720,17 +720,40 @@ def check_font_scale(font_scale: float) -> float:
     return f
 
 
+def _shifted(caption: Caption, dx: int, dy: int) -> Caption:
+    """``caption`` with its box and its plate's box moved by (dx, dy)."""
+    st = caption.style
+    if st.banner is not None:
+        b = st.banner.box
+        st = dataclasses.replace(st, banner=dataclasses.replace(st.banner, box=(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)))
+    x0, y0, x1, y1 = caption.box
+    return dataclasses.replace(caption, box=(x0 + dx, y0 + dy, x1 + dx, y1 + dy), style=st)
+
+
 def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
-            max_lines: int | None = None, min_scale: float = 0.6, font_scale: float = 1.0) -> Sprite:
+            max_lines: int | None = None, min_scale: float = 0.6, font_scale: float = 1.0,
+            bounds: Box | None = None) -> Sprite:
     """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
 
     ``font_scale``: the English this much larger (or smaller) than the size matched to the
-    Korean, and its width budget with it. Raises InputError for an unreadable ``font``,
-    ValueError for a font scale outside FONT_SCALES. Empty text gives an empty sprite.
+    Korean, and its width budget with it. ``bounds``: the part of the frame that is the
+    caption's picture (a collage's tile, ``kseg.detect.panels``), laid out as if it were the
+    frame, so that English grown from a caption at a tile's edge does not run into the next
+    tile. Raises InputError for an unreadable ``font``, ValueError for a font scale outside
+    FONT_SCALES. Empty text gives an empty sprite.
     """
     H, W = int(frame_shape[0]), int(frame_shape[1])
     if H < 1 or W < 1:
         raise ValueError(f"frame_shape must be at least 1x1, got {tuple(frame_shape)}")
+    if bounds is not None and tuple(bounds) != (0, 0, W, H):
+        x0, y0, x1, y1 = (int(v) for v in bounds)
+        sp = prepare(_shifted(caption, -x0, -y0), text, (y1 - y0, x1 - x0), font=font, max_lines=max_lines,
+                     min_scale=min_scale, font_scale=font_scale)
+        b = sp.info.box
+        out = copy.copy(sp)
+        out.x, out.y = sp.x + x0, sp.y + y0
+        out.info = dataclasses.replace(sp.info, box=(b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0))
+        return out
     font_scale = check_font_scale(font_scale)
     fam = load_family(font)
     words = text.split()
@@ -897,7 +920,8 @@ def _off_line(rect: Box, dy: int, box: Box) -> bool:
 
 
 def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[int, ...], *,
-          obstacles: list[Sprite | Box] = (), **kw: Any) -> list[Sprite | None]:
+          obstacles: list[Sprite | Box] = (), bounds: list[Box | None] | None = None,
+          **kw: Any) -> list[Sprite | None]:
     """Sprites for the captions of one frame (None where ``texts`` has none) whose drawn pixels
     keep clear of each other, of the captions left in Korean and of ``obstacles`` (English
     already on screen, or boxes).
@@ -911,10 +935,12 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
     the frame, each moved alike, the one that covers the least of its neighbours wins; then one
     still on its Korean line (``_off_line``: a smaller English where the Korean was beats a
     larger one moved over a face), then one left in place, then the largest, then the one moved
-    least. Repeated while any caption not yet laid out again covers another."""
+    least. Repeated while any caption not yet laid out again covers another. ``bounds``: each
+    caption's picture (a collage's tile, or None: the frame), as ``prepare`` takes it."""
     H = int(frame_shape[0])
-    sprites: list[Sprite | None] = [prepare(c, t, frame_shape, **kw) if t is not None else None
-                                    for c, t in zip(captions, texts)]
+    tiles = list(bounds) if bounds is not None else [None] * len(captions)
+    sprites: list[Sprite | None] = [prepare(c, t, frame_shape, bounds=b, **kw) if t is not None else None
+                                    for c, t, b in zip(captions, texts, tiles)]
 
     def keepout(i: int) -> list[Sprite | Box]:
         out = list(obstacles)
@@ -941,6 +967,7 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
         i = max(hit, key=reach)
         done.add(i)
         c, others = captions[i], keepout(i)
+        top, bottom = (tiles[i][1], tiles[i][3]) if tiles[i] is not None else (0, H)  # moves stay in its picture
         kept = {k: v for k, v in kw.items() if k not in ("max_lines", "min_scale")}
 
         def laid(n: int, shrink: float = 1.0) -> Sprite | None:
@@ -949,7 +976,7 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
             if fs < FONT_SCALES[0]:
                 return None
             sp = prepare(c, texts[i], frame_shape, max_lines=n, min_scale=min(1.0, CLASH_MIN_SCALE / shrink),
-                         **{**kept, "font_scale": fs})
+                         bounds=tiles[i], **{**kept, "font_scale": fs})
             if not (sp.rgba.size and sp.info.fitted):
                 return None
             if shrink != 1.0:  # the JSON's scale stays relative to the size matched to the Korean
@@ -967,7 +994,7 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
                             q = sprite_rect(o) if isinstance(o, Sprite) else o
                             moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
                 for dy in moves:
-                    if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < 0 or r[3] + dy > H)):
+                    if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < top or r[3] + dy > bottom)):
                         continue
                     k = (covered(sp, grown, dy, others), _off_line(r, dy, c.box), dy != 0, -sp.info.scale, abs(dy))
                     if key is None or k < key:
