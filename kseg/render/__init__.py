@@ -191,12 +191,19 @@ class FontFamily:
 
     def face(self, bold: bool, size: int) -> Face:
         path, index = self.bold if bold else self.regular
-        size = max(1, int(size))
         sym = str(SYMBOLS_BOLD if bold and not self.faux_bold else SYMBOLS_REGULAR)
-        has = _coverage(path, index)
-        if has is None or os.path.realpath(path) == os.path.realpath(sym):
-            return Face(_font(path, index, size), None)
-        return Face(_font(path, index, size), has, _font(sym, 0, size), _coverage(sym, 0) or frozenset())
+        return _face(path, index, max(1, int(size)), sym)
+
+
+@lru_cache(maxsize=256)
+def _face(path: str, index: int, size: int, sym: str) -> Face:
+    """A face with ``sym`` (a DejaVu Sans file) as its fallback, made once per size: the layout
+    asks for the same face at each size it tries, and the coverage and path checks cost more
+    than measuring a word."""
+    has = _coverage(path, index)
+    if has is None or os.path.realpath(path) == os.path.realpath(sym):
+        return Face(_font(path, index, size), None)
+    return Face(_font(path, index, size), has, _font(sym, 0, size), _coverage(sym, 0) or frozenset())
 
 
 def _bold_sibling(p: Path) -> Path | None:
