@@ -187,6 +187,7 @@ def translate(
     """
     from kseg.imageio import load_image, write_json, write_png
     from kseg.pipeline import CaptionPipeline
+    from kseg.render import missing_warning
 
     if erase_method not in _erase_methods():
         _error(f"--erase-method must be one of {', '.join(_erase_methods())}, not {erase_method!r}")
@@ -221,8 +222,7 @@ def translate(
             _warn(f"{name}: {_short(en)!r} does not fit the caption's width even at the "
                   "smallest size; drawn wider")
         for en, chars in problems.get("missing", []):
-            _warn(f"{name}: {_short(en)!r} has characters no font kseg draws with has ({chars}); "
-                  "drawn as empty boxes (--font a face that has them)")
+            _warn(f"{name}: {_short(en)!r} {missing_warning(chars)}")
         png = write_png(out_dir / f"{stem}.en.png", image_out)
         js = write_json(out_dir / f"{stem}.json", result.to_json())
         return {**result.to_json(), "outputs": {"en": str(png), "json": str(js)}}

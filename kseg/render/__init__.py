@@ -107,6 +107,11 @@ def _coverage(path: str, index: int) -> frozenset[int] | None:
         return None
 
 
+def missing_warning(chars: str) -> str:
+    """What stills and video say after the English when it has characters no face draws."""
+    return f"has characters no font kseg draws with has ({chars}); drawn as empty boxes (--font a face that has them)"
+
+
 class Face:
     """One face at one size, with a fallback face for the characters it lacks: Pillow has no
     font fallback. Measures and draws a string run by run (``runs``); a string the face
@@ -1029,5 +1034,5 @@ def render_caption(canvas: np.ndarray, caption: Caption, text: str, **kw: Any) -
     return sprite.info
 
 
-__all__ = ["BOLD_WEIGHT", "FONT_SCALES", "check_font_scale", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font",
+__all__ = ["BOLD_WEIGHT", "FONT_SCALES", "check_font_scale", "FontFamily", "RenderInfo", "Sprite", "load_family", "load_font", "missing_warning",
            "place", "prepare", "render_caption", "sprite_rect"]

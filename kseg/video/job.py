@@ -418,11 +418,12 @@ def _render_progress(job: _Job):
 def _report_missing(job: _Job, made: list[_Plan]) -> None:
     """A warning for English with characters no face draws (Hangul kept in a translation), as
     stills give: they are drawn as empty boxes."""
+    from kseg.render import missing_warning
+
     for p in made:
         info = getattr(p.sprite, "info", None)
         if info is not None and info.missing:
-            job.warn(f"caption {p.ev.translation!r} has characters no font kseg draws with has "
-                     f"({info.missing}); drawn as empty boxes (--font a face that has them)")
+            job.warn(f"caption {p.ev.translation!r} {missing_warning(info.missing)}")
 
 
 def _lazy_plans(job: _Job, events: list[Event], plans: list[_Plan],
