@@ -1207,26 +1207,41 @@ def edge_band(banner: Banner | None, frame: tuple[int, int] | None) -> bool:
     return x1 - x0 >= EDGE_BAND * W and (y0 <= 0.02 * H or y1 >= 0.98 * H)
 
 
-def _same_caption(bi, bj, si: Style, sj: Style, frame: tuple[int, int] | None = None) -> bool:
-    """Two lines (bi above bj) belong to one caption block; ``frame`` (width, height) lets a
-    line on a letterbox band join one on the picture."""
+CAPTION_GAP = 0.9  # text heights between two stacked lines of one caption block
+
+
+def _heights(si: Style, sj: Style) -> tuple[float, float] | None:
+    """The two lines' text heights, or None when one is over 1.35x the other (not one block)."""
     hi, hj = max(1.0, si.text_height), max(1.0, sj.text_height)
-    if max(hi, hj) / min(hi, hj) > 1.35:
-        return False
+    return None if max(hi, hj) / min(hi, hj) > 1.35 else (hi, hj)
+
+
+def _stacked(bi, bj, hi: float, hj: float, most: float = CAPTION_GAP) -> bool:
+    """Line box ``bj`` lies under ``bi`` as the next line of one block (of heights ``hi``, ``hj``,
+    already alike): a gap under ``most`` text heights (or an overlap under 0.4), overlapping or
+    centred across."""
     h = (hi + hj) / 2
     gap = bj[1] - bi[3]
-    if gap > 0.9 * h or gap < -0.4 * h:
-        return False
-    if abs(si.angle - sj.angle) > 3.0:
-        return False
-    if float(_de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) > 25.0:
-        return False
-    if (si.banner is None) != (sj.banner is None) and not (edge_band(si.banner, frame) or edge_band(sj.banner, frame)):
+    if gap > most * h or gap < -0.4 * h:
         return False
     wi, wj = bi[2] - bi[0], bj[2] - bj[0]
     overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])
-    centred = abs((bi[0] + bi[2]) - (bj[0] + bj[2])) / 2 <= 0.25 * max(wi, wj)
-    return overlap >= 0.3 * min(wi, wj) or centred
+    return overlap >= 0.3 * min(wi, wj) or abs((bi[0] + bi[2]) - (bj[0] + bj[2])) / 2 <= 0.25 * max(wi, wj)
+
+
+def _alike(si: Style, sj: Style) -> bool:
+    """The angle (3 degrees) and fill (CIE76 25) of two lines of one block."""
+    return abs(si.angle - sj.angle) <= 3.0 and float(
+        _de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) <= 25.0
+
+
+def _same_caption(bi, bj, si: Style, sj: Style, frame: tuple[int, int] | None = None) -> bool:
+    """Two lines (bi above bj) belong to one caption block; ``frame`` (width, height) lets a
+    line on a letterbox band join one on the picture."""
+    hs = _heights(si, sj)
+    if hs is None or not _stacked(bi, bj, *hs) or not _alike(si, sj):
+        return False
+    return (si.banner is None) == (sj.banner is None) or edge_band(si.banner, frame) or edge_band(sj.banner, frame)
 
 
 ROW_GAP = 0.8  # text heights: the widest gap between two pieces of one line (a word space is under 0.6)
@@ -1239,19 +1254,15 @@ def _same_row(bi, bj, si: Style, sj: Style) -> bool:
     translated and drawn alone put the whole line's English over the half it did not match.
     Joined when they share most of their height, lie closer than ROW_GAP text heights, and
     look alike as lines of one block do (``_same_caption``'s size, angle, fill, plate)."""
-    hi, hj = max(1.0, si.text_height), max(1.0, sj.text_height)
-    if max(hi, hj) / min(hi, hj) > 1.35:
+    hs = _heights(si, sj)
+    if hs is None:
         return False
     shared = min(bi[3], bj[3]) - max(bi[1], bj[1])
     if shared < ROW_OVERLAP * min(bi[3] - bi[1], bj[3] - bj[1]):
         return False
-    if max(bi[0], bj[0]) - min(bi[2], bj[2]) > ROW_GAP * (hi + hj) / 2:
+    if max(bi[0], bj[0]) - min(bi[2], bj[2]) > ROW_GAP * sum(hs) / 2:
         return False
-    if abs(si.angle - sj.angle) > 3.0:
-        return False
-    if float(_de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) > 25.0:
-        return False
-    return (si.banner is None) == (sj.banner is None)
+    return _alike(si, sj) and (si.banner is None) == (sj.banner is None)
 
 
 def _reading_order(boxes: list[tuple[int, int, int, int]]) -> tuple[list[int], int]:
@@ -1343,21 +1354,6 @@ BLOCK_GAP = 1.0  # text heights between two stacked lines of one block (a card o
 BLOCK_SLACK = 3  # px a line may poke out of the block's plate (its outline's blend)
 
 
-def _stacked(bi, bj, hi: float, hj: float) -> bool:
-    """Line box ``bj`` lies under ``bi`` as the next line of one block: similar height, a gap
-    under BLOCK_GAP text heights, overlapping or centred across (``_same_caption`` without the
-    look: a vlog's card holds a white line, a pink one and a black one)."""
-    if max(hi, hj) / max(1.0, min(hi, hj)) > 1.35:
-        return False
-    h = (hi + hj) / 2
-    gap = bj[1] - bi[3]
-    if gap > BLOCK_GAP * h or gap < -0.4 * h:
-        return False
-    wi, wj = bi[2] - bi[0], bj[2] - bj[0]
-    overlap = min(bi[2], bj[2]) - max(bi[0], bj[0])
-    return overlap >= 0.3 * min(wi, wj) or abs((bi[0] + bi[2]) - (bj[0] + bj[2])) / 2 <= 0.25 * max(wi, wj)
-
-
 def _holds(plate: Box, box: Box) -> bool:
     return (plate[0] <= box[0] + BLOCK_SLACK and plate[1] <= box[1] + BLOCK_SLACK
             and plate[2] >= box[2] - BLOCK_SLACK and plate[3] >= box[3] - BLOCK_SLACK)
@@ -1381,6 +1377,7 @@ def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -
     boxes = [_box_of(r) for r in regions]
     hs = [max(1.0, st.text_height) for st in styles]
     parent = list(range(n))
+    # ``_same_caption`` without the look: a vlog's card holds a white line, a pink one and a black one
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -1391,7 +1388,7 @@ def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -
     order = sorted(range(n), key=lambda i: boxes[i][1])
     for a, i in enumerate(order):
         for j in order[a + 1:]:
-            if _stacked(boxes[i], boxes[j], hs[i], hs[j]):
+            if _heights(styles[i], styles[j]) and _stacked(boxes[i], boxes[j], hs[i], hs[j], BLOCK_GAP):
                 parent[find(j)] = find(i)
     blocks: dict[int, list[int]] = {}
     for i in range(n):
