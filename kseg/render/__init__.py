@@ -761,11 +761,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         x0, y0, x1, y1 = (int(v) for v in bounds)
         sp = prepare(_shifted(caption, -x0, -y0), text, (y1 - y0, x1 - x0), font=font, max_lines=max_lines,
                      min_scale=min_scale, font_scale=font_scale)
-        b = sp.info.box
-        out = copy.copy(sp)
-        out.x, out.y = sp.x + x0, sp.y + y0
-        out.info = dataclasses.replace(sp.info, box=(b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0))
-        return out
+        return _moved(sp, y0, x0)
     font_scale = check_font_scale(font_scale)
     fam = load_family(font)
     words = text.split()
@@ -885,13 +881,14 @@ def sprite_rect(sp: Sprite) -> Box:
     return (sp.x, sp.y, sp.x + w, sp.y + h)
 
 
-def _moved(sp: Sprite, dy: int) -> Sprite:
-    """``sp`` moved down by ``dy``, sharing its pixels and blend weights (as the video stage's
-    ``_draw`` moves a sprite)."""
+def _moved(sp: Sprite, dy: int, dx: int = 0) -> Sprite:
+    """``sp`` moved down by ``dy`` (and right by ``dx``), sharing its pixels and blend weights (as
+    the video stage's ``_draw`` moves a sprite)."""
     b = sp.info.box
     out = copy.copy(sp)
+    out.x += dx
     out.y += dy
-    out.info = dataclasses.replace(sp.info, box=(b[0], b[1] + dy, b[2], b[3] + dy))
+    out.info = dataclasses.replace(sp.info, box=(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy))
     return out
 
 
