@@ -146,16 +146,11 @@ def labelled_groups(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, 
     return labels, [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:n]]
 
 
-def group_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """``labelled_groups``' boxes."""
-    return labelled_groups(mask)[1]
-
-
 def groups(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Crop boxes (x0, y0, x1, y1) around groups of nearby mask pixels, MARGIN px of context."""
     h, w = mask.shape
     return [(max(0, x0 - MARGIN), max(0, y0 - MARGIN), min(w, x1 + MARGIN), min(h, y1 + MARGIN))
-            for x0, y0, x1, y1 in group_boxes(mask)]
+            for x0, y0, x1, y1 in labelled_groups(mask)[1]]
 
 
 class _ByMask:
