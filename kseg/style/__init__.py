@@ -1080,6 +1080,8 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
         right = right if near is None else near
     L = left + 1 if left is not None else 0
     R = right + 1 if right is not None else W
+    if top is not None and bot is not None:
+        L, R = _even_ends(S, T, B, (bx0, bx1), (L, R), (top + 1, bot), corner, th)
     # without a side edge the plate must reach the frame edge: the top step runs on there
     for found, x0_, x1_ in ((left, 0, min(W, 16)), (right, max(0, W - 16), W)):
         if found is None:
@@ -1089,11 +1091,71 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
                 return None
     if (R - L) * (B - T) > PLATE_AREA_MAX * W * H:
         return None  # the picture between letterbox bars, not a plate: drawn, it hid the frame
-    opacity, colour = _opacity(img, _dilate(full, 7), (L, T, R, B))
+    opacity, colour = _opacity(img, full, (L, T, R, B))
     if opacity < MIN_PLATE_OPACITY:
         return None
     return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3),
                   rim=plate_rim(lab, (L, T, R, B), th))
+
+
+EVEN_DE = 10.0  # Lab: an even plate's inside lies this close to its row's colour beside the text ...
+EVEN_SHARE = 0.8  # ... on this share of its pixels, and a column of it on half of its own
+EVEN_RUN = 0.4  # text heights of columns off that colour: where the plate has ended
+
+
+def _even_ends(S: _Steps, T: int, B: int, span: tuple[int, int], ends: tuple[int, int],
+               borders: tuple[int, int], corner: int, th: int) -> tuple[int, int]:
+    """The sides of an even (flat-coloured) plate where its top and bottom borders disagree.
+
+    The side search reads steps in the columns beside the letters, but text-SAM's mask may
+    take a small label's own dark edge as a letter, and the search then starts past it: a
+    name label above a subtitle bar ran on to the bar's far end, whose top border the label's
+    bottom border continues (bench/real ``mudozzal/0006``), and the label's English was drawn
+    8 px tall in it. Where one border stops well before the side found, and the plate beside
+    the letters is one colour, the plate ends where that colour does."""
+    bx0, bx1 = span
+    L, R = ends
+    reach = [(S.runs_to([r], bx0, True), S.runs_to([r], bx1, False)) for r in borders]
+    short_left = max(a for a, _ in reach) > L + corner
+    short_right = min(b for _, b in reach) < R - corner
+    if not (short_left or short_right) or B - T < 4:
+        return L, R
+    S.lab.convert(T, B)
+    lab, ink = S.lab.lab[T:B], S.ink[T:B]
+    beside = ~ink[:, bx0:bx1]
+    if beside.sum() < 10:
+        return L, R
+    # each row's colour beside the letters (a vertical gradient, a silver bar, is even too)
+    rows = np.array([np.median(lab[r, bx0:bx1][beside[r]], axis=0) if beside[r].sum() >= 3 else
+                     np.full(3, np.nan, np.float32) for r in range(B - T)], np.float32)
+    known = ~np.isnan(rows[:, 0])
+    if known.sum() < 0.5 * (B - T):
+        return L, R
+    rows[~known] = np.median(rows[known], axis=0)
+    if float(np.mean((_de(lab[:, bx0:bx1], rows[:, None]) < EVEN_DE)[beside])) < EVEN_SHARE:
+        return L, R  # footage through a translucent plate: its colour says nothing of its ends
+
+    def off(c: int) -> bool:
+        free = ~ink[:, c]
+        if free.sum() < 0.5 * (B - T):
+            return False  # letters (or what the mask took): no evidence either way
+        return float(np.mean(_de(lab[free, c], rows[free]) < EVEN_DE)) < 0.5
+
+    run = max(3, int(round(EVEN_RUN * th)))
+
+    def end(cols: range) -> int | None:
+        n = 0
+        for c in cols:
+            n = n + 1 if off(c) else 0
+            if n >= run:
+                return c - (run - 1) * cols.step
+        return None
+
+    if short_right and (e := end(range(bx1, R))) is not None:
+        R = e
+    if short_left and (e := end(range(bx0 - 1, L - 1, -1))) is not None:
+        L = e + 1
+    return L, R
 
 
 def plate_rim(image: np.ndarray | _RowLab, box: Box, th: float) -> tuple[int, int, int, int]:
@@ -1152,11 +1214,12 @@ def _texture(img: np.ndarray) -> np.ndarray:
     return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
 
 
-def _opacity(img, inkf, box) -> tuple[float, tuple[int, int, int]]:
+def _opacity(img, full, box) -> tuple[float, tuple[int, int, int]]:
     """Opacity from texture: a plate of opacity a lets (1 - a) of the footage's detail through,
-    compared with a band of footage just outside the plate."""
+    compared with a band of footage just outside the plate. ``full``: the letters."""
     H, W = img.shape[:2]
     L, T, R, B = box
+    inkf = _dilate(full, 7)
     band = max(4, (B - T) // 2)
     tex = _texture(img)
     inside = np.zeros((H, W), bool)
@@ -1169,7 +1232,13 @@ def _opacity(img, inkf, box) -> tuple[float, tuple[int, int, int]]:
     outside[max(0, T - e):B + e, max(0, L - e):R + e] = False
     plate_rgb = np.median(img[inside], axis=0) if inside.sum() >= 10 else None
     if inside.sum() < 10 or outside.sum() < 10 or plate_rgb is None:
-        inner = img[T:B, L:R][~inkf[T:B, L:R]]
+        # a plate too small to read texture in (a name label hugging its line): its colour from
+        # what lies beside the letters, inside its border's blend. Beyond the 7-px halo only the
+        # plate's ends and edges were left, and a small orange label was measured beige
+        ink = _dilate(full, 2)[T + 1:B - 1, L + 1:R - 1]
+        inner = img[T + 1:B - 1, L + 1:R - 1][~ink]
+        if inner.size < 30:
+            inner = img[T:B, L:R][~inkf[T:B, L:R]]
         return 1.0, _rgb(np.median(inner, axis=0) if inner.size else (0, 0, 0))
     t_in, t_out = float(np.mean(tex[inside])), float(np.mean(tex[outside]))
     if t_out < 2.0:  # flat footage: no way to tell, call it opaque
