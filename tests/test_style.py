@@ -1294,3 +1294,39 @@ def test_a_card_of_stacked_lines_on_one_plate_is_each_lines_plate():
     # lines without a plate under them are left without one
     img, res = _card(["Rainy day", "Where to go"], opacity=0.0)
     assert all(st.banner is None for st in measure_captions(img, res)[0])
+
+
+def _label_on_bar():
+    """A name label flush on a subtitle bar (무한도전's orange ``정준하 과장(41)`` over its silver
+    bar, bench/real mudozzal/0006): a flat wall, the bar under it far wider than the label, the
+    picture's black pillar box past the bar's end, and a mask that took the label's dark right
+    edge as a letter, as text-SAM's did."""
+    rng = np.random.default_rng(5)
+    img = np.clip(np.full((400, 800, 3), 185.0) + rng.normal(0, 2, (400, 800, 3)), 0, 255)
+    img[219:251, 90:760] = (246, 246, 246)  # the bar
+    img[251:, :] = (48, 48, 54)  # a suit under it
+    img[:, 765:] = 0  # the picture's black pillar box
+    img[195:219, 250:355] = (240, 165, 40)  # the label
+    img[197:217, 355:359] = (90, 50, 12)  # its dark edge
+    f = np.zeros((400, 800), np.uint8)
+    cv2.putText(f, "Jung (41)", (258, 213), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 2, cv2.LINE_AA)
+    img[f > 60] = (60, 28, 8)
+    img = img.astype(np.uint8)
+    mask = f > 60
+    mask[197:217, 354:359] = True  # the edge taken for a letter
+    return img, mask
+
+
+def test_a_name_label_over_a_wider_bar_keeps_its_own_plate():
+    """The label's plate search started past its right edge (the mask held it) and followed the
+    label's bottom border, which the bar's top continues, to the bar's far end: a 500-px dark
+    'plate' and the label's English shrunk to 8 px in it. Where the label's top border stops
+    and its flat colour ends, so does the plate, measured in the label's colour."""
+    img, mask = _label_on_bar()
+    ys, xs = np.nonzero(mask)
+    line = _line((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    b = measure_style(img, line, mask).banner
+    assert b is not None
+    assert abs(b.box[0] - 250) <= 3 and 352 <= b.box[2] <= 362 and abs(b.box[1] - 195) <= 2, b
+    assert b.opacity >= 0.9
+    assert deltaE_ciede2000(rgb2lab(np.uint8([[b.color]])), rgb2lab(np.uint8([[(240, 165, 40)]])))[0, 0] < 6, b
