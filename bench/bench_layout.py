@@ -130,7 +130,7 @@ def together(by_frame: dict, ratio: float) -> None:
     from bench_real import _line
 
     n_frames = pairs_alone = pairs_together = adjusted = moved = off_alone = off_together = n_caps = 0
-    scales = []
+    scales, widths = [], []
     for k, (key, items) in enumerate(sorted(by_frame.items())):
         img = items[0][1]
         H, W = img.shape[:2]
@@ -150,18 +150,20 @@ def together(by_frame: dict, ratio: float) -> None:
         n_caps += len(caps)
         off_alone += sum(_off_line(sp, c.box) for sp, c in zip(alone, caps))
         off_together += sum(_off_line(sp, c.box) for sp, c in zip(placed, caps))
-        for a, p in zip(alone, placed):
+        for a, p, c in zip(alone, placed, caps):
             if (a.x, a.y, a.info.lines) != (p.x, p.y, p.info.lines):
                 adjusted += 1
                 moved += a.info.lines == p.info.lines and a.info.scale == p.info.scale
                 scales.append(p.info.scale / max(1e-6, a.info.scale))
+                widths.append((p.info.box[2] - p.info.box[0]) / max(1, c.box[2] - c.box[0]))
     t = Table(title=f"A frame's captions laid out alone and together ({n_frames} real frames with 2+ captions)")
     for c in ("English pairs that overlap: alone", "together (place)", "captions re-laid", "of them only moved",
-              "size kept by the re-laid (median)", f"English off its Korean line (of {n_caps}): alone",
-              "together"):
+              "size kept by the re-laid (median)", "re-laid width / Korean line (median, max)",
+              f"English off its Korean line (of {n_caps}): alone", "together"):
         t.add_column(c)
     t.add_row(str(pairs_alone), str(pairs_together), str(adjusted), str(moved),
-              f"{np.median(scales):.2f}" if scales else "-", str(off_alone), str(off_together))
+              f"{np.median(scales):.2f}" if scales else "-",
+              f"{np.median(widths):.2f}, {max(widths):.2f}" if widths else "-", str(off_alone), str(off_together))
     Console().print(t)
 
 

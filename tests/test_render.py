@@ -633,3 +633,45 @@ def test_english_keeps_clear_of_other_text_on_screen():
     # an empty translation (erase only) is an empty sprite, and no obstacle to the others
     empty, other = place([line, caption(box=(60, 200, 420, 238))], ["", "Hello"], (360, 640, 3))
     assert empty.rgba.size == 0 and other.info.lines == ["Hello"]
+
+
+def _label_and_bar():
+    """The styles kseg measures on 무한도전's name label flush on its silver subtitle bar
+    (bench/real mudozzal/0006, 850 x 382): the Korean line sits on the bar's left half, the bar
+    ends in a slanted cap left of it."""
+    label = caption(box=(252, 293, 356, 316), fill=(65, 29, 48), text_height=17.0, stroke_width=1.5,
+                    banner=Banner(box=(251, 294, 360, 317), color=(232, 162, 36), opacity=1.0))
+    bar = caption(box=(259, 319, 591, 348), fill=(2, 0, 0), text_height=21.0, stroke_width=2.0,
+                  banner=Banner(box=(235, 318, 765, 349), color=(255, 255, 255), opacity=0.517))
+    return (382, 850, 3), [label, bar], ["Manager Jung Junha (41)", "Honestly, I just did it without knowing what it was"]
+
+
+def test_a_name_labels_english_runs_wider_rather_than_shrink_onto_its_bar():
+    """The label's English wrapped to two lines ran down onto the bar; laid out again it could
+    only shrink inside the label's plate (11 px, half its size): a plate grown past the label's
+    ends touched the bar's by the gap kept round English, and the width was held to 1.3 Korean
+    lines. A caption that clashes may run wider over free space, and two plates may touch: the
+    label's English keeps most of its size on one line, and neither covers the other."""
+    from kseg.render import place
+
+    shape, caps, texts = _label_and_bar()
+    sprites = place(caps, texts, shape)
+    assert _clear(sprites, shape[:2])
+    label = sprites[0].info
+    assert label.lines == [texts[0]] and label.scale >= 0.8 and label.fitted, label
+    assert sprites[1].info.scale >= 0.6, sprites[1].info
+
+
+def test_english_slides_along_its_plate_rather_than_grow_it_past_an_end():
+    """English wider than its Korean line, centred on it, ran past the bar's left end (the line
+    sits left on a long bar) and a plate was drawn over the bar's slanted cap; the bar had room
+    on the right. It slides along the plate, keeping the Korean's margin at that end."""
+    from kseg.render import sprite_rect
+
+    shape, caps, texts = _label_and_bar()
+    sp = prepare(caps[1], texts[1], shape)
+    plate = caps[1].style.banner.box
+    r = sprite_rect(sp)
+    assert plate[0] <= r[0] and r[2] <= plate[2], (r, plate)
+    assert sp.info.box[0] >= plate[0] + 20  # a margin (the Korean's, up to a text height) at the end
+    assert sp.info.box[2] - sp.info.box[0] > caps[1].box[2] - caps[1].box[0]  # wider than the Korean

@@ -308,6 +308,7 @@ class Sprite:
     info: RenderInfo
     bold: bool = False
     font: str = ""  # the face file used
+    plated: bool = False  # drawn on its plate (the plate grown where the English needs it)
     _rgb: np.ndarray = field(init=False, repr=False)
     _w1: np.ndarray = field(init=False, repr=False)
     _w0: np.ndarray = field(init=False, repr=False)
@@ -547,8 +548,8 @@ WIDTH_TARGET = 1.1  # English kept within this many Korean line widths where wra
 HEIGHT_SLACK = 0.1  # ... and no more than this much smaller than the Korean for it
 
 
-def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, font_scale: float = 1.0
-                  ) -> tuple[float, Any, bool, int, float | None]:
+def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, font_scale: float = 1.0,
+                  widen: float = 1.0) -> tuple[float, Any, bool, int, float | None]:
     """(widest line in pixels, the plate rule for ``_layout``, subtitle?, side margin, the width
     to keep within first: WIDTH_TARGET x the Korean line, None on a banner, whose plate is its
     own width rule). ``font_scale``: the user's size factor widens the budget alike, so that
@@ -561,7 +562,7 @@ def _width_budget(caption: Caption, style: Style, W: int, H: int, base: float, f
     if subtitle:
         max_w = min(frame_w, max(up_w, SUBTITLE_WIDTH * W))
     else:
-        max_w = min(frame_w, max(OTHER_WIDTH * up_w, MIN_WIDTH_EM * base))
+        max_w = min(frame_w, max(OTHER_WIDTH * max(1.0, widen) * up_w, MIN_WIDTH_EM * base))
     plate = None
     if style.banner is not None:  # the plate's width is free to use, margins kept
         b = style.banner.box
@@ -744,15 +745,17 @@ def _shifted(caption: Caption, dx: int, dy: int) -> Caption:
 
 def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: FontArg = None,
             max_lines: int | None = None, min_scale: float = 0.6, font_scale: float = 1.0,
-            bounds: Box | None = None) -> Sprite:
+            bounds: Box | None = None, widen: float = 1.0) -> Sprite:
     """Lay out ``text`` in ``caption``'s style for a frame of ``frame_shape`` (H, W[, C]).
 
     ``font_scale``: the English this much larger (or smaller) than the size matched to the
     Korean, and its width budget with it. ``bounds``: the part of the frame that is the
     caption's picture (a collage's tile, ``kseg.detect.panels``), laid out as if it were the
     frame, so that English grown from a caption at a tile's edge does not run into the next
-    tile. Raises InputError for an unreadable ``font``, ValueError for a font scale outside
-    FONT_SCALES. Empty text gives an empty sprite.
+    tile. ``widen``: a caption that is not a subtitle may run this many times its Korean
+    line's width (``place`` lets one that clashes with a neighbour run wider into free space
+    rather than wrap onto it or shrink). Raises InputError for an unreadable ``font``,
+    ValueError for a font scale outside FONT_SCALES. Empty text gives an empty sprite.
     """
     H, W = int(frame_shape[0]), int(frame_shape[1])
     if H < 1 or W < 1:
@@ -760,7 +763,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     if bounds is not None and tuple(bounds) != (0, 0, W, H):
         x0, y0, x1, y1 = (int(v) for v in bounds)
         sp = prepare(_shifted(caption, -x0, -y0), text, (y1 - y0, x1 - x0), font=font, max_lines=max_lines,
-                     min_scale=min_scale, font_scale=font_scale)
+                     min_scale=min_scale, font_scale=font_scale, widen=widen)
         return _moved(sp, y0, x0)
     font_scale = check_font_scale(font_scale)
     fam = load_family(font)
@@ -778,7 +781,7 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
         ring = max(0.0, style.outline_width) + max(0.0, style.outline2_width)
         th = max(1.0, ((caption.box[3] - caption.box[1]) - 2 * ring) / max(1, caption.n_rows) / 1.25)
     base = max(1.0, font_scale * th / asc_em)
-    max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base, font_scale)
+    max_w, plate, subtitle, margin, target = _width_budget(caption, style, W, H, base, font_scale, widen)
     n_lines = max_lines if max_lines is not None else (2 if subtitle or style.banner else 3)
     if n_lines < 1:
         raise ValueError(f"max_lines must be >= 1, got {n_lines}")
@@ -800,6 +803,12 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     ox, oy = fx - ax, fy - ay  # local -> frame translation
     bx0, by0 = rect.min(0) + (ox, oy)
     bx1, by1 = rect.max(0) + (ox, oy)
+    if style.banner is not None and abs(style.angle) < 0.5:
+        # English wider than its Korean but narrower than the plate slides along the plate
+        # rather than grow it past an end: centred on a line set off-centre on a long bar, it
+        # ran out of the bar's left end and a plate was drawn over the bar's slanted cap
+        shift = _into_plate(caption.box, style, bx0, bx1)
+        ox, bx0, bx1 = ox + shift, bx0 + shift, bx1 + shift
     # keep the block inside the frame when it fits (a caption near an edge shifts inward)
     dx, fits_x = _nudge(bx0, bx1, W, margin)
     dy, fits_y = _nudge(by0, by1, H, max(1, round(0.01 * H)))
@@ -821,7 +830,21 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     rgba = np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(A * 255 + 0.5, 0, 255)]).astype(np.uint8)
     missing = fam.face(bold, size).missing(" ".join(lines))
     return Sprite(rgba, int(sx + rx0), int(sy + ry0), RenderInfo(box, size, lines, fitted, scale, missing), bold=bold,
-                  font=rpath)
+                  font=rpath, plated=style.banner is not None)
+
+
+def _into_plate(kbox: Box, style: Style, bx0: float, bx1: float) -> float:
+    """How far right to move a block spanning [bx0, bx1] so that it keeps the Korean's side
+    margins on its plate (``_plate``'s, up to PLATE_PAD text heights); 0 when it fits already
+    or cannot fit (then the plate grows round it)."""
+    assert style.banner is not None
+    b0, _, b2, _ = style.banner.box
+    pad = max(2.0, PLATE_PAD * style.text_height)
+    lo = b0 + min(pad, max(0, kbox[0] - b0))
+    hi = b2 - min(pad, max(0, b2 - kbox[2]))
+    if bx1 - bx0 > hi - lo:
+        return 0.0
+    return max(0.0, lo - bx0) - max(0.0, bx1 - hi)
 
 
 def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box, style: Style,
@@ -872,6 +895,7 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
 CLASH_MIN_SCALE = 0.5  # how far English that runs into a neighbour may shrink to keep clear of it
 CLASH_SHRINK = (0.85, 0.7, 0.6, 0.5)  # sizes tried, of the one given, when no layout keeps clear on its line
 CLASH_GAP = 2  # pixels kept between two captions' English
+CLASH_WIDEN = 2.0  # times the usual width budget a clashing caption (not a subtitle) may run to
 _INK = 25  # alpha (of 255) from which a sprite's pixel counts as drawn
 
 
@@ -910,6 +934,11 @@ def _covers(sp: Sprite, grown: np.ndarray, dy: int, ob: Sprite | Box) -> int:
     if ix0 >= ix1 or iy0 >= iy1:
         return 0
     mine = grown[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+    if isinstance(ob, Sprite) and sp.plated and ob.plated:
+        # two plates keep no gap between them: broadcasters set a name label's plate flush on
+        # the subtitle bar under it, and with a gap, any plate grown for the label's English
+        # touched the bar (and the English shrank to 11 px inside the label's old plate)
+        mine = np.pad(sp.rgba[..., 3] > _INK, g)[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
     if isinstance(ob, Sprite):
         return int(np.count_nonzero(mine & (ob.rgba[iy0 - oy:iy1 - oy, ix0 - ox:ix1 - ox, 3] > _INK)))
     return int(np.count_nonzero(mine))
@@ -928,6 +957,68 @@ def _off_line(rect: Box, dy: int, box: Box) -> bool:
     return min(y1, box[3]) - max(y0, box[1]) < 0.5 * min(y1 - y0, box[3] - box[1])
 
 
+def _covered(sp: Sprite, grown: np.ndarray, dy: int, others: list[Sprite | Box]) -> int:
+    return sum(_covers(sp, grown, dy, o) for o in others)
+
+
+def _relaid(c: Caption, text: str, alone: Sprite, tile: Box | None, others: list[Sprite | Box],
+            frame_shape: tuple[int, ...], kw: dict[str, Any]) -> tuple[Sprite | None, tuple | None]:
+    """``place``'s best layout of caption ``c`` (laid out ``alone`` first) against ``others``
+    as they stand, and its rank (smaller is better)."""
+    H = int(frame_shape[0])
+    top, bottom = (tile[1], tile[3]) if tile is not None else (0, H)  # moves stay in its picture
+    kept = {k: v for k, v in kw.items() if k not in ("max_lines", "min_scale")}
+
+    def laid(n: int, shrink: float = 1.0, widen: float = 1.0) -> Sprite | None:
+        """The English in at most ``n`` lines, ``shrink`` times the size it is given."""
+        fs = float(kept.get("font_scale", 1.0)) * shrink
+        if fs < FONT_SCALES[0]:
+            return None
+        sp = prepare(c, text, frame_shape, max_lines=n, min_scale=min(1.0, CLASH_MIN_SCALE / shrink),
+                     bounds=tile, widen=widen, **{**kept, "font_scale": fs})
+        if not (sp.rgba.size and sp.info.fitted):
+            return None
+        if shrink != 1.0:  # the JSON's scale stays relative to the size matched to the Korean
+            sp.info = dataclasses.replace(sp.info, scale=sp.info.scale * shrink)
+        return sp
+
+    def ranked(layouts: list[Sprite]) -> tuple[Sprite | None, tuple | None]:
+        best, key = None, None
+        for sp in layouts:
+            grown, r = _grown(sp), sprite_rect(sp)
+            moves = [0]
+            if c.style.banner is None:
+                for o in others:
+                    if _covers(sp, grown, 0, o):
+                        q = sprite_rect(o) if isinstance(o, Sprite) else o
+                        moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
+            for dy in moves:
+                if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < top or r[3] + dy > bottom)):
+                    continue
+                k = (_covered(sp, grown, dy, others), _off_line(r, dy, c.box), dy != 0, -sp.info.scale, abs(dy))
+                if key is None or k < key:
+                    best, key = (_moved(sp, dy) if dy else sp), k
+        return best, key
+
+    n_max = len(alone.info.lines)
+    rows = range(max(1, c.n_rows), n_max)
+    # fewer lines; and, for a caption that is not a subtitle, its own rows run wider into free
+    # space: a name label's English over the subtitle bar below it was shrunk to 11 px where
+    # the wall beside the label had room for it at its size (bench/real mudozzal/0006)
+    wide = [] if _is_subtitle(c, int(frame_shape[1]), H) else \
+        [sp for f in (1.0,) + CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
+         if (sp := laid(n, f, CLASH_WIDEN)) is not None]
+    best, key = ranked([alone] + [sp for n in rows if (sp := laid(n)) is not None] + wide)
+    if key is not None and (key[0] or key[1]):
+        # still on a neighbour or off its own line: smaller, where the Korean was
+        more = [sp for f in CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
+                if (sp := laid(n, f)) is not None]
+        b2, k2 = ranked(more)
+        if k2 is not None and k2 < key:
+            best, key = b2, k2
+    return best, key
+
+
 def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[int, ...], *,
           obstacles: list[Sprite | Box] = (), bounds: list[Box | None] | None = None,
           **kw: Any) -> list[Sprite | None]:
@@ -937,16 +1028,18 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
 
     Each caption is laid out alone (``prepare``, kw as for it) first. Broadcast captions are
     packed tight (a one-word label over a line, a name tag over a quote), and English wrapped to
-    more lines, or a plate grown for it, then covers its neighbour. The caption whose English
-    reaches further out of its own Korean box is laid out again: among its layout moved up or
-    down into free space (by at most its own height; never off its plate, which stays in the
-    picture), and layouts with fewer lines, smaller (down to ``CLASH_MIN_SCALE``) but fitting
-    the frame, each moved alike, the one that covers the least of its neighbours wins; then one
+    more lines, or a plate grown for it, then covers its neighbour. One of the captions that
+    clash is laid out again (the one whose best new layout ranks best, on its own line first;
+    on a tie, the one whose English reaches further out of its Korean box): among its layout
+    moved up or down into free space (by at most its own height; never off its plate, which
+    stays in the picture), layouts with fewer lines, and, if it is not a subtitle, its own
+    lines run up to CLASH_WIDEN times wider (into free space beside it), each smaller down to
+    ``CLASH_MIN_SCALE`` where it must be and each moved alike, the one that covers the least of
+    its neighbours wins (two plates may touch); then one
     still on its Korean line (``_off_line``: a smaller English where the Korean was beats a
     larger one moved over a face), then one left in place, then the largest, then the one moved
     least. Repeated while any caption not yet laid out again covers another. ``bounds``: each
     caption's picture (a collage's tile, or None: the frame), as ``prepare`` takes it."""
-    H = int(frame_shape[0])
     tiles = list(bounds) if bounds is not None else [None] * len(captions)
     sprites: list[Sprite | None] = [prepare(c, t, frame_shape, bounds=b, **kw) if t is not None else None
                                     for c, t, b in zip(captions, texts, tiles)]
@@ -964,63 +1057,27 @@ def place(captions: list[Caption], texts: list[str | None], frame_shape: tuple[i
         r, b = sprite_rect(sprites[i]), captions[i].box
         return max(0, b[0] - r[0]) + max(0, b[1] - r[1]) + max(0, r[2] - b[2]) + max(0, r[3] - b[3])
 
-    def covered(sp: Sprite, grown: np.ndarray, dy: int, others: list[Sprite | Box]) -> int:
-        return sum(_covers(sp, grown, dy, o) for o in others)
-
     done: set[int] = set()
     while True:
         hit = [i for i, sp in enumerate(sprites) if sp is not None and sp.rgba.size and i not in done
-               and covered(sp, _grown(sp), 0, keepout(i))]
+               and _covered(sp, _grown(sp), 0, keepout(i))]
         if not hit:
             break
-        i = max(hit, key=reach)
+        # of the captions that clash, the one whose best layout again ranks best is laid so (a
+        # label that can run wider over free space, rather than the subtitle under it shrink),
+        # staying on its own line first: English moved off its line to clear a neighbour loses
+        # to the neighbour laid again where it is. On a tie, the one whose English reaches
+        # further out of its Korean box.
+        tries = {j: _relaid(captions[j], texts[j], sprites[j], tiles[j], keepout(j), frame_shape, kw)
+                 for j in hit}
+
+        def rank(j: int) -> tuple:
+            k = tries[j][1]
+            return (k is None,) + ((k[1], k[0]) + k[2:] if k is not None else ()) + (-reach(j),)
+
+        i = min(hit, key=rank)
         done.add(i)
-        c, others = captions[i], keepout(i)
-        top, bottom = (tiles[i][1], tiles[i][3]) if tiles[i] is not None else (0, H)  # moves stay in its picture
-        kept = {k: v for k, v in kw.items() if k not in ("max_lines", "min_scale")}
-
-        def laid(n: int, shrink: float = 1.0) -> Sprite | None:
-            """Caption i's English in at most ``n`` lines, ``shrink`` times the size it is given."""
-            fs = float(kept.get("font_scale", 1.0)) * shrink
-            if fs < FONT_SCALES[0]:
-                return None
-            sp = prepare(c, texts[i], frame_shape, max_lines=n, min_scale=min(1.0, CLASH_MIN_SCALE / shrink),
-                         bounds=tiles[i], **{**kept, "font_scale": fs})
-            if not (sp.rgba.size and sp.info.fitted):
-                return None
-            if shrink != 1.0:  # the JSON's scale stays relative to the size matched to the Korean
-                sp.info = dataclasses.replace(sp.info, scale=sp.info.scale * shrink)
-            return sp
-
-        def ranked(layouts: list[Sprite]) -> tuple[Sprite | None, tuple | None]:
-            best, key = None, None
-            for sp in layouts:
-                grown, r = _grown(sp), sprite_rect(sp)
-                moves = [0]
-                if c.style.banner is None:
-                    for o in others:
-                        if _covers(sp, grown, 0, o):
-                            q = sprite_rect(o) if isinstance(o, Sprite) else o
-                            moves += [q[1] - CLASH_GAP - r[3], q[3] + CLASH_GAP - r[1]]
-                for dy in moves:
-                    if abs(dy) > r[3] - r[1] or (dy and (r[1] + dy < top or r[3] + dy > bottom)):
-                        continue
-                    k = (covered(sp, grown, dy, others), _off_line(r, dy, c.box), dy != 0, -sp.info.scale, abs(dy))
-                    if key is None or k < key:
-                        best, key = (_moved(sp, dy) if dy else sp), k
-            return best, key
-
-        n_max = len(sprites[i].info.lines)
-        best, key = ranked([sprites[i]] + [sp for n in range(max(1, c.n_rows), n_max)
-                                           if (sp := laid(n)) is not None])
-        if key is not None and (key[0] or key[1]):
-            # still on a neighbour or off its own line: smaller, where the Korean was
-            more = [sp for f in CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
-                    if (sp := laid(n, f)) is not None]
-            b2, k2 = ranked(more)
-            if k2 is not None and k2 < key:
-                best, key = b2, k2
-        sprites[i] = best
+        sprites[i] = tries[i][0]
     return sprites
 
 
