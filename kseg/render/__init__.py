@@ -752,9 +752,9 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
     Korean, and its width budget with it. ``bounds``: the part of the frame that is the
     caption's picture (a collage's tile, ``kseg.detect.panels``), laid out as if it were the
     frame, so that English grown from a caption at a tile's edge does not run into the next
-    tile. ``widen``: a caption that is not a subtitle may run this many times its Korean
-    line's width (``place`` lets one that clashes with a neighbour run wider into free space
-    rather than wrap onto it or shrink). Raises InputError for an unreadable ``font``,
+    tile. ``widen``: a caption that is not a subtitle may run this many times wider than its
+    usual budget (OTHER_WIDTH Korean lines; ``place`` lets one that clashes with a neighbour run
+    wider into free space rather than wrap onto it or shrink). Raises InputError for an unreadable ``font``,
     ValueError for a font scale outside FONT_SCALES. Empty text gives an empty sprite.
     """
     H, W = int(frame_shape[0]), int(frame_shape[1])

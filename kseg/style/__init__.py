@@ -1237,7 +1237,7 @@ def _opacity(img, full, box) -> tuple[float, tuple[int, int, int]]:
         # plate's ends and edges were left, and a small orange label was measured beige
         ink = _dilate(full, 2)[T + 1:B - 1, L + 1:R - 1]
         inner = img[T + 1:B - 1, L + 1:R - 1][~ink]
-        if inner.size < 30:
+        if len(inner) < 10:
             inner = img[T:B, L:R][~inkf[T:B, L:R]]
         return 1.0, _rgb(np.median(inner, axis=0) if inner.size else (0, 0, 0))
     t_in, t_out = float(np.mean(tex[inside])), float(np.mean(tex[outside]))
