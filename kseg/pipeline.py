@@ -238,11 +238,13 @@ class SegmentPipeline:
         lines: list[TextLine] = list(self.detector.detect(image, **window))
         tiles: list[Box] | None = None
         outer: list[Box] = []  # tiles split again (panels)
+        found: tuple[list[Box], list[Box]] | None = None  # (tiles, outer) where panels looked
         collage = getattr(self.detector, "detect_collage", None)
         if collage is not None and not window and getattr(self.detector, "profile", None) == "still":
             from kseg.detect.panels import panels
 
             tiles = panels(image, outer=outer)
+            found = (tiles, outer)
             lines = list(collage(image, tiles, lines))
         if known:
             lines = _unknown(lines, known)
@@ -283,7 +285,10 @@ class SegmentPipeline:
         if not self.include_overlays:
             from kseg.detect.panels import panels, repeated_in_tiles
 
-            tiles = (panels(image, outer=outer) if tiles is None else tiles) if lines else []
+            if tiles is None and lines:
+                tiles = panels(image, outer=outer)
+                found = (tiles, outer)
+            tiles = tiles if lines else []
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if len(tiles) > 1 else None
             overlay = [corner_overlay(ln.box, h, w, tiles, outer) or (gray is not None and repeated_in_tiles(gray, ln.box, tiles))
                        for ln in lines]
@@ -299,7 +304,8 @@ class SegmentPipeline:
         seconds["total"] = time.perf_counter() - t0
         regions = [Region(line=l, mask=m, text=t) for l, m, t in zip(lines, masks, texts)]
         return FrameResult(image=name, width=w, height=h, model=self.model_name,
-                           regions=regions, mask=full, seconds=seconds, left_out=left_out, overlays=overlays)
+                           regions=regions, mask=full, seconds=seconds, left_out=left_out, overlays=overlays,
+                           panels=found)
 
 
     def reading_line(self, line: TextLine) -> TextLine:
@@ -487,15 +493,21 @@ def caption_styles(image: np.ndarray, result: FrameResult) -> list[Any]:
 TILE_ASPECT = (1.0, 2.5)  # width / height of a collage's screenshot, cropped ones included
 
 
-def caption_tiles(image: np.ndarray, boxes: list[Box]) -> list[Box | None] | None:
+def caption_tiles(image: np.ndarray, boxes: list[Box], found: tuple[list[Box], list[Box]] | None = None
+                  ) -> list[Box | None] | None:
     """For a collage (a sheet of screenshots, ``kseg.detect.panels``), the screenshot each caption
     box lies in: the smallest tile, or tile split again, that holds nine tenths of it and is
     shaped like a screen (TILE_ASPECT: not a row of screenshots, nor one third of a split
-    screen), None where none is. None for a frame that is one picture."""
+    screen), None where none is. None for a frame that is one picture. ``found``: the frame's
+    (tiles, tiles split again) as ``FrameResult.panels`` has them (looking again cost 35-60 ms
+    a still)."""
     from kseg.detect.panels import panel_of, panels
 
-    outer: list[Box] = []
-    tiles = panels(image, outer=outer)
+    if found is not None:
+        tiles, outer = found
+    else:
+        outer = []
+        tiles = panels(image, outer=outer)
     if len(tiles) < 2:
         return None
     screens = sorted((t for t in set(tiles) | set(outer)
@@ -635,7 +647,7 @@ class CaptionPipeline:
         on_screen = [tuple(int(v) for v in o.line.box) for o in result.overlays] + \
             [tuple(int(v) for v in b) for b in result.left_out]
         sprites = place(captions, [c.translation for c in captions], out.shape, obstacles=on_screen,
-                        bounds=caption_tiles(image, [c.box for c in captions]) if done else None,
+                        bounds=caption_tiles(image, [c.box for c in captions], result.panels) if done else None,
                         font=self.font, font_scale=self.font_scale)
         for k, (c, sp) in enumerate(zip(captions, sprites)):
             if sp is None:

@@ -97,6 +97,9 @@ class FrameResult:
     # near the top of a collage's tiles (kseg.detect.panels.repeated_in_tiles), read and left
     # alone; in the JSON as "overlays" (box and text), so a script sees what was skipped
     overlays: list[Region] = field(default_factory=list)
+    # the frame's screenshots if it is a collage (``kseg.detect.panels``: tiles, then tiles split
+    # again), as the still detector found them; None where they were not looked for. Not in the JSON
+    panels: tuple[list[Box], list[Box]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (plain types only), as written to NAME.json / JSON Lines."""

@@ -623,3 +623,24 @@ def test_each_caption_of_a_collage_keeps_its_english_in_its_own_screenshot():
     x0, y0, x1, y1 = kept.info.box
     t = tiles[0]
     assert t[0] <= x0 and t[1] <= y0 and x1 <= t[2] and y1 <= t[3], (kept.info.box, t)
+
+
+def test_a_collages_screenshots_found_once_serve_its_captions(monkeypatch):
+    """The still detector finds a collage's screenshots (``panels``); translating then looked
+    for them again to lay each caption's English out in its own (35-60 ms a still). Given what
+    was found (``FrameResult.panels``), ``caption_tiles`` answers the same without looking."""
+    import kseg.detect.panels as P
+    from kseg.pipeline import caption_tiles
+
+    grid = np.full((407, 723, 3), 255, np.uint8)
+    for n, (y, x) in enumerate(((0, 0), (0, 363), (205, 0), (205, 363))):
+        grid[y:y + 202, x:x + 360] = _picture(202, 360, n)
+    boxes = [(120, 170, 240, 198), (400, 20, 700, 50), (300, 190, 420, 230)]
+    outer: list = []
+    found = (P.panels(grid, outer=outer), outer)
+    anew = caption_tiles(grid, boxes)
+    looked = []
+    real = P.panels
+    monkeypatch.setattr(P, "panels", lambda *a, **k: looked.append(1) or real(*a, **k))
+    assert caption_tiles(grid, boxes, found) == anew and anew is not None
+    assert not looked
