@@ -1111,14 +1111,11 @@ def _even_ends(S: _Steps, T: int, B: int, span: tuple[int, int], ends: tuple[int
     take a small label's own dark edge as a letter, and the search then starts past it: a
     name label above a subtitle bar ran on to the bar's far end, whose top border the label's
     bottom border continues (bench/real ``mudozzal/0006``), and the label's English was drawn
-    8 px tall in it. Where one border stops well before the side found, and the plate beside
-    the letters is one colour, the plate ends where that colour does."""
+    8 px tall in it. Where the plate beside the letters is one colour, that colour ends well
+    before the side found, and one border stops there too, the plate ends with its colour."""
     bx0, bx1 = span
     L, R = ends
-    reach = [(S.runs_to([r], bx0, True), S.runs_to([r], bx1, False)) for r in borders]
-    short_left = max(a for a, _ in reach) > L + corner
-    short_right = min(b for _, b in reach) < R - corner
-    if not (short_left or short_right) or B - T < 4:
+    if B - T < 4 or (bx1 >= R - corner and bx0 <= L + corner):
         return L, R
     S.lab.convert(T, B)
     lab, ink = S.lab.lab[T:B], S.ink[T:B]
@@ -1126,34 +1123,41 @@ def _even_ends(S: _Steps, T: int, B: int, span: tuple[int, int], ends: tuple[int
     if beside.sum() < 10:
         return L, R
     # each row's colour beside the letters (a vertical gradient, a silver bar, is even too)
-    rows = np.array([np.median(lab[r, bx0:bx1][beside[r]], axis=0) if beside[r].sum() >= 3 else
-                     np.full(3, np.nan, np.float32) for r in range(B - T)], np.float32)
-    known = ~np.isnan(rows[:, 0])
+    known = beside.sum(1) >= 3
+    vals = np.where(beside[..., None], lab[:, bx0:bx1], np.float32(np.nan))
+    rows = np.full((B - T, 3), np.nan, np.float32)
+    rows[known] = np.nanmedian(vals[known], axis=1)
     if known.sum() < 0.5 * (B - T):
         return L, R
     rows[~known] = np.median(rows[known], axis=0)
     if float(np.mean((_de(lab[:, bx0:bx1], rows[:, None]) < EVEN_DE)[beside])) < EVEN_SHARE:
         return L, R  # footage through a translucent plate: its colour says nothing of its ends
-
-    def off(c: int) -> bool:
-        free = ~ink[:, c]
-        if free.sum() < 0.5 * (B - T):
-            return False  # letters (or what the mask took): no evidence either way
-        return float(np.mean(_de(lab[free, c], rows[free]) < EVEN_DE)) < 0.5
-
     run = max(3, int(round(EVEN_RUN * th)))
 
-    def end(cols: range) -> int | None:
-        n = 0
-        for c in cols:
-            n = n + 1 if off(c) else 0
-            if n >= run:
-                return c - (run - 1) * cols.step
-        return None
+    def end(a: int, b: int, outward: int) -> int | None:
+        """The first of ``run`` columns in [a, b), read from the text outward, off the plate's
+        colour (columns mostly under letters, or what the mask took, are no evidence)."""
+        if b - a < run:
+            return None
+        free = ~ink[:, a:b]
+        on = (_de(lab[:, a:b], rows[:, None]) < EVEN_DE) & free
+        n = free.sum(0)
+        off = (n >= 0.5 * (B - T)) & (on.sum(0) < 0.5 * n)
+        if outward < 0:
+            off = off[::-1]
+        k = np.convolve(off.astype(np.int32), np.ones(run, np.int32), "valid")
+        hit = np.flatnonzero(k >= run)
+        if not hit.size:
+            return None
+        return a + int(hit[0]) if outward > 0 else b - 1 - int(hit[0])
 
-    if short_right and (e := end(range(bx1, R))) is not None:
+    # the borders' reach is followed only where the colour ends early (a step search a chunk
+    # at a time across the frame: most plates are even up to the sides found)
+    if bx1 < R - corner and (e := end(bx1, R, 1)) is not None and e < R - corner \
+            and min(S.runs_to([r], bx1, False) for r in borders) < R - corner:
         R = e
-    if short_left and (e := end(range(bx0 - 1, L - 1, -1))) is not None:
+    if bx0 > L + corner and (e := end(L, bx0, -1)) is not None and e + 1 > L + corner \
+            and max(S.runs_to([r], bx0, True) for r in borders) > L + corner:
         L = e + 1
     return L, R
 
