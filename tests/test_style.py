@@ -1330,3 +1330,20 @@ def test_a_name_label_over_a_wider_bar_keeps_its_own_plate():
     assert abs(b.box[0] - 250) <= 3 and 352 <= b.box[2] <= 362 and abs(b.box[1] - 195) <= 2, b
     assert b.opacity >= 0.9
     assert deltaE_ciede2000(rgb2lab(np.uint8([[b.color]])), rgb2lab(np.uint8([[(240, 165, 40)]])))[0, 0] < 6, b
+
+
+def test_a_narrow_tall_line_at_the_frames_edge_is_measured_not_a_crash():
+    """A line box narrower than half its text height (large letters cut by the frame's right
+    edge, with a strip of the edge in the mask) crashed the second-colour search with a
+    broadcasting error: its neighbourhood sum came out as long as its window, not the line."""
+    rng = np.random.default_rng(1)
+    img = np.full((288, 734, 3), (90, 120, 60), np.uint8)
+    img[:, 700:] = (200, 40, 40)
+    f = np.zeros((288, 734), np.uint8)
+    cv2.putText(f, "Abc 123", (712, 217), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 255, 2)
+    m = f > 60
+    img[m] = (250, 250, 250)
+    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    m[152:219, 728:732] = True
+    st = measure_style(img, _line((712, 152, 732, 219)), m)
+    _sane(st)

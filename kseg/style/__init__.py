@@ -595,7 +595,9 @@ def _unfilled_letters(lab, F, fill, u, v, text_height: float, prob: np.ndarray |
     has_f = np.bincount(fu, minlength=n) > 0
     has_fill = np.bincount(np.clip(np.round(u[fill]).astype(np.int64) - lo, 0, n - 1), minlength=n) > 0
     k = max(1, int(0.25 * text_height))  # the gaps between letters are not stretches
-    near = np.convolve(has_fill.astype(np.float64), np.ones(2 * k + 1), mode="same") > 0
+    # centred to the line's length ("same" gives the kernel's length when it is the longer: a
+    # line narrower than half a text height, as a tall box at the frame's edge, crashed here)
+    near = np.convolve(has_fill.astype(np.float64), np.ones(2 * k + 1))[k:k + n] > 0
     edges = np.flatnonzero(np.diff(np.r_[0, (has_f & ~near).astype(np.int8), 0]))
     for s, e in zip(edges[::2], edges[1::2]):
         if e - s < 0.5 * text_height:
