@@ -1001,14 +1001,21 @@ def _relaid(c: Caption, text: str, alone: Sprite, tile: Box | None, others: list
         return best, key
 
     n_max = len(alone.info.lines)
-    rows = range(max(1, c.n_rows), n_max)
-    # fewer lines; and, for a caption that is not a subtitle, its own rows run wider into free
-    # space: a name label's English over the subtitle bar below it was shrunk to 11 px where
-    # the wall beside the label had room for it at its size (bench/real mudozzal/0006)
-    wide = [] if _is_subtitle(c, int(frame_shape[1]), H) else \
-        [sp for f in (1.0,) + CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
-         if (sp := laid(n, f, CLASH_WIDEN)) is not None]
-    best, key = ranked([alone] + [sp for n in rows if (sp := laid(n)) is not None] + wide)
+    rows = max(1, c.n_rows)
+    best, key = ranked([alone] + [sp for n in range(rows, n_max) if (sp := laid(n)) is not None])
+    # a caption that is not a subtitle may run wider into free space, on its own rows or a
+    # few more, largest size first, until one keeps clear in place: a name label's English
+    # over the subtitle bar below it was shrunk to 11 px where the wall beside the label had
+    # room for it at its size (bench/real mudozzal/0006)
+    if not _is_subtitle(c, int(frame_shape[1]), H) and (key is None or key[:3] != (0, False, False)
+                                                          or -key[3] < 1.0):
+        sizes = (1.0,) + CLASH_SHRINK
+        for j, f in enumerate(sizes):
+            b2, k2 = ranked([sp for n in range(rows, n_max + 1) if (sp := laid(n, f, CLASH_WIDEN)) is not None])
+            if k2 is not None and (key is None or k2 < key):
+                best, key = b2, k2
+            if key is not None and key[:3] == (0, False, False) and -key[3] >= (sizes[j + 1] if j + 1 < len(sizes) else 0):
+                break  # clear of the others, in place, larger than any smaller size can be
     if key is not None and (key[0] or key[1]):
         # still on a neighbour or off its own line: smaller, where the Korean was
         more = [sp for f in CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
