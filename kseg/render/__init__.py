@@ -1018,8 +1018,7 @@ def _relaid(c: Caption, text: str, alone: Sprite, tile: Box | None, others: list
                 break  # clear of the others, in place, larger than any smaller size can be
     if key is not None and (key[0] or key[1]):
         # still on a neighbour or off its own line: smaller, where the Korean was
-        more = [sp for f in CLASH_SHRINK for n in range(max(1, c.n_rows), n_max + 1)
-                if (sp := laid(n, f)) is not None]
+        more = [sp for f in CLASH_SHRINK for n in range(rows, n_max + 1) if (sp := laid(n, f)) is not None]
         b2, k2 = ranked(more)
         if k2 is not None and k2 < key:
             best, key = b2, k2

@@ -1093,7 +1093,7 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
                 return None
     if (R - L) * (B - T) > PLATE_AREA_MAX * W * H:
         return None  # the picture between letterbox bars, not a plate: drawn, it hid the frame
-    opacity, colour = _opacity(img, full, (L, T, R, B))
+    opacity, colour = _opacity(img, full, ink, (L, T, R, B))
     if opacity < MIN_PLATE_OPACITY:
         return None
     return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3),
@@ -1126,11 +1126,11 @@ def _even_ends(S: _Steps, T: int, B: int, span: tuple[int, int], ends: tuple[int
         return L, R
     # each row's colour beside the letters (a vertical gradient, a silver bar, is even too)
     known = beside.sum(1) >= 3
+    if known.sum() < 0.5 * (B - T):
+        return L, R
     vals = np.where(beside[..., None], lab[:, bx0:bx1], np.float32(np.nan))
     rows = np.full((B - T, 3), np.nan, np.float32)
     rows[known] = np.nanmedian(vals[known], axis=1)
-    if known.sum() < 0.5 * (B - T):
-        return L, R
     rows[~known] = np.median(rows[known], axis=0)
     if float(np.mean((_de(lab[:, bx0:bx1], rows[:, None]) < EVEN_DE)[beside])) < EVEN_SHARE:
         return L, R  # footage through a translucent plate: its colour says nothing of its ends
@@ -1220,9 +1220,10 @@ def _texture(img: np.ndarray) -> np.ndarray:
     return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
 
 
-def _opacity(img, full, box) -> tuple[float, tuple[int, int, int]]:
+def _opacity(img, full, ink, box) -> tuple[float, tuple[int, int, int]]:
     """Opacity from texture: a plate of opacity a lets (1 - a) of the footage's detail through,
-    compared with a band of footage just outside the plate. ``full``: the letters."""
+    compared with a band of footage just outside the plate. ``full``: the letters; ``ink``: they
+    grown by 2 px, as the plate search reads round them."""
     H, W = img.shape[:2]
     L, T, R, B = box
     inkf = _dilate(full, 7)
@@ -1241,8 +1242,7 @@ def _opacity(img, full, box) -> tuple[float, tuple[int, int, int]]:
         # a plate too small to read texture in (a name label hugging its line): its colour from
         # what lies beside the letters, inside its border's blend. Beyond the 7-px halo only the
         # plate's ends and edges were left, and a small orange label was measured beige
-        ink = _dilate(full, 2)[T + 1:B - 1, L + 1:R - 1]
-        inner = img[T + 1:B - 1, L + 1:R - 1][~ink]
+        inner = img[T + 1:B - 1, L + 1:R - 1][~ink[T + 1:B - 1, L + 1:R - 1]]
         if len(inner) < 10:
             inner = img[T:B, L:R][~inkf[T:B, L:R]]
         return 1.0, _rgb(np.median(inner, axis=0) if inner.size else (0, 0, 0))
@@ -1306,8 +1306,7 @@ def _stacked(bi, bj, hi: float, hj: float, most: float = CAPTION_GAP) -> bool:
 
 def _alike(si: Style, sj: Style) -> bool:
     """The angle (3 degrees) and fill (CIE76 25) of two lines of one block."""
-    return abs(si.angle - sj.angle) <= 3.0 and float(
-        _de(_lab(np.array([si.fill], np.uint8))[0], _lab(np.array([sj.fill], np.uint8))[0])) <= 25.0
+    return abs(si.angle - sj.angle) <= 3.0 and delta_e(si.fill, sj.fill) <= 25.0
 
 
 def _same_caption(bi, bj, si: Style, sj: Style, frame: tuple[int, int] | None = None) -> bool:
