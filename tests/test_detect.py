@@ -382,6 +382,25 @@ def test_panels_finds_the_tiles_of_a_collage_and_not_of_a_frame():
     assert panels(np.zeros((50, 80, 3), np.uint8)) == [(0, 0, 80, 50)]  # too small to hold tiles
 
 
+def test_screenshots_cropped_to_unequal_heights_are_still_tiles_but_bands_are_not():
+    """A fan's sheet of two screenshots cropped to different heights (bench/real's mudozzal:
+    753 and 637 rows of a 900-wide sheet) is a collage: the English of a caption at the first
+    one's bottom was laid across the seam into the second. A 16:9 video letterboxed in a
+    portrait frame, whose black bands are of screen shape too, and a plate across one picture
+    off its middle are not."""
+    from kseg.detect.panels import panels
+
+    sheet = np.concatenate([_picture(450, 540, 30), _picture(380, 540, 31)], 0)
+    assert sorted(panels(sheet)) == [(0, 0, 540, 450), (0, 450, 540, 830)]
+    portrait = np.zeros((960, 540, 3), np.uint8)
+    portrait[328:632] = _picture(304, 540, 32)
+    portrait[700:730, 100:440] = 255  # a caption in the lower band
+    assert panels(portrait) == [(0, 0, 540, 960)]
+    plate = _picture(360, 640, 33)
+    plate[250:360] = (30, 30, 30)  # a lower-third plate to the bottom: a strip, not a screen
+    assert panels(plate) == [(0, 0, 640, 360)]
+
+
 def test_reading_line_moves_top_and_bottom_in_along_the_lines_own_up_direction():
     from kseg.detect import READ_SHRINK, Detector, reading_line
     from kseg.types import TextLine

@@ -25,6 +25,9 @@ MAX_TILES = 8  # along one axis
 TOLERANCE = 0.015  # of the length: how far from equal a tile's border may sit
 BAND = 8  # pixels: the widest gutter between two tiles (a border then has two edges)
 MAX_DEPTH = 3  # levels of tiles in tiles
+SCREEN = (1.0, 2.5)  # width / height of a screenshot, cropped ones included: tiles of unequal size
+FLAT_ROW = 8.0  # a row whose pixels' spread (grey levels) is under this is flat (a band, a gutter)
+FLAT_SHARE = 0.8  # a "tile" with more flat rows than this share is a band (its captions the rest)
 ACROSS = 4  # every this-many-th pixel along a border is looked at
 
 
@@ -74,6 +77,47 @@ def _equal_cuts(borders: list[int], length: int) -> list[tuple[int, int]] | None
     return best
 
 
+def _gutters(borders: list[int]) -> list[tuple[int, int]]:
+    """``borders`` grouped into gutters (first, last) no wider than BAND."""
+    out: list[tuple[int, int]] = []
+    for b in borders:
+        if out and b - out[-1][0] <= BAND:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((b, b))
+    return out
+
+
+def _tiles(length: int, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans (start, end) between ``cuts``' gutters along ``length``."""
+    edges = [0] + [e for a, b in cuts for e in (a, b)] + [length]
+    return list(zip(edges[0::2], edges[1::2]))
+
+
+def _band(picture: np.ndarray, axis: int, a: int, b: int) -> bool:
+    """Whether span [a, b) along ``axis`` is a flat band (a letterbox's, a gutter's), not a
+    picture: almost all its rows one shade each, the few left its captions."""
+    tile = picture[a:b] if axis == 0 else picture[:, a:b]
+    grey = cv2.cvtColor(tile, cv2.COLOR_RGB2GRAY) if tile.ndim == 3 else tile
+    return bool(np.mean(grey[::2, ::2].std(axis=1) < FLAT_ROW) > FLAT_SHARE)
+
+
+def _screen_cuts(picture: np.ndarray, axis: int, borders: list[int]) -> list[tuple[int, int]] | None:
+    """The gutters of screenshots of unequal size (a fan crops each one differently before
+    stacking them: bench/real's mudozzal sheets of 753 and 637 rows), None unless every tile
+    between ``borders``' gutters is shaped like a screen (SCREEN): a plate or a horizon across
+    one picture leaves a strip too wide for one."""
+    cuts = _gutters(borders)
+    if not cuts or len(cuts) >= MAX_TILES:
+        return None
+    length, across = picture.shape[axis], picture.shape[1 - axis]
+    for a, b in _tiles(length, cuts):
+        wide = across / max(1, b - a) if axis == 0 else (b - a) / across
+        if b - a < MIN_TILE or not SCREEN[0] <= wide <= SCREEN[1]:
+            return None
+    return cuts
+
+
 def _apart(picture: np.ndarray, axis: int, first: int, last: int) -> bool:
     """Whether the lines either side of a gutter (borders ``first`` .. ``last``) belong to
     different pictures: a line drawn across one picture (a thirds grid) has the same picture
@@ -96,12 +140,16 @@ def panels(image: np.ndarray, box: Box | None = None, depth: int = 0, outer: lis
     picture = image[y0:y1, x0:x1]
     for axis in (0, 1):
         length = picture.shape[axis]
-        cuts = _equal_cuts(_borders(picture, axis), length)
+        borders = _borders(picture, axis)
+        cuts = _equal_cuts(borders, length) or _screen_cuts(picture, axis, borders)
         if not cuts or not all(_apart(picture, axis, a, b) for a, b in cuts):
             continue
-        edges = [0] + [e for a, b in cuts for e in (a, b)] + [length]
+        # every tile a picture: a 16:9 video letterboxed in a portrait frame has bands of about
+        # its height above and below it (656, 608 and 656 rows of 1920), equal thirds
+        if any(_band(picture, axis, a, b) for a, b in _tiles(length, cuts)):
+            continue
         out: list[Box] = []
-        for a, b in zip(edges[0::2], edges[1::2]):
+        for a, b in _tiles(length, cuts):
             tile = (x0, y0 + a, x1, y0 + b) if axis == 0 else (x0 + a, y0, x0 + b, y1)
             out += panels(image, tile, depth + 1, outer)
         if outer is not None and depth > 0:
