@@ -581,6 +581,25 @@ def test_malformed_glossary_is_an_input_error(srv, tmp_path):
 
 # ------------------------------------------------------------ the caption layer (frames and video)
 
+def test_a_letter_misread_in_a_syllable_still_finds_its_memory_entry_and_a_tie_finds_none(tmp_path):
+    """A misread is mostly one letter of a syllable (bench/real, end to end: `오시기로` read
+    `오니미로`, `처량` `처랑`, `얼마짜리` `열아까리`): compared letter by letter the memory finds
+    the caption, where syllable by syllable each slip cost a whole syllable and they fell under
+    the cut. A reading as near one entry as another with other English is no match."""
+    from kseg.translate.tm import Memory
+
+    tm = tmp_path / "tm.tsv"
+    tm.write_text("오시기로 했어!\tShe's coming!\n이건 얼마짜리예요?\tHow much is this one?\n처량\tPitiful\n"
+                  "지금\tNow\n기름\tOil\n소울 왕자!\tSoul prince!\n", encoding="utf-8")
+    mem = Memory.load(tm)
+    assert mem.fuzzy("오니미로했어!!")[:2] == ("오시기로했어", "She's coming!")
+    assert mem.fuzzy("이건 열아까리예요?")[1] == "How much is this one?"
+    assert mem.fuzzy("처랑")[1] == "Pitiful"
+    assert mem.fuzzy("보울 왕!")[1] == "Soul prince!"
+    assert mem.fuzzy("기금") is None  # one letter from 지금 and one from 기름
+    assert mem.fuzzy("완전히 다른 문장이에요") is None
+
+
 def test_caption_layer_context_line_retry_and_fuzzy(tmp_path):
     from kseg.translate.captions import CaptionText, translate_captions
 

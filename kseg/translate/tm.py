@@ -136,7 +136,13 @@ def load_pairs(path: str | Path) -> list[tuple[int | str, str, str]]:
     return kept
 
 
-FUZZY = 0.7  # least similarity for a fuzzy match (images and video alike)
+FUZZY = 0.75  # least similarity for a fuzzy match (images and video alike), letter by letter
+FUZZY_MARGIN = 0.05  # ... ahead of the next entry with other English: a near tie is no match
+
+
+def jamo(text: str) -> str:
+    """Hangul syllables spelled out letter by letter (Unicode NFD: initial, vowel, final)."""
+    return unicodedata.normalize("NFD", text)
 
 
 @dataclass
@@ -146,6 +152,7 @@ class Memory:
     path: Path
     exact: dict[str, str] = field(default_factory=dict)
     loose: dict[str, str] = field(default_factory=dict)
+    _spelled: list[str] | None = field(default=None, repr=False)  # jamo() of the loose keys, in order
 
     @classmethod
     def load(cls, path: str | Path) -> Memory:
@@ -167,19 +174,36 @@ class Memory:
         return hit if hit is not None else self.loose.get(loose_key(text))
 
     def fuzzy(self, text: str, cutoff: float = FUZZY) -> tuple[str, str, float] | None:
-        """(entry key, English, similarity) of the closest entry at least ``cutoff`` alike.
+        """(entry key, English, similarity) of the closest entry at least ``cutoff`` alike and
+        FUZZY_MARGIN ahead of the next one with other English.
 
         OCR of a frame is rarely letter-perfect and a TM is the user's list of the show's
         captions: CAT tools' fuzzy match, rapidfuzz's normalised Indel similarity (difflib's
-        ratio, in C) on the loose keys (letters and digits only). Callers report the match;
-        exact lookups never go through here."""
+        ratio, in C) on the loose keys (letters and digits only), compared letter by letter
+        (``jamo``): a misread is mostly one letter of a syllable (`싫어요` read `실어요`, `지금`
+        `기금`, `소울` `보울`), which syllable by syllable costs as much as a wrong syllable.
+        Measured on bench/real's 73 captions read wrong end to end against a memory of their
+        texts and 20,000 decoys made of their own words: 48 matched right and 1 wrong, against
+        37 and 3 by syllables at 70 % (docs/experiments). Callers report the match; exact
+        lookups never go through here."""
         from rapidfuzz import fuzz, process
 
         key = loose_key(text)
         if len(key) < 2 or not self.loose:
             return None
-        best = process.extractOne(key, list(self.loose), scorer=fuzz.ratio, score_cutoff=cutoff * 100)
-        if best is None:
+        keys = list(self.loose)
+        if self._spelled is None or len(self._spelled) != len(keys):
+            self._spelled = [jamo(k) for k in keys]
+        best = None
+        for _, score, i in process.extract(jamo(key), self._spelled, scorer=fuzz.ratio, limit=None,
+                                           score_cutoff=(cutoff - FUZZY_MARGIN) * 100):
+            if best is None:
+                best = (keys[i], score)
+            elif self.loose[keys[i]] != self.loose[best[0]]:
+                if best[1] - score < FUZZY_MARGIN * 100:
+                    return None
+                break
+        if best is None or best[1] < cutoff * 100:
             return None
         return best[0], self.loose[best[0]], best[1] / 100
 
