@@ -15,7 +15,11 @@ caption it missed counts as all characters wrong):
   detected boxes cover >= 70 % of it (a line split in two still counts);
 - a *stray* region is a detected region that covers no caption: less than 30 % of its box lies
   on annotated caption boxes. Strays are broken down by what they sit on (logo, bar, scene
-  text, or nothing annotated).
+  text, or nothing annotated);
+- *script memory finds*: the share of caption lines whose end-to-end reading finds the line's
+  own entry in a translation memory of bench/real's caption texts (a fansub team's script),
+  exactly or by ``kseg.translate.tm.Memory.fuzzy`` as ``tm:FILE`` does, and in brackets the
+  lines it matched to another entry: what a misreading costs a user translating from a memory.
 Tables are per source and per kind of footage (genre); the last row of each is all lines.
 """
 from __future__ import annotations
@@ -89,6 +93,7 @@ class Acc:
     def __init__(self):
         self.err = self.chars = self.lines = self.exact = 0
         self.found = self.captions = self.stray = self.frames = 0
+        self.tm_right = self.tm_wrong = 0
         self.stray_on: dict[str, int] = defaultdict(int)
         self.ms = 0.0
 
@@ -105,6 +110,8 @@ class Acc:
              "ms_per_line": self.ms / max(1, self.lines)}
         if self.frames:
             d.update(recall=self.found / self.captions if self.captions else None,
+                     tm_found=self.tm_right / self.captions if self.captions else None,
+                     tm_wrong=self.tm_wrong,
                      stray_per_frame=self.stray / self.frames,
                      stray_on=dict(self.stray_on), frames=self.frames)
         return d
@@ -132,8 +139,28 @@ def reading(frames: list[dict], recognisers: dict[str, object]) -> dict[str, dic
     return out
 
 
+def script_memory(frames: list[dict]):
+    """A translation memory of bench/real's caption texts (each one's "English" its own loose
+    key), as a fansub team holds the script of what it translates."""
+    from kseg.translate.base import has_text
+    from kseg.translate.tm import Memory, exact_key, loose_key
+
+    mem = Memory(Path("bench/real"))
+    for fr in frames:
+        for ln in fr["lines"]:
+            if ln["kind"] == "caption" and has_text(ln["text"]):
+                mem.exact.setdefault(exact_key(ln["text"]), loose_key(ln["text"]))
+                mem.loose.setdefault(loose_key(ln["text"]), loose_key(ln["text"]))
+    return mem
+
+
 def pipeline_eval(frames: list[dict], pipe) -> dict[str, dict[str, Acc]]:
-    """End to end: detection recall, stray regions and the pipeline's own readings."""
+    """End to end: detection recall, stray regions and the pipeline's own readings, and whether
+    a memory of the script finds each caption from them (exactly or by ``Memory.fuzzy``)."""
+    from kseg.translate.base import has_text
+    from kseg.translate.tm import loose_key
+
+    mem = script_memory(frames)
     tabs = {"source": defaultdict(Acc), "genre": defaultdict(Acc)}
     for fr in frames:
         bgr = cv2.imread(str(fr["image"]))
@@ -151,10 +178,16 @@ def pipeline_eval(frames: list[dict], pipe) -> dict[str, dict[str, Acc]]:
             found = any(iou(b, ln["box"]) >= 0.5 for b, _ in hits) or \
                 covered(ln["box"], [b for b, _ in hits]) >= 0.7
             pred = " ".join(t for b, t in sorted(hits, key=lambda h: h[0][0])) if found else ""
+            hit = None
+            if has_text(pred) and has_text(ln["text"]):
+                hit = mem.lookup(pred) or (mem.fuzzy(pred) or (None, None, 0))[1]
             for a in accs:
                 a.captions += 1
                 a.found += found
                 a.read(pred, ln["text"])
+                if hit is not None:
+                    a.tm_right += hit == loose_key(ln["text"])
+                    a.tm_wrong += hit != loose_key(ln["text"])
         for b, _ in det:
             if covered(b, [ln["box"] for ln in caps]) >= 0.3:
                 continue
@@ -206,16 +239,18 @@ def print_tables(read: dict, e2e: dict | None, previous_name: str | None) -> Non
     if e2e:
         for key in ("source", "genre"):
             t = Table(title=f"kseg segment end to end, by {key}")
-            for c in (key, "frames", "captions", "recall", "stray/frame", "strays on", "CER", "exact"):
+            for c in (key, "frames", "captions", "recall", "stray/frame", "strays on", "CER", "exact",
+                      "script memory finds (wrong)"):
                 t.add_column(c, justify="right" if c not in (key, "strays on") else "left")
             names = sorted(n for n in e2e[key] if n != "all") + ["all"]
             for n in names:
                 r = e2e[key][n].row()
-                rec = r.get("recall")
+                rec, tm = r.get("recall"), r.get("tm_found")
                 t.add_row(n, str(r.get("frames", 0)), str(e2e[key][n].captions), "-" if rec is None else f"{rec:.3f}",
                           f"{r.get('stray_per_frame', 0):.2f}",
                           ", ".join(f"{k} {v}" for k, v in sorted(r.get("stray_on", {}).items())),
-                          f"{r['cer']:.3f}" if r["lines"] else "-", f"{r['exact']:.2f}" if r["lines"] else "-")
+                          f"{r['cer']:.3f}" if r["lines"] else "-", f"{r['exact']:.2f}" if r["lines"] else "-",
+                          "-" if tm is None else f"{tm:.2f} ({r.get('tm_wrong', 0)})")
             con.print(t)
 
 
