@@ -212,6 +212,9 @@ def test_openai_sends_context_glossary_and_parses(srv, tmp_path):
     system, user = body["messages"]
     assert system["role"] == "system" and "Korean" in system["content"]
     assert "English" in system["content"]
+    # the caption is an OCR reading: the model is told a letter may be misread (bench/real's
+    # readings: `소울 왕자!` read `보울 왕!`), so it translates what the caption plausibly says
+    assert "OCR" in system["content"] and "misread" in system["content"]
     u = user["content"]
     for s in ("어제 봤지?", "그래", "박지훈이 왔어", "김민수 = Kim Min-su", "박지훈 = Park Ji-hoon"):
         assert s in u

@@ -18,7 +18,7 @@ from .base import CachedTranslator, GarbageReply, TranslatorError, caption_error
     log, mostly_korean, one_line, with_retries
 from .tm import Glossary
 
-PROMPT_VERSION = 1  # part of the cache key: a new prompt must not be answered from old results
+PROMPT_VERSION = 2  # part of the cache key: a new prompt must not be answered from old results
 CONTEXT = 3  # neighbouring captions sent on each side
 DEFAULT_URL = "https://api.openai.com/v1"
 KEY_VARS = ("KSEG_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -29,7 +29,10 @@ SYSTEM = (
     "Write short, natural spoken English that fits on screen and keeps the speaker's tone. "
     "Write names and terms exactly as the glossary gives them, and keep them consistent with "
     "the surrounding captions. The surrounding captions are context only: translate only the "
-    "caption you are asked for. Reply with the English subtitle only: no quotes, no labels, "
+    "caption you are asked for. The Korean was read off the picture by OCR and may have a "
+    "misread letter (a similar-looking Hangul letter, a syllable dropped or added, stray "
+    "punctuation or Latin letters): translate what the caption most plausibly says. "
+    "Reply with the English subtitle only: no quotes, no labels, "
     "no notes, no romanisation, no explanations."
 )
 
