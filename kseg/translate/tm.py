@@ -181,10 +181,9 @@ class Memory:
         captions: CAT tools' fuzzy match, rapidfuzz's normalised Indel similarity (difflib's
         ratio, in C) on the loose keys (letters and digits only), compared letter by letter
         (``jamo``): a misread is mostly one letter of a syllable (`싫어요` read `실어요`, `지금`
-        `기금`, `소울` `보울`), which syllable by syllable costs as much as a wrong syllable.
-        Measured on bench/real's 73 captions read wrong end to end against a memory of their
-        texts and 20,000 decoys made of their own words: 48 matched right and 1 wrong, against
-        37 and 3 by syllables at 70 % (docs/experiments). Callers report the match; exact
+        `기금`, `소울` `보울`), which syllable by syllable costs as much as a wrong syllable
+        (bench/real's misread captions against a memory full of near-misses: more found, fewer
+        wrong; docs/experiments, forty-second session). Callers report the match; exact
         lookups never go through here."""
         from rapidfuzz import fuzz, process
 
