@@ -1093,11 +1093,11 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
                 return None
     if (R - L) * (B - T) > PLATE_AREA_MAX * W * H:
         return None  # the picture between letterbox bars, not a plate: drawn, it hid the frame
-    opacity, colour = _opacity(img, full, ink, (L, T, R, B))
+    rim = plate_rim(lab, (L, T, R, B), th)
+    opacity, colour = _opacity(img, full, ink, (L, T, R, B), rim)
     if opacity < MIN_PLATE_OPACITY:
         return None
-    return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3),
-                  rim=plate_rim(lab, (L, T, R, B), th))
+    return Banner(box=(int(L), int(T), int(R), int(B)), color=colour, opacity=round(opacity, 3), rim=rim)
 
 
 EVEN_DE = 10.0  # Lab: an even plate's inside lies this close to its row's colour beside the text ...
@@ -1220,10 +1220,52 @@ def _texture(img: np.ndarray) -> np.ndarray:
     return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
 
 
-def _opacity(img, full, ink, box) -> tuple[float, tuple[int, int, int]]:
+SEEN_GAP = RIM_BLEND + 2  # px from a plate's border (beyond its rim outside) where its sides are compared
+SEEN_MIN_SPREAD = 4.0  # grey levels: footage beside the plate flatter than this shows nothing through
+
+
+def _seen_through(img, box, rim, away) -> float | None:
+    """Opacity from the plate's border: footage runs on under a translucent plate, so just
+    inside each side it varies as it does just outside, scaled by (1 - a); inside an opaque
+    plate it does not vary with it at all. 1 - the slope of inside on outside over the four
+    sides (SEEN_GAP px each way, pixels of ``away`` (the letters grown) left out); None where
+    the footage beside the plate is too flat or too little of it is seen. Why beside the
+    texture ratio: the inside of a small opaque plate is mostly a codec's ringing round its
+    letters, which the ratio reads as footage seen through (most of bench/real's opaque plates
+    that measured translucent). Footage changes over the gap, so this reads a translucent
+    plate a little more opaque than it is; it only ever raises the ratio's estimate."""
+    H, W = img.shape[:2]
+    L, T, R, B = box
+    rl, rt, rr, rb = rim
+    g = SEEN_GAP
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    cols = np.arange(L + g + 2, R - g - 2)
+    rows = np.arange(T + g + 2, B - g - 2)
+    ins, outs = [], []
+    for at_in, at_out, along, axis in ((T + g, T - 1 - rt - g, cols, 0), (B - 1 - g, B + rb + g, cols, 0),
+                                       (L + g, L - 1 - rl - g, rows, 1), (R - 1 - g, R + rr + g, rows, 1)):
+        if along.size == 0 or not (0 <= at_out < (H if axis == 0 else W)):
+            continue
+        yi, xi = (np.full(along.size, at_in), along) if axis == 0 else (along, np.full(along.size, at_in))
+        yo, xo = (np.full(along.size, at_out), along) if axis == 0 else (along, np.full(along.size, at_out))
+        ok = ~away[yi, xi] & ~away[yo, xo]
+        ins.append(grey[yi[ok], xi[ok]])
+        outs.append(grey[yo[ok], xo[ok]])
+    if not ins:
+        return None
+    a = np.concatenate(ins).astype(np.float64)
+    b = np.concatenate(outs).astype(np.float64)
+    if a.size < 20 or b.std() < SEEN_MIN_SPREAD:
+        return None
+    slope = float(np.mean((a - a.mean()) * (b - b.mean())) / b.var())
+    return float(np.clip(1.0 - slope, 0.0, 1.0))
+
+
+def _opacity(img, full, ink, box, rim=(0, 0, 0, 0)) -> tuple[float, tuple[int, int, int]]:
     """Opacity from texture: a plate of opacity a lets (1 - a) of the footage's detail through,
-    compared with a band of footage just outside the plate. ``full``: the letters; ``ink``: they
-    grown by 2 px, as the plate search reads round them."""
+    compared with a band of footage just outside the plate; the higher of that and what its
+    border shows (``_seen_through``). ``full``: the letters; ``ink``: they grown by 2 px, as the
+    plate search reads round them; ``rim``: the plate's border band beyond ``box``."""
     H, W = img.shape[:2]
     L, T, R, B = box
     inkf = _dilate(full, 7)
@@ -1257,6 +1299,8 @@ def _opacity(img, full, ink, box) -> tuple[float, tuple[int, int, int]]:
     alpha = float(np.clip(1.0 - t_in / t_out, 0.0, 1.0))
     if alpha < MIN_PLATE_OPACITY:
         return alpha, _rgb(plate_rgb)  # not a plate: _banner drops it
+    if alpha <= 0.9 and (seen := _seen_through(img, box, rim, inkf)) is not None:
+        alpha = max(alpha, seen)
     alpha = 1.0 if alpha > 0.9 else alpha
     if alpha < 1.0:
         bg = np.median(img[outside], axis=0).astype(np.float64)
