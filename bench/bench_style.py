@@ -114,6 +114,8 @@ def evaluate(frames, data: Path, segmenter=None):
                         r["w_err"] = abs(s.outline_width - st["outline_w"])
                     else:
                         r["w_err"] = float(st["outline_w"])
+                if st["banner"] is not None and s.banner is not None:
+                    r["op_true"], r["op_found"] = float(st["banner"]["opacity"]), float(s.banner.opacity)
                 if st["shadow"] is not None and s.shadow is not None:
                     r["sh_off_err"] = float(np.hypot(s.shadow.dx - st["shadow"]["dx"],
                                                      s.shadow.dy - st["shadow"]["dy"]))
@@ -169,6 +171,11 @@ def report(rows, console: Console, src: str) -> None:
                 ("outline width within 1 px (median)", pct(w, 50) <= 1, f"{pct(w, 50):.2f}"),
             ]
     console.print(table)
+    ops = [(r["op_true"], r["op_found"]) for r in rows if r["src"] == src and "op_true" in r]
+    if ops:
+        t, f = np.array(ops).T
+        console.print(f"  plates found: opaque (>= 0.9) / translucent told right {int(np.sum((t >= 0.9) == (f >= 0.9)))} "
+                      f"of {len(ops)}; opacity error median {np.median(np.abs(t - f)):.2f}")
     for name, ok, val in verdicts:
         console.print(f"  target {name}: {val} -> {'PASS' if ok else 'FAIL'}")
 

@@ -1222,18 +1222,20 @@ def _texture(img: np.ndarray) -> np.ndarray:
 
 SEEN_GAP = RIM_BLEND + 2  # px from a plate's border (beyond its rim outside) where its sides are compared
 SEEN_MIN_SPREAD = 4.0  # grey levels: footage beside the plate flatter than this shows nothing through
+SEEN_MIN_OWN = 0.3  # footage keeping less of its variation than this over the gap tells nothing
 
 
 def _seen_through(img, box, rim, away) -> float | None:
     """Opacity from the plate's border: footage runs on under a translucent plate, so just
     inside each side it varies as it does just outside, scaled by (1 - a); inside an opaque
-    plate it does not vary with it at all. 1 - the slope of inside on outside over the four
-    sides (SEEN_GAP px each way, pixels of ``away`` (the letters grown) left out); None where
-    the footage beside the plate is too flat or too little of it is seen. Why beside the
-    texture ratio: the inside of a small opaque plate is mostly a codec's ringing round its
-    letters, which the ratio reads as footage seen through (most of bench/real's opaque plates
-    that measured translucent). Footage changes over the gap, so this reads a translucent
-    plate a little more opaque than it is; it only ever raises the ratio's estimate."""
+    plate it does not vary with it at all. The slope of inside on outside over the four sides
+    (SEEN_GAP px each way, pixels of ``away`` (the letters grown) left out), divided by the
+    slope the footage itself shows between two lines as far apart outside the plate (footage
+    changes over the gap too), is 1 - a. None where the footage beside the plate is too flat,
+    changes too much over the gap to tell, or too little of it is seen. Why beside the texture
+    ratio: the inside of a small opaque plate is mostly a codec's ringing round its letters,
+    which the ratio reads as footage seen through (most of bench/real's opaque plates that
+    measured translucent)."""
     H, W = img.shape[:2]
     L, T, R, B = box
     rl, rt, rr, rb = rim
@@ -1241,24 +1243,30 @@ def _seen_through(img, box, rim, away) -> float | None:
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
     cols = np.arange(L + g + 2, R - g - 2)
     rows = np.arange(T + g + 2, B - g - 2)
-    ins, outs = [], []
-    for at_in, at_out, along, axis in ((T + g, T - 1 - rt - g, cols, 0), (B - 1 - g, B + rb + g, cols, 0),
-                                       (L + g, L - 1 - rl - g, rows, 1), (R - 1 - g, R + rr + g, rows, 1)):
-        if along.size == 0 or not (0 <= at_out < (H if axis == 0 else W)):
+    ins, outs, far = [], [], []
+    # (inside line, outside line, its step away from the plate, positions along, axis)
+    for at_in, at_out, step, along, axis in ((T + g, T - 1 - rt - g, -1, cols, 0), (B - 1 - g, B + rb + g, 1, cols, 0),
+                                             (L + g, L - 1 - rl - g, -1, rows, 1), (R - 1 - g, R + rr + g, 1, rows, 1)):
+        at_far = at_out + step * abs(at_out - at_in)
+        size = H if axis == 0 else W
+        if along.size == 0 or not (0 <= at_out < size and 0 <= at_far < size):
             continue
-        yi, xi = (np.full(along.size, at_in), along) if axis == 0 else (along, np.full(along.size, at_in))
-        yo, xo = (np.full(along.size, at_out), along) if axis == 0 else (along, np.full(along.size, at_out))
-        ok = ~away[yi, xi] & ~away[yo, xo]
-        ins.append(grey[yi[ok], xi[ok]])
-        outs.append(grey[yo[ok], xo[ok]])
+        fixed = np.full(along.size, 0)
+        pos = [(fixed + at, along) if axis == 0 else (along, fixed + at) for at in (at_in, at_out, at_far)]
+        ok = ~away[pos[0]] & ~away[pos[1]] & ~away[pos[2]]
+        ins.append(grey[pos[0]][ok])
+        outs.append(grey[pos[1]][ok])
+        far.append(grey[pos[2]][ok])
     if not ins:
         return None
-    a = np.concatenate(ins).astype(np.float64)
-    b = np.concatenate(outs).astype(np.float64)
+    a, b, c = (np.concatenate(v).astype(np.float64) for v in (ins, outs, far))
     if a.size < 20 or b.std() < SEEN_MIN_SPREAD:
         return None
+    own = float(np.mean((c - c.mean()) * (b - b.mean())) / b.var())  # the footage's, over the gap
+    if own < SEEN_MIN_OWN:
+        return None
     slope = float(np.mean((a - a.mean()) * (b - b.mean())) / b.var())
-    return float(np.clip(1.0 - slope, 0.0, 1.0))
+    return float(np.clip(1.0 - slope / own, 0.0, 1.0))
 
 
 def _opacity(img, full, ink, box, rim=(0, 0, 0, 0)) -> tuple[float, tuple[int, int, int]]:
