@@ -152,7 +152,7 @@ class Memory:
     path: Path
     exact: dict[str, str] = field(default_factory=dict)
     loose: dict[str, str] = field(default_factory=dict)
-    _spelled: list[str] | None = field(default=None, repr=False)  # jamo() of the loose keys, in order
+    _spelled: list[str] | None = field(default=None, repr=False, compare=False)  # jamo() of the loose keys, in order
 
     @classmethod
     def load(cls, path: str | Path) -> Memory:
