@@ -143,15 +143,10 @@ def script_memory(frames: list[dict]):
     """A translation memory of bench/real's caption texts (each one's "English" its own loose
     key), as a fansub team holds the script of what it translates."""
     from kseg.translate.base import has_text
-    from kseg.translate.tm import Memory, exact_key, loose_key
+    from kseg.translate.tm import Memory, loose_key
 
-    mem = Memory(Path("bench/real"))
-    for fr in frames:
-        for ln in fr["lines"]:
-            if ln["kind"] == "caption" and has_text(ln["text"]):
-                mem.exact.setdefault(exact_key(ln["text"]), loose_key(ln["text"]))
-                mem.loose.setdefault(loose_key(ln["text"]), loose_key(ln["text"]))
-    return mem
+    return Memory.of_pairs(Path("bench/real"), [(fr["id"], ln["text"], loose_key(ln["text"])) for fr in frames
+                                               for ln in fr["lines"] if ln["kind"] == "caption" and has_text(ln["text"])])
 
 
 def pipeline_eval(frames: list[dict], pipe) -> dict[str, dict[str, Acc]]:

@@ -920,9 +920,13 @@ def _covers(sp: Sprite, grown: np.ndarray, dy: int, ob: Sprite | Box) -> int:
     """Pixels of ``sp`` moved by ``dy`` (its ink ``grown`` by CLASH_GAP) that land on ``ob``: the
     drawn pixels of another sprite, or a box (a caption left in Korean). Pixels, not rectangles:
     a wrapped block's rectangle holds empty corners another caption may use."""
-    g = CLASH_GAP
+    # two plates keep no gap between them: broadcasters set a name label's plate flush on the
+    # subtitle bar under it, and with a gap, any plate grown for the label's English touched the
+    # bar (and the English shrank to 11 px inside the label's old plate)
+    plain = isinstance(ob, Sprite) and sp.plated and ob.plated
+    g = 0 if plain else CLASH_GAP
     x0, y0 = sp.x - g, sp.y + dy - g
-    h, w = grown.shape
+    h, w = sp.rgba.shape[:2] if plain else grown.shape
     if isinstance(ob, Sprite):
         if not ob.rgba.size:
             return 0
@@ -933,12 +937,8 @@ def _covers(sp: Sprite, grown: np.ndarray, dy: int, ob: Sprite | Box) -> int:
     ix0, iy0, ix1, iy1 = max(x0, ox), max(y0, oy), min(x0 + w, ox + ow), min(y0 + h, oy + oh)
     if ix0 >= ix1 or iy0 >= iy1:
         return 0
-    mine = grown[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
-    if isinstance(ob, Sprite) and sp.plated and ob.plated:
-        # two plates keep no gap between them: broadcasters set a name label's plate flush on
-        # the subtitle bar under it, and with a gap, any plate grown for the label's English
-        # touched the bar (and the English shrank to 11 px inside the label's old plate)
-        mine = np.pad(sp.rgba[..., 3] > _INK, g)[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+    mine = (sp.rgba[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0, 3] > _INK) if plain \
+        else grown[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
     if isinstance(ob, Sprite):
         return int(np.count_nonzero(mine & (ob.rgba[iy0 - oy:iy1 - oy, ix0 - ox:ix1 - ox, 3] > _INK)))
     return int(np.count_nonzero(mine))

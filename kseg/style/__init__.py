@@ -1215,8 +1215,8 @@ def plate_rim(image: np.ndarray | _RowLab, box: Box, th: float) -> tuple[int, in
     return out[0], out[1], out[2], out[3]
 
 
-def _texture(img: np.ndarray) -> np.ndarray:
-    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+def _texture(grey: np.ndarray) -> np.ndarray:
+    g = grey.astype(np.float32)
     return np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))
 
 
@@ -1225,7 +1225,7 @@ SEEN_MIN_SPREAD = 4.0  # grey levels: footage beside the plate flatter than this
 SEEN_MIN_OWN = 0.3  # footage keeping less of its variation than this over the gap tells nothing
 
 
-def _seen_through(img, box, rim, away) -> float | None:
+def _seen_through(grey, box, rim, away) -> float | None:
     """Opacity from the plate's border: footage runs on under a translucent plate, so just
     inside each side it varies as it does just outside, scaled by (1 - a); inside an opaque
     plate it does not vary with it at all. The slope of inside on outside over the four sides
@@ -1236,11 +1236,10 @@ def _seen_through(img, box, rim, away) -> float | None:
     ratio: the inside of a small opaque plate is mostly a codec's ringing round its letters,
     which the ratio reads as footage seen through (most of bench/real's opaque plates that
     measured translucent)."""
-    H, W = img.shape[:2]
+    H, W = grey.shape[:2]
     L, T, R, B = box
     rl, rt, rr, rb = rim
     g = SEEN_GAP
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
     cols = np.arange(L + g + 2, R - g - 2)
     rows = np.arange(T + g + 2, B - g - 2)
     ins, outs, far = [], [], []
@@ -1251,8 +1250,8 @@ def _seen_through(img, box, rim, away) -> float | None:
         size = H if axis == 0 else W
         if along.size == 0 or not (0 <= at_out < size and 0 <= at_far < size):
             continue
-        fixed = np.full(along.size, 0)
-        pos = [(fixed + at, along) if axis == 0 else (along, fixed + at) for at in (at_in, at_out, at_far)]
+        pos = [(np.full(along.size, at), along) if axis == 0 else (along, np.full(along.size, at))
+               for at in (at_in, at_out, at_far)]
         ok = ~away[pos[0]] & ~away[pos[1]] & ~away[pos[2]]
         ins.append(grey[pos[0]][ok])
         outs.append(grey[pos[1]][ok])
@@ -1278,7 +1277,8 @@ def _opacity(img, full, ink, box, rim=(0, 0, 0, 0)) -> tuple[float, tuple[int, i
     L, T, R, B = box
     inkf = _dilate(full, 7)
     band = max(4, (B - T) // 2)
-    tex = _texture(img)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    tex = _texture(grey)
     inside = np.zeros((H, W), bool)
     e = 7  # the texture filter smears the plate's own edges this far
     band = band + e
@@ -1307,7 +1307,7 @@ def _opacity(img, full, ink, box, rim=(0, 0, 0, 0)) -> tuple[float, tuple[int, i
     alpha = float(np.clip(1.0 - t_in / t_out, 0.0, 1.0))
     if alpha < MIN_PLATE_OPACITY:
         return alpha, _rgb(plate_rgb)  # not a plate: _banner drops it
-    if alpha <= 0.9 and (seen := _seen_through(img, box, rim, inkf)) is not None:
+    if alpha <= 0.9 and (seen := _seen_through(grey, box, rim, inkf)) is not None:
         alpha = max(alpha, seen)
     alpha = 1.0 if alpha > 0.9 else alpha
     if alpha < 1.0:

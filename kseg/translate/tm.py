@@ -157,9 +157,15 @@ class Memory:
     @classmethod
     def load(cls, path: str | Path) -> Memory:
         path = Path(path)
+        return cls.of_pairs(path, load_pairs(path))
+
+    @classmethod
+    def of_pairs(cls, path: Path, pairs: list[tuple[int | str, str, str]]) -> Memory:
+        """A memory of ``pairs`` (where, Korean, English) as ``load_pairs`` gives them; ``path``
+        names it in errors (a second, different English for the same Korean)."""
         mem = cls(path)
         where_of: dict[str, int | str] = {}
-        for where, ko, en in load_pairs(path):
+        for where, ko, en in pairs:
             k = exact_key(ko)
             if k in mem.exact and mem.exact[k] != en:
                 raise _fail(path, where, f"{shorten(ko)!r} already has a different English "
