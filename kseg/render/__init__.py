@@ -833,15 +833,26 @@ def prepare(caption: Caption, text: str, frame_shape: tuple[int, ...], *, font: 
                   font=rpath, plated=style.banner is not None)
 
 
+def _plate_margins(kbox: Box, style: Style) -> tuple[float, float, float, float]:
+    """The Korean's margins on its plate (left, top, right, bottom), up to PLATE_PAD text
+    heights each: what the English keeps round it on the plate. A plate far wider or taller
+    than its line (one plate behind a block of lines) needs no growing for English that stays
+    well inside it, and a rectangle grown round a rounded plate shows."""
+    assert style.banner is not None
+    b0, b1, b2, b3 = style.banner.box
+    pad = max(2.0, PLATE_PAD * style.text_height)
+    return (min(pad, max(0, kbox[0] - b0)), min(pad, max(0, kbox[1] - b1)),
+            min(pad, max(0, b2 - kbox[2])), min(pad, max(0, b3 - kbox[3])))
+
+
 def _into_plate(kbox: Box, style: Style, bx0: float, bx1: float) -> float:
     """How far right to move a block spanning [bx0, bx1] so that it keeps the Korean's side
-    margins on its plate (``_plate``'s, up to PLATE_PAD text heights); 0 when it fits already
-    or cannot fit (then the plate grows round it)."""
+    margins on its plate (``_plate_margins``); 0 when it fits already or cannot fit (then the
+    plate grows round it)."""
     assert style.banner is not None
     b0, _, b2, _ = style.banner.box
-    pad = max(2.0, PLATE_PAD * style.text_height)
-    lo = b0 + min(pad, max(0, kbox[0] - b0))
-    hi = b2 - min(pad, max(0, b2 - kbox[2]))
+    ml, _, mr, _ = _plate_margins(kbox, style)
+    lo, hi = b0 + ml, b2 - mr
     if bx1 - bx0 > hi - lo:
         return 0.0
     return max(0.0, lo - bx0) - max(0.0, bx1 - hi)
@@ -853,12 +864,7 @@ def _plate(P: np.ndarray, A: np.ndarray, sx: int, sy: int, kbox: Box, ebox: Box,
     bn = style.banner
     assert bn is not None
     b0, b1, b2, b3 = bn.box
-    # the Korean's margins are kept around the English, up to PLATE_PAD text heights: a plate
-    # far wider or taller than its line (one plate behind a block of lines) needs no growing
-    # for English that stays well inside it, and a rectangle grown round a rounded plate shows
-    pad = max(2.0, PLATE_PAD * style.text_height)
-    ml, mt = min(pad, max(0, kbox[0] - b0)), min(pad, max(0, kbox[1] - b1))
-    mr, mb = min(pad, max(0, b2 - kbox[2])), min(pad, max(0, b3 - kbox[3]))
+    ml, mt, mr, mb = _plate_margins(kbox, style)  # kept round the English
     # the English box already includes descenders below the Korean-matched baseline
     want = (ebox[0] - ml, ebox[1] - mt, ebox[2] + mr, max(ebox[3] - desc, ebox[1]) + mb)
     want = (int(want[0]), int(want[1]), int(want[2]), int(max(want[3], ebox[3] + 1)))
