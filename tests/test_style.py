@@ -1332,6 +1332,57 @@ def test_a_name_label_over_a_wider_bar_keeps_its_own_plate():
     assert deltaE_ciede2000(rgb2lab(np.uint8([[b.color]])), rgb2lab(np.uint8([[(240, 165, 40)]])))[0, 0] < 6, b
 
 
+def _collage_lines():
+    """Two white outlined lines, a caption's first line just above its second, and the second
+    just above the seam where a collage's next screenshot (a darker picture) begins, between the
+    collage's gutters (bench/real's hahabus tiles, ``오시기로 했어!``): no plate anywhere."""
+    img = footage(4, 640, 360).astype(np.float32)
+    img[200:] = footage(11, 640, 160) * 0.35
+    img[:, :24] = img[:, 616:] = 20
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    regions = []
+    for t, y, scale in (("WHERE WE GO", 140, 2.2), ("To the sea", 192, 1.4)):
+        f = np.zeros((360, 640), np.uint8)
+        cv2.putText(f, t, (60, y), cv2.FONT_HERSHEY_DUPLEX, scale, 255, 12 if scale > 2 else 5, cv2.LINE_AA)
+        m = f > 60
+        ring = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~m
+        img[ring] = (30, 30, 30)
+        img[m] = (235, 250, 235)
+        m |= ring
+        ys, xs = np.nonzero(m)
+        b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        regions.append(Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(t, "none")))
+    return img, FrameResult(image="c.png", width=640, height=360, model="m", regions=regions,
+                            mask=np.zeros((360, 640), np.uint8))
+
+
+def test_the_letters_of_the_line_above_are_no_plates_border_but_a_bar_under_a_label_is():
+    """The plate search read the bottoms of the line above's letters as a plate's top border and
+    the collage's seam as its bottom: a line with no plate was given a 590-px one, drawn solid
+    behind its English. Where other lines' letters make a border, the border must run on beside
+    them; a subtitle bar does, under the name label that sits on it."""
+    from kseg.style import measure_captions
+
+    img, res = _collage_lines()
+    assert measure_style(img, res.regions[1].line, res.regions[1].mask.mask).banner is not None  # alone: the letters
+    styles, _ = measure_captions(img, res)
+    assert [st.banner for st in styles] == [None, None]
+
+    img, label = _label_on_bar()
+    f = np.zeros(img.shape[:2], np.uint8)
+    cv2.putText(f, "he said so", (300, 242), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 2, cv2.LINE_AA)
+    img[f > 60] = (20, 20, 20)
+    regions = []
+    for m, t in ((label, "Jung (41)"), (f > 60, "he said so")):
+        ys, xs = np.nonzero(m)
+        b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        regions.append(Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(t, "none")))
+    res = FrameResult(image="b.png", width=800, height=400, model="m", regions=regions, mask=np.zeros((400, 800), np.uint8))
+    bar = measure_captions(img, res)[0][1].banner
+    assert bar is not None and abs(bar.box[1] - 219) <= 2 and abs(bar.box[3] - 251) <= 2, bar
+    assert bar.box[0] <= 93 and bar.box[2] >= 757 and bar.opacity >= 0.9, bar
+
+
 def test_a_narrow_tall_line_at_the_frames_edge_is_measured_not_a_crash():
     """A line box narrower than half its text height (large letters cut by the frame's right
     edge, with a strip of the edge in the mask) crashed the second-colour search with a

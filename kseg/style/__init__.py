@@ -146,6 +146,7 @@ def _default(line: TextLine, image: np.ndarray, angle: float) -> Style:
 EDGE_BAND = 0.95  # a plate at least this share of the frame wide, at its top or bottom, is a band
 EDGE_PLATE_DE = 10.0  # a plate running to the frame's edge has this one colour on both sides of the text
 PLATE_NEAR = 0.6  # a plate edge nearer the text wins over a stronger one farther out if this strong
+OTHERS_CLEAR = 8  # px of a border's row clear of other lines' letters needed to tell it is theirs
 CUT_GROW = 2  # px around the detector's line box that the plate search keeps of the mask
 PLATE_MARGIN = 1.0  # a plate reaches at most this many text heights above or below its line
 EDGE_CHUNK = 16  # px: a plate's top and bottom borders are followed in pieces this long
@@ -158,8 +159,10 @@ RIM_STEP = 15.0  # ΔE00 between two rows of a rim: another band, where the rim 
 RIM_BLEND = 2  # rows of blend between a plate's inside and its rim (a compressed edge)
 
 
-def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
-    """Style of one caption line from its footprint mask (see the module docstring)."""
+def measure_style(image: np.ndarray, line: TextLine, mask, others: np.ndarray | None = None) -> Style:
+    """Style of one caption line from its footprint mask (see the module docstring).
+
+    ``others``: the letters of the frame's other lines (``_banner``)."""
     img = as_rgb(image, "measure_style")
     H, W = img.shape[:2]
     full = _as_mask(mask, (H, W))
@@ -235,7 +238,7 @@ def measure_style(image: np.ndarray, line: TextLine, mask) -> Style:
     if outline is not None:
         outline = _light_untinted(outline, [fill_rgb] + [r.fill for r in runs or []])
 
-    banner = _banner(img, full, line.box)
+    banner = _banner(img, full, line.box, others)
     return Style(fill=fill_rgb, fill2=fill2_rgb, text_height=round(text_height, 2),
                  stroke_width=round(stroke, 2), outline=outline, outline_width=round(o_w, 2),
                  outline2=outline2, outline2_width=round(o2_w, 2), shadow=shadow, banner=banner,
@@ -983,6 +986,24 @@ class _Steps:
         i = int(strong[-1] if toward_low else strong[0])
         return lo + i - 1 if toward_low else lo + i  # first plate row/col
 
+    def others_letters(self, others: np.ndarray, k: int, span: tuple[int, int]) -> bool:
+        """Whether the step at row ``k`` (rows k+1 against k-2, as ``steps`` reads them) is the
+        edge of other lines' letters (``others``) rather than a plate's border: where those
+        letters cross the row, the step is read again in the span's columns clear of them, and
+        a plate's border runs on there; letters' tops end with the letters. Too few clear
+        columns to tell (a line stacked on one as wide): not theirs."""
+        a0, a1 = span
+        near = others[max(0, k - 2):k + 3, a0:a1].any(0)
+        if not near.any():
+            return False
+        near = _dilate(near[None], 2)[0]
+        cols = a0 + np.flatnonzero(~near)
+        cols = cols[~(self.ink[k + 1, cols] | self.ink[k - 2, cols])] if k >= 2 and k + 1 < self.H else cols[:0]
+        if cols.size < OTHERS_CLEAR:
+            return False
+        d = _de(self.lab[k + 1:k + 2, cols][0], self.lab[k - 2:k - 1, cols][0])
+        return float(np.median(d)) < 10.0
+
     def runs_to(self, rows: list[int], start: int, toward_low: bool) -> int:
         """Column where the farther-reaching of the border ``rows`` stops, followed from the
         text's side ``start`` in EDGE_CHUNK pieces (the frame's edge if it runs there)."""
@@ -1010,12 +1031,16 @@ class _Steps:
 MIN_PLATE_OPACITY = 0.3
 
 
-def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner | None:
+def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None,
+            others: np.ndarray | None = None) -> Banner | None:
     """A plate behind the line: straight colour steps above, below and beside the text.
 
     Found from edges rather than uniformity, so a translucent plate over busy footage
     (uneven inside, but with a sharp, straight border) is found too; flat footage has
-    no such steps."""
+    no such steps. ``others``: other lines' letters. The edge of the line above's letters read
+    as a plate's top border, and with a collage's seam below, a caption with no plate was
+    given one (bench/real's hahabus tiles): a border along other lines' letters must run on
+    beside them (``_Steps.others_letters``)."""
     H, W = img.shape[:2]
     if box is not None:
         full = _cut_to_line(full, box)  # the rim bits a mask took are not text
@@ -1036,6 +1061,9 @@ def _banner(img: np.ndarray, full: np.ndarray, box: Box | None = None) -> Banner
     t_end, b_start = (max(by0, box[1]), min(by1, box[3])) if box is not None else (by0, by1)
     top = edge(0, max(2, by0 - limit), t_end, (bx0, bx1), True)
     bot = edge(0, b_start, min(H - 2, by1 + limit), (bx0, bx1), False)
+    if others is not None:
+        top = None if top is not None and S.others_letters(others, top + 1, (bx0, bx1)) else top
+        bot = None if bot is not None and S.others_letters(others, bot, (bx0, bx1)) else bot
     T = top + 1 if top is not None else (0 if by0 <= 3 else None)
     B = bot + 1 if bot is not None else (H if by1 >= H - 3 else None)
     # A plate that runs on to the frame's edge (a letterbox band or a bar at the bottom) has
@@ -1485,7 +1513,8 @@ def _holds(plate: Box, box: Box) -> bool:
             and plate[2] >= box[2] - BLOCK_SLACK and plate[3] >= box[3] - BLOCK_SLACK)
 
 
-def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -> None:
+def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style],
+                  letters: list[tuple[int, int, np.ndarray]]) -> None:
     """One plate behind a block of stacked lines, found for the block as a whole.
 
     The plate search looks for a plate's top and bottom borders within a text height of its
@@ -1531,7 +1560,7 @@ def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -
             full |= regions[i].mask.mask
         if full.sum() < MIN_PIXELS:
             continue
-        plate = _banner(image, full, ub)
+        plate = _banner(image, full, ub, _others(letters, members, image.shape[:2]))
         th = float(np.median([hs[i] for i in members]))
         if plate is None or not _holds(plate.box, ub):
             continue
@@ -1544,14 +1573,44 @@ def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style]) -
             regions[i].mask.mask = _cut_to_line(regions[i].mask.mask, regions[i].line.box, plate.box)
 
 
+def _letters(result: FrameResult) -> list[tuple[int, int, np.ndarray]]:
+    """Each region's letters: its mask within its line box (as the plate search cuts its own),
+    kept as (top, left, crop) so that ``_others`` costs one frame-sized mask per line."""
+    out = []
+    for r in result.regions:
+        m = _cut_to_line(r.mask.mask, r.line.box)
+        ys, xs = np.nonzero(m)
+        if ys.size:
+            y0, x0 = int(ys.min()), int(xs.min())
+            out.append((y0, x0, m[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1]))
+        else:
+            out.append((0, 0, m[:0, :0]))
+    return out
+
+
+def _others(letters: list[tuple[int, int, np.ndarray]], members: list[int],
+            shape: tuple[int, int]) -> np.ndarray | None:
+    """The letters of every region but ``members``, or None when there are none."""
+    rest = [letters[i] for i in range(len(letters)) if i not in members and letters[i][2].size]
+    if not rest:
+        return None
+    out = np.zeros(shape, bool)
+    for y0, x0, crop in rest:
+        out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] |= crop
+    return out
+
+
 def measure_captions(image: np.ndarray, result: FrameResult) -> tuple[list[Style], list[Caption]]:
     """Every region's style, and the regions grouped into captions: what still frames
     (``kseg.pipeline.caption_styles``) and video events (``kseg.video.analyse``) both need."""
-    styles = [measure_style(image, r.line, r.mask.mask) for r in result.regions]
+    img = as_rgb(image, "measure_captions")
+    letters = _letters(result)
+    styles = [measure_style(img, r.line, r.mask.mask, _others(letters, [i], img.shape[:2]))
+              for i, r in enumerate(result.regions)]
     for r, st in zip(result.regions, styles):
         if st.banner is not None:
             r.mask.mask = _cut_to_line(r.mask.mask, r.line.box, st.banner.box)
-    _block_plates(as_rgb(image, "measure_captions"), result, styles)
+    _block_plates(img, result, styles, letters)
     return styles, group_captions(result, styles)
 
 
