@@ -96,8 +96,16 @@ def test_mixed_good_and_bad_inputs(cli, images, tmp_path):
         assert line.startswith(f"kseg: error: {images[k]}: "), line
     assert "Traceback" not in r.stderr
 
+    # with --json every input has its record, in the order given: a failed one says why
     recs = _records(r.stdout)
-    assert [rec["image"] for rec in recs] == [str(images[k]) for k in ["good"] + ODD]
+    assert [rec["image"] for rec in recs] == [str(images[k]) for k in ["good"] + BAD + ODD]
+    for k, rec in zip(["good"] + BAD + ODD, recs):
+        if k in BAD:
+            assert rec["status"] == "failed" and rec["error"].startswith(f"{images[k]}: ") and "regions" not in rec
+            assert f"kseg: error: {rec['error']}" in errors, rec
+        else:
+            assert "status" not in rec and "regions" in rec
+    recs = [rec for rec in recs if "regions" in rec]
     for k in ["good"] + ODD:
         assert (out / f"{images[k].stem}.json").is_file()
     for k in BAD:
@@ -180,6 +188,39 @@ def test_model_failure_is_one_line(cli, images, tmp_path, monkeypatch):
                        "models/text_sam.safetensors is missing\n"
 
 
+def test_json_has_a_failed_record_for_every_input_that_gave_no_result(cli, images, tmp_path, monkeypatch):
+    """A script over a season's frames learns from stdout alone which inputs to redo: with
+    --json, an input that fails has a record in its place (as --season's failed episodes do),
+    whether it failed its checks, matched nothing, or never ran (the output folder or the
+    model failed every input)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = str(tmp_path / "nothing*.png")
+    args = [images["missing"], empty, nothing, images["good"]]
+    r = cli("segment", *args, "-o", tmp_path / "out", "--json", "--quiet")
+    recs = _records(r.stdout)
+    assert r.exit_code == 1 and [rec["image"] for rec in recs] == [str(a) for a in args]
+    assert [rec.get("status") for rec in recs] == ["failed"] * 3 + [None]
+    assert [f"kseg: error: {rec['error']}" for rec in recs[:3]] == r.stderr.splitlines()
+    assert "a folder with no images" in recs[1]["error"] and recs[2]["error"] == f"{nothing}: no file matches"
+
+    def boom(*a):
+        raise ModelError("embedded text model not found: models/text_sam.safetensors is missing")
+
+    monkeypatch.setattr(kseg.cli.frames, "_make_pipeline", boom)
+    r = cli("segment", images["missing"], images["good"], "-o", tmp_path / "out", "--json", "--quiet")
+    recs = _records(r.stdout)
+    assert r.exit_code == 1 and [(rec["image"], rec["status"]) for rec in recs] == [
+        (str(images["missing"]), "failed"), (str(images["good"]), "failed")]
+    assert recs[1]["error"].startswith("embedded text model not found") and "no such file" in recs[0]["error"]
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    r = cli("segment", images["good"], "-o", blocker, "--json", "--quiet")
+    (rec,) = _records(r.stdout)
+    assert r.exit_code == 1 and rec["status"] == "failed" and rec["error"].startswith(f"{blocker}: cannot write")
+
+
 def test_unexpected_error_in_one_input_is_one_line(cli, images, tmp_path, monkeypatch):
     calls = []
 
@@ -199,7 +240,9 @@ def test_unexpected_error_in_one_input_is_one_line(cli, images, tmp_path, monkey
     assert r.stderr.splitlines() == [
         f"kseg: error: {images['good']}: unexpected RuntimeError: CUDA error: out of memory "
         "more detail (KSEG_DEBUG=1 shows the traceback)"]
-    assert len(_records(r.stdout)) == 1
+    recs = _records(r.stdout)
+    assert [rec.get("status") for rec in recs] == ["failed", None]
+    assert recs[0]["error"] == r.stderr.splitlines()[0].removeprefix("kseg: error: ")
 
 
 def test_progress_and_logs_on_stderr_quiet_silences(cli, images, tmp_path):

@@ -6,8 +6,9 @@ The ``kseg`` command line: thin typer commands over the library.
 Conventions every command follows (add yours the same way: parse options, call the
 library, report through ``_error``/``_warn``):
 
-* results go to stdout (``--json``: one JSON object per line), everything else
-  (progress, warnings, errors) to stderr; never a prompt;
+* results go to stdout (``--json``: one JSON object per line, and a failed input's
+  ``{"image", "status": "failed", "error"}`` in its place), everything else (progress,
+  warnings, errors) to stderr; never a prompt;
 * each failure is one line, ``kseg: error: <path>: <reason>`` (``KSEG_DEBUG=1``
   adds the traceback of unexpected errors);
 * exit 0 when everything was done, 1 when something failed (per-input failures do
@@ -144,6 +145,17 @@ def _failure_text(path: str, e: BaseException) -> str:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
+class _Unmatched(str):
+    """A folder or glob that gave no input: its one-line error, and the ``path`` as given."""
+
+    path: str
+
+    def __new__(cls, path: Path, reason: str) -> _Unmatched:
+        self = super().__new__(cls, f"{path}: {reason}")
+        self.path = str(path)
+        return self
+
+
 def expand_inputs(paths: list[Path], suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
                   what: str = "images") -> list[Path | str]:
     """Folders become their images (or ``suffixes``; sorted, not recursive) and unexpanded globs
@@ -155,10 +167,10 @@ def expand_inputs(paths: list[Path], suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
     for p in paths:
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in suffixes)
-            out += found or [f"{p}: a folder with no {what} ({', '.join('*' + s for s in suffixes)})"]
+            out += found or [_Unmatched(p, f"a folder with no {what} ({', '.join('*' + s for s in suffixes)})")]
         elif not p.exists() and glob.has_magic(str(p)):
             found = sorted(Path(q) for q in glob.glob(str(p)) if Path(q).is_file())
-            out += found or [f"{p}: no file matches"]
+            out += found or [_Unmatched(p, "no file matches")]
         else:
             out.append(p)
     return out
@@ -177,24 +189,36 @@ def run_batch(
     """Run ``work(state, path, out, stem)`` for each input and return the exit code.
 
     ``setup()`` (model loading) runs once, and only when at least one input passed the
-    cheap checks; ``work`` returns the JSON record for ``--json`` (or None).
+    cheap checks; ``work`` returns the JSON record for ``--json`` (or None). With ``--json``
+    every input that fails gets a record too, in its place among the inputs:
+    ``{"image": PATH, "status": "failed", "error": MESSAGE}`` (as ``--season`` reports a failed
+    episode), so a script over a season's frames learns which ones to redo from stdout alone.
     """
     from kseg.imageio import check_input, ensure_out_dir
     from kseg.pipeline import output_stems
 
     failed = 0
+
+    def fail(image: str, message: str) -> None:
+        if as_json:
+            _emit_json({"image": image, "status": "failed", "error": _line(message)})
+
+    inputs = expand_inputs(paths)
     try:
         ensure_out_dir(out)
     except KsegError as e:
         _error(str(e))
+        for p in inputs:
+            fail(getattr(p, "path", str(p)), str(e))
         return 1
 
-    todo: list[tuple[str, Path]] = []
+    items: list[tuple[str, Path | None, str | None]] = []  # (name, path, its error)
     seen: set[str] = set()
-    for p in expand_inputs(paths):
+    for p in inputs:
         if isinstance(p, str):
             _error(p)
             failed += 1
+            items.append((getattr(p, "path", p), None, p))
             continue
         name = str(p)
         try:
@@ -202,14 +226,18 @@ def run_batch(
         except KsegError as e:
             _error(str(e))
             failed += 1
+            items.append((name, None, str(e)))
             continue
         key = os.path.realpath(p)
         if key in seen:
             _warn(f"{name}: given more than once, processed once")
             continue
         seen.add(key)
-        todo.append((name, p))
+        items.append((name, p, None))
+    todo = [(name, p) for name, p, err in items if p is not None]
     if not todo:
+        for name, _, err in items:
+            fail(name, err or "")
         return 1
 
     stems = output_stems([p for _, p in todo], out)
@@ -224,6 +252,8 @@ def run_batch(
     except Exception as e:  # a missing/corrupt model fails every input: one line, exit 1
         msg = str(e) if isinstance(e, KsegError) else _failure_text("model", e)
         _error(msg)
+        for name, _, err in items:
+            fail(name, err or msg)
         return 1
 
     ok = 0
@@ -236,12 +266,18 @@ def run_batch(
         task = progress.add_task(label, total=len(todo))
         progress.start()
     try:
-        for (name, p), stem in zip(todo, stems):
+        next_stem = iter(stems)
+        for name, p, err in items:
+            if p is None:
+                fail(name, err or "")
+                continue
+            stem = next(next_stem)
             t0 = time.perf_counter()
             try:
                 record = work(state, name, out, stem)
             except Exception as e:
-                _error(_failure_text(name, e))
+                _error(msg := _failure_text(name, e))
+                fail(name, msg)
                 failed += 1
             else:
                 ok += 1
