@@ -1578,13 +1578,12 @@ def _letters(result: FrameResult) -> list[tuple[int, int, np.ndarray]]:
     kept as (top, left, crop) so that ``_others`` costs one frame-sized mask per line."""
     out = []
     for r in result.regions:
-        m = _cut_to_line(r.mask.mask, r.line.box)
-        ys, xs = np.nonzero(m)
-        if ys.size:
-            y0, x0 = int(ys.min()), int(xs.min())
-            out.append((y0, x0, m[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1]))
-        else:
-            out.append((0, 0, m[:0, :0]))
+        m = np.asarray(r.mask.mask, bool)
+        x0, y0, x1, y1 = r.line.box
+        y0, x0 = max(0, y0 - CUT_GROW), max(0, x0 - CUT_GROW)
+        crop = m[y0:max(y0, y1 + CUT_GROW), x0:max(x0, x1 + CUT_GROW)]
+        # as _cut_to_line keeps it: the box's part, or the whole mask when that has too little
+        out.append((y0, x0, crop) if crop.sum() >= MIN_PIXELS else (0, 0, m))
     return out
 
 
