@@ -13,7 +13,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.morphology import skeletonize
 
 from kseg.errors import InputError
-from kseg.style import group_captions, measure_style
+from kseg.style import group_captions, lightness, measure_style
 from kseg.types import Banner, FrameResult, LineMask, Recognition, Region, Style, TextLine
 
 W, H = 560, 200
@@ -490,6 +490,46 @@ def test_gradient_ends():
     assert de(s.fill, (255, 240, 0)) <= 12 and de(s.fill2, (255, 40, 0)) <= 12
     flat = measure_style(*render(fill=(255, 240, 0), ow=4)[:3])
     assert flat.fill2 is None
+
+
+def _banded_on_a_shirt():
+    """A variety caption (bench/real's `북극곰은 사람을 찢어`): letters in three bands, cream over
+    yellow over red, a 3-px black outline and a black extrusion down and right, over a light
+    grey shirt, and a mask 2 px looser than the letters' footprint, as text-SAM's was."""
+    h, w = 300, 1000
+    rng = np.random.default_rng(0)
+    canvas = np.full((h, w, 3), (200, 200, 196), np.float32) + rng.normal(0, 3, (h, w, 3))
+    f = np.zeros((h, w), np.uint8)
+    cv2.putText(f, "BEAR 2024", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 9, cv2.LINE_8)
+    f = f > 0
+    o = cv2.dilate(f.astype(np.uint8), disk(3)).astype(bool)
+    ext = o.copy()
+    for k in range(1, 7):  # the extrusion: the outlined letters pushed (4, 6) px, step by step
+        a, b = round(4 * k / 6), k
+        ext[b:, a:] |= o[:h - b, :w - a]
+    canvas[ext] = (8, 4, 2)
+    ys = np.nonzero(f.any(1))[0]
+    t = (np.arange(h) - ys.min()) / max(1, ys.max() - ys.min())
+    band = np.broadcast_to(np.where(t < 0.33, 0, np.where(t < 0.66, 1, 2))[:, None], (h, w))
+    canvas[f] = np.float32([(254, 252, 222), (255, 225, 60), (225, 70, 10)])[band[f]]
+    loose = cv2.dilate(ext.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    yy, xx = np.nonzero(ext)
+    box = (int(xx.min()), int(yy.min()), int(xx.max()) + 1, int(yy.max()) + 1)
+    line = TextLine(box=box, polygon=[(box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3])],
+                    score=1.0)
+    return np.clip(canvas, 0, 255).astype(np.uint8), line, loose
+
+
+def test_a_gradient_band_is_the_letters_pieces_not_the_shirt_past_their_outline():
+    """The shirt pixels a loose mask took beyond the outline share a colour with the letters'
+    cream band: taken into the fill with it, the fill reached the mask's edge on the lit sides,
+    no outline was measured and the extrusion's offset came out (9, 9); the English was drawn
+    thin-looking, without an outline. A gradient's band is the pieces that touch the letters."""
+    img, line, loose = _banded_on_a_shirt()
+    s = measure_style(img, line, loose)
+    assert s.outline is not None and lightness(s.outline) < 10, s
+    assert s.shadow is not None and abs(s.shadow.dx - 4) <= 1 and abs(s.shadow.dy - 6) <= 1, s
+    assert s.fill2 is not None and de(s.fill, (254, 252, 222)) <= 8 and de(s.fill2, (225, 70, 10)) <= 12, s
 
 
 @pytest.mark.parametrize("opacity", [1.0, 0.6])

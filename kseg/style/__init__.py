@@ -565,7 +565,11 @@ def _split_fill(lab: np.ndarray, F: np.ndarray, v: np.ndarray, prob: np.ndarray 
             for c in list(pending):
                 m = L.mask_of(c)
                 if (near & m).sum() >= 5 and abs(float(v[m].mean()) - vc) > 0.2 * span and _band_like(m, fill, prob):
-                    fill |= m
+                    # only its pieces that touch the fill: a band of the letters lies against
+                    # them, while pieces of that colour beyond an outline are the footage a loose
+                    # mask took (a white shirt round black-outlined letters whose gradient starts
+                    # in cream took the place of their outline, and none was measured)
+                    fill |= np.isin(L.unit, np.unique(L.unit[near & m]))
                     pending.remove(c)
                     grew = True
     return fill
