@@ -1307,11 +1307,20 @@ def _card(texts, box=(60, 40, 580, 290), opacity=0.7, colour=(225, 215, 235), se
         cv2.putText(f, t, (150, 90 + 55 * k), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 255, 3, cv2.LINE_AA)
         m = f > 60
         img[m] = (20, 20, 25)
-        ys, xs = np.nonzero(m)
-        b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-        regions.append(Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(t, "none")))
-    return img, FrameResult(image="card.png", width=640, height=360, model="m", regions=regions,
-                            mask=np.zeros((360, 640), np.uint8))
+        regions.append(_region(m, t))
+    return img, _frame("card.png", regions, (360, 640))
+
+
+def _region(m: np.ndarray, text: str) -> Region:
+    """A region whose line box is its mask's extent."""
+    ys, xs = np.nonzero(m)
+    b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(text, "none"))
+
+
+def _frame(name: str, regions: list[Region], shape: tuple[int, int]) -> FrameResult:
+    return FrameResult(image=name, width=shape[1], height=shape[0], model="m", regions=regions,
+                       mask=np.zeros(shape, np.uint8))
 
 
 def test_a_card_of_stacked_lines_on_one_plate_is_each_lines_plate():
@@ -1389,11 +1398,8 @@ def _collage_lines():
         img[ring] = (30, 30, 30)
         img[m] = (235, 250, 235)
         m |= ring
-        ys, xs = np.nonzero(m)
-        b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-        regions.append(Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(t, "none")))
-    return img, FrameResult(image="c.png", width=640, height=360, model="m", regions=regions,
-                            mask=np.zeros((360, 640), np.uint8))
+        regions.append(_region(m, t))
+    return img, _frame("c.png", regions, (360, 640))
 
 
 def test_the_letters_of_the_line_above_are_no_plates_border_but_a_bar_under_a_label_is():
@@ -1412,12 +1418,7 @@ def test_the_letters_of_the_line_above_are_no_plates_border_but_a_bar_under_a_la
     f = np.zeros(img.shape[:2], np.uint8)
     cv2.putText(f, "he said so", (300, 242), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 2, cv2.LINE_AA)
     img[f > 60] = (20, 20, 20)
-    regions = []
-    for m, t in ((label, "Jung (41)"), (f > 60, "he said so")):
-        ys, xs = np.nonzero(m)
-        b = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-        regions.append(Region(line=_line(b), mask=LineMask(m, [], [], 0), text=Recognition(t, "none")))
-    res = FrameResult(image="b.png", width=800, height=400, model="m", regions=regions, mask=np.zeros((400, 800), np.uint8))
+    res = _frame("b.png", [_region(label, "Jung (41)"), _region(f > 60, "he said so")], (400, 800))
     bar = measure_captions(img, res)[0][1].banner
     assert bar is not None and abs(bar.box[1] - 219) <= 2 and abs(bar.box[3] - 251) <= 2, bar
     assert bar.box[0] <= 93 and bar.box[2] >= 757 and bar.opacity >= 0.9, bar
