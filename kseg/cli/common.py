@@ -209,7 +209,7 @@ def run_batch(
     except KsegError as e:
         _error(str(e))
         for p in inputs:
-            fail(getattr(p, "path", str(p)), str(e))
+            fail(p.path if isinstance(p, _Unmatched) else str(p), str(e))
         return 1
 
     items: list[tuple[str, Path | None, str | None]] = []  # (name, path, its error)
@@ -218,7 +218,7 @@ def run_batch(
         if isinstance(p, str):
             _error(p)
             failed += 1
-            items.append((getattr(p, "path", p), None, p))
+            items.append((p.path if isinstance(p, _Unmatched) else p, None, p))
             continue
         name = str(p)
         try:
