@@ -64,19 +64,26 @@ def segment(image: Image, *, model: str | None = None, recognizer: str = "auto",
 
 
 def erase(image: Image, mask: np.ndarray | None = None, *, method: str = "auto", grow: int | None = None,
-          pipeline_obj: Any = None, **segment_options: Any) -> np.ndarray:
+          keep: np.ndarray | None = None, pipeline_obj: Any = None, **segment_options: Any) -> np.ndarray:
     """The frame (RGB uint8) with its Korean captions inpainted.
 
     With ``mask`` (H x W, bool or 0/255) those pixels are erased and no model is loaded;
-    without, the captions are found first as by ``segment`` (its options as keywords).
-    ``method``: auto, harmonic, telea, ns (``kseg.erase.METHODS``).
+    without, the captions are found first as by ``segment`` (its options as keywords), and the
+    text it leaves alone (``overlays``: a logo) is kept whole. ``keep`` (H x W): pixels left as
+    they are however far the erased region grows. ``method``: auto, harmonic, telea, ns
+    (``kseg.erase.METHODS``).
     """
     from kseg.erase import erase as erase_mask  # the module's function, not the callable module
+    from kseg.pipeline import kept_text
 
     arr, _ = _image(image, "kseg.erase")
     if mask is None:
-        mask = segment(arr, pipeline_obj=pipeline_obj, **segment_options).mask
-    return erase_mask(arr, mask, method=method, grow=grow)
+        result = segment(arr, pipeline_obj=pipeline_obj, **segment_options)
+        mask = result.mask
+        found = kept_text(result, set(range(len(result.regions))))
+        if keep is None or np.shape(keep) == found.shape:  # else erase's own check names the mismatch
+            keep = found if keep is None else np.asarray(keep).astype(bool) | found
+    return erase_mask(arr, mask, method=method, grow=grow, keep=keep)
 
 
 def translate(image: Image, translator: Any, *, font: str | os.PathLike[str] | None = None,

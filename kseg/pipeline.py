@@ -56,6 +56,7 @@ RESCUE_GROW = 0.0  # (at least 1 px) a wider ring of footage was measured as an 
 # read the one box; video reads each event from many frames instead (``fuse``);
 # docs/experiments/2026-12-02-real-footage.md, twenty-first session.
 READ_SHRINKS = {"still": (0.1, 0.3)}
+KEEP_EDGE = 2  # px round the letters of text left on screen that an erase next to it leaves as they are
 # A plated caption's letters are erased this share of their text height beyond the mask (inside
 # the plate, where the fill is near exact): news letters' soft dark halo, which the glow search
 # cannot see on a plate that hugs its line, was left as a ghost of the line under the English.
@@ -534,6 +535,20 @@ def plate_mask(mask: np.ndarray, text_height: float) -> np.ndarray:
     return grow_mask(mask, halo) if halo > 0 and mask.any() else mask.copy()
 
 
+def kept_text(result: FrameResult, erased: set[int]) -> np.ndarray:
+    """The letters (grown by KEEP_EDGE) of text left on screen, which an erase beside it must not
+    reach: the regions not in ``erased`` (a caption with no translation) and the overlays (a
+    logo). The grown region erased round the line below `대한민국의 영웅이`, left in Korean,
+    cut into its letters (bench/real's hahabus collage)."""
+    from kseg.erase import grow_mask
+
+    keep = union_mask(result, [i for i in range(len(result.regions)) if i not in erased])
+    for o in result.overlays:
+        if o.mask.mask.shape == keep.shape:
+            keep |= o.mask.mask
+    return grow_mask(keep, KEEP_EDGE) & ~union_mask(result, erased) if keep.any() else keep
+
+
 def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any], method: str) -> np.ndarray:
     """Erase ``captions``: one on a plate inside the plate alone (``kseg.style.plate_box``), along
     its rows where the plate is even along them (``kseg.erase.erase_plate``), the rest together."""
@@ -543,14 +558,15 @@ def _erase_captions(image: np.ndarray, result: FrameResult, captions: list[Any],
     grow = default_grow(np.zeros(image.shape[:2], bool))  # the frame's, not a plate's
     plates = [plate_box(c, image.shape) for c in captions]
     rest = [i for c, p in zip(captions, plates) if p is None for i in c.regions]
-    out = erase(image, union_mask(result, rest), method=method, grow=grow) if rest else image.copy()
+    keep = kept_text(result, {i for c in captions for i in c.regions})
+    out = erase(image, union_mask(result, rest), method=method, grow=grow, keep=keep) if rest else image.copy()
     for c, p in zip(captions, plates):
         if p is not None:
             L, T, R, B = p
-            m = plate_mask(union_mask(result, c.regions)[T:B, L:R], c.style.text_height)
+            m = plate_mask(union_mask(result, c.regions)[T:B, L:R], c.style.text_height) & ~keep[T:B, L:R]
             crop = np.ascontiguousarray(out[T:B, L:R])
             filled = erase_plate(crop, m, grow=grow) if method == "auto" else None
-            out[T:B, L:R] = filled if filled is not None else erase(crop, m, method=method, grow=grow)
+            out[T:B, L:R] = filled if filled is not None else erase(crop, m, method=method, grow=grow, keep=keep[T:B, L:R])
     return out
 
 
@@ -594,7 +610,8 @@ class CaptionPipeline:
 
         result = self.segment.process(image, name)
         t0 = time.perf_counter()
-        erased = erase(image, union_mask(result), method=self.erase_method) if result.regions \
+        erased = erase(image, union_mask(result), method=self.erase_method,
+                       keep=kept_text(result, set(range(len(result.regions))))) if result.regions \
             else image.copy()
         result.seconds["erase"] = time.perf_counter() - t0
         result.seconds["total"] = result.seconds.get("total", 0.0) + result.seconds["erase"]

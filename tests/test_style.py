@@ -1195,6 +1195,49 @@ def test_a_plated_caption_is_erased_inside_its_plate_and_its_rim_stays_whole():
     assert out[sides].min() >= 200, out[sides].min()
 
 
+def test_a_caption_left_in_korean_keeps_its_letters_whole_beside_an_erased_one():
+    """`kseg translate` leaves a caption it has no English for as it is, but the grown region
+    erased round the caption just below it (2 px away) cut the bottoms of its letters (bench/real's
+    hahabus `대한민국의 영웅이`, over `오시기로 했어!`): text left on screen keeps its letters."""
+    from kseg.pipeline import CaptionPipeline, SegmentPipeline
+
+    img = footage(7, 640, 260).astype(np.uint8)
+    masks, lines = [], []
+    for t, y, scale, thick, colour in (("UPPER WORDS", 118, 1.0, 2, (60, 200, 120)),
+                                       ("LOWER LINE", 153, 1.5, 4, (245, 245, 245))):
+        f = np.zeros(img.shape[:2], np.uint8)
+        cv2.putText(f, t, (80, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thick, cv2.LINE_AA)
+        m = f > 60
+        img[m] = colour
+        masks.append(m)
+        lines.append(_region(m, t).line)
+    gap = np.nonzero(masks[1].any(1))[0].min() - np.nonzero(masks[0].any(1))[0].max()
+    assert 1 <= gap <= 4, gap
+
+    class Det:
+        def detect(self, rgb):
+            return list(lines)
+
+    class Seg:
+        name = "fixed"
+
+        def segment(self, rgb, lns):
+            return [LineMask(mask=masks[lines.index(ln)].copy(), iou_predictions=[0.9], stability=[0.9], chosen=0)
+                    for ln in lns]
+
+    class Rec:
+        def recognize(self, image, ln, m):
+            return Recognition(text="위쪽 말" if ln.box[1] < lines[1].box[1] else "아래 줄", recognizer="fixed", score=0.9)
+
+    pipe = CaptionPipeline(SegmentPipeline(detector=Det(), segmenter=Seg(), recognizer_impl=Rec()),
+                           lambda k: "Below." if "아래" in k else None)
+    result, out, problems = pipe.translate(img, "two")
+    assert problems["untranslated"] == ["위쪽 말"]
+    upper = masks[0]
+    assert np.array_equal(out[upper], img[upper])
+    assert not np.array_equal(out[masks[1]], img[masks[1]])  # the other is erased and drawn over
+
+
 def test_a_plated_captions_soft_dark_halo_is_erased_with_it():
     """A news bar's white letters with a soft dark halo that the mask leaves out: erased inside
     the plate with the letters grown by PLATE_HALO of the text height, else the halo stays as a

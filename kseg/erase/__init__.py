@@ -506,7 +506,8 @@ def _even_rows(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
 
 
 def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
-          grow: int | None = None, region: np.ndarray | None = None, rows: bool = True) -> np.ndarray:
+          grow: int | None = None, region: np.ndarray | None = None, rows: bool = True,
+          keep: np.ndarray | None = None) -> np.ndarray:
     """A new RGB image with the masked captions inpainted; pixels outside the grown mask unchanged.
 
     ``grow`` px (None: adapted to the mask, see ``default_grow``) covers the anti-aliased
@@ -515,7 +516,8 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
     ``rows`` (method auto): a caption whose surroundings are even along its rows is filled
     along them (``_by_rows``); translate-video asks for it only where one fill serves many
     frames (a still picture's caption, whose fill ``kseg.video.temporal`` reuses; a plate's
-    rows, ``kseg.video.render``).
+    rows, ``kseg.video.render``). ``keep``: pixels left as they are whatever the grown region
+    reaches (the letters of a caption left untranslated just above the one erased).
     """
     if method not in METHODS:
         raise EraseError(f"erase: unknown method {method!r} (one of {', '.join(METHODS)})")
@@ -524,6 +526,8 @@ def erase(image: np.ndarray, mask: np.ndarray, *, method: str = "auto",
         g = erase_region(image, m, grow)
     else:  # the region found on an earlier frame of the same caption (video): exactly those pixels
         g = _check(image, region)
+    if keep is not None:
+        g = g & ~_check(image, keep)
     out = image.copy()
     if g.any():
         if method == "auto" and rows:
