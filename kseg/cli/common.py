@@ -176,6 +176,34 @@ def expand_inputs(paths: list[Path], suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
     return out
 
 
+def _checked(inputs: list[Path | str]) -> list[tuple[str, Path | None, str | None]]:
+    """Each input as (name, path, None) when it passed the cheap checks, (name, None, error)
+    when not (its one-line error printed); a file given twice is kept once, with a warning."""
+    from kseg.imageio import check_input
+
+    items: list[tuple[str, Path | None, str | None]] = []
+    seen: set[str] = set()
+    for p in inputs:
+        if isinstance(p, str):
+            _error(p)
+            items.append((p.path if isinstance(p, _Unmatched) else p, None, p))
+            continue
+        name = str(p)
+        try:
+            check_input(p)
+        except KsegError as e:
+            _error(str(e))
+            items.append((name, None, str(e)))
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            _warn(f"{name}: given more than once, processed once")
+            continue
+        seen.add(key)
+        items.append((name, p, None))
+    return items
+
+
 def run_batch(
     paths: list[Path],
     out: Path,
@@ -194,10 +222,8 @@ def run_batch(
     ``{"image": PATH, "status": "failed", "error": MESSAGE}`` (as ``--season`` reports a failed
     episode), so a script over a season's frames learns which ones to redo from stdout alone.
     """
-    from kseg.imageio import check_input, ensure_out_dir
+    from kseg.imageio import ensure_out_dir
     from kseg.pipeline import output_stems
-
-    failed = 0
 
     def fail(image: str, message: str) -> None:
         if as_json:
@@ -212,28 +238,8 @@ def run_batch(
             fail(p.path if isinstance(p, _Unmatched) else str(p), str(e))
         return 1
 
-    items: list[tuple[str, Path | None, str | None]] = []  # (name, path, its error)
-    seen: set[str] = set()
-    for p in inputs:
-        if isinstance(p, str):
-            _error(p)
-            failed += 1
-            items.append((p.path if isinstance(p, _Unmatched) else p, None, p))
-            continue
-        name = str(p)
-        try:
-            check_input(p)
-        except KsegError as e:
-            _error(str(e))
-            failed += 1
-            items.append((name, None, str(e)))
-            continue
-        key = os.path.realpath(p)
-        if key in seen:
-            _warn(f"{name}: given more than once, processed once")
-            continue
-        seen.add(key)
-        items.append((name, p, None))
+    items = _checked(inputs)
+    failed = sum(p is None for _, p, _ in items)
     todo = [(name, p) for name, p, err in items if p is not None]
     if not todo:
         for name, _, err in items:
