@@ -1578,16 +1578,14 @@ def _block_plates(image: np.ndarray, result: FrameResult, styles: list[Style],
 
 
 def _letters(result: FrameResult) -> list[tuple[int, int, np.ndarray]]:
-    """Each region's letters: its mask within its line box (as the plate search cuts its own),
-    kept as (top, left, crop) so that ``_others`` costs one frame-sized mask per line."""
+    """Each region's letters: its mask as ``_cut_to_line`` keeps it (the plate search cuts its
+    own so), as (top, left, crop) so that ``_others`` costs one frame-sized mask per line."""
     out = []
     for r in result.regions:
         m = np.asarray(r.mask.mask, bool)
-        x0, y0, x1, y1 = r.line.box
-        y0, x0 = max(0, y0 - CUT_GROW), max(0, x0 - CUT_GROW)
-        crop = m[y0:max(y0, y1 + CUT_GROW), x0:max(x0, x1 + CUT_GROW)]
-        # as _cut_to_line keeps it: the box's part, or the whole mask when that has too little
-        out.append((y0, x0, crop) if crop.sum() >= MIN_PIXELS else (0, 0, m))
+        rows, cols = _line_window(r.line.box)
+        crop = m[rows, cols]
+        out.append((rows.start, cols.start, crop) if crop.sum() >= MIN_PIXELS else (0, 0, m))
     return out
 
 
@@ -1642,12 +1640,18 @@ def _cut_to_line(mask: np.ndarray, box: Box, plate: Box | None = None) -> np.nda
     text-SAM's mask of a line on a small plate takes bits of the plate's rim with the letters;
     the plate search leaves them out (``_banner``), and so must the erase: it would cut holes
     in the rim the English is then drawn inside, and smear the rim's colour into the plate."""
+    rows, cols = _line_window(box, plate)
+    kept = np.zeros_like(mask)
+    kept[rows, cols] = mask[rows, cols]
+    return kept if kept.sum() >= MIN_PIXELS else mask
+
+
+def _line_window(box: Box, plate: Box | None = None) -> tuple[slice, slice]:
+    """The rows and columns of a mask that ``_cut_to_line`` keeps: the line box CUT_GROW px
+    round, within the plate."""
     x0, y0, x1, y1 = box
     g = CUT_GROW
     x0, y0, x1, y1 = max(0, x0 - g), max(0, y0 - g), x1 + g, y1 + g
     if plate is not None:
         x0, y0, x1, y1 = max(x0, plate[0]), max(y0, plate[1]), min(x1, plate[2]), min(y1, plate[3])
-    cut = np.zeros_like(mask)
-    cut[y0:max(y0, y1), x0:max(x0, x1)] = True
-    kept = mask & cut
-    return kept if kept.sum() >= MIN_PIXELS else mask
+    return slice(y0, max(y0, y1)), slice(x0, max(x0, x1))
